@@ -1,0 +1,1 @@
+"""The connection library: profiles, tokens, jobs, diagnostics and their pages."""

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ConnectionsConfig(AppConfig):
+    name = "connections"
+    verbose_name = "Graph connections"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (Celery signal handlers that keep Job rows current)

@@ -1,0 +1,41 @@
+"""Celery signal handlers: they move Job rows through their states and run the heartbeat."""
+from __future__ import annotations
+
+from typing import Any
+
+from celery.signals import task_failure, task_prerun, task_success, worker_ready, worker_shutdown
+
+from . import background
+
+_heartbeat: background.HeartbeatThread | None = None
+
+
+@task_prerun.connect
+def _job_started(task_id: str | None = None, **kwargs: Any) -> None:
+    if task_id:
+        background.mark_started(task_id, background.worker_name())
+
+
+@task_success.connect
+def _job_succeeded(sender: Any = None, result: Any = None, **kwargs: Any) -> None:
+    if sender is not None and sender.request.id:
+        background.mark_succeeded(sender.request.id, result)
+
+
+@task_failure.connect
+def _job_failed(task_id: str | None = None, exception: BaseException | None = None, **kwargs: Any) -> None:
+    if task_id:
+        background.mark_failed(task_id, f"{type(exception).__name__}: {exception}")
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
+    global _heartbeat
+    _heartbeat = background.HeartbeatThread(getattr(sender, "hostname", None) or background.worker_name())
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()

@@ -1,0 +1,22 @@
+"""GET /healthz: JSON status of database, broker and workers (200 only when all are up)."""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from ..health import run_checks
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = run_checks()
+    ok = all(check.ok for check in checks)
+    body = {
+        "status": "ok" if ok else "unhealthy",
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+    }
+    return JsonResponse(body, status=200 if ok else 503)

@@ -1,0 +1,12 @@
+"""Top-level URLs: auth, admin, health, and the connection library."""
+from django.contrib import admin
+from django.urls import include, path
+
+from connections.views.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("connections.urls")),
+]
