@@ -1,0 +1,36 @@
+# graphconn: `make run` (everything, in the foreground) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SANDBOX_PORT ?= 8765
+
+# The dashboard talks to the bundled Graph sandbox unless told otherwise.
+export GRAPH_SANDBOX_URL ?= https://127.0.0.1:$(SANDBOX_PORT)
+export GRAPH_CA_BUNDLE   ?= $(CURDIR)/var/sandbox/ca.pem
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python -m graphsandbox --init-only --state-dir var/sandbox --port $(SANDBOX_PORT)
+	$(BIN)/python manage.py load_demo --sandbox-json var/sandbox/sandbox.json
+	@echo "graphconn: http://127.0.0.1:8000/  (Ctrl-C stops web, worker, beat and sandbox)"
+	PATH="$(CURDIR)/$(BIN):$$PATH" SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho start -f Procfile
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var staticfiles

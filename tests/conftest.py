@@ -1,0 +1,109 @@
+"""Shared fixtures: the cast (tests/cast.py), the Graph sandbox, the broker and a real worker."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+
+try:
+    from tests.cast import *  # noqa: F401,F403  (team/user/connection fixtures)
+except ModuleNotFoundError:  # pragma: no cover - until the connection library lands
+    pass
+
+from tests.worker import WorkerProcess, test_database_url
+
+
+@pytest.fixture(scope="session")
+def broker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Points the tests' producer and the worker at a broker of their own for this session.
+
+    Filesystem broker: a fresh folder. Redis: the configured server with a queue and key
+    prefix unique to this run, so parallel runs and leftovers never mix.
+    """
+    from graphconn.celery import app
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folder = tmp_path_factory.mktemp("broker")
+        options = {
+            "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
+            "store_processed": False, "polling_interval": 0.1,
+        }
+        for key in ("data_folder_in", "processed_folder", "control_folder"):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+        app.conf.broker_transport_options = options
+        return {"CELERY_BROKER_URL": "filesystem://", "BROKER_DIR": str(folder)}
+    run = uuid.uuid4().hex[:8]
+    queue, prefix = f"graphconn-test-{run}", f"graphconn-test-{run}:"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.task_default_queue = queue
+    options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+    app.conf.broker_transport_options = options
+    return {"CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_QUEUE": queue, "CELERY_KEY_PREFIX": prefix}
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[object]:
+    """The Graph/Entra ID sandbox over HTTPS in a subprocess; the dashboard trusts and allows it."""
+    from graphsandbox.testing import start_sandbox
+
+    running = start_sandbox(users=250, groups=30, seed=7)
+    host = urlsplit(running.base_url)
+    settings.GRAPH_SANDBOX_URL = running.base_url
+    settings.GRAPH_CA_BUNDLE = running.ca_path
+    settings.GRAPH_ALLOWED_HOSTS = [*settings.GRAPH_ALLOWED_HOSTS, f"{host.hostname}:{host.port}"]
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def clean_sandbox(sandbox):
+    """The sandbox back in its start state (apps, grants, directory, faults, request log)."""
+    sandbox.control.post("/_sandbox/reset", {})
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_path_factory) -> Iterator[WorkerProcess]:
+    """One real Celery worker process for the session, on the test database and broker."""
+    env = {
+        **os.environ,
+        **broker_env,
+        "DATABASE_URL": test_database_url(),
+        "GRAPH_SANDBOX_URL": sandbox.base_url,
+        "GRAPH_CA_BUNDLE": sandbox.ca_path,
+        "WORKER_HEARTBEAT_SECONDS": "1",
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    with django_db_blocker.unblock():
+        worker.wait_ready()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def wait_for_job():
+    """Polls a Job until it finishes (the way the status pages do) and returns it."""
+    from connections.models import Job
+
+    def wait(job_id, timeout: float = 60) -> Job:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = Job.objects.get(pk=job_id)
+            if job.is_finished:
+                return job
+            time.sleep(0.1)
+        raise TimeoutError(f"job {job_id} still {Job.objects.get(pk=job_id).state} after {timeout} s")
+
+    return wait

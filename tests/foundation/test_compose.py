@@ -1,0 +1,53 @@
+"""docker-compose.yml describes production; no Docker engine runs here, so it is checked here."""
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_it_has_the_production_services_each_with_a_healthcheck():
+    services = _compose()["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    for name, service in services.items():
+        assert "healthcheck" in service, name
+        assert service["healthcheck"]["test"], name
+
+
+def test_app_services_share_settings_and_wait_for_healthy_dependencies():
+    services = _compose()["services"]
+    for name in ("web", "worker", "beat"):
+        service = services[name]
+        env = service["environment"]
+        assert env["DEBUG"] == "False"
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["web"]["healthcheck"]["test"][-1].count("/healthz") == 1
+
+
+def test_every_command_exists_in_the_project():
+    compose = _compose()
+    dockerfile = (ROOT / compose["x-graphconn"]["build"]["dockerfile"]).read_text()
+    for name in ("web", "worker", "beat"):
+        script = compose["services"][name]["command"][0]
+        path = ROOT / "docker" / script
+        assert path.exists() and path.stat().st_mode & 0o111, f"{script} missing or not executable"
+        assert f"docker/{script}" in dockerfile, f"{script} not copied into the image"
+        text = path.read_text()
+        for module in re.findall(r"exec gunicorn (\S+)", text):
+            importlib.import_module(module)  # graphconn.wsgi
+        for app in re.findall(r"exec celery -A (\S+)", text):
+            assert hasattr(importlib.import_module(app), "celery_app")
+    for copied in re.findall(r"^COPY (\S+) ", dockerfile, flags=re.M):
+        for part in copied.split():
+            assert (ROOT / part).exists(), f"Dockerfile copies missing {part}"

@@ -1,0 +1,65 @@
+"""A real Celery worker in a subprocess, consuming the same broker and test database as the tests."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the test database that pytest-django created (the worker must use it)."""
+    db = settings.DATABASES["default"]
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    original = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(original._replace(path="/" + db["NAME"]))
+
+
+class WorkerProcess:
+    """Starts ``celery worker`` with the tests' settings; ``stop()`` shuts it down warmly."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 4) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "graphconn", "worker", "--pool", "threads",
+             "--concurrency", str(self.concurrency), "--loglevel", "INFO",
+             "--hostname", f"test-worker-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Waits for the worker's heartbeat row: proof that it started and reached the database."""
+        from connections.models import WorkerHeartbeat
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
+            if WorkerHeartbeat.objects.exists():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
