@@ -36,6 +36,7 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    connection = models.ForeignKey("connections.Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
 
     class Meta:
         ordering = ["-created_at"]
