@@ -1,0 +1,318 @@
+"""The one door for outbound HTTP: only allowed hosts, always TLS-verified, plain-word errors.
+
+A connection profile holds URLs typed by people; this module is what keeps a profile from making
+the server call an arbitrary URL (cloud metadata, the intranet). Every token and Graph request goes
+through ``request()``, which checks the URL and every redirect target against the allowed hosts,
+retries transient failures with capped, jittered backoff, and turns transport failures into
+``OutboundError`` messages that name the host and never the query, headers or body.
+"""
+from __future__ import annotations
+
+import ipaddress
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+# Microsoft's login and Graph hosts in the global and national clouds (graph-wire.md §8).
+DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset({
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+    "login.microsoft.com",
+    "login.windows.net",
+    "graph.microsoft.com",
+    "graph.microsoft.us",
+    "dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn",
+})
+
+MAX_REDIRECTS = 3
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class OutboundError(Exception):
+    """A request that got no usable HTTP answer. ``kind`` is one of: unreachable, timeout, tls,
+    disallowed, redirect. ``message`` is safe to show and to log."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class DisallowedURL(OutboundError):
+    """The URL (or a redirect target) breaks the outbound rules; nothing was sent to it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("disallowed", message)
+
+
+def _norm_entry(entry: str) -> str:
+    """``host`` and ``host:443`` mean the same; compare entries lower-case."""
+    entry = entry.strip().lower()
+    return entry[:-4] if entry.endswith(":443") else entry
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    """Where outbound requests may go and how patiently. Entries are ``host`` (port 443) or
+    ``host:port``; IPv6 literals as ``[::1]:8443``."""
+
+    allowed_hosts: frozenset[str] = DEFAULT_ALLOWED_HOSTS
+    ca_bundle: str | None = None
+    timeout: float = 10.0  # seconds, for connecting and for each read
+    retries: int = 3
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    retry_after_cap: float = 30.0  # a longer Retry-After is handed back to the caller instead
+    _entries: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_entries", frozenset(_norm_entry(h) for h in self.allowed_hosts))
+
+    def allows(self, host: str, port: int) -> bool:
+        shown = f"[{host}]" if ":" in host else host
+        key = shown if port == 443 else f"{shown}:{port}"
+        return key.lower() in self._entries
+
+
+def policy_from_settings() -> OutboundPolicy:
+    """The policy configured in Django settings (read on each call, so tests can override)."""
+    from django.conf import settings
+
+    hosts = getattr(settings, "GRAPH_ALLOWED_HOSTS", None) or DEFAULT_ALLOWED_HOSTS
+    return OutboundPolicy(
+        allowed_hosts=frozenset(hosts),
+        ca_bundle=getattr(settings, "GRAPH_CA_BUNDLE", None) or None,
+        timeout=float(getattr(settings, "GRAPH_HTTP_TIMEOUT", 10.0)),
+    )
+
+
+def safe_url(url: str) -> str:
+    """The URL without userinfo, query or fragment: fit for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
+    shown = f"[{host}]" if ":" in host else host
+    netloc = f"{shown}:{port}" if port else shown
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+def _host_label(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port and port != 443 else host
+
+
+def check_url(url: str, policy: OutboundPolicy) -> None:
+    """Raise ``DisallowedURL`` unless ``url`` is an https URL on an allowed host and port."""
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise DisallowedURL("The URL contains spaces or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        raise DisallowedURL("The URL has an invalid port.") from None
+    if parts.scheme.lower() != "https":
+        raise DisallowedURL(f"Only https:// URLs are allowed, not {parts.scheme or 'a relative URL'}.")
+    if "@" in parts.netloc or "\\" in parts.netloc:
+        raise DisallowedURL("The URL must not contain a user name or password (user@host).")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise DisallowedURL("The URL has no host name.")
+    label = f"{host}:{port}" if port != 443 else host
+    if policy.allows(host, port):
+        return
+    if _is_ip_literal(host):
+        raise DisallowedURL(
+            f"{label} is an IP address; only the exact addresses listed in GRAPH_ALLOWED_HOSTS "
+            "may be called."
+        )
+    if port != 443 and policy.allows(host, 443):
+        raise DisallowedURL(f"Port {port} of {host} is not in GRAPH_ALLOWED_HOSTS (only 443 is).")
+    raise DisallowedURL(f"Host {label} is not in GRAPH_ALLOWED_HOSTS.")
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        # Integer and hex forms (2130706433, 0x7f.1) resolve as addresses too.
+        return host.replace(".", "").isdigit() or host.startswith("0x")
+    return True
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    policy: OutboundPolicy,
+    data: dict | str | bytes | None = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    retry: bool | None = None,
+) -> requests.Response:
+    """Send one request under ``policy`` and return the final response, whatever its status.
+
+    ``retry``: None retries transient failures for idempotent methods only; True also for this
+    request (token POSTs are safe to repeat); False never. Transient means connection failures,
+    connect timeouts, 429 and 5xx. After the last attempt a 429/5xx response is returned as is.
+    """
+    method = method.upper()
+    check_url(url, policy)
+    may_retry = retry if retry is not None else method in IDEMPOTENT_METHODS
+    attempts = 1 + (max(0, policy.retries) if may_retry else 0)
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            response = _follow(method, url, policy, data, headers, params)
+        except _Transient as exc:
+            if last:
+                raise exc.error from None
+            time.sleep(_backoff(policy, attempt))
+            continue
+        if last or not (response.status_code == 429 or response.status_code >= 500):
+            return response
+        wait = _retry_after(response)
+        if wait is not None and wait > policy.retry_after_cap:
+            return response  # waiting that long is the caller's business (e.g. a later task run)
+        response.close()
+        time.sleep(wait if wait is not None else _backoff(policy, attempt))
+    raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+class _Transient(Exception):
+    def __init__(self, error: OutboundError) -> None:
+        self.error = error
+
+
+def _follow(
+    method: str,
+    url: str,
+    policy: OutboundPolicy,
+    data: dict | str | bytes | None,
+    headers: dict[str, str] | None,
+    params: dict[str, str] | None,
+) -> requests.Response:
+    """One attempt, following at most ``MAX_REDIRECTS`` redirects, each checked like the first URL."""
+    headers = dict(headers or {})
+    for _ in range(MAX_REDIRECTS + 1):
+        response = _send(method, url, policy, data, headers, params)
+        location = response.headers.get("Location")
+        if response.status_code not in _REDIRECT_STATUSES or not location:
+            return response
+        response.close()
+        target = urljoin(response.url or url, location)
+        try:
+            check_url(target, policy)
+        except DisallowedURL as exc:
+            raise DisallowedURL(
+                f"{_host_label(url)} redirected to {safe_url(target)}, which was refused: {exc.message}"
+            ) from None
+        if urlsplit(target).hostname != urlsplit(url).hostname:
+            headers.pop("Authorization", None)
+        if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+            method, data = "GET", None
+        url, params = target, None
+    raise OutboundError("redirect", f"{_host_label(url)} redirected more than {MAX_REDIRECTS} times.")
+
+
+def _send(
+    method: str,
+    url: str,
+    policy: OutboundPolicy,
+    data: dict | str | bytes | None,
+    headers: dict[str, str],
+    params: dict[str, str] | None,
+) -> requests.Response:
+    host = _host_label(url)
+    with requests.Session() as session:
+        session.trust_env = False  # no proxy, netrc or CA-bundle surprises from the environment
+        try:
+            return session.request(
+                method, url, data=data, headers=headers, params=params,
+                timeout=policy.timeout, verify=policy.ca_bundle or True, allow_redirects=False,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise OutboundError("tls", _tls_message(host, str(exc))) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _Transient(OutboundError("timeout", _timeout_message(host, policy))) from None
+        except requests.exceptions.Timeout:
+            # The request reached the server; repeating it could double the wait for nothing.
+            raise OutboundError("timeout", _timeout_message(host, policy)) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Transient(
+                OutboundError("unreachable", f"Could not reach {host}: {_connection_reason(str(exc))}")
+            ) from None
+
+
+def _timeout_message(host: str, policy: OutboundPolicy) -> str:
+    return f"No answer from {host} within {policy.timeout:g} s."
+
+
+def _tls_message(host: str, text: str) -> str:
+    lowered = text.lower()
+    if "hostname mismatch" in lowered or "doesn't match" in lowered:
+        return f"TLS certificate of {host} is not valid for that host name."
+    if "certificate verify failed" in lowered:
+        reason = lowered.split("certificate verify failed:", 1)[-1].split("(")[0].strip(" )'\"")
+        detail = f" ({reason})" if reason and "certificate verify failed" not in reason else ""
+        return f"TLS certificate of {host} is not trusted{detail}."
+    return f"TLS handshake with {host} failed."
+
+
+def _connection_reason(text: str) -> str:
+    lowered = text.lower()
+    for needle, reason in (
+        ("refused", "connection refused"),
+        ("name or service not known", "the host name could not be resolved (DNS)"),
+        ("nodename nor servname", "the host name could not be resolved (DNS)"),
+        ("temporary failure in name resolution", "the host name could not be resolved (DNS)"),
+        ("failed to resolve", "the host name could not be resolved (DNS)"),
+        ("getaddrinfo failed", "the host name could not be resolved (DNS)"),
+        ("reset by peer", "the connection was reset"),
+        ("remotedisconnected", "the server closed the connection without answering"),
+        ("connection aborted", "the server closed the connection without answering"),
+        ("network is unreachable", "the network is unreachable"),
+        ("no route to host", "no route to host"),
+    ):
+        if needle in lowered:
+            return reason
+    return "the connection failed"
+
+
+def _backoff(policy: OutboundPolicy, attempt: int) -> float:
+    """Full jitter: a random wait up to the capped exponential step (spreads retrying workers)."""
+    return random.uniform(0, min(policy.backoff_cap, policy.backoff_base * 2**attempt))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait from ``Retry-After`` (integer seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))  # Graph documents integers; a fraction is tolerated
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
