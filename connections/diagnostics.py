@@ -766,9 +766,9 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
                     "graph.grant_not_in_new_tokens", "warning",
                     "The permission is granted but has not reached new tokens yet",
                     f"{need} The tenant shows {_and(granted_here)} as granted, and the dashboard "
-                    "fetched a new token after that, but the new token still does not carry it. "
-                    "Entra ID can take a few minutes before a fresh grant is included in tokens "
-                    "(occasionally longer). Wait a few minutes, then re-fetch the token again.",
+                    "fetched a new token after that, but the new token still does not carry it: the "
+                    "grant has not reached new tokens yet. Entra ID can take a few minutes before "
+                    "a fresh grant is included in tokens (occasionally longer). Wait a few minutes, then re-fetch the token again.",
                     evidence,
                     [_refetch_step("Wait a few minutes, then press Re-fetch token again.")],
                     missing,
