@@ -1,0 +1,113 @@
+"""Graph's front door: faults, bearer-token checks, permission checks, then the data side.
+
+Everything that makes a Graph answer look like Graph's and that does not depend on the data
+lives here: the 401/403 bodies, throttling and 5xx answers, and the headers on every response.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from email.utils import formatdate
+from typing import Any
+
+from .faults import Fault
+from .graph import Caller, GraphApi
+from .permissions import required, satisfied
+from .tokens import Signer, TokenRejected
+from .wire import GRAPH_SUCCESS_CONTENT_TYPE, Request, Response, graph_error
+
+GRAPH_VERSIONS = ("v1.0", "beta")
+WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+                    'client_id="00000003-0000-0000-c000-000000000000"')
+AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {"DataCenter": "West Europe", "Slice": "E", "Ring": "5",
+                                            "ScaleUnit": "003", "RoleInstance": "AM2PEPF0001C7A5"}},
+                            separators=(",", ":"))
+_FAULTS = {
+    429: ("TooManyRequests", "Please retry again later."),
+    500: ("generalException", "General exception while processing."),
+    503: ("serviceNotAvailable", "Service is temporarily unavailable. Please retry after some time."),
+    504: ("UnknownError", "The gateway did not receive a response from the upstream server in time."),
+}
+
+
+def split_graph_path(path: str) -> tuple[str, str] | None:
+    """``/v1.0/users/x`` -> (``v1.0``, ``/users/x``); None for paths that are not Graph's."""
+    for version in GRAPH_VERSIONS:
+        prefix = "/" + version
+        if path == prefix or path.startswith(prefix + "/"):
+            return version, path[len(prefix):] or "/"
+    return None
+
+
+def _is_me(rest: str) -> bool:
+    return rest == "/me" or rest.startswith("/me/")
+
+
+class FrontDoor:
+    def __init__(self, signer: Signer, graph: GraphApi) -> None:
+        self.signer = signer
+        self.graph = graph
+
+    def handle(self, req: Request, fault: Fault | None) -> Response:
+        version, rest = split_graph_path(req.path) or ("v1.0", "/")
+        request_id = str(uuid.uuid4())
+        client_request_id = req.header("client-request-id") or request_id
+        ids = {"request_id": request_id, "client_request_id": client_request_id}
+        if fault is not None and fault.status is not None:
+            response = self._fault(fault, **ids)
+        else:
+            response = self._serve(req, version, rest, ids)
+        return self._decorate(response, request_id, client_request_id)
+
+    def _serve(self, req: Request, version: str, rest: str, ids: dict[str, str]) -> Response:
+        auth = req.header("authorization").strip()
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        try:
+            claims = self.signer.verify_graph_token(token)
+        except TokenRejected as rejected:
+            return graph_error(401, "InvalidAuthenticationToken", rejected.reason,
+                               headers={"WWW-Authenticate": WWW_AUTHENTICATE}, **ids)
+        delegated = claims.get("idtyp") == "user" or "scp" in claims
+        roles = frozenset(claims.get("roles") or ())
+        scopes = frozenset(str(claims.get("scp") or "").split())
+        if _is_me(rest) and not delegated:
+            return graph_error(400, "BadRequest", "/me request is only valid with delegated authentication flow.",
+                               **ids)
+        requirement = required(rest)
+        if requirement is not None and not satisfied(requirement, set() if delegated else set(roles),
+                                                     set(scopes) if delegated else set()):
+            return graph_error(403, requirement.denied_code, requirement.denied_message, **ids)
+        caller = Caller(app_id=str(claims.get("appid") or claims.get("azp") or ""),
+                        roles=frozenset() if delegated else roles,
+                        scopes=scopes if delegated else frozenset(),
+                        user_id=str(claims["oid"]) if delegated and claims.get("oid") else None)
+        return self.graph.handle(req, version, rest, caller)
+
+    def _fault(self, fault: Fault, request_id: str, client_request_id: str) -> Response:
+        assert fault.status is not None
+        code, message = _FAULTS.get(fault.status, _FAULTS[500])
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        response = graph_error(fault.status, code, message, headers=headers, request_id=request_id,
+                               client_request_id=client_request_id)
+        if fault.status == 429:
+            assert isinstance(response.body, dict)
+            response.body["error"]["innerError"].update(
+                {"code": "429", "message": "Please retry after", "status": "429"})
+        return response
+
+    def _decorate(self, response: Response, request_id: str, client_request_id: str) -> Response:
+        """The headers Graph puts on every answer; error bodies carry the same request ids."""
+        body: Any = response.body
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            inner = body["error"].setdefault("innerError", {})
+            inner["request-id"] = request_id
+            inner["client-request-id"] = client_request_id
+        headers = {**response.headers, "request-id": request_id, "client-request-id": client_request_id,
+                   "x-ms-ags-diagnostic": AGS_DIAGNOSTIC,
+                   "Strict-Transport-Security": "max-age=31536000", "Date": formatdate(usegmt=True)}
+        content_type = response.content_type
+        if 200 <= response.status < 300:
+            if content_type.startswith("application/json"):
+                content_type = GRAPH_SUCCESS_CONTENT_TYPE
+            headers.update({"OData-Version": "4.0", "Cache-Control": "no-cache", "x-ms-resource-unit": "1"})
+        return Response(response.status, body, headers, content_type)

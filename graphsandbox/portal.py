@@ -1,0 +1,169 @@
+"""A small stand-in for the Azure portal's app-registration pages (`/_sandbox/portal`).
+
+People use it in demos (journey 4): see each app's granted permissions and secrets, grant or revoke
+a permission, add a secret, copy the admin-consent URL. Plain HTML forms, inline CSS, no scripts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote, urlencode
+
+from .apps import common_app_roles, common_scopes
+from .tenants import App, iso, utcnow
+from .wire import Request, Response
+
+if TYPE_CHECKING:
+    from .tenants import Registry
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f3f2f1;color:#201f1e}
+main{max-width:980px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 8px}h2{font-size:18px;margin:20px 0 8px}h3{font-size:15px;margin:14px 0 6px}
+.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:16px 20px;margin:16px 0}
+.muted{color:#605e5c;font-size:13px}.error{color:#a4262c;font-weight:600}
+.ok{color:#107c10}.warn{color:#a4262c}
+code{background:#f3f2f1;padding:1px 4px;border-radius:3px;font-size:13px;word-break:break-all}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #edebe9;font-size:14px}
+button{background:#0078d4;color:#fff;border:0;border-radius:3px;padding:5px 12px;cursor:pointer;font-size:14px}
+button.secondary{background:#edebe9;color:#201f1e}button.danger{background:#a4262c}
+select,input[type=text]{padding:4px;font-size:14px}
+form.inline{display:inline}label.user{display:block;padding:6px;border:1px solid #edebe9;margin:4px 0;border-radius:4px}
+.banner{background:#dff6dd;border:1px solid #107c10;padding:10px 14px;border-radius:4px}
+"""
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
+            f"</head><body><main>{body}</main></body></html>")
+
+
+def _html(status: int, title: str, body: str) -> Response:
+    return Response(status, page(title, body), {"Cache-Control": "no-store"}, "text/html; charset=utf-8")
+
+
+def _back(anchor: str = "") -> Response:
+    return Response(303, b"", {"Location": "/_sandbox/portal" + (f"#{anchor}" if anchor else "")},
+                    "text/html; charset=utf-8")
+
+
+class Portal:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def route(self, req: Request, parts: list[str]) -> Response:
+        """``parts`` is the path after ``/_sandbox/portal``."""
+        if not parts and req.method == "GET":
+            return _html(200, "Sandbox portal", self._overview(req))
+        form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
+        if req.method != "POST":
+            return _html(405, "Not allowed", "<h1>Method not allowed</h1>")
+        if parts == ["apps"]:
+            name = form.get("display_name", "").strip() or "sandbox app"
+            app, secret = self.registry.create_app(display_name=name, roles=[], scopes=[], redirect_uris=[],
+                                                   requested_roles=[], secret_expires=None)
+            return _html(201, "App created", self._secret_banner(app, secret) + self._overview(req))
+        if len(parts) != 3 or parts[0] != "apps":
+            return _html(404, "Not found", "<h1>Not found</h1>")
+        app = self.registry.app(parts[1])
+        if app is None:
+            return _html(404, "Not found", "<h1>No such app</h1>")
+        action = parts[2]
+        name = form.get("permission", "").strip()
+        kind = form.get("kind", "role")
+        if action in ("grant", "revoke") and name:
+            roles, scopes = ([name], []) if kind == "role" else ([], [name])
+            (self.registry.grant if action == "grant" else self.registry.revoke)(app, roles, scopes)
+            return _back(f"app-{app.client_id}")
+        if action == "secrets":
+            try:
+                days = int(form.get("days", "180"))
+            except ValueError:
+                days = 180
+            _, secret = self.registry.add_secret(app, utcnow() + dt.timedelta(days=days),
+                                                 form.get("display_name", "").strip())
+            return _html(201, "Secret added", self._secret_banner(app, secret) + self._overview(req))
+        return _html(400, "Bad request", "<h1>Nothing to do</h1>")
+
+    def _secret_banner(self, app: App, secret: str) -> str:
+        # Shown once, as the Azure portal does; it is never stored or shown again.
+        return (f'<div class="banner"><b>New client secret for {html.escape(app.display_name)}</b> '
+                f"(copy it now, it is not shown again): <code>{html.escape(secret)}</code></div>")
+
+    def _overview(self, req: Request) -> str:
+        reg = self.registry
+        with reg.lock:
+            apps = list(reg.apps.values())
+            cards = "".join(self._app_card(req, app) for app in apps)
+        base = req.base_url
+        return (
+            "<h1>Sandbox portal</h1>"
+            f'<div class="card"><b>Tenant</b> {html.escape(reg.display_name)}<br>'
+            f"Tenant ID <code>{reg.tenant_id}</code> &middot; domain <code>{html.escape(reg.domain)}</code><br>"
+            f'<span class="muted">Token endpoint <code>{html.escape(base)}/{reg.tenant_id}/oauth2/v2.0/token</code>'
+            f" &middot; Graph <code>{html.escape(base)}/v1.0</code></span></div>"
+            f"<h2>App registrations ({len(apps)})</h2>{cards}"
+            '<div class="card"><h3>New app registration</h3><form method="post" action="/_sandbox/portal/apps">'
+            '<input type="text" name="display_name" placeholder="Display name"> '
+            "<button>Register</button></form></div>")
+
+    def _app_card(self, req: Request, app: App) -> str:
+        cid = app.client_id
+        action = f"/_sandbox/portal/apps/{quote(cid)}"
+        redirect = app.redirect_uris[0] if app.redirect_uris else ""
+        consent_v1 = f"{req.base_url}/{self.registry.tenant_id}/adminconsent?" + urlencode(
+            {"client_id": cid, "redirect_uri": redirect, "state": "portal"})
+        consent_v2 = f"{req.base_url}/{self.registry.tenant_id}/v2.0/adminconsent?" + urlencode(
+            {"client_id": cid, "scope": "https://graph.microsoft.com/.default", "redirect_uri": redirect,
+             "state": "portal"})
+
+        def perm_rows(names: list[str], kind: str, status: dict[str, str]) -> str:
+            rows = []
+            for name in names:
+                rows.append(
+                    f"<tr><td>{html.escape(name)}</td><td>{status[name]}</td><td>"
+                    f'<form class="inline" method="post" action="{action}/{"revoke" if "Granted" in status[name] else "grant"}">'
+                    f'<input type="hidden" name="kind" value="{kind}"><input type="hidden" name="permission" value="{html.escape(name)}">'
+                    + ('<button class="danger">Revoke</button>' if "Granted" in status[name]
+                       else "<button>Grant admin consent</button>")
+                    + "</form></td></tr>")
+            return "".join(rows)
+
+        def add_form(kind: str, options: list[str]) -> str:
+            opts = "".join(f"<option>{html.escape(o)}</option>" for o in options)
+            return (f'<form method="post" action="{action}/grant"><input type="hidden" name="kind" value="{kind}">'
+                    f'<select name="permission">{opts}</select> <button>Grant</button></form>')
+
+        role_status = {r: '<span class="ok">Granted for the organisation</span>' for r in app.roles}
+        for r in app.requested_roles - set(app.roles):
+            role_status[r] = '<span class="warn">Requested, not granted</span>'
+        scope_status = {s: '<span class="ok">Granted (consented)</span>' for s in app.scopes}
+        secrets_rows = "".join(
+            f"<tr><td>{html.escape(s.display_name)}</td><td><code>{s.key_id}</code></td><td>{html.escape(s.hint)}…</td>"
+            f"<td>{iso(s.end)}</td><td>{'<span class=warn>Expired</span>' if s.end <= utcnow() else '<span class=ok>Valid</span>'}</td></tr>"
+            for s in app.secrets)
+        return (
+            f'<div class="card" id="app-{html.escape(cid)}"><h2>{html.escape(app.display_name)}</h2>'
+            f"Application (client) ID <code>{cid}</code><br>"
+            f'<span class="muted">Object ID <code>{app.object_id}</code> &middot; service principal <code>{app.sp_id}</code></span>'
+            "<h3>Redirect URIs</h3>"
+            + ("".join(f"<code>{html.escape(u)}</code><br>" for u in app.redirect_uris) or '<span class="muted">none</span>')
+            + "<h3>Application permissions (Microsoft Graph)</h3><table><tr><th>Permission</th><th>Status</th><th></th></tr>"
+            + perm_rows(sorted(role_status), "role", role_status) + "</table>"
+            + add_form("role", [r for r in common_app_roles() if r not in app.roles])
+            + "<h3>Delegated permissions</h3><table><tr><th>Scope</th><th>Status</th><th></th></tr>"
+            + perm_rows(sorted(scope_status), "scope", scope_status) + "</table>"
+            + add_form("scope", [s for s in common_scopes() if s not in app.scopes])
+            + "<h3>Client secrets</h3><table><tr><th>Description</th><th>Secret ID</th><th>Value</th><th>Expires</th><th></th></tr>"
+            + secrets_rows + "</table>"
+            + f'<form method="post" action="{action}/secrets"><input type="text" name="display_name" placeholder="Description"> '
+            '<select name="days"><option value="180">180 days</option><option value="365">12 months</option>'
+            '<option value="1">1 day</option><option value="-1">already expired</option></select> '
+            "<button>New client secret</button></form>"
+            "<h3>Admin consent URL</h3>"
+            f'<a href="{html.escape(consent_v1)}"><code>{html.escape(consent_v1)}</code></a><br>'
+            f'<span class="muted">v2.0:</span> <a href="{html.escape(consent_v2)}"><code>{html.escape(consent_v2)}</code></a>'
+            "</div>")
+
