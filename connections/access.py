@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, Value
 from django.http import Http404, HttpRequest
 
 if TYPE_CHECKING:
@@ -114,38 +114,53 @@ def admin_teams(request_or_user: Any) -> models.QuerySet[Team]:
     return scope(Team.objects.all(), request_or_user, Role.ADMIN, team_field="pk")
 
 
+def with_role(queryset: models.QuerySet[M], request_or_user: Any, team_field: str | None = None) -> models.QuerySet[M]:
+    """Annotate each row with ``access_role``, the user's role in the row's team (same query)."""
+    from .models.teams import Membership, Role
+
+    user = user_of(request_or_user)
+    field = team_field or getattr(queryset, "team_field", "team")
+    if user.is_superuser:
+        return queryset.annotate(access_role=Value(Role.ADMIN.value, output_field=models.CharField()))
+    if not user.is_authenticated:
+        return queryset.annotate(access_role=Value(None, output_field=models.CharField()))
+    role_of_user = Membership.objects.filter(team=OuterRef(field), user=user).values("role")[:1]
+    return queryset.annotate(access_role=Subquery(role_of_user))
+
+
 def get_for_user(queryset: models.QuerySet[M], request_or_user: Any, min_role: str | None = None, *,
                  team_field: str | None = None, **lookup: Any) -> M:
     """One object of the user's teams, in one query; 404 if absent or another team's, 403 if the role is too low.
 
     The returned object carries ``.can`` (a ``Can``) for the templates.
     """
-    from .models.teams import ROLE_RANK, Membership, Role
+    from .models.teams import ROLE_RANK
 
     user = user_of(request_or_user)
     field = team_field or getattr(queryset, "team_field", "team")
-    visible = scope(queryset, user, None, field)
-    if user.is_authenticated and not user.is_superuser:
-        role_of_user = Membership.objects.filter(team=OuterRef(field), user=user).values("role")[:1]
-        visible = visible.annotate(_access_role=Subquery(role_of_user))
-    obj = visible.filter(**lookup).first()
+    obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
     if obj is None:
         raise Http404("No such object in your teams.")
-    role = Role.ADMIN if user.is_superuser else getattr(obj, "_access_role", None)
+    role = obj.access_role  # type: ignore[attr-defined]
     if min_role and ROLE_RANK.get(role or "", 0) < ROLE_RANK[min_role]:
         raise PermissionDenied(f"This needs the {min_role} role in the team.")
     obj.can = Can(role)  # type: ignore[attr-defined]
     return obj
 
 
-def get_connection_for_user(request_or_user: Any, pk: Any, min_role: str | None = None) -> Connection:
-    """The connection ``pk`` if the user's team owns it (404 otherwise; 403 below ``min_role``)."""
+def get_connection_for_user(request_or_user: Any, pk: Any, min_role: str | None = None,
+                            queryset: models.QuerySet[Connection] | None = None) -> Connection:
+    """The connection ``pk`` if the user's team owns it (404 otherwise; 403 below ``min_role``).
+
+    ``queryset`` lets a page add annotations (``status.with_status``); scoping still applies.
+    """
     from .models import Connection
 
-    return get_for_user(Connection.objects.select_related("team"), request_or_user, min_role, pk=pk)
+    base = queryset if queryset is not None else Connection.objects.all()
+    return get_for_user(base.select_related("team"), request_or_user, min_role, pk=pk)
 
 
 __all__ = [
     "Can", "TeamScopedQuerySet", "admin_teams", "can_for", "get_connection_for_user", "get_for_user",
-    "role_in_team", "roles_at_least", "scope", "team_ids", "user_of",
+    "role_in_team", "roles_at_least", "scope", "team_ids", "user_of", "with_role",
 ]

@@ -1,9 +1,124 @@
-"""The connection library pages."""
+"""The connection library pages: list, detail, create, edit, delete.
+
+Every connection is fetched through connections.access, so another team's connection answers
+404 and a role too low for the action answers 403.
+"""
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from .. import audit
+from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
+from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
+from ..models import AuditEntry, Connection, Role, Team
+from ..status import problems, with_status
+
+log = logging.getLogger(__name__)
+
+AUDITED_FIELDS = [name for name in ConnectionForm.Meta.fields]
+AUDIT_TRAIL_LENGTH = 50
 
 
 def connection_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "connections/list.html", {"connections": []})
+    """Every connection of the user's teams, with status, in a fixed number of queries."""
+    teams = list(scope(Team.objects.all(), request, team_field="pk"))
+    rows = with_role(with_status(Connection.objects.for_user(request).select_related("team")), request)
+    selected = request.GET.get("team", "")
+    if selected.isdigit():
+        rows = rows.filter(team_id=int(selected))
+    rows = list(rows.order_by("team__name", "name"))
+    for row in rows:
+        row.can = Can(row.access_role)
+        row.problems = problems(row)
+    return render(request, "connections/list.html", {
+        "connections": rows,
+        "teams": teams,
+        "selected_team": int(selected) if selected.isdigit() else None,
+        "can_create": admin_teams(request).exists(),
+    })
+
+
+def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, queryset=with_status(Connection.objects.all()))
+    entries = AuditEntry.objects.for_user(request).filter(connection=connection).select_related("user")
+    return render(request, "connections/detail.html", {
+        "connection": connection,
+        "can": connection.can,
+        "problems": problems(connection),
+        "audit_entries": entries[:AUDIT_TRAIL_LENGTH],
+    })
+
+
+def _form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> HttpResponse:
+    return render(request, "connections/form.html", {
+        "form": form,
+        "connection": connection,
+        "secret_retype": SECRET_RETYPE if form.is_bound and form.errors else "",
+        "sandbox_url": sandbox_base(),
+        "login_base": login_base_for(form["service_url"].value() or ""),
+    })
+
+
+def _snapshot(connection: Connection) -> dict[str, Any]:
+    return {name: getattr(connection, "team_id" if name == "team" else name) for name in AUDITED_FIELDS}
+
+
+@require_http_methods(["GET", "POST"])
+def connection_new(request: HttpRequest) -> HttpResponse:
+    if not admin_teams(request).exists():
+        raise PermissionDenied("Only team admins can create connections.")
+    form = ConnectionForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            connection = form.save()
+            audit.record(request, connection, audit.Action.CREATED, fields=[*AUDITED_FIELDS, "client_secret"])
+        _flash_warnings(request, form)
+        messages.success(request, f"Connection “{connection.name}” saved.")
+        return redirect("connections:detail", pk=connection.pk)
+    return _form_page(request, form, None)
+
+
+@require_http_methods(["GET", "POST"])
+def connection_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, Role.ADMIN)
+    before = _snapshot(connection)
+    form = ConnectionForm(request.POST or None, instance=connection, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            connection = form.save()
+            after = _snapshot(connection)
+            changed = {name: (before[name], after[name]) for name in AUDITED_FIELDS if before[name] != after[name]}
+            if changed:
+                audit.record(request, connection, audit.Action.EDITED, fields=changed, changes=changed)
+            if form.secret_replaced:
+                audit.record(request, connection, audit.Action.SECRET_REPLACED, fields=["client_secret"])
+        _flash_warnings(request, form)
+        messages.success(request, f"Connection “{connection.name}” saved.")
+        return redirect("connections:detail", pk=connection.pk)
+    return _form_page(request, form, connection)
+
+
+@require_http_methods(["GET", "POST"])
+def connection_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, Role.ADMIN)
+    if request.method == "POST":
+        name = connection.name
+        with transaction.atomic():
+            audit.record(request, connection, audit.Action.DELETED)
+            connection.delete()
+        messages.success(request, f"Connection “{name}” deleted.")
+        return redirect("connections:list")
+    return render(request, "connections/confirm_delete.html", {"connection": connection, "can": connection.can})
+
+
+def _flash_warnings(request: HttpRequest, form: ConnectionForm) -> None:
+    for warning in form.warnings:
+        messages.warning(request, warning)

@@ -1,0 +1,55 @@
+"""What the library shows about each connection besides its profile: token, last sync, problems.
+
+``with_status(queryset)`` is the hook issue 5 fills in: it annotates every row, in the same
+single query, with
+
+- ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
+- ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` (None when never synced).
+
+Until tokens exist the token state is "none"; the last sync comes from the newest ``Job`` of kind
+"sync" of the connection. Pages call ``with_status`` and ``problems`` and nothing else.
+"""
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import Connection, Job
+
+
+def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
+    last_sync = Job.objects.filter(connection=OuterRef("pk"), kind="sync").order_by("-created_at")
+    return queryset.annotate(
+        token_state=Value("none", output_field=models.CharField()),
+        token_expires_at=Value(None, output_field=models.DateTimeField()),
+        token_error=Value("", output_field=models.CharField()),
+        last_sync_status=Subquery(last_sync.values("state")[:1]),
+        last_sync_rows=Subquery(last_sync.values("result__rows")[:1], output_field=models.IntegerField()),
+        last_sync_at=Subquery(
+            last_sync.annotate(_when=Coalesce("finished_at", "started_at", "created_at")).values("_when")[:1]
+        ),
+    )
+
+
+def problems(connection: Connection, today: datetime.date | None = None) -> list[str]:
+    """Plain-word problems of one connection (annotated by ``with_status``), most urgent first."""
+    found: list[str] = []
+    state = connection.secret_state
+    if state == "unreadable":
+        found.append("The client secret is unreadable with the configured keys — re-enter it.")
+    elif state == "none":
+        found.append("No client secret is saved.")
+    level = connection.secret_expiry_level(today or timezone.localdate())
+    if level == "expired":
+        found.append("The client secret has expired.")
+    elif level == "alarm":
+        found.append("The client secret expires within 7 days.")
+    if getattr(connection, "token_state", "none") == "error":
+        found.append("The last token request failed.")
+    if getattr(connection, "last_sync_status", None) == Job.State.FAILED:
+        found.append("The last sync failed.")
+    return found

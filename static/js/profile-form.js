@@ -1,0 +1,96 @@
+// Connection form helpers: typing the tenant and picking v1/v2 fills the token and authorise
+// URLs and the scope (v2) or resource (v1); "Use the sandbox" points everything at the sandbox.
+// A field the user typed into is never overwritten; the server fills the same defaults when blank.
+(function () {
+  "use strict";
+  const form = document.getElementById("profile-form");
+  if (!form) return;
+  const $ = (name) => form.elements.namedItem(name);
+  const LOGIN_HOSTS = {
+    "graph.microsoft.com": "https://login.microsoftonline.com",
+    "graph.microsoft.us": "https://login.microsoftonline.us",
+    "dod-graph.microsoft.us": "https://login.microsoftonline.us",
+    "microsoftgraph.chinacloudapi.cn": "https://login.chinacloudapi.cn",
+  };
+  const sandbox = form.dataset.sandboxUrl || "";
+  const GUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+  const DOMAIN = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i;
+
+  function parse(url) {
+    try { return new URL(url); } catch (e) { return null; }
+  }
+
+  function loginBase() {
+    const service = parse($("service_url").value.trim());
+    if (!service) return "https://login.microsoftonline.com";
+    const box = sandbox && parse(sandbox);
+    if (box && service.origin === box.origin) return sandbox.replace(/\/+$/, "");
+    return LOGIN_HOSTS[service.hostname.toLowerCase()] || "https://login.microsoftonline.com";
+  }
+
+  function graphResource() {
+    const service = parse($("service_url").value.trim());
+    const host = service ? service.hostname.toLowerCase() : "";
+    if (host === "dod-graph.microsoft.us" || host === "graph.microsoft.us" || host === "microsoftgraph.chinacloudapi.cn") {
+      return "https://" + host;
+    }
+    return "https://graph.microsoft.com";
+  }
+
+  // A field counts as ours while it is empty or still holds what we last put there.
+  function fill(name, value) {
+    const input = $(name);
+    if (!input) return;
+    if (input.value.trim() === "" || input.value === input.dataset.filled) {
+      input.value = value;
+      input.dataset.filled = value;
+    }
+  }
+
+  function version() {
+    const v = $("token_version");
+    return v ? v.value : "v2";
+  }
+
+  function refresh() {
+    const tenant = $("tenant").value.trim();
+    const v = version();
+    if (tenant && (GUID.test(tenant) || DOMAIN.test(tenant))) {
+      const base = loginBase() + "/" + encodeURIComponent(tenant) + (v === "v2" ? "/oauth2/v2.0" : "/oauth2");
+      fill("token_url", base + "/token");
+      fill("authorize_url", base + "/authorize");
+    }
+    if (v === "v2") fill("scope", graphResource() + "/.default");
+    else fill("resource", graphResource());
+    showRows();
+  }
+
+  function showRows() {
+    const v = version();
+    const delegated = $("grant_type") && $("grant_type").value === "authorization_code";
+    const rows = {
+      scope: v === "v2", resource: v === "v1", authorize_url: delegated, redirect_url: delegated,
+    };
+    for (const [name, visible] of Object.entries(rows)) {
+      const row = form.querySelector('[data-row="' + name + '"]');
+      if (row && !row.querySelector(".field-error")) row.hidden = !visible;
+    }
+  }
+
+  ["tenant", "service_url"].forEach((name) => $(name) && $(name).addEventListener("input", refresh));
+  ["token_version", "grant_type"].forEach((name) => $(name) && $(name).addEventListener("change", refresh));
+
+  const useSandbox = form.querySelector("[data-use-sandbox]");
+  if (useSandbox) {
+    useSandbox.addEventListener("click", () => {
+      $("service_url").value = sandbox.replace(/\/+$/, "") + "/v1.0";
+      // The sandbox's URLs replace whatever the helpers had filled before.
+      ["token_url", "authorize_url"].forEach((name) => {
+        const input = $(name);
+        if (input && input.value === input.dataset.filled) input.value = "";
+      });
+      refresh();
+    });
+  }
+  showRows();
+})();
