@@ -204,6 +204,7 @@ _GRANT_EXPIRED = {70008, 700082, 50173, 54005, 70000}
 _MISSING_SECRET = {7000218, 90014, 70002}
 _INVALID_RESOURCE = {500011, 50001}
 _WRONG_CLOUD = {90038, 900432}
+_UNAVAILABLE_ERRORS = {"temporarily_unavailable", "server_error"}
 
 
 def diagnose_token_error(err: TokenError, ctx: Context) -> Diagnosis:
@@ -214,7 +215,9 @@ def diagnose_token_error(err: TokenError, ctx: Context) -> Diagnosis:
     code = err.code
     builder = _TOKEN_BUILDERS.get(code) if code else None
     if builder is None:
-        if code in _GRANT_EXPIRED:
+        if (err.status or 0) >= 500 or err.status == 429 or err.error in _UNAVAILABLE_ERRORS:
+            builder = _entra_unavailable
+        elif code in _GRANT_EXPIRED:
             builder = _grant_expired
         elif code in _MISSING_SECRET:
             builder = _missing_secret
@@ -460,6 +463,19 @@ def _redirect_mismatch(err: TokenError, ctx: Context, evidence: list[tuple[str, 
         evidence,
         [Step("Add the redirect URL on the app's Authentication page.", url=_portal(ctx, "Authentication")),
          Step("Then sign in again.", action=ACTION_SIGN_IN)],
+    )
+
+
+def _entra_unavailable(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
+    return Diagnosis(
+        "token.service_unavailable", "warning",
+        "Entra ID is temporarily unavailable",
+        f"The token endpoint answered {_status_text(err.status)}: a temporary problem at Microsoft, "
+        "not in the connection. The dashboard retried a few times before giving up. Try again in a "
+        "few minutes; if it lasts, check Microsoft 365 service health.",
+        evidence,
+        [_refetch_step("Press Re-fetch token in a few minutes."),
+         Step("Check Microsoft 365 service health.", url=SERVICE_HEALTH_URL)],
     )
 
 

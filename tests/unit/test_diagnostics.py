@@ -513,3 +513,16 @@ def test_no_diagnosis_ever_shows_a_secret_or_token():
         text = all_text(diagnosis)
         assert SECRET not in text and TOKEN not in text
         assert "client_secret=" not in text
+
+
+@pytest.mark.parametrize("status, error", [(503, "temporarily_unavailable"), (500, "server_error"),
+                                           (429, "temporarily_unavailable")])
+def test_a_transient_entra_failure_is_microsofts_side(status, error):
+    err = entra_error(90033, error, "A transient error has occurred. Please try again.", status)
+
+    diagnosis = diagnose_token_error(err, ctx())
+
+    assert diagnosis.key == "token.service_unavailable"
+    assert diagnosis.severity == "warning"
+    assert "not in the connection" in diagnosis.explanation
+    assert evidence(diagnosis)["AADSTS code"] == "AADSTS90033"
