@@ -1,13 +1,82 @@
-"""Celery tasks: thin wrappers that load by id and call a service module."""
+"""Celery tasks: thin wrappers that load by id and call a service module.
+
+Each task takes its job id first (the job id is the task id, see background.enqueue). Tasks
+are idempotent — a re-delivered token task joins or repeats a fetch, nothing is duplicated —
+so they run with ``acks_late``.
+"""
 from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 
 from celery import shared_task
+from django.utils import timezone
+
+from . import background, probe, tokens
+from .models import Connection, Job, TokenFetch
+
+TOKEN_JOB_KINDS = ("token_fetch", "token_refetch", "token_refresh")
 
 
 @shared_task(bind=True, name="connections.ping")
 def ping(self, job_id: str) -> dict:
     """Proves a worker process is consuming the queue (used by tests and the health page)."""
     return {"hostname": socket.gethostname(), "pid": os.getpid(), "job_id": job_id}
+
+
+def _connection(job_id: str, connection_id: str) -> Connection | None:
+    connection = Connection.objects.filter(pk=connection_id).select_related("team").first()
+    if connection is None:
+        background.mark_failed(job_id, "The connection was deleted before the job ran.")
+    return connection
+
+
+def _user(job_id: str):
+    job = Job.objects.filter(pk=job_id).select_related("requested_by").first()
+    return job.requested_by if job else None
+
+
+@shared_task(bind=True, acks_late=True, name="connections.fetch_token")
+def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
+                reason: str = TokenFetch.Reason.FETCH) -> dict:
+    connection = _connection(job_id, connection_id)
+    if connection is None:
+        return {"ok": False}
+    background.report_progress(job_id, 10, "Requesting a token from Entra ID…")
+    outcome = tokens.fetch_token(connection, force=force, reason=reason, job_id=job_id, user=_user(job_id))
+    result = outcome.as_result()
+    if outcome.ok and reason == TokenFetch.Reason.REFETCH:
+        after = probe.reassess_after_refetch(connection, outcome.token)
+        if after is not None:
+            result["reassessed"] = after.to_dict()
+    if not outcome.ok:
+        background.mark_failed(job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed",
+                               result=result)
+    return result
+
+
+@shared_task(bind=True, acks_late=True, name="connections.test_connection")
+def test_connection(self, job_id: str, connection_id: str) -> dict:
+    connection = _connection(job_id, connection_id)
+    if connection is None:
+        return {"ok": False}
+    background.report_progress(job_id, 10, "Getting a token, then reading one item…")
+    result = probe.test_connection(connection, job_id=job_id, user=_user(job_id))
+    if not result["ok"]:
+        title = result.get("diagnosis", {}).get("title", "Test failed")
+        background.mark_failed(job_id, title, result=result)
+    return result
+
+
+@shared_task(name="connections.refresh_due_tokens")
+def refresh_due_tokens() -> dict:
+    """Beat, every minute: queue a refresh for each token expiring within 5 minutes."""
+    busy = Job.objects.filter(kind__in=TOKEN_JOB_KINDS, state__in=[Job.State.QUEUED, Job.State.RUNNING],
+                              created_at__gte=timezone.now() - timedelta(minutes=10)).values("connection_id")
+    queued = 0
+    for row in tokens.due_for_refresh().exclude(connection_id__in=busy):
+        background.enqueue(fetch_token, "token_refresh", connection=row.connection,
+                           args=(str(row.connection_id), False, TokenFetch.Reason.REFRESH))
+        queued += 1
+    return {"queued": queued}

@@ -3,5 +3,6 @@ from .jobs import Job, WorkerHeartbeat
 from .teams import ROLE_RANK, Membership, Role, Team
 from .profiles import Connection
 from .audit import AuditEntry
+from .tokens import ConnectionToken, TokenFetch
 
-__all__ = ["ROLE_RANK", "AuditEntry", "Connection", "Job", "Membership", "Role", "Team", "WorkerHeartbeat"]
+__all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "Membership", "Role", "Team", "WorkerHeartbeat"]

@@ -1,0 +1,73 @@
+"""Reading Microsoft Graph for a connection: URLs from the profile, responses as plain values.
+
+All requests go through ``outbound.request`` (allowed hosts, TLS, retries with Retry-After);
+an HTTP error is returned as a ``GraphResponse``, not raised, so callers can diagnose it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from . import outbound
+
+
+@dataclass(frozen=True)
+class GraphResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    size: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def request_id(self) -> str:
+        return self.headers.get("request-id", "")
+
+    @property
+    def error_code(self) -> str:
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        return str(error.get("code", "")) if isinstance(error, dict) else ""
+
+    @property
+    def error_message(self) -> str:
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        return str(error.get("message", "")) if isinstance(error, dict) else ""
+
+
+def collection_url(service_url: str, entity: str) -> str:
+    return f"{service_url.rstrip('/')}/{entity.strip('/')}"
+
+
+def item_url(service_url: str, convention: str, entity: str, key: str) -> str:
+    """The URL of one item by the profile's ``{entity}/{key}`` convention (key URL-quoted)."""
+    path = convention.format(entity=entity.strip("/"), key=quote(str(key), safe="@.'()=")).strip("/")
+    return f"{service_url.rstrip('/')}/{path}"
+
+
+def get(url: str, access_token: str, *, policy: outbound.OutboundPolicy,
+        params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> GraphResponse:
+    """GET a Graph URL with the bearer token; transport failures raise ``outbound.OutboundError``."""
+    sent = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", **(headers or {})}
+    response = outbound.request("GET", url, policy=policy, params=params, headers=sent)
+    content = response.content
+    try:
+        body: Any = response.json() if content else None
+    except ValueError:
+        body = {"_text": content[:500].decode("utf-8", "replace")}
+    return GraphResponse(response.status_code, body, {k.lower(): v for k, v in response.headers.items()},
+                         len(content))
+
+
+def query_params(select: str = "", filter_: str = "", top: int | None = None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if top:
+        params["$top"] = str(top)
+    if select.strip():
+        params["$select"] = select.strip()
+    if filter_.strip():
+        params["$filter"] = filter_.strip()
+    return params

@@ -1,0 +1,94 @@
+"""The authorization-code flow: Sign in with Microsoft → callback → tokens stored encrypted.
+
+``state`` and the PKCE verifier live in the user's session, keyed by ``state`` and bound to
+the connection, so a callback is accepted only by the browser session that started it, only
+once, and only within ten minutes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+from . import diagnostics, outbound, tokenclient, tokens
+from .fields import plaintext
+from .models import Connection, TokenFetch
+
+SESSION_KEY = "graphconn_oauth_pending"
+PENDING_SECONDS = 600
+EXCHANGE_TIMEOUT = 10.0
+
+
+class CallbackRefused(Exception):
+    """The callback cannot be accepted; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    connection_id: str
+    verifier: str
+
+
+def begin(request: HttpRequest, connection: Connection) -> str:
+    """Remember a fresh state + PKCE verifier for this connection; return the authorise URL."""
+    verifier, challenge = tokenclient.new_pkce()
+    state = tokenclient.new_state()
+    now = time.time()
+    pending = {k: v for k, v in request.session.get(SESSION_KEY, {}).items() if now - v["at"] < PENDING_SECONDS}
+    pending[state] = {"connection": str(connection.pk), "verifier": verifier, "at": now}
+    request.session[SESSION_KEY] = pending
+    v1 = connection.token_version == Connection.TokenVersion.V1
+    return tokenclient.authorize_url(
+        connection.authorize_url, connection.client_id, connection.redirect_url,
+        (connection.resource if v1 else connection.scope) or "", state, challenge, v1=v1,
+    )
+
+
+def take_pending(request: HttpRequest, state: str) -> Pending:
+    """The pending sign-in for ``state`` (removed: a state works once), or CallbackRefused."""
+    pending = request.session.get(SESSION_KEY, {})
+    entry = pending.pop(state, None) if state else None
+    request.session[SESSION_KEY] = pending
+    if entry is None:
+        raise CallbackRefused(
+            "This sign-in answer does not match a sign-in started from this browser session (the "
+            "state value is unknown or was already used). Start again with Sign in with Microsoft.")
+    if time.time() - entry["at"] > PENDING_SECONDS:
+        raise CallbackRefused("This sign-in took longer than ten minutes. Start again with Sign in with Microsoft.")
+    return Pending(entry["connection"], entry["verifier"])
+
+
+def complete(connection: Connection, pending: Pending, code: str, user: object) -> tokens.Outcome:
+    """Redeem the code (with the PKCE verifier) synchronously, with a short timeout."""
+    row = tokens.token_row(connection)
+    fetch = TokenFetch.objects.create(connection=connection, reason=TokenFetch.Reason.SIGN_IN)
+    v1 = connection.token_version == Connection.TokenVersion.V1
+    request = tokenclient.TokenRequest(
+        token_url=connection.token_url, client_id=connection.client_id,
+        client_secret=plaintext(connection.client_secret) or None, grant_type="authorization_code",
+        scope=None if v1 else (connection.scope or None), resource=(connection.resource or None) if v1 else None,
+        code=code, redirect_uri=connection.redirect_url, code_verifier=pending.verifier,
+    )
+    policy = outbound.policy_from_settings()
+    policy = outbound.OutboundPolicy(policy.allowed_hosts, policy.ca_bundle, timeout=EXCHANGE_TIMEOUT, retries=1)
+    try:
+        result = tokenclient.request_token(request, policy)
+    except tokenclient.TokenError as err:
+        diagnosis = diagnostics.diagnose_token_error(err, tokens.context_for(connection))
+        return tokens.record_failure(connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or "")
+    return tokens.store_result(connection, row, fetch, result, TokenFetch.Reason.SIGN_IN, user)
+
+
+def error_diagnosis(connection: Connection, error: str, description: str) -> diagnostics.Diagnosis:
+    """The authorise endpoint redirected back with ``error`` (the user cancelled, consent refused…)."""
+    cancelled = error == "access_denied"
+    return diagnostics.Diagnosis(
+        f"signin.{error or 'error'}", "warning" if cancelled else "error",
+        "Sign-in was cancelled" if cancelled else "Sign-in did not complete",
+        ("The person signing in cancelled, or declined the permissions the app asks for. Nothing was saved."
+         if cancelled else
+         "Microsoft's sign-in page sent the browser back with an error instead of a code. Nothing was saved."),
+        [("Error", error or "unknown"), ("Description", description[:300] or "none")],
+        [diagnostics.Step("Press Sign in with Microsoft to try again.", action="sign_in")],
+    )

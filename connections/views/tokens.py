@@ -1,0 +1,96 @@
+"""Token buttons, live job status, the token panel, and the Sign in with Microsoft flow."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import actions, oauth, tokens
+from ..access import get_connection_for_user
+from ..models import Job, Role
+
+ACTION_MESSAGES = {
+    "token_fetch": "Getting an access token…",
+    "token_refetch": "Re-fetching the token (ignoring the saved one)…",
+    "test": "Testing the connection: token, then one item…",
+}
+
+
+def _start(request: HttpRequest, pk: str, kind: str) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, Role.OPERATOR)
+    job = actions.start(connection, kind, request.user)
+    if request.htmx:
+        return render(request, "connections/token/_job.html", {"job": job, "connection": connection})
+    messages.info(request, ACTION_MESSAGES[kind])
+    return redirect("connections:detail", pk=connection.pk)
+
+
+@require_POST
+def token_fetch(request: HttpRequest, pk: str) -> HttpResponse:
+    return _start(request, pk, "token_fetch")
+
+
+@require_POST
+def token_refetch(request: HttpRequest, pk: str) -> HttpResponse:
+    return _start(request, pk, "token_refetch")
+
+
+@require_POST
+def connection_test(request: HttpRequest, pk: str) -> HttpResponse:
+    return _start(request, pk, "test")
+
+
+@require_GET
+def job_status(request: HttpRequest, pk: str, job_id: str) -> HttpResponse:
+    """The polled fragment of one job; once finished it stops polling and tells the page to refresh."""
+    connection = get_connection_for_user(request, pk)
+    job = get_object_or_404(Job, pk=job_id, connection=connection)
+    response = render(request, "connections/token/_job.html", {"job": job, "connection": connection})
+    if job.is_finished:
+        response["HX-Trigger"] = "connection-changed"
+    return response
+
+
+@require_GET
+def token_panel(request: HttpRequest, pk: str) -> HttpResponse:
+    connection = get_connection_for_user(request, pk)
+    return render(request, "connections/token/panels.html", {"connection": connection, "can": connection.can})
+
+
+@require_POST
+def oauth_start(request: HttpRequest, pk: str) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, Role.OPERATOR)
+    if not connection.is_delegated:
+        messages.error(request, "This connection uses client credentials: there is nobody to sign in. "
+                                "Use Get access token instead.")
+        return redirect("connections:detail", pk=connection.pk)
+    if not connection.authorize_url:
+        messages.error(request, "The connection has no authorise URL. Edit it and fill in the tenant to get one.")
+        return redirect("connections:detail", pk=connection.pk)
+    return redirect(oauth.begin(request, connection))
+
+
+@require_GET
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Where Microsoft sends the browser back: check state (and so the session and connection)."""
+    try:
+        pending = oauth.take_pending(request, request.GET.get("state", ""))
+    except oauth.CallbackRefused as refused:
+        return render(request, "connections/token/callback_refused.html", {"reason": str(refused)}, status=400)
+    connection = get_connection_for_user(request, pending.connection_id, Role.OPERATOR)
+    error = request.GET.get("error")
+    if error or not request.GET.get("code"):
+        diagnosis = oauth.error_diagnosis(connection, error or "no_code", request.GET.get("error_description", ""))
+        row = tokens.token_row(connection)
+        fetch = connection.token_fetches.create(reason="sign_in")
+        tokens.record_failure(connection, row, fetch, diagnosis, request.user, sign_in=True)
+        messages.warning(request, diagnosis.title)
+        return redirect("connections:detail", pk=connection.pk)
+    outcome = oauth.complete(connection, pending, request.GET["code"], request.user)
+    if outcome.ok:
+        who = (outcome.token.claims or {}).get("upn") or (outcome.token.claims or {}).get("name") or "the user"
+        messages.success(request, f"Signed in as {who}. The token and its refresh token are saved (encrypted).")
+    else:
+        messages.error(request, f"Sign-in did not give a token: {outcome.diagnosis.title}")
+    return redirect("connections:detail", pk=connection.pk)
