@@ -106,8 +106,8 @@ class Directory:
         self.n_devices = devices if devices is not None else max(1, users * 3 // 4)
         self.delta_token_lifetime: float = SEVEN_DAYS
         self._lock = threading.Lock()
-        self._group_template = {k: None for k in generator.group(seed, domain, 0)}
-        self._device_template = {k: None for k in generator.device(seed, 0)}
+        self._group_template = _blank(generator.group(seed, domain, 0))
+        self._device_template = _blank(generator.device(seed, 0))
         self.reset()
 
     # -- state -----------------------------------------------------------------------------
@@ -243,8 +243,6 @@ class Directory:
         else:
             template = self._group_template if kind == "groups" else self._device_template
             item = {**template, **item}
-            if kind == "groups":
-                item.setdefault("groupTypes", [])
         with self._lock:
             if self._exists(kind, item["id"]):
                 raise ValueError(f"An object with id '{item['id']}' already exists.")
@@ -350,6 +348,11 @@ class Directory:
         if not item.get("userPrincipalName"):
             local = ".".join(p for p in re.split(r"\W+", display.lower()) if p) or "user"
             item["userPrincipalName"] = f"{local}.{item['id'][:8]}@{self.domain}"
-        base = {k: None for k in generator.user(self.seed, self.domain, 0)}
-        base.update(businessPhones=[], accountEnabled=True, userType="Member", proxyAddresses=[])
+        base = _blank(generator.user(self.seed, self.domain, 0))
+        base.update(accountEnabled=True, userType="Member")
         return {**base, "displayName": display, **item}
+
+
+def _blank(example: dict) -> dict:
+    """An item's shape with no values: empty lists for collections, null for the rest."""
+    return {k: [] if isinstance(v, list) else None for k, v in example.items()}
