@@ -9,7 +9,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FAULT_STATUSES = (429, 500, 502, 503, 504)
+FAULT_STATUSES = (429, 500, 503, 504)
 
 
 @dataclass

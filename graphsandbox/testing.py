@@ -10,9 +10,13 @@ Stable interface: ``base_url``, ``ca_path``, ``tenant_id``, ``tenant_domain``, `
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import queue
+import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -20,6 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Sequence
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -110,6 +115,35 @@ class RunningSandbox:
         response.raise_for_status()
         return str(response.json()["access_token"])
 
+    def token_call(self, *, v2: bool = True, tenant: str | None = None, **form: str) -> requests.Response:
+        """POST a token request with exactly the given form fields; the raw answer."""
+        return self.session().post(self.token_url(tenant, v2=v2), data=form, timeout=30)
+
+    def sign_in(self, *, client_id: str, redirect_uri: str, scope: str = "", state: str = "state-1",
+                challenge: str | None = None, v1: bool = False, tenant: str | None = None,
+                user: str | None = None, action: str = "accept",
+                extra: dict[str, str] | None = None) -> dict[str, str]:
+        """Open the authorize page, pick a user (the first listed by default) and submit the form,
+        as a person would; returns the query of the redirect to ``redirect_uri``."""
+        url = f"{self.base_url}/{tenant or self.tenant_id}/oauth2/{'' if v1 else 'v2.0/'}authorize"
+        params: dict[str, str] = {"client_id": client_id, "response_type": "code",
+                                  "redirect_uri": redirect_uri, "state": state, **(extra or {})}
+        if scope:
+            params["scope"] = scope
+        if challenge:
+            params.update(code_challenge=challenge, code_challenge_method="S256")
+        http = self.session()
+        page = http.get(url, params=params, timeout=30)
+        if page.status_code != 200:
+            raise AssertionError(f"authorize page answered {page.status_code}: {page.text[:500]}")
+        listed = re.findall(r'name="user" value="([^"]+)"', page.text)
+        answer = http.post(url, data={**params, "user": user or listed[0], "action": action},
+                           allow_redirects=False, timeout=30)
+        location = answer.headers.get("Location", "")
+        if answer.status_code != 302 or not location.startswith(redirect_uri):
+            raise AssertionError(f"authorize answered {answer.status_code} {location}: {answer.text[:500]}")
+        return {k: v[-1] for k, v in parse_qs(urlsplit(location).query).items()}
+
     def reset(self) -> None:
         self.control.post("reset")
 
@@ -127,6 +161,13 @@ class RunningSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE (verifier, S256 challenge) pair."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _pump(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
