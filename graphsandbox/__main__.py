@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo-redirect-uri", action="append", default=[],
                         help="register another redirect URI on the demo app (repeatable)")
     parser.add_argument("--access-log", action="store_true", help="log each request to stderr")
+    parser.add_argument("--init-only", action="store_true",
+                        help="write the CA, certificate and sandbox.json for --port, then exit without serving")
     return parser
 
 
@@ -53,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         cert = issue_server_certificate(state_dir, extra_hosts=(args.host,))
         context = tls_context(str(cert.cert_path), str(cert.key_path))
         ca_path = str(cert.ca_path)
-    server = SandboxServer(args.host, args.port, app, ssl_context=context, access_log=args.access_log)
-    base_url = f"{'http' if args.http else 'https'}://{_url_host(args.host)}:{server.port}"
+    server = None if args.init_only else SandboxServer(args.host, args.port, app, ssl_context=context,
+                                                        access_log=args.access_log)
+    port = args.port if server is None else server.port
+    base_url = f"{'http' if args.http else 'https'}://{_url_host(args.host)}:{port}"
     registry = app.registry
     info = {
         "base_url": base_url, "ca_path": ca_path,
@@ -65,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     (state_dir / "sandbox.json").write_text(json.dumps(info, indent=2) + "\n")
     (state_dir / "sandbox.json").chmod(0o600)
+    if server is None:  # --init-only: `make run` prepares the dashboard's demo data from this file
+        print(json.dumps(info), flush=True)
+        return 0
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
