@@ -1,0 +1,117 @@
+"""Django admin: teams with their members, connections (secret write-only), read-only audit log and jobs."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from . import audit
+from .models import AuditEntry, Connection, Job, Membership, Team
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+class ConnectionAdminForm(forms.ModelForm):
+    """The stored secret is never rendered; a blank field keeps it, a value replaces it."""
+
+    new_client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the saved secret; type a value to replace it.",
+    )
+
+    class Meta:
+        model = Connection
+        exclude = ["client_secret"]
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionAdminForm
+    list_display = ["name", "team", "entity", "grant_type", "token_version", "secret_expires_on", "updated_at"]
+    list_filter = ["team", "grant_type", "token_version"]
+    search_fields = ["name", "tenant", "client_id", "entity"]
+    readonly_fields = ["id", "secret_state", "created_by", "created_at", "updated_by", "updated_at"]
+    fieldsets = [
+        ("Connection", {"fields": ["id", "name", "team", "service_url", "entity", "item_url",
+                                    "odata_select", "odata_filter"]}),
+        ("OAuth2", {"fields": ["tenant", "token_version", "grant_type", "client_id", "token_url",
+                                "authorize_url", "redirect_url", "scope", "resource"]}),
+        ("Client secret", {"fields": ["secret_state", "new_client_secret", "secret_expires_on"]}),
+        ("History", {"fields": ["created_by", "created_at", "updated_by", "updated_at"]}),
+    ]
+
+    @admin.display(description="Saved secret")
+    def secret_state(self, obj: Connection) -> str:
+        return {"saved": "•••• saved", "none": "none", "unreadable": "unreadable with the configured keys — re-enter it"}[
+            obj.secret_state
+        ]
+
+    def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
+        secret = form.cleaned_data.get("new_client_secret")
+        if secret:
+            obj.client_secret = secret
+        if not change:
+            obj.created_by = request.user
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        changed = [name for name in form.changed_data if name != "new_client_secret"]
+        if not change:
+            audit.record(request, obj, audit.Action.CREATED, fields=changed, detail="in Django admin")
+            return
+        if changed:
+            audit.record(request, obj, audit.Action.EDITED, fields=changed, detail="in Django admin")
+        if secret:
+            audit.record(request, obj, audit.Action.SECRET_REPLACED, fields=["client_secret"], detail="in Django admin")
+
+    def delete_model(self, request: HttpRequest, obj: Connection) -> None:
+        audit.record(request, obj, audit.Action.DELETED, detail="in Django admin")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            audit.record(request, obj, audit.Action.DELETED, detail="in Django admin")
+        super().delete_queryset(request, queryset)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the application; people only read them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "username", "action", "connection_name", "team", "ip"]
+    list_filter = ["action", "team"]
+    search_fields = ["connection_name", "username", "detail"]
+    date_hierarchy = "at"
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "state", "connection", "progress", "requested_by", "worker"]
+    list_filter = ["state", "kind"]
+    search_fields = ["id", "kind", "message"]
