@@ -76,9 +76,6 @@ class Entity:
         """The rule for an ``"app"`` or ``"delegated"`` token."""
         return self.application if token_kind == "app" else self.delegated
 
-    def item_path(self, entity_path: str, key_value: str) -> str:
-        return self.item_url.format(entity=entity_path.strip("/"), key=key_value)
-
 
 def _rule(least: str | tuple[str, ...], *higher: str, all_of: bool = False) -> PermissionRule:
     least_t = (least,) if isinstance(least, str) else least

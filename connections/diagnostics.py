@@ -774,6 +774,8 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
             missing,
         )
 
+    if granted is not None and not rule.satisfied_by(granted) and not _recognisable(rule):
+        granted = None  # a grant of a permission without a known role id would be invisible
     if granted is not None and token_kind == "app":
         granted_here = rule.present(granted)
         if rule.satisfied_by(granted):
@@ -837,6 +839,11 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
         "a token only carries the permissions granted before it was fetched.",
         evidence, steps, missing,
     )
+
+
+def _recognisable(rule: catalogue.PermissionRule) -> bool:
+    """Whether every accepted permission can be recognised in appRoleAssignments (by role id)."""
+    return all(p in catalogue.APP_ROLE_IDS for p in rule.accepted)
 
 
 def _need_sentence(rule: catalogue.PermissionRule, missing: tuple[str, ...], kind: str, what: str) -> str:

@@ -91,8 +91,7 @@ def test_paging_delta_and_item_urls():
     assert lookup("users").max_top == 999
     assert lookup("directoryRoles").max_top is None
     assert lookup("users").key == "id"
-    assert lookup("users").item_path("users", "abc") == "users/abc"
-    assert lookup("groups/x/members").item_path("/groups/x/members/", "u1") == "groups/x/members/u1"
+    assert lookup("users").item_url == "{entity}/{key}"
     assert dict(lookup("sites").params) == {"search": "*"}
 
 

@@ -526,3 +526,11 @@ def test_a_transient_entra_failure_is_microsofts_side(status, error):
     assert diagnosis.severity == "warning"
     assert "not in the connection" in diagnosis.explanation
     assert evidence(diagnosis)["AADSTS code"] == "AADSTS90033"
+
+
+def test_not_granted_is_only_claimed_when_every_accepted_role_id_is_known():
+    # Domain.Read.All has no known appRole id, so the assignments cannot prove it is absent.
+    diagnosis = graph(403, DENIED, entity_path="domains", granted=frozenset({"User.Read.All"}))
+
+    assert diagnosis.key == "graph.permission_missing"
+    assert diagnosis.missing == ("Domain.Read.All",)
