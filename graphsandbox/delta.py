@@ -45,7 +45,7 @@ class DeltaEngine:
         if q.deltatoken:
             if q.deltatoken.lower() == "latest":
                 state = self._fresh_state(kind, q.select, q.filter_ids, self.directory.seq)
-                return self._respond(base, spec, q.select, [], link_base, delta_state=state)
+                return self._respond(base, spec, q.select, [], link_base, delta_state=self._next_delta(state))
             state = self._decode(q.deltatoken, kind)
             self._check_age(state)
             state = {**state, "m": "chg", "to": self.directory.seq, "o": 0}
