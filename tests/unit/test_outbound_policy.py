@@ -283,3 +283,17 @@ def test_a_refused_connection_says_so():
     assert caught.value.kind == "unreachable"
     assert caught.value.message == f"Could not reach 127.0.0.1:{port}: connection refused"
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_the_policy_comes_from_django_settings(settings):
+    from connections.outbound import policy_from_settings
+
+    settings.GRAPH_ALLOWED_HOSTS = ["graph.microsoft.com", "127.0.0.1:8765"]
+    settings.GRAPH_CA_BUNDLE = "/etc/sandbox-ca.pem"
+    settings.GRAPH_HTTP_TIMEOUT = 4
+
+    policy = policy_from_settings()
+
+    assert policy.allows("127.0.0.1", 8765) and policy.allows("graph.microsoft.com", 443)
+    assert not policy.allows("login.microsoftonline.com", 443)
+    assert (policy.ca_bundle, policy.timeout) == ("/etc/sandbox-ca.pem", 4.0)
