@@ -83,18 +83,19 @@ def _rule(least: str | tuple[str, ...], *higher: str, all_of: bool = False) -> P
 
 
 _DIRECTORY_RW = ("Directory.Read.All", "Directory.ReadWrite.All")
+_AS_USER = "Directory.AccessAsUser.All"  # delegated only: acts with the signed-in user's own rights
 
 ENTITIES: tuple[Entity, ...] = (
     Entity(
         "users", "Users",
         _rule("User.Read.All", "User.ReadWrite.All", *_DIRECTORY_RW),
-        _rule("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", *_DIRECTORY_RW),
+        _rule("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", *_DIRECTORY_RW, _AS_USER),
         delta=True,
     ),
     Entity(
         "groups", "Groups",
         _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *_DIRECTORY_RW),
-        _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *_DIRECTORY_RW),
+        _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *_DIRECTORY_RW, _AS_USER),
         delta=True,
     ),
     Entity(
@@ -102,13 +103,13 @@ ENTITIES: tuple[Entity, ...] = (
         _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All",
               "GroupMember.ReadWrite.All", "Directory.Read.All"),
         _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All",
-              "GroupMember.ReadWrite.All", "Directory.Read.All"),
+              "GroupMember.ReadWrite.All", "Directory.Read.All", _AS_USER),
         listed=False,
     ),
     Entity(
         "devices", "Devices",
         _rule("Device.Read.All", "Device.ReadWrite.All", *_DIRECTORY_RW),
-        _rule("Device.Read.All", "Device.ReadWrite.All", *_DIRECTORY_RW),
+        _rule("Device.Read.All", "Device.ReadWrite.All", *_DIRECTORY_RW, _AS_USER),
     ),
     Entity(
         "applications", "App registrations",
