@@ -40,8 +40,8 @@ class DeltaEngine:
         if q.skiptoken:
             state = self._decode(q.skiptoken, kind)
             if state.get("m") == "init":
-                return self._initial(req, base, spec, kind, state, size, link_base)
-            return self._changes(req, base, spec, kind, state, size, link_base)
+                return self._initial(base, spec, kind, state, size, link_base)
+            return self._changes(base, spec, kind, state, size, link_base)
         if q.deltatoken:
             if q.deltatoken.lower() == "latest":
                 state = self._fresh_state(kind, q.select, q.filter_ids, self.directory.seq)
@@ -49,14 +49,14 @@ class DeltaEngine:
             state = self._decode(q.deltatoken, kind)
             self._check_age(state)
             state = {**state, "m": "chg", "to": self.directory.seq, "o": 0}
-            return self._changes(req, base, spec, kind, state, size, link_base)
+            return self._changes(base, spec, kind, state, size, link_base)
         state = self._fresh_state(kind, q.select, q.filter_ids, self.directory.seq)
         state.update(m="init", p=0)
-        return self._initial(req, base, spec, kind, state, size, link_base)
+        return self._initial(base, spec, kind, state, size, link_base)
 
     # -- rounds ----------------------------------------------------------------------------------
 
-    def _initial(self, req: Request, base: str, spec: EntitySpec, kind: str, state: dict,
+    def _initial(self, base: str, spec: EntitySpec, kind: str, state: dict,
                  size: int, link_base: str) -> Response:
         select = _select(state)
         ids = state.get("ids")
@@ -75,7 +75,7 @@ class DeltaEngine:
             return self._respond(base, spec, select, items, link_base, delta_state=self._next_delta(state))
         return self._respond(base, spec, select, items, link_base, skip_state={**state, "p": next_pos})
 
-    def _changes(self, req: Request, base: str, spec: EntitySpec, kind: str, state: dict,
+    def _changes(self, base: str, spec: EntitySpec, kind: str, state: dict,
                  size: int, link_base: str) -> Response:
         select = _select(state)
         _, changes = self.directory.changes_since(kind, int(state["s"]))

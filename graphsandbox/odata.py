@@ -51,7 +51,6 @@ def unsupported_clause(prop: str, spec: EntitySpec) -> QueryError:
 
 @dataclass
 class Query:
-    options: dict[str, str]                 # original $-options, keys lower-cased
     top: int | None = None
     skip: int = 0
     select: tuple[str, ...] | None = None
@@ -62,10 +61,6 @@ class Query:
     skiptoken: str | None = None
     deltatoken: str | None = None
     filter_ids: frozenset[str] | None = None  # delta: `id eq '…' or id eq '…'`
-
-    @property
-    def filtered(self) -> bool:
-        return self.predicate is not None
 
 
 def split_options(query: dict[str, str]) -> dict[str, str]:
@@ -87,7 +82,7 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
     count_param = opts.get("$count", "").strip().lower()
     if count_param not in ("", "true", "false"):
         raise bad_request(f"Invalid value '{opts['$count']}' for $count query option found.")
-    q = Query(options=opts, eventual=eventual, skiptoken=opts.get("$skiptoken"),
+    q = Query(eventual=eventual, skiptoken=opts.get("$skiptoken"),
               deltatoken=opts.get("$deltatoken"))
     # Advanced queries need the header *and* $count=true on directory objects.
     advanced = eventual and count_param == "true" if spec.directory else True

@@ -127,18 +127,15 @@ def fetch(source: Source, q: Query, size: int, sort_cache: SortCache, cache_key:
         items.append(item)
     count = None
     if first and q.count:
-        count = _count(source, q)
+        count = count_matching(source, q)
     return Page(items, odata.encode_token({"p": next_pos}) if next_pos is not None else None, count)
 
 
-def _count(source: Source, q: Query) -> int:
+def count_matching(source: Source, q: Query) -> int:
+    """How many items match; no filter means no scan (the directory knows its size)."""
     if q.predicate is None:
         return source.count()
     return sum(1 for _, item in source.iter_from(0) if q.predicate(item))
-
-
-def count_matching(source: Source, q: Query) -> int:
-    return _count(source, q)
 
 
 def _sorted_positions(source: Source, q: Query) -> list[int]:
