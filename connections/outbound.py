@@ -46,12 +46,18 @@ class OutboundError(Exception):
         self.kind = kind
         self.message = message
 
+    def __reduce__(self) -> tuple:  # survives pickling (worker results, multiprocessing)
+        return (type(self), (self.kind, self.message))
+
 
 class DisallowedURL(OutboundError):
     """The URL (or a redirect target) breaks the outbound rules; nothing was sent to it."""
 
     def __init__(self, message: str) -> None:
         super().__init__("disallowed", message)
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.message,))
 
 
 def _norm_entry(entry: str) -> str:

@@ -170,6 +170,10 @@ class TokenError(Exception):
         self.error_uri = error_uri
         self.suberror = suberror
 
+    def __reduce__(self) -> tuple:  # survives pickling (worker results, multiprocessing)
+        state = {k: v for k, v in self.__dict__.items() if k != "description"}
+        return (_restore_token_error, (self.description, state))
+
     @property
     def code(self) -> int | None:
         """The main AADSTS code (the first one Entra lists)."""
@@ -194,6 +198,10 @@ class TokenError(Exception):
             error_uri=body.get("error_uri"),
             suberror=body.get("suberror"),
         )
+
+
+def _restore_token_error(description: str, state: dict) -> TokenError:
+    return TokenError(description, **state)
 
 
 def request_token(req: TokenRequest, policy: outbound.OutboundPolicy) -> TokenResult:

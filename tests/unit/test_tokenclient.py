@@ -159,3 +159,20 @@ def test_admin_consent_urls():
 def test_portal_api_permissions_url_per_cloud(cloud, host):
     assert portal_api_permissions_url(CLIENT, cloud) == (
         f"https://{host}/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/CallAnAPI/appId/{CLIENT}")
+
+
+def test_errors_survive_pickling_for_workers():
+    import pickle
+
+    from connections.outbound import DisallowedURL, OutboundError
+
+    err = TokenError.from_body(401, {"error": "invalid_client", "error_description": "AADSTS7000215: x",
+                                     "error_codes": [7000215], "trace_id": "t", "timestamp": "2016-01-09 02:02:12Z"})
+    copy = pickle.loads(pickle.dumps(err))
+    outbound_copy = pickle.loads(pickle.dumps(OutboundError("timeout", "No answer")))
+    disallowed_copy = pickle.loads(pickle.dumps(DisallowedURL("Host x is not allowed")))
+
+    assert (copy.description, copy.code, copy.status, copy.trace_id, copy.timestamp) == \
+        (err.description, 7000215, 401, "t", err.timestamp)
+    assert (outbound_copy.kind, outbound_copy.message) == ("timeout", "No answer")
+    assert (disallowed_copy.kind, disallowed_copy.message) == ("disallowed", "Host x is not allowed")
