@@ -1,0 +1,83 @@
+"""Journey 2 through the buttons: Get access token on v1 and v2 endpoints, stored encrypted,
+claims shown, the token itself never in the page."""
+from __future__ import annotations
+
+import pytest
+from django.db import connection as db
+from django.urls import reverse
+
+from connections.models import ConnectionToken, TokenFetch
+from tests.tokens.conftest import JOB_ID, detail, token_requests
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_get_access_token_button_stores_an_encrypted_token_and_shows_its_claims(
+        version, clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    conn = sandbox_connection(team_a, version=version)
+    client = login(operator_a)
+
+    job = run_job(client, conn, "token_fetch")
+
+    assert job.state == "succeeded", job.error
+    assert job.result["ok"] and not job.result["cached"]
+    assert job.result["permissions"] == ["User.Read.All"]
+    token = ConnectionToken.objects.get(connection=conn)
+    assert token.is_valid and token.kind == "app"
+    plain = token.access_token
+    assert plain.count(".") == 2  # a JWT
+    with db.cursor() as cursor:
+        cursor.execute("SELECT access_token FROM connections_connectiontoken WHERE connection_id = %s",
+                       [conn.pk.hex if db.vendor == "sqlite" else conn.pk])
+        stored = cursor.fetchone()[0]
+    assert stored and plain not in stored and plain.split(".")[1] not in stored
+
+    page = detail(client, conn)
+    assert clean_sandbox.tenant_id in page          # tenant claim
+    assert clean_sandbox.client_id in page          # app claim
+    assert "https://sts.windows.net/" in page       # issuer
+    assert "User.Read.All" in page                  # roles
+    assert "Application (app-only)" in page
+    assert 'class="countdown"' in page
+    assert plain not in page and plain.split(".")[1] not in page
+    assert TokenFetch.objects.filter(connection=conn, ok=True).count() == 1
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_second_get_reuses_the_saved_token_and_refetch_ignores_it(
+        version, clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    conn = sandbox_connection(team_a, version=version)
+    client = login(operator_a)
+    run_job(client, conn, "token_fetch")
+    first = ConnectionToken.objects.get(connection=conn).access_token
+
+    again = run_job(client, conn, "token_fetch")
+    assert again.result["cached"] is True
+    assert token_requests(clean_sandbox, clean_sandbox.client_id) == 1
+
+    refetched = run_job(client, conn, "token_refetch")
+    assert refetched.state == "succeeded" and refetched.result["cached"] is False
+    assert token_requests(clean_sandbox, clean_sandbox.client_id) == 2
+    assert ConnectionToken.objects.get(connection=conn).access_token != first
+
+
+def test_job_fragment_polls_until_finished_then_tells_the_page(
+        clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_job):
+    conn = sandbox_connection(team_a)
+    client = login(operator_a)
+    response = client.post(reverse("connections:token_fetch", args=[conn.pk]), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert 'hx-trigger="every 1s' in html
+    job_id = JOB_ID.search(html).group(1)
+    status_url = reverse("connections:job_status", args=[conn.pk, job_id])
+    assert status_url in html
+
+    wait_for_job(job_id)
+    done = client.get(status_url, HTTP_HX_REQUEST="true")
+    assert done.status_code == 200
+    assert done["HX-Trigger"] == "connection-changed"
+    body = done.content.decode()
+    assert "hx-trigger" not in body and "hx-get" not in body
+    assert "New token" in body and "Succeeded" in body
