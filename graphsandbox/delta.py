@@ -34,7 +34,8 @@ class DeltaEngine:
         self.directory = directory
 
     def serve(self, req: Request, base: str, spec: EntitySpec, kind: str) -> Response:
-        q = odata.parse_query(req.query, req.headers, spec, delta=True)
+        query, members = _split_members(req.query) if kind == "groups" else (req.query, False)
+        q = odata.parse_query(query, req.headers, spec, delta=True)
         size = paging.page_size(req, q, spec)
         link_base = f"{base}/{kind}/delta"
         if q.skiptoken:
@@ -44,13 +45,13 @@ class DeltaEngine:
             return self._changes(base, spec, kind, state, size, link_base)
         if q.deltatoken:
             if q.deltatoken.lower() == "latest":
-                state = self._fresh_state(kind, q.select, q.filter_ids, self.directory.seq)
+                state = self._fresh_state(kind, q.select, q.filter_ids, members)
                 return self._respond(base, spec, q.select, [], link_base, delta_state=self._next_delta(state))
             state = self._decode(q.deltatoken, kind)
             self._check_age(state)
             state = {**state, "m": "chg", "to": self.directory.seq, "o": 0}
             return self._changes(base, spec, kind, state, size, link_base)
-        state = self._fresh_state(kind, q.select, q.filter_ids, self.directory.seq)
+        state = self._fresh_state(kind, q.select, q.filter_ids, members)
         state.update(m="init", p=0)
         return self._initial(base, spec, kind, state, size, link_base)
 
@@ -63,14 +64,14 @@ class DeltaEngine:
         view = self.directory.view(kind)
         if ids:
             items = [it for it in (view.get(i) for i in ids) if it is not None]
-            return self._respond(base, spec, select, [_shown(it, select, spec) for it in items],
+            return self._respond(base, spec, select, [self._show(it, state, spec) for it in items],
                                  link_base, delta_state=self._next_delta(state))
         items, next_pos = [], None
         for pos, item in view.iter_from(int(state["p"])):
             if len(items) == size:
                 next_pos = pos
                 break
-            items.append(_shown(item, select, spec))
+            items.append(self._show(item, state, spec))
         if next_pos is None:
             return self._respond(base, spec, select, items, link_base, delta_state=self._next_delta(state))
         return self._respond(base, spec, select, items, link_base, skip_state={**state, "p": next_pos})
@@ -93,7 +94,7 @@ class DeltaEngine:
         for object_id, op in entries[offset:offset + size]:
             item = None if op == "deleted" else view.get(object_id)
             shown.append({"id": object_id, "@removed": {"reason": "deleted"}} if item is None
-                         else _shown(item, select, spec))
+                         else self._show(item, state, spec))
         if offset + size < len(entries):
             return self._respond(base, spec, select, shown, link_base, skip_state={**state, "o": offset + size})
         done = {**state, "s": int(state["to"])}
@@ -102,14 +103,15 @@ class DeltaEngine:
     # -- tokens ----------------------------------------------------------------------------------
 
     def _fresh_state(self, kind: str, select: tuple[str, ...] | None, ids: frozenset[str] | None,
-                     seq: int) -> dict:
-        return {"e": self.directory.epoch, "k": kind, "s": seq, "sel": list(select) if select else None,
-                "ids": sorted(ids) if ids else None}
+                     members: bool) -> dict:
+        return {"e": self.directory.epoch, "k": kind, "s": self.directory.seq,
+                "sel": list(select) if select else None, "ids": sorted(ids) if ids else None,
+                "mem": members}
 
     def _next_delta(self, state: dict) -> dict:
         """The deltaLink state: the round's starting sequence, stamped now."""
         return {"e": state["e"], "k": state["k"], "s": int(state["s"]), "sel": state.get("sel"),
-                "ids": state.get("ids"), "t": time.time()}
+                "ids": state.get("ids"), "mem": state.get("mem", False), "t": time.time()}
 
     def _decode(self, token: str, kind: str) -> dict:
         state = odata.decode_token(token, _DELTA_MAGIC)
@@ -136,12 +138,32 @@ class DeltaEngine:
         return Response(200, body, {}, GRAPH_SUCCESS_CONTENT_TYPE)
 
 
+    def _show(self, item: dict, state: dict, spec: EntitySpec) -> dict:
+        """Delta results always carry the id, whatever $select says; groups can add members@delta
+        (the whole current member list, where Graph would send only the additions and removals)."""
+        select = _select(state)
+        shown = odata.project(item, select, spec)
+        if "id" not in shown:
+            shown = {"id": item["id"], **shown}
+        if state.get("mem"):
+            shown["members@delta"] = [{"@odata.type": "#microsoft.graph.user", "id": m}
+                                      for m in self.directory.group_member_ids(item["id"]) or []]
+        return shown
+
+
+def _split_members(query: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """`$select=displayName,members` on groups/delta: members is a relationship, not a property."""
+    key = next((k for k in query if k.lower() == "$select"), None)
+    if key is None:
+        return query, False
+    parts = [p.strip() for p in query[key].split(",") if p.strip()]
+    kept = [p for p in parts if p.lower() != "members"]
+    if len(kept) == len(parts):
+        return query, False
+    return {**query, key: ",".join(kept) or "id"}, True
+
+
 def _select(state: dict) -> tuple[str, ...] | None:
     sel = state.get("sel")
     return tuple(sel) if sel else None
 
-
-def _shown(item: dict, select: tuple[str, ...] | None, spec: EntitySpec) -> dict:
-    """Delta results always carry the id, whatever $select says."""
-    shown = odata.project(item, select, spec)
-    return shown if "id" in shown else {"id": item["id"], **shown}

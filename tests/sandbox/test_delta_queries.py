@@ -125,3 +125,14 @@ def test_groups_delta(api, d):
     gone = d.view("groups").at(3)["id"]
     d.delete_group(gone)
     assert ok(api, delta_link)["value"] == [{"id": gone, "@removed": {"reason": "deleted"}}]
+
+
+def test_groups_delta_can_carry_members(api, d):
+    items, _, delta_link = initial_round(api, "/v1.0/groups/delta?$select=displayName,members")
+    group = items[5]
+    expected = d.group_member_ids(group["id"])
+    assert [m["id"] for m in group["members@delta"]] == expected and expected
+    assert all(m["@odata.type"] == "#microsoft.graph.user" for m in group["members@delta"])
+    d.update_group(group["id"], {"members": expected[:1]})
+    changed = ok(api, delta_link)["value"]
+    assert [(g["id"], [m["id"] for m in g["members@delta"]]) for g in changed] == [(group["id"], expected[:1])]
