@@ -171,8 +171,9 @@ class ConnectionForm(forms.ModelForm):
         return client_id.lower()
 
     def clean_entity(self) -> str:
-        entity = self.cleaned_data["entity"].strip().strip("/")
-        if not ENTITY_PATH.match(entity) or ".." in entity:
+        raw = self.cleaned_data["entity"].strip()
+        entity = raw.strip("/")
+        if not ENTITY_PATH.match(entity) or ".." in entity or "//" in raw:
             raise ValidationError(
                 "Enter a Graph path such as users or groups/{id}/members "
                 "(no https://, no query string, no ..)."

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
 from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
@@ -27,6 +27,7 @@ AUDITED_FIELDS = [name for name in ConnectionForm.Meta.fields]
 AUDIT_TRAIL_LENGTH = 50
 
 
+@require_GET
 def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
     teams = list(scope(Team.objects.all(), request, team_field="pk"))
@@ -46,6 +47,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+@require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, queryset=with_status(Connection.objects.all()))
     entries = AuditEntry.objects.for_user(request).filter(connection=connection).select_related("user")
