@@ -189,7 +189,8 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
         result = tokenclient.request_token(_request_for(connection, row), outbound.policy_from_settings())
     except tokenclient.TokenError as err:
         diagnosis = diagnostics.diagnose_token_error(err, ctx)
-        sign_in = connection.is_delegated and diagnosis.key in _SIGN_IN_KEYS
+        # A refused refresh token (expired, revoked, unknown) can only be replaced by a new sign-in.
+        sign_in = connection.is_delegated and (diagnosis.key in _SIGN_IN_KEYS or err.error == "invalid_grant")
         return record_failure(connection, row, fetch, diagnosis, user, sign_in=sign_in, request_id=err.trace_id or "")
     except SignInRequired:
         return record_failure(connection, row, fetch, _sign_in_diagnosis(connection), user, sign_in=True)
@@ -198,7 +199,7 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
     return store_result(connection, row, fetch, result, reason, user)
 
 
-_SIGN_IN_KEYS = {"token.grant_expired", "token.consent_required"}
+_SIGN_IN_KEYS = {"token.sign_in_again", "token.consent_required"}  # diagnostics' keys
 
 
 def store_result(connection: Connection, row: ConnectionToken, fetch: TokenFetch,

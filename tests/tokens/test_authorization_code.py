@@ -1,0 +1,139 @@
+"""Journey 6: Sign in with Microsoft → the sandbox's sign-in page → callback with state and PKCE →
+tokens stored encrypted; refresh rotates; an expired refresh token asks for a new sign-in."""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection as db
+from django.urls import reverse
+
+from connections.models import ConnectionToken, TokenFetch
+from tests.tokens.conftest import CALLBACK, GRAPH, detail
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCOPES = ["User.Read", "offline_access", "openid", "profile"]
+
+
+@pytest.fixture
+def delegated(sandbox_app, sandbox_connection, team_a):
+    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
+    return sandbox_connection(team_a, app, delegated=True, name="signed-in reader",
+                              scope=f"{GRAPH}/User.Read", entity="me")
+
+
+def start(client, connection) -> str:
+    """Press Sign in with Microsoft; the authorise URL the browser is sent to."""
+    response = client.post(reverse("connections:oauth_start", args=[connection.pk]))
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def sign_in(sandbox, authorize_url: str, action: str = "accept") -> str:
+    """What a person does on the sandbox's sign-in page; the callback path the browser gets back."""
+    http = sandbox.session()
+    page = http.get(authorize_url, timeout=30)
+    assert page.status_code == 200, page.text[:300]
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    form = {k: v.replace("&amp;", "&").replace("&#x27;", "'") for k, v in form.items()}
+    user = re.findall(r'name="user" value="([^"]+)"', page.text)[0]
+    answer = http.post(authorize_url.split("?")[0], data={**form, "user": user, "action": action},
+                       allow_redirects=False, timeout=30)
+    assert answer.status_code == 302, answer.text[:300]
+    location = answer.headers["Location"]
+    assert location.startswith(CALLBACK)
+    return location.removeprefix("http://testserver")
+
+
+def stored_column(connection, column: str) -> str:
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM connections_connectiontoken WHERE connection_id = %s",
+                       [connection.pk.hex if db.vendor == "sqlite" else connection.pk])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.smoke
+def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(clean_sandbox, delegated, operator_a, login):
+    client = login(operator_a)
+    authorize_url = start(client, delegated)
+
+    assert authorize_url.startswith(delegated.authorize_url + "?")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+    assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
+    assert len(query["state"]) >= 32 and query["redirect_uri"] == CALLBACK
+    assert "offline_access" in query["scope"].split()
+
+    callback = sign_in(clean_sandbox, authorize_url)
+    assert parse_qs(urlsplit(callback).query)["state"] == [query["state"]]
+    done = client.get(callback)
+    assert done.status_code == 302 and done["Location"] == reverse("connections:detail", args=[delegated.pk])
+
+    token = ConnectionToken.objects.get(connection=delegated)
+    assert token.is_valid and token.kind == "delegated"
+    assert "User.Read" in token.permissions
+    refresh = token.refresh_token
+    assert refresh and refresh not in stored_column(delegated, "refresh_token")
+    assert token.access_token.split(".")[1] not in stored_column(delegated, "access_token")
+    page = detail(client, delegated)
+    assert "Scopes (scp)" in page and "User.Read" in page and "Delegated" in page
+    assert "Signed in as" in page
+    assert token.access_token.split(".")[1] not in page and refresh not in page
+
+
+def test_replayed_or_unknown_state_is_refused_and_nothing_is_stored(clean_sandbox, delegated, operator_a, login):
+    client = login(operator_a)
+    callback = sign_in(clean_sandbox, start(client, delegated))
+    assert client.get(callback).status_code == 302
+    fetches = TokenFetch.objects.filter(connection=delegated).count()
+
+    replay = client.get(callback)
+    assert replay.status_code == 400
+    assert "Sign-in not accepted" in replay.content.decode()
+
+    fresh = sign_in(clean_sandbox, start(client, delegated))
+    wrong = re.sub(r"state=[^&]+", "state=forged-state-value", fresh)
+    refused = client.get(wrong)
+    assert refused.status_code == 400 and "already used" in refused.content.decode()
+    assert TokenFetch.objects.filter(connection=delegated).count() == fetches
+
+
+def test_state_is_bound_to_the_browser_session(clean_sandbox, delegated, operator_a, admin_a, login):
+    callback = sign_in(clean_sandbox, start(login(operator_a), delegated))
+    other_browser = login(admin_a)
+    assert other_browser.get(callback).status_code == 400
+    assert not ConnectionToken.objects.filter(connection=delegated, state="valid").exists()
+
+
+def test_cancelled_sign_in_is_explained(clean_sandbox, delegated, operator_a, login):
+    client = login(operator_a)
+    callback = sign_in(clean_sandbox, start(client, delegated), action="cancel")
+    assert client.get(callback).status_code == 302
+    page = detail(client, delegated)
+    assert "Sign-in was cancelled" in page
+    assert ConnectionToken.objects.get(connection=delegated).state == "sign_in"
+
+
+def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
+        clean_sandbox, delegated, operator_a, login, run_job):
+    client = login(operator_a)
+    client.get(sign_in(clean_sandbox, start(client, delegated)))
+    before = ConnectionToken.objects.get(connection=delegated)
+
+    job = run_job(client, delegated, "token_refetch")
+    assert job.state == "succeeded", job.error
+    after = ConnectionToken.objects.get(connection=delegated)
+    assert after.refresh_token and after.refresh_token != before.refresh_token
+    assert after.access_token != before.access_token and after.kind == "delegated"
+    assert TokenFetch.objects.filter(connection=delegated, reason="refetch", ok=True).exists()
+
+    clean_sandbox.control.post("/_sandbox/settings", {"refresh_token_lifetime_seconds": 0})
+    failed = run_job(client, delegated, "token_refetch")
+    assert failed.state == "failed"
+    assert failed.result["diagnosis"]["key"] == "token.sign_in_again"
+    row = ConnectionToken.objects.get(connection=delegated)
+    assert row.state == "sign_in"
+    page = detail(client, delegated)
+    assert "sign-in required" in page and "Sign in again" in page
+    assert page.count("Sign in with Microsoft") >= 2  # the panel's button and the diagnosis step
