@@ -39,6 +39,11 @@ class ConnectionAdminForm(forms.ModelForm):
         model = Connection
         exclude = ["client_secret"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "redirect_url" in self.fields:  # a callable default would otherwise count as a change
+            self.fields["redirect_url"].show_hidden_initial = False
+
 
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):

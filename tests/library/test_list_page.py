@@ -1,0 +1,93 @@
+"""The home page: every connection of the user's teams with its status, in a fixed number of queries."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.models import Connection, Job
+from tests.cast import make_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def add_connections(team, count: int) -> None:
+    Connection.objects.bulk_create(
+        Connection(team=team, name=f"Bulk {i:03}", tenant="contoso.com", client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
+                   client_secret=f"bulk-secret-{i}", secret_expires_on=timezone.localdate() + datetime.timedelta(days=i % 40))
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_the_list_takes_a_fixed_number_of_queries(login, admin_a, team_a, team_b, outsider, count,
+                                                  django_assert_max_num_queries):
+    add_connections(team_a, count)
+    add_connections(team_b, 5)
+    first = Connection.objects.filter(team=team_a).order_by("name").first()
+    Job.objects.create(kind="sync", connection=first, state=Job.State.SUCCEEDED, result={"rows": 42},
+                       finished_at=timezone.now())
+    client = login(admin_a)
+    with django_assert_max_num_queries(5):  # session, user, teams, connections (with status), can-create
+        response = client.get("/")
+    assert response.status_code == 200
+    assert len(response.context["connections"]) == count
+    assert "42 rows" in response.content.decode()
+
+
+def test_secret_expiry_badges_and_problems(login, admin_a, team_a):
+    today = timezone.localdate()
+    make_connection(team_a, "Far away", secret_expires_on=today + datetime.timedelta(days=90))
+    make_connection(team_a, "Soon", secret_expires_on=today + datetime.timedelta(days=20))
+    make_connection(team_a, "Very soon", secret_expires_on=today + datetime.timedelta(days=5))
+    make_connection(team_a, "Expired", secret_expires_on=today - datetime.timedelta(days=1))
+    make_connection(team_a, "No secret", secret="")
+    response = login(admin_a).get("/")
+    rows = {c.name: c for c in response.context["connections"]}
+    assert rows["Far away"].problems == []
+    assert rows["Soon"].secret_expiry_level() == "warn" and rows["Soon"].problems == []
+    assert rows["Very soon"].secret_expiry_level() == "alarm" and len(rows["Very soon"].problems) == 1
+    assert rows["Expired"].secret_expiry_level() == "expired"
+    assert "The client secret has expired." in rows["Expired"].problems
+    assert "No client secret is saved." in rows["No secret"].problems
+    page = response.content.decode()
+    assert "in 20 days" in page and "in 5 days" in page and "expired" in page
+    assert all(c.token_state == "none" for c in rows.values())
+
+
+def test_filter_by_team(login, team_a, team_b, connection_a, connection_b):
+    from tests.cast import make_member
+
+    both = make_member("both", team_a, "viewer")
+    from connections.models import Membership
+
+    Membership.objects.create(team=team_b, user=both, role="viewer")
+    client = login(both)
+    page = client.get("/").content.decode()
+    assert "A users" in page and "B users" in page and 'name="team"' in page
+    filtered = client.get("/", {"team": team_b.pk}).content.decode()
+    assert "B users" in filtered and "A users" not in filtered
+
+
+def test_the_empty_state_explains_what_to_do(login, admin_a, viewer_a):
+    page = login(admin_a).get("/").content.decode()
+    assert "No connections" in page and "Register an app in Entra ID" in page
+    assert reverse("connections:new") in page
+    viewer_page = login(viewer_a).get("/").content.decode()
+    assert "A team admin can add one" in viewer_page and reverse("connections:new") not in viewer_page
+
+
+def test_a_user_without_team_is_told_so(login, db):
+    from django.contrib.auth import get_user_model
+
+    loner = get_user_model().objects.create_user("loner")
+    assert "not in a team yet" in login(loner).get("/").content.decode()
+
+
+def test_the_detail_page_shows_the_profile_masked_and_the_panels(login, viewer_a, connection_a):
+    page = login(viewer_a).get(reverse("connections:detail", args=[connection_a.pk])).content.decode()
+    assert "•••• saved" in page and connection_a.tenant in page and connection_a.token_url in page
+    for panel in ("panel-token", "panel-syncs", "panel-diagnostics", "Audit trail"):
+        assert panel in page
