@@ -6,7 +6,7 @@ single query, with
 - ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
 - ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` (None when never synced).
 
-Until tokens exist the token state is "none"; the last sync comes from the newest ``Job`` of kind
+The token state comes from the connection's ``ConnectionToken`` row; the last sync comes from the newest ``Job`` of kind
 "sync" of the connection. Pages call ``with_status`` and ``problems`` and nothing else.
 """
 from __future__ import annotations
@@ -14,19 +14,27 @@ from __future__ import annotations
 import datetime
 
 from django.db import models
-from django.db.models import OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from .models import Connection, Job
+from .models import Connection, ConnectionToken, Job
 
 
 def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
+    now = timezone.now()
     last_sync = Job.objects.filter(connection=OuterRef("pk"), kind="sync").order_by("-created_at")
     return queryset.annotate(
-        token_state=Value("none", output_field=models.CharField()),
-        token_expires_at=Value(None, output_field=models.DateTimeField()),
-        token_error=Value("", output_field=models.CharField()),
+        token_state=Case(
+            When(token__isnull=True, then=Value("none")),
+            When(token__state=ConnectionToken.State.VALID, token__expires_at__lte=now, then=Value("expired")),
+            When(token__state=ConnectionToken.State.SIGN_IN, then=Value("sign_in")),
+            default=F("token__state"),
+            output_field=models.CharField(),
+        ),
+        token_expires_at=F("token__expires_at"),
+        token_error=Coalesce(Cast(KT("token__error__title"), models.CharField()), Value("")),
         last_sync_status=Subquery(last_sync.values("state")[:1]),
         last_sync_rows=Subquery(last_sync.values("result__rows")[:1], output_field=models.IntegerField()),
         last_sync_at=Subquery(
@@ -49,7 +57,9 @@ def problems(connection: Connection, today: datetime.date | None = None) -> list
     elif level == "alarm":
         found.append("The client secret expires within 7 days.")
     if getattr(connection, "token_state", "none") == "error":
-        found.append("The last token request failed.")
+        found.append(f"The last token request failed: {connection.token_error or 'see the connection'}.")
+    elif getattr(connection, "token_state", "none") == "sign_in":
+        found.append("Someone must sign in with Microsoft again.")
     if getattr(connection, "last_sync_status", None) == Job.State.FAILED:
         found.append("The last sync failed.")
     return found
