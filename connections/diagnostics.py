@@ -525,6 +525,7 @@ def _transport(kind: str, message: str, ctx: Context, service: str, status: int 
         ("Request ID", "none"),
         ("Time", _time(None, ctx)),
     ]
+    message = message if message.endswith((".", "!", "?", ")")) else f"{message}."
     retry = Step("Try again.", action=ACTION_RETRY)
     edit = _edit_connection_step("Check the URLs saved in the connection.")
     texts: dict[str, tuple[str, str, str, list[Step]]] = {
