@@ -52,16 +52,23 @@
     return v ? v.value : "v2";
   }
 
-  function refresh() {
+  // What the helpers would put in each field for the current tenant, version and service URL.
+  function expected() {
     const tenant = $("tenant").value.trim();
     const v = version();
+    const values = {};
     if (tenant && (GUID.test(tenant) || DOMAIN.test(tenant))) {
       const base = loginBase() + "/" + encodeURIComponent(tenant) + (v === "v2" ? "/oauth2/v2.0" : "/oauth2");
-      fill("token_url", base + "/token");
-      fill("authorize_url", base + "/authorize");
+      values.token_url = base + "/token";
+      values.authorize_url = base + "/authorize";
     }
-    if (v === "v2") fill("scope", graphResource() + "/.default");
-    else fill("resource", graphResource());
+    if (v === "v2") values.scope = graphResource() + "/.default";
+    else values.resource = graphResource();
+    return values;
+  }
+
+  function refresh() {
+    for (const [name, value] of Object.entries(expected())) fill(name, value);
     showRows();
   }
 
@@ -84,13 +91,18 @@
   if (useSandbox) {
     useSandbox.addEventListener("click", () => {
       $("service_url").value = sandbox.replace(/\/+$/, "") + "/v1.0";
-      // The sandbox's URLs replace whatever the helpers had filled before.
+      // An explicit choice: the sandbox's URLs replace whatever the URL fields held.
       ["token_url", "authorize_url"].forEach((name) => {
         const input = $(name);
-        if (input && input.value === input.dataset.filled) input.value = "";
+        if (input) input.value = "";
       });
       refresh();
     });
+  }
+  // Values saved earlier that match the helpers stay under the helpers' care (edit page).
+  for (const [name, value] of Object.entries(expected())) {
+    const input = $(name);
+    if (input && input.value === value) input.dataset.filled = value;
   }
   showRows();
 })();
