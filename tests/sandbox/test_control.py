@@ -10,6 +10,9 @@ import requests
 
 from graphsandbox.testing import RunningSandbox
 
+# Every test starts from the sandbox's start state (tests in this file change grants and settings).
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 
 def roles_of(token: str) -> list[str]:
     return jwt.decode(token, options={"verify_signature": False}).get("roles", [])

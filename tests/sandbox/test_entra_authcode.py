@@ -10,6 +10,9 @@ import pytest
 
 from graphsandbox.testing import RunningSandbox, pkce_pair
 
+# Every test starts from the sandbox's start state (tests in this file change grants and settings).
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 CALLBACK = "http://127.0.0.1:8000/connections/oauth/callback"
 SCOPE = "User.Read Mail.Read offline_access openid profile"
 

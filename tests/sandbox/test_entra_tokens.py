@@ -9,6 +9,9 @@ import pytest
 
 from graphsandbox.testing import RunningSandbox
 
+# Every test starts from the sandbox's start state (tests in this file change grants and settings).
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 
 

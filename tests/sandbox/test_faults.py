@@ -8,6 +8,9 @@ import requests
 
 from graphsandbox.testing import RunningSandbox
 
+# Every test starts from the sandbox's start state (tests in this file change grants and settings).
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 
 def get_users(sandbox: RunningSandbox, token: str) -> requests.Response:
     return sandbox.session().get(f"{sandbox.graph_url}/users?$top=2",

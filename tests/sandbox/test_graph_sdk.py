@@ -22,6 +22,9 @@ from msgraph_core import GraphClientFactory, PageIterator
 
 from graphsandbox.testing import RunningSandbox
 
+# Every test starts from the sandbox's start state (tests in this file change grants and settings).
+pytestmark = pytest.mark.usefixtures("clean_sandbox")
+
 
 class SandboxTokens(AccessTokenProvider):
     """Hands the SDK a token fetched from the sandbox's token endpoint (only for the sandbox's host)."""
