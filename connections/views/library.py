@@ -5,7 +5,6 @@ Every connection is fetched through connections.access, so another team's connec
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib import messages
@@ -21,9 +20,7 @@ from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
 from ..models import AuditEntry, Connection, Role, Team
 from ..status import problems, with_status
 
-log = logging.getLogger(__name__)
-
-AUDITED_FIELDS = [name for name in ConnectionForm.Meta.fields]
+AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
 AUDIT_TRAIL_LENGTH = 50
 
 
