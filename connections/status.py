@@ -16,7 +16,7 @@ import datetime
 from django.db import models
 from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Connection, ConnectionToken, Job
@@ -34,7 +34,10 @@ def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connec
             output_field=models.CharField(),
         ),
         token_expires_at=F("token__expires_at"),
-        token_error=Coalesce(Cast(KT("token__error__title"), models.CharField()), Value("")),
+        # KT() cannot follow a relation ("token__…" would read the join column), so a subquery.
+        token_error=Coalesce(Subquery(ConnectionToken.objects.filter(pk=OuterRef("pk"))
+                                      .values(title=KT("error__title"))[:1], output_field=models.CharField()),
+                             Value("")),
         last_sync_status=Subquery(last_sync.values("state")[:1]),
         last_sync_rows=Subquery(last_sync.values("result__rows")[:1], output_field=models.IntegerField()),
         last_sync_at=Subquery(
