@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.urls import reverse
 
 from connections import tokens
 from connections.models import AuditEntry, ConnectionToken
@@ -75,6 +76,8 @@ def test_token_error_is_diagnosed_on_the_detail_page(
     assert f'data-diagnosis="{key}"' in page and title in page
     assert '<ol class="steps">' in page  # what to do next
     assert secret not in page and secret not in str(job.result) and secret not in job.error
+    listing = client.get(reverse("connections:list")).content.decode()
+    assert f"The last token request failed: {title}" in listing
     failed = AuditEntry.objects.get(connection=conn, action="token_failed")
     assert secret not in failed.detail
 
