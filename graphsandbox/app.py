@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from .apps import graph_objects
 from .control import Control, RequestLog
 from .directory import Directory
-from .entra import Entra
+from .entra import Entra, basic_credentials
 from .faults import FaultTable
 from .front import FrontDoor, split_graph_path
 from .graph import GraphApi
@@ -55,16 +55,8 @@ def request_from_environ(environ: dict[str, Any]) -> Request:
 def _client_of(req: Request, token_request: bool) -> str | None:
     """Which app made a request: the form's client_id on login paths, the token's appid on Graph."""
     if token_request:
-        form = req.form()
-        if form.get("client_id"):
-            return form["client_id"].lower()
-        basic = req.header("authorization")
-        if basic.lower().startswith("basic "):
-            try:
-                return base64.b64decode(basic[6:].strip()).decode().partition(":")[0].lower() or None
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-        return None
+        basic = basic_credentials(req)
+        return (req.form().get("client_id") or (basic[0] if basic else "")).lower() or None
     auth = req.header("authorization")
     parts = auth[7:].strip().split(".") if auth[:7].lower() == "bearer " else []
     if len(parts) != 3:

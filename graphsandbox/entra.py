@@ -21,7 +21,8 @@ from urllib.parse import unquote, urlencode, urlsplit
 from .apps import OIDC_SCOPES, is_permission_name
 from .portal import page
 from .tenants import App, AuthCode, Registry, SignedInUser
-from .tokens import GRAPH_APP_ID, GRAPH_RESOURCE, Signer, b64url, opaque
+from .permissions import GRAPH_APP_ID
+from .tokens import GRAPH_RESOURCE, Signer, b64url, opaque
 from .wire import Request, Response
 
 if TYPE_CHECKING:
@@ -68,6 +69,18 @@ class AadError(Exception):
             body["suberror"] = self.suberror
         return Response(self.status, body, {**_ests_headers(trace_id, self.code), **(headers or {})},
                         JSON_UTF8)
+
+
+def basic_credentials(req: Request) -> tuple[str, str] | None:
+    """(client_id, secret) from HTTP Basic client authentication (RFC 6749 §2.3.1), if well formed."""
+    header = req.header("authorization")
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return unquote(user), unquote(password)
 
 
 def _missing(name: str) -> AadError:
@@ -155,13 +168,11 @@ class Entra:
     def _token(self, req: Request, tenant: str, v2: bool) -> dict[str, Any]:
         form = req.form()
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-        basic = req.header("authorization")
-        if basic.lower().startswith("basic "):
-            try:
-                user, _, password = base64.b64decode(basic[6:].strip()).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                raise AadError(401, "invalid_client", 7000215, "Invalid client secret provided.") from None
-            client_id, secret = client_id or unquote(user), secret or unquote(password)
+        if req.header("authorization")[:6].lower() == "basic ":
+            basic = basic_credentials(req)
+            if basic is None:
+                raise AadError(401, "invalid_client", 7000215, "Invalid client secret provided.")
+            client_id, secret = client_id or basic[0], secret or basic[1]
         if not self.registry.resolves(tenant):
             raise AadError(400, "invalid_request", 90002,
                            f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
@@ -426,19 +437,10 @@ class Entra:
     # -- authorize -------------------------------------------------------------------------
     def authorize(self, req: Request, tenant: str, *, v1: bool) -> Response:
         params = req.query if req.method == "GET" else req.form()
-        if not self.registry.resolves(tenant):
-            return _error_page(90002, f"Tenant '{tenant}' not found.")
-        client_id = params.get("client_id", "")
-        app = self.registry.app(client_id) if client_id else None
-        if app is None:
-            return _error_page(700016, f"Application with identifier '{client_id}' was not found in the "
-                                       f"directory '{self._tenant_label(tenant)}'.")
-        redirect_uri = params.get("redirect_uri") or (app.redirect_uris[0] if app.redirect_uris else "")
-        if redirect_uri not in app.redirect_uris:
-            return _error_page(50011, f"The redirect URI '{redirect_uri}' specified in the request does not "
-                                      "match the redirect URIs configured for the application "
-                                      f"'{app.client_id}'. Make sure the redirect URI sent in the request "
-                                      "matches one added to your application in the Azure portal.")
+        checked = self._page_client(tenant, params)
+        if isinstance(checked, Response):
+            return checked
+        app, redirect_uri = checked
         mode = params.get("response_mode") or "query"
         state = params.get("state")
 
@@ -488,6 +490,23 @@ class Entra:
             answer["session_state"] = str(uuid.uuid5(uuid.NAMESPACE_URL, user.id))
         return _redirect(redirect_uri, answer, mode)
 
+    def _page_client(self, tenant: str, params: dict[str, str]) -> tuple[App, str] | Response:
+        """The app and its registered redirect URI for a browser page, else Entra's error page."""
+        if not self.registry.resolves(tenant):
+            return _error_page(90002, f"Tenant '{tenant}' not found.")
+        client_id = params.get("client_id", "")
+        app = self.registry.app(client_id) if client_id else None
+        if app is None:
+            return _error_page(700016, f"Application with identifier '{client_id}' was not found in the "
+                                       f"directory '{self._tenant_label(tenant)}'.")
+        redirect_uri = params.get("redirect_uri") or (app.redirect_uris[0] if app.redirect_uris else "")
+        if redirect_uri not in app.redirect_uris:
+            return _error_page(50011, f"The redirect URI '{redirect_uri}' specified in the request does not "
+                                      "match the redirect URIs configured for the application "
+                                      f"'{app.client_id}'. Make sure the redirect URI sent in the request "
+                                      "matches one added to your application in the Azure portal.")
+        return app, redirect_uri
+
     def _sign_in_page(self, req: Request, app: App, params: dict[str, str], scopes: ScopeRequest,
                       v1: bool, problem: str = "") -> Response:
         with self.registry.lock:
@@ -503,8 +522,7 @@ class Entra:
                 f'<label class="user"><input type="radio" name="user" value="{html.escape(user["id"])}"'
                 f'{" checked" if checked else ""}> <b>{html.escape(user.get("displayName") or "")}</b>'
                 f' <span>{html.escape(user.get("userPrincipalName") or "")}</span></label>')
-        hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                         for k, v in params.items() if k not in ("user", "action"))
+        hidden = _hidden_fields({k: v for k, v in params.items() if k not in ("user", "action")})
         perms = "".join(
             f'<li>{html.escape(s)}{"" if s in consented else " <em>(not consented by an admin: redeeming the code will fail with AADSTS65001)</em>"}</li>'
             for s in wanted) or "<li>Sign you in and read your profile</li>"
@@ -527,25 +545,17 @@ class Entra:
         if v2 and tenant.lower() == "common":
             return _error_page(90130, "The v2.0 admin consent endpoint does not support /common; use "
                                       "/organizations or the tenant.")
-        if not self.registry.resolves(tenant):
-            return _error_page(90002, f"Tenant '{tenant}' not found.")
-        client_id = params.get("client_id", "")
-        app = self.registry.app(client_id) if client_id else None
-        if app is None:
-            return _error_page(700016, f"Application with identifier '{client_id}' was not found in the "
-                                       f"directory '{self._tenant_label(tenant)}'.")
-        redirect_uri = params.get("redirect_uri") or (app.redirect_uris[0] if app.redirect_uris else "")
-        if redirect_uri not in app.redirect_uris:
-            return _error_page(50011, f"The redirect URI '{redirect_uri}' specified in the request does not "
-                                      f"match the redirect URIs configured for the application '{app.client_id}'.")
+        checked = self._page_client(tenant, params)
+        if isinstance(checked, Response):
+            return checked
+        app, redirect_uri = checked
         state = params.get("state")
         scope = params.get("scope") or f"{GRAPH_RESOURCE}/.default"
         if req.method == "GET":
             with self.registry.lock:
                 rows = "".join(f"<li>{html.escape(r)}{' <em>(already granted)</em>' if r in app.roles else ''}</li>"
                                for r in sorted(app.requested_roles)) or "<li>(no application permissions requested)</li>"
-            hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                             for k, v in params.items() if k != "action")
+            hidden = _hidden_fields({k: v for k, v in params.items() if k != "action"})
             body = (f"<h1>Permissions requested</h1><p><b>{html.escape(app.display_name)}</b> "
                     f'<span class="muted">{html.escape(app.client_id)}</span></p>'
                     "<p>Accepting grants these application permissions for the whole organisation "
@@ -685,11 +695,15 @@ def _signed_in(user: dict[str, Any]) -> SignedInUser:
                         surname=user.get("surname") or (name.split(" ")[-1] if " " in name else ""))
 
 
+def _hidden_fields(values: dict[str, str]) -> str:
+    return "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                   for k, v in values.items())
+
+
 def _redirect(uri: str, params: dict[str, str | None], mode: str) -> Response:
     values = {k: v for k, v in params.items() if v is not None}
     if mode == "form_post":
-        fields = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                         for k, v in values.items())
+        fields = _hidden_fields(values)
         body = (f'<html><head><title>Working...</title></head><body onload="document.forms[0].submit()">'
                 f'<form method="POST" action="{html.escape(uri)}">{fields}'
                 "<noscript><p>Script is disabled. Click Submit to continue.</p>"

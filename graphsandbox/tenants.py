@@ -186,7 +186,7 @@ class Registry:
         now = utcnow()
         app = App(client_id=str(uuid.uuid4()), object_id=str(uuid.uuid4()), sp_id=str(uuid.uuid4()),
                   display_name=display_name, created=now, redirect_uris=list(redirect_uris),
-                  roles={r: now for r in roles}, requested_roles=set(requested_roles) | set(roles),
+                  roles={r: now for r in roles}, requested_roles=set(requested_roles),
                   scopes=set(scopes))
         value = self._add_secret(app, secret_expires or now + dt.timedelta(days=180))
         with self.lock:

@@ -108,10 +108,9 @@ class RunningSandbox:
 
     def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
         """A fresh v2 client-credentials access token (the demo app's by default)."""
-        response = self.session().post(self.token_url(), timeout=30, data={
-            "grant_type": "client_credentials", "client_id": client_id or self.client_id,
-            "client_secret": client_secret or self.client_secret,
-            "scope": "https://graph.microsoft.com/.default"})
+        response = self.token_call(grant_type="client_credentials", client_id=client_id or self.client_id,
+                                   client_secret=client_secret or self.client_secret,
+                                   scope="https://graph.microsoft.com/.default")
         response.raise_for_status()
         return str(response.json()["access_token"])
 

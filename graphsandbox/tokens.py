@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+from .permissions import GRAPH_APP_ID
+
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 GRAPH_AUDIENCES = (GRAPH_RESOURCE, GRAPH_RESOURCE + "/", GRAPH_APP_ID)
 
