@@ -214,12 +214,15 @@ def test_keys_verify_the_tokens(sandbox: RunningSandbox) -> None:
 def test_same_seed_gives_same_demo_identity(sandbox: RunningSandbox) -> None:
     from graphsandbox.testing import start_sandbox
 
-    again = start_sandbox(users=5, groups=3, seed=7, http=True)
+    again = start_sandbox(users=5, groups=3, seed=7, http=True,
+                          extra_args=("--demo-redirect-uri", "https://dash.example/callback"))
     try:
         assert (again.tenant_id, again.tenant_domain, again.client_id, again.client_secret) == (
             sandbox.tenant_id, sandbox.tenant_domain, sandbox.client_id, sandbox.client_secret)
         assert again.base_url.startswith("http://") and again.ca_path is None
         assert again.token()
+        demo = again.control.get(f"apps/{again.client_id}")
+        assert "https://dash.example/callback" in demo["redirect_uris"]
     finally:
         again.stop()
     assert again.process.returncode == 0
