@@ -115,23 +115,37 @@ def fetch_token(connection: Connection, *, force: bool, reason: str = TokenFetch
     owner = job_id or f"call-{id(asked_at)}-{time.monotonic_ns()}"
     while True:
         row.refresh_from_db()
-        if not force and row.valid_for(REUSE_SECONDS):
-            return Outcome(True, row, cached=True)
-        if row.fetched_at and row.fetched_at >= asked_at and not _claimed(row):
-            return _joined(row)
+        settled = _settled(row, force, asked_at)
+        if settled is not None:
+            return settled
         if _claim(row, owner):
-            break
+            # Another fetch may have finished between the look above and the claim.
+            row.refresh_from_db()
+            settled = _settled(row, force, asked_at)
+            if settled is None:
+                break
+            _release(row, owner)
+            return settled
         if time.monotonic() > deadline:
             return Outcome(False, row, diagnosis=_busy_diagnosis(connection))
         time.sleep(0.1)
     try:
         return _fetch(connection, row, reason, job_id, user)
     finally:
-        ConnectionToken.objects.filter(pk=row.pk, claimed_by=owner).update(claimed_until=None, claimed_by="")
+        _release(row, owner)
 
 
-def _claimed(row: ConnectionToken) -> bool:
-    return bool(row.claimed_until and row.claimed_until > timezone.now())
+def _settled(row: ConnectionToken, force: bool, asked_at: Any) -> Outcome | None:
+    """An answer that needs no request: the saved token, or a fetch that finished after asking."""
+    if not force and row.valid_for(REUSE_SECONDS):
+        return Outcome(True, row, cached=True)
+    if row.fetched_at and row.fetched_at >= asked_at:
+        return _joined(row)
+    return None
+
+
+def _release(row: ConnectionToken, owner: str) -> None:
+    ConnectionToken.objects.filter(pk=row.pk, claimed_by=owner[:64]).update(claimed_until=None, claimed_by="")
 
 
 def _claim(row: ConnectionToken, owner: str) -> bool:
@@ -224,7 +238,10 @@ def store_result(connection: Connection, row: ConnectionToken, fetch: TokenFetch
     row.permissions = permissions
     row.request_id = result.request_id or ""
     row.error, row.error_at = {}, None
-    row.save()
+    # Never the claim columns: they belong to the caller holding the claim (see fetch_token).
+    row.save(update_fields=["state", "access_token", "refresh_token", "token_type", "kind", "issued_at",
+                            "expires_at", "fetched_at", "scope", "claims", "permissions", "request_id",
+                            "error", "error_at"])
     fetch.ok, fetch.finished_at = True, now
     fetch.permissions = permissions
     if previous:  # a first token gains nothing: there is nothing to compare it with
