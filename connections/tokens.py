@@ -29,9 +29,10 @@ CLAIM_SECONDS = 180          # longer than one token request with all its retrie
 REUSE_SECONDS = 300          # a cached token is reused only while it has 5 more minutes
 WAIT_SECONDS = 120           # how long a caller waits for another caller's fetch
 
+# Audit actions are AuditEntry.Action values; a failure is recorded under the action tried.
 AUDIT_ACTIONS = {
     TokenFetch.Reason.FETCH: "token_fetched", TokenFetch.Reason.REFETCH: "token_refetched",
-    TokenFetch.Reason.REFRESH: "token_refreshed", TokenFetch.Reason.TEST: "token_fetched",
+    TokenFetch.Reason.REFRESH: "token_fetched", TokenFetch.Reason.TEST: "token_fetched",
     TokenFetch.Reason.SIGN_IN: "signed_in", TokenFetch.Reason.EXPIRED: "token_refetched",
 }
 
@@ -248,7 +249,8 @@ def store_result(connection: Connection, row: ConnectionToken, fetch: TokenFetch
         fetch.gained, fetch.lost = sorted(gained), sorted(lost)
     fetch.expires_at, fetch.request_id = result.expires_at, result.request_id or ""
     fetch.save()
-    detail = f"expires {result.expires_at:%Y-%m-%d %H:%M} UTC"
+    detail = ("automatic refresh; " if reason == TokenFetch.Reason.REFRESH else "") + \
+        f"expires {result.expires_at:%Y-%m-%d %H:%M} UTC"
     if previous and (gained or lost):
         detail += "; " + "; ".join(filter(None, [
             f"gained {', '.join(sorted(gained))}" if gained else "",
@@ -266,7 +268,7 @@ def record_failure(connection: Connection, row: ConnectionToken, fetch: TokenFet
     row.save(update_fields=["state", "error", "error_at", "fetched_at"])
     fetch.finished_at, fetch.diagnosis, fetch.request_id = now, diagnosis.to_dict(), request_id[:64]
     fetch.save(update_fields=["finished_at", "diagnosis", "request_id"])
-    audit.record(user, connection, "token_failed", detail=diagnosis.title)
+    audit.record(user, connection, AUDIT_ACTIONS.get(fetch.reason, "token_fetched"), detail=f"failed: {diagnosis.title}")
     log.info("token for connection %s failed: %s", connection.pk, diagnosis.key)
     return Outcome(False, row, fetch=fetch, diagnosis=diagnosis)
 

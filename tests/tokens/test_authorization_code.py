@@ -137,3 +137,25 @@ def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
     page = detail(client, delegated)
     assert "sign-in required" in page and "Sign in again" in page
     assert page.count("Sign in with Microsoft") >= 2  # the panel's button and the diagnosis step
+
+
+def test_beat_refreshes_a_signed_in_connection_with_its_refresh_token(
+        clean_sandbox, delegated, operator_a, login, live_worker, wait_for_job):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections import tasks
+    from connections.models import Job
+
+    client = login(operator_a)
+    client.get(sign_in(clean_sandbox, start(client, delegated)))
+    before = ConnectionToken.objects.get(connection=delegated)
+    ConnectionToken.objects.filter(connection=delegated).update(expires_at=timezone.now() + timedelta(minutes=2))
+
+    assert tasks.refresh_due_tokens() == {"queued": 1}
+    assert wait_for_job(Job.objects.get(kind="token_refresh", connection=delegated).pk).state == "succeeded"
+
+    after = ConnectionToken.objects.get(connection=delegated)
+    assert after.is_valid and after.refresh_token != before.refresh_token and after.kind == "delegated"
+    assert TokenFetch.objects.filter(connection=delegated, reason="refresh", ok=True).exists()

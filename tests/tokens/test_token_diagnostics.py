@@ -78,7 +78,7 @@ def test_token_error_is_diagnosed_on_the_detail_page(
     assert secret not in page and secret not in str(job.result) and secret not in job.error
     listing = client.get(reverse("connections:list")).content.decode()
     assert f"The last token request failed: {title}" in listing
-    failed = AuditEntry.objects.get(connection=conn, action="token_failed")
+    failed = AuditEntry.objects.get(connection=conn, action="token_fetched", detail__startswith="failed: ")
     assert secret not in failed.detail
 
 
