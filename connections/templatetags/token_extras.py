@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django import template
 
@@ -13,6 +14,16 @@ register = template.Library()
 @register.filter
 def job_label(kind: str) -> str:
     return LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+PANEL_JOB_KINDS = ("token_fetch", "token_refetch", "token_refresh", "test")
+
+
+@register.simple_tag
+def latest_token_job(connection: Any) -> Any:
+    """The newest token or test job, finished or not: its result stays in view after the panel
+    re-renders (the re-render is triggered by that very job finishing)."""
+    return connection.jobs.filter(kind__in=PANEL_JOB_KINDS).select_related("requested_by").first()
 
 
 @register.filter

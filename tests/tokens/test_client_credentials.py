@@ -40,6 +40,7 @@ def test_get_access_token_button_stores_an_encrypted_token_and_shows_its_claims(
     assert "https://sts.windows.net/" in page       # issuer
     assert "User.Read.All" in page                  # roles
     assert "Application (app-only)" in page
+    assert "<code>https://graph.microsoft.com</code>" in page  # audience
     assert 'class="countdown"' in page
     assert plain not in page and plain.split(".")[1] not in page
     assert TokenFetch.objects.filter(connection=conn, ok=True).count() == 1
@@ -81,3 +82,44 @@ def test_job_fragment_polls_until_finished_then_tells_the_page(
     body = done.content.decode()
     assert "hx-trigger" not in body and "hx-get" not in body
     assert "New token" in body and "Succeeded" in body
+    panel = client.get(reverse("connections:token_panel", args=[conn.pk])).content.decode()
+    assert f'id="job-{job_id}"' in panel and "New token" in panel   # the result stays in view
+    assert "hx-get=\"" + status_url not in panel                    # and does not poll again
+
+
+def test_test_connection_reads_one_item_and_recovers_from_a_refused_token(
+        clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    """Graph answers 401 to a damaged saved token: the test re-fetches once and reads."""
+    conn = sandbox_connection(team_a)
+    client = login(operator_a)
+    run_job(client, conn, "token_fetch")
+    row = ConnectionToken.objects.get(connection=conn)
+    header, payload, _ = row.access_token.split(".")
+    row.access_token = f"{header}.{payload}.bm90LWEtc2lnbmF0dXJl"
+    row.save(update_fields=["access_token"])
+
+    job = run_job(client, conn, "test")
+
+    assert job.state == "succeeded", job.error
+    assert job.result["refetched"] is True and job.result["status"] == 200 and job.result["item_status"] == 200
+    assert job.result["sample"]["id"]
+    page = detail(client, conn)
+    assert "Read users: HTTP 200" in page and "re-fetched automatically" in page
+    assert TokenFetch.objects.filter(connection=conn, reason="expired", ok=True).count() == 1
+    requests = clean_sandbox.control.get("/_sandbox/requests")["by_path"]
+    assert requests["/v1.0/users"] == 2  # refused once, then read with the new token
+
+
+def test_token_tasks_are_acks_late_and_a_redelivered_job_sends_nothing_twice(
+        clean_sandbox, sandbox_connection, team_a):
+    from connections import tasks
+    from connections.models import Job
+
+    assert tasks.fetch_token.acks_late and tasks.test_connection.acks_late
+    conn = sandbox_connection(team_a)
+    job = Job.objects.create(kind="token_fetch", connection=conn)
+    first = tasks.fetch_token(str(job.pk), str(conn.pk))
+    again = tasks.fetch_token(str(job.pk), str(conn.pk))   # the broker delivered it a second time
+    assert first["ok"] and again["ok"] and again["cached"]
+    assert token_requests(clean_sandbox, clean_sandbox.client_id) == 1
+    assert TokenFetch.objects.filter(connection=conn).count() == 1

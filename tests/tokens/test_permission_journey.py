@@ -59,7 +59,8 @@ def test_grant_then_refetch_says_what_was_gained_and_the_read_works(
     assert passed.result["ok"] and passed.result["status"] == 200
     assert passed.result["item_status"] == 200
     assert ConnectionToken.objects.get(connection=groups_connection).graph_error == {}
-    assert "No problems recorded" in detail(client, groups_connection)
+    page = detail(client, groups_connection)
+    assert "No problems recorded" in page and "Read groups: HTTP 200" in page
 
 
 def test_refetch_without_the_grant_changes_the_diagnosis(
