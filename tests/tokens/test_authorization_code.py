@@ -54,8 +54,12 @@ def stored_column(connection, column: str) -> str:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.smoke
-def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(clean_sandbox, delegated, operator_a, login):
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(
+        version, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login):
+    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
+    delegated = sandbox_connection(team_a, app, version=version, delegated=True, entity="me",
+                                   **({"scope": f"{GRAPH}/User.Read"} if version == "v2" else {}))
     client = login(operator_a)
     authorize_url = start(client, delegated)
 
@@ -63,7 +67,10 @@ def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(clean_sandbox, 
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
     assert len(query["state"]) >= 32 and query["redirect_uri"] == CALLBACK
-    assert "offline_access" in query["scope"].split()
+    if version == "v2":
+        assert "offline_access" in query["scope"].split()
+    else:
+        assert query["resource"] == GRAPH
 
     callback = sign_in(clean_sandbox, authorize_url)
     assert parse_qs(urlsplit(callback).query)["state"] == [query["state"]]
@@ -159,3 +166,11 @@ def test_beat_refreshes_a_signed_in_connection_with_its_refresh_token(
     after = ConnectionToken.objects.get(connection=delegated)
     assert after.is_valid and after.refresh_token != before.refresh_token and after.kind == "delegated"
     assert TokenFetch.objects.filter(connection=delegated, reason="refresh", ok=True).exists()
+
+
+def test_get_access_token_before_any_sign_in_asks_for_one(delegated, operator_a, login, run_job):
+    client = login(operator_a)
+    job = run_job(client, delegated, "token_fetch")
+    assert job.state == "failed" and job.result["diagnosis"]["key"] == "token.sign_in_required"
+    assert ConnectionToken.objects.get(connection=delegated).state == "sign_in"
+    assert "Sign in with Microsoft first" in detail(client, delegated)
