@@ -258,7 +258,7 @@ class Entra:
         token, _, exp = self._app_token(app, GRAPH_RESOURCE)
         return self._v2_body(token, exp)
 
-    def _code_user_scopes(self, app: App, requested: tuple[str, ...]) -> tuple[list[str], ScopeRequest]:
+    def _delegated_scopes(self, app: App, requested: tuple[str, ...]) -> tuple[list[str], ScopeRequest]:
         """The Graph scopes a delegated token gets now; 65001 when one was never consented."""
         scopes = parse_scopes(" ".join(requested))
         if scopes.invalid:
@@ -306,16 +306,13 @@ class Entra:
                 raise AadError(400, "invalid_grant", 501481,
                                "The Code_Verifier does not match the code_challenge supplied in the "
                                "authorization request.")
-            requested = code.scopes
-            granted, scopes = self._code_user_scopes(app, requested)
+            granted, scopes = self._delegated_scopes(app, code.scopes)
             code.used = True
-        resource = self._v1_resource(form, required=False) if not v2 else GRAPH_RESOURCE
-        if not v2 and code.resource:
-            resource = code.resource
+        resource = GRAPH_RESOURCE if v2 else (code.resource or self._v1_resource(form, required=False))
         return self._delegated_body(req, app, code.user, granted, scopes, v2=v2, v1_resource=resource,
                                     nonce=code.nonce, client_info=form.get("client_info") == "1",
                                     offline=code.v1 or "offline_access" in scopes.oidc,
-                                    id_token="openid" in scopes.oidc, requested=requested)
+                                    id_token="openid" in scopes.oidc, requested=code.scopes)
 
     def _refresh(self, req: Request, app: App, form: dict[str, str], v2: bool) -> dict[str, Any]:
         value = form.get("refresh_token", "")
@@ -335,22 +332,22 @@ class Entra:
                                f"{_timespan(idle)}.")
             grant.last_used = time.time()
         requested = tuple(form.get("scope", "").split()) if v2 and form.get("scope") else grant.scopes
-        granted, scopes = self._code_user_scopes(app, requested)
+        granted, scopes = self._delegated_scopes(app, requested)
         resource = self._v1_resource(form, required=False)
-        oidc = scopes.oidc | (set(grant.scopes) & OIDC_SCOPES)
-        scopes.oidc = oidc
+        scopes.oidc |= set(grant.scopes) & OIDC_SCOPES      # a refresh keeps the sign-in's OIDC scopes
         return self._delegated_body(req, app, grant.user, granted, scopes, v2=v2, v1_resource=resource,
                                     nonce=None, client_info=form.get("client_info") == "1",
-                                    offline=True, id_token="openid" in oidc, requested=requested)
+                                    offline=True, id_token="openid" in scopes.oidc, requested=requested)
 
     # -- issuing ---------------------------------------------------------------------------
-    def _times(self) -> tuple[int, int, int]:
+    def _times(self) -> tuple[int, int]:
+        """(iat, exp): Entra back-dates iat/nbf by 5 minutes (graph-wire §1.2)."""
         now = int(time.time())
-        return now, now - 300, now + self.registry.settings.token_lifetime
+        return now - 300, now + self.registry.settings.token_lifetime
 
     def _common_claims(self, app: App, aud: str) -> dict[str, Any]:
         tid = self.registry.tenant_id
-        _, iat, exp = self._times()
+        iat, exp = self._times()
         return {"aud": aud, "iss": f"https://sts.windows.net/{tid}/", "iat": iat, "nbf": iat, "exp": exp,
                 "aio": opaque(60), "app_displayname": app.display_name, "appid": app.client_id,
                 "appidacr": "1", "idp": f"https://sts.windows.net/{tid}/",
