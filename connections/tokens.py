@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -113,7 +114,7 @@ def fetch_token(connection: Connection, *, force: bool, reason: str = TokenFetch
     asked_at = timezone.now()
     row = token_row(connection)
     deadline = time.monotonic() + wait
-    owner = job_id or f"call-{id(asked_at)}-{time.monotonic_ns()}"
+    owner = job_id or f"call-{uuid.uuid4()}"  # unique per caller, also across threads
     while True:
         row.refresh_from_db()
         settled = _settled(row, force, asked_at)
