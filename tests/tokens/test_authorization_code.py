@@ -3,13 +3,16 @@ tokens stored encrypted; refresh rotates; an expired refresh token asks for a ne
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection as db
 from django.urls import reverse
+from django.utils import timezone
 
-from connections.models import ConnectionToken, TokenFetch
+from connections import tasks
+from connections.models import ConnectionToken, Job, TokenFetch
 from tests.tokens.conftest import CALLBACK, GRAPH, detail
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,13 +151,6 @@ def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
 
 def test_beat_refreshes_a_signed_in_connection_with_its_refresh_token(
         clean_sandbox, delegated, operator_a, login, live_worker, wait_for_job):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from connections import tasks
-    from connections.models import Job
-
     client = login(operator_a)
     client.get(sign_in(clean_sandbox, start(client, delegated)))
     before = ConnectionToken.objects.get(connection=delegated)

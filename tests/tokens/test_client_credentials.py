@@ -6,7 +6,8 @@ import pytest
 from django.db import connection as db
 from django.urls import reverse
 
-from connections.models import ConnectionToken, TokenFetch
+from connections import tasks
+from connections.models import ConnectionToken, Job, TokenFetch
 from tests.tokens.conftest import JOB_ID, detail, token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,9 +113,6 @@ def test_test_connection_reads_one_item_and_recovers_from_a_refused_token(
 
 def test_token_tasks_are_acks_late_and_a_redelivered_job_sends_nothing_twice(
         clean_sandbox, sandbox_connection, team_a):
-    from connections import tasks
-    from connections.models import Job
-
     assert tasks.fetch_token.acks_late and tasks.test_connection.acks_late
     conn = sandbox_connection(team_a)
     job = Job.objects.create(kind="token_fetch", connection=conn)
