@@ -2,6 +2,8 @@
 claims shown, the token itself never in the page."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import connection as db
 from django.urls import reverse
@@ -69,12 +71,20 @@ def test_job_fragment_polls_until_finished_then_tells_the_page(
         clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_job):
     conn = sandbox_connection(team_a)
     client = login(operator_a)
+    clean_sandbox.control.post("/_sandbox/faults", {   # a slow token endpoint: time to see "running"
+        "path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "delay_ms": 1500, "count": 1})
     response = client.post(reverse("connections:token_fetch", args=[conn.pk]), HTTP_HX_REQUEST="true")
     html = response.content.decode()
-    assert 'hx-trigger="every 1s' in html
+    assert 'hx-trigger="every 1s' in html and 'data-state="queued"' in html
     job_id = JOB_ID.search(html).group(1)
     status_url = reverse("connections:job_status", args=[conn.pk, job_id])
     assert status_url in html
+
+    deadline = time.monotonic() + 10
+    while 'data-state="running"' not in (polled := client.get(status_url).content.decode()):
+        assert time.monotonic() < deadline, polled
+        time.sleep(0.05)
+    assert "Requesting a token from Entra ID" in polled and 'hx-get="' + status_url in polled
 
     wait_for_job(job_id)
     done = client.get(status_url, HTTP_HX_REQUEST="true")
