@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from . import tasks
+from . import sync, tasks
 from .background import enqueue
 from .models import Connection, Job, TokenFetch
 
@@ -25,6 +25,8 @@ LABELS = {
 def start(connection: Connection, kind: str, user: Any) -> Job:
     """Queue ``kind`` for ``connection`` — or return the same job already queued or running,
     so a double click or two people pressing at once do not queue the work twice."""
+    if kind == "sync":
+        return sync.start(connection, user, tasks.sync_entity)
     task, extra = KINDS[kind]
     recent = timezone.now() - timedelta(minutes=5)
     running = Job.objects.filter(connection=connection, kind=kind, created_at__gte=recent,

@@ -6,8 +6,8 @@ single query, with
 - ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
 - ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` (None when never synced).
 
-The token state comes from the connection's ``ConnectionToken`` row; the last sync comes from the newest ``Job`` of kind
-"sync" of the connection. Pages call ``with_status`` and ``problems`` and nothing else.
+The token state comes from the connection's ``ConnectionToken`` row; the last sync comes from the connection's newest
+``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Connection, ConnectionToken, Job
+from .models import Connection, ConnectionToken, SyncRun
 
 
 def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
     now = timezone.now()
-    last_sync = Job.objects.filter(connection=OuterRef("pk"), kind="sync").order_by("-created_at")
+    last_sync = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at")
     return queryset.annotate(
         token_state=Case(
             When(token__isnull=True, then=Value("none")),
@@ -38,8 +38,8 @@ def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connec
         token_error=Coalesce(Subquery(ConnectionToken.objects.filter(pk=OuterRef("pk"))
                                       .values(title=KT("error__title"))[:1], output_field=models.CharField()),
                              Value("")),
-        last_sync_status=Subquery(last_sync.values("state")[:1]),
-        last_sync_rows=Subquery(last_sync.values("result__rows")[:1], output_field=models.IntegerField()),
+        last_sync_status=Subquery(last_sync.values("status")[:1]),
+        last_sync_rows=Subquery(last_sync.values("rows")[:1]),
         last_sync_at=Subquery(
             last_sync.annotate(_when=Coalesce("finished_at", "started_at", "created_at")).values("_when")[:1]
         ),
@@ -63,6 +63,6 @@ def problems(connection: Connection, today: datetime.date | None = None) -> list
         found.append(f"The last token request failed: {connection.token_error or 'see the connection'}.")
     elif getattr(connection, "token_state", "none") == "sign_in":
         found.append("Someone must sign in with Microsoft again.")
-    if getattr(connection, "last_sync_status", None) == Job.State.FAILED:
+    if getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED:
         found.append("The last sync failed.")
     return found

@@ -13,8 +13,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from . import background, probe, tokens
-from .models import Connection, Job, TokenFetch
+from . import background, probe, sync, tokens
+from .models import Connection, Job, SyncRun, TokenFetch
 
 TOKEN_JOB_KINDS = ("token_fetch", "token_refetch", "token_refresh")
 
@@ -80,3 +80,14 @@ def refresh_due_tokens() -> dict:
                            args=(str(row.connection_id), False, TokenFetch.Reason.REFRESH))
         queued += 1
     return {"queued": queued}
+
+
+@shared_task(bind=True, acks_late=True, name="connections.sync_entity")
+def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
+    """Idempotent: a re-delivered task finds its run finished (or running) and returns."""
+    run = SyncRun.objects.filter(pk=run_id, connection_id=connection_id).select_related(
+        "connection__team", "started_by").first()
+    if run is None:
+        background.mark_failed(job_id, "The connection or the sync run was deleted before the job ran.")
+        return {"ok": False}
+    return sync.run_sync(run.connection, run, job_id)

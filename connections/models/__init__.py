@@ -4,5 +4,7 @@ from .teams import ROLE_RANK, Membership, Role, Team
 from .profiles import Connection
 from .audit import AuditEntry
 from .tokens import ConnectionToken, TokenFetch
+from .syncs import SyncRecord, SyncRun
 
-__all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "Membership", "Role", "Team", "WorkerHeartbeat"]
+__all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "Membership", "Role",
+           "SyncRecord", "SyncRun", "Team", "WorkerHeartbeat"]

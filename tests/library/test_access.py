@@ -16,7 +16,7 @@ from django.apps import apps
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from connections.models import Connection, Job
+from connections.models import Connection, Job, SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +49,7 @@ def project_routes() -> list[tuple[str, URLPattern]]:
 # entry when a URL takes a new kind of id; unknown names get the connection's id (still 404).
 OBJECT_MAKERS = {
     "job_id": lambda connection: Job.objects.create(kind="sync", connection=connection).pk,
+    "run_id": lambda connection: SyncRun.objects.create(connection=connection, status="succeeded").pk,
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.models import Connection, Job
+from connections.models import Connection, SyncRun
 from tests.cast import make_connection
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,7 @@ def test_the_list_takes_a_fixed_number_of_queries(login, admin_a, team_a, team_b
     add_connections(team_a, count)
     add_connections(team_b, 5)
     first = Connection.objects.filter(team=team_a).order_by("name").first()
-    Job.objects.create(kind="sync", connection=first, state=Job.State.SUCCEEDED, result={"rows": 42},
-                       finished_at=timezone.now())
+    SyncRun.objects.create(connection=first, status=SyncRun.Status.SUCCEEDED, rows=42, finished_at=timezone.now())
     client = login(admin_a)
     with django_assert_max_num_queries(5):  # session, user, teams, connections (with status), can-create
         response = client.get("/")

@@ -1,0 +1,460 @@
+"""Sync runs: read every page of a connection's entity into ``SyncRecord`` rows, and compare runs.
+
+A full run reads ``{service_url}/{entity}`` with the profile's ``$select``/``$filter`` and the
+entity's largest page, following ``@odata.nextLink`` as-is. For entities with delta queries it
+first asks ``…/delta?$deltatoken=latest`` for a deltaLink, so that the next run reads only what
+changed since *before* this one began (changes made while paging are reported again, which is
+harmless). A delta run follows the stored deltaLink and applies the changes to a copy of the
+previous run's records. Every run is compared with the previous successful run by content hash.
+
+Memory stays flat: one page is in memory at a time, and records are written per page. (A delta
+run keeps the changes themselves — usually few — in memory until they are applied.)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from . import audit, background, catalogue, diagnostics, graphclient, outbound, probe, tokens
+from .fields import plaintext
+from .models import Connection, ConnectionToken, Job, SyncRecord, SyncRun, TokenFetch
+
+log = logging.getLogger(__name__)
+
+# Directory collections that give @odata.count with ConsistencyLevel: eventual (graph-wire §5).
+COUNTABLE = frozenset({"users", "groups", "devices", "applications", "servicePrincipals"})
+OUTBOUND_WAIT_CAP = 30.0   # Retry-After up to this is waited inside outbound.request
+THROTTLE_WAIT_CAP = 120.0  # longer waits are cut to this, in the task, before trying the page again
+THROTTLE_TRIES = 3         # pages refused this many times in a row fail the run
+STALE_AFTER = timedelta(minutes=10)   # a running run without a page for this long is taken over
+QUEUED_STALE_AFTER = timedelta(hours=2)
+WRITE_BATCH = 1000
+COPY_CHUNK = 2000
+
+
+class SyncFailed(Exception):
+    """The run cannot go on; ``diagnosis`` says why in the user's words."""
+
+    def __init__(self, diagnosis: diagnostics.Diagnosis, kept: bool = False) -> None:
+        super().__init__(diagnosis.title)
+        self.diagnosis = diagnosis
+        self.kept = kept  # also kept on the token row (shown under Diagnostics)
+
+
+class DeltaExpired(Exception):
+    """Graph no longer knows the deltaLink's state: read everything again."""
+
+
+# -- starting -------------------------------------------------------------------------------------
+
+def expire_stale_runs(connection: Connection) -> None:
+    """Fail runs whose worker vanished, so they stop blocking Sync now."""
+    now = timezone.now()
+    stale = SyncRun.objects.filter(connection=connection).filter(
+        models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+        | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER))
+    for run in stale:
+        _fail(run, run.job_id, _stale_diagnosis(run), user=None)
+
+
+def start(connection: Connection, user: Any, task: Any) -> Job:
+    """Queue a sync of ``connection`` — or return the job of the run already queued or running.
+
+    The run and its job are created together; the partial unique constraint on active runs
+    turns a double click or two people pressing at once into one run.
+    """
+    expire_stale_runs(connection)
+    active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).select_related("job").first()
+    if active is not None and active.job is not None:
+        return active.job
+    run = SyncRun(connection=connection, started_by=user if getattr(user, "pk", None) else None,
+                  entity=connection.entity, odata_select=connection.odata_select,
+                  odata_filter=connection.odata_filter)
+    try:
+        with transaction.atomic():
+            run.job = background.enqueue(task, "sync", user=user, connection=connection,
+                                         args=(str(connection.pk), str(run.pk)))
+            run.save(force_insert=True)
+    except IntegrityError:
+        active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).select_related("job").first()
+        if active is None or active.job is None:
+            raise
+        return active.job
+    return run.job
+
+
+def _claim(run: SyncRun) -> bool:
+    """QUEUED → RUNNING (or take over a stale RUNNING run) with one conditional UPDATE."""
+    now = timezone.now()
+    claimable = models.Q(status=SyncRun.Status.QUEUED) | models.Q(
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    claimed = SyncRun.objects.filter(pk=run.pk).filter(claimable).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, pages=0, rows=0, bytes=0, total=None,
+        message="Getting a token…")
+    if claimed:
+        SyncRecord.objects.filter(run=run).delete()  # a taken-over run starts again from nothing
+        run.refresh_from_db()
+    return bool(claimed)
+
+
+# -- running --------------------------------------------------------------------------------------
+
+def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_size: int | None = None) -> dict[str, Any]:
+    """Run ``run`` to the end. A finished run, or one another worker is running, is left alone
+    (so a re-delivered task is harmless). ``page_size`` overrides the entity's largest page."""
+    if not _claim(run):
+        run.refresh_from_db()
+        return {"ok": run.status == SyncRun.Status.SUCCEEDED, "skipped": True, "status": run.status}
+    user = run.started_by
+    try:
+        reader = _Reader.open(connection, run, job_id, user)
+        previous = _previous_run(connection, run)
+        entity = catalogue.lookup(run.entity)
+        use_delta = bool(previous and previous.delta_link and entity and entity.delta
+                         and previous.odata_select == run.odata_select and not run.odata_filter)
+        if use_delta:
+            try:
+                _delta_run(reader, run, previous)
+            except DeltaExpired:
+                SyncRecord.objects.filter(run=run).delete()
+                _set(run, pages=0, rows=0, bytes=0, message="The delta token expired: reading everything again…")
+                _full_run(reader, run, entity, page_size)
+        else:
+            _full_run(reader, run, entity, page_size)
+    except SyncFailed as failed:
+        return _fail(run, job_id, failed.diagnosis, user, kept=failed.kept)
+    except outbound.OutboundError as err:
+        return _fail(run, job_id, diagnostics.diagnose_transport_error(err, tokens.context_for(connection)), user)
+    except Exception:
+        log.exception("sync run %s crashed", run.pk)
+        _fail(run, job_id, _crash_diagnosis(), user)
+        raise
+    return _succeed(connection, run, previous, reader, user)
+
+
+def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
+    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, entity=run.entity)
+                .exclude(pk=run.pk).order_by("-finished_at").first())
+    if previous is not None:
+        SyncRun.objects.filter(pk=run.pk).update(previous=previous)
+        run.previous = previous
+    return previous
+
+
+@dataclass
+class _Reader:
+    """GETs Graph pages for one run: the token, one re-fetch on 401, and waits on throttling."""
+
+    connection: Connection
+    run: SyncRun
+    job_id: str | None
+    user: Any
+    token: ConnectionToken
+    policy: outbound.OutboundPolicy
+    refetched: bool = False
+    sleep: Any = field(default=time.sleep, repr=False)
+
+    @classmethod
+    def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> _Reader:
+        outcome = tokens.ensure_token(connection, reason=TokenFetch.Reason.FETCH, job_id=job_id, user=user)
+        if not outcome.ok:
+            raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
+        policy = replace(outbound.policy_from_settings(), retry_after_cap=OUTBOUND_WAIT_CAP)
+        return cls(connection, run, job_id, user, outcome.token, policy)
+
+    def get(self, url: str, params: dict[str, str] | None = None,
+            headers: dict[str, str] | None = None) -> graphclient.GraphResponse:
+        """One page: retried (same URL) while Graph throttles, failing the run after a few tries."""
+        for attempt in range(1, THROTTLE_TRIES + 1):
+            response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
+                                       params=params, headers=headers)
+            if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
+                # The token was refused (expired or revoked): re-fetch once, then read the page again.
+                outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
+                                             job_id=self.job_id, user=self.user)
+                if not outcome.ok:
+                    raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
+                self.token, self.refetched = outcome.token, True
+                response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
+                                           params=params, headers=headers)
+            wait = _throttle_wait(response)
+            if wait is None or attempt == THROTTLE_TRIES:
+                return response
+            _set(self.run, message=f"Graph is throttling: waiting {wait:.0f} s before page {self.run.pages + 1} "
+                                   f"again (try {attempt + 1} of {THROTTLE_TRIES})…")
+            self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def refuse(self, response: graphclient.GraphResponse) -> SyncFailed:
+        """The run's failure for a Graph error answer; 401/403 are kept on the token row like Test connection."""
+        if response.status in (401, 403):
+            return SyncFailed(probe.record_graph_refusal(self.connection, self.token, response), kept=True)
+        body = response.body if isinstance(response.body, dict) else None
+        return SyncFailed(diagnostics.diagnose_graph_error(
+            response.status, body, response.headers, tokens.context_for(self.connection),
+            frozenset(self.token.permissions or []), self.token.kind or "app"))
+
+
+def _throttle_wait(response: graphclient.GraphResponse) -> float | None:
+    """Seconds to wait before the same page again, or None when the answer is final."""
+    retry_after = response.headers.get("retry-after", "").strip()
+    if response.status == 429 or (response.status in (503, 504) and retry_after):
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            seconds = random.uniform(1, 4)  # no (or an HTTP-date) Retry-After: a short backoff
+        return min(max(seconds, 0.0), THROTTLE_WAIT_CAP)
+    return None
+
+
+def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, page_size: int | None) -> None:
+    _set(run, mode=SyncRun.Mode.FULL, message="Reading the first page…")
+    base = graphclient.collection_url(reader.connection.service_url, run.entity)
+    top = page_size or (entity.max_top if entity else None)
+    params = graphclient.query_params(run.odata_select, run.odata_filter, top=top)
+    params.update(dict(entity.params) if entity else {})
+    headers: dict[str, str] = {}
+    if entity is not None and entity.path in COUNTABLE:
+        params["$count"] = "true"
+        headers["ConsistencyLevel"] = "eventual"
+    delta_link = ""
+    if entity is not None and entity.delta and not run.odata_filter:
+        delta_link = _latest_delta_link(reader, base, run.odata_select)
+    for body in _pages(reader, run, base, params, headers):
+        _write(run, _items(body))
+    _set(run, delta_link=delta_link)
+
+
+def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:
+    """A deltaLink for "now", asked *before* the full read so nothing changed during it is missed."""
+    params = {"$deltatoken": "latest", **graphclient.query_params(select)}
+    response = reader.get(f"{base}/delta", params=params)
+    if not response.ok:
+        raise reader.refuse(response)
+    link = response.body.get("@odata.deltaLink") if isinstance(response.body, dict) else None
+    return str(link or "")
+
+
+def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | None,
+           headers: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """Each page's body, following ``@odata.nextLink`` as-is; counts pages and bytes on the run."""
+    next_url: str | None = url
+    while next_url:
+        response = reader.get(next_url, params=params, headers=headers)
+        if not response.ok or not isinstance(response.body, dict):
+            if run.mode == SyncRun.Mode.DELTA and (
+                    response.status == 410 or response.error_code in ("syncStateNotFound", "resyncRequired")):
+                raise DeltaExpired()
+            raise reader.refuse(response)
+        body = response.body
+        if run.pages == 0 and isinstance(body.get("@odata.count"), int):
+            _set(run, total=body["@odata.count"])
+        run.pages += 1
+        run.bytes += response.size
+        yield body
+        next_url, params = body.get("@odata.nextLink"), None  # the link carries every query option
+        if not next_url:
+            run.delta_link = str(body.get("@odata.deltaLink") or "")
+        _progress(reader.job_id, run)
+
+
+def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    value = body.get("value")
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return [body] if "@odata.context" in body and "value" not in body else []  # a single object
+
+
+def clean(item: dict[str, Any]) -> dict[str, Any]:
+    """The item without OData annotations (``@odata.type``, ``@removed``, ``members@delta``…)."""
+    return {k: v for k, v in item.items() if "@" not in k}
+
+
+def digest(data: dict[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _key_of(item: dict[str, Any], key_name: str, data: dict[str, Any]) -> str:
+    key = item.get(key_name)
+    return str(key) if key not in (None, "") else f"#{digest(data)}"  # keyless items: by content
+
+
+def _write(run: SyncRun, items: list[dict[str, Any]]) -> None:
+    key_name = _key_name(run)
+    records = []
+    for item in items:
+        data = clean(item)
+        records.append(SyncRecord(run=run, key=_key_of(item, key_name, data)[:400], data=data, digest=digest(data)))
+    SyncRecord.objects.bulk_create(records, batch_size=WRITE_BATCH, ignore_conflicts=True)
+    run.rows += len(records)
+
+
+def _key_name(run: SyncRun) -> str:
+    entity = catalogue.lookup(run.entity)
+    return entity.key if entity else "id"
+
+
+def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> None:
+    """Follow the previous run's deltaLink; apply the changes to a copy of its records."""
+    _set(run, mode=SyncRun.Mode.DELTA, message="Reading the changes since the last sync…")
+    key_name = _key_name(run)
+    changes: dict[str, dict[str, Any] | None] = {}  # key → merged changed properties, None: removed
+    headers = {"Prefer": "odata.maxpagesize=999"}
+    for body in _pages(reader, run, previous.delta_link, None, headers):
+        for item in _items(body):
+            key = str(item.get(key_name) or "")
+            if not key:
+                continue
+            if "@removed" in item:
+                changes[key] = None
+            else:
+                changes[key] = {**(changes.get(key) or {}), **clean(item)}
+    _set(run, message=f"Applying {len(changes)} changes to the {previous.rows} records of the last sync…")
+    batch: list[SyncRecord] = []
+    for old in SyncRecord.objects.filter(run=previous).order_by("pk").iterator(chunk_size=COPY_CHUNK):
+        if old.key in changes:
+            change = changes.pop(old.key)
+            if change is None:
+                continue
+            data = {**old.data, **change}
+            batch.append(SyncRecord(run=run, key=old.key, data=data, digest=digest(data)))
+        else:
+            batch.append(SyncRecord(run=run, key=old.key, data=old.data, digest=old.digest))
+        if len(batch) >= WRITE_BATCH:
+            _flush(run, batch)
+    for key, change in changes.items():  # what is left is new
+        if change is not None:
+            batch.append(SyncRecord(run=run, key=key[:400], data=change, digest=digest(change)))
+            if len(batch) >= WRITE_BATCH:
+                _flush(run, batch)
+    _flush(run, batch)
+
+
+def _flush(run: SyncRun, batch: list[SyncRecord]) -> None:
+    SyncRecord.objects.bulk_create(batch, batch_size=WRITE_BATCH, ignore_conflicts=True)
+    run.rows += len(batch)
+    batch.clear()
+
+
+def _progress(job_id: str | None, run: SyncRun) -> None:
+    pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
+    total = f" of {run.total}" if run.total else ""
+    run.message = (f"{pages} of changes read…" if run.mode == SyncRun.Mode.DELTA
+                   else f"{pages}, {run.rows} rows{total} so far…")
+    _set(run, pages=run.pages, rows=run.rows, bytes=run.bytes, heartbeat_at=timezone.now(), message=run.message)
+    if job_id:
+        background.report_progress(job_id, run.percent or 0, run.message)
+
+
+def _set(run: SyncRun, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    SyncRun.objects.filter(pk=run.pk).update(**fields)
+
+
+# -- finishing ------------------------------------------------------------------------------------
+
+def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, reader: _Reader, user: Any) -> dict[str, Any]:
+    rows = SyncRecord.objects.filter(run=run).count()
+    counts: dict[str, int | None] = {"added": None, "changed": None, "removed": None}
+    if previous is not None:
+        counts = {kind: qs.count() for kind, qs in change_querysets(run, previous).items()}
+    _set(run, status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=rows, pages=run.pages,
+         bytes=run.bytes, delta_link=run.delta_link, heartbeat_at=timezone.now(), error={},
+         message=f"Read {rows} rows in {run.pages} page{'s' if run.pages != 1 else ''}.", **counts)
+    probe.clear_graph_refusal(reader.token)
+    compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
+    audit.record(user, connection, audit.Action.SYNCED,
+                 detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}")
+    return {"ok": True, "run_id": str(run.pk), "rows": rows, "pages": run.pages, "mode": run.mode, **counts}
+
+
+def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, user: Any,
+          kept: bool = False) -> dict[str, Any]:
+    """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
+    SyncRecord.objects.filter(run=run).delete()
+    error = {**diagnosis.to_dict(), "kept": kept}
+    _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300])
+    result = {"ok": False, "run_id": str(run.pk), "rows": run.rows, "pages": run.pages, "diagnosis": error}
+    if job_id:
+        background.mark_failed(job_id, diagnosis.title, result=result)
+    connection = run.connection
+    audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
+    return result
+
+
+def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
+    return diagnostics.Diagnosis(
+        "sync.stale", "warning", "The sync stopped without finishing",
+        "No worker reported progress on this run for a long time (the worker was probably stopped "
+        "or restarted). Nothing it read was kept.",
+        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC")],
+        [diagnostics.Step("Press Sync now to start again.", action="retry")],
+    )
+
+
+def _crash_diagnosis() -> diagnostics.Diagnosis:
+    return diagnostics.Diagnosis(
+        "sync.crashed", "error", "The sync stopped on an unexpected error",
+        "The worker hit an error the dashboard does not recognise; the details are in the worker's log. "
+        "Nothing this run read was kept.",
+        [], [diagnostics.Step("Press Sync now to try again; if it happens again, send the worker log to your admin.",
+                              action="retry")],
+    )
+
+
+# -- comparing ------------------------------------------------------------------------------------
+
+def change_querysets(run: SyncRun, previous: SyncRun) -> dict[str, models.QuerySet[SyncRecord]]:
+    """Added and changed records of ``run``, and removed records of ``previous``, compared by key and digest."""
+    new = SyncRecord.objects.filter(run=run)
+    old = SyncRecord.objects.filter(run=previous)
+    return {
+        "added": new.exclude(key__in=old.values("key")),
+        "changed": new.filter(Exists(old.filter(key=OuterRef("key")).exclude(digest=OuterRef("digest")))),
+        "removed": old.exclude(key__in=new.values("key")),
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str                      # added, changed, removed
+    key: str
+    data: dict[str, Any]           # the record now (or, when removed, as it was)
+    fields: tuple[tuple[str, Any, Any], ...] = ()  # changed: (field, before, after)
+
+    @property
+    def label(self) -> str:
+        for name in ("displayName", "userPrincipalName", "name", "mail"):
+            if self.data.get(name):
+                return str(self.data[name])
+        return self.key
+
+
+def changes(run: SyncRun, kind: str, offset: int = 0, limit: int = 50) -> list[Change]:
+    """One page of ``kind`` changes of ``run`` against its previous run (two queries)."""
+    if run.previous_id is None:
+        return []
+    querysets = change_querysets(run, run.previous)
+    rows = list(querysets[kind].order_by("key")[offset:offset + limit])
+    if kind != "changed":
+        return [Change(kind, r.key, r.data) for r in rows]
+    before = {r.key: r.data for r in SyncRecord.objects.filter(run_id=run.previous_id, key__in=[r.key for r in rows])}
+    return [Change(kind, r.key, r.data, changed_fields(before.get(r.key, {}), r.data)) for r in rows]
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
+    names = [n for n in after if before.get(n) != after.get(n)] + [n for n in before if n not in after]
+    return tuple((n, before.get(n), after.get(n)) for n in names)
