@@ -281,6 +281,17 @@ def clean(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if "@" not in k}
 
 
+def as_text(value: Any) -> str:
+    """A value as text for a table cell or a CSV field (lists joined, objects as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def digest(data: dict[str, Any]) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

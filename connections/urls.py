@@ -1,7 +1,7 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
 from django.urls import path
 
-from .views import library, tokens
+from .views import library, syncs, tokens
 
 app_name = "connections"
 
@@ -18,4 +18,11 @@ urlpatterns = [
     path("connections/<uuid:pk>/panels/token/", tokens.token_panel, name="token_panel"),
     path("connections/<uuid:pk>/oauth/start/", tokens.oauth_start, name="oauth_start"),
     path("connections/oauth/callback", tokens.oauth_callback, name="oauth_callback"),
+    path("connections/<uuid:pk>/syncs/", syncs.sync_list, name="sync_list"),
+    path("connections/<uuid:pk>/syncs/start/", syncs.sync_start, name="sync_start"),
+    path("connections/<uuid:pk>/syncs/panel/", syncs.sync_panel, name="sync_panel"),
+    path("connections/<uuid:pk>/syncs/<uuid:run_id>/", syncs.sync_detail, name="sync_detail"),
+    path("connections/<uuid:pk>/syncs/<uuid:run_id>/progress/", syncs.sync_progress, name="sync_progress"),
+    path("connections/<uuid:pk>/syncs/<uuid:run_id>/changes/", syncs.sync_changes, name="sync_changes"),
+    path("connections/<uuid:pk>/syncs/<uuid:run_id>/export/", syncs.sync_export, name="sync_export"),
 ]

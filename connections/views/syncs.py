@@ -1,0 +1,167 @@
+"""Sync pages: Sync now, the live progress fragment, the runs, one run's records (search, pages),
+its export (CSV, JSON Lines, streamed) and what changed since the previous run.
+
+Runs are fetched through ``access.get_for_user`` with the connection's id in the lookup, so a run
+of another team (or of another connection) answers 404.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import models
+from django.db.models.functions import Cast
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import actions, sync
+from ..access import get_connection_for_user, get_for_user
+from ..models import Role, SyncRecord, SyncRun
+
+RECORDS_PER_PAGE = 50
+RUNS_PER_PAGE = 25
+CHANGES_PER_PAGE = 50
+SAMPLE_FOR_COLUMNS = 100
+EXPORT_CHUNK = 2000
+CHANGE_KINDS = ("added", "changed", "removed")
+
+
+def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
+    run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
+                       request, pk=run_id, connection_id=pk)
+    run.connection.can = run.can  # type: ignore[attr-defined]
+    return run
+
+
+@require_POST
+def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, Role.OPERATOR)
+    run = actions.start(connection, "sync", request.user).sync_run
+    if request.htmx:
+        return render(request, "connections/syncs/_progress.html",
+                      {"run": run, "connection": connection, "can": connection.can})
+    messages.info(request, f"Sync of {connection.entity} started.")
+    return redirect("connections:detail", pk=connection.pk)
+
+
+@require_GET
+def sync_progress(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+    """Polled every second while the run is active; once finished it stops and tells the page."""
+    run = _run_for_user(request, pk, run_id)
+    response = render(request, "connections/syncs/_progress.html",
+                      {"run": run, "connection": run.connection, "can": run.can})
+    if run.is_finished:
+        response["HX-Trigger"] = "connection-changed"
+    return response
+
+
+@require_GET
+def sync_panel(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk)
+    return render(request, "connections/panels/syncs.html", {"connection": connection, "can": connection.can})
+
+
+@require_GET
+def sync_list(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk)
+    runs = Paginator(SyncRun.objects.filter(connection=connection).select_related("started_by"), RUNS_PER_PAGE)
+    return render(request, "connections/syncs/list.html", {
+        "connection": connection, "can": connection.can, "page": runs.get_page(request.GET.get("page")),
+    })
+
+
+@require_GET
+def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+    """The run's records as a table; ``q`` searches the records' JSON text on the server."""
+    run = _run_for_user(request, pk, run_id)
+    query = request.GET.get("q", "").strip()
+    records = search(SyncRecord.objects.filter(run=run), query).order_by("key")
+    page = Paginator(records.only("key", "data"), RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+    columns = columns_for(run)
+    rows = [(record.key, [sync.as_text(record.data.get(name)) for name in columns]) for record in page]
+    return render(request, "connections/syncs/detail.html", {
+        "run": run, "connection": run.connection, "can": run.can, "columns": columns, "rows": rows,
+        "page": page, "q": query,
+    })
+
+
+@require_GET
+def sync_changes(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+    run = _run_for_user(request, pk, run_id)
+    kind = request.GET.get("kind", "")
+    if kind not in CHANGE_KINDS:
+        kind = next((k for k in CHANGE_KINDS if getattr(run, k)), "added")
+    total = getattr(run, kind) or 0
+    paginator = Paginator(range(total), CHANGES_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    found = sync.changes(run, kind, page.start_index() - 1 if total else 0, CHANGES_PER_PAGE) if total else []
+    return render(request, "connections/syncs/changes.html", {
+        "run": run, "connection": run.connection, "can": run.can, "kind": kind, "kinds": CHANGE_KINDS,
+        "changes": found, "page": page, "previous": run.previous if run.previous_id else None,
+    })
+
+
+@require_GET
+def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> StreamingHttpResponse:
+    """CSV or JSON Lines, streamed from the database in chunks (never the whole run in memory)."""
+    run = _run_for_user(request, pk, run_id)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in ("csv", "jsonl"):
+        raise Http404("Export formats are csv and jsonl.")
+    data = (SyncRecord.objects.filter(run=run).order_by("pk").values_list("data", flat=True)
+            .iterator(chunk_size=EXPORT_CHUNK))
+    if fmt == "jsonl":
+        response = StreamingHttpResponse((json.dumps(d, ensure_ascii=False) + "\n" for d in data),
+                                         content_type="application/x-ndjson; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8")
+    name = slugify(f"{run.connection.name}-{run.entity}") or "sync"
+    response["Content-Disposition"] = f'attachment; filename="{name}-{run.created_at:%Y%m%d-%H%M%S}.{fmt}"'
+    return response
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+def search(records: models.QuerySet[SyncRecord], query: str) -> models.QuerySet[SyncRecord]:
+    """Records whose JSON text contains ``query`` (any case). SQLite keeps non-ASCII escaped in
+    JSON text, so the escaped spelling is searched too."""
+    if not query:
+        return records
+    escaped = json.dumps(query)[1:-1]
+    text = records.annotate(_text=Cast("data", models.TextField()))
+    condition = models.Q(_text__icontains=query)
+    if escaped != query:
+        condition |= models.Q(_text__icontains=escaped)
+    return text.filter(condition)
+
+
+def columns_for(run: SyncRun) -> list[str]:
+    """The run's ``$select`` if it had one, else the keys of its first records, in order."""
+    if run.odata_select.strip():
+        return [name.strip() for name in run.odata_select.split(",") if name.strip()]
+    seen: dict[str, None] = {}
+    for data in SyncRecord.objects.filter(run=run).order_by("pk").values_list("data", flat=True)[:SAMPLE_FOR_COLUMNS]:
+        seen.update(dict.fromkeys(data))
+    if "id" in seen:  # the key first: people look rows up by it
+        seen = {"id": None, **seen}
+    return list(seen)
+
+
+class _Line:
+    """A file-like object whose ``write`` returns the text, so csv.writer yields one line at a time."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
+def _csv_lines(columns: list[str], data: Iterable[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    yield "\ufeff" + writer.writerow(columns)  # the BOM makes Excel read UTF-8
+    for item in data:
+        yield writer.writerow([sync.as_text(item.get(name)) for name in columns])
