@@ -129,8 +129,9 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> StreamingHttpResp
 # -- helpers ----------------------------------------------------------------------------------------
 
 def search(records: models.QuerySet[SyncRecord], query: str) -> models.QuerySet[SyncRecord]:
-    """Records whose JSON text contains ``query`` (any case). SQLite keeps non-ASCII escaped in
-    JSON text, so the escaped spelling is searched too."""
+    """Records whose JSON text contains ``query`` (any case; on SQLite, letters outside ASCII only
+    in their own case). SQLite stores non-ASCII escaped in JSON text, so the escaped spelling is
+    searched too."""
     if not query:
         return records
     escaped = json.dumps(query)[1:-1]
