@@ -81,10 +81,10 @@ def test_job_fragment_polls_until_finished_then_tells_the_page(
     assert status_url in html
 
     deadline = time.monotonic() + 10
-    while 'data-state="running"' not in (polled := client.get(status_url).content.decode()):
+    while "Requesting a token from Entra ID" not in (polled := client.get(status_url).content.decode()):
         assert time.monotonic() < deadline, polled
         time.sleep(0.05)
-    assert "Requesting a token from Entra ID" in polled and 'hx-get="' + status_url in polled
+    assert 'data-state="running"' in polled and 'hx-get="' + status_url in polled
 
     wait_for_job(job_id)
     done = client.get(status_url, HTTP_HX_REQUEST="true")
