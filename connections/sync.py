@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models, reset_queries, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -365,6 +365,7 @@ def _progress(job_id: str | None, run: SyncRun) -> None:
     run.message = (f"{pages} of changes read…" if run.mode == SyncRun.Mode.DELTA
                    else f"{pages}, {run.rows} rows{total} so far…")
     _set(run, pages=run.pages, rows=run.rows, bytes=run.bytes, heartbeat_at=timezone.now(), message=run.message)
+    reset_queries()  # with DEBUG on, Django keeps every query's text (each page's INSERT) until a request ends
     if job_id:
         background.report_progress(job_id, run.percent or 0, run.message)
 
