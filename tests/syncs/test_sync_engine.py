@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connections import sync
+from connections import sync, tasks
 from connections.models import AuditEntry, ConnectionToken, Job, SyncRecord, SyncRun
 from tests.syncs.conftest import sandbox_listing
 
@@ -124,8 +124,9 @@ def test_a_redelivered_task_does_not_run_a_finished_run_again(clean_sandbox, use
     run = sync_inline(users, operator_a)
     requests_before = clean_sandbox.control.get("/_sandbox/requests")["total"]
 
-    again = sync.run_sync(users, run, str(run.job_id))
+    again = tasks.sync_entity(str(run.job_id), str(users.pk), str(run.pk))  # the broker delivered it again
 
+    assert tasks.sync_entity.acks_late
     assert again["skipped"] and again["ok"]
     assert clean_sandbox.control.get("/_sandbox/requests")["total"] == requests_before
     assert SyncRecord.objects.filter(run=run).count() == 250
@@ -139,3 +140,41 @@ def test_one_active_run_per_connection(users, operator_a):
 
     assert first.pk == second.pk
     assert SyncRun.objects.filter(connection=users).count() == 1
+
+
+def test_a_refused_token_is_refetched_once_and_the_run_goes_on(clean_sandbox, users, operator_a, sync_inline):
+    from connections import tokens
+    from connections.models import TokenFetch
+
+    tokens.ensure_token(users)
+    row = ConnectionToken.objects.get(connection=users)
+    header, payload, _ = row.access_token.split(".")
+    row.access_token = f"{header}.{payload}.bm90LWEtc2lnbmF0dXJl"   # Graph refuses the signature: 401
+    row.save(update_fields=["access_token"])
+
+    run = sync_inline(users, operator_a)
+
+    assert run.status == "succeeded", run.error
+    assert run.rows == 250
+    assert TokenFetch.objects.filter(connection=users, reason="expired", ok=True).count() == 1
+
+
+def test_a_run_in_progress_is_not_started_twice_but_a_stale_one_is_taken_over(
+        clean_sandbox, users, operator_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections import actions
+
+    job = actions.start(users, "sync", operator_a)
+    run = SyncRun.objects.get(job=job)
+    SyncRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
+
+    busy = sync.run_sync(users, run, str(job.pk))
+    assert busy["skipped"] and busy["status"] == "running"
+    assert clean_sandbox.control.get("/_sandbox/requests")["total"] == 0
+
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - sync.STALE_AFTER - timedelta(seconds=1))
+    taken_over = sync.run_sync(users, run, str(job.pk))
+    assert taken_over["ok"] and taken_over["rows"] == 250
