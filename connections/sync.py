@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, models, reset_queries, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -136,6 +137,8 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         return _fail(run, job_id, failed.diagnosis, user, kept=failed.kept)
     except outbound.OutboundError as err:
         return _fail(run, job_id, diagnostics.diagnose_transport_error(err, tokens.context_for(connection)), user)
+    except SoftTimeLimitExceeded:
+        return _fail(run, job_id, _too_long_diagnosis(run), user)
     except Exception:
         log.exception("sync run %s crashed", run.pk)
         _fail(run, job_id, _crash_diagnosis(), user)
@@ -414,6 +417,17 @@ def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
         "or restarted). Nothing it read was kept.",
         [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC")],
         [diagnostics.Step("Press Sync now to start again.", action="retry")],
+    )
+
+
+def _too_long_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
+    return diagnostics.Diagnosis(
+        "sync.too_long", "warning", "The sync took longer than a worker may run one task",
+        f"The worker stopped the run at its time limit (CELERY_TASK_SOFT_TIME_LIMIT) after {run.pages} pages "
+        f"and {run.rows} rows. Nothing this run read was kept.",
+        [("Pages read", str(run.pages)), ("Rows read", str(run.rows))],
+        [diagnostics.Step("Narrow the read with $select or $filter, or ask your admin to raise "
+                          "CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT.", action="edit_connection")],
     )
 
 
