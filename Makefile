@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SANDBOX_PORT ?= 8765
 
-# The dashboard talks to the bundled Graph sandbox unless told otherwise.
-export GRAPH_SANDBOX_URL ?= https://127.0.0.1:$(SANDBOX_PORT)
-export GRAPH_CA_BUNDLE   ?= $(CURDIR)/var/sandbox/ca.pem
+# `make run` points the dashboard at the bundled Graph sandbox unless told otherwise;
+# tests start their own sandbox on a free port.
+run: export GRAPH_SANDBOX_URL ?= https://127.0.0.1:$(SANDBOX_PORT)
+run: export GRAPH_CA_BUNDLE ?= $(CURDIR)/var/sandbox/ca.pem
 
 .PHONY: install run test bench clean
 
