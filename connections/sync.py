@@ -76,7 +76,7 @@ def start(connection: Connection, user: Any, task: Any) -> Job:
     turns a double click or two people pressing at once into one run.
     """
     expire_stale_runs(connection)
-    active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).select_related("job").first()
+    active = _active(connection)
     if active is not None and active.job is not None:
         return active.job
     run = SyncRun(connection=connection, started_by=user if getattr(user, "pk", None) else None,
@@ -88,11 +88,15 @@ def start(connection: Connection, user: Any, task: Any) -> Job:
                                          args=(str(connection.pk), str(run.pk)))
             run.save(force_insert=True)
     except IntegrityError:
-        active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).select_related("job").first()
+        active = _active(connection)
         if active is None or active.job is None:
             raise
         return active.job
     return run.job
+
+
+def _active(connection: Connection) -> SyncRun | None:
+    return SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).select_related("job").first()
 
 
 def _claim(run: SyncRun) -> bool:
@@ -231,12 +235,10 @@ def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, pa
     if entity is not None and entity.path in COUNTABLE:
         params["$count"] = "true"
         headers["ConsistencyLevel"] = "eventual"
-    delta_link = ""
     if entity is not None and entity.delta and not run.odata_filter:
-        delta_link = _latest_delta_link(reader, base, run.odata_select)
+        run.delta_link = _latest_delta_link(reader, base, run.odata_select)
     for body in _pages(reader, run, base, params, headers):
         _write(run, _items(body))
-    _set(run, delta_link=delta_link)
 
 
 def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:
@@ -267,8 +269,8 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
         run.bytes += response.size
         yield body
         next_url, params = body.get("@odata.nextLink"), None  # the link carries every query option
-        if not next_url:
-            run.delta_link = str(body.get("@odata.deltaLink") or "")
+        if body.get("@odata.deltaLink"):
+            run.delta_link = str(body["@odata.deltaLink"])
         _progress(reader.job_id, run)
 
 
@@ -311,8 +313,7 @@ def _write(run: SyncRun, items: list[dict[str, Any]]) -> None:
     for item in items:
         data = clean(item)
         records.append(SyncRecord(run=run, key=_key_of(item, key_name, data)[:400], data=data, digest=digest(data)))
-    SyncRecord.objects.bulk_create(records, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    run.rows += len(records)
+    _flush(run, records)
 
 
 def _key_name(run: SyncRun) -> str:
