@@ -21,7 +21,7 @@ class AuditEntry(models.Model):
         TOKEN_FETCHED = "token_fetched", "Fetched a token"
         TOKEN_REFETCHED = "token_refetched", "Re-fetched the token"
         TESTED = "tested", "Tested the connection"
-        SYNCED = "synced", "Started a sync"
+        SYNCED = "synced", "Ran a sync"
         SIGNED_IN = "signed_in", "Signed in (authorization code)"
         SIGNED_OUT = "signed_out", "Removed the sign-in"
 
