@@ -57,8 +57,7 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
                                    plaintext(row.access_token), policy=policy)
             item_status = item.status
     clear_graph_refusal(row)
-    _update_secret_expiry(connection, appinfo.read_app_facts(
-        connection, plaintext(row.access_token), plaintext(connection.client_secret)))
+    refresh_app_facts(connection, row)
     audit.record(user, connection, "tested", detail=f"read {connection.entity}: HTTP {response.status}")
     return _result(True, "done", started, status=response.status, request_id=response.request_id,
                    sample=_summary(sample), item_status=item_status, refetched=refetched,
@@ -85,12 +84,7 @@ def _summary(item: Any) -> dict[str, Any] | None:
 def record_graph_refusal(connection: Connection, row: ConnectionToken,
                          response: graphclient.GraphResponse) -> diagnostics.Diagnosis:
     """Diagnose a failed Graph response and keep it on the token row for the page and re-fetch."""
-    granted = None
-    facts = None
-    if response.status == 403:
-        facts = appinfo.read_app_facts(connection, plaintext(row.access_token), plaintext(connection.client_secret))
-        granted = facts.granted
-        _update_secret_expiry(connection, facts)
+    granted = refresh_app_facts(connection, row).granted if response.status == 403 else None
     body = response.body if isinstance(response.body, dict) else None
     diagnosis = diagnostics.diagnose_graph_error(
         response.status, body, response.headers, tokens.context_for(connection),
@@ -136,19 +130,30 @@ def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diag
         )
         row.graph_error = {**stored, "resolved": True, "diagnosis": after.to_dict()}
     else:
-        facts = appinfo.read_app_facts(connection, plaintext(row.access_token), plaintext(connection.client_secret))
+        # The caller has just refreshed row.granted (refresh_app_facts) for the new token.
+        granted = frozenset(row.granted) if row.granted is not None else None
         previous = diagnostics.PreviousAttempt.of(before, stored.get("token_permissions") or [])
         after = diagnostics.diagnose_graph_error(
             stored["status"], stored.get("body"), stored.get("headers") or {}, tokens.context_for(connection),
-            permissions, row.kind or "app", previous=previous, granted=facts.granted)
+            permissions, row.kind or "app", previous=previous, granted=granted)
         row.graph_error = {**stored, "diagnosis": after.to_dict(), "token_permissions": sorted(permissions),
-                           "granted": sorted(facts.granted) if facts.granted is not None else None}
+                           "granted": row.granted}
     row.save(update_fields=["graph_error"])
     return after
 
 
-def _update_secret_expiry(connection: Connection, facts: appinfo.AppFacts) -> None:
-    """Keep the profile's secret expiry current when Graph tells us (else the entered date stays)."""
+def refresh_app_facts(connection: Connection, row: ConnectionToken) -> appinfo.AppFacts:
+    """Ask Graph what is granted to the app and when its secret expires, and keep both.
+
+    The grants are stored on the token row (None: the app may not read them), so the token
+    panel can say "granted, but not in this token — re-fetch" without waiting for a 403; the
+    profile's secret expiry follows Graph when Graph knows it (else the entered date stays).
+    """
+    facts = appinfo.read_app_facts(connection, plaintext(row.access_token), plaintext(connection.client_secret))
+    row.granted = sorted(facts.granted) if facts.granted is not None else None
+    row.granted_checked_at = timezone.now()
+    row.save(update_fields=["granted", "granted_checked_at"])
     if facts.secret_expires_on and facts.secret_expires_on != connection.secret_expires_on:
         Connection.objects.filter(pk=connection.pk).update(secret_expires_on=facts.secret_expires_on)
         connection.secret_expires_on = facts.secret_expires_on
+    return facts

@@ -46,10 +46,13 @@ def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
     background.report_progress(job_id, 10, "Requesting a token from Entra ID…")
     outcome = tokens.fetch_token(connection, force=force, reason=reason, job_id=job_id, user=_user(job_id))
     result = outcome.as_result()
-    if outcome.ok and reason == TokenFetch.Reason.REFETCH:
-        after = probe.reassess_after_refetch(connection, outcome.token)
-        if after is not None:
-            result["reassessed"] = after.to_dict()
+    if outcome.ok and not outcome.joined:  # a cached token too: the grants may have changed since
+        background.report_progress(job_id, 70, "Checking which permissions are granted to the app…")
+        probe.refresh_app_facts(connection, outcome.token)
+        if reason == TokenFetch.Reason.REFETCH:
+            after = probe.reassess_after_refetch(connection, outcome.token)
+            if after is not None:
+                result["reassessed"] = after.to_dict()
     if not outcome.ok:
         background.mark_failed(job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed",
                                result=result)

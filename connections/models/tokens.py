@@ -47,6 +47,10 @@ class ConnectionToken(models.Model):
     graph_error = models.JSONField(
         default=dict, blank=True, help_text="the last Graph refusal for the entity, with its diagnosis")
     graph_error_at = models.DateTimeField(null=True, blank=True)
+    granted = models.JSONField(
+        null=True, blank=True,
+        help_text="Graph application permissions granted to the app (admin consent); null when unreadable")
+    granted_checked_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True)
 
@@ -58,6 +62,18 @@ class ConnectionToken(models.Model):
     @property
     def is_valid(self) -> bool:
         return bool(self.state == self.State.VALID and self.expires_at and self.expires_at > timezone.now())
+
+    @property
+    def granted_not_in_token(self) -> list[str]:
+        """Granted to the app but missing from this token: a re-fetch would add them."""
+        return sorted(set(self.granted or ()) - set(self.permissions or ())) if self.kind == "app" else []
+
+    @property
+    def in_token_not_granted(self) -> list[str]:
+        """In this token but no longer granted (revoked): they vanish at the next fetch."""
+        if self.granted is None or self.kind != "app":
+            return []
+        return sorted(set(self.permissions or ()) - set(self.granted))
 
     def valid_for(self, seconds: float) -> bool:
         """True when the token is valid and stays so for at least ``seconds`` more."""

@@ -99,3 +99,34 @@ def test_with_readable_grants_the_page_compares_granted_with_the_token(
     assert run_job(client, conn, "test").state == "succeeded"
     conn.refresh_from_db()
     assert conn.secret_expires_on is not None  # read from the app's passwordCredentials
+
+
+def test_token_panel_says_granted_but_not_in_this_token(clean_sandbox, sandbox_app, sandbox_connection, team_a,
+                                                       operator_a, login, run_job):
+    """An app that may read its own grants: after an admin grants more, the panel says a
+    re-fetch would add it — before any read fails."""
+    app = sandbox_app(roles=["User.Read.All", "Application.Read.All"])
+    connection = sandbox_connection(team_a, app, name="self-aware", entity="users")
+    client = login(operator_a)
+    assert run_job(client, connection, "token_fetch").state == "succeeded"
+    row = ConnectionToken.objects.get(connection=connection)
+    assert row.granted == ["Application.Read.All", "User.Read.All"]
+    assert "Granted, but not in this token" not in detail(client, connection)
+
+    grant(clean_sandbox, app, "Group.Read.All")
+    assert run_job(client, connection, "token_fetch").result["cached"] is True  # same token, grants re-read
+
+    row.refresh_from_db()
+    assert row.granted_not_in_token == ["Group.Read.All"]
+    page = detail(client, connection)
+    assert "Granted, but not in this token: <strong>Group.Read.All</strong>" in page
+
+    assert run_job(client, connection, "token_refetch").result["gained"] == ["Group.Read.All"]
+    assert "Granted, but not in this token" not in detail(client, connection)
+
+
+def test_token_panel_says_when_grants_are_unreadable(clean_sandbox, groups_connection, operator_a, login, run_job):
+    client = login(operator_a)
+    assert run_job(client, groups_connection, "token_fetch").state == "succeeded"
+    assert ConnectionToken.objects.get(connection=groups_connection).granted is None
+    assert "may not read its own permission grants" in detail(client, groups_connection)
