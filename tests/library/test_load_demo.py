@@ -55,10 +55,13 @@ def test_with_the_sandbox_file_it_adds_the_connections_once(tmp_path, capsys):
     assert users.scope == "https://graph.microsoft.com/.default"
     assert (users.token_version, users.grant_type) == ("v2", "client_credentials")
     assert users.client_secret == SANDBOX["client_secret"]
-    assert Connection.objects.count() == 2 and Team.objects.count() == 1 and Membership.objects.count() == 3
-    assert AuditEntry.objects.filter(action="created").count() == 2
+    mail = Connection.objects.get(name="Sandbox mail (sign in)")
+    assert (mail.grant_type, mail.entity, mail.scope) == ("authorization_code", "me/messages", "User.Read Mail.Read")
+    assert mail.redirect_url == "http://127.0.0.1:8000/connections/oauth/callback"  # registered in the sandbox
+    assert Connection.objects.count() == 3 and Team.objects.count() == 1 and Membership.objects.count() == 3
+    assert AuditEntry.objects.filter(action="created").count() == 3
 
     path.write_text(json.dumps({**SANDBOX, "client_secret": "sbx~rotated"}))
     call_command("load_demo", sandbox_json=str(path))
     assert Connection.objects.get(name="Sandbox users").client_secret == "sbx~rotated"
-    assert AuditEntry.objects.filter(action="secret_replaced").count() == 2
+    assert AuditEntry.objects.filter(action="secret_replaced").count() == 3

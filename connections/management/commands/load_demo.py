@@ -1,4 +1,5 @@
-"""Demo data: the demo superuser, a viewer and an operator, the "Demo team", and two sandbox connections.
+"""Demo data: the demo superuser, a viewer and an operator, the "Demo team", and three sandbox connections
+(users and groups with client credentials; the signed-in user's mail with authorization code).
 
 Idempotent: run it again after the sandbox has written var/sandbox/sandbox.json and the sandbox
 connections are added (or brought up to date with the sandbox's current app and secret).
@@ -21,7 +22,13 @@ from connections.models import Connection, Membership, Role, Team
 DEFAULT_PASSWORD = "demo-graphconn"
 TEAM_NAME = "Demo team"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-SANDBOX_CONNECTIONS = (("Sandbox users", "users"), ("Sandbox groups", "groups"))
+DELEGATED_SCOPE = "User.Read Mail.Read"
+# name, entity, grant type, scope
+SANDBOX_CONNECTIONS = (
+    ("Sandbox users", "users", Connection.GrantType.CLIENT_CREDENTIALS, GRAPH_SCOPE),
+    ("Sandbox groups", "groups", Connection.GrantType.CLIENT_CREDENTIALS, GRAPH_SCOPE),
+    ("Sandbox mail (sign in)", "me/messages", Connection.GrantType.AUTHORIZATION_CODE, DELEGATED_SCOPE),
+)
 SANDBOX_KEYS = ("base_url", "ca_path", "tenant_id", "tenant_domain", "client_id", "client_secret")
 
 
@@ -49,8 +56,8 @@ class Command(BaseCommand):
                     "the sandbox connections will be added on the next run."
                 )
             else:
-                for name, entity in SANDBOX_CONNECTIONS:
-                    self.sandbox_connection(demo, team, name, entity, sandbox)
+                for name, entity, grant_type, scope in SANDBOX_CONNECTIONS:
+                    self.sandbox_connection(demo, team, name, entity, sandbox, grant_type, scope)
                 self.warn_if_not_allowed(sandbox["base_url"])
         base = settings.PUBLIC_BASE_URL
         self.stdout.write(f"Log in at {base}/ as demo / {password}")
@@ -75,17 +82,18 @@ class Command(BaseCommand):
             raise CommandError(f"{path} lacks {', '.join(missing)}")
         return {**data, "base_url": str(data["base_url"]).rstrip("/")}
 
-    def sandbox_connection(self, demo: Any, team: Team, name: str, entity: str, sandbox: dict[str, str]) -> None:
+    def sandbox_connection(self, demo: Any, team: Team, name: str, entity: str, sandbox: dict[str, str],
+                           grant_type: str, scope: str) -> None:
         base, tenant = sandbox["base_url"], sandbox["tenant_id"]
         fields = {
             "service_url": f"{base}/v1.0",
             "tenant": tenant,
             "client_id": sandbox["client_id"],
             "token_version": Connection.TokenVersion.V2,
-            "grant_type": Connection.GrantType.CLIENT_CREDENTIALS,
+            "grant_type": grant_type,
             "token_url": f"{base}/{tenant}/oauth2/v2.0/token",
             "authorize_url": f"{base}/{tenant}/oauth2/v2.0/authorize",
-            "scope": GRAPH_SCOPE,
+            "scope": scope,
             "entity": entity,
         }
         connection = Connection.objects.filter(team=team, name=name).first()
