@@ -29,9 +29,10 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
     teams = list(scope(Team.objects.all(), request, team_field="pk"))
     rows = with_role(with_status(Connection.objects.for_user(request).select_related("team")), request)
-    selected = request.GET.get("team", "")
-    if selected.isdigit():
-        rows = rows.filter(team_id=int(selected))
+    # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
+    selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
+    if selected is not None:
+        rows = rows.filter(team_id=selected)
     rows = list(rows.order_by("team__name", "name"))
     for row in rows:
         row.can = Can(row.access_role)
@@ -39,7 +40,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     return render(request, "connections/list.html", {
         "connections": rows,
         "teams": teams,
-        "selected_team": int(selected) if selected.isdigit() else None,
+        "selected_team": selected,
         "can_create": admin_teams(request).exists(),
     })
 

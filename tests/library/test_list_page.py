@@ -70,6 +70,13 @@ def test_filter_by_team(login, team_a, team_b, connection_a, connection_b):
     assert "B users" in filtered and "A users" not in filtered
 
 
+
+@pytest.mark.parametrize("team", ["99999999999999999999999999", "\x00", "abc", "-1", "１"])
+def test_an_odd_team_filter_shows_every_team_instead_of_failing(login, admin_a, connection_a, team):
+    response = login(admin_a).get("/", {"team": team})
+    assert response.status_code == 200
+    assert "A users" in response.content.decode()
+
 def test_the_empty_state_explains_what_to_do(login, admin_a, viewer_a):
     page = login(admin_a).get("/").content.decode()
     assert "No connections" in page and "Register an app in Entra ID" in page
