@@ -29,6 +29,7 @@ RUNS_PER_PAGE = 25
 CHANGES_PER_PAGE = 50
 SAMPLE_FOR_COLUMNS = 100
 EXPORT_CHUNK = 2000
+SEARCH_MAX = 200
 CHANGE_KINDS = ("added", "changed", "removed")
 
 
@@ -80,7 +81,10 @@ def sync_list(request: HttpRequest, pk: Any) -> HttpResponse:
 def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     """The run's records as a table; ``q`` searches the records' JSON text on the server."""
     run = _run_for_user(request, pk, run_id)
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()
+    if len(query) > SEARCH_MAX:  # a longer LIKE pattern is refused by the database
+        messages.warning(request, f"Search text is limited to {SEARCH_MAX} characters; the rest was left out.")
+        query = query[:SEARCH_MAX].strip()
     records = search(SyncRecord.objects.filter(run=run), query).order_by("key")
     page = Paginator(records.only("key", "data"), RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     columns = columns_for(run)

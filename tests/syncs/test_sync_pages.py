@@ -59,6 +59,15 @@ def test_search_filters_on_the_server_in_any_field_and_any_case(login, viewer_a,
     assert ROW.findall(nothing) == [] and "No records match" in nothing
 
 
+
+def test_an_overlong_or_odd_search_is_answered_not_a_server_error(login, viewer_a, synced):
+    client = login(viewer_a)
+    long = client.get(url("sync_detail", synced), {"q": "Zoë" + "x" * 60000})
+    assert long.status_code == 200
+    assert "Search text is limited to 200 characters" in long.content.decode()
+    with_nul = client.get(url("sync_detail", synced), {"q": "Zoë\x00 Ång"})
+    assert with_nul.status_code == 200 and "Zoë Ångström" in with_nul.content.decode()
+
 def test_search_keeps_its_query_across_pages(login, viewer_a, synced):
     html = login(viewer_a).get(url("sync_detail", synced), {"q": "@"}).content.decode()
     assert "q=%40&amp;page=2" in html
