@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 
 from . import diagnostics, outbound, tokenclient, tokens
+from .crypto import UndecryptableSecret
 from .fields import plaintext
 from .models import Connection, TokenFetch
 
@@ -64,9 +65,13 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
     row = tokens.token_row(connection)
     fetch = TokenFetch.objects.create(connection=connection, reason=TokenFetch.Reason.SIGN_IN)
     v1 = connection.token_version == Connection.TokenVersion.V1
+    try:
+        secret = plaintext(connection.client_secret)
+    except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
+        return tokens.record_failure(connection, row, fetch, tokens._unreadable_diagnosis(connection, str(exc)), user)
     request = tokenclient.TokenRequest(
         token_url=connection.token_url, client_id=connection.client_id,
-        client_secret=plaintext(connection.client_secret) or None, grant_type="authorization_code",
+        client_secret=secret or None, grant_type="authorization_code",
         scope=None if v1 else (connection.scope or None), resource=(connection.resource or None) if v1 else None,
         code=code, redirect_uri=connection.redirect_url, code_verifier=pending.verifier,
     )
