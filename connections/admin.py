@@ -6,6 +6,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
 from .models import AuditEntry, Connection, Job, Membership, Team
@@ -60,6 +62,10 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("Client secret", {"fields": ["secret_state", "new_client_secret", "secret_expires_on"]}),
         ("History", {"fields": ["created_by", "created_at", "updated_by", "updated_at"]}),
     ]
+
+    @method_decorator(sensitive_post_parameters("new_client_secret"))  # masked in error reports
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return super().changeform_view(request, *args, **kwargs)
 
     @admin.display(description="Saved secret")
     def secret_state(self, obj: Connection) -> str:

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import audit
@@ -71,6 +72,7 @@ def _snapshot(connection: Connection) -> dict[str, Any]:
     return {name: getattr(connection, "team_id" if name == "team" else name) for name in AUDITED_FIELDS}
 
 
+@sensitive_post_parameters("client_secret")  # error reports (debug page, admin mail) mask it
 @require_http_methods(["GET", "POST"])
 def connection_new(request: HttpRequest) -> HttpResponse:
     if not admin_teams(request).exists():
@@ -86,6 +88,7 @@ def connection_new(request: HttpRequest) -> HttpResponse:
     return _form_page(request, form, None)
 
 
+@sensitive_post_parameters("client_secret")  # error reports (debug page, admin mail) mask it
 @require_http_methods(["GET", "POST"])
 def connection_edit(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.ADMIN)

@@ -79,3 +79,38 @@ def test_the_edit_form_keeps_the_secret_when_left_blank(login, admin_a, team_a, 
     assert entry.action == "edited" and "entity" in entry.fields and "client_secret" not in entry.fields
     assert entry.changes["entity"] == ["users", "groups"]
     assert entry.user == admin_a and entry.ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("where", ["form", "admin"])
+def test_the_error_report_of_a_crashed_save_masks_the_secret(login, admin_a, superuser, team_a, connection_a,
+                                                             monkeypatch, where):
+    """What the debug page or the admins' error mail would show after an unexpected error."""
+    import sys
+
+    from django.core.signals import got_request_exception
+    from django.test import Client
+    from django.views.debug import ExceptionReporter
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    reports: list[str] = []
+
+    def report(sender, request, **kwargs):
+        reports.append(ExceptionReporter(request, *sys.exc_info(), is_email=True).get_traceback_text())
+
+    monkeypatch.setattr("connections.audit.record", crash)
+    got_request_exception.connect(report)
+    client = Client(raise_request_exception=False)
+    if where == "form":
+        client.force_login(admin_a)
+        url, data = reverse("connections:edit", args=[connection_a.pk]), valid_data(team_a, client_secret=FIRST)
+    else:
+        client.force_login(superuser)
+        url = reverse("admin:connections_connection_change", args=[connection_a.pk])
+        data = {**valid_data(team_a), "item_url": "{entity}/{key}", "new_client_secret": FIRST}
+    try:
+        assert client.post(url, data).status_code == 500
+    finally:
+        got_request_exception.disconnect(report)
+    assert "the database went away" in reports[0] and FIRST not in reports[0]
