@@ -32,7 +32,12 @@ class Pending:
 
 
 def begin(request: HttpRequest, connection: Connection) -> str:
-    """Remember a fresh state + PKCE verifier for this connection; return the authorise URL."""
+    """Remember a fresh state + PKCE verifier for this connection; return the authorise URL.
+
+    The browser is sent there to type a password, so it must be an allowed login host like any
+    outbound URL (``outbound.DisallowedURL`` otherwise; a profile saved in Django admin skips the form).
+    """
+    outbound.check_url(connection.authorize_url, outbound.policy_from_settings())
     verifier, challenge = tokenclient.new_pkce()
     state = tokenclient.new_state()
     now = time.time()

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import actions, oauth, tokens
+from .. import actions, oauth, outbound, tokens
 from ..access import get_connection_for_user
 from ..models import Job, Role
 
@@ -68,7 +68,11 @@ def oauth_start(request: HttpRequest, pk: str) -> HttpResponse:
     if not connection.authorize_url:
         messages.error(request, "The connection has no authorise URL. Edit it and fill in the tenant to get one.")
         return redirect("connections:detail", pk=connection.pk)
-    return redirect(oauth.begin(request, connection))
+    try:
+        return redirect(oauth.begin(request, connection))
+    except outbound.DisallowedURL as refused:
+        messages.error(request, f"The authorise URL is refused: {refused.message} Edit the connection.")
+        return redirect("connections:detail", pk=connection.pk)
 
 
 @require_GET

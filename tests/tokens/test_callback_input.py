@@ -53,3 +53,13 @@ def test_a_malformed_callback_is_refused_in_plain_words(login, operator_a, deleg
     assert response.status_code == 400
     assert "Sign-in not accepted" in response.content.decode()
     assert not TokenFetch.objects.filter(connection=delegated).exists()
+
+
+def test_sign_in_never_sends_the_browser_to_a_host_that_is_not_allowed(login, operator_a, delegated):
+    # Django admin saves profiles without the dashboard form's checks.
+    type(delegated).objects.filter(pk=delegated.pk).update(authorize_url="https://login.evil.example/authorize")
+    client = login(operator_a)
+    response = client.post(reverse("connections:oauth_start", args=[delegated.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("connections:detail", args=[delegated.pk]), 302)]
+    assert "The authorise URL is refused: Host login.evil.example is not in GRAPH_ALLOWED_HOSTS." in (
+        response.content.decode())
