@@ -10,6 +10,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
+from .forms import ProfileFieldsMixin, write_only_secret
 from .models import AuditEntry, Connection, Job, Membership, Team
 
 
@@ -26,16 +27,11 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
-class ConnectionAdminForm(forms.ModelForm):
-    """The stored secret is never rendered; a blank field keeps it, a value replaces it."""
+class ConnectionAdminForm(ProfileFieldsMixin, forms.ModelForm):
+    """The dashboard form's field checks; the stored secret is never rendered (blank keeps it)."""
 
-    new_client_secret = forms.CharField(
-        label="Client secret",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave blank to keep the saved secret; type a value to replace it.",
-    )
+    new_client_secret = write_only_secret(
+        "Client secret", "Write-only. Leave blank to keep the saved secret; type a value to replace it.")
 
     class Meta:
         model = Connection

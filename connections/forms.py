@@ -48,80 +48,19 @@ def _origin(url: str) -> tuple[str, str, int | None]:
         return ("", "", None)
 
 
-class ConnectionForm(forms.ModelForm):
-    """Create and edit. The secret is a separate, write-only field; blank on edit keeps the saved one."""
-
-    client_secret = forms.CharField(
-        label="Client secret (value)",
-        required=False,
-        strip=True,
+def write_only_secret(label: str, help_text: str = "") -> forms.CharField:
+    """A secret input that is never rendered back, not even after a validation error."""
+    return forms.CharField(
+        label=label, required=False, strip=True, help_text=help_text,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
-    class Meta:
-        model = Connection
-        fields = [
-            "name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter",
-            "tenant", "token_version", "grant_type", "client_id", "secret_expires_on",
-            "token_url", "authorize_url", "redirect_url", "scope", "resource",
-        ]
-        widgets = {
-            "secret_expires_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "entity": forms.TextInput(attrs={"list": "entity-catalogue"}),
-            "odata_filter": forms.TextInput(),
-            "odata_select": forms.TextInput(),
-        }
-        help_texts = {
-            "service_url": "https://graph.microsoft.com/v1.0, /beta, or a national cloud.",
-            "entity": "Pick from the list or type a path, e.g. groups/{id}/members.",
-            "item_url": "How one item is addressed; must contain {entity} and {key}.",
-            "tenant": "Directory (tenant) ID, or a verified domain such as contoso.onmicrosoft.com.",
-            "client_id": "Application (client) ID from the app registration's overview.",
-            "token_url": "Filled from the tenant and version when left blank.",
-            "authorize_url": "Only used by the authorization code grant; filled when left blank.",
-            "redirect_url": "The dashboard's own callback; register it on the app.",
-            "scope": "v2 endpoint, e.g. https://graph.microsoft.com/.default",
-            "resource": "v1 endpoint, e.g. https://graph.microsoft.com",
-        }
 
-    sections = (
-        ("Connection", ("name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter")),
-        ("OAuth2", ("tenant", "token_version", "grant_type", "client_id", "token_url", "authorize_url",
-                    "redirect_url", "scope", "resource")),
-        ("Client secret", ("client_secret", "secret_expires_on")),
-    )
+class ProfileFieldsMixin:
+    """Validation of the profile's fields, shared by the dashboard form and Django admin's, so no
+    way of saving a profile skips the allowed-hosts and path checks."""
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.warnings: list[str] = []
-        self.secret_replaced = False
-        self.fields["team"].queryset = admin_teams(user)
-        self.fields["team"].empty_label = None
-        self.fields["name"].max_length = 100
-        self.fields["redirect_url"].initial = default_redirect_url()
-        self.fields["redirect_url"].show_hidden_initial = False
-        if self.instance._state.adding:
-            self.fields["client_secret"].help_text = "The secret's Value column, not its Secret ID."
-        else:
-            state = self.instance.secret_state
-            self.fields["client_secret"].help_text = {
-                "saved": "Saved — leave blank to keep it; type a new value to replace it.",
-                "unreadable": "The saved secret is unreadable with the configured keys — re-enter it.",
-                "none": "No secret saved yet.",
-            }[state]
-        for name in ("token_url", "authorize_url", "scope", "resource", "redirect_url"):
-            self.fields[name].widget.attrs["data-auto"] = name
-
-    @property
-    def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(title, [self[name] for name in names]) for title, names in self.sections]
-
-    @property
-    def entities(self) -> tuple[catalogue.Entity, ...]:
-        return catalogue.LISTED
-
-    # --- one field at a time -------------------------------------------------------------------
+    cleaned_data: dict[str, Any]
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
@@ -204,6 +143,77 @@ class ConnectionForm(forms.ModelForm):
             raise ValidationError("The filter must be on one line.")
         return text
 
+
+class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
+    """Create and edit. The secret is a separate, write-only field; blank on edit keeps the saved one."""
+
+    client_secret = write_only_secret("Client secret (value)")
+
+    class Meta:
+        model = Connection
+        fields = [
+            "name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter",
+            "tenant", "token_version", "grant_type", "client_id", "secret_expires_on",
+            "token_url", "authorize_url", "redirect_url", "scope", "resource",
+        ]
+        widgets = {
+            "secret_expires_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "entity": forms.TextInput(attrs={"list": "entity-catalogue"}),
+            "odata_filter": forms.TextInput(),
+            "odata_select": forms.TextInput(),
+        }
+        help_texts = {
+            "service_url": "https://graph.microsoft.com/v1.0, /beta, or a national cloud.",
+            "entity": "Pick from the list or type a path, e.g. groups/{id}/members.",
+            "item_url": "How one item is addressed; must contain {entity} and {key}.",
+            "tenant": "Directory (tenant) ID, or a verified domain such as contoso.onmicrosoft.com.",
+            "client_id": "Application (client) ID from the app registration's overview.",
+            "token_url": "Filled from the tenant and version when left blank.",
+            "authorize_url": "Only used by the authorization code grant; filled when left blank.",
+            "redirect_url": "The dashboard's own callback; register it on the app.",
+            "scope": "v2 endpoint, e.g. https://graph.microsoft.com/.default",
+            "resource": "v1 endpoint, e.g. https://graph.microsoft.com",
+        }
+
+    sections = (
+        ("Connection", ("name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter")),
+        ("OAuth2", ("tenant", "token_version", "grant_type", "client_id", "token_url", "authorize_url",
+                    "redirect_url", "scope", "resource")),
+        ("Client secret", ("client_secret", "secret_expires_on")),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.warnings: list[str] = []
+        self.secret_replaced = False
+        self.fields["team"].queryset = admin_teams(user)
+        self.fields["team"].empty_label = None
+        self.fields["name"].max_length = 100
+        self.fields["redirect_url"].initial = default_redirect_url()
+        self.fields["redirect_url"].show_hidden_initial = False
+        if self.instance._state.adding:
+            self.fields["client_secret"].help_text = "The secret's Value column, not its Secret ID."
+        else:
+            state = self.instance.secret_state
+            self.fields["client_secret"].help_text = {
+                "saved": "Saved — leave blank to keep it; type a new value to replace it.",
+                "unreadable": "The saved secret is unreadable with the configured keys — re-enter it.",
+                "none": "No secret saved yet.",
+            }[state]
+        for name in ("token_url", "authorize_url", "scope", "resource", "redirect_url"):
+            self.fields[name].widget.attrs["data-auto"] = name
+
+    @property
+    def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
+        return [(title, [self[name] for name in names]) for title, names in self.sections]
+
+    @property
+    def entities(self) -> tuple[catalogue.Entity, ...]:
+        return catalogue.LISTED
+
+    # --- the secret and the whole form --------------------------------------------------------
+
     def clean_client_secret(self) -> str:
         secret = self.cleaned_data.get("client_secret", "")
         if self.instance._state.adding and not secret:
@@ -214,8 +224,6 @@ class ConnectionForm(forms.ModelForm):
                 "If token requests fail with AADSTS7000215, copy the Value column instead."
             )
         return secret
-
-    # --- the whole form ------------------------------------------------------------------------
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -59,6 +59,29 @@ def test_admin_connection_form_never_renders_the_secret_and_blank_keeps_it(login
     assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == ["edited", "secret_replaced"]
 
 
+
+@pytest.mark.parametrize("field, value, message", [
+    ("token_url", "https://169.254.169.254/latest/meta-data", "is an IP address"),
+    ("service_url", "https://graph.evil.example/v1.0", "is not in GRAPH_ALLOWED_HOSTS"),
+    ("item_url", "{0}/{entity}/{key}", "Only the placeholders {entity} and {key} may be used."),
+    ("tenant", "not a tenant", "Enter the directory (tenant) ID"),
+])
+def test_the_admin_form_checks_fields_like_the_dashboard_form(login, superuser, connection_a, field, value, message):
+    client = login(superuser)
+    url = reverse("admin:connections_connection_change", args=[connection_a.pk])
+    data = {
+        "name": "A users", "team": connection_a.team_id, "service_url": connection_a.service_url,
+        "entity": "users", "item_url": "{entity}/{key}", "odata_select": "", "odata_filter": "",
+        "tenant": connection_a.tenant, "token_version": "v2", "grant_type": "client_credentials",
+        "client_id": connection_a.client_id, "token_url": connection_a.token_url, "authorize_url": "",
+        "redirect_url": connection_a.redirect_url, "scope": connection_a.scope, "resource": "",
+        "new_client_secret": "", "secret_expires_on": "", field: value,
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200 and message in response.content.decode()
+    assert getattr(Connection.objects.get(pk=connection_a.pk), field) != value
+    assert not AuditEntry.objects.exists()
+
 def test_admin_audit_log_and_jobs_are_read_only(login, superuser, connection_a):
     audit.record(superuser, connection_a, audit.Action.CREATED)
     job = Job.objects.create(kind="sync", connection=connection_a)
