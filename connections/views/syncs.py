@@ -16,13 +16,14 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import actions, sync
 from ..access import get_connection_for_user, get_for_user
 from ..models import Role, SyncRecord, SyncRun
+from . import fragments
 
 RECORDS_PER_PAGE = 50
 RUNS_PER_PAGE = 25
@@ -31,6 +32,7 @@ SAMPLE_FOR_COLUMNS = 100
 EXPORT_CHUNK = 2000
 SEARCH_MAX = 200
 CHANGE_KINDS = ("added", "changed", "removed")
+PROGRESS_TEMPLATE = "connections/syncs/_progress.html"
 
 
 def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
@@ -44,22 +46,18 @@ def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
 def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     run = actions.start(connection, "sync", request.user).sync_run
-    if request.htmx:
-        return render(request, "connections/syncs/_progress.html",
-                      {"run": run, "connection": connection, "can": connection.can})
-    messages.info(request, f"Sync of {connection.entity} started.")
-    return redirect("connections:detail", pk=connection.pk)
+    return fragments.started(request, connection, PROGRESS_TEMPLATE,
+                             {"run": run, "connection": connection, "can": connection.can},
+                             f"Sync of {connection.entity} started.")
 
 
 @require_GET
+@fragments.stops_polling_when_gone
 def sync_progress(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
-    """Polled every second while the run is active; once finished it stops and tells the page."""
+    """The polled fragment of one run (see ``fragments``)."""
     run = _run_for_user(request, pk, run_id)
-    response = render(request, "connections/syncs/_progress.html",
-                      {"run": run, "connection": run.connection, "can": run.can})
-    if run.is_finished:
-        response["HX-Trigger"] = "connection-changed"
-    return response
+    return fragments.polled(request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can},
+                            finished=run.is_finished)
 
 
 @require_GET

@@ -9,6 +9,9 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import actions, oauth, outbound, tokens
 from ..access import get_connection_for_user
 from ..models import Job, Role
+from . import fragments
+
+JOB_TEMPLATE = "connections/token/_job.html"
 
 ACTION_MESSAGES = {
     "token_fetch": "Getting an access token…",
@@ -20,10 +23,8 @@ ACTION_MESSAGES = {
 def _start(request: HttpRequest, pk: str, kind: str) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     job = actions.start(connection, kind, request.user)
-    if request.htmx:
-        return render(request, "connections/token/_job.html", {"job": job, "connection": connection})
-    messages.info(request, ACTION_MESSAGES[kind])
-    return redirect("connections:detail", pk=connection.pk)
+    return fragments.started(request, connection, JOB_TEMPLATE, {"job": job, "connection": connection},
+                             ACTION_MESSAGES[kind])
 
 
 @require_POST
@@ -42,14 +43,12 @@ def connection_test(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 @require_GET
+@fragments.stops_polling_when_gone
 def job_status(request: HttpRequest, pk: str, job_id: str) -> HttpResponse:
-    """The polled fragment of one job; once finished it stops polling and tells the page to refresh."""
+    """The polled fragment of one job (see ``fragments``)."""
     connection = get_connection_for_user(request, pk)
     job = get_object_or_404(Job, pk=job_id, connection=connection)
-    response = render(request, "connections/token/_job.html", {"job": job, "connection": connection})
-    if job.is_finished:
-        response["HX-Trigger"] = "connection-changed"
-    return response
+    return fragments.polled(request, JOB_TEMPLATE, {"job": job, "connection": connection}, finished=job.is_finished)
 
 
 @require_GET
