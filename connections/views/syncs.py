@@ -15,8 +15,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models.functions import Cast
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -110,12 +110,18 @@ def sync_changes(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
 
 
 @require_GET
-def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> StreamingHttpResponse:
-    """CSV or JSON Lines, streamed from the database in chunks (never the whole run in memory)."""
+def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+    """CSV or JSON Lines, streamed from the database in chunks (never the whole run in memory).
+
+    Only a successful run: a running one would give a partial file that looks complete."""
     run = _run_for_user(request, pk, run_id)
     fmt = request.GET.get("format", "csv")
-    if fmt not in ("csv", "jsonl"):
-        raise Http404("Export formats are csv and jsonl.")
+    refused = ("Export formats are CSV and JSON Lines." if fmt not in ("csv", "jsonl") else
+               "" if run.status == SyncRun.Status.SUCCEEDED else
+               f"Only a successful run can be exported; this one is {run.get_status_display().lower()}.")
+    if refused:
+        messages.error(request, refused)
+        return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
     data = (SyncRecord.objects.filter(run=run).order_by("pk").values_list("data", flat=True)
             .iterator(chunk_size=EXPORT_CHUNK))
     if fmt == "jsonl":

@@ -122,7 +122,16 @@ def test_exports_stream_every_record(login, viewer_a, synced):
     assert response["Content-Disposition"].startswith('attachment; filename="sandbox-users-users-')
     text = b"".join(response.streaming_content).decode()
     assert len(text.splitlines()) == 252 and "Zoë Ångström" in text
-    assert client.get(url("sync_export", synced), {"format": "xml"}).status_code == 404
+    refused = client.get(url("sync_export", synced), {"format": "xml"}, follow=True)
+    assert refused.redirect_chain == [(url("sync_detail", synced), 302)]
+    assert "Export formats are CSV and JSON Lines." in refused.content.decode()
+
+
+def test_a_run_that_has_not_succeeded_is_not_exported(login, viewer_a, synced):
+    SyncRun.objects.filter(pk=synced.pk).update(status=SyncRun.Status.RUNNING)
+    response = login(viewer_a).get(url("sync_export", synced), {"format": "csv"}, follow=True)
+    assert not response.streaming and response.redirect_chain == [(url("sync_detail", synced), 302)]
+    assert "Only a successful run can be exported; this one is running." in response.content.decode()
 
 
 def test_a_viewer_sees_runs_but_cannot_sync(login, viewer_a, users, synced):
