@@ -24,8 +24,11 @@ def _job_succeeded(sender: Any = None, result: Any = None, **kwargs: Any) -> Non
 
 @task_failure.connect
 def _job_failed(task_id: str | None = None, exception: BaseException | None = None, **kwargs: Any) -> None:
+    """A task that raised: the page gets a sentence, not the exception's text (that may hold SQL,
+    paths or hosts, and Celery already logs it with its traceback)."""
     if task_id:
-        background.mark_failed(task_id, f"{type(exception).__name__}: {exception}")
+        background.mark_failed(task_id, f"The job stopped on an unexpected error ({type(exception).__name__}); "
+                                        "the worker's log has the details.")
 
 
 @worker_ready.connect
