@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from celery.signals import task_failure
 from django.urls import reverse
 
 from connections.models import Job
-from celery.signals import task_failure
 
 pytestmark = pytest.mark.django_db
 
