@@ -75,7 +75,11 @@ class ProfileFieldsMixin:
         return url.rstrip("/") if name == "service_url" else url
 
     def clean_service_url(self) -> str:
-        return self._clean_outbound("service_url")
+        url = self._clean_outbound("service_url")
+        if "?" in url or "#" in url:  # paths are appended to it
+            raise ValidationError("The service URL is a base such as https://graph.microsoft.com/v1.0, "
+                                  "without ? or #.")
+        return url
 
     def clean_token_url(self) -> str:
         return self._clean_outbound("token_url")

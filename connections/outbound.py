@@ -130,9 +130,9 @@ def check_url(url: str, policy: OutboundPolicy) -> None:
         raise DisallowedURL("The URL contains spaces or control characters.")
     try:
         parts = urlsplit(url)
-        port = parts.port or 443
+        port = 443 if parts.port is None else parts.port
     except ValueError:
-        raise DisallowedURL("The URL has an invalid port.") from None
+        raise DisallowedURL("The URL has an invalid port or host name.") from None
     if parts.scheme.lower() != "https":
         raise DisallowedURL(f"Only https:// URLs are allowed, not {parts.scheme or 'a relative URL'}.")
     if "@" in parts.netloc or "\\" in parts.netloc:

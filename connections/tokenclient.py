@@ -54,7 +54,10 @@ _LOGIN_HOST_CLOUDS = {
 
 def cloud_for_graph_url(graph_service_url: str) -> Cloud:
     """The cloud a Graph service URL belongs to; unknown hosts (the sandbox) count as global."""
-    host = (urlsplit(graph_service_url).hostname or "").lower()
+    try:
+        host = (urlsplit(graph_service_url).hostname or "").lower()
+    except ValueError:  # e.g. an unclosed [IPv6 literal typed into the form
+        host = ""
     for cloud in CLOUDS.values():
         if host in cloud.graph_hosts:
             return cloud

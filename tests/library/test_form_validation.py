@@ -71,6 +71,10 @@ BAD_INPUTS = [
     ("entity", "//evil.example.com/x", "path"),
     ("odata_select", "id; drop", "commas"),
     ("redirect_url", "javascript:alert(1)", "callback"),
+    ("service_url", "https://[::1/v1.0", "invalid port or host name"),
+    ("service_url", "https://graph.microsoft.com/v1.0?x=1", "without ? or #"),
+    ("service_url", "https://graph.microsoft.com/v1.0#top", "without ? or #"),
+    ("token_url", "https://login.microsoftonline.com:0/x/oauth2/v2.0/token", "Port 0"),
 ]
 
 

@@ -52,6 +52,7 @@ DISALLOWED = [
     ("https://graph.microsoft.com@evil.example/", "user name or password"),
     ("https://graph.microsoft.com:8443/v1.0/users", "Port 8443 of graph.microsoft.com is not in"),
     ("https://graph.microsoft.com:99999/", "invalid port"),
+    ("https://graph.microsoft.com:0/", "Port 0 of graph.microsoft.com is not in"),
     ("https://graph.microsoft.com/v1.0/users\r\nHost: evil", "control characters"),
     ("https:///v1.0/users", "no host name"),
 ]
