@@ -137,6 +137,7 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
                 _full_run(reader, run, entity, page_size)
         else:
             _full_run(reader, run, entity, page_size)
+        return _succeed(connection, run, previous, reader, user)
     except SyncFailed as failed:
         return _fail(run, job_id, failed.diagnosis, user, kept=failed.kept)
     except outbound.OutboundError as err:
@@ -144,10 +145,13 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
     except SoftTimeLimitExceeded:
         return _fail(run, job_id, _too_long_diagnosis(run), user)
     except Exception:
+        if not SyncRun.objects.filter(pk=run.pk).exists():
+            # Deleted with its connection while it ran (its rows could not be written): nobody to tell.
+            log.info("sync run %s stopped: it was deleted with its connection", run.pk)
+            return {"ok": False, "run_id": str(run.pk), "deleted": True}
         log.exception("sync run %s crashed", run.pk)
         _fail(run, job_id, _crash_diagnosis(), user)
         raise
-    return _succeed(connection, run, previous, reader, user)
 
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:

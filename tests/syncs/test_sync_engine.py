@@ -178,3 +178,22 @@ def test_a_run_in_progress_is_not_started_twice_but_a_stale_one_is_taken_over(
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - sync.STALE_AFTER - timedelta(seconds=1))
     taken_over = sync.run_sync(users, run, str(job.pk))
     assert taken_over["ok"] and taken_over["rows"] == 250
+
+
+@pytest.mark.django_db(transaction=True)  # foreign keys checked per statement, as in the worker
+def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
+        clean_sandbox, users, operator_a, monkeypatch, caplog):
+    # No task is queued: under transaction=True it would reach the broker before the worker's tests.
+    run = SyncRun.objects.create(connection=users, started_by=operator_a, entity="users")
+    progress = sync._progress
+
+    def delete_after_first_page(job_id, run):
+        users.delete()  # someone presses Delete on the connection page
+        progress(job_id, run)
+
+    monkeypatch.setattr(sync, "_progress", delete_after_first_page)
+    result = sync.run_sync(users, run, None, page_size=40)
+
+    assert result == {"ok": False, "run_id": str(run.pk), "deleted": True}
+    assert not SyncRun.objects.filter(pk=run.pk).exists() and not SyncRecord.objects.exists()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
