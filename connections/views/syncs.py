@@ -31,6 +31,7 @@ CHANGES_PER_PAGE = 50
 SAMPLE_FOR_COLUMNS = 100
 EXPORT_CHUNK = 2000
 SEARCH_MAX = 200
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHANGE_KINDS = ("added", "changed", "removed")
 PROGRESS_TEMPLATE = "connections/syncs/_progress.html"
 
@@ -173,4 +174,13 @@ def _csv_lines(columns: list[str], data: Iterable[dict[str, Any]]) -> Iterator[s
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow(columns)  # the BOM makes Excel read UTF-8
     for item in data:
-        yield writer.writerow([sync.as_text(item.get(name)) for name in columns])
+        yield writer.writerow([_csv_cell(item.get(name)) for name in columns])
+
+
+def _csv_cell(value: Any) -> str:
+    """Directory text that a spreadsheet would run as a formula (``=HYPERLINK(…)`` as someone's
+    display name) gets a leading apostrophe; numbers stay numbers."""
+    text = sync.as_text(value)
+    if isinstance(value, str) and text[:1] in FORMULA_STARTS:
+        return "'" + text
+    return text

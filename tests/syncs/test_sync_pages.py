@@ -127,6 +127,19 @@ def test_exports_stream_every_record(login, viewer_a, synced):
     assert "Export formats are CSV and JSON Lines." in refused.content.decode()
 
 
+
+def test_the_csv_export_defuses_spreadsheet_formulas_in_directory_text(
+        login, viewer_a, clean_sandbox, users, operator_a, sync_inline):
+    clean_sandbox.control.post("/_sandbox/users", {"displayName": '=HYPERLINK("https://evil.example","x")',
+                                                   "userPrincipalName": "formula@example.test"})
+    run = sync_inline(users, operator_a)
+    response = login(viewer_a).get(url("sync_export", run), {"format": "csv"})
+    text = b"".join(response.streaming_content).decode()
+    assert """'=HYPERLINK(""https://evil.example"",""x"")""" in text
+    assert not any(line.startswith("=") or ",=" in line for line in text.splitlines())
+    jsonl = b"".join(login(viewer_a).get(url("sync_export", run), {"format": "jsonl"}).streaming_content).decode()
+    assert '"displayName": "=HYPERLINK(' in jsonl  # JSON Lines keeps the data as Graph gave it
+
 def test_a_run_that_has_not_succeeded_is_not_exported(login, viewer_a, synced):
     SyncRun.objects.filter(pk=synced.pk).update(status=SyncRun.Status.RUNNING)
     response = login(viewer_a).get(url("sync_export", synced), {"format": "csv"}, follow=True)
