@@ -98,9 +98,9 @@ def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
 
     yield open_as
     for context in contexts:
-        # Let polls in flight finish before the transactional flush (pytest-django#454).
+        # Let htmx requests in flight (marked .htmx-request) finish before the flush (pytest-django#454).
         for page in context.pages:
-            page.wait_for_load_state("networkidle")
+            page.wait_for_function("!document.querySelector('.htmx-request')")
         context.close()
     assert not script_errors, f"script errors in the browser: {script_errors}"
 
