@@ -13,7 +13,6 @@ from django.http import HttpRequest
 
 from . import diagnostics, outbound, tokenclient, tokens
 from .crypto import UndecryptableSecret
-from .fields import plaintext
 from .models import Connection, TokenFetch
 
 SESSION_KEY = "graphconn_oauth_pending"
@@ -69,17 +68,11 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
     """Redeem the code (with the PKCE verifier) synchronously, with a short timeout."""
     row = tokens.token_row(connection)
     fetch = TokenFetch.objects.create(connection=connection, reason=TokenFetch.Reason.SIGN_IN)
-    v1 = connection.token_version == Connection.TokenVersion.V1
     try:
-        secret = plaintext(connection.client_secret)
+        request = tokens.token_request(connection, "authorization_code", code=code,
+                                       redirect_uri=connection.redirect_url, code_verifier=pending.verifier)
     except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
-        return tokens.record_failure(connection, row, fetch, tokens._unreadable_diagnosis(connection, str(exc)), user)
-    request = tokenclient.TokenRequest(
-        token_url=connection.token_url, client_id=connection.client_id,
-        client_secret=secret or None, grant_type="authorization_code",
-        scope=None if v1 else (connection.scope or None), resource=(connection.resource or None) if v1 else None,
-        code=code, redirect_uri=connection.redirect_url, code_verifier=pending.verifier,
-    )
+        return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
     policy = outbound.policy_from_settings()
     policy = outbound.OutboundPolicy(policy.allowed_hosts, policy.ca_bundle, timeout=EXCHANGE_TIMEOUT, retries=1)
     try:

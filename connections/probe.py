@@ -12,6 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from . import appinfo, audit, catalogue, diagnostics, graphclient, outbound, tokens
+from .crypto import UndecryptableSecret
 from .fields import plaintext
 from .models import Connection, ConnectionToken, TokenFetch
 
@@ -36,32 +37,39 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
                 return _result(False, "token", started, diagnosis=outcome.diagnosis)
             refetched = True
             response = graphclient.get(url, plaintext(outcome.token.access_token), policy=policy, params=params)
+        row = outcome.token
+        if not response.ok:
+            diagnosis = record_graph_refusal(connection, row, response)
+            audit.record(user, connection, "tested", detail=f"failed: {diagnosis.title}")
+            return _result(False, "graph", started, diagnosis=diagnosis, status=response.status,
+                           request_id=response.request_id, refetched=refetched)
+        items = response.body.get("value") if isinstance(response.body, dict) else None
+        sample = items[0] if items else (response.body if isinstance(response.body, dict) and items is None else None)
+        item_status = _read_first_item(connection, row, items, policy)
     except outbound.OutboundError as err:
         diagnosis = diagnostics.diagnose_transport_error(err, tokens.context_for(connection))
         return _result(False, "graph", started, diagnosis=diagnosis)
-    row = outcome.token
-    if not response.ok:
-        diagnosis = record_graph_refusal(connection, row, response)
-        audit.record(user, connection, "tested", detail=f"failed: {diagnosis.title}")
-        return _result(False, "graph", started, diagnosis=diagnosis, status=response.status,
-                       request_id=response.request_id, refetched=refetched)
-    items = response.body.get("value") if isinstance(response.body, dict) else None
-    sample = items[0] if items else (response.body if isinstance(response.body, dict) and items is None else None)
-    item_status = None
-    if items:
-        key_name = (catalogue.lookup(connection.entity).key if catalogue.lookup(connection.entity) else "id")
-        key = items[0].get(key_name)
-        if key:
-            item = graphclient.get(graphclient.item_url(connection.service_url, connection.item_url,
-                                                        connection.entity, key),
-                                   plaintext(row.access_token), policy=policy)
-            item_status = item.status
+    except UndecryptableSecret as exc:  # the saved token or secret: nothing more was sent
+        return _result(False, "token", started, diagnosis=tokens.unreadable_diagnosis(connection, str(exc)))
     clear_graph_refusal(row)
     refresh_app_facts(connection, row)
     audit.record(user, connection, "tested", detail=f"read {connection.entity}: HTTP {response.status}")
     return _result(True, "done", started, status=response.status, request_id=response.request_id,
                    sample=_summary(sample), item_status=item_status, refetched=refetched,
                    permissions=row.permissions)
+
+
+def _read_first_item(connection: Connection, row: ConnectionToken, items: list | None,
+                     policy: outbound.OutboundPolicy) -> int | None:
+    """GET the first item again through the profile's item URL convention; its HTTP status."""
+    if not items:
+        return None
+    entity = catalogue.lookup(connection.entity)
+    key = items[0].get(entity.key if entity else "id")
+    if not key:
+        return None
+    url = graphclient.item_url(connection.service_url, connection.item_url, connection.entity, key)
+    return graphclient.get(url, plaintext(row.access_token), policy=policy).status
 
 
 def _result(ok: bool, stage: str, started: float, *, diagnosis: diagnostics.Diagnosis | None = None,
@@ -149,7 +157,10 @@ def refresh_app_facts(connection: Connection, row: ConnectionToken) -> appinfo.A
     panel can say "granted, but not in this token — re-fetch" without waiting for a 403; the
     profile's secret expiry follows Graph when Graph knows it (else the entered date stays).
     """
-    facts = appinfo.read_app_facts(connection, plaintext(row.access_token), plaintext(connection.client_secret))
+    try:
+        facts = appinfo.read_app_facts(connection, plaintext(row.access_token), plaintext(connection.client_secret))
+    except UndecryptableSecret:  # shown elsewhere as "re-enter the secret"; the last known grants stay
+        return appinfo.AppFacts(None, None)
     row.granted = sorted(facts.granted) if facts.granted is not None else None
     row.granted_checked_at = timezone.now()
     row.save(update_fields=["granted", "granted_checked_at"])

@@ -6,15 +6,19 @@ so they run with ``acks_late``.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
 from . import background, probe, sync, tokens
 from .models import Connection, Job, SyncRun, TokenFetch
+
+log = logging.getLogger(__name__)
 
 TOKEN_JOB_KINDS = ("token_fetch", "token_refetch", "token_refresh")
 
@@ -32,6 +36,14 @@ def _connection(job_id: str, connection_id: str) -> Connection | None:
     return connection
 
 
+def _unless_deleted(connection_id: str, error: Exception) -> dict:
+    """A job whose connection was deleted mid-way ends quietly; any other error propagates."""
+    if Connection.objects.filter(pk=connection_id).exists():
+        raise error
+    log.info("job for connection %s stopped: the connection was deleted", connection_id)
+    return {"ok": False, "deleted": True}
+
+
 def _user(job_id: str):
     job = Job.objects.filter(pk=job_id).select_related("requested_by").first()
     return job.requested_by if job else None
@@ -44,15 +56,18 @@ def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
     if connection is None:
         return {"ok": False}
     background.report_progress(job_id, 10, "Requesting a token from Entra ID…")
-    outcome = tokens.fetch_token(connection, force=force, reason=reason, job_id=job_id, user=_user(job_id))
-    result = outcome.as_result()
-    if outcome.ok and not outcome.joined:  # a cached token too: the grants may have changed since
-        background.report_progress(job_id, 70, "Checking which permissions are granted to the app…")
-        probe.refresh_app_facts(connection, outcome.token)
-        if reason == TokenFetch.Reason.REFETCH:
-            after = probe.reassess_after_refetch(connection, outcome.token)
-            if after is not None:
-                result["reassessed"] = after.to_dict()
+    try:
+        outcome = tokens.fetch_token(connection, force=force, reason=reason, job_id=job_id, user=_user(job_id))
+        result = outcome.as_result()
+        if outcome.ok and not outcome.joined:  # a cached token too: the grants may have changed since
+            background.report_progress(job_id, 70, "Checking which permissions are granted to the app…")
+            probe.refresh_app_facts(connection, outcome.token)
+            if reason == TokenFetch.Reason.REFETCH:
+                after = probe.reassess_after_refetch(connection, outcome.token)
+                if after is not None:
+                    result["reassessed"] = after.to_dict()
+    except DatabaseError as error:
+        return _unless_deleted(connection_id, error)
     if not outcome.ok:
         background.mark_failed(job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed",
                                result=result)
@@ -65,7 +80,10 @@ def test_connection(self, job_id: str, connection_id: str) -> dict:
     if connection is None:
         return {"ok": False}
     background.report_progress(job_id, 10, "Getting a token, then reading one item…")
-    result = probe.test_connection(connection, job_id=job_id, user=_user(job_id))
+    try:
+        result = probe.test_connection(connection, job_id=job_id, user=_user(job_id))
+    except DatabaseError as error:
+        return _unless_deleted(connection_id, error)
     if not result["ok"]:
         title = result.get("diagnosis", {}).get("title", "Test failed")
         background.mark_failed(job_id, title, result=result)

@@ -176,21 +176,30 @@ def _busy_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
     )
 
 
-def _request_for(connection: Connection, row: ConnectionToken) -> tokenclient.TokenRequest:
+def token_request(connection: Connection, grant_type: str, **grant: str) -> tokenclient.TokenRequest:
+    """The token request for ``connection``: v1 sends ``resource``, v2 ``scope``.
+
+    Raises UndecryptableSecret when the saved client secret cannot be decrypted.
+    """
     v1 = connection.token_version == Connection.TokenVersion.V1
-    common = {
-        "token_url": connection.token_url,
-        "client_id": connection.client_id,
-        "client_secret": plaintext(connection.client_secret) or None,
-        "scope": None if v1 else (connection.scope or None),
-        "resource": (connection.resource or None) if v1 else None,
-    }
+    return tokenclient.TokenRequest(
+        token_url=connection.token_url,
+        client_id=connection.client_id,
+        client_secret=plaintext(connection.client_secret) or None,
+        grant_type=grant_type,
+        scope=None if v1 else (connection.scope or None),
+        resource=(connection.resource or None) if v1 else None,
+        **grant,
+    )
+
+
+def _request_for(connection: Connection, row: ConnectionToken) -> tokenclient.TokenRequest:
     if connection.is_delegated:
         refresh = plaintext(row.refresh_token)
         if not refresh:
             raise SignInRequired()
-        return tokenclient.TokenRequest(grant_type="refresh_token", refresh_token=refresh, **common)
-    return tokenclient.TokenRequest(grant_type="client_credentials", **common)
+        return token_request(connection, "refresh_token", refresh_token=refresh)
+    return token_request(connection, "client_credentials")
 
 
 class SignInRequired(Exception):
@@ -211,7 +220,7 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
     except SignInRequired:
         return record_failure(connection, row, fetch, _sign_in_diagnosis(connection), user, sign_in=True)
     except UndecryptableSecret as exc:
-        return record_failure(connection, row, fetch, _unreadable_diagnosis(connection, str(exc)), user)
+        return record_failure(connection, row, fetch, unreadable_diagnosis(connection, str(exc)), user)
     return store_result(connection, row, fetch, result, reason, user)
 
 
@@ -304,7 +313,7 @@ def _sign_in_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
     )
 
 
-def _unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Diagnosis:
+def unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Diagnosis:
     return diagnostics.Diagnosis(
         "token.secret_unreadable", "error", "The saved secret is unreadable with the configured keys",
         "The client secret stored for this connection cannot be decrypted with any key in "

@@ -61,7 +61,9 @@ class ConnectionToken(models.Model):
 
     @property
     def is_valid(self) -> bool:
-        return bool(self.state == self.State.VALID and self.expires_at and self.expires_at > timezone.now())
+        """Valid, unexpired and readable (a token no configured key decrypts is fetched anew)."""
+        return bool(self.state == self.State.VALID and self.expires_at and self.expires_at > timezone.now()
+                    and isinstance(self.access_token, str))
 
     @property
     def granted_not_in_token(self) -> list[str]:
