@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, models, reset_queries, transaction
@@ -187,6 +188,9 @@ class _Reader:
     def get(self, url: str, params: dict[str, str] | None = None,
             headers: dict[str, str] | None = None) -> graphclient.GraphResponse:
         """One page: retried (same URL) while Graph throttles, failing the run after a few tries."""
+        if _origin(url) != _origin(self.connection.service_url):
+            # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
+            raise SyncFailed(_foreign_link_diagnosis(url, self.connection), kept=True)
         for attempt in range(1, THROTTLE_TRIES + 1):
             response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
                                        params=params, headers=headers)
@@ -243,6 +247,24 @@ def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, pa
         run.delta_link = _latest_delta_link(reader, base, run.odata_select)
     for body in _pages(reader, run, base, params, headers):
         _write(run, _items(body))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def _foreign_link_diagnosis(url: str, connection: Connection) -> diagnostics.Diagnosis:
+    host = urlsplit(url).netloc or "no host"
+    return diagnostics.Diagnosis(
+        "sync.foreign_link", "error", "Graph pointed the next page at another host",
+        f"The answer for {connection.entity} said the next page is at {host}, which is not the connection's "
+        f"service URL ({urlsplit(connection.service_url).netloc}). The dashboard sends the access token only "
+        "to the service URL's host, so the sync stopped and kept nothing.",
+        [("Next page host", host), ("Service URL host", urlsplit(connection.service_url).netloc)],
+        [diagnostics.Step("Check that the service URL is the Graph host the tenant uses (global or a national "
+                          "cloud), then sync again.", action="edit_connection")],
+    )
 
 
 def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:

@@ -197,3 +197,19 @@ def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
     assert result == {"ok": False, "run_id": str(run.pk), "deleted": True}
     assert not SyncRun.objects.filter(pk=run.pk).exists() and not SyncRecord.objects.exists()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("link", [
+    "https://graph.microsoft.com/v1.0/users?$skiptoken=RFNwdAIA",   # an allowed host, but not this one
+    "https://127.0.0.1:1/v1.0/users?$skiptoken=RFNwdAIA",           # same host, another port
+    "http://{host}/v1.0/users?$skiptoken=RFNwdAIA",                 # same host, plain http
+])
+def test_a_next_link_to_another_host_never_gets_the_token(users, link):
+    host = users.service_url.split("/")[2]
+    reader = sync._Reader(users, run=None, job_id=None, user=None, token=None, policy=None)
+
+    with pytest.raises(sync.SyncFailed) as failed:
+        reader.get(link.format(host=host))
+
+    assert failed.value.diagnosis.key == "sync.foreign_link"
+    assert "sends the access token only to the service URL's host" in failed.value.diagnosis.explanation
