@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from django.views.decorators.debug import sensitive_variables
+
 from . import outbound
 
 
@@ -48,6 +50,7 @@ def item_url(service_url: str, convention: str, entity: str, key: str) -> str:
     return f"{service_url.rstrip('/')}/{path}"
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def get(url: str, access_token: str, *, policy: outbound.OutboundPolicy,
         params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> GraphResponse:
     """GET a Graph URL with the bearer token; transport failures raise ``outbound.OutboundError``."""

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from . import diagnostics, outbound, tokenclient, tokens
 from .crypto import UndecryptableSecret
@@ -64,6 +65,7 @@ def take_pending(request: HttpRequest, state: str) -> Pending:
     return Pending(entry["connection"], entry["verifier"])
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def complete(connection: Connection, pending: Pending, code: str, user: object) -> tokens.Outcome:
     """Redeem the code (with the PKCE verifier) synchronously, with a short timeout."""
     row = tokens.token_row(connection)

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 # Microsoft's login and Graph hosts in the global and national clouds (graph-wire.md §8).
 DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset({
@@ -162,6 +163,7 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def request(
     method: str,
     url: str,
@@ -206,6 +208,7 @@ class _Transient(Exception):
         self.error = error
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def _follow(
     method: str,
     url: str,
@@ -237,6 +240,7 @@ def _follow(
     raise OutboundError("redirect", f"{_host_label(url)} redirected more than {MAX_REDIRECTS} times.")
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def _send(
     method: str,
     url: str,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode, urlsplit
 
+from django.views.decorators.debug import sensitive_variables
+
 from connections import outbound
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
@@ -94,6 +96,7 @@ class TokenRequest:
     code_verifier: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
 
+    @sensitive_variables()  # the debug 500 page must not show secrets or tokens
     def form(self) -> dict[str, str]:
         """The form body. Delegated v2 requests get the OpenID scopes, as MSAL sends them."""
         if self.grant_type not in GRANT_TYPES:
@@ -207,6 +210,7 @@ def _restore_token_error(description: str, state: dict) -> TokenError:
     return TokenError(description, **state)
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def request_token(req: TokenRequest, policy: outbound.OutboundPolicy) -> TokenResult:
     """POST ``req`` to its token endpoint and parse the answer, or raise ``TokenError``."""
     try:

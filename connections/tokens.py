@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from . import audit, claims, diagnostics, outbound, tokenclient
 from .crypto import UndecryptableSecret
@@ -176,6 +177,7 @@ def _busy_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
     )
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def token_request(connection: Connection, grant_type: str, **grant: str) -> tokenclient.TokenRequest:
     """The token request for ``connection``: v1 sends ``resource``, v2 ``scope``.
 
@@ -193,6 +195,7 @@ def token_request(connection: Connection, grant_type: str, **grant: str) -> toke
     )
 
 
+@sensitive_variables()  # the debug 500 page must not show secrets or tokens
 def _request_for(connection: Connection, row: ConnectionToken) -> tokenclient.TokenRequest:
     if connection.is_delegated:
         refresh = plaintext(row.refresh_token)
