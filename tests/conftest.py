@@ -19,12 +19,13 @@ except ModuleNotFoundError:  # pragma: no cover - until the connection library l
 from tests.worker import WorkerProcess, test_database_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def broker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Points the tests' producer and the worker at a broker of their own for this session.
 
     Filesystem broker: a fresh folder. Redis: the configured server with a queue and key
-    prefix unique to this run, so parallel runs and leftovers never mix.
+    prefix unique to this run, so parallel runs and leftovers never mix. Autouse, so no test can
+    queue a task on the default broker before the session's broker is set.
     """
     from graphconn.celery import app
 
