@@ -11,7 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
 from .forms import ProfileFieldsMixin, write_only_secret
-from .models import AuditEntry, Connection, Job, Membership, Team
+from .models import AuditEntry, Connection, Job, Membership, SyncRun, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -122,3 +122,15 @@ class JobAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "state", "connection", "progress", "requested_by", "worker"]
     list_filter = ["state", "kind"]
     search_fields = ["id", "kind", "message"]
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    """Runs for support work; the records themselves are browsed in the dashboard."""
+
+    list_display = ["created_at", "connection", "entity", "mode", "status", "pages", "rows", "added", "changed",
+                    "removed", "started_by"]
+    list_filter = ["status", "mode"]
+    search_fields = ["connection__name", "entity"]
+    exclude = ["delta_link"]  # internal state, of no use to a reader
+

@@ -46,16 +46,28 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
+    entries = AuditEntry.objects.for_user(request).filter(connection=connection).select_related("user")
+    return entries[:AUDIT_TRAIL_LENGTH]
+
+
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, queryset=with_status(Connection.objects.all()))
-    entries = AuditEntry.objects.for_user(request).filter(connection=connection).select_related("user")
     return render(request, "connections/detail.html", {
         "connection": connection,
         "can": connection.can,
         "problems": problems(connection),
-        "audit_entries": entries[:AUDIT_TRAIL_LENGTH],
+        "audit_entries": _audit_entries(request, connection),
     })
+
+
+@require_GET
+def audit_trail(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The audit trail alone: the detail page reloads it when a job finishes."""
+    connection = get_connection_for_user(request, pk)
+    return render(request, "connections/_audit_section.html",
+                  {"connection": connection, "audit_entries": _audit_entries(request, connection)})
 
 
 def _form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> HttpResponse:

@@ -72,3 +72,15 @@ def test_fetch_refetch_and_test_are_audited_without_token_or_secret(
         assert token.split(".")[1] not in text and secret not in text and SECRET_A not in text
     page = detail(client, conn)
     assert "Re-fetched the token" in page and "Tested the connection" in page
+
+
+def test_the_audit_trail_fragment_shows_new_entries_for_the_live_page(fetched, viewer_a, login):
+    """The detail page re-renders the trail on connection-changed; a viewer may read it."""
+    connection, _ = fetched
+    client = login(viewer_a)
+    page = detail(client, connection)
+    assert 'hx-trigger="connection-changed from:body"' in page.split('id="audit"')[1][:300]
+    response = client.get(reverse("connections:audit_trail", args=[connection.pk]))
+    assert response.status_code == 200
+    assert "Fetched a token" in response.content.decode()
+    assert SECRET_A not in response.content.decode()
