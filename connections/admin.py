@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import audit
 from .forms import ProfileFieldsMixin, write_only_secret
+from .logins import ThrottledAdminAuthenticationForm
 from .models import AuditEntry, Connection, Job, Membership, SyncRun, Team
 
 
@@ -18,6 +19,8 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(Team)

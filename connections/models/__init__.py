@@ -5,6 +5,7 @@ from .profiles import Connection
 from .audit import AuditEntry
 from .tokens import ConnectionToken, TokenFetch
 from .syncs import SyncRecord, SyncRun
+from .logins import LoginFailure
 
-__all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "Membership", "Role",
+__all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "LoginFailure", "Membership", "Role",
            "SyncRecord", "SyncRun", "Team", "WorkerHeartbeat"]

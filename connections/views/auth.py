@@ -1,0 +1,13 @@
+"""The log-in page, with a temporary lock after repeated failures (connections/logins.py)."""
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from ..logins import ThrottledAuthenticationForm
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class LoginView(auth_views.LoginView):
+    form_class = ThrottledAuthenticationForm
