@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import background, probe, sync, tokens
+from . import background, probe, retention, sync, tokens
 from .models import Connection, Job, SyncRun, TokenFetch
 
 log = logging.getLogger(__name__)
@@ -112,3 +112,10 @@ def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
         background.mark_failed(job_id, "The connection or the sync run was deleted before the job ran.")
         return {"ok": False}
     return sync.run_sync(run.connection, run, job_id)
+
+
+@shared_task(name="connections.prune_sync_runs")
+def prune_sync_runs() -> dict:
+    """Beat, every six hours: drop sync runs beyond SYNC_RUNS_KEPT per connection."""
+    return retention.prune_sync_runs()
+

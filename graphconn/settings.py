@@ -217,12 +217,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="graphconn")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "prune-sync-runs": {
+        "task": "connections.prune_sync_runs",
+        "schedule": 6 * 60 * 60.0,
+        "options": {"expires": 60 * 60},
+    },
     "refresh-due-tokens": {
         "task": "connections.refresh_due_tokens",
         "schedule": 60.0,
         "options": {"expires": 50},  # a missed beat is dropped, never piled up
     },
 }
+# Sync runs kept per connection (plus each entity's newest successful run, the delta base).
+SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
 

@@ -1,0 +1,55 @@
+"""Old sync runs are pruned per connection; the delta base and running runs always stay."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from connections import retention, tasks
+from connections.models import SyncRecord, SyncRun
+
+pytestmark = pytest.mark.django_db
+
+S, F, R = SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED, SyncRun.Status.RUNNING
+
+
+def make_runs(connection, statuses, entity="users"):
+    """Runs oldest first, each with two records; returns them in the same order."""
+    now = timezone.now()
+    runs = []
+    for age, status in enumerate(reversed(statuses)):
+        run = SyncRun.objects.create(connection=connection, status=status, entity=entity,
+                                     created_at=now - timedelta(hours=age))
+        SyncRecord.objects.bulk_create(
+            SyncRecord(run=run, key=f"{run.pk}-{i}", data={"i": i}, digest="x" * 32) for i in range(2))
+        runs.append(run)
+    return list(reversed(runs))
+
+
+def test_it_keeps_the_newest_runs_and_the_last_success(connection_a, connection_b):
+    old_ok, old_fail, last_ok, fail1, fail2, running = make_runs(connection_a, [S, F, S, F, F, R])
+    b_runs = make_runs(connection_b, [S, S])
+
+    counts = retention.prune_sync_runs(keep=2)
+
+    kept = set(SyncRun.objects.values_list("pk", flat=True))
+    # newest two finished (fail2, fail1) + the delta base (last_ok) + the running one; B untouched
+    assert kept == {fail2.pk, fail1.pk, last_ok.pk, running.pk, *(run.pk for run in b_runs)}
+    assert counts == {"runs": 2, "records": 4}
+    assert not SyncRecord.objects.filter(run__in=[old_ok, old_fail]).exists()
+    assert SyncRecord.objects.filter(run=last_ok).count() == 2
+
+
+def test_each_entity_keeps_its_own_delta_base(connection_a):
+    users_ok = make_runs(connection_a, [S], entity="users")[0]
+    make_runs(connection_a, [S, S, S], entity="groups")  # all newer than the users run
+    retention.prune_sync_runs(keep=1)
+    assert SyncRun.objects.filter(pk=users_ok.pk).exists()  # beyond the newest one, but the users base
+    assert SyncRun.objects.filter(entity="groups").count() == 1
+
+
+def test_the_beat_task_uses_the_setting(connection_a, settings):
+    settings.SYNC_RUNS_KEPT = 1
+    make_runs(connection_a, [S, S, S])
+    assert tasks.prune_sync_runs.run() == {"runs": 2, "records": 4}
