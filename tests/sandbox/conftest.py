@@ -1,30 +1,12 @@
-"""Sandbox fixtures: one sandbox process (HTTPS, its own CA) per test session.
-
-These override the project-level fixtures of the same name so sandbox tests need no Django
-settings and no database.
-"""
+"""Sandbox test fixtures. The sandbox process itself (``sandbox``, ``clean_sandbox``) is the
+session's one from tests/conftest.py, shared with the dashboard's tests; these tests use no
+database."""
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from graphsandbox.testing import RunningSandbox, start_sandbox
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[RunningSandbox]:
-    running = start_sandbox(users=250, groups=30, seed=7)
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def clean_sandbox(sandbox: RunningSandbox) -> RunningSandbox:
-    """The sandbox back in its start state (apps, grants, directory, faults, request log)."""
-    sandbox.control.post("/_sandbox/reset", {})
-    return sandbox
+from graphsandbox.testing import RunningSandbox
 
 
 @pytest.fixture
