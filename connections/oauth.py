@@ -7,7 +7,7 @@ once, and only within ten minutes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
@@ -75,8 +75,8 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
                                        redirect_uri=connection.redirect_url, code_verifier=pending.verifier)
     except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
         return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
-    policy = outbound.policy_from_settings()
-    policy = outbound.OutboundPolicy(policy.allowed_hosts, policy.ca_bundle, timeout=EXCHANGE_TIMEOUT, retries=1)
+    # The browser waits on this request: a short timeout and one retry, the rest as configured.
+    policy = replace(outbound.policy_from_settings(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:
         result = tokenclient.request_token(request, policy)
     except tokenclient.TokenError as err:
