@@ -37,6 +37,18 @@ def note_console_error(page: Any, message: Any, errors: list[str]) -> None:
         errors.append(f"{page.url}: {message.text}")
 
 
+def note_failed_request(failed: Any, errors: list[str]) -> None:
+    """A request that got no answer; one the browser itself cancelled (a navigation) is not a fault."""
+    if "ERR_ABORTED" not in (failed.failure or ""):
+        errors.append(f"{failed.method} {failed.url} failed: {failed.failure}")
+
+
+def note_error_response(response: Any, errors: list[str]) -> None:
+    """A 4xx/5xx answer to anything but a page the test navigated to (static files, htmx, downloads)."""
+    if response.status >= 400 and response.request.resource_type != "document":
+        errors.append(f"{response.request.method} {response.url} answered {response.status}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def chromium_executable() -> str:
     """The browser to drive; skips every e2e test, before the sandbox and worker start, without one."""
@@ -72,28 +84,34 @@ def _plain_static_files(settings: Any) -> None:
 @pytest.fixture
 def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
                tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
-    """``browser_as(user)`` → a Page logged in as ``user`` on the live server (session cookie, no password).
+    """``browser_as(user)`` → a Page logged in as ``user`` on the live server (session cookie, no
+    password); ``browser_as(None)`` → a Page of a visitor who has not logged in.
 
-    Script errors (uncaught exceptions, htmx's console errors such as a missing swap target) fail
-    the test at teardown. A failing test gets a full-page screenshot of each of its pages under
+    Script errors (uncaught exceptions, htmx's console errors such as a missing swap target) and
+    failed requests (a static file, an htmx fragment or a download answering 4xx/5xx, or not at all)
+    fail the test at teardown. Pages the test navigates to itself may answer an error status. A failing test gets a full-page screenshot of each of its pages under
     ``tmp_path``, named in the failure (see ``pytest_runtest_call``).
     """
     contexts: list[Any] = []
     script_errors: list[str] = []
     request.node.stash[PAGES] = []
 
-    def open_as(user: Any) -> Any:
-        client = Client()
-        client.force_login(user)
+    def open_as(user: Any | None) -> Any:
         context = browser.new_context(base_url=live_server.url, accept_downloads=True)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": live_server.url,
-                              "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": live_server.url,
+                                  "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: script_errors.append(f"{page.url}: {error}"))
         page.on("console", lambda message: note_console_error(page, message, script_errors))
-        request.node.stash[PAGES].append((page, tmp_path / f"failure-{user.get_username()}.png"))
+        page.on("requestfailed", lambda failed: note_failed_request(failed, script_errors))
+        page.on("response", lambda response: note_error_response(response, script_errors))
+        name = user.get_username() if user is not None else "visitor"
+        request.node.stash[PAGES].append((page, tmp_path / f"failure-{name}.png"))
         return page
 
     yield open_as
@@ -102,7 +120,7 @@ def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
         for page in context.pages:
             page.wait_for_function("!document.querySelector('.htmx-request')")
         context.close()
-    assert not script_errors, f"script errors in the browser: {script_errors}"
+    assert not script_errors, f"script errors or failed requests in the browser: {script_errors}"
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,7 +8,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"/healthz", "/accounts/login/"}
+PUBLIC = {"/healthz", "/accounts/login/", "/favicon.ico"}
 
 
 def _walk(patterns, prefix=""):
@@ -49,6 +49,14 @@ def test_anonymous_users_are_sent_to_login_everywhere(client):
 def test_healthz_and_login_are_public(client):
     assert client.get("/accounts/login/").status_code == 200
     assert client.get("/healthz").status_code in (200, 503)
+
+
+def test_the_favicon_is_public_and_points_at_the_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("/img/favicon.svg")
+    login_page = client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in login_page and "img/favicon.svg" in login_page
 
 
 def test_a_user_logs_in_and_out(client, django_user_model):
