@@ -5,11 +5,12 @@ from typing import Any
 
 from django import template
 
-from .. import sync
+from .. import charts, sync
 
 register = template.Library()
 
 RUNS_IN_PANEL = 5
+RUNS_IN_CHART = 20
 
 
 @register.simple_tag
@@ -29,3 +30,16 @@ def signed_changes(run: Any) -> str:
 @register.filter
 def as_text(value: Any) -> str:
     return sync.as_text(value)
+
+
+@register.simple_tag
+def sync_history_chart(connection: Any) -> str:
+    """The last runs of the connection as a picture with its text alternative (one query)."""
+    runs = connection.sync_runs.only("status", "rows", "added", "changed", "removed", "created_at",
+                                     "started_at", "finished_at")[:RUNS_IN_CHART]
+    return charts.history_svg(runs, chart_id=f"sync-history-{connection.pk}", slots=RUNS_IN_CHART)
+
+
+@register.filter
+def changes_sparkline(run: Any) -> str:
+    return charts.changes_sparkline(run)

@@ -5,7 +5,9 @@ import datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
+from .. import tokens
 from ..actions import LABELS
 
 register = template.Library()
@@ -35,3 +37,16 @@ def isotime(value: str | None) -> datetime.datetime | None:
         return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+@register.inclusion_tag("connections/token/_lifetime.html")
+def token_lifetime(token: Any) -> dict[str, Any]:
+    """How much of the token's lifetime is left, as a meter (its text says the same in words)."""
+    start = token.fetched_at or token.issued_at
+    if not (token.is_valid and start and token.expires_at):
+        return {"show": False}
+    total = max((token.expires_at - start).total_seconds(), 1.0)
+    left = max((token.expires_at - timezone.now()).total_seconds(), 0.0)
+    # "low" is the refresh window: a token this close to its expiry is renewed, not reused.
+    low = min(tokens.REUSE_SECONDS, total)
+    return {"show": True, "total": int(total), "left": int(left), "low": int(low), "percent": int(left * 100 // total)}
