@@ -1,0 +1,22 @@
+"""Relative times with the exact UTC time on hover."""
+from __future__ import annotations
+
+import datetime as dt
+
+from connections.templatetags.time_extras import relative, when
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_relative_words():
+    assert relative(NOW - dt.timedelta(seconds=10), NOW) == "just now"
+    assert relative(NOW - dt.timedelta(minutes=5, seconds=20), NOW) == "5\xa0minutes ago"
+    assert relative(NOW + dt.timedelta(hours=2, minutes=3), NOW) == "in 2\xa0hours"
+    assert relative(NOW - dt.timedelta(days=3, hours=4), NOW) == "3\xa0days ago"
+
+
+def test_when_renders_a_time_element_with_the_exact_time_on_hover():
+    html = when(dt.datetime(2026, 11, 30, 9, 20, 31, tzinfo=dt.timezone.utc))
+    assert html.startswith('<time datetime="2026-11-30T09:20:31+00:00" title="2026-11-30 09:20:31 UTC">')
+    assert html.endswith("ago</time>")
+    assert when(None) == ""
