@@ -90,3 +90,21 @@ def test_login_page_has_no_serious_accessibility_violations(browser_as, tmp_path
     page.goto(reverse("login"))
     assert axe_violations(page) == []
     screenshot(page, "login", tmp_path)
+
+
+def test_pages_fit_a_375_px_screen_and_copy_buttons_copy(
+        sandbox_connection, team_a, admin_a, browser_as, tmp_path):
+    connection = sandbox_connection(team_a, name="Phone users")
+    page = browser_as(admin_a)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.set_viewport_size({"width": 375, "height": 800})
+    for url in (reverse("connections:list"), reverse("connections:detail", args=[connection.pk])):
+        page.goto(url)
+        expect(page.locator("main")).to_be_visible()
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{url} is {overflow} px wider than a 375 px screen"
+
+    copy = page.get_by_role("button", name="Copy client ID")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("() => navigator.clipboard.readText()") == connection.client_id
