@@ -95,6 +95,7 @@ class Context:
     graph_service_url: str = "https://graph.microsoft.com/v1.0"
     secret_expires_on: date | None = None
     permissions_page_url: str | None = None  # replaces the Azure portal link (e.g. sandbox portal)
+    odata_select: str = ""  # the connection's $select: basic permissions return only some properties
     now: datetime | None = None
 
     @property
@@ -721,7 +722,7 @@ def _unauthorized(facts: _GraphFacts, ctx: Context, previous: PreviousAttempt | 
 
 def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_kind: str,
                previous: PreviousAttempt | None, granted: frozenset[str] | None) -> Diagnosis:
-    entity = catalogue.lookup(ctx.entity_path or "")
+    entity = catalogue.resolve(ctx.entity_path or "")
     kind = _kind_word(token_kind)
     if entity is None:
         return Diagnosis(
@@ -735,7 +736,7 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
                                     "permission the request needs."),
              _admin_consent_step(ctx), _refetch_step()],
         )
-    rule = entity.rule(token_kind)
+    rule = entity.rule(token_kind, ctx.odata_select)
     other = entity.rule("delegated" if token_kind == "app" else "app")
     what = f"{entity.display_name} ({ctx.entity_path})"
     if not rule.possible:
@@ -744,8 +745,7 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
     if not missing:
         return _forbidden_despite_permission(facts, ctx, what, rule.present(perms), token_kind)
     need = _need_sentence(rule, missing, kind, what)
-    evidence = facts.evidence + [("Needed (least privileged first)", _or(rule.accepted) if not rule.all_of
-                                  else _and(rule.least))]
+    evidence = facts.evidence + [("Needed (least privileged first)", _or(rule.accepted))]
     if previous is not None:
         gained, lost = diff(previous.token_permissions, perms)
         evidence.append(("Gained since the previous token", ", ".join(sorted(gained)) or "nothing"))
@@ -848,13 +848,11 @@ def _recognisable(rule: catalogue.PermissionRule) -> bool:
 
 
 def _need_sentence(rule: catalogue.PermissionRule, missing: tuple[str, ...], kind: str, what: str) -> str:
-    if rule.all_of:
-        return (f"Reading {what} needs {_and(rule.least)} together ({kind} permissions); the "
-                f"token lacks {_and(missing)}.")
-    alternatives = [p for p in rule.accepted if p not in missing]
+    alternatives = [p for p in rule.alternatives if p not in missing]
     also = f" {_or(alternatives)} would also work." if alternatives else ""
+    note = f" {rule.note}" if rule.note else ""
     return (f"Reading {what} needs the {kind} permission {missing[0]} (the least privileged "
-            f"one), and the token does not have it.{also}")
+            f"one, per Microsoft's permission reference), and the token does not have it.{also}{note}")
 
 
 def _wrong_kind_only(facts: _GraphFacts, what: str, token_kind: str, needed: str) -> Diagnosis:
