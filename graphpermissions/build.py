@@ -1,9 +1,9 @@
 """Derive the shipped permission data from Microsoft Graph's own permission reference.
 
-Run ``python -m graphpermissions.build <folder>`` (or ``manage.py build_permission_data <folder>``)
-with ``<folder>`` holding ``permissions.json`` and ``provisioningInfo.json`` from Microsoft's
-``microsoftgraph/microsoft-graph-devx-content`` repository (folder ``permissions/new/``, MIT). It
-writes ``graph_permissions.json`` beside this file: only what the dashboard needs, namely every
+Run ``python -m graphpermissions.build [folder]`` (or ``manage.py build_permission_data``) with the
+folder holding ``permissions.json`` and ``provisioningInfo.json`` from Microsoft's
+``microsoftgraph/microsoft-graph-devx-content`` repository (folder ``permissions/new/``, MIT); the
+default is the copy kept in ``graphpermissions/source/``. It writes ``graph_permissions.json`` beside this file: only what the dashboard needs, namely every
 permission's ids, names, descriptions, consent and privilege per scheme, and for every API path
 the permissions that grant ``GET`` on it with Microsoft's ``least=`` marks. Nothing is decided
 here: choosing the least privileged permission happens in ``graphpermissions.reference``.
@@ -92,20 +92,34 @@ def derive(permissions: dict[str, Any], provisioning: dict[str, Any], source: di
             "grant_lists": [list(codes) for codes in lists], "paths": rows}
 
 
-def build(folder: Path, target: Path = DATA_FILE, commit: str = "") -> dict[str, int]:
+SOURCE_FOLDER = Path(__file__).with_name("source")
+SOURCE_COMMIT = "6cbd6bbd665a877560fdefbad74f3bdb5b57af88"  # of the copy in source/
+
+
+def derive_folder(folder: Path = SOURCE_FOLDER, commit: str = SOURCE_COMMIT) -> dict[str, Any]:
+    """The derived data for the reference files in ``folder``."""
     permissions = json.loads((folder / "permissions.json").read_text(encoding="utf-8"))["permissions"]
     provisioning = json.loads((folder / "provisioningInfo.json").read_text(encoding="utf-8"))["permissionDeployments"]
     source = {"repository": "https://github.com/microsoftgraph/microsoft-graph-devx-content",
               "folder": "permissions/new", "commit": commit, "licence": "MIT (see LICENSE beside this file)"}
-    data = derive(permissions, provisioning, source)
-    target.write_text(json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n", encoding="utf-8")
+    return derive(permissions, provisioning, source)
+
+
+def serialise(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def build(folder: Path = SOURCE_FOLDER, target: Path = DATA_FILE, commit: str = SOURCE_COMMIT) -> dict[str, int]:
+    data = derive_folder(folder, commit)
+    target.write_text(serialise(data), encoding="utf-8")
     return {"permissions": len(data["names"]), "paths": len(data["paths"]), "bytes": target.stat().st_size}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="folder with permissions.json and provisioningInfo.json")
-    parser.add_argument("--commit", default="", help="the source repository's commit, recorded in the file")
+    parser.add_argument("folder", type=Path, nargs="?", default=SOURCE_FOLDER,
+                        help="folder with permissions.json and provisioningInfo.json (default: source/)")
+    parser.add_argument("--commit", default=SOURCE_COMMIT, help="the source repository's commit, recorded in the file")
     args = parser.parse_args(argv)
     counts = build(args.folder, commit=args.commit)
     print(f"{counts['permissions']} permissions, {counts['paths']} paths, {counts['bytes']} bytes → {DATA_FILE}")

@@ -36,18 +36,22 @@ _WRITE_WORDS = ("write", "manage", "send", "create", "delete")
 def _segment(raw: str) -> str:
     """One path segment in the reference's comparable form: lower case, values as ``{}``."""
     text = raw.strip().lower()
-    if text.startswith("microsoft.graph."):
-        text = text[len("microsoft.graph."):]
-    if text.endswith("()"):
-        text = text[:-2]
     match = _KEY_SYNTAX.match(text)
     if match:
         head, args = match.groups()
+        if not args.strip():
+            return f"{head}()"
         keys = [f"{a.split('=', 1)[0].strip()}={{}}" if "=" in a else "{}" for a in args.split(",")]
         return f"{head}({','.join(keys)})"
     if _PLACEHOLDER.fullmatch(text) or (text.startswith("<") and text.endswith(">")) or text.startswith(":"):
         return "{}"
     return _PLACEHOLDER.sub("{}", text)
+
+
+def _short_form(segment: str) -> str:
+    """``microsoft.graph.delta()`` → ``delta``: the namespace and empty call are optional in Graph."""
+    short = segment[len("microsoft.graph."):] if segment.startswith("microsoft.graph.") else segment
+    return short[:-2] if short.endswith("()") else short
 
 
 def normalise_reference_path(path: str) -> str:
@@ -145,10 +149,11 @@ class Reference:
         if i == len(segments):
             return node.get("$")
         seg = segments[i]
-        if seg != "{}" and seg in node:
-            found = self._walk(node[seg], segments, i + 1)
-            if found:
-                return found
+        for literal in dict.fromkeys((seg, _short_form(seg))):
+            if literal != "{}" and literal in node:
+                found = self._walk(node[literal], segments, i + 1)
+                if found:
+                    return found
         if "{}" in node:
             return self._walk(node["{}"], segments, i + 1)
         return None
