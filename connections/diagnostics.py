@@ -33,6 +33,7 @@ ACTION_EDIT_SECRET = "edit_secret"
 ACTION_EDIT_CONNECTION = "edit_connection"
 ACTION_SIGN_IN = "sign_in"
 ACTION_RETRY = "retry"
+ACTION_ADMIN_CONSENT = "admin_consent"  # the consent round trip (state bound to the session)
 
 SERVICE_HEALTH_URL = "https://admin.microsoft.com/Adminportal/Home#/servicehealth"
 
@@ -191,7 +192,7 @@ def _admin_consent_step(ctx: Context, text: str | None = None) -> Step:
     return Step(
         text or "Grant admin consent for the tenant (a Global Administrator or Privileged Role "
         "Administrator has to do this): open the consent page and accept.",
-        url=url,
+        url=url, action=ACTION_ADMIN_CONSENT,
     )
 
 
