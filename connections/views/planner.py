@@ -104,7 +104,7 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
     row = getattr(connection, "token", None)
     held = list(getattr(row, "permissions", None) or [])
     unneeded, replaceable = planner.removable(held, plan) if kind == "app" and row is not None and row.kind == "app" else ([], [])
-    missing = [n for n in plan.names if n.casefold() not in {h.casefold() for h in held}]
+    missing = [n.permission.name for n in plan.needs if not all(rule.satisfied_by(held) for rule in n.rules)]
     context: dict[str, Any] = {
         "connection": connection, "can": connection.can, "form": form, "held": held,
         "unneeded": unneeded, "replaceable": replaceable, "missing": missing,
