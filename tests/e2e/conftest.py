@@ -72,7 +72,8 @@ def _plain_static_files(settings: Any) -> None:
 @pytest.fixture
 def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
                tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
-    """``browser_as(user)`` → a Page logged in as ``user`` on the live server (session cookie, no password).
+    """``browser_as(user, **context_options)`` → a Page logged in as ``user`` on the live server
+    (session cookie, no password); the options go to Playwright's ``new_context``.
 
     Script errors (uncaught exceptions, htmx's console errors such as a missing swap target) fail
     the test at teardown. A failing test gets a full-page screenshot of each of its pages under
@@ -82,10 +83,10 @@ def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
     script_errors: list[str] = []
     request.node.stash[PAGES] = []
 
-    def open_as(user: Any) -> Any:
+    def open_as(user: Any, **context_options: Any) -> Any:
         client = Client()
         client.force_login(user)
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True, **context_options)
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": live_server.url,
                               "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
         context.set_default_timeout(15_000)
