@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from connections.diagnostics import (
+    ACTION_ADMIN_CONSENT,
     ACTION_EDIT_CONNECTION,
     ACTION_EDIT_SECRET,
     ACTION_REFETCH_TOKEN,
@@ -91,7 +92,7 @@ TOKEN_CASES = [
      entra_error(700016, "unauthorized_client", f"Application with identifier '{CLIENT_ID}' was not "
                  f"found in the directory '{TENANT}'."),
      {}, "token.app_not_found", f"no application with ID {CLIENT_ID} in tenant {TENANT}",
-     [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
+     [ACTION_EDIT_CONNECTION, ACTION_ADMIN_CONSENT, ACTION_REFETCH_TOKEN]),
     ("tenant not found",
      entra_error(90002, "invalid_request", "Tenant 'contoso.onmicrosft.com' not found."),
      {"tenant": "contoso.onmicrosft.com"}, "token.tenant_not_found", "right cloud",
@@ -116,7 +117,7 @@ TOKEN_CASES = [
      entra_error(65001, "invalid_grant", f"The user or administrator has not consented to use the "
                  f"application with ID '{CLIENT_ID}' named 'HR sync'.", suberror="consent_required"),
      {"grant_type": "authorization_code"}, "token.consent_required", "administrator can grant consent",
-     [None, ACTION_SIGN_IN]),
+     [ACTION_ADMIN_CONSENT, ACTION_SIGN_IN]),
     ("code or refresh token expired",
      entra_error(70008, "invalid_grant", "The provided authorization code or refresh token has "
                  "expired due to inactivity."),
