@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from graphpermissions import APPLICATION, DELEGATED, GRAPH_APP_ID, reference
+from graphpermissions import APPLICATION, DELEGATED, reference
 from graphpermissions.reference import is_write
 
 # Properties a *.ReadBasic.* permission returns. Microsoft's descriptions name them only in words

@@ -9,7 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from graphpermissions import APPLICATION, DELEGATED, GRAPH_APP_ID, reference
+from graphpermissions import APPLICATION, DELEGATED, GRAPH_APP_ID, reference  # noqa: F401  (GRAPH_APP_ID re-exported)
 DIRECTORY_DENIED = ("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 OUTLOOK_DENIED = ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
 

@@ -108,7 +108,6 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
     context: dict[str, Any] = {
         "connection": connection, "can": connection.can, "form": form, "held": held,
         "unneeded": unneeded, "replaceable": replaceable, "missing": missing,
-        "consent_url_plain": consent.consent_url(connection),
     }
     context.update(_outputs(plan, connection.client_id, connection.tenant, connection.redirect_url or None,
                             first_login_host=context_.login_host,

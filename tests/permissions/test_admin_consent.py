@@ -73,6 +73,7 @@ def test_a_viewer_cannot_start_the_round_trip_and_another_team_gets_404(groups_c
     assert login(viewer_a).get(url).status_code == 405
 
 
+@pytest.mark.smoke
 def test_accept_returns_to_the_connection_and_refetches_by_itself(
         clean_sandbox, groups_connection, operator_a, login, run_job, wait_for_job):
     client = login(operator_a)

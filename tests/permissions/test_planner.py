@@ -3,7 +3,6 @@ URLs per cloud; the pages (standalone and per connection) and the over-privilege
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
@@ -103,6 +102,7 @@ def test_removable_says_what_an_app_token_carries_beyond_the_plan():
 
 # -- pages -----------------------------------------------------------------------------------------
 
+@pytest.mark.smoke
 @pytest.mark.django_db
 def test_the_standalone_planner_page_shows_the_set_and_copy_ready_blocks(login, viewer_a):
     client = login(viewer_a)
