@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 from graphpermissions import APPLICATION, DELEGATED, reference
 from graphpermissions.reference import is_write
 
-# Properties a *.ReadBasic.* permission returns. Microsoft's descriptions name them only in words
-# ("display name, first and last name, email address, photo, id and security identifier" for
-# users; "basic group properties" for groups), so these lists are our reading of them (a guess for
-# groups): https://learn.microsoft.com/graph/permissions-reference#userreadbasicall
+# Properties a *.ReadBasic.* permission returns. For users Microsoft lists the basic profile:
+# displayName, givenName, mail, photo, surname and userPrincipalName (plus id; its reference also
+# names the security identifier), https://learn.microsoft.com/graph/permissions-reference#userreadbasicall.
+# For groups it only says "basic group properties", so that list is our guess.
 BASIC_PROPERTIES: dict[str, frozenset[str]] = {
     "User.ReadBasic.All": frozenset({"id", "displayname", "givenname", "surname", "mail",
                                      "userprincipalname", "securityidentifier"}),
