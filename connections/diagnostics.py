@@ -864,7 +864,8 @@ def _wrong_kind_only(facts: _GraphFacts, what: str, token_kind: str, needed: str
             f"{what} can only be read on behalf of a signed-in user (delegated permission "
             f"{needed}), but this connection uses client credentials, whose tokens act as "
             "the app itself. Switch the connection to authorization code and sign in, or read "
-            "a specific user's data instead (for mail: users/{id}/messages with Mail.ReadBasic.All).",
+            "a specific user's data instead (for mail: users/{id}/messages with "
+            f"{_least_application('users/{id}/messages')}).",
             facts.evidence,
             [_edit_connection_step("Switch the grant type to authorization code, or change the entity."),
              Step("Then sign in.", action=ACTION_SIGN_IN)],
@@ -878,6 +879,11 @@ def _wrong_kind_only(facts: _GraphFacts, what: str, token_kind: str, needed: str
         [_edit_connection_step("Switch the grant type to client credentials."), _refetch_step()],
         (needed,),
     )
+
+
+def _least_application(path: str) -> str:
+    entity = catalogue.resolve(path)
+    return entity.application.least[0] if entity and entity.application.possible else "an application permission"
 
 
 def _forbidden_despite_permission(facts: _GraphFacts, ctx: Context, what: str,
