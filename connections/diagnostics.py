@@ -739,7 +739,7 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
         )
     rule = entity.rule(token_kind, ctx.odata_select)
     other = entity.rule("delegated" if token_kind == "app" else "app")
-    what = f"{entity.display_name} ({ctx.entity_path})"
+    what = f"{entity.display_name} ({ctx.entity_path})" if entity.listed or entity.display_name != entity.path else ctx.entity_path
     if not rule.possible:
         return _wrong_kind_only(facts, what, token_kind, other.least[0])
     missing = rule.missing(perms)
