@@ -142,6 +142,28 @@ def required(path: str) -> Requirement | None:
     return _TOP.get(head)
 
 
+# -- basic permissions ------------------------------------------------------------------------
+# User.ReadBasic.All returns the basic profile only: displayName, givenName, mail, photo, surname,
+# userPrincipalName (and id): https://learn.microsoft.com/graph/permissions-reference#userreadbasicall.
+# Group.ReadBasic.All's "basic group properties" are not listed by Microsoft: the set is a guess.
+# What Graph answers for other selected properties is not documented either; answers on Microsoft
+# Q&A show them as null, which is what the sandbox does (a guess).
+BASIC_PROPERTIES: dict[str, frozenset[str]] = {
+    "User.ReadBasic.All": frozenset({"id", "displayName", "givenName", "surname", "mail", "userPrincipalName"}),
+    "Group.ReadBasic.All": frozenset({"id", "displayName", "description", "mail", "mailNickname", "mailEnabled",
+                                      "securityEnabled", "groupTypes"}),
+}
+
+
+def basic_properties(req: Requirement, roles: set[str] | frozenset[str],
+                     scopes: set[str] | frozenset[str]) -> frozenset[str] | None:
+    """The properties a token may see when only a basic permission lets it read, else None (all)."""
+    held = [p for p in (req.application if roles else req.delegated) if p in (roles or scopes)]
+    if held and all(p in BASIC_PROPERTIES for p in held):
+        return frozenset().union(*(BASIC_PROPERTIES[p] for p in held))
+    return None
+
+
 # -- permission ids ---------------------------------------------------------------------------
 # The rules above are the sandbox's own; the ids are Microsoft Graph's, read from the permission
 # reference the dashboard ships (``graphpermissions``, derived from Microsoft's own data).
