@@ -26,10 +26,10 @@ from graphpermissions.reference import is_write
 # names the security identifier), https://learn.microsoft.com/graph/permissions-reference#userreadbasicall.
 # For groups it only says "basic group properties", so that list is our guess.
 BASIC_PROPERTIES: dict[str, frozenset[str]] = {
-    "User.ReadBasic.All": frozenset({"id", "displayname", "givenname", "surname", "mail",
-                                     "userprincipalname", "securityidentifier"}),
-    "Group.ReadBasic.All": frozenset({"id", "displayname", "description", "mail", "mailnickname",
-                                      "mailenabled", "securityenabled", "grouptypes"}),
+    "User.ReadBasic.All": frozenset({"id", "displayName", "givenName", "surname", "mail",
+                                     "userPrincipalName", "securityIdentifier"}),
+    "Group.ReadBasic.All": frozenset({"id", "displayName", "description", "mail", "mailNickname",
+                                      "mailEnabled", "securityEnabled", "groupTypes"}),
 }
 SHORT_ALTERNATIVES = 4  # how many other accepted permissions a sentence names
 
@@ -129,7 +129,7 @@ def _with_select(rule: PermissionRule, select: str) -> PermissionRule:
     if not rule.least or rule.least[0] not in BASIC_PROPERTIES or not select.strip():
         return rule
     wanted = {p.strip().casefold() for p in select.split(",") if p.strip()}
-    beyond = sorted(wanted - BASIC_PROPERTIES[rule.least[0]])
+    beyond = sorted(wanted - {p.casefold() for p in BASIC_PROPERTIES[rule.least[0]]})
     if not beyond:
         return rule
     basic = rule.least[0]

@@ -36,6 +36,11 @@ class Need:
     entities: tuple[str, ...]  # display names
     rules: tuple[catalogue.PermissionRule, ...] = field(default=(), compare=False, repr=False)
 
+    @property
+    def basic_properties(self) -> list[str]:
+        """For a *.ReadBasic.* permission, the only properties it returns (else empty)."""
+        return sorted(catalogue.BASIC_PROPERTIES.get(self.permission.name, ()), key=str.casefold)
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -119,6 +119,7 @@ def test_the_standalone_planner_page_shows_the_set_and_copy_ready_blocks(login, 
     assert f"az ad app permission admin-consent --id {CLIENT}" in page
     assert "login.microsoftonline.us/contoso.onmicrosoft.com/v2.0/adminconsent" in page
     assert 'data-copy="plan-manifest"' in page and "js/copy.js" in page
+    assert "Returns only basic properties (description, displayName" in page   # Group.ReadBasic.All
 
 
 @pytest.mark.django_db
