@@ -49,10 +49,12 @@ class Return:
 
 
 def is_consent_return(request: HttpRequest) -> bool:
-    """A consent return carries ``admin_consent`` (or a state this session issued for consent);
-    a sign-in return carries ``code`` or a sign-in state instead."""
+    """A consent return carries a state this session issued for consent, or ``admin_consent``
+    without a ``code`` (a v1 sign-in's answer can carry ``admin_consent=True`` next to its code)."""
     state = request.GET.get("state", "")
-    return "admin_consent" in request.GET or bool(state and state in request.session.get(SESSION_KEY, {}))
+    if state and state in request.session.get(SESSION_KEY, {}):
+        return True
+    return "admin_consent" in request.GET and "code" not in request.GET
 
 
 def consent_url(connection: Connection, state: str | None = None) -> str:

@@ -173,8 +173,10 @@ def test_access_denied_with_an_unknown_state_still_lands_on_a_clear_page(groups_
     assert response.status_code == 400 and "access_denied" in page and "Nothing was granted" in page
 
 
-def test_a_sign_in_answer_is_still_a_sign_in(operator_a, login):
-    page = login(operator_a).get(CALLBACK_PATH, {"code": "abc", "state": "unknown"}).content.decode()
+@pytest.mark.parametrize("extra", [{}, {"admin_consent": "True", "session_state": "0f8fad5b"}],
+                         ids=["v2", "v1 with admin_consent"])
+def test_a_sign_in_answer_is_still_a_sign_in(operator_a, login, extra):
+    page = login(operator_a).get(CALLBACK_PATH, {"code": "abc", "state": "unknown", **extra}).content.decode()
 
     assert "Sign-in not accepted" in page
 
