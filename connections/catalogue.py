@@ -1,33 +1,63 @@
 """The Graph entities the dashboard can read, and the permissions each one needs.
 
 One table drives the entity picker, the sync engine (delta support, page size, item URLs) and the
-403 diagnostics (which permission is missing). Application permissions come from graph-wire.md §6;
-delegated ones follow the same Microsoft permission pages (graph-wire names only the users one, so
-the rest mirror the application column with the documented delegated names).
+403 diagnostics (which permission is missing). The permissions are not written here: they come
+from Microsoft Graph's own permission reference shipped in ``graphpermissions`` (which permission
+grants ``GET`` on which path, Microsoft's least-privileged marks, the ids). An entity needs what
+grants every read the dashboard makes of it: the collection, and its ``/delta`` when syncs use
+delta queries (for users that makes User.Read.All the least privileged permission, because
+Microsoft marks User.ReadBasic.All least for ``/users`` but it does not grant ``/users/delta``).
+Any other path Microsoft's reference knows (``sites/{id}/lists/{id}/items``,
+``users/jane@contoso.com/calendar/events``) is diagnosed from the same data (``resolve``).
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urlsplit
+
+from graphpermissions import APPLICATION, DELEGATED, reference
+from graphpermissions.reference import is_write
+
+# Properties a *.ReadBasic.* permission returns. For users Microsoft lists the basic profile:
+# displayName, givenName, mail, photo, surname and userPrincipalName (plus id; its reference also
+# names the security identifier), https://learn.microsoft.com/graph/permissions-reference#userreadbasicall.
+# For groups it only says "basic group properties", so that list is our guess.
+BASIC_PROPERTIES: dict[str, frozenset[str]] = {
+    "User.ReadBasic.All": frozenset({"id", "displayName", "givenName", "surname", "mail",
+                                     "userPrincipalName", "securityIdentifier"}),
+    "Group.ReadBasic.All": frozenset({"id", "displayName", "description", "mail", "mailNickname",
+                                      "mailEnabled", "securityEnabled", "groupTypes"}),
+}
+SHORT_ALTERNATIVES = 4  # how many other accepted permissions a sentence names
 
 
 @dataclass(frozen=True)
 class PermissionRule:
     """What one kind of token (application or delegated) must carry to read an entity.
 
-    ``least`` is listed first in every explanation. Normally any one accepted permission is enough;
-    with ``all_of`` every permission in ``least`` is needed together (directoryAudits).
+    ``least`` holds the least privileged permission (empty: this kind of token can never read
+    it); ``higher`` the others that also grant the read, least privileged first. Any one is
+    enough. ``note`` says why the choice differs from Microsoft's mark, when it does.
     """
 
     least: tuple[str, ...] = ()
     higher: tuple[str, ...] = ()
-    all_of: bool = False
+    note: str = ""
 
     @property
     def accepted(self) -> tuple[str, ...]:
         return self.least + self.higher
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """A few of ``higher`` worth naming in a sentence: the same family or Directory first."""
+        family = self.least[0].split(".")[0] if self.least else ""
+        near = [p for p in self.higher if p.split(".")[0] in (family, "Directory")]
+        rest = [p for p in self.higher if p not in near]
+        return tuple((near + rest)[:SHORT_ALTERNATIVES])
 
     @property
     def possible(self) -> bool:
@@ -36,25 +66,28 @@ class PermissionRule:
 
     def satisfied_by(self, permissions: Iterable[str]) -> bool:
         have = _casefold_set(permissions)
-        if not self.possible:
-            return False
-        if self.all_of:
-            return all(p.casefold() in have for p in self.least)
-        return any(p.casefold() in have for p in self.accepted)
+        return self.possible and any(p.casefold() in have for p in self.accepted)
 
     def missing(self, permissions: Iterable[str]) -> tuple[str, ...]:
-        """The permissions to add, least privileged first; empty when already satisfied."""
-        if self.satisfied_by(permissions):
-            return ()
-        if self.all_of:
-            have = _casefold_set(permissions)
-            return tuple(p for p in self.least if p.casefold() not in have)
-        return self.least[:1]
+        """The permission to add, least privileged first; empty when already satisfied."""
+        return () if self.satisfied_by(permissions) else self.least[:1]
 
     def present(self, permissions: Iterable[str]) -> tuple[str, ...]:
-        """Which of the accepted permissions are among ``permissions`` (catalogue spelling)."""
+        """Which of the accepted permissions are among ``permissions`` (Microsoft's spelling)."""
         have = _casefold_set(permissions)
         return tuple(p for p in self.accepted if p.casefold() in have)
+
+
+def _rule_for(paths: tuple[str, ...], kind: str) -> PermissionRule:
+    granting = reference().granting(paths, kind)
+    return PermissionRule(granting[:1], granting[1:])
+
+
+def _is_signed_in_only(path: str) -> bool:
+    """``/me/…`` needs a signed-in user: Graph answers 400 to an app-only token
+    ("/me request is only valid with delegated authentication flow")."""
+    parts = path_segments(path)
+    return bool(parts) and parts[0].casefold() == "me"
 
 
 @dataclass(frozen=True)
@@ -63,123 +96,72 @@ class Entity:
 
     path: str
     display_name: str
-    application: PermissionRule
-    delegated: PermissionRule
     delta: bool = False
     max_top: int | None = 999  # None: the collection does not page
     key: str = "id"
     item_url: str = "{entity}/{key}"
     listed: bool = True  # offered in the entity picker; free-path templates are not
     params: tuple[tuple[str, str], ...] = ()  # query parameters the collection requires
+    reads: tuple[str, ...] = field(default=(), compare=False)  # the paths read; default: path (+ /delta)
 
-    def rule(self, token_kind: str) -> PermissionRule:
-        """The rule for an ``"app"`` or ``"delegated"`` token."""
-        return self.application if token_kind == "app" else self.delegated
+    @property
+    def read_paths(self) -> tuple[str, ...]:
+        return self.reads or ((self.path, f"{self.path}/delta") if self.delta else (self.path,))
+
+    @cached_property
+    def application(self) -> PermissionRule:
+        if _is_signed_in_only(self.path):
+            return PermissionRule()
+        return _rule_for(self.read_paths, APPLICATION)
+
+    @cached_property
+    def delegated(self) -> PermissionRule:
+        return _rule_for(self.read_paths, DELEGATED)
+
+    def rule(self, token_kind: str, select: str = "") -> PermissionRule:
+        """The rule for an ``"app"`` or ``"delegated"`` token; a ``$select`` of more than a
+        basic permission returns moves the choice to the next permission that returns them."""
+        rule = self.application if token_kind == "app" else self.delegated
+        return _with_select(rule, select)
 
 
-def _rule(least: str | tuple[str, ...], *higher: str, all_of: bool = False) -> PermissionRule:
-    least_t = (least,) if isinstance(least, str) else least
-    return PermissionRule(least_t, tuple(higher), all_of)
+def _with_select(rule: PermissionRule, select: str) -> PermissionRule:
+    if not rule.least or rule.least[0] not in BASIC_PROPERTIES or not select.strip():
+        return rule
+    wanted = {p.strip().casefold() for p in select.split(",") if p.strip()}
+    beyond = sorted(wanted - {p.casefold() for p in BASIC_PROPERTIES[rule.least[0]]})
+    if not beyond:
+        return rule
+    basic = rule.least[0]
+    family = basic.split(".")[0]
+    reads = [p for p in rule.higher if "basic" not in p.casefold() and not is_write(p)]
+    first = next((p for p in reads if p.split(".")[0] == family), reads[0] if reads else None)
+    if first is None:
+        return rule
+    fuller = (first,) + tuple(p for p in rule.higher if p != first and "basic" not in p.casefold())
+    note = (f"Microsoft marks {basic} as the least privileged permission for this read, but it "
+            f"returns only basic properties, and the connection's $select asks for "
+            f"{', '.join(beyond)}; so {fuller[0]} is the one to add.")
+    return PermissionRule(fuller[:1], fuller[1:], note)
 
-
-_DIRECTORY_RW = ("Directory.Read.All", "Directory.ReadWrite.All")
-_AS_USER = "Directory.AccessAsUser.All"  # delegated only: acts with the signed-in user's own rights
 
 ENTITIES: tuple[Entity, ...] = (
-    Entity(
-        "users", "Users",
-        _rule("User.Read.All", "User.ReadWrite.All", *_DIRECTORY_RW),
-        _rule("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", *_DIRECTORY_RW, _AS_USER),
-        delta=True,
-    ),
-    Entity(
-        "groups", "Groups",
-        _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *_DIRECTORY_RW),
-        _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *_DIRECTORY_RW, _AS_USER),
-        delta=True,
-    ),
-    Entity(
-        "groups/{id}/members", "Group members",
-        _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All",
-              "GroupMember.ReadWrite.All", "Directory.Read.All"),
-        _rule("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All",
-              "GroupMember.ReadWrite.All", "Directory.Read.All", _AS_USER),
-        listed=False,
-    ),
-    Entity(
-        "devices", "Devices",
-        _rule("Device.Read.All", "Device.ReadWrite.All", *_DIRECTORY_RW),
-        _rule("Device.Read.All", "Device.ReadWrite.All", *_DIRECTORY_RW, _AS_USER),
-    ),
-    Entity(
-        "applications", "App registrations",
-        _rule("Application.Read.All", "Application.ReadWrite.OwnedBy", "Application.ReadWrite.All",
-              "Directory.Read.All"),
-        _rule("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
-    ),
-    Entity(
-        "servicePrincipals", "Enterprise applications (service principals)",
-        _rule("Application.Read.All", "Application.ReadWrite.OwnedBy", "Application.ReadWrite.All",
-              "Directory.Read.All"),
-        _rule("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
-    ),
-    Entity(
-        "directoryRoles", "Directory roles",
-        _rule("RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory", *_DIRECTORY_RW),
-        _rule("RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory", *_DIRECTORY_RW),
-        max_top=None,
-    ),
-    Entity(
-        "organization", "Organization",
-        _rule("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
-              "Directory.ReadWrite.All"),
-        _rule("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
-              "Directory.ReadWrite.All"),
-        max_top=None,
-    ),
-    Entity(
-        "domains", "Domains",
-        _rule("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All"),
-        _rule("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All"),
-        max_top=None,
-    ),
-    Entity(
-        "subscribedSkus", "Licences (subscribed SKUs)",
-        _rule("Organization.Read.All", *_DIRECTORY_RW, "Organization.ReadWrite.All"),
-        _rule("Organization.Read.All", *_DIRECTORY_RW, "Organization.ReadWrite.All"),
-        max_top=None,
-    ),
-    Entity(
-        "auditLogs/signIns", "Sign-in logs",
-        _rule("AuditLog.Read.All", "Directory.Read.All"),
-        _rule("AuditLog.Read.All", "Directory.Read.All"),
-        max_top=1000,
-    ),
-    Entity(
-        "auditLogs/directoryAudits", "Directory audit logs",
-        _rule(("AuditLog.Read.All", "Directory.Read.All"), all_of=True),
-        _rule(("AuditLog.Read.All", "Directory.Read.All"), all_of=True),
-        max_top=1000,
-    ),
-    Entity(
-        "users/{id}/messages", "A user's mail messages",
-        _rule("Mail.ReadBasic.All", "Mail.ReadWrite", "Mail.Read"),
-        _rule("Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"),
-        listed=False,
-        max_top=1000,
-    ),
-    Entity(
-        "me/messages", "My mail messages (signed-in user)",
-        PermissionRule(),  # /me needs a signed-in user: no application permission can read it
-        _rule("Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"),
-        max_top=1000,
-    ),
-    Entity(
-        "sites", "SharePoint sites",
-        _rule("Sites.Read.All", "Sites.ReadWrite.All"),
-        _rule("Sites.Read.All", "Sites.ReadWrite.All"),
-        params=(("search", "*"),),  # listing sites is a search (graph-wire §6)
-    ),
+    Entity("users", "Users", delta=True),
+    Entity("groups", "Groups", delta=True),
+    Entity("groups/{id}/members", "Group members", listed=False),
+    Entity("devices", "Devices"),
+    Entity("applications", "App registrations"),
+    Entity("servicePrincipals", "Enterprise applications (service principals)"),
+    Entity("directoryRoles", "Directory roles", max_top=None),
+    Entity("organization", "Organization", max_top=None),
+    Entity("domains", "Domains", max_top=None),
+    Entity("subscribedSkus", "Licences (subscribed SKUs)", max_top=None),
+    Entity("auditLogs/signIns", "Sign-in logs", max_top=1000),
+    Entity("auditLogs/directoryAudits", "Directory audit logs", max_top=1000),
+    Entity("users/{id}/messages", "A user's mail messages", listed=False, max_top=1000),
+    Entity("me/messages", "My mail messages (signed-in user)", max_top=1000),
+    # Listing sites is a search: GET /sites?search=*
+    Entity("sites", "SharePoint sites", params=(("search", "*"),)),
 )
 
 LISTED: tuple[Entity, ...] = tuple(e for e in ENTITIES if e.listed)
@@ -215,6 +197,25 @@ def _matches(template: list[str], parts: list[str]) -> bool:
 _TEMPLATES = [(e.path.split("/"), e) for e in ENTITIES]
 
 
+def resolve(entity_path: str) -> Entity | None:
+    """``lookup``, or for any other path Microsoft's reference knows, an unlisted entity whose
+    permissions come from the reference (free paths such as ``sites/{id}/lists/{id}/items``)."""
+    found = lookup(entity_path)
+    if found is not None or not path_segments(entity_path):
+        return found
+    if reference().match(entity_path) is None:
+        return None
+    path = "/".join(path_segments(entity_path))
+    return Entity(path, path, listed=False, max_top=None, reads=(_bare_path(entity_path),))
+
+
+def _bare_path(entity_path: str) -> str:
+    text = entity_path.strip()
+    if "://" in text:
+        text = urlsplit(text).path
+    return text.split("?", 1)[0].split("#", 1)[0]
+
+
 def lookup(entity_path: str) -> Entity | None:
     """The catalogue entry for a path such as ``users``, ``/v1.0/groups/abc/members``, ``users/x``.
 
@@ -233,53 +234,11 @@ def lookup(entity_path: str) -> Entity | None:
     return None
 
 
-# Application permission (app role) ids of Microsoft Graph, from graph-wire.md §6. Domain.Read.All
-# is absent there (no source found), so it cannot be mapped back from an appRoleAssignment.
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-
-APP_ROLE_IDS: dict[str, str] = {
-    "User.Read.All": "df021288-bdef-4463-88db-98f22de89214",
-    "User.ReadWrite.All": "741f803b-c850-494e-b5df-cde7c675a1ca",
-    "Group.Read.All": "5b567255-7703-4780-807c-7be8301ae99b",
-    "Group.ReadWrite.All": "62a82d76-70ea-41e2-9197-370581804d09",
-    "GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6",
-    "Directory.Read.All": "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
-    "Directory.ReadWrite.All": "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
-    "Device.Read.All": "7438b122-aefc-4978-80ed-43db9fcc7715",
-    "Device.ReadWrite.All": "1138cb37-bd11-4084-a2b7-9f71582aeddb",
-    "Application.Read.All": "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
-    "Application.ReadWrite.All": "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9",
-    "Organization.Read.All": "498476ce-e0fe-48b0-b801-37ba7e2685c6",
-    "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
-    "AuditLog.Read.All": "b0afded3-3588-46d8-8b3d-9842eff778da",
-    "Reports.Read.All": "230c1aed-a721-4c5d-9cb4-a90514e508ef",
-    "Sites.Read.All": "332a536c-c7ef-4017-ab91-336970924f0d",
-    "Sites.ReadWrite.All": "9492366f-7969-46a4-8d15-ed1a20078fff",
-    "Files.Read.All": "01d4889c-1287-42c6-ac1f-5d1e02578ef6",
-    "Files.ReadWrite.All": "75359482-378d-4052-8f01-80520e7db3cd",
-    "Mail.Read": "810c84a8-4a9e-49e6-bf7d-12d183f40d01",
-    "Mail.ReadBasic.All": "693c5e45-0940-467d-9b8a-1022fb9d42ef",
-    "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
-    "Mail.Send": "b633e1c5-b582-4048-a93e-9f11b44c7e96",
-    "Calendars.Read": "798ee544-9d2d-430c-a058-570e29e34338",
-    "Calendars.ReadWrite": "ef54d2bf-783f-4e0f-bca1-3210c0444d99",
-    "Contacts.Read": "089fe4d0-434a-44c5-8827-41ba8a0b17f5",
-    "Contacts.ReadWrite": "6918b873-d17a-4dc1-b314-35f528134491",
-    "MailboxSettings.Read": "40f97065-369a-49f4-947c-6a255697ae91",
-    "Policy.Read.All": "246dd0d5-5bd0-4def-940b-0421030a5b68",
-}
-
+# Microsoft Graph's permission ids (app role ids for application permissions, oauth2PermissionScope
+# ids for delegated ones), from the same reference.
+APP_ROLE_IDS: dict[str, str] = {n: reference().id_of(n, APPLICATION) or "" for n in reference().names(APPLICATION)}
 APP_ROLE_NAMES: dict[str, str] = {guid: name for name, guid in APP_ROLE_IDS.items()}
-
-# Delegated permission (oauth2PermissionScope) ids from the same dump.
-DELEGATED_SCOPE_IDS: dict[str, str] = {
-    "User.Read": "e1fe6dd8-ba31-4d61-89e7-88639da4683d",
-    "User.ReadBasic.All": "b340eb25-3456-403f-be2f-af7a0d370277",
-    "User.Read.All": "a154be20-db9c-4678-8ab7-66f6cc099a59",
-    "Directory.Read.All": "06da0dbc-49e2-44d2-8312-53f166ab848a",
-    "Mail.Read": "570282fd-fa5c-430d-a7fd-fc8dc98a9dca",
-    "Calendars.Read": "465a38f9-76ea-45b9-9f34-9e8b0d4b0b42",
-}
+DELEGATED_SCOPE_IDS: dict[str, str] = {n: reference().id_of(n, DELEGATED) or "" for n in reference().names(DELEGATED)}
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -288,7 +247,7 @@ def permission_name(app_role_id: str) -> str | None:
     """The permission name of a Graph appRoleAssignment's ``appRoleId``, or None if unknown."""
     if not _GUID.match(app_role_id.strip()):
         return None
-    return APP_ROLE_NAMES.get(app_role_id.strip().lower())
+    return reference().name_of_id(app_role_id, APPLICATION)
 
 
 def granted_permissions(app_role_assignments: Iterable[dict]) -> frozenset[str]:

@@ -33,6 +33,7 @@ ACTION_EDIT_SECRET = "edit_secret"
 ACTION_EDIT_CONNECTION = "edit_connection"
 ACTION_SIGN_IN = "sign_in"
 ACTION_RETRY = "retry"
+ACTION_ADMIN_CONSENT = "admin_consent"  # the consent round trip (state bound to the session)
 
 SERVICE_HEALTH_URL = "https://admin.microsoft.com/Adminportal/Home#/servicehealth"
 
@@ -95,6 +96,7 @@ class Context:
     graph_service_url: str = "https://graph.microsoft.com/v1.0"
     secret_expires_on: date | None = None
     permissions_page_url: str | None = None  # replaces the Azure portal link (e.g. sandbox portal)
+    odata_select: str = ""  # the connection's $select: basic permissions return only some properties
     now: datetime | None = None
 
     @property
@@ -190,7 +192,7 @@ def _admin_consent_step(ctx: Context, text: str | None = None) -> Step:
     return Step(
         text or "Grant admin consent for the tenant (a Global Administrator or Privileged Role "
         "Administrator has to do this): open the consent page and accept.",
-        url=url,
+        url=url, action=ACTION_ADMIN_CONSENT,
     )
 
 
@@ -721,7 +723,7 @@ def _unauthorized(facts: _GraphFacts, ctx: Context, previous: PreviousAttempt | 
 
 def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_kind: str,
                previous: PreviousAttempt | None, granted: frozenset[str] | None) -> Diagnosis:
-    entity = catalogue.lookup(ctx.entity_path or "")
+    entity = catalogue.resolve(ctx.entity_path or "")
     kind = _kind_word(token_kind)
     if entity is None:
         return Diagnosis(
@@ -735,17 +737,16 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
                                     "permission the request needs."),
              _admin_consent_step(ctx), _refetch_step()],
         )
-    rule = entity.rule(token_kind)
+    rule = entity.rule(token_kind, ctx.odata_select)
     other = entity.rule("delegated" if token_kind == "app" else "app")
-    what = f"{entity.display_name} ({ctx.entity_path})"
+    what = f"{entity.display_name} ({ctx.entity_path})" if entity.listed or entity.display_name != entity.path else ctx.entity_path
     if not rule.possible:
         return _wrong_kind_only(facts, what, token_kind, other.least[0])
     missing = rule.missing(perms)
     if not missing:
         return _forbidden_despite_permission(facts, ctx, what, rule.present(perms), token_kind)
     need = _need_sentence(rule, missing, kind, what)
-    evidence = facts.evidence + [("Needed (least privileged first)", _or(rule.accepted) if not rule.all_of
-                                  else _and(rule.least))]
+    evidence = facts.evidence + [("Needed (least privileged first)", _or(rule.accepted))]
     if previous is not None:
         gained, lost = diff(previous.token_permissions, perms)
         evidence.append(("Gained since the previous token", ", ".join(sorted(gained)) or "nothing"))
@@ -848,13 +849,11 @@ def _recognisable(rule: catalogue.PermissionRule) -> bool:
 
 
 def _need_sentence(rule: catalogue.PermissionRule, missing: tuple[str, ...], kind: str, what: str) -> str:
-    if rule.all_of:
-        return (f"Reading {what} needs {_and(rule.least)} together ({kind} permissions); the "
-                f"token lacks {_and(missing)}.")
-    alternatives = [p for p in rule.accepted if p not in missing]
+    alternatives = [p for p in rule.alternatives if p not in missing]
     also = f" {_or(alternatives)} would also work." if alternatives else ""
+    note = f" {rule.note}" if rule.note else ""
     return (f"Reading {what} needs the {kind} permission {missing[0]} (the least privileged "
-            f"one), and the token does not have it.{also}")
+            f"one, per Microsoft's permission reference), and the token does not have it.{also}{note}")
 
 
 def _wrong_kind_only(facts: _GraphFacts, what: str, token_kind: str, needed: str) -> Diagnosis:
@@ -865,7 +864,8 @@ def _wrong_kind_only(facts: _GraphFacts, what: str, token_kind: str, needed: str
             f"{what} can only be read on behalf of a signed-in user (delegated permission "
             f"{needed}), but this connection uses client credentials, whose tokens act as "
             "the app itself. Switch the connection to authorization code and sign in, or read "
-            "a specific user's data instead (for mail: users/{id}/messages with Mail.ReadBasic.All).",
+            "a specific user's data instead (for mail: users/{id}/messages with "
+            f"{_least_application('users/{id}/messages')}).",
             facts.evidence,
             [_edit_connection_step("Switch the grant type to authorization code, or change the entity."),
              Step("Then sign in.", action=ACTION_SIGN_IN)],
@@ -879,6 +879,11 @@ def _wrong_kind_only(facts: _GraphFacts, what: str, token_kind: str, needed: str
         [_edit_connection_step("Switch the grant type to client credentials."), _refetch_step()],
         (needed,),
     )
+
+
+def _least_application(path: str) -> str:
+    entity = catalogue.resolve(path)
+    return entity.application.least[0] if entity and entity.application.possible else "an application permission"
 
 
 def _forbidden_despite_permission(facts: _GraphFacts, ctx: Context, what: str,

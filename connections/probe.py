@@ -124,10 +124,11 @@ def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diag
     if not stored or stored.get("status") not in (401, 403) or stored.get("resolved"):
         return None
     before = diagnostics.Diagnosis.from_dict(stored["diagnosis"])
-    entity = catalogue.lookup(stored.get("entity") or connection.entity)
+    entity = catalogue.resolve(stored.get("entity") or connection.entity)
     permissions = frozenset(row.permissions or [])
-    if entity is not None and entity.rule(row.kind or "app").satisfied_by(permissions):
-        present = ", ".join(entity.rule(row.kind or "app").present(permissions))
+    rule = entity.rule(row.kind or "app", connection.odata_select) if entity is not None else None
+    if entity is not None and rule is not None and rule.satisfied_by(permissions):
+        present = ", ".join(rule.present(permissions))
         after = diagnostics.Diagnosis(
             "graph.permission_now_in_token", "info", f"The new token carries {present}",
             f"Graph refused to read {entity.display_name} because the old token lacked "

@@ -90,6 +90,7 @@ def context_for(connection: Connection) -> diagnostics.Context:
         graph_service_url=connection.service_url,
         secret_expires_on=connection.secret_expires_on,
         permissions_page_url=sandbox_portal_url(connection),
+        odata_select=connection.odata_select,
     )
 
 

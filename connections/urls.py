@@ -1,7 +1,7 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
 from django.urls import path
 
-from .views import library, syncs, tokens
+from .views import consent, library, planner, syncs, tokens
 
 app_name = "connections"
 
@@ -26,4 +26,7 @@ urlpatterns = [
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/progress/", syncs.sync_progress, name="sync_progress"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/changes/", syncs.sync_changes, name="sync_changes"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/export/", syncs.sync_export, name="sync_export"),
+    path("connections/<uuid:pk>/admin-consent/", consent.consent_start, name="admin_consent"),
+    path("connections/<uuid:pk>/permissions/", planner.for_connection, name="connection_permissions"),
+    path("permissions/planner/", planner.standalone, name="planner"),
 ]

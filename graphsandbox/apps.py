@@ -11,6 +11,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .permissions import APP_ROLE_IDS, DELEGATED_SCOPE_IDS, GRAPH_APP_ID, app_role_id
+from .permissions import scope_id as graph_scope_id
 from .tenants import iso
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ _MORE_SCOPES = ("Mail.ReadBasic", "Group.Read.All", "GroupMember.Read.All", "Dev
 
 def scope_id(name: str) -> str:
     """The oauth2PermissionScope GUID of a delegated permission (real where known)."""
-    known = DELEGATED_SCOPE_IDS.get(name) or _OIDC_SCOPE_IDS.get(name)
+    known = _OIDC_SCOPE_IDS.get(name) or graph_scope_id(name)
     return known or str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://graph.microsoft.com/scope/{name}"))
 
 

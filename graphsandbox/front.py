@@ -12,7 +12,7 @@ from typing import Any
 
 from .faults import Fault
 from .graph import Caller, GraphApi
-from .permissions import required, satisfied
+from .permissions import basic_properties, required, satisfied
 from .tokens import Signer, TokenRejected
 from .wire import GRAPH_SUCCESS_CONTENT_TYPE, Request, Response, graph_error
 
@@ -81,7 +81,10 @@ class FrontDoor:
                         roles=frozenset() if delegated else roles,
                         scopes=scopes if delegated else frozenset(),
                         user_id=str(claims["oid"]) if delegated and claims.get("oid") else None)
-        return self.graph.handle(req, version, rest, caller)
+        response = self.graph.handle(req, version, rest, caller)
+        visible = (basic_properties(requirement, set() if delegated else set(roles), set(scopes) if delegated else set())
+                   if requirement is not None else None)
+        return _only_basic(response, visible) if visible is not None else response
 
     def _fault(self, fault: Fault, request_id: str, client_request_id: str) -> Response:
         assert fault.status is not None
@@ -111,3 +114,17 @@ class FrontDoor:
                 content_type = GRAPH_SUCCESS_CONTENT_TYPE
             headers.update({"OData-Version": "4.0", "Cache-Control": "no-cache", "x-ms-resource-unit": "1"})
         return Response(response.status, body, headers, content_type)
+
+
+def _only_basic(response: Response, visible: frozenset[str]) -> Response:
+    """Properties beyond a basic permission's come back as null (annotations such as ``@removed`` stay)."""
+    body = response.body
+    if not (200 <= response.status < 300) or not isinstance(body, dict):
+        return response
+    items = body["value"] if isinstance(body.get("value"), list) else [body]
+    for item in items:
+        if isinstance(item, dict):
+            for key in list(item):
+                if "@" not in key and key not in visible:
+                    item[key] = None
+    return response

@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import actions, oauth, outbound, tokens
+from .. import actions, consent, oauth, outbound, tokens
 from ..access import get_connection_for_user
 from ..models import Job, Role
+from . import consent as consent_views
 from . import fragments
 
 JOB_TEMPLATE = "connections/token/_job.html"
@@ -77,6 +78,8 @@ def oauth_start(request: HttpRequest, pk: str) -> HttpResponse:
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     """Where Microsoft sends the browser back: check state (and so the session and connection)."""
+    if consent.is_consent_return(request):
+        return consent_views.consent_callback(request)
     try:
         pending = oauth.take_pending(request, request.GET.get("state", ""))
     except oauth.CallbackRefused as refused:

@@ -84,20 +84,22 @@ def _plain_static_files(settings: Any) -> None:
 @pytest.fixture
 def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
                tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
-    """``browser_as(user)`` → a Page logged in as ``user`` on the live server (session cookie, no
-    password); ``browser_as(None)`` → a Page of a visitor who has not logged in.
+    """``browser_as(user, **context_options)`` → a Page logged in as ``user`` on the live server
+    (session cookie, no password), or of a visitor who has not logged in for ``None``; the options
+    go to Playwright's ``new_context``.
 
     Script errors (uncaught exceptions, htmx's console errors such as a missing swap target) and
     failed requests (a static file, an htmx fragment or a download answering 4xx/5xx, or not at all)
-    fail the test at teardown. Pages the test navigates to itself may answer an error status. A failing test gets a full-page screenshot of each of its pages under
-    ``tmp_path``, named in the failure (see ``pytest_runtest_call``).
+    fail the test at teardown. Pages the test navigates to itself may answer an error status. A
+    failing test gets a full-page screenshot of each of its pages under ``tmp_path``, named in the
+    failure (see ``pytest_runtest_call``).
     """
     contexts: list[Any] = []
     script_errors: list[str] = []
     request.node.stash[PAGES] = []
 
-    def open_as(user: Any | None) -> Any:
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    def open_as(user: Any | None, **context_options: Any) -> Any:
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True, **context_options)
         if user is not None:
             client = Client()
             client.force_login(user)

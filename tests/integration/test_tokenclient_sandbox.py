@@ -252,7 +252,7 @@ def test_a_missing_grant_is_diagnosed_then_fixed_by_grant_and_refetch(sandbox, s
 
     assert denied.status_code == 403 and still_denied.status_code == 403
     assert before_grant.key == "graph.permission_not_granted"
-    assert before_grant.missing == ("GroupMember.Read.All",)
+    assert before_grant.missing == ("Group.ReadBasic.All",)
     assert dict(before_grant.evidence)["Request ID"] == denied.headers["request-id"]
     assert after_grant.key == "graph.granted_not_in_token"  # the saved token predates the grant
     assert claims.diff(first_permissions, second_permissions) == ({"GroupMember.Read.All"}, frozenset())

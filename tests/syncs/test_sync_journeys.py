@@ -87,10 +87,10 @@ def test_groups_refused_then_granted_refetched_and_synced(
 
     assert failed.status == "failed"
     assert failed.error["key"] == "graph.permission_missing"
-    assert failed.error["missing"][0] == "GroupMember.Read.All"
+    assert failed.error["missing"][0] == "Group.ReadBasic.All"
     assert "refetch_token" in [step["action"] for step in failed.error["steps"]]
     page = client.get(reverse("connections:detail", args=[conn.pk])).content.decode()
-    assert 'data-diagnosis="graph.permission_missing"' in page and "GroupMember.Read.All" in page
+    assert 'data-diagnosis="graph.permission_missing"' in page and "Group.ReadBasic.All" in page
     assert failed.error["title"] in page
     run_page = client.get(reverse("connections:sync_detail", args=[conn.pk, failed.pk])).content.decode()
     assert 'data-diagnosis="graph.permission_missing"' in run_page

@@ -35,11 +35,11 @@ def test_grant_then_refetch_says_what_was_gained_and_the_read_works(
     assert failed.state == "failed"
     diagnosis = failed.result["diagnosis"]
     assert diagnosis["key"] == "graph.permission_missing"
-    assert diagnosis["missing"][0] == "GroupMember.Read.All"       # least privileged first
+    assert diagnosis["missing"][0] == "Group.ReadBasic.All"        # least privileged (Microsoft's mark)
     assert "Group.Read.All" in diagnosis["explanation"]              # accepted too
     assert "refetch_token" in [step["action"] for step in diagnosis["steps"]]
     page = detail(client, groups_connection)
-    assert 'data-diagnosis="graph.permission_missing"' in page and "GroupMember.Read.All" in page
+    assert 'data-diagnosis="graph.permission_missing"' in page and "Group.ReadBasic.All" in page
     assert "/_sandbox/portal" in page  # the sandbox portal stands in for the API permissions page
 
     grant(clean_sandbox, groups_app, "Group.Read.All")

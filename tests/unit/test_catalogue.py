@@ -42,39 +42,50 @@ def test_the_picker_lists_the_documented_entities_and_not_the_free_path_template
                       "auditLogs/directoryAudits", "me/messages", "sites"}
 
 
-def test_least_privileged_application_permissions_follow_graph_wire():
+def test_the_least_privileged_permissions_are_microsofts():
+    """Checked in full against the raw reference in tests/permissions; here the ones people meet."""
     least = {e.path: e.application.least for e in catalogue.ENTITIES}
 
-    assert least["users"] == ("User.Read.All",)
-    assert least["groups"] == ("GroupMember.Read.All",)
+    assert least["users"] == ("User.Read.All",)          # users/delta is not granted by User.ReadBasic.All
+    assert least["groups"] == ("Group.ReadBasic.All",)   # Microsoft's mark for /groups and /groups/delta
     assert least["devices"] == ("Device.Read.All",)
     assert least["servicePrincipals"] == ("Application.Read.All",)
     assert least["directoryRoles"] == ("RoleManagement.Read.Directory",)
-    assert least["subscribedSkus"] == ("Organization.Read.All",)
-    assert least["auditLogs/directoryAudits"] == ("AuditLog.Read.All", "Directory.Read.All")
+    assert least["auditLogs/directoryAudits"] == ("AuditLog.Read.All",)
     assert least["users/{id}/messages"] == ("Mail.ReadBasic.All",)
     assert least["me/messages"] == ()
-    assert lookup("users").delegated.least == ("User.ReadBasic.All",)
+    assert lookup("users").delegated.least == ("User.Read.All",)
+    assert lookup("me/messages").delegated.least == ("Mail.ReadBasic",)
 
 
-def test_any_accepted_permission_satisfies_an_any_of_rule():
+def test_any_accepted_permission_satisfies_a_rule():
     rule = lookup("groups").application
 
     assert rule.satisfied_by({"Directory.Read.All"})
     assert rule.satisfied_by({"group.read.all"})  # permission names compare case-insensitively
+    assert rule.satisfied_by({"GroupMember.Read.All"})
     assert not rule.satisfied_by({"User.Read.All"})
-    assert rule.missing({"User.Read.All"}) == ("GroupMember.Read.All",)
+    assert rule.missing({"User.Read.All"}) == ("Group.ReadBasic.All",)
     assert rule.missing({"Group.Read.All"}) == ()
 
 
-def test_directory_audits_need_both_permissions():
-    rule = lookup("auditLogs/directoryAudits").application
+def test_a_select_beyond_basic_properties_needs_the_fuller_permission():
+    groups = lookup("groups")
 
-    assert rule.all_of
-    assert not rule.satisfied_by({"AuditLog.Read.All"})
-    assert not rule.satisfied_by({"Directory.ReadWrite.All"})
-    assert rule.satisfied_by({"AuditLog.Read.All", "Directory.Read.All"})
-    assert rule.missing({"Directory.Read.All"}) == ("AuditLog.Read.All",)
+    assert groups.rule("app", "id,displayName").least == ("Group.ReadBasic.All",)
+    fuller = groups.rule("app", "id,displayName,createdDateTime")
+    assert fuller.least == ("Group.Read.All",)
+    assert "Group.ReadBasic.All" not in fuller.accepted
+    assert "returns only basic properties" in fuller.note and "createddatetime" in fuller.note
+
+
+def test_free_paths_resolve_from_the_reference():
+    entity = catalogue.resolve("sites/contoso.sharepoint.com,1,2/lists/Documents/items")
+
+    assert entity is not None and not entity.listed
+    assert entity.application.least == ("Sites.Read.All",)
+    assert catalogue.resolve("teams/abc/nonsense") is None
+    assert catalogue.resolve("users") is lookup("users")
 
 
 def test_me_cannot_be_read_with_an_application_permission():
@@ -115,8 +126,8 @@ def test_granted_permissions_reads_app_role_assignments():
     assert granted_permissions(assignments) == {"User.Read.All", "Directory.Read.All"}
 
 
-def test_every_listed_permission_with_a_known_id_is_spelled_like_the_id_table():
+def test_every_accepted_permission_has_an_id_and_is_spelled_like_the_id_table():
     known = {name.casefold(): name for name in APP_ROLE_IDS}
     for entity in catalogue.ENTITIES:
         for name in entity.application.accepted:
-            assert known.get(name.casefold(), name) == name
+            assert known[name.casefold()] == name

@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from connections.diagnostics import (
+    ACTION_ADMIN_CONSENT,
     ACTION_EDIT_CONNECTION,
     ACTION_EDIT_SECRET,
     ACTION_REFETCH_TOKEN,
@@ -91,7 +92,7 @@ TOKEN_CASES = [
      entra_error(700016, "unauthorized_client", f"Application with identifier '{CLIENT_ID}' was not "
                  f"found in the directory '{TENANT}'."),
      {}, "token.app_not_found", f"no application with ID {CLIENT_ID} in tenant {TENANT}",
-     [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
+     [ACTION_EDIT_CONNECTION, ACTION_ADMIN_CONSENT, ACTION_REFETCH_TOKEN]),
     ("tenant not found",
      entra_error(90002, "invalid_request", "Tenant 'contoso.onmicrosft.com' not found."),
      {"tenant": "contoso.onmicrosft.com"}, "token.tenant_not_found", "right cloud",
@@ -116,7 +117,7 @@ TOKEN_CASES = [
      entra_error(65001, "invalid_grant", f"The user or administrator has not consented to use the "
                  f"application with ID '{CLIENT_ID}' named 'HR sync'.", suberror="consent_required"),
      {"grant_type": "authorization_code"}, "token.consent_required", "administrator can grant consent",
-     [None, ACTION_SIGN_IN]),
+     [ACTION_ADMIN_CONSENT, ACTION_SIGN_IN]),
     ("code or refresh token expired",
      entra_error(70008, "invalid_grant", "The provided authorization code or refresh token has "
                  "expired due to inactivity."),
@@ -275,40 +276,38 @@ def test_every_graph_diagnosis_shows_status_code_request_id_and_time():
 FORBIDDEN_CASES = [
     # (id, entity, token perms, kind, granted, previous key, expected key, missing, phrases)
     ("no roles at all", "groups", [], "app", None, None, "graph.permission_missing",
-     ("GroupMember.Read.All",), ["no permissions at all", "Group.Read.All, Group.ReadWrite.All, "
-                                 "Directory.Read.All or Directory.ReadWrite.All would also work",
-                                 "not a Delegated one"]),
+     ("Group.ReadBasic.All",), ["no permissions at all", "Directory.Read.All, Group.Read.All, "
+                                "Directory.ReadWrite.All or Group.ReadWrite.All would also work",
+                                "per Microsoft's permission reference", "not a Delegated one"]),
     ("other roles only", "users", ["Group.Read.All"], "app", None, None, "graph.permission_missing",
-     ("User.Read.All",), ["needs the application permission User.Read.All (the least privileged one)"]),
+     ("User.Read.All",), ["needs the application permission User.Read.All (the least privileged one"]),
     ("not granted yet", "devices", [], "app", frozenset({"User.Read.All"}), None,
      "graph.permission_not_granted", ("Device.Read.All",), ["has not granted it to this app yet"]),
     ("granted but token predates grant", "groups", ["User.Read.All"], "app",
      frozenset({"User.Read.All", "GroupMember.Read.All"}), None, "graph.granted_not_in_token",
-     ("GroupMember.Read.All",), ["already shows GroupMember.Read.All as granted", "fetched before"]),
+     ("Group.ReadBasic.All",), ["already shows GroupMember.Read.All as granted", "fetched before"]),
     ("granted higher permission counts", "groups", [], "app", frozenset({"Directory.Read.All"}), None,
-     "graph.granted_not_in_token", ("GroupMember.Read.All",), ["already shows Directory.Read.All"]),
+     "graph.granted_not_in_token", ("Group.ReadBasic.All",), ["already shows Directory.Read.All"]),
     ("granted, re-fetched, still absent", "groups", [], "app", frozenset({"GroupMember.Read.All"}),
-     "graph.granted_not_in_token", "graph.grant_not_in_new_tokens", ("GroupMember.Read.All",),
+     "graph.granted_not_in_token", "graph.grant_not_in_new_tokens", ("Group.ReadBasic.All",),
      ["has not reached", "few minutes"]),
     ("not granted, re-fetched", "groups", [], "app", frozenset(), "graph.permission_missing",
-     "graph.permission_not_granted", ("GroupMember.Read.All",), ["re-fetching the token did not help"]),
+     "graph.permission_not_granted", ("Group.ReadBasic.All",), ["re-fetching the token did not help"]),
     ("unknown grants, re-fetched", "groups", [], "app", None, "graph.permission_missing",
-     "graph.permission_still_missing", ("GroupMember.Read.All",),
-     ["still does not carry GroupMember.Read.All", "not reached new tokens yet", "few minutes"]),
-    ("all-of: one of two missing", "auditLogs/directoryAudits", ["AuditLog.Read.All"], "app", None, None,
-     "graph.permission_missing", ("Directory.Read.All",),
-     ["needs AuditLog.Read.All and Directory.Read.All together", "lacks Directory.Read.All"]),
-    ("all-of: both missing", "auditLogs/directoryAudits", [], "app", None, None,
-     "graph.permission_missing", ("AuditLog.Read.All", "Directory.Read.All"),
-     ["lacks AuditLog.Read.All and Directory.Read.All"]),
+     "graph.permission_still_missing", ("Group.ReadBasic.All",),
+     ["still does not carry Group.ReadBasic.All", "not reached new tokens yet", "few minutes"]),
+    ("audit logs", "auditLogs/directoryAudits", [], "app", None, None,
+     "graph.permission_missing", ("AuditLog.Read.All",), ["Directory.Read.All would also work"]),
     ("free path members", "groups/0f8fad5b-d9cb-469f-a165-70867728950e/members", ["User.Read.All"], "app",
-     None, None, "graph.permission_missing", ("GroupMember.Read.All",), ["Group members"]),
+     None, None, "graph.permission_missing", ("GroupMember.ReadBasic.All",), ["Group members"]),
+    ("free path list items", "sites/contoso.sharepoint.com,1,2/lists/Documents/items", [], "app",
+     None, None, "graph.permission_missing", ("Sites.Read.All",), ["Sites.ReadWrite.All would also work"]),
     ("mail of a user", "users/adele@contoso.com/messages", [], "app", None, None,
      "graph.permission_missing", ("Mail.ReadBasic.All",), ["Mail.ReadWrite or Mail.Read would also work"]),
     ("delegated lacks scope", "users", ["User.Read"], "delegated", None, None, "graph.permission_missing",
-     ("User.ReadBasic.All",), ["delegated permission User.ReadBasic.All"]),
+     ("User.Read.All",), ["delegated permission User.Read.All"]),
     ("delegated token, app permission granted", "users", ["User.Read"], "delegated",
-     frozenset({"User.Read.All"}), None, "graph.wrong_token_kind", ("User.ReadBasic.All",),
+     frozenset({"User.Read.All"}), None, "graph.wrong_token_kind", ("User.Read.All",),
      ["granted User.Read.All as an application permission", "switch the connection to client credentials"]),
     ("app token on /me", "me/messages", ["Mail.Read"], "app", None, None, "graph.needs_delegated",
      ("Mail.ReadBasic",), ["on behalf of a signed-in user"]),
@@ -338,7 +337,7 @@ def test_a_missing_permission_links_the_portal_and_admin_consent_then_refetch():
     portal, consent, refetch = diagnosis.steps
     assert portal.url == ("https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/"
                           f"ApplicationMenuBlade/~/CallAnAPI/appId/{CLIENT_ID}")
-    assert "Application permissions, and add GroupMember.Read.All" in portal.text
+    assert "Application permissions, and add Group.ReadBasic.All" in portal.text
     assert consent.url == (
         f"https://login.microsoftonline.com/{TENANT}/v2.0/adminconsent?client_id={CLIENT_ID}"
         "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
@@ -397,8 +396,17 @@ def test_a_403_with_the_permission_present_points_elsewhere():
     assert "signed-in user's own rights" in user.explanation
 
 
+def test_a_select_beyond_basic_properties_asks_for_the_fuller_permission():
+    diagnosis = graph(403, DENIED, entity_path="groups", odata_select="id,displayName,createdDateTime")
+
+    assert diagnosis.missing == ("Group.Read.All",)
+    assert "Microsoft marks Group.ReadBasic.All as the least privileged" in diagnosis.explanation
+    assert "returns only basic properties" in diagnosis.explanation
+    assert graph(403, DENIED, entity_path="groups", odata_select="id,displayName").missing == ("Group.ReadBasic.All",)
+
+
 def test_a_403_on_a_path_the_catalogue_does_not_know_is_still_explained():
-    diagnosis = graph(403, DENIED, entity_path="teams/abc/channels", token_permissions=["User.Read.All"])
+    diagnosis = graph(403, DENIED, entity_path="contoso/custom/things", token_permissions=["User.Read.All"])
 
     assert diagnosis.key == "graph.forbidden"
     assert "User.Read.All" in diagnosis.explanation
@@ -528,9 +536,8 @@ def test_a_transient_entra_failure_is_microsofts_side(status, error):
     assert evidence(diagnosis)["AADSTS code"] == "AADSTS90033"
 
 
-def test_not_granted_is_only_claimed_when_every_accepted_role_id_is_known():
-    # Domain.Read.All has no known appRole id, so the assignments cannot prove it is absent.
+def test_not_granted_is_claimed_because_every_accepted_role_id_is_in_the_reference():
     diagnosis = graph(403, DENIED, entity_path="domains", granted=frozenset({"User.Read.All"}))
 
-    assert diagnosis.key == "graph.permission_missing"
+    assert diagnosis.key == "graph.permission_not_granted"
     assert diagnosis.missing == ("Domain.Read.All",)
