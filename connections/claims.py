@@ -1,7 +1,7 @@
 """Read an access token's claims FOR DISPLAY ONLY.
 
 Nothing here verifies a signature, issuer or audience: Graph tokens are opaque to clients and only
-Graph validates them (graph-wire.md §3). The token page shows what the token says about itself
+Graph validates them (docs/microsoft-wire-facts.md, "Access tokens"). The token page shows what the token says about itself
 (audience, tenant, app, lifetime, roles or scp) so people can see which permissions it carries.
 Never use these values to decide who may do what.
 """

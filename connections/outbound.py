@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.views.decorators.debug import sensitive_variables
 
-# Microsoft's login and Graph hosts in the global and national clouds (graph-wire.md §8).
+# Microsoft's login and Graph hosts in the global and national clouds (docs/microsoft-wire-facts.md, "National clouds").
 DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset({
     "login.microsoftonline.com",
     "login.microsoftonline.us",

@@ -1,7 +1,7 @@
 """What the library shows about each connection besides its profile: token, last sync, problems.
 
-``with_status(queryset)`` is the hook issue 5 fills in: it annotates every row, in the same
-single query, with
+``with_status(queryset)`` is the one place the list's status comes from: it annotates every row,
+in the same single query, with
 
 - ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
 - ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` (None when never synced).

@@ -34,7 +34,7 @@ from .models import Connection, ConnectionToken, Job, SyncRecord, SyncRun, Token
 
 log = logging.getLogger(__name__)
 
-# Directory collections that give @odata.count with ConsistencyLevel: eventual (graph-wire §5).
+# Directory collections that give @odata.count with ConsistencyLevel: eventual (docs/microsoft-wire-facts.md, "Collections, paging, count and delta").
 COUNTABLE = frozenset({"users", "groups", "devices", "applications", "servicePrincipals"})
 OUTBOUND_WAIT_CAP = 30.0   # Retry-After up to this is waited inside outbound.request
 THROTTLE_WAIT_CAP = 120.0  # longer waits are cut to this, in the task, before trying the page again

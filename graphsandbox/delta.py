@@ -1,4 +1,4 @@
-"""Delta queries on users and groups (graph-wire §5, Top 15 #12).
+"""Delta queries on users and groups (docs/microsoft-wire-facts.md, "Collections, paging, count and delta").
 
 The initial round pages through the whole collection by position and ends with a deltaLink whose
 token holds the change-log sequence number read *before* the round began, so changes made while

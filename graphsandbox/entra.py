@@ -1,6 +1,6 @@
 """Entra ID's login endpoints: token (v1 and v2), authorize, admin consent, discovery, keys.
 
-Bodies, headers, status codes and AADSTS codes follow graph-wire.md §1–3 so MSAL, Azure Identity
+Bodies, headers, status codes and AADSTS codes follow docs/microsoft-wire-facts.md (token endpoints, their errors, access tokens) so MSAL, Azure Identity
 and hand-written clients cannot tell the sandbox from login.microsoftonline.com.
 """
 from __future__ import annotations
@@ -341,7 +341,7 @@ class Entra:
 
     # -- issuing ---------------------------------------------------------------------------
     def _times(self) -> tuple[int, int]:
-        """(iat, exp): Entra back-dates iat/nbf by 5 minutes (graph-wire §1.2)."""
+        """(iat, exp): Entra back-dates iat/nbf by 5 minutes (docs/microsoft-wire-facts.md, "Token endpoints")."""
         now = int(time.time())
         return now - 300, now + self.registry.settings.token_lifetime
 

@@ -126,7 +126,7 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
     if "$orderby" in opts:
         q.orderby = parse_orderby(opts["$orderby"], spec)
         if spec.directory and "$filter" in opts and not advanced:
-            # [UNCONFIRMED text] $orderby with $filter is an advanced query (graph-wire §5).
+            # [UNCONFIRMED text] $orderby with $filter is an advanced query (https://learn.microsoft.com/graph/aad-advanced-queries).
             raise unsupported("Sorting not supported for current query. " + ADVANCED_HINT)
     q.count = count_param == "true" and (eventual or not spec.directory)
     return q
@@ -476,7 +476,7 @@ def compile_filter(text: str, spec: EntitySpec, advanced: bool) -> Predicate:
 
 
 def parse_delta_filter(text: str, spec: EntitySpec) -> frozenset[str]:
-    """Delta supports only `id eq '…' (or id eq '…')*` (graph-wire §5)."""
+    """Delta supports only `id eq '…' (or id eq '…')*` (https://learn.microsoft.com/graph/delta-query-users)."""
     ids = re.findall(r"(?i)\bid\s+eq\s+'([^']*)'", text)
     rest = re.sub(r"(?i)\bid\s+eq\s+'[^']*'|\bor\b|\s+", "", text)
     if not ids or rest:

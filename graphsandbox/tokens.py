@@ -40,7 +40,7 @@ class TokenRejected(Exception):
         self.reason = reason
 
 
-# Graph's 401 messages (graph-wire.md §4.2), keyed by reason.
+# Graph's 401 messages (docs/microsoft-wire-facts.md, "Graph errors"), keyed by reason.
 EMPTY = "Access token is empty."
 COMPACT = "CompactToken parsing failed with error code: 80049217"
 INVALID = "Access token validation failure."

@@ -59,7 +59,7 @@ GRAPH_SUCCESS_CONTENT_TYPE = (
 
 def graph_error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
                 request_id: str | None = None, client_request_id: str | None = None) -> Response:
-    """Graph's OData error body (`graph-wire.md` §4.1); the server adds the common headers."""
+    """Graph's OData error body (https://learn.microsoft.com/graph/errors); the server adds the common headers."""
     request_id = request_id or str(uuid.uuid4())
     body = {
         "error": {

@@ -11,10 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 
-try:
-    from tests.cast import *  # noqa: F401,F403  (team/user/connection fixtures)
-except ModuleNotFoundError:  # pragma: no cover - until the connection library lands
-    pass
+from tests.cast import *  # noqa: F401,F403  (team/user/connection fixtures)
 
 from tests.worker import WorkerProcess, test_database_url
 

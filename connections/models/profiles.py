@@ -25,7 +25,7 @@ def default_redirect_url() -> str:
 
 
 class Connection(models.Model):
-    """One row of the connection library. Field names follow the brief; the secret is encrypted."""
+    """One row of the connection library. Field names follow what an app registration gives; the secret is encrypted."""
 
     class TokenVersion(models.TextChoices):
         V1 = "v1", "v1 (resource)"

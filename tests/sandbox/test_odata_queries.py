@@ -1,4 +1,4 @@
-"""Graph's query options on /users and /groups, with Graph's own error texts (graph-wire §4, §5)."""
+"""Graph's query options on /users and /groups, with Graph's own error texts (https://learn.microsoft.com/graph/aad-advanced-queries)."""
 from __future__ import annotations
 
 import pytest

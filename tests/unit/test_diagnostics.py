@@ -39,7 +39,7 @@ def ctx(**overrides) -> Context:
 
 
 def entra_error(code: int, error: str, text: str, status: int = 400, **extra) -> TokenError:
-    """A token error parsed from the body Entra ID sends (graph-wire §2.1)."""
+    """A token error parsed from the body Entra ID sends (https://learn.microsoft.com/entra/identity-platform/reference-error-codes)."""
     body = {
         "error": error,
         "error_description": f"AADSTS{code}: {text}\r\nTrace ID: {TRACE}\r\n"
