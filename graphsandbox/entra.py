@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode, urlsplit
 
+from . import approles
 from .apps import OIDC_SCOPES, is_permission_name
 from .portal import page
 from .tenants import App, AuthCode, Registry, SignedInUser
@@ -143,6 +144,8 @@ class Entra:
             return self.keys(req, tenant, v2=len(rest) == 3)
         if tenant == "common" and rest == ["discovery", "instance"]:
             return self.instance_discovery(req)
+        if rest in (["oauth2", "v2.0", "logout"], ["oauth2", "logout"]):
+            return approles.sign_out(req, self.registry, tenant)
         return None
 
     def fault(self, status: int, retry_after: int | None) -> Response:
@@ -394,6 +397,8 @@ class Entra:
                            "unique_name": user.upn, "upn": user.upn, "ver": "1.0"})
         if nonce:
             claims["nonce"] = nonce
+        claims.update(approles.token_claims(self.registry, self.directory, app, user.id))
+        claims.update(approles.ID_TOKEN_OVERRIDES.get() or {})
         return self.signer.sign(claims)
 
     def _v2_body(self, token: str, exp: int, **extra: Any) -> dict[str, Any]:
@@ -510,7 +515,7 @@ class Entra:
             consented = set(app.scopes)
         wanted = sorted(consented - OIDC_SCOPES) if scopes.default or v1 else sorted(scopes.graph)
         hint = params.get("login_hint", "").lower()
-        users = self.directory.sample_users(5)
+        users = approles.sign_in_candidates(self.directory, app, 5)
         rows = []
         for i, user in enumerate(users):
             checked = (hint and hint in (user.get("userPrincipalName", "").lower(), user.get("id"))) or (
