@@ -2,12 +2,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from connections.views.auth import LoginView
+from connections.sso.views import LoginPage, SignOutView
 from connections.views.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/login/", LoginPage.as_view(), name="login"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("sso/", include("connections.sso.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("connections.urls")),

@@ -125,16 +125,20 @@ def unassign(registry: Registry, directory: Directory, app: App, principal: str,
     return found
 
 
-def sign_in_candidates(directory: Directory, app: App, n: int) -> list[dict]:
-    """The users the sign-in page offers: those assigned to the app first, then the first users."""
+def sign_in_candidates(directory: Directory, app: App, n: int, hint: str = "") -> list[dict]:
+    """The accounts the sign-in page offers (Entra's "Pick an account"): the ``login_hint`` user,
+    users assigned to the app, users added to the directory lately, then the first users."""
     out: dict[str, dict] = {}
-    for principal in list(app.assignments):
-        user = directory.get_user(principal)
+    users = directory.view("users")
+    wanted = [hint] if hint else []
+    wanted += list(app.assignments) + users.added_ids[-10:][::-1]
+    for key in wanted:
+        user = users.get(key)
         if user is not None:
             out.setdefault(user["id"], user)
     for user in directory.sample_users(n):
         out.setdefault(user["id"], user)
-    return list(out.values())[:n + len(app.assignments)]
+    return list(out.values())[:n + len(wanted)]
 
 
 def sign_out(req: Any, registry: Registry, tenant: str) -> Response:

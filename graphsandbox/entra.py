@@ -515,7 +515,7 @@ class Entra:
             consented = set(app.scopes)
         wanted = sorted(consented - OIDC_SCOPES) if scopes.default or v1 else sorted(scopes.graph)
         hint = params.get("login_hint", "").lower()
-        users = approles.sign_in_candidates(self.directory, app, 5)
+        users = approles.sign_in_candidates(self.directory, app, 5, hint)
         rows = []
         for i, user in enumerate(users):
             checked = (hint and hint in (user.get("userPrincipalName", "").lower(), user.get("id"))) or (

@@ -1,0 +1,47 @@
+"""Django admin pages of Sign in with Microsoft: the role and group mappings (site superusers only)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from ..models import ClaimMapping, EntraIdentity
+
+
+class SuperusersOnly:
+    """Who gets which team is a site-wide decision: only superusers see or change these pages."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+
+@admin.register(ClaimMapping)
+class ClaimMappingAdmin(SuperusersOnly, admin.ModelAdmin):
+    list_display = ["value", "claim", "team", "role"]
+    list_filter = ["claim", "role", "team"]
+    search_fields = ["value", "team__name"]
+    fieldsets = [(None, {
+        "fields": ["claim", "value", "team", "role"],
+        "description": "People who sign in with Microsoft get the teams their token's app roles or groups map "
+                       "to (the highest role per team), at every sign-in; a role or group removed in Entra "
+                       "removes the team at their next sign-in.",
+    })]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+
+@admin.register(EntraIdentity)
+class EntraIdentityAdmin(SuperusersOnly, admin.ModelAdmin):
+    list_display = ["display_name", "upn", "user", "tenant_id", "last_sign_in_at"]
+    search_fields = ["display_name", "upn", "object_id", "user__username"]
+    readonly_fields = ["user", "tenant_id", "object_id", "upn", "display_name", "roles", "groups", "last_sign_in_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
