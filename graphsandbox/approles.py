@@ -141,6 +141,12 @@ def sign_in_candidates(directory: Directory, app: App, n: int, hint: str = "") -
     return list(out.values())[:n + len(wanted)]
 
 
+def role_hint(app: App, user_id: str) -> str:
+    """What the sign-in page shows next to a user holding one of the app's roles directly."""
+    roles = sorted(app.assignments.get(user_id, ()))
+    return f' <span class="muted">app role {html.escape(", ".join(roles))}</span>' if roles else ""
+
+
 def sign_out(req: Any, registry: Registry, tenant: str) -> Response:
     """``/oauth2/v2.0/logout``: the session ends; back to ``post_logout_redirect_uri`` when that is
     one of a registered app's redirect URIs, else Entra's own "signed out" page

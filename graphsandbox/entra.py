@@ -523,7 +523,8 @@ class Entra:
             rows.append(
                 f'<label class="user"><input type="radio" name="user" value="{html.escape(user["id"])}"'
                 f'{" checked" if checked else ""}> <b>{html.escape(user.get("displayName") or "")}</b>'
-                f' <span>{html.escape(user.get("userPrincipalName") or "")}</span></label>')
+                f' <span>{html.escape(user.get("userPrincipalName") or "")}</span>'
+                f'{approles.role_hint(app, user["id"])}</label>')
         hidden = _hidden_fields({k: v for k, v in params.items() if k not in ("user", "action")})
         perms = "".join(
             f'<li>{html.escape(s)}{"" if s in consented else " <em>(not consented by an admin: redeeming the code will fail with AADSTS65001)</em>"}</li>'
