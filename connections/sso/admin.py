@@ -3,10 +3,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from ..logins import ThrottledAdminAuthenticationForm
 from ..models import ClaimMapping, EntraIdentity
+
+
+class AdminLoginForm(ThrottledAdminAuthenticationForm):
+    """With password log-in switched off, Django admin's log-in is the superusers' emergency door only."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if not settings.LOCAL_LOGIN_ENABLED and not user.is_superuser:
+            raise ValidationError("Password log-in is switched off on this server; only site superusers may "
+                                  "log in here. Sign in with Microsoft on the dashboard's log-in page.",
+                                  code="local_login_off")
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class SuperusersOnly:

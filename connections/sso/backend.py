@@ -156,6 +156,11 @@ class EntraBackend(OIDCAuthenticationBackend):
                                 "sign-in sent: it belongs to another sign-in and may be replayed. Nobody was "
                                 "signed in. Start again with Sign in with Microsoft.") from None
 
+    def get_user(self, user_id: Any) -> Any:
+        """The session's user, unless an admin has switched the account off since (as ModelBackend)."""
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     # -- who the person is -----------------------------------------------------------------
     def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> dict[str, Any]:
         return payload

@@ -67,6 +67,7 @@ def sign_in_as(page: Any, name: str) -> None:
     page.get_by_role("button", name="Accept").click()
 
 
+@pytest.mark.smoke
 def test_an_admin_app_role_lands_on_the_list_as_admin_of_the_team(
         clean_sandbox, sso_app, person, team_a, connection_a, fresh_page, live_server):
     ClaimMapping.objects.create(claim="roles", value=ROLES[0], team=team_a, role="admin")

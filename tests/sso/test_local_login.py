@@ -51,6 +51,34 @@ def test_with_local_login_off_a_superuser_still_logs_in_to_django_admin(sso_app,
     assert client.get(reverse("admin:index")).status_code == 200
 
 
+def test_with_local_login_off_staff_who_are_not_superusers_cannot_use_the_admin_log_in(sso_app, local_user,
+                                                                                       settings):
+    settings.LOCAL_LOGIN_ENABLED = False
+    local_user.is_staff = True
+    local_user.save()
+    client = Client()
+    response = client.post(reverse("admin:login"), {"username": "local", "password": PASSWORD})
+    assert response.status_code == 200 and "only site superusers may log in here" in response.content.decode()
+    assert client.get(reverse("connections:list")).status_code == 302
+
+
+def test_an_account_switched_off_in_admin_loses_its_microsoft_session(sso_app, entra_user, sign_in, team_a):
+    from connections.models import ClaimMapping
+
+    from .conftest import ROLES
+
+    ClaimMapping.objects.create(claim="roles", value=ROLES[0], team=team_a, role="admin")
+    ada = entra_user("Ada Admin", role=ROLES[0], app=sso_app)
+    client = Client()
+    sign_in(client, ada)
+    assert client.get(reverse("connections:list")).status_code == 200
+    get_user_model().objects.filter(entra_identity__object_id=ada["id"]).update(is_active=False)
+
+    assert client.get(reverse("connections:list")).status_code == 302
+    response = sign_in(client, ada)
+    assert response.status_code == 403 and "Your graphconn account is switched off" in response.content.decode()
+
+
 def test_local_login_still_works_when_it_is_on(sso_app, local_user):
     client = Client()
     response = client.post(reverse("login"), {"username": "local", "password": PASSWORD})

@@ -61,6 +61,7 @@ def test_a_replayed_callback_is_refused_the_second_time(clean_sandbox, ada, sign
     assert_refused(client.get(url), "state", "it was already used", client)
 
 
+@pytest.mark.smoke
 def test_a_token_with_another_nonce_is_refused(clean_sandbox, ada, sign_in):
     client = Client()
     response = sign_in(client, ada, tamper={"nonce": "an-attackers-nonce"})

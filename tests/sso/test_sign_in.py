@@ -21,6 +21,7 @@ def mapped(team_a):
     return team_a
 
 
+@pytest.mark.smoke
 def test_admin_role_user_lands_on_the_list_as_admin_of_the_team(sso_app, entra_user, sign_in, mapped, connection_a):
     ada = entra_user("Ada Admin", role=ADMIN, app=sso_app)
     client = Client()
@@ -79,6 +80,7 @@ def test_a_user_with_no_mapping_sees_whom_to_ask_not_an_empty_dashboard(sso_app,
     assert get_user_model().objects.filter(entra_identity__object_id=nora["id"]).exists()
 
 
+@pytest.mark.smoke
 def test_role_removed_in_entra_is_gone_at_the_next_sign_in(clean_sandbox, sso_app, entra_user, sign_in, mapped):
     ada = entra_user("Ada Admin", role=ADMIN, app=sso_app)
     assert sign_in(Client(), ada).status_code == 302
