@@ -279,6 +279,7 @@ OIDC_TENANT_ID = env.str("OIDC_TENANT_ID", default="")
 OIDC_ALLOWED_TENANTS: list[str] = env.list("OIDC_ALLOWED_TENANTS", default=[])
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
 OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_CLIENT_CERTIFICATE_FILE = env.str("OIDC_RP_CLIENT_CERTIFICATE_FILE", default="")  # instead of the secret
 OIDC_AUTHORITY_HOST = env.str("OIDC_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip("/")
 # Whom a signed-in person with no team is told to ask (an address or a name); default: the site admins.
 SSO_ACCESS_CONTACT = env.str("SSO_ACCESS_CONTACT", default="")
@@ -294,4 +295,4 @@ if _sso.problems():
     raise ImproperlyConfigured("Sign in with Microsoft: " + " ".join(_sso.problems()))
 if not LOCAL_LOGIN_ENABLED and not _sso.enabled:
     raise ImproperlyConfigured("LOCAL_LOGIN_ENABLED=False needs Sign in with Microsoft (OIDC_TENANT_ID, "
-                               "OIDC_RP_CLIENT_ID, OIDC_RP_CLIENT_SECRET); nobody could log in otherwise.")
+                               "OIDC_RP_CLIENT_ID and a secret or certificate); only superusers could log in otherwise.")

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from . import approles
+from . import approles, certcreds
 from .faults import FaultTable
 from .portal import Portal
 from .tenants import Registry, iso
@@ -130,6 +130,12 @@ class Control:
                 return 200, self.change_member(group_id, str(data.get("id") or ""), add=True)
             case "DELETE", ["groups", group_id, "members", user_id]:
                 return 200, self.change_member(group_id, user_id, add=False)
+            case "POST", ["apps", client_id, "certificates"]:
+                try:
+                    certificate = certcreds.register(self.registry, self._app(client_id), str(data.get("certificate") or ""))
+                except ValueError as error:
+                    raise ControlError(400, str(error)) from None
+                return 201, certificate.public()
             case "POST", ["apps", client_id, "secrets"]:
                 app = self._app(client_id)
                 expires = (_parse_time(data["expires"], "expires") if data.get("expires")

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode, urlsplit
 
-from . import approles
+from . import approles, certcreds
 from .apps import OIDC_SCOPES, is_permission_name
 from .portal import page
 from .tenants import App, AuthCode, Registry, SignedInUser
@@ -196,7 +196,12 @@ class Entra:
                            f"'{self._tenant_label(tenant)}'. This can happen if the application has not been "
                            "installed by the administrator of the tenant or consented to by any user in the "
                            "tenant. You may have sent your authentication request to the wrong tenant.")
-        self._authenticate(app, secret, grant, v2)
+        if form.get("client_assertion") or form.get("client_assertion_type"):   # a certificate, not a secret
+            refused = certcreds.problem(self.registry, app, form, certcreds.token_urls(req, self.registry, v2))
+            if refused:
+                raise AadError(*refused)
+        else:
+            self._authenticate(app, secret, grant, v2)
         if grant == "client_credentials":
             return self._client_credentials(app, form, v2)
         if grant == "authorization_code":

@@ -86,6 +86,7 @@ class App:
     app_roles: list[str] = field(default_factory=list)
     assignments: dict[str, set[str]] = field(default_factory=dict)
     group_membership_claims: str | None = None
+    certificates: list[Any] = field(default_factory=list)       # certcreds.Certificate (keyCredentials)
 
     def public(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "object_id": self.object_id,
@@ -93,6 +94,7 @@ class App:
                 "redirect_uris": list(self.redirect_uris),
                 "granted_roles": sorted(self.roles), "requested_roles": sorted(self.requested_roles),
                 "scopes": sorted(self.scopes), "secrets": [s.public() for s in self.secrets],
+                "certificates": [c.public() for c in self.certificates],
                 "app_roles": list(self.app_roles), "group_membership_claims": self.group_membership_claims,
                 "assignments": {p: sorted(r) for p, r in sorted(self.assignments.items())}}
 

@@ -21,6 +21,7 @@ from mozilla_django_oidc.utils import import_from_settings
 
 from .. import outbound, tokenclient
 from . import mapping
+from .certificate import ClientCertificate
 from .config import EntraSignIn
 from .refusals import SignInRefused
 
@@ -69,9 +70,17 @@ class EntraBackend(OIDCAuthenticationBackend):
     # -- talking to Entra: through the one outbound door ----------------------------------
     @sensitive_variables()  # the debug 500 page must not show the code, secret or tokens
     def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
+        config = EntraSignIn.from_settings()
+        secret, assertion = payload.get("client_secret"), None
+        if config.client_certificate_file:          # the certificate replaces the secret
+            try:
+                certificate = ClientCertificate.load(config.client_certificate_file)
+            except ValueError as error:
+                raise SignInRefused("certificate", f"{error} Tell your graphconn administrator.", status=502) from None
+            secret, assertion = None, certificate.assertion(payload["client_id"], self.OIDC_OP_TOKEN_ENDPOINT)
         request = tokenclient.TokenRequest(
-            token_url=self.OIDC_OP_TOKEN_ENDPOINT, client_id=payload["client_id"],
-            client_secret=payload["client_secret"], grant_type="authorization_code", code=payload["code"],
+            token_url=self.OIDC_OP_TOKEN_ENDPOINT, client_id=payload["client_id"], client_secret=secret,
+            client_assertion=assertion, grant_type="authorization_code", code=payload["code"],
             redirect_uri=payload["redirect_uri"], code_verifier=payload.get("code_verifier"))
         try:
             result = tokenclient.request_token(request, _policy())

@@ -31,6 +31,7 @@ class EntraSignIn:
     tenant: str                        # a tenant id, or "organizations"
     client_id: str
     client_secret: str
+    client_certificate_file: str       # PEM key + certificate, used instead of the secret when set
     authority: str                     # https://login.microsoftonline.com (or a national cloud, or the sandbox)
     allowed_tenants: tuple[str, ...]   # tenant ids whose people may sign in
 
@@ -47,6 +48,7 @@ class EntraSignIn:
             tenant = MULTI_TENANT
         return cls(tenant=tenant, client_id=(getattr(settings, "OIDC_RP_CLIENT_ID", "") or "").strip(),
                    client_secret=getattr(settings, "OIDC_RP_CLIENT_SECRET", "") or "",
+                   client_certificate_file=(getattr(settings, "OIDC_RP_CLIENT_CERTIFICATE_FILE", "") or "").strip(),
                    authority=(getattr(settings, "OIDC_AUTHORITY_HOST", "") or "https://login.microsoftonline.com").rstrip("/"),
                    allowed_tenants=tuple(allowed))
 
@@ -56,7 +58,7 @@ class EntraSignIn:
 
     def problems(self) -> list[str]:
         """What is wrong with the settings (empty when sign-in is off or configured right)."""
-        if not (self.tenant or self.client_id or self.client_secret):
+        if not (self.tenant or self.client_id or self.client_secret or self.client_certificate_file):
             return []
         found = []
         if not self.tenant:
@@ -72,8 +74,16 @@ class EntraSignIn:
             found.append(f"OIDC_ALLOWED_TENANTS entries must be tenant ids (GUIDs): {', '.join(bad)}.")
         if not _guid(self.client_id):
             found.append("OIDC_RP_CLIENT_ID must be the app registration's Application (client) ID, a GUID.")
-        if not self.client_secret:
-            found.append("OIDC_RP_CLIENT_SECRET must be set (a client secret of the app registration).")
+        if self.client_certificate_file:
+            from .certificate import ClientCertificate
+
+            try:
+                ClientCertificate.load(self.client_certificate_file)
+            except ValueError as error:
+                found.append(str(error))
+        elif not self.client_secret:
+            found.append("OIDC_RP_CLIENT_SECRET must be set (a client secret of the app registration), or "
+                         "OIDC_RP_CLIENT_CERTIFICATE_FILE (its certificate's PEM key and certificate).")
         if urlsplit(self.authority).scheme != "https":
             found.append(f"OIDC_AUTHORITY_HOST must be an https:// URL, not {self.authority!r}.")
         return found

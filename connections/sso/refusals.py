@@ -27,7 +27,8 @@ class SignInRefused(Exception):
             return cls("unreachable", f"Microsoft's sign-in service could not be reached: {error.description}",
                        status=502)
         code = f"AADSTS{error.code}: " if error.code and f"AADSTS{error.code}" not in error.description else ""
-        hint = ("graphconn's own sign-in settings (OIDC_RP_CLIENT_ID, OIDC_RP_CLIENT_SECRET) were refused; "
+        hint = ("graphconn's own sign-in settings (OIDC_RP_CLIENT_ID, OIDC_RP_CLIENT_SECRET or "
+                "OIDC_RP_CLIENT_CERTIFICATE_FILE) were refused; "
                 "tell your graphconn administrator." if error.error in ("invalid_client", "unauthorized_client")
                 else "Start again with Sign in with Microsoft.")
         return cls("token_endpoint", f"Microsoft refused to complete the sign-in: {code}{error.description[:400]} "
