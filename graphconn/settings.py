@@ -283,6 +283,8 @@ OIDC_RP_CLIENT_CERTIFICATE_FILE = env.str("OIDC_RP_CLIENT_CERTIFICATE_FILE", def
 OIDC_AUTHORITY_HOST = env.str("OIDC_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip("/")
 # Whom a signed-in person with no team is told to ask (an address or a name); default: the site admins.
 SSO_ACCESS_CONTACT = env.str("SSO_ACCESS_CONTACT", default="")
+# A Microsoft sign-in lasts this long (then the person signs in again and Entra's changes apply).
+SSO_SESSION_SECONDS = env.int("SSO_SESSION_SECONDS", default=8 * 60 * 60)
 # Password log-in on the dashboard's page; Django admin's log-in keeps working for superusers.
 LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "connections.sso.backend.EntraBackend"]

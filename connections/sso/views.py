@@ -6,6 +6,7 @@ people without a team out of an empty dashboard, and offer Entra's sign-out afte
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from ..audit import client_ip
 from ..views.auth import LoginView
 from . import mapping, refusals
 from .backend import library_setting
@@ -31,8 +33,11 @@ SIGNED_IN_KEY = "sso_signed_in"        # this session began with Sign in with Mi
 NO_ACCESS_KEY = "sso_no_access"        # who signed in without a team, for the "ask your admin" page
 PENDING_SECONDS = 600                  # a sign-in must come back within ten minutes
 
+log = logging.getLogger(__name__)
+
 
 def refused(request: HttpRequest, refusal: SignInRefused) -> HttpResponse:
+    log.warning("Sign in with Microsoft refused (%s) for a browser at %s", refusal.reason, client_ip(request))
     return render(request, "sso/refused.html", {"refusal": refusal, "sso_enabled": EntraSignIn.from_settings().enabled},
                   status=refusal.status)
 
@@ -101,6 +106,9 @@ class SignInCallback(OIDCAuthenticationCallbackView):
         response = super().login_success()
         self.request.session[SIGNED_IN_KEY] = True
         self.request.session.pop(NO_ACCESS_KEY, None)
+        # Entra's changes reach a person at their next sign-in: make that come within a working day.
+        self.request.session.set_expiry(settings.SSO_SESSION_SECONDS)
+        log.info("%s signed in with Microsoft", mapping.label(user))
         return response
 
 

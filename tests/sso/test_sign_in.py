@@ -154,5 +154,14 @@ def test_sign_out_ends_the_session_and_offers_entras_sign_out(clean_sandbox, sso
     assert answer.status_code == 302 and answer.headers["Location"] == "http://testserver/accounts/login/"
 
 
+def test_a_microsoft_sign_in_lasts_a_working_day_then_entra_is_asked_again(sso_app, entra_user, sign_in, mapped,
+                                                                             settings):
+    settings.SSO_SESSION_SECONDS = 3600
+    ada = entra_user("Ada Admin", role=ADMIN, app=sso_app)
+    client = Client()
+    sign_in(client, ada)
+    assert client.session.get_expiry_age() == 3600
+
+
 def test_a_password_log_out_still_goes_to_the_log_in_page(admin_a, login):
     assert login(admin_a).post(reverse("logout"))["Location"] == reverse("login")
