@@ -48,6 +48,9 @@ STATE_UNKNOWN = SignInRefused(
 STATE_EXPIRED = SignInRefused(
     "state_expired", "This sign-in took longer than ten minutes. Nobody was signed in. Start again with "
     "Sign in with Microsoft.")
+NO_CODE = SignInRefused(
+    "no_code", "Microsoft's answer carried no authorization code, so nobody can be signed in. Start again "
+    "with Sign in with Microsoft.")
 CANCELLED = SignInRefused(
     "cancelled", "Sign-in was cancelled on Microsoft's page. Nobody was signed in.", status=200)
 DISABLED = SignInRefused(

@@ -73,8 +73,12 @@ class SignInCallback(OIDCAuthenticationCallbackView):
                 request.session.modified = True
             return refused(request, refusals.from_error_redirect(request.GET["error"],
                                                                  request.GET.get("error_description", "")))
-        if not request.GET.get("code") or entry is None:
+        if entry is None:
             return refused(request, refusals.STATE_UNKNOWN)
+        if not request.GET.get("code"):
+            del pending[state]
+            request.session.modified = True
+            return refused(request, refusals.NO_CODE)
         if time.time() - float(entry.get("added_on", 0)) > PENDING_SECONDS:
             del pending[state]
             request.session.modified = True

@@ -134,9 +134,11 @@ def test_a_sign_in_older_than_ten_minutes_is_refused(clean_sandbox, ada):
     assert_refused(client.get(url), "state_expired", "longer than ten minutes", client)
 
 
-def test_a_callback_without_a_code_is_refused(ada):
+def test_a_callback_without_a_code_is_refused(clean_sandbox, ada):
     client = Client()
     assert_refused(client.get("/sso/callback/"), "state", "Start again", client)
+    state = query_of(client.get("/sso/login/")["Location"])["state"]
+    assert_refused(client.get(f"/sso/callback/?state={state}"), "no_code", "carried no authorization code", client)
 
 
 def test_sign_in_is_a_plain_404_page_when_not_configured(settings, db):
