@@ -79,7 +79,7 @@ def test_an_admin_app_role_lands_on_the_list_as_admin_of_the_team(
     sign_in_as(page, "Ada Admin")
 
     expect(page).to_have_url(f"{live_server.url}{reverse('connections:list')}")
-    expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name=connection_a.name)).to_be_visible()
     expect(page.get_by_role("button", name="New connection")).to_be_visible()
     expect(page.get_by_role("button", name=f"Log out {ada['userPrincipalName'].lower()}")).to_be_visible()
@@ -96,7 +96,7 @@ def test_a_viewer_group_member_sees_viewer_buttons_only(
     page = fresh_page()
 
     sign_in_as(page, "Vic Viewer")
-    expect(page.get_by_role("heading", name="Connections")).to_be_visible()
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="New connection")).to_have_count(0)
     page.get_by_role("link", name=connection_a.name).click()
 
@@ -160,3 +160,27 @@ def test_with_local_login_off_the_password_form_is_gone(sso_app, fresh_page, set
     expect(page.get_by_role("button", name="Sign in with Microsoft")).to_be_visible()
     expect(page.get_by_label("Password")).to_have_count(0)
     expect(page.get_by_role("button", name="Log in")).to_have_count(0)
+
+
+def test_a_replayed_callback_and_a_cancel_are_explained_in_the_page(
+        clean_sandbox, sso_app, person, team_a, fresh_page, live_server):
+    ClaimMapping.objects.create(claim="roles", value=ROLES[0], team=team_a, role="admin")
+    ada = person("Ada Admin")
+    clean_sandbox.control.post(f"/_sandbox/apps/{sso_app['client_id']}/assignments",
+                               {"principal": ada["id"], "role": ROLES[0]})
+    page = fresh_page()
+    callbacks: list[str] = []
+    page.on("request", lambda request: callbacks.append(request.url) if "/sso/callback/" in request.url else None)
+    sign_in_as(page, "Ada Admin")
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Log out {ada['userPrincipalName'].lower()}").click()
+
+    page.goto(callbacks[0])                                   # the same answer, a second time
+    expect(page.get_by_role("heading", name="Sign-in refused")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("it was already used")
+    expect(page.get_by_role("button", name="Sign in with Microsoft again")).to_be_visible()
+
+    page.get_by_role("button", name="Sign in with Microsoft again").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Sign-in cancelled")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Nobody was signed in")
