@@ -35,7 +35,14 @@ class SuperusersOnly:
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
 
-    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
 
 
 @admin.register(ClaimMapping)
@@ -49,9 +56,6 @@ class ClaimMappingAdmin(SuperusersOnly, admin.ModelAdmin):
                        "to (the highest role per team), at every sign-in; a role or group removed in Entra "
                        "removes the team at their next sign-in.",
     })]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self.has_module_permission(request)
 
 
 @admin.register(EntraIdentity)

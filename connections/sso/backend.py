@@ -99,16 +99,19 @@ class EntraBackend(OIDCAuthenticationBackend):
             raise SignInRefused("malformed", "The identity token is not a readable JWT.") from None
         try:
             response = outbound.request("GET", self.OIDC_OP_JWKS_ENDPOINT, policy=_policy())
-            keys = response.json().get("keys", []) if response.status_code == 200 else None
+            body = response.json() if response.status_code == 200 else None
         except outbound.OutboundError as error:
             raise SignInRefused("unreachable", f"The tenant's signing keys could not be read: {error.message}") from None
         except ValueError:
-            keys = None
+            body = None
+        keys = body.get("keys") if isinstance(body, dict) else None
         if not isinstance(keys, list):
             raise SignInRefused("no_keys", "The tenant's signing keys (JWKS) could not be read from "
                                 f"{outbound.safe_url(self.OIDC_OP_JWKS_ENDPOINT)}.")
         for key in keys:
-            if isinstance(key, dict) and key.get("kid") == header.get("kid") and key.get("alg", header.get("alg")) == header.get("alg"):
+            if not isinstance(key, dict) or key.get("kid") != header.get("kid"):
+                continue
+            if key.get("alg", header.get("alg")) == header.get("alg"):
                 try:
                     return jwt.PyJWK(key)
                 except jwt.PyJWTError:

@@ -146,3 +146,26 @@ def test_sign_in_is_a_plain_404_page_when_not_configured(settings, db):
     response = Client().get("/sso/login/")
     assert response.status_code == 404 and "not set up on this server" in response.content.decode()
     assert "Sign in with Microsoft" not in Client().get(reverse("login")).content.decode()
+
+
+def test_a_token_signed_with_another_key_is_refused(sso_app):
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from connections.sso.backend import EntraBackend
+    from connections.sso.refusals import SignInRefused
+
+    from django.conf import settings
+
+    signer, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    now = int(time.time())
+    token = jwt.encode({"aud": settings.OIDC_RP_CLIENT_ID, "iss": f"{settings.OIDC_AUTHORITY_HOST}/{settings.OIDC_TENANT_ID}/v2.0",
+                        "tid": settings.OIDC_TENANT_ID, "oid": str(uuid.uuid4()), "iat": now, "nbf": now, "exp": now + 600},
+                       signer, algorithm="RS256", headers={"kid": "not-a-published-key"})
+    backend = EntraBackend()
+    with pytest.raises(SignInRefused) as refused:
+        backend.get_payload_data(token, other.public_key())
+    assert refused.value.reason == "signature" and "does not match the tenant's published keys" in refused.value.message
+    with pytest.raises(SignInRefused) as unknown:
+        backend.retrieve_matching_jwk(token)                 # asks the sandbox's JWKS for that kid
+    assert unknown.value.reason == "signature" and "a key the tenant does not publish" in unknown.value.message
