@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -61,18 +61,25 @@ def teams_for(person: Person) -> dict[int, str]:
 
 def _free_username(upn: str, object_id: str) -> str:
     """The UPN as user name, unless a local account already has it (then UPN~oid)."""
-    User = get_user_model()
+    taken = get_user_model().objects.filter
     name = (upn or object_id).lower()[:150]
-    if not User.objects.filter(username=name).exists():
+    if not taken(username=name).exists():
         return name
-    return f"{name[:140]}~{object_id[:8]}"
+    return f"{name[:113]}~{object_id}"
 
 
-@transaction.atomic
 def create_user(person: Person) -> Any:
-    """First sign-in: a user without a password (it can only sign in with Microsoft)."""
-    user = get_user_model().objects.create_user(_free_username(person.upn, person.object_id))
-    EntraIdentity.objects.create(user=user, tenant_id=person.tenant_id, object_id=person.object_id)
+    """First sign-in: a user without a password (it can only sign in with Microsoft).
+
+    Two first sign-ins of one person at once (two tabs) meet at the unique (tid, oid): the
+    second one takes the user the first created.
+    """
+    try:
+        with transaction.atomic():
+            user = get_user_model().objects.create_user(_free_username(person.upn, person.object_id))
+            EntraIdentity.objects.create(user=user, tenant_id=person.tenant_id, object_id=person.object_id)
+    except IntegrityError:
+        user = users_for(person).get()
     return update_user(user, person)
 
 

@@ -169,3 +169,22 @@ def test_a_token_signed_with_another_key_is_refused(sso_app):
     with pytest.raises(SignInRefused) as unknown:
         backend.retrieve_matching_jwk(token)                 # asks the sandbox's JWKS for that kid
     assert unknown.value.reason == "signature" and "a key the tenant does not publish" in unknown.value.message
+
+
+def test_too_many_groups_for_the_token_is_explained(clean_sandbox, ada, sign_in):
+    clean_sandbox.control.post("/_sandbox/faults", {"path": token_endpoint(clean_sandbox), "id_token_claims": {
+        "_claim_names": {"groups": "src1"},
+        "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}}})
+    client = Client()
+    assert_refused(sign_in(client, ada), "groups_overage", "more groups than a token can list", client)
+
+
+def test_a_second_first_sign_in_of_the_same_person_takes_the_same_user(clean_sandbox, ada):
+    from connections.sso import mapping
+
+    person = mapping.Person(tenant_id=clean_sandbox.tenant_id, object_id=ada["id"], upn=ada["userPrincipalName"],
+                            display_name="Ada Admin", roles=(ROLES[0],), groups=())
+    first = mapping.create_user(person)
+    second = mapping.create_user(person)           # as if the lookup had raced the first creation
+    assert first.pk == second.pk and EntraIdentity.objects.count() == 1
+    assert second.memberships.get().role == "admin"
