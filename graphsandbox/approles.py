@@ -73,7 +73,7 @@ def token_claims(registry: Registry, directory: Directory, app: App, user_id: st
         defined = set(app.app_roles)
         group_claims = app.group_membership_claims
     claims: dict[str, Any] = {}
-    via_groups = any(p != user_id for p in assignments)
+    via_groups = any(p != user_id and directory.get_group(p) is not None for p in assignments)
     groups = member_group_ids(directory, user_id) if group_claims or via_groups else []
     roles = set(assignments.get(user_id, set()))
     for group_id in groups:
