@@ -165,3 +165,20 @@ def test_a_microsoft_sign_in_lasts_a_working_day_then_entra_is_asked_again(sso_a
 
 def test_a_password_log_out_still_goes_to_the_log_in_page(admin_a, login):
     assert login(admin_a).post(reverse("logout"))["Location"] == reverse("login")
+
+
+def test_sign_in_returns_to_the_page_that_asked_for_it(clean_sandbox, sso_app, entra_user, mapped, connection_a):
+    from .conftest import BASE, authorize
+
+    ada = entra_user("Ada Admin", role=ADMIN, app=sso_app)
+    detail = reverse("connections:detail", args=[connection_a.pk])
+    client = Client()
+    login_page = client.get(reverse("login"), {"next": detail}).content.decode()
+    assert f'href="/sso/login/?next={detail}"' in login_page
+
+    start = client.get("/sso/login/", {"next": detail})
+    response = client.get(authorize(clean_sandbox, start["Location"], ada["id"])[len(BASE):])
+    assert response["Location"] == detail
+    client.post(reverse("logout"))
+    evil = client.get("/sso/login/", {"next": "https://evil.example/"})
+    assert client.get(authorize(clean_sandbox, evil["Location"], ada["id"])[len(BASE):])["Location"] == "/"
