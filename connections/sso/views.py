@@ -23,6 +23,7 @@ from django.utils.decorators import method_decorator
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from ..audit import client_ip
+from ..models import EntraIdentity
 from ..views.auth import LoginView
 from . import mapping, refusals
 from .backend import library_setting
@@ -102,7 +103,7 @@ class SignInCallback(OIDCAuthenticationCallbackView):
         if not user.is_superuser and not user.memberships.exists():
             if self.request.user.is_authenticated:
                 auth.logout(self.request)
-            identity = user.entra_identity
+            identity = EntraIdentity.objects.get(user=user)    # as just updated from the token
             self.request.session[NO_ACCESS_KEY] = {
                 "name": identity.display_name, "upn": identity.upn, "roles": identity.roles[:20],
                 "groups": identity.groups[:20]}
