@@ -23,8 +23,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python -m graphsandbox --init-only --state-dir var/sandbox --port $(SANDBOX_PORT)
-	$(BIN)/python manage.py load_demo --sandbox-json var/sandbox/sandbox.json
+	$(BIN)/python manage.py load_demo --sandbox-json var/sandbox/sandbox.json --sso-env var/sandbox/sign-in.env
 	@echo "graphconn: http://127.0.0.1:8000/  (Ctrl-C stops web, worker, beat and sandbox)"
+	@# Sign in with Microsoft through the sandbox, unless OIDC_TENANT_ID points at a real tenant.
+	if [ -z "$$OIDC_TENANT_ID" ] && [ -f var/sandbox/sign-in.env ]; then set -a; . ./var/sandbox/sign-in.env; set +a; fi; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho start -f Procfile
 
 test: install

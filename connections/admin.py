@@ -137,3 +137,5 @@ class SyncRunAdmin(ReadOnlyAdmin):
     search_fields = ["connection__name", "entity"]
     exclude = ["delta_link"]  # internal state, of no use to a reader
 
+
+from .sso import admin as _sso_admin  # noqa: E402,F401  (mappings of Sign in with Microsoft)

@@ -45,6 +45,13 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _person(user: Any) -> str:
+    """The user name; for people who signed in with Microsoft, display name and UPN."""
+    from .sso.mapping import label
+
+    return label(user)
+
+
 def record(
     request_or_user: Any,
     connection: Connection | None,
@@ -67,7 +74,7 @@ def record(
         connection_name=connection.name if connection else "",
         team_id=connection.team_id if connection else None,
         user=user if getattr(user, "is_authenticated", False) else None,
-        username=user.get_username() if getattr(user, "is_authenticated", False) else "",
+        username=_person(user)[:150] if getattr(user, "is_authenticated", False) else "",
         action=action,
         fields=sorted(set(fields)),
         changes=kept,

@@ -271,3 +271,30 @@ LOGGING = {
         "celery": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# Sign in with Microsoft: OpenID Connect against the organisation's Entra ID tenant through
+# mozilla-django-oidc (connections/sso/). Off until OIDC_TENANT_ID and OIDC_RP_CLIENT_ID are set.
+# https://mozilla-django-oidc.readthedocs.io/en/stable/settings.html
+OIDC_TENANT_ID = env.str("OIDC_TENANT_ID", default="")
+OIDC_ALLOWED_TENANTS: list[str] = env.list("OIDC_ALLOWED_TENANTS", default=[])
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_CLIENT_CERTIFICATE_FILE = env.str("OIDC_RP_CLIENT_CERTIFICATE_FILE", default="")  # instead of the secret
+OIDC_AUTHORITY_HOST = env.str("OIDC_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip("/")
+# Whom a signed-in person with no team is told to ask (an address or a name); default: the site admins.
+SSO_ACCESS_CONTACT = env.str("SSO_ACCESS_CONTACT", default="")
+# A Microsoft sign-in lasts this long (then the person signs in again and Entra's changes apply).
+SSO_SESSION_SECONDS = env.int("SSO_SESSION_SECONDS", default=8 * 60 * 60)
+# Password log-in on the dashboard's page; Django admin's log-in keeps working for superusers.
+LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "connections.sso.backend.EntraBackend"]
+import sys as _sys  # noqa: E402
+
+from connections.sso.config import EntraSignIn as _EntraSignIn  # noqa: E402  (plain module, no models)
+
+_sso = _EntraSignIn.from_settings(_sys.modules[__name__])
+if _sso.problems():
+    raise ImproperlyConfigured("Sign in with Microsoft: " + " ".join(_sso.problems()))
+if not LOCAL_LOGIN_ENABLED and not _sso.enabled:
+    raise ImproperlyConfigured("LOCAL_LOGIN_ENABLED=False needs Sign in with Microsoft (OIDC_TENANT_ID, "
+                               "OIDC_RP_CLIENT_ID and a secret or certificate); only superusers could log in otherwise.")

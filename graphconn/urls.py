@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from connections.views.auth import LoginView
+from connections.sso.views import LoginPage, SignOutView
 from connections.views.health import healthz
 
 
@@ -18,7 +18,9 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
-    path("accounts/login/", LoginView.as_view(), name="login"),
+    path("accounts/login/", LoginPage.as_view(), name="login"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("sso/", include("connections.sso.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("connections.urls")),

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "client_id": registry.demo_client_id, "client_secret": registry.demo_secret,
         "authority": f"{base_url}/{registry.tenant_id}", "graph_url": f"{base_url}/v1.0",
         "portal_url": f"{base_url}/_sandbox/portal", "state_dir": str(state_dir),
+        "dashboard_client_id": registry.dashboard_client_id, "dashboard_client_secret": registry.dashboard_secret,
     }
     (state_dir / "sandbox.json").write_text(json.dumps(info, indent=2) + "\n")
     (state_dir / "sandbox.json").chmod(0o600)

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
+from .approles import ID_TOKEN_OVERRIDES
 from .apps import graph_objects
 from .control import Control, RequestLog
 from .directory import Directory
@@ -115,6 +116,10 @@ class SandboxApp:
             return self.front.handle(req, fault)
         if fault is not None and fault.status is not None:
             return self.entra.fault(fault.status, fault.retry_after)
-        return self.entra.route(req) or Response(404, {"error": "not_found",
-                                                      "error_description": f"No sandbox endpoint at {path}"})
+        overrides = ID_TOKEN_OVERRIDES.set(fault.id_token_claims if fault is not None else None)
+        try:
+            return self.entra.route(req) or Response(404, {"error": "not_found",
+                                                          "error_description": f"No sandbox endpoint at {path}"})
+        finally:
+            ID_TOKEN_OVERRIDES.reset(overrides)
 

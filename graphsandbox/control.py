@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from . import approles, certcreds
 from .faults import FaultTable
 from .portal import Portal
 from .tenants import Registry, iso
@@ -82,7 +83,7 @@ class Control:
         self.directory = directory
         self.faults = faults
         self.log = log
-        self.portal = Portal(registry)
+        self.portal = Portal(registry, directory)
         self._initial_delta_lifetime = initial_delta_lifetime
 
     def handle(self, req: Request) -> Response:
@@ -123,6 +124,18 @@ class Control:
                 change = self.registry.grant if method == "POST" else self.registry.revoke
                 change(app, _names(data, "roles"), _names(data, "scopes"))
                 return 200, app.public()
+            case ("POST" | "DELETE"), ["apps", client_id, "assignments"]:
+                return 200, self.change_assignment(self._app(client_id), data, add=method == "POST")
+            case "POST", ["groups", group_id, "members"]:
+                return 200, self.change_member(group_id, str(data.get("id") or ""), add=True)
+            case "DELETE", ["groups", group_id, "members", user_id]:
+                return 200, self.change_member(group_id, user_id, add=False)
+            case "POST", ["apps", client_id, "certificates"]:
+                try:
+                    certificate = certcreds.register(self.registry, self._app(client_id), str(data.get("certificate") or ""))
+                except ValueError as error:
+                    raise ControlError(400, str(error)) from None
+                return 201, certificate.public()
             case "POST", ["apps", client_id, "secrets"]:
                 app = self._app(client_id)
                 expires = (_parse_time(data["expires"], "expires") if data.get("expires")
@@ -186,9 +199,36 @@ class Control:
             roles=roles if data.get("grant", True) else [], scopes=_names(data, "scopes"),
             redirect_uris=redirect_uris, requested_roles=_names(data, "requested_roles") + roles,
             secret_expires=expires)
+        app_roles = data.get("app_roles") or []
+        if not isinstance(app_roles, list) or not all(isinstance(r, str) and r and " " not in r for r in app_roles):
+            raise ControlError(400, "app_roles must be a list of role values without spaces")
+        claims = data.get("group_membership_claims")
+        if claims is not None and claims not in approles.GROUP_CLAIM_KINDS:
+            raise ControlError(400, f"group_membership_claims must be one of {approles.GROUP_CLAIM_KINDS} or null")
+        with self.registry.lock:
+            app.app_roles, app.group_membership_claims = list(dict.fromkeys(app_roles)), claims
         return {"tenant_id": self.registry.tenant_id, "client_id": app.client_id, "client_secret": secret,
                 "secret_id": app.secrets[0].key_id, "object_id": app.object_id,
                 "service_principal_id": app.sp_id}
+
+    def change_assignment(self, app: Any, data: dict[str, Any], *, add: bool) -> dict[str, Any]:
+        """Assign an app role to a user or group (``principal``: UPN or object id), or remove it."""
+        principal, role = str(data.get("principal") or ""), str(data.get("role") or "")
+        try:
+            if add:
+                approles.assign(self.registry, self.directory, app, principal, role)
+            elif not approles.unassign(self.registry, self.directory, app, principal, role):
+                raise ControlError(404, f"{principal} does not hold {role}")
+        except approles.AssignmentError as error:
+            raise ControlError(404 if "no user" in str(error) else 400, str(error)) from None
+        return app.public()
+
+    def change_member(self, group_id: str, user: str, *, add: bool) -> dict[str, Any]:
+        try:
+            members = approles.change_membership(self.directory, group_id, user, add)
+        except approles.AssignmentError as error:
+            raise ControlError(404, str(error)) from None
+        return {"id": group_id, "members": members}
 
     def settings(self) -> dict[str, Any]:
         s = self.registry.settings

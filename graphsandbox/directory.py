@@ -204,6 +204,12 @@ class Directory:
                 out.append(item["id"])
         return out
 
+    def member_override(self, group_id: str) -> list[str] | None:
+        """A group's member ids when they were set through the control API (None: as generated)."""
+        with self._lock:
+            members = self._members.get(group_id)
+        return None if members is None else list(members)
+
     def group_members(self, group_id: str) -> list[dict] | None:
         ids = self.group_member_ids(group_id)
         if ids is None:

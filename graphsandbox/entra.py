@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode, urlsplit
 
+from . import approles, certcreds
 from .apps import OIDC_SCOPES, is_permission_name
 from .portal import page
 from .tenants import App, AuthCode, Registry, SignedInUser
@@ -143,6 +144,8 @@ class Entra:
             return self.keys(req, tenant, v2=len(rest) == 3)
         if tenant == "common" and rest == ["discovery", "instance"]:
             return self.instance_discovery(req)
+        if rest in (["oauth2", "v2.0", "logout"], ["oauth2", "logout"]):
+            return approles.sign_out(req, self.registry, tenant)
         return None
 
     def fault(self, status: int, retry_after: int | None) -> Response:
@@ -193,7 +196,12 @@ class Entra:
                            f"'{self._tenant_label(tenant)}'. This can happen if the application has not been "
                            "installed by the administrator of the tenant or consented to by any user in the "
                            "tenant. You may have sent your authentication request to the wrong tenant.")
-        self._authenticate(app, secret, grant, v2)
+        if form.get("client_assertion") or form.get("client_assertion_type"):   # a certificate, not a secret
+            refused = certcreds.problem(self.registry, app, form, certcreds.token_urls(req, self.registry, v2))
+            if refused:
+                raise AadError(*refused)
+        else:
+            self._authenticate(app, secret, grant, v2)
         if grant == "client_credentials":
             return self._client_credentials(app, form, v2)
         if grant == "authorization_code":
@@ -394,6 +402,8 @@ class Entra:
                            "unique_name": user.upn, "upn": user.upn, "ver": "1.0"})
         if nonce:
             claims["nonce"] = nonce
+        claims.update(approles.token_claims(self.registry, self.directory, app, user.id))
+        claims.update(approles.ID_TOKEN_OVERRIDES.get() or {})
         return self.signer.sign(claims)
 
     def _v2_body(self, token: str, exp: int, **extra: Any) -> dict[str, Any]:
@@ -510,7 +520,7 @@ class Entra:
             consented = set(app.scopes)
         wanted = sorted(consented - OIDC_SCOPES) if scopes.default or v1 else sorted(scopes.graph)
         hint = params.get("login_hint", "").lower()
-        users = self.directory.sample_users(5)
+        users = approles.sign_in_candidates(self.directory, app, 5, hint)
         rows = []
         for i, user in enumerate(users):
             checked = (hint and hint in (user.get("userPrincipalName", "").lower(), user.get("id"))) or (
@@ -518,7 +528,8 @@ class Entra:
             rows.append(
                 f'<label class="user"><input type="radio" name="user" value="{html.escape(user["id"])}"'
                 f'{" checked" if checked else ""}> <b>{html.escape(user.get("displayName") or "")}</b>'
-                f' <span>{html.escape(user.get("userPrincipalName") or "")}</span></label>')
+                f' <span>{html.escape(user.get("userPrincipalName") or "")}</span>'
+                f'{approles.role_hint(app, user["id"])}</label>')
         hidden = _hidden_fields({k: v for k, v in params.items() if k not in ("user", "action")})
         perms = "".join(
             f'<li>{html.escape(s)}{"" if s in consented else " <em>(not consented by an admin: redeeming the code will fail with AADSTS65001)</em>"}</li>'

@@ -19,6 +19,7 @@ class Fault:
     count: int
     retry_after: int | None = None
     delay_ms: int = 0
+    id_token_claims: dict[str, Any] | None = None   # replace these claims in the ID tokens issued
 
     def public(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,13 +42,16 @@ class FaultTable:
         retry_after = data.get("retry_after")
         if retry_after is None and status == 429:
             retry_after = 1
+        claims = data.get("id_token_claims")
+        if claims is not None and not (isinstance(claims, dict) and claims):
+            raise ValueError("id_token_claims must be an object of claim names and values")
         fault = Fault(path=path, status=status, count=count,
                       retry_after=None if retry_after is None else int(retry_after),
-                      delay_ms=int(data.get("delay_ms") or 0))
+                      delay_ms=int(data.get("delay_ms") or 0), id_token_claims=claims)
         if fault.count < 1 or fault.delay_ms < 0 or (fault.retry_after or 0) < 0:
             raise ValueError("count must be >= 1; delay_ms and retry_after must not be negative")
-        if fault.status is None and not fault.delay_ms:
-            raise ValueError("a fault needs a status, a delay_ms, or both")
+        if fault.status is None and not fault.delay_ms and not fault.id_token_claims:
+            raise ValueError("a fault needs a status, a delay_ms or id_token_claims")
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -15,6 +15,7 @@ from .tenants import App, iso, utcnow
 from .wire import Request, Response
 
 if TYPE_CHECKING:
+    from .directory import Directory
     from .tenants import Registry
 
 _CSS = """
@@ -40,6 +41,12 @@ def page(title: str, body: str) -> str:
             f"</head><body><main>{body}</main></body></html>")
 
 
+def approles_module():  # imported late: approles renders its pages with ``page`` from here
+    from . import approles
+
+    return approles
+
+
 def _html(status: int, title: str, body: str) -> Response:
     return Response(status, page(title, body), {"Cache-Control": "no-store"}, "text/html; charset=utf-8")
 
@@ -50,8 +57,9 @@ def _back(anchor: str = "") -> Response:
 
 
 class Portal:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, directory: Directory | None = None) -> None:
         self.registry = registry
+        self.directory = directory
 
     def route(self, req: Request, parts: list[str]) -> Response:
         """``parts`` is the path after ``/_sandbox/portal``."""
@@ -65,6 +73,15 @@ class Portal:
             app, secret = self.registry.create_app(display_name=name, roles=[], scopes=[], redirect_uris=[],
                                                    requested_roles=[], secret_expires=None)
             return _html(201, "App created", self._secret_banner(app, secret) + self._overview(req))
+        if parts == ["members"] and self.directory is not None:
+            from .approles import AssignmentError, change_membership
+
+            try:
+                change_membership(self.directory, form.get("group", "").strip(), form.get("user", "").strip(),
+                                  form.get("op") != "remove")
+            except AssignmentError as error:
+                return _html(400, "Not changed", f'<p class="error">{html.escape(str(error))}</p>' + self._overview(req))
+            return _back()
         if len(parts) != 3 or parts[0] != "apps":
             return _html(404, "Not found", "<h1>Not found</h1>")
         app = self.registry.app(parts[1])
@@ -76,6 +93,15 @@ class Portal:
         if action in ("grant", "revoke") and name:
             roles, scopes = ([name], []) if kind == "role" else ([], [name])
             (self.registry.grant if action == "grant" else self.registry.revoke)(app, roles, scopes)
+            return _back(f"app-{app.client_id}")
+        if action in ("assign", "unassign") and self.directory is not None:
+            from .approles import AssignmentError, assign, unassign
+
+            try:
+                (assign if action == "assign" else unassign)(
+                    self.registry, self.directory, app, form.get("principal", "").strip(), form.get("role", ""))
+            except AssignmentError as error:
+                return _html(400, "Not assigned", f'<p class="error">{html.escape(str(error))}</p>' + self._overview(req))
             return _back(f"app-{app.client_id}")
         if action == "secrets":
             try:
@@ -107,7 +133,7 @@ class Portal:
             f"<h2>App registrations ({len(apps)})</h2>{cards}"
             '<div class="card"><h3>New app registration</h3><form method="post" action="/_sandbox/portal/apps">'
             '<input type="text" name="display_name" placeholder="Display name"> '
-            "<button>Register</button></form></div>")
+            "<button>Register</button></form></div>" + approles_module().portal_groups_card())
 
     def _app_card(self, req: Request, app: App) -> str:
         cid = app.client_id
@@ -162,7 +188,8 @@ class Portal:
             '<select name="days"><option value="180">180 days</option><option value="365">12 months</option>'
             '<option value="1">1 day</option><option value="-1">already expired</option></select> '
             "<button>New client secret</button></form>"
-            "<h3>Admin consent URL</h3>"
+            + approles_module().portal_section(self.directory, app, action)
+            + "<h3>Admin consent URL</h3>"
             f'<a href="{html.escape(consent_v1)}"><code>{html.escape(consent_v1)}</code></a><br>'
             f'<span class="muted">v2.0:</span> <a href="{html.escape(consent_v2)}"><code>{html.escape(consent_v2)}</code></a>'
             "</div>")

@@ -25,6 +25,12 @@ DEMO_REDIRECT_URIS = (
 DEMO_ROLES = ("User.Read.All",)
 DEMO_REQUESTED_ROLES = ("User.Read.All", "Group.Read.All", "GroupMember.Read.All")
 DEMO_SCOPES = ("User.Read", "Mail.Read", "offline_access", "openid", "profile")
+# The dashboard's own app registration (its users sign in to graphconn with it): app roles
+# named graphconn.<team>.<role>, assigned to the first directory users (see approles.py).
+DASHBOARD_APP_NAME = "graphconn dashboard sign-in"
+DASHBOARD_REDIRECT_URIS = tuple(f"http://{host}:8000{path}" for host in ("127.0.0.1", "localhost")
+                                for path in ("/sso/callback/", "/accounts/login/"))
+DASHBOARD_APP_ROLES = ("graphconn.demo.admin", "graphconn.demo.operator", "graphconn.demo.viewer")
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_-.~"
 
@@ -75,13 +81,22 @@ class App:
     roles: dict[str, dt.datetime] = field(default_factory=dict)   # granted app roles -> grant time
     requested_roles: set[str] = field(default_factory=set)
     scopes: set[str] = field(default_factory=set)                 # consented delegated scopes
+    # The app's own appRoles (values) for users, their assignments (user or group id -> values)
+    # and groupMembershipClaims ("SecurityGroup", "All" or None): see approles.py.
+    app_roles: list[str] = field(default_factory=list)
+    assignments: dict[str, set[str]] = field(default_factory=dict)
+    group_membership_claims: str | None = None
+    certificates: list[Any] = field(default_factory=list)       # certcreds.Certificate (keyCredentials)
 
     def public(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "object_id": self.object_id,
                 "service_principal_id": self.sp_id, "display_name": self.display_name,
                 "redirect_uris": list(self.redirect_uris),
                 "granted_roles": sorted(self.roles), "requested_roles": sorted(self.requested_roles),
-                "scopes": sorted(self.scopes), "secrets": [s.public() for s in self.secrets]}
+                "scopes": sorted(self.scopes), "secrets": [s.public() for s in self.secrets],
+                "certificates": [c.public() for c in self.certificates],
+                "app_roles": list(self.app_roles), "group_membership_claims": self.group_membership_claims,
+                "assignments": {p: sorted(r) for p, r in sorted(self.assignments.items())}}
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,8 @@ class Registry:
         self.settings = Settings(token_lifetime=token_lifetime)
         self.demo_client_id = ""
         self.demo_secret = ""
+        self.dashboard_client_id = ""
+        self.dashboard_secret = ""
         self.reset()
 
     # -- start state -----------------------------------------------------------------------
@@ -167,6 +184,23 @@ class Registry:
                                             self.created + dt.timedelta(days=3650)))
             self.apps[client_id] = app
             self.demo_client_id, self.demo_secret = client_id, value
+            self._add_dashboard_app()
+
+    def _add_dashboard_app(self) -> None:
+        """The dashboard's sign-in app: same id and secret for a seed; roles on the first users."""
+        from .approles import demo_assignments
+
+        rng = random.Random(f"graphsandbox-dashboard-app-{self.seed}")
+        client_id, object_id, sp_id, key_id = (_rng_uuid(rng) for _ in range(4))
+        value = _secret_value(rng)
+        app = App(client_id=client_id, object_id=object_id, sp_id=sp_id, display_name=DASHBOARD_APP_NAME,
+                  created=self.created, redirect_uris=list(DASHBOARD_REDIRECT_URIS),
+                  scopes={"openid", "profile"}, app_roles=list(DASHBOARD_APP_ROLES),
+                  assignments=demo_assignments(self.seed, self.domain, DASHBOARD_APP_ROLES))
+        app.secrets.append(_make_secret(value, key_id, "dashboard sign-in secret", self.created,
+                                        self.created + dt.timedelta(days=3650)))
+        self.apps[client_id] = app
+        self.dashboard_client_id, self.dashboard_secret = client_id, value
 
     # -- tenants ---------------------------------------------------------------------------
     def resolves(self, tenant: str) -> bool:

@@ -6,6 +6,7 @@ from .audit import AuditEntry
 from .tokens import ConnectionToken, TokenFetch
 from .syncs import SyncRecord, SyncRun
 from .logins import LoginFailure
+from .sso import ClaimMapping, EntraIdentity
 
 __all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "LoginFailure", "Membership", "Role",
-           "SyncRecord", "SyncRun", "Team", "WorkerHeartbeat"]
+           "SyncRecord", "SyncRun", "Team", "WorkerHeartbeat", "ClaimMapping", "EntraIdentity"]

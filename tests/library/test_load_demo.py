@@ -65,3 +65,27 @@ def test_with_the_sandbox_file_it_adds_the_connections_once(tmp_path, capsys):
     call_command("load_demo", sandbox_json=str(path))
     assert Connection.objects.get(name="Sandbox users").client_secret == "sbx~rotated"
     assert AuditEntry.objects.filter(action="secret_replaced").count() == 3
+
+
+def test_with_the_dashboard_app_it_maps_the_demo_roles_and_writes_the_sign_in_settings(tmp_path, capsys):
+    from connections.models import ClaimMapping
+    from connections.sso.config import EntraSignIn
+
+    path = tmp_path / "sandbox.json"
+    path.write_text(json.dumps({**SANDBOX, "dashboard_client_id": "2c5d7e1d-1111-2222-3333-444455556666",
+                                "dashboard_client_secret": "sbx~dashboard.secret"}))
+    env = tmp_path / "sign-in.env"
+    call_command("load_demo", sandbox_json=str(path), sso_env=str(env))
+    call_command("load_demo", sandbox_json=str(path), sso_env=str(env))
+
+    mappings = set(ClaimMapping.objects.values_list("value", "team__name", "role"))
+    assert mappings == {("graphconn.demo.admin", "Demo team", "admin"),
+                        ("graphconn.demo.operator", "Demo team", "operator"),
+                        ("graphconn.demo.viewer", "Demo team", "viewer")}
+    values = dict(line.split("=", 1) for line in env.read_text().splitlines())
+    settings = type("S", (), {k: v.strip("'") for k, v in values.items()})
+    config = EntraSignIn.from_settings(settings)
+    assert config.enabled and not config.problems()
+    assert config.token_url == f"https://127.0.0.1:8443/{SANDBOX['tenant_id']}/oauth2/v2.0/token"
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
+    assert "sbx~dashboard.secret" not in capsys.readouterr().out

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from connections import audit, outbound
-from connections.models import Connection, Membership, Role, Team
+from connections.models import ClaimMapping, Connection, Membership, Role, Team
 
 DEFAULT_PASSWORD = "demo-graphconn"
 TEAM_NAME = "Demo team"
@@ -30,6 +30,9 @@ SANDBOX_CONNECTIONS = (
     ("Sandbox mail (sign in)", "me/messages", Connection.GrantType.AUTHORIZATION_CODE, DELEGATED_SCOPE),
 )
 SANDBOX_KEYS = ("base_url", "ca_path", "tenant_id", "tenant_domain", "client_id", "client_secret")
+# The sandbox's dashboard sign-in app defines these app roles (graphconn.<team>.<role>).
+DEMO_APP_ROLES = (("graphconn.demo.admin", Role.ADMIN), ("graphconn.demo.operator", Role.OPERATOR),
+                  ("graphconn.demo.viewer", Role.VIEWER))
 
 
 class Command(BaseCommand):
@@ -41,8 +44,12 @@ class Command(BaseCommand):
             "--sandbox-json", default=str(settings.BASE_DIR / "var" / "sandbox" / "sandbox.json"),
             help="the file the sandbox writes with its base URL, tenant and demo app",
         )
+        parser.add_argument(
+            "--sso-env", default="",
+            help="write the OIDC_* settings for Sign in with Microsoft through the sandbox to this file",
+        )
 
-    def handle(self, *args: Any, password: str, sandbox_json: str, **options: Any) -> None:
+    def handle(self, *args: Any, password: str, sandbox_json: str, sso_env: str = "", **options: Any) -> None:
         with transaction.atomic():
             demo = self.user("demo", password, superuser=True)
             team, _ = Team.objects.get_or_create(name=TEAM_NAME)
@@ -59,6 +66,10 @@ class Command(BaseCommand):
                 for name, entity, grant_type, scope in SANDBOX_CONNECTIONS:
                     self.sandbox_connection(demo, team, name, entity, sandbox, grant_type, scope)
                 self.warn_if_not_allowed(sandbox["base_url"])
+                if sandbox.get("dashboard_client_id"):
+                    self.sign_in_mappings(team)
+                    if sso_env:
+                        self.write_sso_env(Path(sso_env), sandbox)
         base = settings.PUBLIC_BASE_URL
         self.stdout.write(f"Log in at {base}/ as demo / {password}")
 
@@ -121,6 +132,22 @@ class Command(BaseCommand):
         if secret_changed:
             audit.record(demo, connection, audit.Action.SECRET_REPLACED, fields=["client_secret"], detail="load_demo")
         self.stdout.write(f"Updated the connection “{name}” to the sandbox's current details.")
+
+    def sign_in_mappings(self, team: Team) -> None:
+        """The sandbox's demo app roles give Demo team's roles to whoever holds them in Entra."""
+        for value, role in DEMO_APP_ROLES:
+            ClaimMapping.objects.update_or_create(claim=ClaimMapping.Claim.ROLE, value=value, team=team,
+                                                  defaults={"role": role})
+        self.stdout.write(f"Sign in with Microsoft: the sandbox's app roles {', '.join(v for v, _ in DEMO_APP_ROLES)} "
+                          f"map to {TEAM_NAME}'s admin, operator and viewer.")
+
+    def write_sso_env(self, path: Path, sandbox: dict[str, str]) -> None:
+        """``make run`` reads this file so the dashboard signs people in through the sandbox."""
+        lines = {"OIDC_TENANT_ID": sandbox["tenant_id"], "OIDC_RP_CLIENT_ID": sandbox["dashboard_client_id"],
+                 "OIDC_RP_CLIENT_SECRET": sandbox["dashboard_client_secret"],
+                 "OIDC_AUTHORITY_HOST": sandbox["base_url"]}
+        path.write_text("".join(f"{key}='{value}'\n" for key, value in lines.items()))
+        path.chmod(0o600)
 
     def warn_if_not_allowed(self, base_url: str) -> None:
         parts = urlsplit(base_url)
