@@ -104,7 +104,26 @@ def test_pages_fit_a_375_px_screen_and_copy_buttons_copy(
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{url} is {overflow} px wider than a 375 px screen"
 
+    page.locator("#profile > summary").click()
     copy = page.get_by_role("button", name="Copy client ID")
     copy.click()
     expect(copy).to_have_text("Copied")
     assert page.evaluate("() => navigator.clipboard.readText()") == connection.client_id
+
+
+def test_a_link_to_a_section_opens_it_and_the_page_fits_a_laptop_screen(
+        sandbox_connection, team_a, admin_a, browser_as):
+    connection = sandbox_connection(team_a, name="Sections")
+    page = browser_as(admin_a)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    url = reverse("connections:detail", args=[connection.pk])
+    page.goto(url)
+    expect(page.locator("#profile")).not_to_have_attribute("open", "")
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height <= 1400, f"the detail page is {height} px tall at 1280 px wide"
+
+    page.goto(url + "#audit")
+    expect(page.locator("#audit")).to_be_visible()
+    page.get_by_role("link", name="Profile", exact=True).click()
+    expect(page.locator("#profile")).to_have_attribute("open", "")
+    expect(page.locator("#profile")).to_contain_text(connection.client_id)

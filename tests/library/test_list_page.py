@@ -95,5 +95,7 @@ def test_a_user_without_team_is_told_so(login, db):
 def test_the_detail_page_shows_the_profile_masked_and_the_panels(login, viewer_a, connection_a):
     page = login(viewer_a).get(reverse("connections:detail", args=[connection_a.pk])).content.decode()
     assert "•••• saved" in page and connection_a.tenant in page and connection_a.token_url in page
-    for panel in ("panel-token", "panel-syncs", "panel-diagnostics", "Audit trail"):
+    for panel in ('id="panel-token"', 'id="panel-syncs"', 'id="diagnostics"', 'id="profile"', 'id="audit"'):
         assert panel in page
+    for link in ("#diagnostics", "#profile", "#audit"):  # each section has a URL of its own
+        assert f'href="{link}"' in page
