@@ -95,6 +95,7 @@ class TokenRequest:
     redirect_uri: str | None = None
     code_verifier: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    client_assertion: str | None = field(default=None, repr=False)  # private_key_jwt, instead of a secret
 
     @sensitive_variables()  # the debug 500 page must not show secrets or tokens
     def form(self) -> dict[str, str]:
@@ -104,6 +105,9 @@ class TokenRequest:
         fields: dict[str, str | None] = {"grant_type": self.grant_type, "client_id": self.client_id}
         if self.client_secret:
             fields["client_secret"] = self.client_secret
+        if self.client_assertion:
+            fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            fields["client_assertion"] = self.client_assertion
         if self.scope:
             delegated = self.grant_type != "client_credentials"
             fields["scope"] = with_oidc_scopes(self.scope) if delegated else self.scope

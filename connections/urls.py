@@ -1,7 +1,7 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
 from django.urls import path
 
-from .views import library, syncs, tokens
+from .views import alerts, credentials, library, syncs, tokens
 
 app_name = "connections"
 
@@ -26,4 +26,10 @@ urlpatterns = [
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/progress/", syncs.sync_progress, name="sync_progress"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/changes/", syncs.sync_changes, name="sync_changes"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/export/", syncs.sync_export, name="sync_export"),
+    path("connections/<uuid:pk>/certificate/", credentials.certificate_upload, name="certificate"),
+    path("connections/<uuid:pk>/credential/secret/", credentials.use_secret, name="use_secret"),
+    path("alerts/", alerts.alerts_page, name="alerts"),
+    path("alerts/channels/new/", alerts.channel_new, name="channel_new"),
+    path("alerts/channels/<int:channel_id>/test/", alerts.channel_test, name="channel_test"),
+    path("alerts/channels/<int:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
 ]
