@@ -209,6 +209,7 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             }[state]
         for name in ("token_url", "authorize_url", "scope", "resource", "redirect_url"):
             self.fields[name].widget.attrs["data-auto"] = name
+        self.fields["credential_type"].required = False  # a form without it keeps what is saved
 
     @property
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
@@ -219,6 +220,9 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
         return catalogue.LISTED
 
     # --- the secret and the whole form --------------------------------------------------------
+
+    def clean_credential_type(self) -> str:
+        return self.cleaned_data.get("credential_type") or self.instance.credential_type or "secret"
 
     def clean_client_secret(self) -> str:
         secret = self.cleaned_data.get("client_secret", "")

@@ -30,6 +30,6 @@ urlpatterns = [
     path("connections/<uuid:pk>/credential/secret/", credentials.use_secret, name="use_secret"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/channels/new/", alerts.channel_new, name="channel_new"),
-    path("alerts/channels/<int:channel_id>/test/", alerts.channel_test, name="channel_test"),
-    path("alerts/channels/<int:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
+    path("alerts/channels/<uuid:channel_id>/test/", alerts.channel_test, name="channel_test"),
+    path("alerts/channels/<uuid:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
 ]

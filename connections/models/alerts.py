@@ -1,6 +1,8 @@
 """Alerts: per-team notification channels, one state per connection and topic, and what was sent."""
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -25,6 +27,7 @@ class NotificationChannel(models.Model):
         OK = "ok", "Working"
         FAILING = "failing", "Failing"
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="channels")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -41,7 +42,10 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("url")  # a webhook URL is a secret
 @require_POST
 def channel_new(request: HttpRequest) -> HttpResponse:
-    form = ChannelForm(request.POST, teams=admin_teams(request), user=request.user)
+    teams = admin_teams(request)
+    if not teams.exists():
+        raise PermissionDenied("Only team admins can add alert channels.")
+    form = ChannelForm(request.POST, teams=teams, user=request.user)
     if form.is_valid():
         channel = form.save()
         messages.success(request, f"Channel “{channel.name}” added for {channel.team}. Press Send test to try it.")
@@ -50,7 +54,7 @@ def channel_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
+def channel_test(request: HttpRequest, channel_id: Any) -> HttpResponse:
     channel = get_for_user(NotificationChannel.objects.select_related("team"), request, Role.OPERATOR, pk=channel_id)
     problem = channels.send(channel, channels.test_message(channel))
     channels.record_result(channel, problem)
@@ -62,7 +66,7 @@ def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
 
 
 @require_POST
-def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
+def channel_delete(request: HttpRequest, channel_id: Any) -> HttpResponse:
     channel = get_for_user(NotificationChannel.objects.all(), request, Role.ADMIN, pk=channel_id)
     name = channel.name
     channel.delete()
