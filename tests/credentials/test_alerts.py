@@ -144,6 +144,27 @@ def test_a_sync_failing_three_times_alerts_once_and_recovered_once(
     assert AlertDelivery.objects.filter(channel__name="Ops mail", ok=True).count() == 2
 
 
+def test_token_fetches_failing_twice_alert_once_and_recovered_once(
+        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job, receiver):
+    client = login(admin_a)
+    add_channels(client, team_a, receiver, kind="webhook")
+    app = sandbox_app(roles=["User.Read.All"])
+    conn = sandbox_connection(team_a, app, name="bad secret", secret="wrong~secret-value-0123456789abcdefghij")
+
+    for _ in range(2):
+        assert run_job(client, conn, "token_refetch").state == "failed"
+    conn.client_secret = app["client_secret"]
+    conn.save()
+    assert run_job(client, conn, "token_refetch").state == "succeeded"
+
+    hooks = receiver.wait_for(2)
+    time.sleep(0.5)
+    assert [h["json"]["event"] for h in receiver.received] == ["token_failed", "token_recovered"]
+    assert "The client secret is wrong" in hooks[0]["json"]["text"]
+    assert app["client_secret"] not in str(receiver.received)
+    assert hooks[0]["json"]["link"].endswith(f"/connections/{conn.pk}/")
+
+
 @pytest.mark.parametrize("url,message", [
     ("https://hooks.example.net/services/T000/B000/XXXX", "is not in ALERT_WEBHOOK_HOSTS"),
     ("http://hooks.slack.com/services/T000/B000/XXXX", "Only https://"),
