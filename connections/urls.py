@@ -28,6 +28,7 @@ urlpatterns = [
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/export/", syncs.sync_export, name="sync_export"),
     path("connections/<uuid:pk>/certificate/", credentials.certificate_upload, name="certificate"),
     path("connections/<uuid:pk>/credential/secret/", credentials.use_secret, name="use_secret"),
+    path("connections/<uuid:pk>/panels/credentials/", credentials.credentials_panel, name="credentials_panel"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/channels/new/", alerts.channel_new, name="channel_new"),
     path("alerts/channels/<uuid:channel_id>/test/", alerts.channel_test, name="channel_test"),

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import audit, credentials
 from ..access import get_connection_for_user
@@ -45,3 +45,10 @@ def use_secret(request: HttpRequest, pk: Any) -> HttpResponse:
         audit.record(request, connection, audit.Action.CREDENTIAL_CHANGED, fields=["credential_type"])
         messages.success(request, f"{connection.name} signs in with its client secret again.")
     return redirect("connections:detail", pk=connection.pk)
+
+
+@require_GET
+def credentials_panel(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The credentials panel alone, for the detail page's live refresh."""
+    connection = credentials.for_page(get_connection_for_user(request, pk))
+    return render(request, "connections/panels/credentials.html", {"connection": connection, "can": connection.can})
