@@ -109,7 +109,7 @@ def _transition(connection: Connection, topic: str, new: str, texts) -> Alert | 
                     return None
                 if not AlertState.objects.filter(pk=row.pk, state=old).update(state=new, changed_at=timezone.now()):
                     return None  # another process recorded this change (and its alert)
-            made = texts(old) if old != new or created else None
+            made = texts(old)  # None when the change is not worth telling (e.g. a first success)
             if made is None:
                 return None
             event, title, text = made
