@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from . import certificates, channels, outbound
 from .forms import write_only_secret
@@ -43,10 +44,17 @@ class CertificateForm(forms.Form):
         if self.errors:
             return data
         try:
-            data["loaded"] = certificates.load(certificate=cert, private_key=key, pkcs12_data=p12,
-                                               password=data.get("pkcs12_password") or "")
+            loaded = certificates.load(certificate=cert, private_key=key, pkcs12_data=p12,
+                                       password=data.get("pkcs12_password") or "")
         except certificates.CertificateError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
+            return data
+        if loaded.not_after <= timezone.now():
+            self.add_error("pkcs12_file" if p12 else "certificate_file",
+                           f"This certificate expired on {loaded.not_after:%Y-%m-%d}: Entra ID refuses assertions "
+                           "signed with it. Create a new certificate and upload that.")
+            return data
+        data["loaded"] = loaded
         return data
 
 

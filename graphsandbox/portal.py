@@ -101,9 +101,9 @@ class Portal:
 
     @staticmethod
     def _delete_button(action: str, key_id: str) -> str:
-        return (f'<tr><td colspan="5"><form class="inline" method="post" action="{action}/delete-credential">'
+        return (f'<form class="inline" method="post" action="{action}/delete-credential">'
                 f'<input type="hidden" name="key_id" value="{html.escape(key_id)}">'
-                '<button class="secondary">Delete</button></form></td></tr>')
+                '<button class="secondary">Delete</button></form>')
 
     def _secret_banner(self, app: App, secret: str) -> str:
         # Shown once, as the Azure portal does; it is never stored or shown again.
@@ -160,12 +160,12 @@ class Portal:
         scope_status = {s: '<span class="ok">Granted (consented)</span>' for s in app.scopes}
         secrets_rows = "".join(
             f"<tr><td>{html.escape(s.display_name)}</td><td><code>{s.key_id}</code></td><td>{html.escape(s.hint)}…</td>"
-            f"<td>{iso(s.end)}</td><td>{'<span class=warn>Expired</span>' if s.end <= utcnow() else '<span class=ok>Valid</span>'}</td></tr>"
-            + self._delete_button(action, s.key_id) for s in app.secrets)
+            f"<td>{iso(s.end)}</td><td>{'<span class=warn>Expired</span>' if s.end <= utcnow() else '<span class=ok>Valid</span>'}</td>"
+            f"<td>{self._delete_button(action, s.key_id)}</td></tr>" for s in app.secrets)
         cert_rows = "".join(
             f"<tr><td>{html.escape(c.display_name)}</td><td><code>{c.thumbprint}</code></td>"
-            f"<td>{iso(c.start)}</td><td>{iso(c.end)}</td><td>{'<span class=warn>Expired</span>' if c.end <= utcnow() else '<span class=ok>Valid</span>'}</td></tr>"
-            + self._delete_button(action, c.key_id) for c in app.certificates)
+            f"<td>{iso(c.start)}</td><td>{iso(c.end)}</td><td>{'<span class=warn>Expired</span>' if c.end <= utcnow() else '<span class=ok>Valid</span>'}</td>"
+            f"<td>{self._delete_button(action, c.key_id)}</td></tr>" for c in app.certificates)
         return (
             f'<div class="card" id="app-{html.escape(cid)}"><h2>{html.escape(app.display_name)}</h2>'
             f"Application (client) ID <code>{cid}</code><br>"
@@ -178,13 +178,13 @@ class Portal:
             + "<h3>Delegated permissions</h3><table><tr><th>Scope</th><th>Status</th><th></th></tr>"
             + perm_rows(sorted(scope_status), "scope", scope_status) + "</table>"
             + add_form("scope", [s for s in common_scopes() if s not in app.scopes])
-            + "<h3>Client secrets</h3><table><tr><th>Description</th><th>Secret ID</th><th>Value</th><th>Expires</th><th></th></tr>"
+            + "<h3>Client secrets</h3><table><tr><th>Description</th><th>Secret ID</th><th>Value</th><th>Expires</th><th></th><th></th></tr>"
             + secrets_rows + "</table>"
             + f'<form method="post" action="{action}/secrets"><input type="text" name="display_name" placeholder="Description"> '
             '<select name="days"><option value="180">180 days</option><option value="365">12 months</option>'
             '<option value="1">1 day</option><option value="-1">already expired</option></select> '
             "<button>New client secret</button></form>"
-            "<h3>Certificates</h3><table><tr><th>Description</th><th>Thumbprint</th><th>Start</th><th>Expires</th><th></th></tr>"
+            "<h3>Certificates</h3><table><tr><th>Description</th><th>Thumbprint</th><th>Start</th><th>Expires</th><th></th><th></th></tr>"
             + cert_rows + "</table>"
             + f'<form method="post" action="{action}/certificates"><label>Upload certificate (public part, PEM)<br>'
             '<textarea name="certificate" rows="4" cols="70" placeholder="-----BEGIN CERTIFICATE-----"></textarea></label><br>'

@@ -46,10 +46,11 @@ def test_pem_in_one_file_or_two_and_pkcs12_are_accepted(login, admin_a, team_a):
     ({"certificate_file": "cert", "private_key_file": "other key"}, "private_key_file", "does not belong"),
     ({}, "certificate_file", "Upload the certificate"),
     ({"certificate_file": b"x" * (certificates.MAX_UPLOAD_BYTES + 1)}, "certificate_file", "too large"),
+    ({"certificate_file": "expired cert"}, "certificate_file", "This certificate expired on"),
 ])
 def test_a_bad_upload_is_a_field_error_and_saves_nothing(login, admin_a, team_a, files, field, words):
-    cert, other = make_cert(), make_cert(key_index=1)
-    parts = {"cert": cert.cert_pem, "other key": other.key_pem}
+    cert, other, expired = make_cert(), make_cert(key_index=1), make_cert(days=-1)
+    parts = {"cert": cert.cert_pem, "other key": other.key_pem, "expired cert": expired.cert_pem + expired.key_pem}
     files = {k: parts.get(v, v) if isinstance(v, str) and k != "password" else v for k, v in files.items()}
     conn = make_connection(team_a, "bad uploads")
     response = upload(login(admin_a), conn, **files)

@@ -97,4 +97,9 @@ def test_the_portal_uploads_a_certificate_and_graph_lists_it(clean_sandbox: Runn
     by_object = session.get(f"{clean_sandbox.graph_url}/applications/{app['object_id']}").json()
     assert by_object["keyCredentials"][0]["keyId"] == listed["keyCredentials"][0]["keyId"]
 
+    deleted = session.post(f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/delete-credential",
+                           data={"key_id": listed["keyCredentials"][0]["keyId"]})
+    assert deleted.status_code == 200 and cert.thumbprint not in deleted.text
+    assert clean_sandbox.control.get(f"apps/{app['client_id']}")["certificates"] == []
+
 
