@@ -59,6 +59,19 @@ def missing_certificate_diagnosis(connection: Connection) -> diagnostics.Diagnos
     )
 
 
+def unreadable_key_diagnosis(where: str) -> diagnostics.Diagnosis:
+    return diagnostics.Diagnosis(
+        "token.certificate_key_unreadable", "error", "The saved private key is unreadable with the configured keys",
+        "The certificate's private key stored for this connection cannot be decrypted with any key in "
+        "FIELD_ENCRYPTION_KEYS (a key was probably removed before the values were rotated). Nothing was sent "
+        "to Microsoft.",
+        [("Where", where)],
+        [diagnostics.Step("Upload the certificate and its private key again.", action=diagnostics.ACTION_EDIT_SECRET),
+         diagnostics.Step("If the old key still exists, add it back to FIELD_ENCRYPTION_KEYS (after the newest) "
+                          "and run manage.py rotate_encryption_keys.")],
+    )
+
+
 @sensitive_variables()
 def save_certificate(connection: Connection, loaded: certificates.LoadedCertificate, form: str,
                      user: Any) -> ConnectionCertificate:

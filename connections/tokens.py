@@ -329,6 +329,8 @@ def _sign_in_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
 
 
 def unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Diagnosis:
+    if "ConnectionCertificate" in message:
+        return credentials.unreadable_key_diagnosis(message.split(" cannot ")[0])
     return diagnostics.Diagnosis(
         "token.secret_unreadable", "error", "The saved secret is unreadable with the configured keys",
         "The client secret stored for this connection cannot be decrypted with any key in "

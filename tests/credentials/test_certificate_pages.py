@@ -6,7 +6,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from connections import certificates, diagnostics, outbound, tokenclient, tokens
+from cryptography.fernet import Fernet
+
+from connections import certificates, credentials, diagnostics, outbound, tokenclient, tokens
 from connections.models import ConnectionCertificate
 from graphconn.redaction import redact
 from tests.cast import make_connection
@@ -113,3 +115,15 @@ def test_a_wrong_audience_is_explained(sandbox, team_a):
 def test_a_private_key_in_a_log_message_is_redacted():
     key = make_cert().key_pem.decode()
     assert redact(f"loaded {key} from upload") == "loaded [redacted]\n from upload"
+
+
+def test_a_private_key_no_configured_key_decrypts_is_explained_and_nothing_is_sent(team_a, settings):
+    cert = make_cert()
+    conn = make_connection(team_a, "unreadable key", credential_type="certificate")
+    credentials.save_certificate(conn, certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem),
+                                 "PS256", None)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    conn = type(conn).objects.get(pk=conn.pk)
+    outcome = tokens.fetch_token(conn, force=True)
+    assert not outcome.ok and outcome.diagnosis.key == "token.certificate_key_unreadable"
+    assert "ConnectionCertificate" in dict(outcome.diagnosis.evidence)["Where"]
