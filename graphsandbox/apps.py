@@ -85,6 +85,7 @@ def graph_objects(registry: Registry) -> tuple[list[dict[str, Any]], list[dict[s
                      "type": "AsymmetricX509Cert", "usage": "Verify", "key": None} for c in app.certificates],
                 "requiredResourceAccess": [{"resourceAppId": GRAPH_APP_ID, "resourceAccess": access}],
                 "web": {"redirectUris": list(app.redirect_uris), "homePageUrl": None, "logoutUrl": None},
+                "_owners": sorted(app.owners),
             })
             principals.append({
                 "id": app.sp_id, "appId": app.client_id, "displayName": app.display_name,

@@ -140,6 +140,12 @@ class Control:
                 except ValueError as error:
                     raise ControlError(400, str(error)) from None
                 return 201, credential.public()
+            case "POST", ["apps", client_id, "owners"]:
+                app = self._app(client_id)
+                owner = self._app(str(data.get("owner_client_id") or client_id))
+                with self.registry.lock:
+                    app.owners.add(owner.client_id)
+                return 200, app.public()
             case "DELETE", ["apps", client_id, "credentials", key_id]:
                 if not self.registry.remove_credential(self._app(client_id), key_id):
                     raise ControlError(404, f"no secret or certificate {key_id} on app {client_id}")

@@ -94,6 +94,10 @@ class Portal:
                              f'<p class="error">The certificate was not added: {html.escape(str(error))}.</p>'
                              + self._overview(req))
             return _back(f"app-{app.client_id}")
+        if action == "own-itself":
+            with self.registry.lock:
+                app.owners.add(app.client_id)
+            return _back(f"app-{app.client_id}")
         if action == "delete-credential" and form.get("key_id"):
             self.registry.remove_credential(app, form["key_id"])
             return _back(f"app-{app.client_id}")
@@ -189,7 +193,12 @@ class Portal:
             + f'<form method="post" action="{action}/certificates"><label>Upload certificate (public part, PEM)<br>'
             '<textarea name="certificate" rows="4" cols="70" placeholder="-----BEGIN CERTIFICATE-----"></textarea></label><br>'
             '<input type="text" name="display_name" placeholder="Description (optional)"> <button>Add certificate</button></form>'
-            "<h3>Admin consent URL</h3>"
+            "<h3>Owners</h3>"
+            + (f"<code>{', '.join(html.escape(o) for o in sorted(app.owners))}</code>" if app.owners
+               else '<span class="muted">none</span>')
+            + ("" if cid in app.owners else f' <form class="inline" method="post" action="{action}/own-itself">'
+               '<button class="secondary">Make the app an owner of itself</button></form>')
+            + "<h3>Admin consent URL</h3>"
             f'<a href="{html.escape(consent_v1)}"><code>{html.escape(consent_v1)}</code></a><br>'
             f'<span class="muted">v2.0:</span> <a href="{html.escape(consent_v2)}"><code>{html.escape(consent_v2)}</code></a>'
             "</div>")

@@ -101,6 +101,7 @@ class App:
     requested_roles: set[str] = field(default_factory=set)
     scopes: set[str] = field(default_factory=set)                 # consented delegated scopes
     certificates: list[KeyCredential] = field(default_factory=list)  # public parts only
+    owners: set[str] = field(default_factory=set)  # client IDs of apps owning this registration
 
     def public(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "object_id": self.object_id,
@@ -108,7 +109,7 @@ class App:
                 "redirect_uris": list(self.redirect_uris),
                 "granted_roles": sorted(self.roles), "requested_roles": sorted(self.requested_roles),
                 "scopes": sorted(self.scopes), "secrets": [s.public() for s in self.secrets],
-                "certificates": [c.public() for c in self.certificates]}
+                "certificates": [c.public() for c in self.certificates], "owners": sorted(self.owners)}
 
 
 @dataclass(frozen=True)

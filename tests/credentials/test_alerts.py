@@ -97,6 +97,20 @@ def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clear
     assert "used by this connection" in page and new["client_secret"][:3] in page
 
 
+def test_an_app_owning_itself_reads_its_expiry_with_owned_by(
+        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job):
+    ends = timezone.now() + dt.timedelta(days=20, hours=1)
+    app = sandbox_app(roles=["User.Read.All", "Application.ReadWrite.OwnedBy"], secret_expires=ends.isoformat())
+    clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/owners", {})
+    conn = sandbox_connection(team_a, app, name="owned by")
+    client = login(admin_a)
+
+    assert run_job(client, conn, "token_fetch").state == "succeeded"
+
+    page = client.get(reverse("connections:detail", args=[conn.pk])).content.decode()
+    assert "20 days left" in page and "read from Entra ID" in page and "could not be asked" not in page
+
+
 def test_without_permission_to_read_the_app_the_typed_date_stays_and_the_page_says_why(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job):
     app = sandbox_app(roles=["User.Read.All"])

@@ -103,3 +103,16 @@ def test_the_portal_uploads_a_certificate_and_graph_lists_it(clean_sandbox: Runn
     assert clean_sandbox.control.get(f"apps/{app['client_id']}")["certificates"] == []
 
 
+def test_owned_by_reads_only_the_apps_the_caller_owns(clean_sandbox: RunningSandbox) -> None:
+    app = clean_sandbox.control.post("apps", {"display_name": "owner", "roles": ["Application.ReadWrite.OwnedBy"]})
+    session = clean_sandbox.session()
+    session.headers["Authorization"] = f"Bearer {clean_sandbox.token(app['client_id'], app['client_secret'])}"
+    own = f"{clean_sandbox.graph_url}/applications(appId='{app['client_id']}')"
+    assert session.get(own).status_code == 404
+    assert session.get(f"{clean_sandbox.graph_url}/applications").json()["value"] == []
+
+    clean_sandbox.control.post(f"apps/{app['client_id']}/owners", {})
+
+    assert session.get(own).json()["appId"] == app["client_id"]
+    assert [a["appId"] for a in session.get(f"{clean_sandbox.graph_url}/applications").json()["value"]] == [
+        app["client_id"]]
