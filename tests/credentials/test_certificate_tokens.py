@@ -23,22 +23,26 @@ def _header(assertion: str) -> dict:
 
 
 def certificate_connection(sandbox, sandbox_app, sandbox_connection, team, cert, *, form="PS256",
-                           register=True, name="cert users"):
+                           register=True, name="cert users", version="v2"):
     app = sandbox_app(roles=["User.Read.All", "Application.Read.All"])
     if register:
         sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates",
                              {"certificate": cert.cert_pem.decode()})
-    conn = sandbox_connection(team, app, name=name, secret="", credential_type="certificate")
+    conn = sandbox_connection(team, app, name=name, credential_type="certificate", version=version)
+    conn.client_secret = ""  # no secret to fall back on: the assertion alone must do
+    conn.save()
     credentials.save_certificate(conn, certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem),
                                  form, None)
     return conn, app
 
 
-@pytest.mark.parametrize("form,header", [("PS256", "x5t#S256"), ("RS256", "x5t")])
+@pytest.mark.parametrize("form,header,version", [("PS256", "x5t#S256", "v2"), ("RS256", "x5t", "v2"),
+                                                  ("RS256", "x5t", "v1")])
 def test_a_certificate_connection_gets_a_token_with_either_assertion_form(
-        form, header, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job):
+        form, header, version, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job):
     cert = make_cert()
-    conn, app = certificate_connection(clean_sandbox, sandbox_app, sandbox_connection, team_a, cert, form=form)
+    conn, app = certificate_connection(clean_sandbox, sandbox_app, sandbox_connection, team_a, cert, form=form,
+                                       version=version)
     assertion = credentials.assertion_for(conn)
     assert _header(assertion)["alg"] == form and header in _header(assertion)
     assert set(_header(assertion)) == {"alg", "typ", header}
@@ -88,7 +92,9 @@ def test_the_private_key_is_never_shown_logged_audited_or_stored_in_plain_text(
     cert = make_cert(cn="leak check")
     app = sandbox_app(roles=["User.Read.All"])
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()})
-    conn = sandbox_connection(team_a, app, name="leak check", secret="", credential_type="certificate")
+    conn = sandbox_connection(team_a, app, name="leak check", credential_type="certificate")
+    conn.client_secret = ""
+    conn.save()
     client = login(admin_a)
     p12 = cert.pkcs12("pfx-password-123")
     from django.core.files.uploadedfile import SimpleUploadedFile
