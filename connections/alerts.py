@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -94,7 +95,8 @@ def observe_expiry(connection: Connection, today: dt.date | None = None) -> Aler
     return _transition(connection, CREDENTIAL, new, texts)
 
 
-def _transition(connection: Connection, topic: str, new: str, texts) -> Alert | None:
+def _transition(connection: Connection, topic: str, new: str,
+                texts: Callable[[str], tuple[str, str, str] | None]) -> Alert | None:
     """Move the topic to ``new``; create (and queue) an alert when that is a change worth one.
 
     The conditional UPDATE makes the change happen once even when two workers see it at once.

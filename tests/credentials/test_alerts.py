@@ -53,7 +53,7 @@ def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clear
         worker_mail_dir):
     client = login(admin_a)
     add_channels(client, team_a, receiver)
-    ends = timezone.now() + dt.timedelta(days=5, hours=1)
+    ends = timezone.now() + dt.timedelta(days=5)
     app = sandbox_app(roles=["User.Read.All", "Application.Read.All"], secret_expires=ends.isoformat())
     conn = sandbox_connection(team_a, app, name="expiring")
 
@@ -99,7 +99,7 @@ def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clear
 
 def test_an_app_owning_itself_reads_its_expiry_with_owned_by(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job):
-    ends = timezone.now() + dt.timedelta(days=20, hours=1)
+    ends = timezone.now() + dt.timedelta(days=20)
     app = sandbox_app(roles=["User.Read.All", "Application.ReadWrite.OwnedBy"], secret_expires=ends.isoformat())
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/owners", {})
     conn = sandbox_connection(team_a, app, name="owned by")
