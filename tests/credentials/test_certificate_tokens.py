@@ -122,3 +122,33 @@ def test_the_private_key_is_never_shown_logged_audited_or_stored_in_plain_text(
         assert fragment not in log
     assert stored and ConnectionCertificate.objects.get(connection=conn).private_key.startswith("-----BEGIN PRIVATE KEY")
     assert AuditEntry.objects.filter(action="certificate_uploaded", connection=conn).exists()
+
+
+def test_sign_in_with_microsoft_redeems_the_code_with_a_certificate(
+        clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login):
+    from tests.tokens.conftest import CALLBACK, GRAPH
+    from tests.tokens.test_authorization_code import SCOPES, sign_in, start
+
+    cert = make_cert()
+    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
+    clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()})
+    conn = sandbox_connection(team_a, app, delegated=True, name="cert sign-in", scope=f"{GRAPH}/User.Read",
+                              entity="me", credential_type="certificate")
+    conn.client_secret = ""
+    conn.save()
+    client = login(operator_a)
+    without = client.get(sign_in(clean_sandbox, start(client, conn)))  # no certificate uploaded yet
+    assert without.status_code == 302
+    assert ConnectionToken.objects.get(connection=conn).error["key"] == "token.certificate_missing"
+
+    credentials.save_certificate(conn, certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem),
+                                 "PS256", None)
+    done = client.get(sign_in(clean_sandbox, start(client, conn)))
+
+    assert done.status_code == 302
+    token = ConnectionToken.objects.get(connection=conn)
+    assert token.is_valid and token.kind == "delegated" and token.refresh_token
+    from connections import tokens
+
+    refreshed = tokens.fetch_token(conn, force=True, reason="refresh")  # refresh_token grant, signed too
+    assert refreshed.ok, refreshed.diagnosis
