@@ -10,9 +10,11 @@ from django.db import connection as db
 from django.urls import reverse
 from django.utils.html import escape
 
-from connections import certificates, credentials
+from connections import certificates, credentials, tokens
 from connections.models import AuditEntry, ConnectionCertificate, ConnectionToken
 from tests.credentials.conftest import make_cert
+from tests.tokens.conftest import CALLBACK, GRAPH
+from tests.tokens.test_authorization_code import SCOPES, sign_in, start
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,9 +128,6 @@ def test_the_private_key_is_never_shown_logged_audited_or_stored_in_plain_text(
 
 def test_sign_in_with_microsoft_redeems_the_code_with_a_certificate(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login):
-    from tests.tokens.conftest import CALLBACK, GRAPH
-    from tests.tokens.test_authorization_code import SCOPES, sign_in, start
-
     cert = make_cert()
     app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()})
@@ -148,7 +147,5 @@ def test_sign_in_with_microsoft_redeems_the_code_with_a_certificate(
     assert done.status_code == 302
     token = ConnectionToken.objects.get(connection=conn)
     assert token.is_valid and token.kind == "delegated" and token.refresh_token
-    from connections import tokens
-
     refreshed = tokens.fetch_token(conn, force=True, reason="refresh")  # refresh_token grant, signed too
     assert refreshed.ok, refreshed.diagnosis
