@@ -12,7 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import audit
 from .forms import ProfileFieldsMixin, write_only_secret
 from .logins import ThrottledAdminAuthenticationForm
-from .models import AuditEntry, Connection, Job, Membership, SyncRun, Team
+from .models import Alert, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -136,6 +136,23 @@ class SyncRunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "mode"]
     search_fields = ["connection__name", "entity"]
     exclude = ["delta_link"]  # internal state, of no use to a reader
+
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(ReadOnlyAdmin):
+    """Channels are managed on the dashboard's Alerts page; the webhook URL is never shown."""
+
+    list_display = ["name", "team", "kind", "target", "status", "last_attempt_at"]
+    list_filter = ["kind", "status"]
+    exclude = ["url"]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "team", "connection", "event", "title"]
+    list_filter = ["event", "team"]
+    search_fields = ["title"]
 
 
 from .sso import admin as _sso_admin  # noqa: E402,F401  (mappings of Sign in with Microsoft)

@@ -98,6 +98,7 @@ class Context:
     permissions_page_url: str | None = None  # replaces the Azure portal link (e.g. sandbox portal)
     odata_select: str = ""  # the connection's $select: basic permissions return only some properties
     now: datetime | None = None
+    certificate_thumbprint: str | None = None  # SHA-1, of the certificate a private_key_jwt connection signs with
 
     @property
     def portal_cloud(self) -> str:
@@ -990,3 +991,92 @@ def _bad_request(facts: _GraphFacts, ctx: Context, token_kind: str) -> Diagnosis
         facts.evidence,
         [_edit_connection_step("Edit the connection's $select and $filter.")],
     )
+
+
+# --- certificate credentials (private_key_jwt) ------------------------------------------------
+# https://learn.microsoft.com/entra/identity-platform/certificate-credentials
+
+
+def _certificate_evidence(ctx: Context, evidence: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    if ctx.certificate_thumbprint:
+        return evidence + [("This connection's certificate (SHA-1 thumbprint)", ctx.certificate_thumbprint)]
+    return evidence
+
+
+def _upload_certificate_step(ctx: Context) -> Step:
+    return Step("Open the app's Certificates & secrets page, Certificates tab, and upload this connection's "
+                "certificate (the public .cer/.pem part; never the private key).", url=_portal(ctx, "Credentials"))
+
+
+def _certificate_rejected(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
+    """AADSTS700027: the app has no certificate with that thumbprint, or the signature does not match it."""
+    text = err.description.lower()
+    evidence = _certificate_evidence(ctx, evidence)
+    if "not found" in text:
+        return Diagnosis(
+            "token.certificate_unknown", "error", "The app does not know this certificate",
+            f"Entra ID found no certificate with this connection's thumbprint on app {ctx.client_id}. The "
+            "certificate was never uploaded to the app registration, was uploaded to another app, or was "
+            "deleted there (for example after a renewal).",
+            evidence,
+            [_upload_certificate_step(ctx),
+             Step("Or upload the certificate that is registered on the app (with its private key) to this "
+                  "connection.", action=ACTION_EDIT_SECRET),
+             _refetch_step()],
+        )
+    if "expired" in text:
+        return Diagnosis(
+            "token.certificate_expired", "error", "The certificate has expired",
+            f"The certificate registered on app {ctx.client_id} with this thumbprint is past its end date, so "
+            "Entra ID no longer accepts assertions signed with it. Certificates cannot be extended.",
+            evidence,
+            [Step("Create a new certificate, upload its public part to the app's Certificates & secrets page.",
+                  url=_portal(ctx, "Credentials")),
+             Step("Upload the new certificate and its private key to this connection.", action=ACTION_EDIT_SECRET),
+             _refetch_step()],
+        )
+    return Diagnosis(
+        "token.certificate_wrong_key", "error", "The assertion's signature does not match the certificate",
+        f"App {ctx.client_id} has a certificate with this thumbprint, but the signature was not made with its "
+        "private key. The private key saved with this connection belongs to another certificate (often an "
+        "old key kept after a renewal).",
+        evidence,
+        [Step("Upload the certificate and its matching private key again (one PKCS#12 file keeps them "
+              "together).", action=ACTION_EDIT_SECRET),
+         _refetch_step()],
+    )
+
+
+def _assertion_time(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
+    """AADSTS700024: the assertion's nbf/exp do not contain Entra's current time: a clock is wrong."""
+    return Diagnosis(
+        "token.assertion_time", "error", "The server's clock and Entra ID's disagree",
+        "Entra ID refused the signed client assertion because, by its clock, the assertion is not valid "
+        "now (it was made for a time outside its valid range). The dashboard signs each assertion for "
+        "the next few minutes, so the clock of the machine running the dashboard's workers is off.",
+        _certificate_evidence(ctx, evidence + [("Dashboard's time (UTC)", _time(None, ctx))]),
+        [Step("Ask your administrator to synchronise the clock of the worker machines (NTP, "
+              "e.g. timedatectl set-ntp true) and compare it with Entra's time shown above."),
+         _refetch_step("Then press Re-fetch token.")],
+    )
+
+
+def _assertion_malformed(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
+    """AADSTS50027 (the sandbox's guess for a wrong audience, issuer or subject; see graphsandbox/assertions.py)."""
+    text = err.description.lower()
+    evidence = _certificate_evidence(ctx, evidence)
+    if "audience" in text:
+        return Diagnosis(
+            "token.assertion_audience", "error", "The assertion was made for another token endpoint",
+            "Entra ID refused the client assertion because its audience (aud) is not the token endpoint the "
+            "request went to. The dashboard puts the connection's token URL there, so the token URL does not "
+            "belong to this tenant's login endpoint (for example another tenant, cloud or a proxy).",
+            evidence + [("Login host of the token URL", ctx.login_host)],
+            [_edit_connection_step("Set the token URL to https://<login host>/<tenant>/oauth2/v2.0/token of "
+                                   "the tenant the app is registered in (leave it blank to fill it)."),
+             _refetch_step()],
+        )
+    return _unknown_aadsts(err, ctx, evidence)
+
+
+_TOKEN_BUILDERS.update({700027: _certificate_rejected, 700024: _assertion_time, 50027: _assertion_malformed})

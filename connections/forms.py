@@ -158,7 +158,7 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
         fields = [
             "name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter",
             "tenant", "token_version", "grant_type", "client_id", "secret_expires_on",
-            "token_url", "authorize_url", "redirect_url", "scope", "resource",
+            "token_url", "authorize_url", "redirect_url", "scope", "resource", "credential_type",
         ]
         widgets = {
             "secret_expires_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -177,13 +177,15 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "redirect_url": "The dashboard's own callback; register it on the app.",
             "scope": "v2 endpoint, e.g. https://graph.microsoft.com/.default",
             "resource": "v1 endpoint, e.g. https://graph.microsoft.com",
+            "credential_type": "With a certificate, upload it on the connection's page after saving; "
+                               "no secret is needed then.",
         }
 
     sections = (
         ("Connection", ("name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter")),
         ("OAuth2", ("tenant", "token_version", "grant_type", "client_id", "token_url", "authorize_url",
                     "redirect_url", "scope", "resource")),
-        ("Client secret", ("client_secret", "secret_expires_on")),
+        ("Client secret", ("credential_type", "client_secret", "secret_expires_on")),
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -207,6 +209,7 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             }[state]
         for name in ("token_url", "authorize_url", "scope", "resource", "redirect_url"):
             self.fields[name].widget.attrs["data-auto"] = name
+        self.fields["credential_type"].required = False  # a form without it keeps what is saved
 
     @property
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
@@ -218,9 +221,13 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
 
     # --- the secret and the whole form --------------------------------------------------------
 
+    def clean_credential_type(self) -> str:
+        return self.cleaned_data.get("credential_type") or self.instance.credential_type or "secret"
+
     def clean_client_secret(self) -> str:
         secret = self.cleaned_data.get("client_secret", "")
-        if self.instance._state.adding and not secret:
+        certificate = self.cleaned_data.get("credential_type") == "certificate"
+        if self.instance._state.adding and not secret and not certificate:
             raise ValidationError("Enter the client secret's value (Certificates & secrets → Value).")
         if secret and GUID.match(secret):
             self.warnings.append(

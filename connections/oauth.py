@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
-from . import diagnostics, outbound, tokenclient, tokens
+from . import credentials, diagnostics, outbound, tokenclient, tokens
 from .crypto import UndecryptableSecret
 from .models import Connection, TokenFetch
 
@@ -75,6 +75,8 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
                                        redirect_uri=connection.redirect_url, code_verifier=pending.verifier)
     except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
         return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
+    except credentials.CertificateMissing:  # nothing is sent; the page says to upload one
+        return tokens.record_failure(connection, row, fetch, credentials.missing_certificate_diagnosis(connection), user)
     # The browser waits on this request: a short timeout and one retry, the rest as configured.
     policy = replace(outbound.policy_from_settings(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:

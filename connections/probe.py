@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from . import appinfo, audit, catalogue, diagnostics, graphclient, outbound, tokens
+from . import alerts, appinfo, audit, catalogue, credentials, diagnostics, graphclient, outbound, tokens
 from .crypto import UndecryptableSecret
 from .fields import plaintext
 from .models import Connection, ConnectionToken, TokenFetch
@@ -168,4 +168,8 @@ def refresh_app_facts(connection: Connection, row: ConnectionToken) -> appinfo.A
     if facts.secret_expires_on and facts.secret_expires_on != connection.secret_expires_on:
         Connection.objects.filter(pk=connection.pk).update(secret_expires_on=facts.secret_expires_on)
         connection.secret_expires_on = facts.secret_expires_on
+    if facts.credentials is not None:
+        secret = connection.client_secret
+        credentials.record(connection, facts.credentials, secret if isinstance(secret, str) else "")
+        alerts.observe_expiry(connection)
     return facts

@@ -19,6 +19,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import credentials
 from .models import Connection, ConnectionToken, SyncRun
 
 
@@ -49,16 +50,21 @@ def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connec
 def problems(connection: Connection, today: datetime.date | None = None) -> list[str]:
     """Plain-word problems of one connection (annotated by ``with_status``), most urgent first."""
     found: list[str] = []
-    state = connection.secret_state
-    if state == "unreadable":
-        found.append("The client secret is unreadable with the configured keys — re-enter it.")
-    elif state == "none":
-        found.append("No client secret is saved.")
-    level = connection.secret_expiry_level(today or timezone.localdate())
+    if connection.uses_certificate:
+        if credentials.certificate_of(connection) is None:
+            found.append("No certificate is uploaded.")
+    else:
+        state = connection.secret_state
+        if state == "unreadable":
+            found.append("The client secret is unreadable with the configured keys — re-enter it.")
+        elif state == "none":
+            found.append("No client secret is saved.")
+    level = credentials.expiry(connection, today or timezone.localdate()).level
+    what = "certificate" if connection.uses_certificate else "client secret"
     if level == "expired":
-        found.append("The client secret has expired.")
-    elif level == "alarm":
-        found.append("The client secret expires within 7 days.")
+        found.append(f"The {what} has expired.")
+    elif level in ("7", "1"):
+        found.append(f"The {what} expires within {'a day' if level == '1' else '7 days'}.")
     if getattr(connection, "token_state", "none") == "error":
         found.append(f"The last token request failed: {connection.token_error or 'see the connection'}.")
     elif getattr(connection, "token_state", "none") == "sign_in":

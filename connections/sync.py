@@ -29,6 +29,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import audit, background, catalogue, diagnostics, graphclient, outbound, probe, tokens
+from . import alerts
 from .fields import plaintext
 from .models import Connection, ConnectionToken, Job, SyncRecord, SyncRun, TokenFetch
 
@@ -420,6 +421,7 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
     compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
     audit.record(user, connection, audit.Action.SYNCED,
                  detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}")
+    alerts.observe(connection, alerts.SYNC, ok=True)
     return {"ok": True, "run_id": str(run.pk), "rows": rows, "pages": run.pages, "mode": run.mode, **counts}
 
 
@@ -434,6 +436,7 @@ def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, us
         background.mark_failed(job_id, diagnosis.title, result=result)
     connection = run.connection
     audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
+    alerts.observe(connection, alerts.SYNC, ok=False, detail=diagnosis.title)
     return result
 
 

@@ -119,3 +119,26 @@ def prune_sync_runs() -> dict:
     """Beat, every six hours: drop sync runs beyond SYNC_RUNS_KEPT per connection."""
     return retention.prune_sync_runs()
 
+
+
+@shared_task(name="connections.deliver_alert", acks_late=True)
+def deliver_alert(alert_id: int) -> dict:
+    """Send one alert to its team's channels (a failing channel is marked, never raised)."""
+    from . import channels
+    from .models import Alert
+
+    alert = Alert.objects.filter(pk=alert_id).select_related("team", "connection").first()
+    return channels.deliver(alert) if alert is not None else {"sent": 0, "failed": 0}
+
+
+@shared_task(name="connections.check_credentials")
+def check_credentials(today: str | None = None) -> dict:
+    """Beat, daily: read every app's credentials from Entra and alert on expiry.
+
+    ``today`` (ISO date) evaluates the levels for another day, e.g. a catch-up after downtime.
+    """
+    import datetime
+
+    from . import alerts
+
+    return alerts.check_all(datetime.date.fromisoformat(today) if today else None)

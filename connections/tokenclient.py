@@ -95,7 +95,7 @@ class TokenRequest:
     redirect_uri: str | None = None
     code_verifier: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
-    client_assertion: str | None = field(default=None, repr=False)   # a certificate's signed JWT, instead of a secret
+    client_assertion: str | None = field(default=None, repr=False)  # private_key_jwt, instead of a secret
 
     @sensitive_variables()  # the debug 500 page must not show secrets or tokens
     def form(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import audit, claims, diagnostics, outbound, tokenclient
+from . import alerts, audit, claims, credentials, diagnostics, outbound, tokenclient
 from .crypto import UndecryptableSecret
 from .fields import plaintext
 from .models import Connection, ConnectionToken, TokenFetch
@@ -91,7 +91,13 @@ def context_for(connection: Connection) -> diagnostics.Context:
         secret_expires_on=connection.secret_expires_on,
         permissions_page_url=sandbox_portal_url(connection),
         odata_select=connection.odata_select,
+        certificate_thumbprint=_certificate_thumbprint(connection),
     )
+
+
+def _certificate_thumbprint(connection: Connection) -> str | None:
+    cert = credentials.certificate_of(connection) if connection.uses_certificate else None
+    return cert.thumbprint_sha1 if cert else None
 
 
 def token_row(connection: Connection) -> ConnectionToken:
@@ -185,10 +191,12 @@ def token_request(connection: Connection, grant_type: str, **grant: str) -> toke
     Raises UndecryptableSecret when the saved client secret cannot be decrypted.
     """
     v1 = connection.token_version == Connection.TokenVersion.V1
+    assertion = credentials.assertion_for(connection) if connection.uses_certificate else None
     return tokenclient.TokenRequest(
         token_url=connection.token_url,
         client_id=connection.client_id,
-        client_secret=plaintext(connection.client_secret) or None,
+        client_secret=None if assertion else (plaintext(connection.client_secret) or None),
+        client_assertion=assertion,
         grant_type=grant_type,
         scope=None if v1 else (connection.scope or None),
         resource=(connection.resource or None) if v1 else None,
@@ -225,6 +233,8 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
         return record_failure(connection, row, fetch, _sign_in_diagnosis(connection), user, sign_in=True)
     except UndecryptableSecret as exc:
         return record_failure(connection, row, fetch, unreadable_diagnosis(connection, str(exc)), user)
+    except credentials.CertificateMissing:
+        return record_failure(connection, row, fetch, credentials.missing_certificate_diagnosis(connection), user)
     return store_result(connection, row, fetch, result, reason, user)
 
 
@@ -271,6 +281,7 @@ def store_result(connection: Connection, row: ConnectionToken, fetch: TokenFetch
             f"lost {', '.join(sorted(lost))}" if lost else ""]))
     audit.record(user, connection, AUDIT_ACTIONS.get(reason, "token_fetched"), detail=detail)
     log.info("token for connection %s fetched (%s), expires %s", connection.pk, reason, result.expires_at)
+    alerts.observe(connection, alerts.TOKEN, ok=True)
     return Outcome(True, row, fetch=fetch)
 
 
@@ -284,6 +295,7 @@ def record_failure(connection: Connection, row: ConnectionToken, fetch: TokenFet
     fetch.save(update_fields=["finished_at", "diagnosis", "request_id"])
     audit.record(user, connection, AUDIT_ACTIONS.get(fetch.reason, "token_fetched"), detail=f"failed: {diagnosis.title}")
     log.info("token for connection %s failed: %s", connection.pk, diagnosis.key)
+    alerts.observe(connection, alerts.TOKEN, ok=False, detail=diagnosis.title)
     return Outcome(False, row, fetch=fetch, diagnosis=diagnosis)
 
 
@@ -318,6 +330,8 @@ def _sign_in_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
 
 
 def unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Diagnosis:
+    if "ConnectionCertificate" in message:
+        return credentials.unreadable_key_diagnosis(message.split(" cannot ")[0])
     return diagnostics.Diagnosis(
         "token.secret_unreadable", "error", "The saved secret is unreadable with the configured keys",
         "The client secret stored for this connection cannot be decrypted with any key in "

@@ -1,7 +1,7 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
 from django.urls import path
 
-from .views import consent, library, planner, syncs, tokens
+from .views import alerts, consent, credentials, library, planner, syncs, tokens
 
 app_name = "connections"
 
@@ -29,4 +29,11 @@ urlpatterns = [
     path("connections/<uuid:pk>/admin-consent/", consent.consent_start, name="admin_consent"),
     path("connections/<uuid:pk>/permissions/", planner.for_connection, name="connection_permissions"),
     path("permissions/planner/", planner.standalone, name="planner"),
+    path("connections/<uuid:pk>/certificate/", credentials.certificate_upload, name="certificate"),
+    path("connections/<uuid:pk>/credential/secret/", credentials.use_secret, name="use_secret"),
+    path("connections/<uuid:pk>/panels/credentials/", credentials.credentials_panel, name="credentials_panel"),
+    path("alerts/", alerts.alerts_page, name="alerts"),
+    path("alerts/channels/new/", alerts.channel_new, name="channel_new"),
+    path("alerts/channels/<uuid:channel_id>/test/", alerts.channel_test, name="channel_test"),
+    path("alerts/channels/<uuid:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
 ]

@@ -12,6 +12,9 @@ import re
 MASK = "[redacted]"
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # PEM private keys (a certificate credential's key), whole blocks
+    (re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S),
+     MASK),
     # Authorization: Bearer eyJ...  /  bearer tokens anywhere
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
     # JWTs standing alone (three base64url parts, header starting eyJ)

@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 60 * 60.0,
         "options": {"expires": 60 * 60},
     },
+    "check-credentials": {
+        "task": "connections.check_credentials",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 60 * 60},
+    },
     "refresh-due-tokens": {
         "task": "connections.refresh_due_tokens",
         "schedule": 60.0,
@@ -271,6 +276,23 @@ LOGGING = {
         "celery": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# Alerts: email through Django's backend (EMAIL_URL, e.g. smtp://user:pw@host:587 or
+# consolemail:// which prints mails, the development default); webhooks only to these hosts
+# (exact host or host:port, checked like every outbound call; Teams webhooks live on a
+# per-tenant host such as contoso.webhook.office.com, so add yours).
+_email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="") or _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="graphconn <graphconn@localhost>")
+ALERT_WEBHOOK_HOSTS: list[str] = env.list("ALERT_WEBHOOK_HOSTS", default=["hooks.slack.com"])
 
 # Sign in with Microsoft: OpenID Connect against the organisation's Entra ID tenant through
 # mozilla-django-oidc (connections/sso/). Off until OIDC_TENANT_ID and OIDC_RP_CLIENT_ID are set.

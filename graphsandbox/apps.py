@@ -78,9 +78,15 @@ def graph_objects(registry: Registry) -> tuple[list[dict[str, Any]], list[dict[s
                     {"keyId": s.key_id, "displayName": s.display_name, "hint": s.hint,
                      "startDateTime": iso(s.start), "endDateTime": iso(s.end),
                      "customKeyIdentifier": None, "secretText": None} for s in app.secrets],
-                "keyCredentials": [],
+                # https://learn.microsoft.com/graph/api/resources/keycredential: the SHA-1 thumbprint
+                # is the customKeyIdentifier; the key itself is only returned with $select=keyCredentials.
+                "keyCredentials": [
+                    {"keyId": c.key_id, "displayName": c.display_name, "customKeyIdentifier": c.thumbprint,
+                     "startDateTime": iso(c.start), "endDateTime": iso(c.end),
+                     "type": "AsymmetricX509Cert", "usage": "Verify", "key": None} for c in app.certificates],
                 "requiredResourceAccess": [{"resourceAppId": GRAPH_APP_ID, "resourceAccess": access}],
                 "web": {"redirectUris": list(app.redirect_uris), "homePageUrl": None, "logoutUrl": None},
+                "_owners": sorted(app.owners),
             })
             principals.append({
                 "id": app.sp_id, "appId": app.client_id, "displayName": app.display_name,

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from . import approles, certcreds
+from . import approles
 from .faults import FaultTable
 from .portal import Portal
 from .tenants import Registry, iso
@@ -130,12 +130,6 @@ class Control:
                 return 200, self.change_member(group_id, str(data.get("id") or ""), add=True)
             case "DELETE", ["groups", group_id, "members", user_id]:
                 return 200, self.change_member(group_id, user_id, add=False)
-            case "POST", ["apps", client_id, "certificates"]:
-                try:
-                    certificate = certcreds.register(self.registry, self._app(client_id), str(data.get("certificate") or ""))
-                except ValueError as error:
-                    raise ControlError(400, str(error)) from None
-                return 201, certificate.public()
             case "POST", ["apps", client_id, "secrets"]:
                 app = self._app(client_id)
                 expires = (_parse_time(data["expires"], "expires") if data.get("expires")
@@ -143,6 +137,26 @@ class Control:
                 secret, value = self.registry.add_secret(app, expires, str(data.get("display_name") or ""))
                 return 201, {"client_secret": value, "secret_id": secret.key_id,
                              "end_date_time": iso(secret.end)}
+            case "POST", ["apps", client_id, "certificates"]:
+                app = self._app(client_id)
+                if not isinstance(data.get("certificate"), str):
+                    raise ControlError(400, "certificate must be the certificate's PEM text (public part)")
+                try:
+                    credential = self.registry.add_certificate(app, data["certificate"],
+                                                               str(data.get("display_name") or ""))
+                except ValueError as error:
+                    raise ControlError(400, str(error)) from None
+                return 201, credential.public()
+            case "POST", ["apps", client_id, "owners"]:
+                app = self._app(client_id)
+                owner = self._app(str(data.get("owner_client_id") or client_id))
+                with self.registry.lock:
+                    app.owners.add(owner.client_id)
+                return 200, app.public()
+            case "DELETE", ["apps", client_id, "credentials", key_id]:
+                if not self.registry.remove_credential(self._app(client_id), key_id):
+                    raise ControlError(404, f"no secret or certificate {key_id} on app {client_id}")
+                return 200, {"deleted": key_id}
             case "GET", ["faults"]:
                 return 200, self.faults.public()
             case "POST", ["faults"]:
@@ -232,19 +246,23 @@ class Control:
 
     def settings(self) -> dict[str, Any]:
         s = self.registry.settings
-        return {"token_lifetime_seconds": s.token_lifetime,
+        return {"token_lifetime_seconds": s.token_lifetime, "clock_offset_seconds": s.clock_offset,
                 "refresh_token_lifetime_seconds": s.refresh_token_lifetime,
                 "auth_code_lifetime_seconds": s.code_lifetime,
                 "delta_token_lifetime_seconds": self.directory.delta_token_lifetime}
 
     def change_settings(self, data: dict[str, Any]) -> dict[str, Any]:
         known = {"token_lifetime_seconds", "refresh_token_lifetime_seconds", "auth_code_lifetime_seconds",
-                 "delta_token_lifetime_seconds"}
+                 "delta_token_lifetime_seconds", "clock_offset_seconds"}
         unknown = set(data) - known
         if unknown:
             raise ControlError(400, f"unknown settings: {', '.join(sorted(unknown))}")
         values: dict[str, float] = {}
         for key, value in data.items():
+            if key == "clock_offset_seconds" and isinstance(value, int) and not isinstance(value, bool):
+                s = self.registry.settings
+                s.clock_offset = value  # may be negative: Entra's clock behind
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ControlError(400, f"{key} must be a number of seconds >= 0")
             values[key] = value

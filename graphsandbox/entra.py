@@ -14,11 +14,11 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode, urlsplit
 
-from . import approles, certcreds
+from . import approles, assertions
 from .apps import OIDC_SCOPES, is_permission_name
 from .portal import page
 from .tenants import App, AuthCode, Registry, SignedInUser
@@ -196,10 +196,8 @@ class Entra:
                            f"'{self._tenant_label(tenant)}'. This can happen if the application has not been "
                            "installed by the administrator of the tenant or consented to by any user in the "
                            "tenant. You may have sent your authentication request to the wrong tenant.")
-        if form.get("client_assertion") or form.get("client_assertion_type"):   # a certificate, not a secret
-            refused = certcreds.problem(self.registry, app, form, certcreds.token_urls(req, self.registry, v2))
-            if refused:
-                raise AadError(*refused)
+        if form.get("client_assertion"):
+            self._authenticate_assertion(req, app, form)
         else:
             self._authenticate(app, secret, grant, v2)
         if grant == "client_credentials":
@@ -230,6 +228,19 @@ class Entra:
                            f"The provided client secret keys for app '{app.client_id}' are expired. Visit the "
                            "Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or "
                            "consider using certificate credentials for added security: https://aka.ms/certCreds.")
+
+    def _authenticate_assertion(self, req: Request, app: App, form: dict[str, str]) -> None:
+        """private_key_jwt: a JWT signed with a certificate registered on the app (assertions.py).
+
+        The audience may be this tenant's v1 or v2 token endpoint, by tenant ID or domain.
+        """
+        segments = {self.registry.tenant_id, self.registry.domain, req.path.strip("/").split("/")[0]}
+        audiences = {f"{req.base_url}/{t}/oauth2/{v}token" for t in segments for v in ("", "v2.0/")}
+        now = datetime.now(timezone.utc) + timedelta(seconds=self.registry.settings.clock_offset)
+        try:
+            assertions.verify(app, form["client_assertion"], form.get("client_assertion_type", ""), audiences, now)
+        except assertions.AssertionRefused as refused:
+            raise AadError(refused.status, refused.error, refused.code, refused.message) from None
 
     def _unknown_resource(self, resource: str) -> AadError:
         return AadError(400, "invalid_resource", 500011,

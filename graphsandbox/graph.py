@@ -98,10 +98,10 @@ class GraphApi:
         if key_arg is not None:
             return self._keyed(ctx, spec, _parse_key(key_arg), rest)
         if not rest:
-            return self._collection(ctx, spec, self._source(spec), spec.name,
+            return self._collection(ctx, spec, self._source(spec, ctx.caller), spec.name,
                                     self._cache_key(spec))
         if rest[0].lower() == "$count" and len(rest) == 1:
-            return self._count(ctx, spec, self._source(spec))
+            return self._count(ctx, spec, self._source(spec, ctx.caller))
         if rest[0].lower() in DELTA_SEGMENTS and len(rest) == 1:
             if spec.name not in ("users", "groups"):
                 raise no_segment(rest[0])
@@ -109,7 +109,7 @@ class GraphApi:
         return self._keyed(ctx, spec, (None, rest[0]), rest[1:])
 
     def _keyed(self, ctx: _Ctx, spec: EntitySpec, key: tuple[str | None, str], rest: list[str]) -> Response:
-        item = self._find(spec, key)
+        item = self._find(spec, key, ctx.caller)
         if item is None:
             raise not_found(key[1])
         if not rest:
@@ -139,10 +139,15 @@ class GraphApi:
 
     # -- sources ---------------------------------------------------------------------------------
 
-    def _source(self, spec: EntitySpec) -> Source:
+    def _source(self, spec: EntitySpec, caller: Caller | None = None) -> Source:
         if spec.name in ("users", "groups", "devices"):
             return self.directory.view(spec.name)
         apps, sps = self.app_objects()
+        if caller is not None and _owned_only(caller):
+            # Application.ReadWrite.OwnedBy alone reaches only the apps the caller owns
+            # (https://learn.microsoft.com/graph/permissions-reference#applicationreadwriteownedby).
+            # GUESS: another app then answers 404 as if absent (Entra's exact answer is not documented).
+            apps = [a for a in apps if caller.app_id in a.get("_owners", ())]
         fixed: dict[str, Callable[[], list[dict]]] = {
             "applications": lambda: apps,
             "servicePrincipals": lambda: sps,
@@ -158,11 +163,11 @@ class GraphApi:
             return None
         return (spec.name, self.directory.epoch, self.directory.seq)
 
-    def _find(self, spec: EntitySpec, key: tuple[str | None, str]) -> dict | None:
+    def _find(self, spec: EntitySpec, key: tuple[str | None, str], caller: Caller | None = None) -> dict | None:
         field, value = key
         if spec.name in ("users", "groups", "devices") and field is None:
             return self.directory.get(spec.name, value)
-        source = self._source(spec)
+        source = self._source(spec, caller)
         wanted = value.lower()
         if field is None:
             field = "id"
@@ -245,6 +250,15 @@ class GraphApi:
         value = [{"name": s.name, "kind": "EntitySet", "url": s.name} for s in schema.BY_NAME.values()]
         value.append({"name": "me", "kind": "Singleton", "url": "me"})
         return json_ok({"@odata.context": f"{ctx.base}/$metadata", "value": value})
+
+
+_READ_ANY_APP = frozenset({"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
+                           "Directory.ReadWrite.All"})
+
+
+def _owned_only(caller: Caller) -> bool:
+    """An app token whose only way to read applications is Application.ReadWrite.OwnedBy."""
+    return "Application.ReadWrite.OwnedBy" in caller.roles and not (caller.roles & _READ_ANY_APP)
 
 
 def _parse_key(arg: str) -> tuple[str | None, str]:

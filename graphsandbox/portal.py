@@ -111,7 +111,29 @@ class Portal:
             _, secret = self.registry.add_secret(app, utcnow() + dt.timedelta(days=days),
                                                  form.get("display_name", "").strip())
             return _html(201, "Secret added", self._secret_banner(app, secret) + self._overview(req))
+        if action == "certificates":
+            try:
+                self.registry.add_certificate(app, form.get("certificate", "").strip(),
+                                              form.get("display_name", "").strip())
+            except ValueError as error:
+                return _html(400, "Not a certificate",
+                             f'<p class="error">The certificate was not added: {html.escape(str(error))}.</p>'
+                             + self._overview(req))
+            return _back(f"app-{app.client_id}")
+        if action == "own-itself":
+            with self.registry.lock:
+                app.owners.add(app.client_id)
+            return _back(f"app-{app.client_id}")
+        if action == "delete-credential" and form.get("key_id"):
+            self.registry.remove_credential(app, form["key_id"])
+            return _back(f"app-{app.client_id}")
         return _html(400, "Bad request", "<h1>Nothing to do</h1>")
+
+    @staticmethod
+    def _delete_button(action: str, key_id: str) -> str:
+        return (f'<form class="inline" method="post" action="{action}/delete-credential">'
+                f'<input type="hidden" name="key_id" value="{html.escape(key_id)}">'
+                '<button class="secondary">Delete</button></form>')
 
     def _secret_banner(self, app: App, secret: str) -> str:
         # Shown once, as the Azure portal does; it is never stored or shown again.
@@ -168,8 +190,12 @@ class Portal:
         scope_status = {s: '<span class="ok">Granted (consented)</span>' for s in app.scopes}
         secrets_rows = "".join(
             f"<tr><td>{html.escape(s.display_name)}</td><td><code>{s.key_id}</code></td><td>{html.escape(s.hint)}…</td>"
-            f"<td>{iso(s.end)}</td><td>{'<span class=warn>Expired</span>' if s.end <= utcnow() else '<span class=ok>Valid</span>'}</td></tr>"
-            for s in app.secrets)
+            f"<td>{iso(s.end)}</td><td>{'<span class=warn>Expired</span>' if s.end <= utcnow() else '<span class=ok>Valid</span>'}</td>"
+            f"<td>{self._delete_button(action, s.key_id)}</td></tr>" for s in app.secrets)
+        cert_rows = "".join(
+            f"<tr><td>{html.escape(c.display_name)}</td><td><code>{c.thumbprint}</code></td>"
+            f"<td>{iso(c.start)}</td><td>{iso(c.end)}</td><td>{'<span class=warn>Expired</span>' if c.end <= utcnow() else '<span class=ok>Valid</span>'}</td>"
+            f"<td>{self._delete_button(action, c.key_id)}</td></tr>" for c in app.certificates)
         return (
             f'<div class="card" id="app-{html.escape(cid)}"><h2>{html.escape(app.display_name)}</h2>'
             f"Application (client) ID <code>{cid}</code><br>"
@@ -182,12 +208,22 @@ class Portal:
             + "<h3>Delegated permissions</h3><table><tr><th>Scope</th><th>Status</th><th></th></tr>"
             + perm_rows(sorted(scope_status), "scope", scope_status) + "</table>"
             + add_form("scope", [s for s in common_scopes() if s not in app.scopes])
-            + "<h3>Client secrets</h3><table><tr><th>Description</th><th>Secret ID</th><th>Value</th><th>Expires</th><th></th></tr>"
+            + "<h3>Client secrets</h3><table><tr><th>Description</th><th>Secret ID</th><th>Value</th><th>Expires</th><th></th><th></th></tr>"
             + secrets_rows + "</table>"
             + f'<form method="post" action="{action}/secrets"><input type="text" name="display_name" placeholder="Description"> '
             '<select name="days"><option value="180">180 days</option><option value="365">12 months</option>'
             '<option value="1">1 day</option><option value="-1">already expired</option></select> '
             "<button>New client secret</button></form>"
+            "<h3>Certificates</h3><table><tr><th>Description</th><th>Thumbprint</th><th>Start</th><th>Expires</th><th></th><th></th></tr>"
+            + cert_rows + "</table>"
+            + f'<form method="post" action="{action}/certificates"><label>Upload certificate (public part, PEM)<br>'
+            '<textarea name="certificate" rows="4" cols="70" placeholder="-----BEGIN CERTIFICATE-----"></textarea></label><br>'
+            '<input type="text" name="display_name" placeholder="Description (optional)"> <button>Add certificate</button></form>'
+            "<h3>Owners</h3>"
+            + (f"<code>{', '.join(html.escape(o) for o in sorted(app.owners))}</code>" if app.owners
+               else '<span class="muted">none</span>')
+            + ("" if cid in app.owners else f' <form class="inline" method="post" action="{action}/own-itself">'
+               '<button class="secondary">Make the app an owner of itself</button></form>')
             + approles_module().portal_section(self.directory, app, action)
             + "<h3>Admin consent URL</h3>"
             f'<a href="{html.escape(consent_v1)}"><code>{html.escape(consent_v1)}</code></a><br>'

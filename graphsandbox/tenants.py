@@ -70,6 +70,31 @@ class Secret:
 
 
 @dataclass
+class KeyCredential:
+    """A certificate uploaded to an app registration (Certificates & secrets → Certificates).
+
+    Entra keeps only the public part; its validity is the certificate's own notBefore/notAfter.
+    """
+    key_id: str
+    display_name: str
+    start: dt.datetime
+    end: dt.datetime
+    sha1: bytes           # thumbprint of the DER encoding (x5t)
+    sha256: bytes         # x5t#S256
+    public_key: Any       # a cryptography public key, to verify client assertions
+
+    @property
+    def thumbprint(self) -> str:
+        """The SHA-1 thumbprint in hex, as the Azure portal and AADSTS700027 print it."""
+        return self.sha1.hex().upper()
+
+    def public(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "display_name": self.display_name, "thumbprint": self.thumbprint,
+                "start_date_time": iso(self.start), "end_date_time": iso(self.end),
+                "expired": self.end <= utcnow()}
+
+
+@dataclass
 class App:
     client_id: str
     object_id: str               # the application object
@@ -86,7 +111,8 @@ class App:
     app_roles: list[str] = field(default_factory=list)
     assignments: dict[str, set[str]] = field(default_factory=dict)
     group_membership_claims: str | None = None
-    certificates: list[Any] = field(default_factory=list)       # certcreds.Certificate (keyCredentials)
+    certificates: list[KeyCredential] = field(default_factory=list)  # public parts only
+    owners: set[str] = field(default_factory=set)  # client IDs of apps owning this registration
 
     def public(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "object_id": self.object_id,
@@ -94,7 +120,7 @@ class App:
                 "redirect_uris": list(self.redirect_uris),
                 "granted_roles": sorted(self.roles), "requested_roles": sorted(self.requested_roles),
                 "scopes": sorted(self.scopes), "secrets": [s.public() for s in self.secrets],
-                "certificates": [c.public() for c in self.certificates],
+                "certificates": [c.public() for c in self.certificates], "owners": sorted(self.owners),
                 "app_roles": list(self.app_roles), "group_membership_claims": self.group_membership_claims,
                 "assignments": {p: sorted(r) for p, r in sorted(self.assignments.items())}}
 
@@ -137,6 +163,7 @@ class Settings:
     token_lifetime: int = 3600
     refresh_token_lifetime: int = 90 * 24 * 3600
     code_lifetime: int = 600
+    clock_offset: int = 0   # seconds Entra's clock is ahead of true time (client assertion checks only)
 
 
 class Registry:
@@ -242,6 +269,37 @@ class Registry:
             app.secrets.append(_make_secret(value, str(uuid.uuid4()), display_name or "sandbox secret",
                                             start, expires))
         return value
+
+    def add_certificate(self, app: App, pem: str | bytes, display_name: str = "") -> KeyCredential:
+        """Register a certificate's public part; ValueError when it is not one PEM/DER certificate."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        data = pem.encode() if isinstance(pem, str) else pem
+        try:
+            cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
+                    else x509.load_der_x509_certificate(data))
+        except ValueError:
+            raise ValueError("that is not an X.509 certificate (PEM or DER)") from None
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            raise ValueError("only RSA certificates are supported for client assertions")
+        credential = KeyCredential(
+            key_id=str(uuid.uuid4()), display_name=display_name or cert.subject.rfc4514_string(),
+            start=cert.not_valid_before_utc, end=cert.not_valid_after_utc,
+            sha1=cert.fingerprint(hashes.SHA1()), sha256=cert.fingerprint(hashes.SHA256()),  # noqa: S303
+            public_key=cert.public_key())
+        with self.lock:
+            app.certificates.append(credential)
+        return credential
+
+    def remove_credential(self, app: App, key_id: str) -> bool:
+        """Delete a secret or certificate by its keyId (rotation)."""
+        with self.lock:
+            before = len(app.secrets) + len(app.certificates)
+            app.secrets = [s for s in app.secrets if s.key_id != key_id]
+            app.certificates = [c for c in app.certificates if c.key_id != key_id]
+            return len(app.secrets) + len(app.certificates) < before
 
     def check_secret(self, app: App, value: str) -> str:
         """``ok``, ``expired`` (only expired secrets match) or ``wrong``."""

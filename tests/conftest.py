@@ -70,7 +70,25 @@ def clean_sandbox(sandbox):
 
 
 @pytest.fixture(scope="session")
-def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_path_factory) -> Iterator[WorkerProcess]:
+def webhook_receiver(sandbox) -> Iterator[object]:
+    """A local HTTPS receiver for alert webhooks (tests/receiver.py), allowed as a webhook host."""
+    from tests.receiver import WebhookReceiver
+
+    receiver = WebhookReceiver(sandbox.state_dir)
+    settings.ALERT_WEBHOOK_HOSTS = [*settings.ALERT_WEBHOOK_HOSTS, receiver.host]
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_mail_dir(tmp_path_factory) -> Path:
+    """Where the worker's email backend writes mails (a file each), for tests to read."""
+    return tmp_path_factory.mktemp("worker-mail")
+
+
+@pytest.fixture(scope="session")
+def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_path_factory, webhook_receiver,
+                worker_mail_dir) -> Iterator[WorkerProcess]:
     """One real Celery worker process for the session, on the test database and broker."""
     env = {
         **os.environ,
@@ -81,6 +99,8 @@ def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_pat
         "WORKER_HEARTBEAT_SECONDS": "1",
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "SECRET_KEY": settings.SECRET_KEY,
+        "ALERT_WEBHOOK_HOSTS": ",".join(settings.ALERT_WEBHOOK_HOSTS),
+        "EMAIL_URL": "filemail://", "EMAIL_FILE_PATH": str(worker_mail_dir),
     }
     worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start()

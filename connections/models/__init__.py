@@ -7,6 +7,10 @@ from .tokens import ConnectionToken, TokenFetch
 from .syncs import SyncRecord, SyncRun
 from .logins import LoginFailure
 from .sso import ClaimMapping, EntraIdentity
+from .credentials import AppCredential, ConnectionCertificate, CredentialCheck
+from .alerts import Alert, AlertDelivery, AlertState, NotificationChannel
 
 __all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "LoginFailure", "Membership", "Role",
            "SyncRecord", "SyncRun", "Team", "WorkerHeartbeat", "ClaimMapping", "EntraIdentity"]
+__all__ += ["Alert", "AlertDelivery", "AlertState", "AppCredential", "ConnectionCertificate", "CredentialCheck",
+            "NotificationChannel"]

@@ -24,6 +24,8 @@ class AuditEntry(models.Model):
         SYNCED = "synced", "Ran a sync"
         SIGNED_IN = "signed_in", "Signed in (authorization code)"
         SIGNED_OUT = "signed_out", "Removed the sign-in"
+        CERTIFICATE_UPLOADED = "certificate_uploaded", "Uploaded a certificate"
+        CREDENTIAL_CHANGED = "credential_changed", "Switched the credential to the client secret"
 
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"

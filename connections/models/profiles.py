@@ -42,6 +42,9 @@ class Connection(models.Model):
     tenant = models.CharField(max_length=255, help_text="Directory (tenant) ID or a verified domain.")
     client_id = models.CharField("application (client) ID", max_length=36)
     client_secret = EncryptedTextField(blank=True)
+    credential_type = models.CharField(
+        "credential", max_length=12, default="secret",
+        choices=[("secret", "Client secret"), ("certificate", "Certificate (private_key_jwt)")])
     secret_expires_on = models.DateField("secret expires on", null=True, blank=True)
     token_version = models.CharField(
         "token endpoint version", max_length=2, choices=TokenVersion.choices, default=TokenVersion.V2
@@ -99,3 +102,7 @@ class Connection(models.Model):
     @property
     def is_delegated(self) -> bool:
         return self.grant_type == self.GrantType.AUTHORIZATION_CODE
+
+    @property
+    def uses_certificate(self) -> bool:
+        return self.credential_type == "certificate"

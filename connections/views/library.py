@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import audit
+from .. import audit, credentials
 from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
 from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
 from ..models import AuditEntry, Connection, Role, Team
@@ -30,6 +30,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
     teams = list(scope(Team.objects.all(), request, team_field="pk"))
     rows = with_role(with_status(Connection.objects.for_user(request).select_related("team")), request)
+    rows = rows.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
     selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
     if selected is not None:
@@ -38,6 +39,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     for row in rows:
         row.can = Can(row.access_role)
         row.problems = problems(row)
+        row.expiry = credentials.expiry(row)
+    rows.sort(key=lambda row: not row.problems)  # needs attention first; stable, so team and name order stays
     return render(request, "connections/list.html", {
         "connections": rows,
         "teams": teams,
@@ -54,6 +57,7 @@ def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, queryset=with_status(Connection.objects.all()))
+    credentials.for_page(connection)
     return render(request, "connections/detail.html", {
         "connection": connection,
         "can": connection.can,

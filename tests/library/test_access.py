@@ -16,7 +16,7 @@ from django.apps import apps
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from connections.models import Connection, Job, SyncRun
+from connections.models import Connection, Job, NotificationChannel, SyncRun
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +50,8 @@ def project_routes() -> list[tuple[str, URLPattern]]:
 OBJECT_MAKERS = {
     "job_id": lambda connection: Job.objects.create(kind="sync", connection=connection).pk,
     "run_id": lambda connection: SyncRun.objects.create(connection=connection, status="succeeded").pk,
+    "channel_id": lambda connection: NotificationChannel.objects.create(
+        team=connection.team, name=f"channel {uuid.uuid4()}", kind="email", emails="ops@example.test").pk,
 }
 
 

@@ -52,7 +52,8 @@ def test_secret_expiry_badges_and_problems(login, admin_a, team_a):
     assert "The client secret has expired." in rows["Expired"].problems
     assert "No client secret is saved." in rows["No secret"].problems
     page = response.content.decode()
-    assert "in 20 days" in page and "in 5 days" in page and "expired" in page
+    assert ">20 days left<" in page and ">5 days left<" in page and "expired 1 day ago" in page
+    assert [c.name for c in response.context["connections"]][:3] == ["Expired", "No secret", "Very soon"]
     assert all(c.token_state == "none" for c in rows.values())
 
 
