@@ -4,7 +4,11 @@
 in the same single query, with
 
 - ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
-- ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` (None when never synced).
+- ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` and the change counts
+  ``last_sync_added``/``_changed``/``_removed`` (None when never synced or not compared);
+- ``graph_refusal``: the title of Graph's last refusal (401/403) diagnosis, "" when none.
+
+``health(connection, problems)`` turns those into the one word the health board shows.
 
 The token state comes from the connection's ``ConnectionToken`` row; the last sync comes from the connection's newest
 ``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
@@ -39,8 +43,14 @@ def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connec
         token_error=Coalesce(Subquery(ConnectionToken.objects.filter(pk=OuterRef("pk"))
                                       .values(title=KT("error__title"))[:1], output_field=models.CharField()),
                              Value("")),
+        graph_refusal=Coalesce(Subquery(ConnectionToken.objects.filter(pk=OuterRef("pk"))
+                                        .values(title=KT("graph_error__diagnosis__title"))[:1],
+                                        output_field=models.CharField()), Value("")),
         last_sync_status=Subquery(last_sync.values("status")[:1]),
         last_sync_rows=Subquery(last_sync.values("rows")[:1]),
+        last_sync_added=Subquery(last_sync.values("added")[:1]),
+        last_sync_changed=Subquery(last_sync.values("changed")[:1]),
+        last_sync_removed=Subquery(last_sync.values("removed")[:1]),
         last_sync_at=Subquery(
             last_sync.annotate(_when=Coalesce("finished_at", "started_at", "created_at")).values("_when")[:1]
         ),
@@ -69,6 +79,36 @@ def problems(connection: Connection, today: datetime.date | None = None) -> list
         found.append(f"The last token request failed: {connection.token_error or 'see the connection'}.")
     elif getattr(connection, "token_state", "none") == "sign_in":
         found.append("Someone must sign in with Microsoft again.")
+    if getattr(connection, "graph_refusal", ""):
+        found.append(f"Graph refused the last read: {connection.graph_refusal}.")
     if getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED:
         found.append("The last sync failed.")
     return found
+
+
+class Health(models.TextChoices):
+    """The health board's one word per connection, most urgent first (the list sorts by it)."""
+
+    FAILING = "failing", "Failing"
+    ATTENTION = "attention", "Needs attention"
+    NEVER = "never", "Never run"
+    HEALTHY = "healthy", "Healthy"
+
+
+HEALTH_ORDER = {state: rank for rank, state in enumerate(Health)}
+
+
+def health(connection: Connection, found: list[str], expiry: credentials.Expiry) -> Health:
+    """Failing when the work itself fails (token, last sync, Graph's refusal, an expired credential);
+    needs attention for anything else ``problems`` found; never run before the first token or sync."""
+    failing = (getattr(connection, "token_state", "none") == "error"
+               or getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED
+               or bool(getattr(connection, "graph_refusal", ""))
+               or expiry.level == "expired")
+    if failing:
+        return Health.FAILING
+    if found:
+        return Health.ATTENTION
+    if getattr(connection, "token_state", "none") == "none" and not getattr(connection, "last_sync_status", None):
+        return Health.NEVER
+    return Health.HEALTHY

@@ -19,7 +19,7 @@ from .. import audit, credentials
 from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
 from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
 from ..models import AuditEntry, Connection, Role, Team
-from ..status import problems, with_status
+from ..status import HEALTH_ORDER, Health, health, problems, with_status
 
 AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
 AUDIT_TRAIL_LENGTH = 50
@@ -40,9 +40,22 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         row.can = Can(row.access_role)
         row.problems = problems(row)
         row.expiry = credentials.expiry(row)
-    rows.sort(key=lambda row: not row.problems)  # needs attention first; stable, so team and name order stays
+        row.health = health(row, row.problems, row.expiry)
+    # Failing first, then needs attention, never run, healthy; stable, so team and name order stays.
+    rows.sort(key=lambda row: HEALTH_ORDER[row.health])
+    entities = sorted({row.entity for row in rows})
+    counts = {state: sum(row.health == state for row in rows) for state in Health}
+    state = request.GET.get("state", "")
+    entity = request.GET.get("entity", "")
+    shown = [row for row in rows if (state not in Health.values or row.health == state)
+             and (entity not in entities or row.entity == entity)]
     return render(request, "connections/list.html", {
-        "connections": rows,
+        "connections": shown,
+        "total": len(rows),
+        "counts": [(Health(key), count) for key, count in counts.items()],
+        "entities": entities,
+        "selected_state": state if state in Health.values else "",
+        "selected_entity": entity if entity in entities else "",
         "teams": teams,
         "selected_team": selected,
         "can_create": admin_teams(request).exists(),

@@ -100,3 +100,42 @@ def test_the_detail_page_shows_the_profile_masked_and_the_panels(login, viewer_a
         assert panel in page
     for link in ("#diagnostics", "#profile", "#audit"):  # each section has a URL of its own
         assert f'href="{link}"' in page
+
+
+def test_the_health_board_words_each_state_counts_them_and_filters(login, admin_a, team_a):
+    from connections.models import ConnectionToken
+
+    later = timezone.now() + datetime.timedelta(hours=1)
+    healthy = make_connection(team_a, "Healthy users")
+    ConnectionToken.objects.create(connection=healthy, state="valid", expires_at=later)
+    SyncRun.objects.create(connection=healthy, status=SyncRun.Status.SUCCEEDED, rows=10, added=1, changed=2,
+                           removed=3, finished_at=timezone.now())
+    failing = make_connection(team_a, "Failing groups", entity="groups")
+    ConnectionToken.objects.create(connection=failing, state="error", error={"title": "The client secret is wrong"})
+    refused = make_connection(team_a, "Refused devices", entity="devices")
+    ConnectionToken.objects.create(connection=refused, state="valid", expires_at=later,
+                                   graph_error={"status": 403, "diagnosis": {"title": "The token lacks Device.Read.All"}})
+    soon = make_connection(team_a, "Expiring soon", secret_expires_on=timezone.localdate() + datetime.timedelta(days=3))
+    make_connection(team_a, "Brand new")
+    client = login(admin_a)
+
+    response = client.get("/")
+    rows = response.context["connections"]
+    assert [(c.name, c.health) for c in rows] == [
+        ("Failing groups", "failing"), ("Refused devices", "failing"), ("Expiring soon", "attention"),
+        ("Brand new", "never"), ("Healthy users", "healthy")]
+    page = response.content.decode()
+    assert '<span class="health failing">Failing</span>' in page and '<span class="health healthy">Healthy</span>' in page
+    assert "<strong>2</strong> failing" in page and "<strong>1</strong> needs attention" in page
+    assert "Graph refused the last read: The token lacks Device.Read.All." in page
+    assert "The last token request failed: The client secret is wrong." in page
+    assert "+1 ~2 &minus;3" in page and soon.name in page
+
+    failing_only = client.get("/", {"state": "failing"}).context["connections"]
+    assert {c.name for c in failing_only} == {"Failing groups", "Refused devices"}
+    groups_only = client.get("/", {"entity": "groups"}).context["connections"]
+    assert [c.name for c in groups_only] == ["Failing groups"]
+    empty = client.get("/", {"state": "healthy", "entity": "groups"})
+    assert empty.context["connections"] == [] and "No connection matches this filter" in empty.content.decode()
+    odd = client.get("/", {"state": "\x00<script>", "entity": "x" * 5000})  # ignored, not an error
+    assert odd.status_code == 200 and len(odd.context["connections"]) == 5
