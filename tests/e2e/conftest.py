@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,16 @@ def note_error_response(response: Any, errors: list[str]) -> None:
     """A 4xx/5xx answer to anything but a page the test navigated to (static files, htmx, downloads)."""
     if response.status >= 400 and response.request.resource_type != "document":
         errors.append(f"{response.request.method} {response.url} answered {response.status}")
+
+
+def wait_until_idle(page: Any, timeout: float = 15.0) -> None:
+    """Waits until no htmx request is in flight (.htmx-request). Polled from Python: Playwright's own
+    wait_for_function polls with eval inside the page, which the page's CSP forbids."""
+    deadline = time.monotonic() + timeout
+    while page.evaluate("() => document.querySelector('.htmx-request') !== null"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"htmx requests still in flight on {page.url} after {timeout} s")
+        page.wait_for_timeout(100)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -120,7 +131,7 @@ def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
     for context in contexts:
         # Let htmx requests in flight (marked .htmx-request) finish before the flush (pytest-django#454).
         for page in context.pages:
-            page.wait_for_function("!document.querySelector('.htmx-request')")
+            wait_until_idle(page)
         context.close()
     assert not script_errors, f"script errors or failed requests in the browser: {script_errors}"
 

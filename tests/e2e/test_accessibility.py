@@ -14,6 +14,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from connections.models import SyncRun
+from tests.syncs.conftest import sandbox_listing
 from tests.tokens.conftest import press
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,7 +60,9 @@ def test_main_pages_have_no_serious_accessibility_violations(
     groups = sandbox_connection(team_a, groups_app, name="Directory groups", entity="groups")
     client = login(admin_a)
     first = _sync(client, users, wait_for_job)
-    second = _sync(client, users, wait_for_job)  # compared with the first: the changes page has a run to show
+    for user in sandbox_listing(clean_sandbox)[:3]:  # the second run has changes to show
+        clean_sandbox.control.patch(f"/_sandbox/users/{user['id']}", {"jobTitle": "Reviewer"})
+    second = _sync(client, users, wait_for_job)
     wait_for_job(press(client, groups, "test"))
 
     page = browser_as(admin_a)
@@ -71,6 +74,8 @@ def test_main_pages_have_no_serious_accessibility_violations(
         "run": reverse("connections:sync_detail", args=[users.pk, second.pk]),
         "run-changes": reverse("connections:sync_changes", args=[users.pk, second.pk]),
         "new-connection": reverse("connections:new"),
+        "planner": reverse("connections:connection_permissions", args=[groups.pk]),
+        "alerts": reverse("connections:alerts"),
     }
     found: dict[str, list[dict[str, Any]]] = {}
     for name, url in pages.items():
@@ -81,7 +86,20 @@ def test_main_pages_have_no_serious_accessibility_violations(
         if violations := axe_violations(page):
             found[name] = violations
         screenshot(page, name, tmp_path)
-    assert second.previous_id == first.pk
+    # A sync while it runs: Graph answers slowly, so the running state lasts long enough to be seen.
+    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2,
+                                                    "delay_ms": 2500})
+    page.goto(pages["detail"])
+    with page.expect_response(lambda r: r.url.endswith("/syncs/start/")):
+        page.locator("#sync-panel").get_by_role("button", name="Sync now", exact=True).click()
+    running = page.locator("#sync-activity .badge[data-state]")
+    expect(running).to_have_attribute("data-state", "running", timeout=15_000)
+    if violations := axe_violations(page):
+        found["running-sync"] = violations
+    screenshot(page, "running-sync", tmp_path)
+    expect(running).to_have_attribute("data-state", "succeeded", timeout=30_000)
+
+    assert second.previous_id == first.pk and second.changed == 3
     assert not found, f"serious or critical accessibility violations: {found}"
 
 
