@@ -82,7 +82,11 @@ class ProfileFieldsMixin:
         return url
 
     def clean_token_url(self) -> str:
-        return self._clean_outbound("token_url")
+        url = self._clean_outbound("token_url")
+        if url and urlsplit(url).path.strip("/").split("/")[0].lower() in ("v1.0", "beta"):
+            raise ValidationError("This is a Microsoft Graph URL. The token URL is Entra ID's token endpoint, "
+                                  "such as https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.")
+        return url
 
     def clean_authorize_url(self) -> str:
         return self._clean_outbound("authorize_url")

@@ -59,7 +59,8 @@ def convention_problem(convention: str) -> str:
     names = PLACEHOLDER.findall(convention)
     if any(name not in ITEM_PLACEHOLDERS for name in names) or "{" in PLACEHOLDER.sub("", convention) \
             or "}" in PLACEHOLDER.sub("", convention):
-        return "Only the placeholders {entity} and {key} may be used, exactly so (no format spec such as {key:>10})."
+        return ("Only the placeholders {entity} and {key} may be used. Write them exactly so, without a "
+                "format spec or conversion such as {key:>10} or {key!r}.")
     if "entity" not in names or "key" not in names:
         return "The item URL convention must contain both {entity} and {key}."
     return ""

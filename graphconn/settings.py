@@ -231,6 +231,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Sync runs kept per connection (plus each entity's newest successful run, the delta base).
 SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
+# A sync page that fails with 429/500/502/503/504 or a lost connection is asked again (Retry-After
+# honoured, else capped exponential backoff with jitter) for at most this many seconds.
+SYNC_PAGE_RETRY_SECONDS = env.float("SYNC_PAGE_RETRY_SECONDS", default=120.0)
+SYNC_PAGE_BACKOFF_BASE = env.float("SYNC_PAGE_BACKOFF_BASE", default=1.0)
+SYNC_PAGE_BACKOFF_CAP = env.float("SYNC_PAGE_BACKOFF_CAP", default=30.0)
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
 

@@ -46,3 +46,10 @@ def test_a_stored_convention_with_a_format_spec_never_expands():
     """A row saved before the check existed: the spec is dropped, not expanded."""
     url = graphclient.item_url("https://graph.microsoft.com/v1.0", "{entity}/{key}{entity:@>100000000}", "users", "a b")
     assert url == "https://graph.microsoft.com/v1.0/users/a%20b"
+
+
+def test_a_token_url_on_a_graph_path_is_a_field_error(login, admin_a, team_a):
+    response = login(admin_a).post(reverse("connections:new"),
+                                   valid_data(team_a, token_url="https://graph.microsoft.com/v1.0"))
+    assert "This is a Microsoft Graph URL" in " ".join(response.context["form"].errors["token_url"])
+    assert not Connection.objects.exists()
