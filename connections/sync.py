@@ -60,6 +60,9 @@ class DeltaExpired(Exception):
 
 def expire_stale_runs(connection: Connection) -> None:
     """Fail runs whose worker vanished, so they stop blocking Sync now."""
+    from .reaper import reap
+
+    reap(connection)  # heartbeat-based, within SYNC_STALE_AFTER_SECONDS
     now = timezone.now()
     stale = SyncRun.objects.filter(connection=connection).filter(
         models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
@@ -293,7 +296,8 @@ def page_retry_wait(status: int | None, retry_after: str, attempt: int) -> float
 def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, page_size: int | None) -> None:
     _set(run, mode=SyncRun.Mode.FULL, message="Reading the first page…")
     base = graphclient.collection_url(reader.connection.service_url, run.entity)
-    top = page_size or (entity.max_top if entity else None)
+    top = page_size or (min(settings.SYNC_PAGE_SIZE, entity.max_top or settings.SYNC_PAGE_SIZE) if settings.SYNC_PAGE_SIZE
+                        and entity and entity.max_top else (entity.max_top if entity else None))
     params = graphclient.query_params(run.odata_select, run.odata_filter, top=top)
     params.update(dict(entity.params) if entity else {})
     headers: dict[str, str] = {}
@@ -497,13 +501,36 @@ def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, us
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
     SyncRecord.objects.filter(run=run).delete()
     error = {**diagnosis.to_dict(), "kept": kept}
-    _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300])
-    result = {"ok": False, "run_id": str(run.pk), "rows": run.rows, "pages": run.pages, "diagnosis": error}
+    rows_read = run.rows
+    _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300],
+         rows=0)  # its records are gone: no partial figure that looks like data
+    result = {"ok": False, "run_id": str(run.pk), "rows": rows_read, "pages": run.pages, "diagnosis": error}
     if job_id:
         background.mark_failed(job_id, diagnosis.title, result=result)
     connection = run.connection
     audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
     return result
+
+
+def interrupt_run(run: SyncRun, message: str) -> None:
+    """End a run its worker abandoned (killed, lost): failed with ``message`` in words, its records
+    removed, its job ended. A run that finished meanwhile is left alone."""
+    diagnosis = diagnostics.Diagnosis(
+        "sync.interrupted", "warning", "The sync was interrupted", message,
+        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+         ("Pages read before", str(run.pages))],
+        [diagnostics.Step("Press Sync now to start again.", action="retry")],
+    )
+    error = {**diagnosis.to_dict(), "kept": False}
+    ended = SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE).update(
+        status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title, rows=0)
+    if not ended:
+        return
+    SyncRecord.objects.filter(run_id=run.pk).delete()
+    if run.job_id:
+        background.mark_failed(str(run.job_id), diagnosis.title, result={"ok": False, "run_id": str(run.pk),
+                                                                          "diagnosis": error})
+    audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}")
 
 
 def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:

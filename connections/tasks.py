@@ -119,3 +119,17 @@ def prune_sync_runs() -> dict:
     """Beat, every six hours: drop sync runs beyond SYNC_RUNS_KEPT per connection."""
     return retention.prune_sync_runs()
 
+
+
+@shared_task(name="connections.resend_waiting_jobs")
+def resend_waiting_jobs() -> dict:
+    """Beat, every 30 s (and each worker on start-up): send the jobs the broker never took."""
+    return background.resend_waiting()
+
+
+@shared_task(name="connections.reap_stale_work")
+def reap_stale_work() -> dict:
+    """Beat, every REAPER_SECONDS (and each worker on start-up): end what dead workers left running."""
+    from . import reaper
+
+    return reaper.reap()

@@ -201,10 +201,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
+        # Tasks are acks_late: a task a dead worker held comes back after this long, so it must be
+        # longer than the longest task (the hard time limit); the reaper ends such runs long before.
+        "visibility_timeout": env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60) + 10 * 60,
         "global_keyprefix": env.str("CELERY_KEY_PREFIX", default="graphconn:"),
+        # A stopped or frozen Redis costs a request at most about this long, never the whole site.
+        "socket_timeout": env.float("BROKER_TIMEOUT_SECONDS", default=2.0),
+        "socket_connect_timeout": env.float("BROKER_TIMEOUT_SECONDS", default=2.0),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Connecting to the broker from a web request gives up after this (all retries included); a job
+# that could not be sent waits in the database and is sent again by beat or a starting worker.
+BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in our own models, not a result backend
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -223,6 +233,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 60 * 60.0,
         "options": {"expires": 60 * 60},
     },
+    "reap-stale-work": {
+        "task": "connections.reap_stale_work",
+        "schedule": float(env.int("REAPER_SECONDS", default=30)),
+        "options": {"expires": 25},
+    },
+    "resend-waiting-jobs": {
+        "task": "connections.resend_waiting_jobs",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
     "refresh-due-tokens": {
         "task": "connections.refresh_due_tokens",
         "schedule": 60.0,
@@ -233,11 +253,21 @@ CELERY_BEAT_SCHEDULE = {
 SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
 # A sync page that fails with 429/500/502/503/504 or a lost connection is asked again (Retry-After
 # honoured, else capped exponential backoff with jitter) for at most this many seconds.
+# Items per sync page ($top); 0: the entity's largest page (999 for users). Smaller pages use less
+# memory per page and report progress more often.
+SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=0)
 SYNC_PAGE_RETRY_SECONDS = env.float("SYNC_PAGE_RETRY_SECONDS", default=120.0)
 SYNC_PAGE_BACKOFF_BASE = env.float("SYNC_PAGE_BACKOFF_BASE", default=1.0)
 SYNC_PAGE_BACKOFF_CAP = env.float("SYNC_PAGE_BACKOFF_CAP", default=30.0)
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
+# A running sync writes its heartbeat after every page and every few seconds while it waits to ask a
+# page again; one silent for this long is interrupted by the reaper (beat, every REAPER_SECONDS).
+# At most 2 minutes; at least a slow page (two outbound timeouts) plus a few heartbeats.
+SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=min(
+    120, max(int(2 * env.float("GRAPH_HTTP_TIMEOUT", default=15.0)) + 6 * WORKER_HEARTBEAT_SECONDS, 60)))
+# /healthz reports work queued longer than this as stuck.
+QUEUED_STUCK_AFTER_SECONDS = env.int("QUEUED_STUCK_AFTER_SECONDS", default=10 * 60)
 
 # Outbound Graph / Entra ID requests: only these hosts (Microsoft's clouds by default),
 # plus the sandbox when GRAPH_SANDBOX_URL is set; TLS always verified (GRAPH_CA_BUNDLE
