@@ -154,12 +154,12 @@ def measure(url: str, session_key: str | None, clients: int, seconds: float) -> 
 
 
 def _wait_up(base: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(base + "/accounts/login/", timeout=2)
+            requests.get(base + "/accounts/login/", timeout=10)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise RuntimeError("gunicorn did not start")
 

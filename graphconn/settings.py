@@ -228,6 +228,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's reliability guidance for long, idempotent tasks: acknowledge after the task ran (a task a
+# dead worker held comes back after the visibility timeout), reserve one task at a time, and do not
+# re-queue a task whose pool process was killed (it could kill the next worker too): its sync run is
+# ended in words instead (connections/reaper.py).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="graphconn")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
