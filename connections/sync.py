@@ -296,8 +296,8 @@ def page_retry_wait(status: int | None, retry_after: str, attempt: int) -> float
 def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, page_size: int | None) -> None:
     _set(run, mode=SyncRun.Mode.FULL, message="Reading the first page…")
     base = graphclient.collection_url(reader.connection.service_url, run.entity)
-    top = page_size or (min(settings.SYNC_PAGE_SIZE, entity.max_top or settings.SYNC_PAGE_SIZE) if settings.SYNC_PAGE_SIZE
-                        and entity and entity.max_top else (entity.max_top if entity else None))
+    largest = entity.max_top if entity else None
+    top = page_size or (min(largest, settings.SYNC_PAGE_SIZE) if largest and settings.SYNC_PAGE_SIZE else largest)
     params = graphclient.query_params(run.odata_select, run.odata_filter, top=top)
     params.update(dict(entity.params) if entity else {})
     headers: dict[str, str] = {}

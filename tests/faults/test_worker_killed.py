@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from connections import tasks
-from connections.models import Job, SyncRecord, SyncRun
+from connections.models import Job, SyncRecord, SyncRun, WorkerHeartbeat
 from tests.syncs.conftest import press_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +46,8 @@ def test_a_worker_killed_mid_sync_is_noticed_and_the_next_run_is_right(
     doomed = own_worker(**FAST_REAPER)
     run = press_sync(client, connection)
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).rows >= 50)
+    beating = set(WorkerHeartbeat.objects.values_list("hostname", flat=True))
+    assert Job.objects.get(pk=run.job_id).worker in beating  # how the reaper knows whose job it is
 
     doomed.kill()
     killed_at = time.monotonic()

@@ -69,3 +69,21 @@ def test_healthz_names_stuck_runs_and_jobs(client, clean_sandbox, sandbox_connec
     assert body["status"] in ("degraded", "unhealthy") and body["checks"]["work"]["ok"] is False
     assert "1 sync run(s) stuck" in body["checks"]["work"]["detail"]
     assert "job(s) queued for long" in body["checks"]["work"]["detail"]
+
+
+def test_a_running_job_of_a_worker_without_heartbeat_is_ended_with_its_run(clean_sandbox, sandbox_connection,
+                                                                        team_a, operator_a, settings):
+    from connections.models import WorkerHeartbeat
+
+    settings.WORKER_STALE_AFTER_SECONDS = 45
+    connection = sandbox_connection(team_a)
+    job = actions.start(connection, "sync", operator_a)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    WorkerHeartbeat.objects.create(hostname="gone@host", last_seen=long_ago)
+    Job.objects.filter(pk=job.pk).update(state="running", worker="gone@host", started_at=long_ago)
+    SyncRun.objects.filter(job=job).update(status="running", heartbeat_at=timezone.now())  # its own beat is fresh
+
+    assert reaper.reap() == {"runs": 0, "jobs": 1}
+    assert Job.objects.get(pk=job.pk).state == "failed"
+    run = SyncRun.objects.get(job=job)
+    assert run.status == "failed" and "stopped (it was killed or restarted)" in run.error["explanation"]
