@@ -29,6 +29,8 @@ RUN_STALE = ("The worker running this sync stopped reporting progress (it was ki
              "or was restarted). Nothing it read is kept.")
 WORKER_GONE = ("The worker running this job stopped (it was killed or restarted) before finishing. "
                "Press the button again.")
+RUN_WORKER_GONE = ("The worker running this sync stopped (it was killed or restarted) before finishing. "
+                   "Nothing it read is kept.")
 WORKER_LOST = ("The worker process running this sync was killed (out of memory, or stopped by an "
                "operator). Nothing it read is kept.")
 
@@ -56,7 +58,7 @@ def reap(connection: Connection | None = None) -> dict[str, int]:
         orphans = orphans.filter(connection=connection)
     ended = 0
     for job in orphans:
-        end_job(job.pk, WORKER_GONE)
+        end_job(job.pk, WORKER_GONE, RUN_WORKER_GONE)
         ended += 1
     if connection is None:  # rows of workers dead for a day are history, not health
         WorkerHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()
@@ -65,10 +67,10 @@ def reap(connection: Connection | None = None) -> dict[str, int]:
     return {"runs": interrupted, "jobs": ended}
 
 
-def end_job(job_id: object, message: str) -> None:
+def end_job(job_id: object, message: str, run_message: str | None = None) -> None:
     """Fail a job that will never finish by itself, and interrupt its sync run with it."""
     background.mark_failed(str(job_id), message)
-    interrupt_runs_of(job_id, message)
+    interrupt_runs_of(job_id, run_message or message)
 
 
 def interrupt_runs_of(job_id: object, message: str) -> None:

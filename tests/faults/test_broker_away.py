@@ -24,6 +24,7 @@ def wait_until(check, timeout: float = 30.0):
     return value
 
 
+@pytest.mark.smoke
 def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_it_is_back(
         broker_link, live_worker, sandbox_connection, team_a, operator_a, login):
     connection = sandbox_connection(team_a)

@@ -86,4 +86,4 @@ def test_a_running_job_of_a_worker_without_heartbeat_is_ended_with_its_run(clean
     assert reaper.reap() == {"runs": 0, "jobs": 1}
     assert Job.objects.get(pk=job.pk).state == "failed"
     run = SyncRun.objects.get(job=job)
-    assert run.status == "failed" and "stopped (it was killed or restarted)" in run.error["explanation"]
+    assert run.status == "failed" and "sync stopped (it was killed or restarted)" in run.error["explanation"]
