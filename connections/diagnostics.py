@@ -218,7 +218,7 @@ def diagnose_token_error(err: TokenError, ctx: Context) -> Diagnosis:
     code = err.code
     builder = _TOKEN_BUILDERS.get(code) if code else None
     if builder is None:
-        if (err.status or 0) >= 500 or err.status == 429 or err.error in _UNAVAILABLE_ERRORS:
+        if (err.status or 0) >= 500 or err.status == 429 or str(err.error) in _UNAVAILABLE_ERRORS:
             builder = _entra_unavailable
         elif code in _GRANT_EXPIRED:
             builder = _grant_expired
@@ -612,7 +612,12 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 def _facts(status: int, body: dict | None, headers: Mapping[str, str] | None, ctx: Context,
            token_permissions: frozenset[str], token_kind: str) -> _GraphFacts:
     error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
+    if isinstance(error, str):  # {"error": "text"} (a gateway, or OAuth's shape) instead of Graph's object
+        error = {"message": str(body.get("error_description") or error)[:500]}
+    elif not isinstance(error, dict):  # HTML, plain text or no body: its first words are the message
+        text = body.get("_text") if isinstance(body, dict) else None
+        words = " ".join(re.sub(r"<[^>]*>", " ", str(text or "")).split())  # an HTML page's text
+        error = {"message": words[:300]} if words else {}
     inner = error.get("innerError") or error.get("innererror") or {}
     inner = inner if isinstance(inner, dict) else {}
     code = str(error.get("code") or "")

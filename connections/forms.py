@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from . import catalogue, outbound, tokenclient
+from . import catalogue, graphclient, outbound, tokenclient
 from .access import admin_teams
 from .models import Connection
 from .models.profiles import default_redirect_url
@@ -82,7 +82,11 @@ class ProfileFieldsMixin:
         return url
 
     def clean_token_url(self) -> str:
-        return self._clean_outbound("token_url")
+        url = self._clean_outbound("token_url")
+        if url and urlsplit(url).path.strip("/").split("/")[0].lower() in ("v1.0", "beta"):
+            raise ValidationError("This is a Microsoft Graph URL. The token URL is Entra ID's token endpoint, "
+                                  "such as https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.")
+        return url
 
     def clean_authorize_url(self) -> str:
         return self._clean_outbound("authorize_url")
@@ -125,12 +129,10 @@ class ProfileFieldsMixin:
 
     def clean_item_url(self) -> str:
         convention = self.cleaned_data["item_url"].strip().strip("/")
-        if "{entity}" not in convention or "{key}" not in convention:
-            raise ValidationError("The item URL convention must contain both {entity} and {key}.")
-        try:
-            sample = convention.format(entity="users", key="abc")
-        except (KeyError, IndexError, ValueError):
-            raise ValidationError("Only the placeholders {entity} and {key} may be used.") from None
+        problem = graphclient.convention_problem(convention)
+        if problem:
+            raise ValidationError(problem)
+        sample = graphclient.PLACEHOLDER.sub(lambda m: {"entity": "users", "key": "abc"}[m.group(1)], convention)
         if not ENTITY_PATH.match(sample) or ".." in sample:
             raise ValidationError("The item URL convention must be a path such as {entity}/{key}.")
         return convention

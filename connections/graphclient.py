@@ -5,6 +5,7 @@ an HTTP error is returned as a ``GraphResponse``, not raised, so callers can dia
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -44,9 +45,31 @@ def collection_url(service_url: str, entity: str) -> str:
     return f"{service_url.rstrip('/')}/{entity.strip('/')}"
 
 
+# The item URL convention's only placeholders. It is filled by plain substitution, never by
+# str.format: a format spec such as {entity:@>100000000} would build a huge string.
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+ITEM_PLACEHOLDERS = frozenset({"entity", "key"})
+ITEM_URL_MAX = 300
+
+
+def convention_problem(convention: str) -> str:
+    """Why ``convention`` is not a usable item URL convention, or "" when it is."""
+    if len(convention) > ITEM_URL_MAX:
+        return f"The item URL convention is limited to {ITEM_URL_MAX} characters."
+    names = PLACEHOLDER.findall(convention)
+    if any(name not in ITEM_PLACEHOLDERS for name in names) or "{" in PLACEHOLDER.sub("", convention) \
+            or "}" in PLACEHOLDER.sub("", convention):
+        return ("Only the placeholders {entity} and {key} may be used. Write them exactly so, without a "
+                "format spec or conversion such as {key:>10} or {key!r}.")
+    if "entity" not in names or "key" not in names:
+        return "The item URL convention must contain both {entity} and {key}."
+    return ""
+
+
 def item_url(service_url: str, convention: str, entity: str, key: str) -> str:
     """The URL of one item by the profile's ``{entity}/{key}`` convention (key URL-quoted)."""
-    path = convention.format(entity=entity.strip("/"), key=quote(str(key), safe="@.'()=")).strip("/")
+    values = {"entity": entity.strip("/"), "key": quote(str(key), safe="@.'()=")}
+    path = PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), convention[:ITEM_URL_MAX]).strip("/")
     return f"{service_url.rstrip('/')}/{path}"
 
 

@@ -6,6 +6,7 @@ once, and only within ten minutes.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 
@@ -15,6 +16,8 @@ from django.views.decorators.debug import sensitive_variables
 from . import credentials, diagnostics, outbound, tokenclient, tokens
 from .crypto import UndecryptableSecret
 from .models import Connection, TokenFetch
+
+log = logging.getLogger(__name__)
 
 SESSION_KEY = "graphconn_oauth_pending"
 PENDING_SECONDS = 600
@@ -84,7 +87,19 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
     except tokenclient.TokenError as err:
         diagnosis = diagnostics.diagnose_token_error(err, tokens.context_for(connection))
         return tokens.record_failure(connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or "")
+    except Exception:  # the fetch row is never left unfinished; the log has the traceback
+        log.exception("sign-in code exchange for connection %s crashed", connection.pk)
+        return tokens.record_failure(connection, row, fetch, _crash_diagnosis(), user, sign_in=True)
     return tokens.store_result(connection, row, fetch, result, TokenFetch.Reason.SIGN_IN, user)
+
+
+def _crash_diagnosis() -> diagnostics.Diagnosis:
+    return diagnostics.Diagnosis(
+        "signin.crashed", "error", "Sign-in stopped on an unexpected error",
+        "Redeeming the sign-in code hit an error the dashboard does not recognise; the details are in the "
+        "web server's log. Nothing was saved.",
+        [], [diagnostics.Step("Press Sign in with Microsoft to try again.", action="sign_in")],
+    )
 
 
 def error_diagnosis(connection: Connection, error: str, description: str) -> diagnostics.Diagnosis:

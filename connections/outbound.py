@@ -127,6 +127,8 @@ def _host_label(url: str) -> str:
 
 def check_url(url: str, policy: OutboundPolicy) -> None:
     """Raise ``DisallowedURL`` unless ``url`` is an https URL on an allowed host and port."""
+    if not isinstance(url, str) or not url:
+        raise DisallowedURL("The URL is missing or not text.")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise DisallowedURL("The URL contains spaces or control characters.")
     try:
@@ -225,12 +227,16 @@ def _follow(
         if response.status_code not in _REDIRECT_STATUSES or not location:
             return response
         response.close()
-        target = urljoin(response.url or url, location)
         try:
+            target = urljoin(response.url or url, location)  # an unclosed [IPv6 raises here
             check_url(target, policy)
         except DisallowedURL as exc:
             raise DisallowedURL(
                 f"{_host_label(url)} redirected to {safe_url(target)}, which was refused: {exc.message}"
+            ) from None
+        except ValueError:
+            raise DisallowedURL(
+                f"{_host_label(url)} redirected to an unreadable URL (invalid port or host name), which was refused."
             ) from None
         if urlsplit(target).hostname != urlsplit(url).hostname:
             headers.pop("Authorization", None)
@@ -257,6 +263,12 @@ def _send(
                 method, url, data=data, headers=headers, params=params,
                 timeout=policy.timeout, verify=policy.ca_bundle or True, allow_redirects=False,
             )
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError):
+            # check_url passed the URL itself, so requests choked on the answer's Location (it parses
+            # one even with allow_redirects=False): refuse it like any bad redirect target.
+            raise DisallowedURL(
+                f"{host} redirected to an unreadable URL (invalid port or host name), which was refused."
+            ) from None
         except requests.exceptions.SSLError as exc:
             raise OutboundError("tls", _tls_message(host, str(exc))) from None
         except requests.exceptions.ConnectTimeout:

@@ -44,6 +44,9 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
             return _result(False, "graph", started, diagnosis=diagnosis, status=response.status,
                            request_id=response.request_id, refetched=refetched)
         items = response.body.get("value") if isinstance(response.body, dict) else None
+        if items is not None and not isinstance(items, list):
+            items = []  # an odd answer ("value" that is not a list) has no first item to show
+        items = [item for item in items if isinstance(item, dict)] if items is not None else None
         sample = items[0] if items else (response.body if isinstance(response.body, dict) and items is None else None)
         item_status = _read_first_item(connection, row, items, policy)
     except outbound.OutboundError as err:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import IntegrityError, models, reset_queries, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -37,9 +38,6 @@ log = logging.getLogger(__name__)
 
 # Directory collections that give @odata.count with ConsistencyLevel: eventual (docs/microsoft-wire-facts.md, "Collections, paging, count and delta").
 COUNTABLE = frozenset({"users", "groups", "devices", "applications", "servicePrincipals"})
-OUTBOUND_WAIT_CAP = 30.0   # Retry-After up to this is waited inside outbound.request
-THROTTLE_WAIT_CAP = 120.0  # longer waits are cut to this, in the task, before trying the page again
-THROTTLE_TRIES = 3         # pages refused this many times in a row fail the run
 STALE_AFTER = timedelta(minutes=10)   # a running run without a page for this long is taken over
 QUEUED_STALE_AFTER = timedelta(hours=2)
 WRITE_BATCH = 1000
@@ -63,6 +61,9 @@ class DeltaExpired(Exception):
 
 def expire_stale_runs(connection: Connection) -> None:
     """Fail runs whose worker vanished, so they stop blocking Sync now."""
+    from .reaper import reap
+
+    reap(connection)  # heartbeat-based, within SYNC_STALE_AFTER_SECONDS
     now = timezone.now()
     stale = SyncRun.objects.filter(connection=connection).filter(
         models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
@@ -183,34 +184,81 @@ class _Reader:
         outcome = tokens.ensure_token(connection, reason=TokenFetch.Reason.FETCH, job_id=job_id, user=user)
         if not outcome.ok:
             raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
-        policy = replace(outbound.policy_from_settings(), retry_after_cap=OUTBOUND_WAIT_CAP)
+        # The reader retries pages itself (with a time budget and a live message), so one try each.
+        policy = replace(outbound.policy_from_settings(), retries=0)
         return cls(connection, run, job_id, user, outcome.token, policy)
 
     def get(self, url: str, params: dict[str, str] | None = None,
             headers: dict[str, str] | None = None) -> graphclient.GraphResponse:
-        """One page: retried (same URL) while Graph throttles, failing the run after a few tries."""
-        if _origin(url) != _origin(self.connection.service_url):
-            # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
-            raise SyncFailed(_foreign_link_diagnosis(url, self.connection), kept=True)
-        for attempt in range(1, THROTTLE_TRIES + 1):
+        """One page, retried (same URL) on 429/5xx and lost connections for at most
+        SYNC_PAGE_RETRY_SECONDS; the last answer is returned for the caller to diagnose."""
+        self._check_link(url)
+        budget = float(settings.SYNC_PAGE_RETRY_SECONDS)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response, failure = self._get_once(url, params, headers), None
+                wait = page_retry_wait(response.status, response.headers.get("retry-after", ""), attempt)
+                reason = f"Graph answered HTTP {response.status}"
+            except outbound.OutboundError as err:
+                if err.kind not in RETRIED_TRANSPORT:
+                    raise
+                response, failure = None, err
+                wait, reason = page_retry_wait(None, "", attempt), "Graph could not be reached"
+            if wait is None:
+                return response  # type: ignore[return-value]
+            left = budget - (time.monotonic() - started)
+            if wait > left:
+                if failure is not None:
+                    raise failure
+                return response  # type: ignore[return-value]
+            self._wait(wait, f"{reason}: trying page {self.run.pages + 1} again in {wait:.0f} s "
+                             f"(try {attempt + 1}; gives up {budget:.0f} s after the first try)…")
+
+    def _get_once(self, url: str, params: dict[str, str] | None,
+                  headers: dict[str, str] | None) -> graphclient.GraphResponse:
+        response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
+                                   params=params, headers=headers)
+        if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
+            # The token was refused (expired or revoked): re-fetch once, then read the page again.
+            outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
+                                         job_id=self.job_id, user=self.user)
+            if not outcome.ok:
+                raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
+            self.token, self.refetched = outcome.token, True
             response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
                                        params=params, headers=headers)
-            if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
-                # The token was refused (expired or revoked): re-fetch once, then read the page again.
-                outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
-                                             job_id=self.job_id, user=self.user)
-                if not outcome.ok:
-                    raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
-                self.token, self.refetched = outcome.token, True
-                response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
-                                           params=params, headers=headers)
-            wait = _throttle_wait(response)
-            if wait is None or attempt == THROTTLE_TRIES:
-                return response
-            _set(self.run, message=f"Graph is throttling: waiting {wait:.0f} s before page {self.run.pages + 1} "
-                                   f"again (try {attempt + 1} of {THROTTLE_TRIES})…")
-            self.sleep(wait)
-        raise AssertionError("unreachable")
+        return response
+
+    def _wait(self, seconds: float, message: str) -> None:
+        """Sleep, telling the page why, and keep the run's heartbeat fresh so the reaper leaves it be."""
+        _set(self.run, message=message[:300], heartbeat_at=timezone.now())
+        if self.job_id:
+            background.report_progress(self.job_id, self.run.percent or 0, message)
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.sleep(min(left, float(settings.WORKER_HEARTBEAT_SECONDS)))
+            _set(self.run, heartbeat_at=timezone.now())
+
+    def _check_link(self, url: Any) -> None:
+        """Our own check of every URL Graph handed us (nextLink, deltaLink) before any HTTP library
+        parses it: text, https, an allowed host, and the connection's own origin (the token goes
+        only there)."""
+        try:
+            if not isinstance(url, str):
+                raise outbound.DisallowedURL("The URL is missing or not text.")
+            try:
+                foreign = _origin(url) != _origin(self.connection.service_url)
+            except ValueError:
+                raise outbound.DisallowedURL("The URL has an invalid port or host name.") from None
+            if foreign:
+                # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
+                raise SyncFailed(_foreign_link_diagnosis(url, self.connection), kept=True)
+            outbound.check_url(url, self.policy)
+        except outbound.DisallowedURL as refused:
+            raise SyncFailed(_unreadable_link_diagnosis(refused.message, self.connection), kept=True) from None
 
     def refuse(self, response: graphclient.GraphResponse) -> SyncFailed:
         """The run's failure for a Graph error answer; 401/403 are kept on the token row like Test connection."""
@@ -222,22 +270,35 @@ class _Reader:
             frozenset(self.token.permissions or []), self.token.kind or "app"))
 
 
-def _throttle_wait(response: graphclient.GraphResponse) -> float | None:
-    """Seconds to wait before the same page again, or None when the answer is final."""
-    retry_after = response.headers.get("retry-after", "").strip()
-    if response.status == 429 or (response.status in (503, 504) and retry_after):
-        try:
-            seconds = float(retry_after)
-        except ValueError:
-            seconds = random.uniform(1, 4)  # no (or an HTTP-date) Retry-After: a short backoff
-        return min(max(seconds, 0.0), THROTTLE_WAIT_CAP)
-    return None
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRIED_TRANSPORT = frozenset({"unreachable", "timeout"})
+
+
+def page_retry_wait(status: int | None, retry_after: str, attempt: int) -> float | None:
+    """Seconds to wait before asking for the same page again, or None when the answer is final.
+
+    Graph asks clients to honour Retry-After on 429 and 503
+    (https://learn.microsoft.com/en-us/graph/throttling); without it, and for 500/502/504 and lost
+    connections, capped exponential backoff with jitter (half fixed, half random, so retrying
+    workers spread out but never hammer at once).
+    """
+    if status is not None and status not in RETRIED_STATUSES:
+        return None
+    try:
+        seconds = float(retry_after.strip())
+        if seconds >= 0:
+            return seconds
+    except ValueError:
+        pass  # absent, or an HTTP-date: back off by ourselves
+    step = min(float(settings.SYNC_PAGE_BACKOFF_CAP), float(settings.SYNC_PAGE_BACKOFF_BASE) * 2 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
 
 
 def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, page_size: int | None) -> None:
     _set(run, mode=SyncRun.Mode.FULL, message="Reading the first page…")
     base = graphclient.collection_url(reader.connection.service_url, run.entity)
-    top = page_size or (entity.max_top if entity else None)
+    largest = entity.max_top if entity else None
+    top = page_size or (min(largest, settings.SYNC_PAGE_SIZE) if largest and settings.SYNC_PAGE_SIZE else largest)
     params = graphclient.query_params(run.odata_select, run.odata_filter, top=top)
     params.update(dict(entity.params) if entity else {})
     headers: dict[str, str] = {}
@@ -268,6 +329,18 @@ def _foreign_link_diagnosis(url: str, connection: Connection) -> diagnostics.Dia
     )
 
 
+def _unreadable_link_diagnosis(problem: str, connection: Connection) -> diagnostics.Diagnosis:
+    return diagnostics.Diagnosis(
+        "sync.unreadable_link", "error", "Graph gave a next-page link the dashboard cannot use",
+        f"The answer for {connection.entity} named its next page (or delta link) with a URL that fails the "
+        f"dashboard's outbound check: {problem.rstrip('.')}. Nothing was sent to it, and the sync stopped and "
+        "kept nothing.",
+        [("Problem", problem), ("Service URL host", urlsplit(connection.service_url).netloc)],
+        [diagnostics.Step("Try again; if it keeps happening, something between the dashboard and Graph (a proxy) "
+                          "is rewriting answers.", action="retry")],
+    )
+
+
 def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:
     """A deltaLink for "now", asked *before* the full read so nothing changed during it is missed."""
     params = {"$deltatoken": "latest", **graphclient.query_params(select)}
@@ -275,7 +348,7 @@ def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:
     if not response.ok:
         raise reader.refuse(response)
     link = response.body.get("@odata.deltaLink") if isinstance(response.body, dict) else None
-    return str(link or "")
+    return link if isinstance(link, str) else ""
 
 
 def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | None,
@@ -284,7 +357,7 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
     next_url: str | None = url
     while next_url:
         response = reader.get(next_url, params=params, headers=headers)
-        if not response.ok or not isinstance(response.body, dict):
+        if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:  # _text: not JSON
             if run.mode == SyncRun.Mode.DELTA and (
                     response.status == 410 or response.error_code in ("syncStateNotFound", "resyncRequired")):
                 raise DeltaExpired()
@@ -296,8 +369,8 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
         run.bytes += response.size
         yield body
         next_url, params = body.get("@odata.nextLink"), None  # the link carries every query option
-        if body.get("@odata.deltaLink"):
-            run.delta_link = str(body["@odata.deltaLink"])
+        if isinstance(body.get("@odata.deltaLink"), str):  # checked like a nextLink when it is followed
+            run.delta_link = body["@odata.deltaLink"]
         _progress(reader.job_id, run)
 
 
@@ -430,14 +503,37 @@ def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, us
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
     SyncRecord.objects.filter(run=run).delete()
     error = {**diagnosis.to_dict(), "kept": kept}
-    _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300])
-    result = {"ok": False, "run_id": str(run.pk), "rows": run.rows, "pages": run.pages, "diagnosis": error}
+    rows_read = run.rows
+    _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300],
+         rows=0)  # its records are gone: no partial figure that looks like data
+    result = {"ok": False, "run_id": str(run.pk), "rows": rows_read, "pages": run.pages, "diagnosis": error}
     if job_id:
         background.mark_failed(job_id, diagnosis.title, result=result)
     connection = run.connection
     audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
     alerts.observe(connection, alerts.SYNC, ok=False, detail=diagnosis.title)
     return result
+
+
+def interrupt_run(run: SyncRun, message: str) -> None:
+    """End a run its worker abandoned (killed, lost): failed with ``message`` in words, its records
+    removed, its job ended. A run that finished meanwhile is left alone."""
+    diagnosis = diagnostics.Diagnosis(
+        "sync.interrupted", "warning", "The sync was interrupted", message,
+        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+         ("Pages read before", str(run.pages))],
+        [diagnostics.Step("Press Sync now to start again.", action="retry")],
+    )
+    error = {**diagnosis.to_dict(), "kept": False}
+    ended = SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE).update(
+        status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title, rows=0)
+    if not ended:
+        return
+    SyncRecord.objects.filter(run_id=run.pk).delete()
+    if run.job_id:
+        background.mark_failed(str(run.job_id), diagnosis.title, result={"ok": False, "run_id": str(run.pk),
+                                                                          "diagnosis": error})
+    audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}")
 
 
 def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:

@@ -142,3 +142,17 @@ def check_credentials(today: str | None = None) -> dict:
     from . import alerts
 
     return alerts.check_all(datetime.date.fromisoformat(today) if today else None)
+
+
+@shared_task(name="connections.resend_waiting_jobs")
+def resend_waiting_jobs() -> dict:
+    """Beat, every 30 s (and each worker on start-up): send the jobs the broker never took."""
+    return background.resend_waiting()
+
+
+@shared_task(name="connections.reap_stale_work")
+def reap_stale_work() -> dict:
+    """Beat, every REAPER_SECONDS (and each worker on start-up): end what dead workers left running."""
+    from . import reaper
+
+    return reaper.reap()

@@ -191,22 +191,27 @@ class TokenError(Exception):
 
     @classmethod
     def from_body(cls, status: int, body: dict, request_id: str | None = None) -> TokenError:
-        raw = str(body.get("error_description") or "")
-        description = _TRAILER.sub("", raw).strip() or str(body.get("error") or "Unknown error")
-        codes = [int(c) for c in body.get("error_codes") or [] if str(c).isdigit()]
+        def text(name: str) -> str | None:  # any other JSON type in a text field is ignored
+            value = body.get(name)
+            return value[:2000] if isinstance(value, str) and value else None
+
+        raw = text("error_description") or ""
+        description = _TRAILER.sub("", raw).strip() or text("error") or "Unknown error"
+        listed = body.get("error_codes")
+        codes = [int(c) for c in (listed if isinstance(listed, list) else []) if str(c).isdigit()][:10]
         if not codes:
             codes = [int(m) for m in _AADSTS.findall(raw)[:1]]
         return cls(
             description,
             kind="aadsts",
             status=status,
-            error=body.get("error"),
+            error=text("error"),
             codes=codes,
-            trace_id=body.get("trace_id") or request_id,
-            correlation_id=body.get("correlation_id"),
+            trace_id=text("trace_id") or request_id,
+            correlation_id=text("correlation_id"),
             timestamp=_parse_entra_time(body.get("timestamp")),
-            error_uri=body.get("error_uri"),
-            suberror=body.get("suberror"),
+            error_uri=text("error_uri"),
+            suberror=text("suberror"),
         )
 
 
@@ -233,11 +238,25 @@ def request_token(req: TokenRequest, policy: outbound.OutboundPolicy) -> TokenRe
         body = None
     if not isinstance(body, dict):
         raise _not_a_token_response(response.status_code, content_type)
+    if isinstance(body.get("error"), dict):
+        raise _graph_answer(response.status_code, body["error"])
     if "error" in body:
         raise TokenError.from_body(response.status_code, body, request_id)
     if response.status_code != 200 or not body.get("access_token"):
         raise _not_a_token_response(response.status_code, content_type)
     return parse_token_response(body, issued_at, request_id)
+
+
+def _graph_answer(status: int, error: dict) -> TokenError:
+    """``{"error": {"code", "message"}}`` is Microsoft Graph's error shape, not Entra's: the token
+    URL points at a Graph path."""
+    code = str(error.get("code") or "none")[:100]
+    return TokenError(
+        f"The token URL answered like Microsoft Graph (HTTP {status}, Graph code {code}), not like Entra ID's "
+        "token endpoint: it points at a Graph path instead of https://login…/{tenant}/oauth2/v2.0/token.",
+        kind="bad_response",
+        status=status,
+    )
 
 
 def _not_a_token_response(status: int, content_type: str) -> TokenError:

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "graphconn.input_guard.ControlCharacterMiddleware",
     "graphconn.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -121,6 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+    # Keep a web process's connection (opening the file and setting WAL on every request cost more
+    # than a page's queries).
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -167,7 +171,10 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Preloading is a one-way commitment (browsers ship the host as HTTPS-only for months): only on request.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# check --deploy suggests preload (security.W021); off by default it is a choice, not an oversight.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Scripts and styles come only from our own static files: no inline code, no eval.
 CONTENT_SECURITY_POLICY = env.str(
@@ -200,10 +207,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
+        # Tasks are acks_late: a task a dead worker held comes back after this long, so it must be
+        # longer than the longest task (the hard time limit); the reaper ends such runs long before.
+        "visibility_timeout": env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60) + 10 * 60,
         "global_keyprefix": env.str("CELERY_KEY_PREFIX", default="graphconn:"),
+        # A stopped or frozen Redis costs a request at most about this long, never the whole site.
+        "socket_timeout": env.float("BROKER_TIMEOUT_SECONDS", default=2.0),
+        "socket_connect_timeout": env.float("BROKER_TIMEOUT_SECONDS", default=2.0),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Connecting to the broker from a web request gives up after this (all retries included); a job
+# that could not be sent waits in the database and is sent again by beat or a starting worker.
+BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_IGNORE_RESULT = True  # job state lives in our own models, not a result backend
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -214,6 +231,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's reliability guidance for long, idempotent tasks: acknowledge after the task ran (a task a
+# dead worker held comes back after the visibility timeout), reserve one task at a time, and do not
+# re-queue a task whose pool process was killed (it could kill the next worker too): its sync run is
+# ended in words instead (connections/reaper.py).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="graphconn")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -227,6 +250,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60.0,
         "options": {"expires": 60 * 60},
     },
+    "reap-stale-work": {
+        "task": "connections.reap_stale_work",
+        "schedule": float(env.int("REAPER_SECONDS", default=30)),
+        "options": {"expires": 25},
+    },
+    "resend-waiting-jobs": {
+        "task": "connections.resend_waiting_jobs",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
     "refresh-due-tokens": {
         "task": "connections.refresh_due_tokens",
         "schedule": 60.0,
@@ -235,8 +268,23 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Sync runs kept per connection (plus each entity's newest successful run, the delta base).
 SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
+# A sync page that fails with 429/500/502/503/504 or a lost connection is asked again (Retry-After
+# honoured, else capped exponential backoff with jitter) for at most this many seconds.
+# Items per sync page ($top); 0: the entity's largest page (999 for users). Smaller pages use less
+# memory per page and report progress more often.
+SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=0)
+SYNC_PAGE_RETRY_SECONDS = env.float("SYNC_PAGE_RETRY_SECONDS", default=120.0)
+SYNC_PAGE_BACKOFF_BASE = env.float("SYNC_PAGE_BACKOFF_BASE", default=1.0)
+SYNC_PAGE_BACKOFF_CAP = env.float("SYNC_PAGE_BACKOFF_CAP", default=30.0)
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
+# A running sync writes its heartbeat after every page and every few seconds while it waits to ask a
+# page again; one silent for this long is interrupted by the reaper (beat, every REAPER_SECONDS).
+# At most 2 minutes; at least a slow page (two outbound timeouts) plus a few heartbeats.
+SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=min(
+    120, max(int(2 * env.float("GRAPH_HTTP_TIMEOUT", default=15.0)) + 6 * WORKER_HEARTBEAT_SECONDS, 60)))
+# /healthz reports work queued longer than this as stuck.
+QUEUED_STUCK_AFTER_SECONDS = env.int("QUEUED_STUCK_AFTER_SECONDS", default=10 * 60)
 
 # Outbound Graph / Entra ID requests: only these hosts (Microsoft's clouds by default),
 # plus the sandbox when GRAPH_SANDBOX_URL is set; TLS always verified (GRAPH_CA_BUNDLE

@@ -25,6 +25,7 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {"DataCenter": "West Europe", "Slice"
 _FAULTS = {
     429: ("TooManyRequests", "Please retry again later."),
     500: ("generalException", "General exception while processing."),
+    502: ("BadGateway", "The gateway received an invalid response from the upstream server."),  # a guess: undocumented
     503: ("serviceNotAvailable", "Service is temporarily unavailable. Please retry after some time."),
     504: ("UnknownError", "The gateway did not receive a response from the upstream server in time."),
 }
@@ -57,6 +58,8 @@ class FrontDoor:
             response = self._fault(fault, **ids)
         else:
             response = self._serve(req, version, rest, ids)
+            if fault is not None and fault.next_link is not None and isinstance(response.body, dict):
+                response.body["@odata.nextLink"] = fault.next_link
         return self._decorate(response, request_id, client_request_id)
 
     def _serve(self, req: Request, version: str, rest: str, ids: dict[str, str]) -> Response:
@@ -88,6 +91,11 @@ class FrontDoor:
 
     def _fault(self, fault: Fault, request_id: str, client_request_id: str) -> Response:
         assert fault.status is not None
+        if fault.location is not None:
+            return Response(fault.status, b"", {"Location": fault.location}, "text/html; charset=utf-8")
+        if fault.body is not None:  # what a gateway or proxy in front of Graph may answer instead
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return Response(fault.status, fault.body, headers, fault.content_type)
         code, message = _FAULTS.get(fault.status, _FAULTS[500])
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         response = graph_error(fault.status, code, message, headers=headers, request_id=request_id,

@@ -1,4 +1,6 @@
-"""A tiny TCP forwarder the tests can cut and restore, to make a real service 'unreachable'."""
+"""A tiny TCP forwarder the tests can cut and restore, to make a real service 'unreachable', or
+freeze and thaw, to make it hang like a stopped (SIGSTOP) process: connections are accepted and
+bytes are taken, but nothing comes back until it thaws."""
 from __future__ import annotations
 
 import socket
@@ -11,6 +13,14 @@ class TcpProxy:
         self.port = _free_port()
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
+        self.flowing = threading.Event()
+        self.flowing.set()
+
+    def freeze(self) -> None:
+        self.flowing.clear()
+
+    def thaw(self) -> None:
+        self.flowing.set()
 
     def start(self) -> None:
         self._server = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
@@ -37,17 +47,20 @@ class TcpProxy:
                 return
             try:
                 upstream = socket.create_connection(self.target, timeout=2)
+                upstream.settimeout(None)  # the 2 s are for connecting; an idle link stays open
             except OSError:
                 client.close()
                 continue
             self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=_pipe, args=(a, b, self.flowing), daemon=True).start()
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def _pipe(src: socket.socket, dst: socket.socket, flowing: threading.Event | None = None) -> None:
     try:
         while data := src.recv(65536):
+            if flowing is not None:
+                flowing.wait()
             dst.sendall(data)
     except OSError:
         pass

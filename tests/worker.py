@@ -26,18 +26,19 @@ def test_database_url() -> str:
 class WorkerProcess:
     """Starts ``celery worker`` with the tests' settings; ``stop()`` shuts it down warmly."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 4) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 4, name: str | None = None) -> None:
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.name = name  # its node name before the @ (default: one per test process)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "graphconn", "worker", "--pool", "threads",
+            [sys.executable, "-m", "celery", "-A", "graphconn", "worker", "--pool", self.env.get("CELERY_POOL", "threads"),
              "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-             "--hostname", f"test-worker-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+             "--hostname", f"{self.name or f'test-worker-{os.getpid()}'}@%h", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 
@@ -49,7 +50,10 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.proc and self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log_path}")
-            if WorkerHeartbeat.objects.exists():
+            beats = WorkerHeartbeat.objects.all()
+            if self.name:
+                beats = beats.filter(hostname__startswith=f"{self.name}@", pid=self.proc.pid)
+            if beats.exists():
                 return
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready after {timeout} s; see {self.log_path}")
@@ -63,3 +67,9 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as an out-of-memory killer or a pulled plug would: no shutdown of any kind."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -37,9 +37,15 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     connection = models.ForeignKey("connections.Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    # What to send to the broker, kept so a job the broker never took can be sent again.
+    task_name = models.CharField(max_length=200, blank=True)
+    task_args = models.JSONField(default=list, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="when the broker took the task; empty: not yet")
+    send_failures = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "sent_at"], name="job_unsent_idx")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state} ({self.id})"
@@ -47,6 +53,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+    @property
+    def waiting_for_broker(self) -> bool:
+        """Recorded, but the broker could not be reached to take it: it is sent again when it is back."""
+        return self.state == self.State.QUEUED and self.sent_at is None and self.send_failures > 0
 
     @property
     def duration(self) -> float | None:

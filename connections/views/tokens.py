@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -88,9 +89,10 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     error = request.GET.get("error")
     if error or not request.GET.get("code"):
         diagnosis = oauth.error_diagnosis(connection, error or "no_code", request.GET.get("error_description", ""))
-        row = tokens.token_row(connection)
-        fetch = connection.token_fetches.create(reason="sign_in")
-        tokens.record_failure(connection, row, fetch, diagnosis, request.user, sign_in=True)
+        with transaction.atomic():  # the fetch is recorded finished and failed, or not at all
+            row = tokens.token_row(connection)
+            fetch = connection.token_fetches.create(reason="sign_in")
+            tokens.record_failure(connection, row, fetch, diagnosis, request.user, sign_in=True)
         messages.warning(request, diagnosis.title)
         return redirect("connections:detail", pk=connection.pk)
     outcome = oauth.complete(connection, pending, request.GET["code"], request.user)

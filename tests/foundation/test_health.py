@@ -26,7 +26,7 @@ def _wait_health(client, status: int, timeout: float = 15) -> dict:
 def test_it_is_healthy_with_a_live_worker(client, live_worker):
     body = _wait_health(client, 200)
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "broker", "worker"}
+    assert set(body["checks"]) == {"database", "broker", "worker", "work"}
     assert all(check["ok"] for check in body["checks"].values())
 
 

@@ -1,0 +1,178 @@
+"""Page throughput: the connection list and a connection's detail page against the log-in page, under
+the same concurrent load on the same server.
+
+Run: .venv/bin/python bench/pages.py [--clients 50] [--seconds 5] [--connections 30] [--database-url URL]
+
+It migrates a fresh SQLite database in a temporary VAR_DIR (or --database-url, an empty database),
+saves a team with N connections (each with a token and a last sync) and, on the first, 20 sync runs
+(some failed, with their diagnoses), then starts gunicorn with 2 sync workers (DEBUG off, like
+production) and, for each page, lets C client threads request it for S seconds. It prints requests
+per second and the mean latency of one client alone (best of two interleaved rounds), and each
+page's ratio to the log-in page (the floor: a page that does almost nothing, measured in the same
+run). The target is list/login and detail/login >= 1/3.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))   # run as a script from anywhere
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=30)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+
+    var_dir = tempfile.mkdtemp(prefix="gc-bench-pages-")
+    env = {
+        "VAR_DIR": var_dir, "DATABASE_URL": args.database_url or f"sqlite:///{var_dir}/bench.sqlite3",
+        "DJANGO_SETTINGS_MODULE": "graphconn.settings", "LOG_LEVEL": "WARNING",
+        "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    cookie, detail = populate(args.connections)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "graphconn.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning"], cwd=ROOT, env={**os.environ, **env})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_up(base)
+        pages = {"login": ("/accounts/login/", None), "list": ("/", cookie), "detail": (detail, cookie)}
+        # Two rounds, pages interleaved, best of each: the machine is shared, and a busy neighbour
+        # in one page's seconds would otherwise decide the ratio.
+        rounds = [{name: measure(base + path, session, args.clients, args.seconds)
+                   for name, (path, session) in pages.items()} for _ in range(2)]
+        figures = {name: (max(r[name][0] for r in rounds), min(r[name][1] for r in rounds)) for name in pages}
+    finally:
+        server.terminate()
+        server.wait(10)
+    login_rate = figures["login"][0]
+    print(f"{args.clients} concurrent clients, {args.seconds:g} s per page, gunicorn 2 workers, "
+          f"{args.connections} connections, detail page with 20 runs")
+    print(f"{'page':8s} {'req/s':>8s} {'vs login':>9s} {'1 client':>10s}")
+    for name, (rate, latency) in figures.items():
+        print(f"{name:8s} {rate:8.0f} {rate / login_rate:9.2f} {latency * 1000:8.1f} ms")
+    worst = min(figures["list"][0], figures["detail"][0]) / login_rate
+    print(f"slowest page / login page: {worst:.2f} (target >= 0.33)")
+
+
+def populate(count: int) -> tuple[str, str]:
+    """A team admin's session cookie, and the detail URL of the connection with 20 runs."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
+
+    from connections.models import Connection, ConnectionToken, Job, Membership, SyncRun, Team
+
+    user = get_user_model().objects.create_user("bench", password=secrets.token_urlsafe(12))
+    team = Team.objects.create(name="Bench team")
+    Membership.objects.create(user=user, team=team, role="admin")
+    now = timezone.now()
+    first = None
+    for index in range(count):
+        connection = Connection.objects.create(
+            team=team, name=f"Connection {index:03d}", tenant="contoso.onmicrosoft.com",
+            client_id="6731de76-14a6-49ae-97bc-6eba6914391e", client_secret=f"secret-{index}-value~abcdefghijkl",
+            token_url="https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            scope="https://graph.microsoft.com/.default", entity="users",
+            secret_expires_on=(now + timedelta(days=20)).date())
+        ConnectionToken.objects.create(connection=connection, state="valid", access_token="x" * 1200,
+                                       expires_at=now + timedelta(hours=1), permissions=["User.Read.All"])
+        first = first or connection
+        for run in range(20 if connection is first else 1):
+            job = Job.objects.create(kind="sync", connection=connection, state="succeeded", sent_at=now)
+            failed = run % 4 == 3
+            error = {"key": "graph.server_error", "severity": "error", "title": "Microsoft Graph had a problem",
+                     "explanation": "x" * 400, "evidence": [["HTTP status", "503"]] * 6,
+                     "steps": [{"text": "Try again.", "action": "retry", "url": None}], "kept": False}
+            SyncRun.objects.create(connection=connection, job=job, entity="users", status="failed" if failed else "succeeded",
+                                   created_at=now - timedelta(minutes=run), started_at=now - timedelta(minutes=run),
+                                   finished_at=now - timedelta(minutes=run) + timedelta(seconds=30), pages=5, rows=0 if failed else 4000,
+                                   bytes=1_000_000, error=error if failed else {}, message="Read 4000 rows in 5 pages.")
+    session = SessionStore()
+    session["_auth_user_id"], session["_auth_user_backend"] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key, f"/connections/{first.pk}/"
+
+
+def measure(url: str, session_key: str | None, clients: int, seconds: float) -> tuple[float, float]:
+    """(requests per second under ``clients`` threads, mean latency of one client alone)."""
+    cookies = {"sessionid": session_key} if session_key else {}
+
+    def get(http: requests.Session) -> None:
+        response = http.get(url, cookies=cookies, timeout=30, allow_redirects=False)
+        assert response.status_code == 200, (url, response.status_code)
+
+    alone = requests.Session()
+    for _ in range(5):
+        get(alone)  # warm up
+    latencies = []
+    for _ in range(30):
+        started = time.perf_counter()
+        get(alone)
+        latencies.append(time.perf_counter() - started)
+    done, stop = [0] * clients, time.monotonic() + seconds
+
+    def client(index: int) -> None:
+        http = requests.Session()
+        while time.monotonic() < stop:
+            get(http)
+            done[index] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.monotonic() - started), statistics.mean(latencies)
+
+
+def _wait_up(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(base + "/accounts/login/", timeout=10)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()

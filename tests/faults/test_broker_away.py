@@ -1,0 +1,91 @@
+"""The broker goes away (stopped, or frozen like a SIGSTOPped Redis): pressing a button still answers
+at once in words, the work waits in the database, and it runs when the broker is back."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.urls import reverse
+
+from connections import background, tasks
+from connections.models import Job, SyncRun
+from tests.syncs.conftest import press_sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAITING = "the task queue is unreachable; it will start when it is back"
+
+
+def wait_until(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return value
+
+
+@pytest.mark.smoke
+def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_it_is_back(
+        broker_link, live_worker, sandbox_connection, team_a, operator_a, login):
+    connection = sandbox_connection(team_a)
+    client = login(operator_a)
+    broker_link.cut()
+
+    run = press_sync(client, connection)   # 200, not 500
+    page = client.get(reverse("connections:sync_progress", args=[connection.pk, run.pk])).content.decode()
+    token = client.post(reverse("connections:token_fetch", args=[connection.pk]), HTTP_HX_REQUEST="true")
+
+    assert WAITING in page
+    assert token.status_code == 200 and WAITING in token.content.decode()
+    assert run.status == "queued" and Job.objects.get(pk=run.job_id).waiting_for_broker
+    again = press_sync(client, connection)          # Sync now again: the same waiting run, no second one
+    assert again.pk == run.pk
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "degraded"
+
+    broker_link.restore()
+    tasks.resend_waiting_jobs.delay()     # what beat sends every 30 s
+    job = Job.objects.get(pk=run.job_id)
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded")
+    assert SyncRun.objects.get(pk=run.pk).rows == 250
+    wait_until(lambda: not Job.objects.filter(state__in=["queued", "running"]).exists())
+    assert set(Job.objects.values_list("state", flat=True)) == {"succeeded"}
+    assert Job.objects.get(pk=job.pk).sent_at is not None
+
+
+def test_a_starting_worker_sends_what_waited_for_the_broker(broker_link, own_worker, sandbox_connection,
+                                                            team_a, operator_a, login):
+    connection = sandbox_connection(team_a)
+    broker_link.cut()
+    run = press_sync(login(operator_a), connection)
+    assert Job.objects.get(pk=run.job_id).waiting_for_broker
+    broker_link.restore()
+
+    own_worker()   # no beat: the worker's start-up sweep sends it
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded")
+
+
+def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
+        broker_link, live_worker, sandbox_connection, team_a, operator_a, login):
+    if broker_link.freeze is None:
+        pytest.skip("a filesystem broker cannot hang")
+    connection = sandbox_connection(team_a)
+    client = login(operator_a)
+    assert background.send(background.enqueue(tasks.ping, "ping"))  # the producer is connected before the freeze
+    broker_link.freeze()
+
+    started = time.monotonic()
+    run = press_sync(client, connection)
+    pressed = time.monotonic() - started
+    started = time.monotonic()
+    listed = client.get(reverse("connections:list"))
+    health = client.get("/healthz")
+    looked = time.monotonic() - started
+
+    assert pressed < 3.0 and looked < 3.0, (pressed, looked)
+    assert listed.status_code == 200 and health.json()["status"] == "degraded"
+    assert Job.objects.get(pk=run.job_id).waiting_for_broker
+
+    broker_link.thaw()
+    background.resend_waiting()
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded")

@@ -1,0 +1,58 @@
+"""The connection list and a connection's page cost a fixed number of queries, however many
+connections, runs, tokens and audit entries there are (no query per row)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.models import ConnectionToken, SyncRun
+from tests.cast import make_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def _connections(team, count: int, prefix: str = "c") -> list:
+    made = []
+    now = timezone.now()
+    for index in range(count):
+        conn = make_connection(team, f"{prefix}{index:02d}")
+        ConnectionToken.objects.create(connection=conn, state="valid" if index % 3 else "error",
+                                       expires_at=now + timedelta(minutes=index - 5), error={"title": "Bad secret"})
+        for run in range(3):
+            SyncRun.objects.create(connection=conn, entity="users", status="failed" if run == 2 else "succeeded",
+                                   rows=run * 10, created_at=now - timedelta(minutes=run),
+                                   error={"title": "Graph had a problem"} if run == 2 else {})
+        made.append(conn)
+    return made
+
+
+def _queries(client, url: str) -> tuple[int, str]:
+    with CaptureQueriesContext(db) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+def test_the_list_costs_the_same_queries_for_2_or_20_connections(login, admin_a, team_a):
+    client = login(admin_a)
+    _connections(team_a, 2)
+    few, _ = _queries(client, "/")
+    _connections(team_a, 18, prefix="more")
+    many, page = _queries(client, "/")
+    assert many == few <= 8
+    assert page.count("Bad secret") >= 6 and page.count(">succeeded<") == 20  # each row: token error, newest run
+
+
+def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admin_a, team_a):
+    client = login(admin_a)
+    first = _connections(team_a, 1)[0]
+    few, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
+    for run in range(20):
+        SyncRun.objects.create(connection=first, entity="users", status="succeeded", rows=run)
+    many, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
+    assert many == few <= 12
