@@ -16,10 +16,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import urlsplit
 
 from graphpermissions import APPLICATION, DELEGATED, reference
-from graphpermissions.reference import is_write
+from graphpermissions.reference import bare_path, is_write
 
 # Properties a *.ReadBasic.* permission returns. For users Microsoft lists the basic profile:
 # displayName, givenName, mail, photo, surname and userPrincipalName (plus id; its reference also
@@ -176,11 +175,7 @@ def _casefold_set(items: Iterable[str]) -> set[str]:
 
 def path_segments(entity_path: str) -> list[str]:
     """Path segments of a Graph path or URL, without the API version, query or ``delta``."""
-    text = entity_path.strip()
-    if "://" in text:
-        text = urlsplit(text).path
-    text = text.split("?", 1)[0].split("#", 1)[0]
-    parts = [p for p in text.split("/") if p]
+    parts = [p for p in bare_path(entity_path).split("/") if p]
     if parts and parts[0].casefold() in _VERSION_PREFIXES:
         parts = parts[1:]
     if parts and parts[-1].casefold() in _DELTA_SEGMENTS:
@@ -206,14 +201,7 @@ def resolve(entity_path: str) -> Entity | None:
     if reference().match(entity_path) is None:
         return None
     path = "/".join(path_segments(entity_path))
-    return Entity(path, path, listed=False, max_top=None, reads=(_bare_path(entity_path),))
-
-
-def _bare_path(entity_path: str) -> str:
-    text = entity_path.strip()
-    if "://" in text:
-        text = urlsplit(text).path
-    return text.split("?", 1)[0].split("#", 1)[0]
+    return Entity(path, path, listed=False, max_top=None, reads=(bare_path(entity_path),))
 
 
 def lookup(entity_path: str) -> Entity | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import jwt
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -24,6 +25,9 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = dt.timedelta(minutes=10)
 MAX_UPLOAD_BYTES = 64 * 1024
 _KEY_BLOCK = re.compile(rb"-----BEGIN (?:RSA |ENCRYPTED )?PRIVATE KEY-----")
+
+
+ONLY_RSA = "Only RSA keys can sign client assertions for Entra ID (PS256/RS256)."
 
 
 class CertificateError(ValueError):
@@ -58,6 +62,8 @@ def load(*, certificate: bytes | None = None, private_key: bytes | None = None,
     if pkcs12_data:
         try:
             key, cert, _ = pkcs12.load_key_and_certificates(pkcs12_data, secret)
+        except UnsupportedAlgorithm:
+            raise CertificateError(ONLY_RSA, "pkcs12_file") from None
         except ValueError:
             raise CertificateError("The PKCS#12 file could not be opened: the password is wrong or it is not a "
                                    ".pfx/.p12 file.", "pkcs12_password") from None
@@ -88,6 +94,8 @@ def _pem_key(data: bytes, password: bytes | None, field_name: str) -> rsa.RSAPri
                                "with both the certificate and the key.", field_name)
     try:
         key = serialization.load_pem_private_key(data[found.start():], password)
+    except UnsupportedAlgorithm:
+        raise CertificateError(ONLY_RSA, field_name) from None
     except TypeError:
         raise CertificateError("The private key is encrypted: enter its password.", "pkcs12_password") from None
     except ValueError:
@@ -99,10 +107,13 @@ def _pem_key(data: bytes, password: bytes | None, field_name: str) -> rsa.RSAPri
 @sensitive_variables()
 def _loaded(cert: x509.Certificate, key: object, key_field: str) -> LoadedCertificate:
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise CertificateError("Only RSA keys can sign client assertions for Entra ID (PS256/RS256).", key_field)
+        raise CertificateError(ONLY_RSA, key_field)
     public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(serialization.Encoding.DER, public) != \
-            cert.public_key().public_bytes(serialization.Encoding.DER, public):
+    try:
+        certificate_key = cert.public_key().public_bytes(serialization.Encoding.DER, public)
+    except UnsupportedAlgorithm:  # a certificate for a key type the library cannot read (SM2, …)
+        raise CertificateError(ONLY_RSA, "certificate_file") from None
+    if key.public_key().public_bytes(serialization.Encoding.DER, public) != certificate_key:
         raise CertificateError("The private key does not belong to this certificate.", key_field)
     return LoadedCertificate(
         private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

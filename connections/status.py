@@ -89,7 +89,8 @@ def problems(connection: Connection, today: datetime.date | None = None) -> list
             found.append("The client secret is unreadable with the configured keys — re-enter it.")
         elif state == "none":
             found.append("No client secret is saved.")
-    level = credentials.expiry(connection, today or timezone.localdate()).level
+    known = getattr(connection, "expiry", None) if today is None else None  # set by credentials.for_page
+    level = (known or credentials.expiry(connection, today or timezone.localdate())).level
     what = "certificate" if connection.uses_certificate else "client secret"
     if level == "expired":
         found.append(f"The {what} has expired.")

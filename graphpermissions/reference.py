@@ -59,13 +59,21 @@ def normalise_reference_path(path: str) -> str:
     return "/" + "/".join(_segment(s) for s in path.split("/") if s.strip())
 
 
-def api_segments(path_or_url: str) -> list[str]:
-    """The comparable segments of a path or URL someone typed, without version, query or fragment."""
+def bare_path(path_or_url: str) -> str:
+    """The path part of a path or URL someone typed, without scheme, host, query or fragment
+    ("" for a URL that does not parse, such as ``https://[x/users``)."""
     text = path_or_url.strip()
     if "://" in text:
-        text = urlsplit(text).path
-    text = text.split("?", 1)[0].split("#", 1)[0]
-    parts = [p for p in text.split("/") if p.strip()]
+        try:
+            text = urlsplit(text).path
+        except ValueError:
+            return ""
+    return text.split("?", 1)[0].split("#", 1)[0]
+
+
+def api_segments(path_or_url: str) -> list[str]:
+    """The comparable segments of a path or URL someone typed, without version, query or fragment."""
+    parts = [p for p in bare_path(path_or_url).split("/") if p.strip()]
     if parts and parts[0].strip().lower() in _VERSIONS:
         parts = parts[1:]
     return [_segment(p) for p in parts]

@@ -13,10 +13,17 @@ RUNS_IN_PANEL = 5
 RUNS_IN_CHART = 20
 
 
+def _newest_runs(connection: Any) -> list[Any]:
+    """The runs the panel and its chart show, newest first: one query per page, shared by both."""
+    if not hasattr(connection, "_newest_runs"):
+        connection._newest_runs = list(connection.sync_runs.select_related("started_by")[:RUNS_IN_CHART])
+    return connection._newest_runs
+
+
 @register.simple_tag
 def recent_sync_runs(connection: Any) -> list[Any]:
-    """The connection's newest runs, newest first (one query)."""
-    return list(connection.sync_runs.select_related("started_by")[:RUNS_IN_PANEL])
+    """The connection's newest runs, newest first."""
+    return _newest_runs(connection)[:RUNS_IN_PANEL]
 
 
 @register.filter
@@ -34,10 +41,8 @@ def as_text(value: Any) -> str:
 
 @register.simple_tag
 def sync_history_chart(connection: Any) -> str:
-    """The last runs of the connection as a picture with its text alternative (one query)."""
-    runs = connection.sync_runs.only("status", "rows", "added", "changed", "removed", "created_at",
-                                     "started_at", "finished_at")[:RUNS_IN_CHART]
-    return charts.history_svg(runs, chart_id=f"sync-history-{connection.pk}", slots=RUNS_IN_CHART)
+    """The last runs of the connection as a picture with its text alternative."""
+    return charts.history_svg(_newest_runs(connection), chart_id=f"sync-history-{connection.pk}", slots=RUNS_IN_CHART)
 
 
 @register.filter

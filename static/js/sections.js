@@ -2,7 +2,8 @@
 // and scrolls to it, on load and when the hash changes (no inline handlers: see the CSP).
 (function () {
   function reveal() {
-    var id = decodeURIComponent(location.hash.slice(1));
+    var id;
+    try { id = decodeURIComponent(location.hash.slice(1)); } catch (error) { return; }  // "#%" is no section
     var target = id && document.getElementById(id);
     if (!target) return;
     for (var node = target; node; node = node.parentElement) {

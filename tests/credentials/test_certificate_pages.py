@@ -16,6 +16,25 @@ from tests.credentials.conftest import make_cert
 
 pytestmark = pytest.mark.django_db
 
+# A throwaway SM2 certificate and key (openssl ecparam -name SM2): a key type the library cannot read.
+SM2_CERT = """-----BEGIN CERTIFICATE-----
+MIIBcTCCARegAwIBAgIUZtOO8324Vfhg8ZpielrpWwm9WZcwCgYIKoEcz1UBg3Uw
+DjEMMAoGA1UEAwwDc20yMB4XDTI2MTIwMTIzNDg1MVoXDTI2MTIzMTIzNDg1MVow
+DjEMMAoGA1UEAwwDc20yMFkwEwYHKoZIzj0CAQYIKoEcz1UBgi0DQgAEjkGFDauf
+BnJG27+BBD3gfD6Kmme+7Csd5477HWL5sBIamsrsQ4CshoEDSckwFhPRADiSxCRB
+4BDTJuuNSu0KBKNTMFEwHQYDVR0OBBYEFKfcpM0GlJSsHsroDrYZzYV3JQ2BMB8G
+A1UdIwQYMBaAFKfcpM0GlJSsHsroDrYZzYV3JQ2BMA8GA1UdEwEB/wQFMAMBAf8w
+CgYIKoEcz1UBg3UDSAAwRQIhAMvjmv+MXrWBEp9KnGofBtNM0tl6vjDc9aVsx4nS
+JfGGAiAIajmuoDz7Uj/iuv7/1Sf5MiMLiaJAdZ54/GFCbzIgvQ==
+-----END CERTIFICATE-----
+"""
+SM2_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqBHM9VAYItBG0wawIBAQQgpivKfbS3pKmUvGzs
+Iytzr4/g9kFYpFptzQb+qLdt1p6hRANCAASOQYUNq58Gckbbv4EEPeB8PoqaZ77s
+Kx3njvsdYvmwEhqayuxDgKyGgQNJyTAWE9EAOJLEJEHgENMm641K7QoE
+-----END PRIVATE KEY-----
+"""
+
 
 def upload(client, connection, **files):
     data = {"assertion_form": files.pop("assertion_form", "PS256"), "pkcs12_password": files.pop("password", "")}
@@ -49,10 +68,14 @@ def test_pem_in_one_file_or_two_and_pkcs12_are_accepted(login, admin_a, team_a):
     ({}, "certificate_file", "Upload the certificate"),
     ({"certificate_file": b"x" * (certificates.MAX_UPLOAD_BYTES + 1)}, "certificate_file", "too large"),
     ({"certificate_file": "expired cert"}, "certificate_file", "This certificate expired on"),
+    ({"certificate_file": "sm2 both"}, "certificate_file", "Only RSA keys"),
+    ({"certificate_file": "sm2 cert", "private_key_file": "sm2 key"}, "private_key_file", "Only RSA keys"),
+    ({"certificate_file": "sm2 cert", "private_key_file": "other key"}, "certificate_file", "Only RSA keys"),
 ])
 def test_a_bad_upload_is_a_field_error_and_saves_nothing(login, admin_a, team_a, files, field, words):
     cert, other, expired = make_cert(), make_cert(key_index=1), make_cert(days=-1)
-    parts = {"cert": cert.cert_pem, "other key": other.key_pem, "expired cert": expired.cert_pem + expired.key_pem}
+    parts = {"cert": cert.cert_pem, "other key": other.key_pem, "expired cert": expired.cert_pem + expired.key_pem,
+             "sm2 both": (SM2_CERT + SM2_KEY).encode(), "sm2 cert": SM2_CERT.encode(), "sm2 key": SM2_KEY.encode()}
     files = {k: parts.get(v, v) if isinstance(v, str) and k != "password" else v for k, v in files.items()}
     conn = make_connection(team_a, "bad uploads")
     response = upload(login(admin_a), conn, **files)

@@ -140,6 +140,8 @@ def test_a_link_to_a_section_opens_it_and_the_page_fits_a_laptop_screen(
     height = page.evaluate("() => document.documentElement.scrollHeight")
     assert height <= 1400, f"the detail page is {height} px tall at 1280 px wide"
 
+    page.goto(url + "#%E0")  # a fragment that does not decode opens nothing and throws nothing
+    expect(page.locator("#profile")).not_to_have_attribute("open", "")
     page.goto(url + "#audit")
     expect(page.locator("#audit")).to_be_visible()
     page.get_by_role("link", name="Profile", exact=True).click()

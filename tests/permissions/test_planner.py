@@ -144,6 +144,13 @@ def test_free_paths_in_the_planner(login, viewer_a):
 
 
 @pytest.mark.django_db
+def test_a_free_path_that_is_not_a_url_is_unknown_not_a_500(login, viewer_a):
+    response = login(viewer_a).get(reverse("connections:planner"), {"free_paths": "https://[x/users", "kind": "app"})
+
+    assert response.status_code == 200 and "does not know https://[x/users" in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_the_connection_planner_covers_the_apps_connections_and_another_team_gets_404(
         login, viewer_a, outsider, team_a, connection_factory):
     first = connection_factory(team_a, "users", entity="users", client_id=CLIENT, tenant=TENANT)
