@@ -10,7 +10,7 @@ SANDBOX_PORT ?= 8765
 run: export GRAPH_SANDBOX_URL ?= https://127.0.0.1:$(SANDBOX_PORT)
 run: export GRAPH_CA_BUNDLE ?= $(CURDIR)/var/sandbox/ca.pem
 
-.PHONY: install run test bench clean
+.PHONY: install run test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,11 @@ run: install
 	if [ -z "$$OIDC_TENANT_ID" ] && [ -f var/sandbox/sign-in.env ]; then set -a; . ./var/sandbox/sign-in.env; set +a; fi; \
 	PATH="$(CURDIR)/$(BIN):$$PATH" SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho start -f Procfile
 
-test: install
+test: install lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
 
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -185,7 +185,7 @@ def path_segments(entity_path: str) -> list[str]:
 
 def _matches(template: list[str], parts: list[str]) -> bool:
     return len(template) == len(parts) and all(
-        t == "{id}" or t.casefold() == p.casefold() for t, p in zip(template, parts)
+        t == "{id}" or t.casefold() == p.casefold() for t, p in zip(template, parts, strict=True)
     )
 
 

@@ -111,7 +111,7 @@ class Reference:
         self._names: list[str] = data["names"]
         self._perms: dict[tuple[str, str], Permission] = {}
         self._by_id: dict[tuple[str, str], str] = {}
-        for name, kinds in zip(self._names, data["permissions"]):
+        for name, kinds in zip(self._names, data["permissions"], strict=False):
             for kind, (guid, display, admin_consent, privilege, offered) in kinds.items():
                 perm = Permission(name, kind, guid, display, bool(admin_consent), privilege, bool(offered))
                 self._perms[(name.lower(), kind)] = perm

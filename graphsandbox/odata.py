@@ -288,8 +288,7 @@ class _Parser:
         pred = self.and_expr()
         while self.word() == "or":
             self.i += 1
-            left, right = pred, self.and_expr()
-            pred = lambda item, a=left, b=right: a(item) or b(item)
+            pred = _or(pred, self.and_expr())
         return pred
 
     def and_expr(self) -> Predicate:
@@ -439,6 +438,10 @@ def _and(a: Predicate, b: Predicate) -> Predicate:
     return lambda item: a(item) and b(item)
 
 
+def _or(a: Predicate, b: Predicate) -> Predicate:
+    return lambda item: a(item) or b(item)
+
+
 def _compare(getter: Callable[[dict], Any], op: str, literal: Any) -> Predicate:
     if isinstance(literal, datetime):
         def value_of(item: dict) -> Any:
@@ -503,6 +506,6 @@ def compile_search(text: str, spec: EntitySpec) -> Predicate:
         preds.append(lambda item, p=prop, rx=pattern:
                      isinstance(item.get(p), str) and rx.search(item[p].lower()) is not None)
     pred = preds[0]
-    for join, nxt in zip(joins, preds[1:]):
-        pred = _and(pred, nxt) if join == "AND" else (lambda item, a=pred, b=nxt: a(item) or b(item))
+    for join, nxt in zip(joins, preds[1:], strict=False):
+        pred = _and(pred, nxt) if join == "AND" else _or(pred, nxt)
     return pred

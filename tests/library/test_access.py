@@ -66,7 +66,7 @@ def concrete_url(route: str, team_connection: Connection) -> tuple[str, bool]:
     for match in re.finditer(r"<(?:(\w+):)?(\w+)>", route):
         kind, name = match.group(1) or "str", match.group(2)
         has_kwargs = True
-        value = {"uuid": lambda: _object_for(name, team_connection), "int": lambda: 1}.get(kind, lambda: "x")()
+        value = _object_for(name, team_connection) if kind == "uuid" else 1 if kind == "int" else "x"
         out = out.replace(match.group(0), str(value), 1)
     return "/" + out, has_kwargs
 

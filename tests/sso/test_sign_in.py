@@ -16,7 +16,7 @@ ADMIN, OPERATOR, VIEWER = ROLES
 @pytest.fixture
 def mapped(team_a):
     """Team A's app roles mapped to its roles."""
-    for value, role in zip(ROLES, ("admin", "operator", "viewer")):
+    for value, role in zip(ROLES, ("admin", "operator", "viewer"), strict=False):
         ClaimMapping.objects.create(claim="roles", value=value, team=team_a, role=role)
     return team_a
 
