@@ -1,18 +1,21 @@
-"""Sync runs: read every page of a connection's entity into ``SyncRecord`` rows, and compare runs.
+"""Sync runs: read every page of a connection's entity into the versioned store, and compare runs.
 
 A full run reads ``{service_url}/{entity}`` with the profile's ``$select``/``$filter`` and the
 entity's largest page, following ``@odata.nextLink`` as-is. For entities with delta queries it
 first asks ``…/delta?$deltatoken=latest`` for a deltaLink, so that the next run reads only what
 changed since *before* this one began (changes made while paging are reported again, which is
-harmless). A delta run follows the stored deltaLink and applies the changes to a copy of the
-previous run's records. Every run is compared with the previous successful run by content hash.
+harmless). A delta run follows the stored deltaLink and writes only the changes it received.
+``syncstore`` keeps the items as versions and publishes a run atomically when it succeeds; every
+run is compared with the previous successful run of the same entity, ``$select`` and ``$filter``.
 
-Memory stays flat: one page is in memory at a time, and records are written per page. (A delta
-run keeps the changes themselves — usually few — in memory until they are applied.)
+Memory stays flat: one page is in memory at a time, and a full run stages it per page. (A delta
+run keeps the changes themselves — usually few — in memory until they are published.) Each page
+is parsed once (orjson) and each item serialised once: that text is both its digest and what is
+stored. Progress is written on the first page and then at most every ``PROGRESS_EVERY`` seconds;
+whether the run was cancelled is checked on every page.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -25,12 +28,12 @@ from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, models, reset_queries, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import audit, background, catalogue, diagnostics, graphclient, outbound, probe, tokens
+from . import audit, background, catalogue, diagnostics, graphclient, outbound, probe, syncstore, tokens
 from .fields import plaintext
-from .models import Connection, ConnectionToken, Job, SyncRecord, SyncRun, TokenFetch
+from .models import Connection, ConnectionToken, Job, SyncRun, SyncVersion, TokenFetch
+from .syncstore import clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +44,7 @@ THROTTLE_WAIT_CAP = 120.0  # longer waits are cut to this, in the task, before t
 THROTTLE_TRIES = 3         # pages refused this many times in a row fail the run
 STALE_AFTER = timedelta(minutes=10)   # a running run without a page for this long is taken over
 QUEUED_STALE_AFTER = timedelta(hours=2)
-WRITE_BATCH = 1000
-COPY_CHUNK = 2000
+PROGRESS_EVERY = 1.0  # seconds between progress writes
 
 
 class SyncFailed(Exception):
@@ -58,6 +60,10 @@ class DeltaExpired(Exception):
     """Graph no longer knows the deltaLink's state: read everything again."""
 
 
+class Stopped(Exception):
+    """The run was cancelled, interrupted or deleted while it read: stop at this page."""
+
+
 # -- starting -------------------------------------------------------------------------------------
 
 def expire_stale_runs(connection: Connection) -> None:
@@ -70,7 +76,8 @@ def expire_stale_runs(connection: Connection) -> None:
         _fail(run, run.job_id, _stale_diagnosis(run), user=None)
 
 
-def start(connection: Connection, user: Any, task: Any) -> Job:
+def start(connection: Connection, user: Any, task: Any, *,
+          trigger: str = SyncRun.Trigger.MANUAL) -> Job:
     """Queue a sync of ``connection`` — or return the job of the run already queued or running.
 
     The run and its job are created together; the partial unique constraint on active runs
@@ -82,7 +89,7 @@ def start(connection: Connection, user: Any, task: Any) -> Job:
         return active.job
     run = SyncRun(connection=connection, started_by=user if getattr(user, "pk", None) else None,
                   entity=connection.entity, odata_select=connection.odata_select,
-                  odata_filter=connection.odata_filter)
+                  odata_filter=connection.odata_filter, trigger=trigger)
     try:
         with transaction.atomic():
             run.job = background.enqueue(task, "sync", user=user, connection=connection,
@@ -105,11 +112,11 @@ def _claim(run: SyncRun) -> bool:
     now = timezone.now()
     claimable = models.Q(status=SyncRun.Status.QUEUED) | models.Q(
         status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    claimed = SyncRun.objects.filter(pk=run.pk).filter(claimable).update(
+    claimed = SyncRun.objects.filter(pk=run.pk, cancel_requested=False).filter(claimable).update(
         status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, pages=0, rows=0, bytes=0, total=None,
         message="Getting a token…")
     if claimed:
-        SyncRecord.objects.filter(run=run).delete()  # a taken-over run starts again from nothing
+        syncstore.discard(run)  # a taken-over run starts again from nothing
         run.refresh_from_db()
     return bool(claimed)
 
@@ -127,18 +134,19 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         reader = _Reader.open(connection, run, job_id, user)
         previous = _previous_run(connection, run)
         entity = catalogue.lookup(run.entity)
-        use_delta = bool(previous and previous.delta_link and entity and entity.delta
-                         and previous.odata_select == run.odata_select and not run.odata_filter)
+        use_delta = bool(previous and previous.delta_link and entity and entity.delta and not run.odata_filter)
+        changes = None
         if use_delta:
             try:
-                _delta_run(reader, run, previous)
+                changes = _delta_run(reader, run, previous)
             except DeltaExpired:
-                SyncRecord.objects.filter(run=run).delete()
                 _set(run, pages=0, rows=0, bytes=0, message="The delta token expired: reading everything again…")
                 _full_run(reader, run, entity, page_size)
         else:
             _full_run(reader, run, entity, page_size)
-        return _succeed(connection, run, previous, reader, user)
+        return _succeed(connection, run, previous, reader, user, changes)
+    except (Stopped, syncstore.NotPublished):
+        return _stopped(run)
     except SyncFailed as failed:
         return _fail(run, job_id, failed.diagnosis, user, kept=failed.kept)
     except outbound.OutboundError as err:
@@ -156,8 +164,9 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
 
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
-    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, entity=run.entity)
-                .exclude(pk=run.pk).order_by("-finished_at").first())
+    """The last published run of the same stream: its snapshot is the one this run changes."""
+    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, stream=run.stream)
+                .exclude(pk=run.pk).order_by("-seq").first())
     if previous is not None:
         SyncRun.objects.filter(pk=run.pk).update(previous=previous)
         run.previous = previous
@@ -245,8 +254,10 @@ def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, pa
         headers["ConsistencyLevel"] = "eventual"
     if entity is not None and entity.delta and not run.odata_filter:
         run.delta_link = _latest_delta_link(reader, base, run.odata_select)
+    stager = syncstore.Stager(run, _key_name(run))
     for body in _pages(reader, run, base, params, headers):
-        _write(run, _items(body))
+        stager.add(_items(body))
+        run.rows = stager.rows
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -281,7 +292,9 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
            headers: dict[str, str]) -> Iterator[dict[str, Any]]:
     """Each page's body, following ``@odata.nextLink`` as-is; counts pages and bytes on the run."""
     next_url: str | None = url
+    reported = 0.0
     while next_url:
+        _check_stopped(run)
         response = reader.get(next_url, params=params, headers=headers)
         if not response.ok or not isinstance(response.body, dict):
             if run.mode == SyncRun.Mode.DELTA and (
@@ -297,7 +310,16 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
         next_url, params = body.get("@odata.nextLink"), None  # the link carries every query option
         if body.get("@odata.deltaLink"):
             run.delta_link = str(body["@odata.deltaLink"])
-        _progress(reader.job_id, run)
+        if not next_url or time.monotonic() - reported >= PROGRESS_EVERY:
+            _progress(reader.job_id, run)
+            reported = time.monotonic()
+
+
+def _check_stopped(run: SyncRun) -> None:
+    """Between pages: stop when someone pressed Cancel, the run was interrupted, or it is gone."""
+    state = SyncRun.objects.filter(pk=run.pk).values_list("status", "cancel_requested").first()
+    if state is None or state[0] != SyncRun.Status.RUNNING or state[1]:
+        raise Stopped()
 
 
 def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -305,11 +327,6 @@ def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(value, list):
         return [item for item in value if isinstance(item, dict)]
     return [body] if "@odata.context" in body and "value" not in body else []  # a single object
-
-
-def clean(item: dict[str, Any]) -> dict[str, Any]:
-    """The item without OData annotations (``@odata.type``, ``@removed``, ``members@delta``…)."""
-    return {k: v for k, v in item.items() if "@" not in k}
 
 
 def as_text(value: Any) -> str:
@@ -323,35 +340,16 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
-def digest(data: dict[str, Any]) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _key_of(item: dict[str, Any], key_name: str, data: dict[str, Any]) -> str:
-    key = item.get(key_name)
-    return str(key) if key not in (None, "") else f"#{digest(data)}"  # keyless items: by content
-
-
-def _write(run: SyncRun, items: list[dict[str, Any]]) -> None:
-    key_name = _key_name(run)
-    records = []
-    for item in items:
-        data = clean(item)
-        records.append(SyncRecord(run=run, key=_key_of(item, key_name, data)[:400], data=data, digest=digest(data)))
-    _flush(run, records)
-
-
 def _key_name(run: SyncRun) -> str:
     entity = catalogue.lookup(run.entity)
     return entity.key if entity else "id"
 
 
-def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> None:
-    """Follow the previous run's deltaLink; apply the changes to a copy of its records."""
+def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> dict[str, dict[str, Any] | None]:
+    """Follow the previous run's deltaLink; the changes it lists, merged per key (None: removed)."""
     _set(run, mode=SyncRun.Mode.DELTA, message="Reading the changes since the last sync…")
     key_name = _key_name(run)
-    changes: dict[str, dict[str, Any] | None] = {}  # key → merged changed properties, None: removed
+    changes: dict[str, dict[str, Any] | None] = {}
     headers = {"Prefer": "odata.maxpagesize=999"}
     for body in _pages(reader, run, previous.delta_link, None, headers):
         for item in _items(body):
@@ -363,30 +361,7 @@ def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> None:
             else:
                 changes[key] = {**(changes.get(key) or {}), **clean(item)}
     _set(run, message=f"Applying {len(changes)} changes to the {previous.rows} records of the last sync…")
-    batch: list[SyncRecord] = []
-    for old in SyncRecord.objects.filter(run=previous).order_by("pk").iterator(chunk_size=COPY_CHUNK):
-        if old.key in changes:
-            change = changes.pop(old.key)
-            if change is None:
-                continue
-            data = {**old.data, **change}
-            batch.append(SyncRecord(run=run, key=old.key, data=data, digest=digest(data)))
-        else:
-            batch.append(SyncRecord(run=run, key=old.key, data=old.data, digest=old.digest))
-        if len(batch) >= WRITE_BATCH:
-            _flush(run, batch)
-    for key, change in changes.items():  # what is left is new
-        if change is not None:
-            batch.append(SyncRecord(run=run, key=key[:400], data=change, digest=digest(change)))
-            if len(batch) >= WRITE_BATCH:
-                _flush(run, batch)
-    _flush(run, batch)
-
-
-def _flush(run: SyncRun, batch: list[SyncRecord]) -> None:
-    SyncRecord.objects.bulk_create(batch, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    run.rows += len(batch)
-    batch.clear()
+    return changes
 
 
 def _progress(job_id: str | None, run: SyncRun) -> None:
@@ -408,14 +383,20 @@ def _set(run: SyncRun, **fields: Any) -> None:
 
 # -- finishing ------------------------------------------------------------------------------------
 
-def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, reader: _Reader, user: Any) -> dict[str, Any]:
-    rows = SyncRecord.objects.filter(run=run).count()
+def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, reader: _Reader, user: Any,
+             changes: dict[str, dict[str, Any] | None] | None) -> dict[str, Any]:
+    """Publish the run (one transaction) and say so; a cancelled run raises ``NotPublished``."""
+    pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
+    fields = {"pages": run.pages, "bytes": run.bytes, "delta_link": run.delta_link, "mode": run.mode}
+    if changes is not None and previous is not None:
+        published = syncstore.publish_delta(run, changes, previous.rows, **fields)
+    else:
+        published = syncstore.publish_full(run, previous.rows if previous is not None else None, **fields)
+    rows = published.rows
     counts: dict[str, int | None] = {"added": None, "changed": None, "removed": None}
     if previous is not None:
-        counts = {kind: qs.count() for kind, qs in change_querysets(run, previous).items()}
-    _set(run, status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=rows, pages=run.pages,
-         bytes=run.bytes, delta_link=run.delta_link, heartbeat_at=timezone.now(), error={},
-         message=f"Read {rows} rows in {run.pages} page{'s' if run.pages != 1 else ''}.", **counts)
+        counts = {"added": published.added, "changed": published.changed, "removed": published.removed}
+    _set(run, message=f"Read {rows} rows in {pages}.")
     probe.clear_graph_refusal(reader.token)
     compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
     audit.record(user, connection, audit.Action.SYNCED,
@@ -426,7 +407,7 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
 def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, user: Any,
           kept: bool = False) -> dict[str, Any]:
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
-    SyncRecord.objects.filter(run=run).delete()
+    syncstore.discard(run)
     error = {**diagnosis.to_dict(), "kept": kept}
     _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300])
     result = {"ok": False, "run_id": str(run.pk), "rows": run.rows, "pages": run.pages, "diagnosis": error}
@@ -435,6 +416,22 @@ def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, us
     connection = run.connection
     audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
     return result
+
+
+def _stopped(run: SyncRun) -> dict[str, Any]:
+    """The run was cancelled or interrupted under the worker (or deleted): drop what it staged, and
+    finish a cancel that was requested while it ran."""
+    if not SyncRun.objects.filter(pk=run.pk).exists():
+        log.info("sync run %s stopped: it was deleted with its connection", run.pk)
+        return {"ok": False, "run_id": str(run.pk), "deleted": True}
+    syncstore.discard(run)
+    run.refresh_from_db()
+    if run.cancel_requested and run.status in SyncRun.ACTIVE:
+        from . import synccontrol
+
+        synccontrol.finish_cancel(run)
+        run.refresh_from_db()
+    return {"ok": False, "run_id": str(run.pk), "stopped": True, "status": run.status}
 
 
 def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
@@ -470,15 +467,9 @@ def _crash_diagnosis() -> diagnostics.Diagnosis:
 
 # -- comparing ------------------------------------------------------------------------------------
 
-def change_querysets(run: SyncRun, previous: SyncRun) -> dict[str, models.QuerySet[SyncRecord]]:
-    """Added and changed records of ``run``, and removed records of ``previous``, compared by key and digest."""
-    new = SyncRecord.objects.filter(run=run)
-    old = SyncRecord.objects.filter(run=previous)
-    return {
-        "added": new.exclude(key__in=old.values("key")),
-        "changed": new.filter(Exists(old.filter(key=OuterRef("key")).exclude(digest=OuterRef("digest")))),
-        "removed": old.exclude(key__in=new.values("key")),
-    }
+def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
+    """Added and changed versions of ``run``, and the removed ones, by the run's sequence number."""
+    return syncstore.change_querysets(run)
 
 
 @dataclass(frozen=True)
@@ -497,14 +488,13 @@ class Change:
 
 
 def changes(run: SyncRun, kind: str, offset: int = 0, limit: int = 50) -> list[Change]:
-    """One page of ``kind`` changes of ``run`` against its previous run (two queries)."""
-    if run.previous_id is None:
+    """One page of ``kind`` changes of ``run`` against the snapshot before it (two queries)."""
+    if not run.compared:
         return []
-    querysets = change_querysets(run, run.previous)
-    rows = list(querysets[kind].order_by("key")[offset:offset + limit])
+    rows = list(change_querysets(run)[kind].order_by("key")[offset:offset + limit])
     if kind != "changed":
         return [Change(kind, r.key, r.data) for r in rows]
-    before = {r.key: r.data for r in SyncRecord.objects.filter(run_id=run.previous_id, key__in=[r.key for r in rows])}
+    before = syncstore.versions_before(run, [r.key for r in rows])
     return [Change(kind, r.key, r.data, changed_fields(before.get(r.key, {}), r.data)) for r in rows]
 
 
