@@ -20,23 +20,22 @@ BATCH = 5000
 def runs_to_prune(keep: int) -> list[SyncRun]:
     finished = SyncRun.objects.exclude(status__in=SyncRun.ACTIVE)
     bases = set(
-        finished.filter(status=SyncRun.Status.SUCCEEDED).order_by().values("connection_id", "stream")
-        .annotate(newest=Max("created_at")).values_list("connection_id", "stream", "newest")
+        finished.filter(status=SyncRun.Status.SUCCEEDED).order_by().values("connection_id", "stream_id")
+        .annotate(newest=Max("created_at")).values_list("connection_id", "stream_id", "newest")
     )
     doomed: list[SyncRun] = []
     for connection_id in finished.order_by().values_list("connection_id", flat=True).distinct():
         runs = finished.filter(connection_id=connection_id).order_by("-created_at")
         for run in runs[keep:]:
-            if (run.connection_id, run.stream, run.created_at) not in bases:
+            if (run.connection_id, run.stream_id, run.created_at) not in bases:
                 doomed.append(run)
     return doomed
 
 
-def unseen_versions(connection_id: object, stream: str) -> models.QuerySet[SyncVersion]:
+def unseen_versions(stream_id: int) -> models.QuerySet[SyncVersion]:
     """Versions of a stream that no published run of it can see any more."""
-    published = SyncRun.objects.filter(connection_id=connection_id, stream=stream, seq__isnull=False,
-                                       seq__gte=models.OuterRef("valid_from"))
-    versions = SyncVersion.objects.filter(connection_id=connection_id, stream=stream)
+    published = SyncRun.objects.filter(stream_id=stream_id, seq__isnull=False, seq__gte=models.OuterRef("valid_from"))
+    versions = SyncVersion.objects.filter(stream_id=stream_id)
     ended = versions.filter(valid_to__isnull=False).exclude(
         models.Exists(published.filter(seq__lt=models.OuterRef("valid_to"))))
     current = versions.filter(valid_to__isnull=True).exclude(models.Exists(published))
@@ -57,12 +56,13 @@ def prune_sync_runs(keep: int | None = None) -> dict[str, int]:
     (``records``: versions and staged rows deleted)."""
     keep = settings.SYNC_RUNS_KEPT if keep is None else keep
     runs = records = 0
-    streams: set[tuple[object, str]] = set()
+    streams: set[int] = set()
     for run in runs_to_prune(keep):
         records += _delete_in_batches(SyncStage.objects.filter(run_id=run.pk))
         SyncRun.objects.filter(pk=run.pk).delete()
-        streams.add((run.connection_id, run.stream))
+        if run.stream_id is not None:
+            streams.add(run.stream_id)
         runs += 1
-    for connection_id, stream in streams:
-        records += _delete_in_batches(unseen_versions(connection_id, stream))
+    for stream_id in streams:
+        records += _delete_in_batches(unseen_versions(stream_id))
     return {"runs": runs, "records": records}

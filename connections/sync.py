@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -130,20 +133,22 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         run.refresh_from_db()
         return {"ok": run.status == SyncRun.Status.SUCCEEDED, "skipped": True, "status": run.status}
     user = run.started_by
+    reader: _Reader | None = None
     try:
         reader = _Reader.open(connection, run, job_id, user)
         previous = _previous_run(connection, run)
         entity = catalogue.lookup(run.entity)
         use_delta = bool(previous and previous.delta_link and entity and entity.delta and not run.odata_filter)
         changes = None
-        if use_delta:
-            try:
-                changes = _delta_run(reader, run, previous)
-            except DeltaExpired:
-                _set(run, pages=0, rows=0, bytes=0, message="The delta token expired: reading everything again…")
+        with outbound.keep_alive():  # one connection for every page
+            if use_delta:
+                try:
+                    changes = _delta_run(reader, run, previous)
+                except DeltaExpired:
+                    _set(run, pages=0, rows=0, bytes=0, message="The delta token expired: reading everything again…")
+                    _full_run(reader, run, entity, page_size)
+            else:
                 _full_run(reader, run, entity, page_size)
-        else:
-            _full_run(reader, run, entity, page_size)
         return _succeed(connection, run, previous, reader, user, changes)
     except (Stopped, syncstore.NotPublished):
         return _stopped(run)
@@ -161,11 +166,14 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         log.exception("sync run %s crashed", run.pk)
         _fail(run, job_id, _crash_diagnosis(), user)
         raise
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
     """The last published run of the same stream: its snapshot is the one this run changes."""
-    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, stream=run.stream)
+    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, stream_id=run.stream_id)
                 .exclude(pk=run.pk).order_by("-seq").first())
     if previous is not None:
         SyncRun.objects.filter(pk=run.pk).update(previous=previous)
@@ -185,6 +193,7 @@ class _Reader:
     policy: outbound.OutboundPolicy
     refetched: bool = False
     sleep: Any = field(default=time.sleep, repr=False)
+    prefetcher: _Prefetcher | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> _Reader:
@@ -201,8 +210,7 @@ class _Reader:
             # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
             raise SyncFailed(_foreign_link_diagnosis(url, self.connection), kept=True)
         for attempt in range(1, THROTTLE_TRIES + 1):
-            response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
-                                       params=params, headers=headers)
+            response = self._download(url, params, headers)
             if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
                 # The token was refused (expired or revoked): re-fetch once, then read the page again.
                 outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
@@ -220,6 +228,26 @@ class _Reader:
             self.sleep(wait)
         raise AssertionError("unreachable")
 
+    def prefetch(self, url: str, headers: dict[str, str]) -> None:
+        """Start downloading the next page while this one is stored (never to another host)."""
+        if _origin(url) == _origin(self.connection.service_url):
+            if self.prefetcher is None:
+                self.prefetcher = _Prefetcher()
+            self.prefetcher.start(url, plaintext(self.token.access_token), self.policy, headers)
+
+    def _download(self, url: str, params: dict[str, str] | None,
+                  headers: dict[str, str] | None) -> graphclient.GraphResponse:
+        """The prefetched answer for this URL if there is one (its first try), else a GET now."""
+        prefetched = self.prefetcher.take(url) if self.prefetcher is not None and not params else None
+        if prefetched is not None:
+            return prefetched
+        return graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
+                               params=params, headers=headers)
+
+    def close(self) -> None:
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+
     def refuse(self, response: graphclient.GraphResponse) -> SyncFailed:
         """The run's failure for a Graph error answer; 401/403 are kept on the token row like Test connection."""
         if response.status in (401, 403):
@@ -228,6 +256,47 @@ class _Reader:
         return SyncFailed(diagnostics.diagnose_graph_error(
             response.status, body, response.headers, tokens.context_for(self.connection),
             frozenset(self.token.permissions or []), self.token.kind or "app"))
+
+
+class _Prefetcher:
+    """One thread that downloads the next page (HTTP and parsing only, never the database) while
+    the run's thread stores the current one; what an answer means is decided by the run's thread,
+    so throttling, a refused token and errors are handled exactly as for a page read directly."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[tuple[str, Callable[[], graphclient.GraphResponse], Future] | None] = queue.Queue()
+        self.pending: tuple[str, Future] | None = None
+        self.thread = threading.Thread(target=self._loop, name="sync-prefetch", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        with outbound.keep_alive():
+            while (job := self.jobs.get()) is not None:
+                _, fetch, future = job
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fetch())
+                    except BaseException as error:  # handed to the run's thread
+                        future.set_exception(error)
+
+    def start(self, url: str, access_token: str, policy: outbound.OutboundPolicy, headers: dict[str, str]) -> None:
+        future: Future = Future()
+        self.jobs.put((url, lambda: graphclient.get(url, access_token, policy=policy, headers=headers), future))
+        self.pending = (url, future)
+
+    def take(self, url: str) -> graphclient.GraphResponse | None:
+        """The answer for ``url`` if it was prefetched (waiting for it), once; else None."""
+        pending, self.pending = self.pending, None
+        if pending is None or pending[0] != url:
+            if pending is not None:
+                pending[1].cancel()
+            return None
+        return pending[1].result()
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self.pending[1].cancel()
+        self.jobs.put(None)
 
 
 def _throttle_wait(response: graphclient.GraphResponse) -> float | None:
@@ -306,8 +375,10 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
             _set(run, total=body["@odata.count"])
         run.pages += 1
         run.bytes += response.size
-        yield body
         next_url, params = body.get("@odata.nextLink"), None  # the link carries every query option
+        if next_url:
+            reader.prefetch(next_url, headers)
+        yield body
         if body.get("@odata.deltaLink"):
             run.delta_link = str(body["@odata.deltaLink"])
         if not next_url or time.monotonic() - reported >= PROGRESS_EVERY:

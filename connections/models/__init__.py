@@ -4,8 +4,8 @@ from .teams import ROLE_RANK, Membership, Role, Team
 from .profiles import Connection
 from .audit import AuditEntry
 from .tokens import ConnectionToken, TokenFetch
-from .syncs import SyncRun, SyncStage, SyncVersion
+from .syncs import SyncRun, SyncStage, SyncStream, SyncVersion
 from .logins import LoginFailure
 
 __all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "LoginFailure", "Membership", "Role",
-           "SyncRun", "SyncStage", "SyncVersion", "Team", "WorkerHeartbeat"]
+           "SyncRun", "SyncStage", "SyncStream", "SyncVersion", "Team", "WorkerHeartbeat"]

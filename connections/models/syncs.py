@@ -1,7 +1,8 @@
 """Sync runs and the versioned store of what they read.
 
-A connection's items are kept as *versions*: one row per state of an item, valid from the
-sequence number of the run that first saw it until the one that saw it change or vanish. Each
+A connection's items are kept as *versions* of a stream (entity + ``$select`` + ``$filter``): one row
+per state of an item, valid from the sequence number of the run that first saw it until the one
+that saw it change or vanish. Each
 successful run gets the next sequence number of its connection when it is published, so a run's
 snapshot is every version of its stream with ``valid_from <= seq < valid_to`` — one indexed query —
 and a run writes only what changed. A running run's items wait in ``SyncStage`` (invisible to
@@ -24,13 +25,39 @@ class SyncRunQuerySet(TeamScopedQuerySet):
 
 
 class SyncVersionQuerySet(TeamScopedQuerySet):
-    team_field = "connection__team"
+    team_field = "stream__connection__team"
 
 
-def stream_of(entity: str, odata_select: str, odata_filter: str) -> str:
-    """What a run read, as a short key: runs of one stream share versions and are compared."""
+def signature_of(entity: str, odata_select: str, odata_filter: str) -> str:
+    """What a run read (entity, ``$select``, ``$filter``) as a short key."""
     text = "\x1f".join((entity.strip(), odata_select.strip(), odata_filter.strip()))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class SyncStream(models.Model):
+    """What a connection's runs read: entity, ``$select`` and ``$filter``. Runs of one stream share
+    versions and are compared with each other. Versions hang off this small integer, so every
+    index over a million-item entity stays narrow."""
+
+    id = models.BigAutoField(primary_key=True)
+    connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="sync_streams")
+    signature = models.CharField(max_length=32, help_text="signature_of(entity, $select, $filter)")
+    entity = models.CharField(max_length=300)
+    odata_select = models.CharField("$select", max_length=1000, blank=True)
+    odata_filter = models.CharField("$filter", max_length=1000, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "signature"], name="one_stream_per_read")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} of {self.connection_id}"
+
+    @classmethod
+    def of(cls, connection_id: object, entity: str, odata_select: str, odata_filter: str) -> SyncStream:
+        stream, _ = cls.objects.get_or_create(
+            connection_id=connection_id, signature=signature_of(entity, odata_select, odata_filter),
+            defaults={"entity": entity, "odata_select": odata_select, "odata_filter": odata_filter})
+        return stream
 
 
 class SyncRun(models.Model):
@@ -91,7 +118,7 @@ class SyncRun(models.Model):
     message = models.CharField(max_length=300, blank=True)
     error = models.JSONField(default=dict, blank=True, help_text="the diagnosis of a failed run")
     delta_link = models.TextField(blank=True)
-    stream = models.CharField(max_length=32, blank=True, help_text="entity + $select + $filter, see stream_of")
+    stream = models.ForeignKey(SyncStream, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
     seq = models.PositiveBigIntegerField(null=True, blank=True, help_text="set when published: the snapshot's place")
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     cancel_requested = models.BooleanField(default=False, help_text="the worker stops at the next page")
@@ -109,8 +136,8 @@ class SyncRun(models.Model):
         ]
 
     def save(self, *args, **kwargs) -> None:
-        if not self.stream:
-            self.stream = stream_of(self.entity, self.odata_select, self.odata_filter)
+        if self.stream_id is None:
+            self.stream = SyncStream.of(self.connection_id, self.entity, self.odata_select, self.odata_filter)
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
@@ -125,8 +152,7 @@ class SyncRun(models.Model):
         """The run's snapshot: every item as it was when the run was published (none before)."""
         if self.seq is None:
             return SyncVersion.objects.none()
-        return SyncVersion.objects.filter(
-            connection_id=self.connection_id, stream=self.stream, valid_from__lte=self.seq).filter(
+        return SyncVersion.objects.filter(stream_id=self.stream_id, valid_from__lte=self.seq).filter(
             models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=self.seq))
 
     @property
@@ -155,9 +181,8 @@ class SyncVersion(models.Model):
     ``digest`` makes comparing a run with the current snapshot a matter of short strings in SQL."""
 
     id = models.BigAutoField(primary_key=True)
-    connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="+",
-                                   db_index=False)  # every index below starts with it
-    stream = models.CharField(max_length=32)
+    stream = models.ForeignKey(SyncStream, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # every index below starts with it
     key = models.CharField(max_length=400)
     valid_from = models.PositiveBigIntegerField()
     valid_to = models.PositiveBigIntegerField(null=True, blank=True)
@@ -169,15 +194,15 @@ class SyncVersion(models.Model):
     class Meta:
         constraints = [
             # A key's history, and a run's snapshot in key order (browse, export).
-            models.UniqueConstraint(fields=["connection", "stream", "key", "valid_from"],
-                                    name="one_version_per_key_and_seq"),
+            models.UniqueConstraint(fields=["stream", "key", "valid_from"], name="one_version_per_key_and_seq"),
             # The current snapshot, which every full run is compared with.
-            models.UniqueConstraint(fields=["connection", "stream", "key"], condition=models.Q(valid_to__isnull=True),
+            models.UniqueConstraint(fields=["stream", "key"], condition=models.Q(valid_to__isnull=True),
                                     name="one_current_version_per_key"),
         ]
         indexes = [
-            models.Index(fields=["connection", "stream", "valid_from"], name="sync_version_from"),
-            models.Index(fields=["connection", "stream", "valid_to"], name="sync_version_to"),
+            models.Index(fields=["stream", "valid_from"], name="sync_version_from"),
+            # Only ended versions: inserting a current one (most writes) does not touch it.
+            models.Index(fields=["stream", "valid_to"], name="sync_version_to", condition=models.Q(valid_to__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -187,7 +212,9 @@ class SyncVersion(models.Model):
 class SyncStage(models.Model):
     """An item read by a run that is not published yet: seen by no page, dropped when the run
     stops. ``data`` is the item's JSON text (parsed into a version only if it changed). On
-    PostgreSQL the table is UNLOGGED: it holds nothing that must survive a crash."""
+    PostgreSQL the table is UNLOGGED (it holds nothing that must survive a crash) and has no index
+    but its key: publishing compares it with hash joins. SQLite gets an index on (run, key) from
+    the migration, for its nested-loop comparison."""
 
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -195,5 +222,3 @@ class SyncStage(models.Model):
     digest = models.CharField(max_length=32)
     data = models.TextField()
 
-    class Meta:
-        indexes = [models.Index(fields=["run", "key"], name="sync_stage_run_key")]

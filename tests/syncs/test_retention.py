@@ -32,9 +32,9 @@ def make_runs(connection, statuses, entity="users"):
             SyncRun.objects.filter(pk=run.pk).update(seq=seq)
             run.seq = seq
             if published is not None:  # what the run before saw alone ends here
-                SyncVersion.objects.filter(connection=connection, stream=run.stream, valid_to=None).update(valid_to=seq)
+                SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
             SyncVersion.objects.bulk_create(
-                SyncVersion(connection=connection, stream=run.stream, key=f"{run.pk}-{i}", valid_from=seq,
+                SyncVersion(stream=run.stream, key=f"{run.pk}-{i}", valid_from=seq,
                             data={"i": i}, digest="x" * 32) for i in range(2))
             published = run
         else:

@@ -14,7 +14,7 @@ from connections.models import SyncRun, SyncVersion
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("connections", "0007_login_failures")]
-AFTER = [("connections", "0009_drop_sync_records")]
+AFTER = [("connections", "0010_drop_sync_records")]
 
 
 def migrate(targets):
