@@ -16,6 +16,7 @@ file. It prints each figure and its ratio against its target:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -115,14 +116,29 @@ def _run(connection, profile: bool = False):
 
     sync_run = SyncRun.objects.create(connection=connection, entity=connection.entity)
     profiler = None
+    slow: list[tuple[float, str]] = []
+
+    def timed(execute, sql, params, many, context):  # with --profile: each query slower than 20 ms
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if time.perf_counter() - began > 0.02:
+                slow.append((time.perf_counter() - began, sql[:160]))
+
     if profile:
         import cProfile
 
         profiler = cProfile.Profile()
         profiler.enable()
+    from django.db import connection as db
+
     started = time.perf_counter()
-    result = sync.run_sync(connection, sync_run, None)
+    with db.execute_wrapper(timed) if profile else contextlib.nullcontext():
+        result = sync.run_sync(connection, sync_run, None)
     seconds = time.perf_counter() - started
+    for took, sql in slow:
+        print(f"  {took * 1000:7.1f} ms  {sql}")
     if profiler is not None:
         import pstats
 
@@ -180,12 +196,12 @@ def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = Fal
     assert items == users, (items, users)
     line("(a) floor: Session + nextLink + json", a, 1.0, "")
 
-    first, b = _run(connection, profile)
+    first, b = _run(connection)
     assert first.rows == users and first.mode == "full", (first.rows, first.mode)
     line("(b) first full sync", b, b / a, "<= 1.5 x a", f"{first.rows:,} rows {first.pages} pages")
 
     SyncRun.objects.filter(pk=first.pk).update(delta_link="")   # the next run reads everything
-    full, c = _run(connection, profile)
+    full, c = _run(connection)
     assert full.mode == "full" and (full.added, full.changed, full.removed) == (0, 0, 0)
     line("(c) full re-read, nothing changed", c, c / a, "<= 1.2 x a")
 
@@ -196,7 +212,7 @@ def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = Fal
 
     keys = list(full.records.values_list("key", flat=True))
     change(sandbox, rng.sample(keys, one_percent), "Bench (e)")
-    changed, e = _run(connection)
+    changed, e = _run(connection, profile)
     assert changed.mode == "delta" and changed.changed == one_percent, changed.changed
     line(f"(e) delta re-sync after {one_percent:,} changes", e, e / b, "<= 0.05 x b", "(ratio to b)")
 

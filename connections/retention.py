@@ -2,8 +2,9 @@
 
 Per connection the newest ``SYNC_RUNS_KEPT`` finished runs stay, and so does each stream's newest
 successful run whatever its age (the next delta run and the comparison start from it). Queued or
-running runs are never touched. Then every version that no remaining published run can see —
-``valid_from <= seq < valid_to`` for none of them — is deleted, with what pruned runs had staged.
+running runs are never touched. Then every version that no remaining published run needs —
+neither in its snapshot (``valid_from <= seq < valid_to``) nor as the "before" of an item its run
+changed — is deleted, with what pruned runs had staged.
 Rows are deleted in batches so a large stream does not hold one long transaction.
 """
 from __future__ import annotations
@@ -36,8 +37,13 @@ def unseen_versions(stream_id: int) -> models.QuerySet[SyncVersion]:
     """Versions of a stream that no published run of it can see any more."""
     published = SyncRun.objects.filter(stream_id=stream_id, seq__isnull=False, seq__gte=models.OuterRef("valid_from"))
     versions = SyncVersion.objects.filter(stream_id=stream_id)
+    # A version that was replaced (not removed: a tombstone holds those) is also kept for the run that
+    # replaced it: that run's change set shows it as "before".
+    successor = SyncVersion.objects.filter(stream_id=stream_id, key=models.OuterRef("key"),
+                                           valid_from=models.OuterRef("valid_to"), removed=False)
     ended = versions.filter(valid_to__isnull=False).exclude(
-        models.Exists(published.filter(seq__lt=models.OuterRef("valid_to"))))
+        models.Exists(published.filter(seq__lt=models.OuterRef("valid_to")))).exclude(
+        models.Exists(published.filter(seq=models.OuterRef("valid_to"))) & models.Exists(successor))
     current = versions.filter(valid_to__isnull=True).exclude(models.Exists(published))
     return ended | current
 

@@ -6,7 +6,8 @@ with ``valid_from <= seq < valid_to``. A running run never touches them:
 - a **full** run stages every item it reads in ``SyncStage`` (``COPY`` on PostgreSQL, batched
   ``INSERT`` on SQLite: no ORM object per item), then ``publish_full`` compares the stage with the
   current snapshot by key and digest in SQL — closing the versions that vanished or changed and
-  inserting the new ones — and marks the run succeeded, all in one transaction;
+  inserting the new ones and a *tombstone* for each removed item — and marks the run succeeded, all
+  in one transaction;
 - a **delta** run keeps the changes Graph sent (usually few) and ``publish_delta`` writes only
   those: an unchanged delta re-sync writes the run row and nothing else.
 
@@ -160,13 +161,15 @@ def _lock_for_publish(run: SyncRun) -> int:
 
 
 def _current(run: SyncRun) -> models.QuerySet[SyncVersion]:
+    """The stream's current versions, tombstones of removed items included."""
     return SyncVersion.objects.filter(stream_id=run.stream_id, valid_to__isnull=True)
 
 
 def _changed_count(run: SyncRun, seq: int) -> int:
     """Versions that began at ``seq`` replacing one that ended there: the changed items."""
-    ended = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=seq, key=models.OuterRef("key"))
-    return SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=seq).filter(models.Exists(ended)).count()
+    ended = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=seq, removed=False, key=models.OuterRef("key"))
+    return SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=seq, removed=False).filter(
+        models.Exists(ended)).count()
 
 
 def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Counts:
@@ -174,34 +177,48 @@ def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Coun
     with ``fields`` — one transaction. Raises ``NotPublished`` (and keeps nothing) when the run
     was cancelled or interrupted meanwhile."""
     version, stage = SyncVersion._meta.db_table, SyncStage._meta.db_table
-    run_id = _uuid(run.pk)
+    run_id, stream_id = _uuid(run.pk), run.stream_id
+    data = "s.data::jsonb" if db.vendor == "postgresql" else "s.data"
     with transaction.atomic():
         seq = _lock_for_publish(run)
         with db.cursor() as cursor:
             if db.vendor == "postgresql":
                 cursor.execute(f'ANALYZE "{stage}"')  # fresh statistics: the planner picks hash joins
-            # Current versions the run did not see with the same digest end here (removed or changed)…
+            # Current items the run did not see with the same digest end here (removed or changed)…
             cursor.execute(
-                f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s '
-                f'AND valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM "{stage}" s WHERE s.run_id = %s '
+                f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND NOT removed '
+                f'AND NOT EXISTS (SELECT 1 FROM "{stage}" s WHERE s.run_id = %s '
                 f'AND s."key" = "{version}"."key" AND s.digest = "{version}".digest)',
-                [seq, run.stream_id, run_id])
+                [seq, stream_id, run_id])
             ended = cursor.rowcount
-            # …and the staged items without a current version begin here (added or changed). An item
-            # Graph listed twice (it changed while the run paged) counts once, as last read.
-            data = "s.data::jsonb" if db.vendor == "postgresql" else "s.data"
+            # …so do the tombstones of removed items that are back…
             cursor.execute(
-                f'INSERT INTO "{version}" (stream_id, "key", valid_from, valid_to, digest, data) '
-                f'SELECT %s, s."key", %s, NULL, s.digest, {data} FROM "{stage}" s WHERE s.run_id = %s '
+                f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND removed '
+                f'AND EXISTS (SELECT 1 FROM "{stage}" s WHERE s.run_id = %s AND s."key" = "{version}"."key")',
+                [seq, stream_id, run_id])
+            # …the staged items without a current version begin here (added, changed or back). An
+            # item Graph listed twice (it changed while the run paged) counts once, as last read…
+            cursor.execute(
+                f'INSERT INTO "{version}" (stream_id, "key", valid_from, valid_to, digest, data, removed) '
+                f'SELECT %s, s."key", %s, NULL, s.digest, {data}, FALSE FROM "{stage}" s WHERE s.run_id = %s '
                 f'AND NOT EXISTS (SELECT 1 FROM "{stage}" later WHERE later.run_id = s.run_id '
                 f'AND later."key" = s."key" AND later.id > s.id) '
                 f'AND NOT EXISTS (SELECT 1 FROM "{version}" v WHERE v.stream_id = %s '
                 f'AND v."key" = s."key" AND v.valid_to IS NULL)',
-                [run.stream_id, seq, run_id, run.stream_id])
+                [stream_id, seq, run_id, stream_id])
             began = cursor.rowcount
+            # …and each item that ended without coming back gets a tombstone (its last data).
+            cursor.execute(
+                f'INSERT INTO "{version}" (stream_id, "key", valid_from, valid_to, digest, data, removed) '
+                f'SELECT stream_id, "key", %s, NULL, digest, data, TRUE FROM "{version}" v '
+                f'WHERE v.stream_id = %s AND v.valid_to = %s AND NOT v.removed AND NOT EXISTS ('
+                f'SELECT 1 FROM "{version}" n WHERE n.stream_id = %s AND n."key" = v."key" AND n.valid_from = %s)',
+                [seq, stream_id, seq, stream_id, seq])
+            removed = cursor.rowcount
         changed = _changed_count(run, seq) if ended and began else 0
-        rows = _current(run).count() if previous_rows is None else previous_rows + began - ended
-        counts = Counts(began - changed, changed, ended - changed, rows)
+        added = began - changed
+        rows = _current(run).filter(removed=False).count() if previous_rows is None else previous_rows + added - removed
+        counts = Counts(added, changed, removed, rows)
         _mark_succeeded(run, seq, counts, fields)
         SyncStage.objects.filter(run_id=run.pk).delete()
     return counts
@@ -219,12 +236,20 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
         keys = list(changes)
         for start in range(0, len(keys), KEY_BATCH):
             batch = keys[start:start + KEY_BATCH]
-            current = {v.key: v for v in _current(run).filter(key__in=batch).only("id", "key", "digest", "data")}
+            current = {v.key: v for v in _current(run).filter(key__in=batch).only("id", "key", "digest", "data",
+                                                                                   "removed")}
             for key in batch:
                 change, old = changes[key], current.get(key)
+                if old is not None and old.removed:  # a tombstone: the item was removed before
+                    if change is None:
+                        continue
+                    ends.append(old.id)
+                    old = None
                 if change is None:
                     if old is not None:
                         ends.append(old.id)
+                        begins.append(SyncVersion(stream_id=run.stream_id, key=key, valid_from=seq, digest=old.digest,
+                                                  data=old.data, removed=True))
                         removed += 1
                     continue
                 data = {**old.data, **change} if old is not None else change
@@ -303,16 +328,18 @@ def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
     if run.seq is None:
         none = SyncVersion.objects.none()
         return {"added": none, "changed": none, "removed": none}
-    mine = SyncVersion.objects.filter(stream_id=run.stream_id)
-    began, ended = mine.filter(valid_from=run.seq), mine.filter(valid_to=run.seq)
+    began = SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=run.seq)   # the run's change set
+    replaced = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=run.seq, removed=False,
+                                          key=models.OuterRef("key"))
     return {
-        "added": began.exclude(models.Exists(ended.filter(key=models.OuterRef("key")))),
-        "changed": began.filter(models.Exists(ended.filter(key=models.OuterRef("key")))),
-        "removed": ended.exclude(models.Exists(began.filter(key=models.OuterRef("key")))),
+        "added": began.filter(removed=False).exclude(models.Exists(replaced)),
+        "changed": began.filter(removed=False).filter(models.Exists(replaced)),
+        "removed": began.filter(removed=True),    # tombstones, holding the item as it last was
     }
 
 
 def versions_before(run: SyncRun, keys: list[str]) -> dict[str, dict[str, Any]]:
     """The data of ``keys`` as they were before ``run`` changed them."""
-    rows = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=run.seq, key__in=keys).values_list("key", "data")
+    rows = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=run.seq, removed=False,
+                                      key__in=keys).values_list("key", "data")
     return dict(rows)

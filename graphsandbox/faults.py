@@ -1,12 +1,15 @@
 """Injected faults: the next N requests under a path prefix fail (or only slow down).
 
 Tests and demos use them to show throttling, server errors and hanging answers without waiting
-for Microsoft to misbehave.
+for Microsoft to misbehave. With ``ratio`` (0 < ratio <= 1) a fault hits only that share of the
+matching requests, drawn from a generator seeded by ``seed`` (the same requests in the same order
+meet the same faults), until ``count`` of them have failed: a test control, not Graph behaviour.
 """
 from __future__ import annotations
 
+import random
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FAULT_STATUSES = (429, 500, 503, 504)
@@ -19,9 +22,14 @@ class Fault:
     count: int
     retry_after: int | None = None
     delay_ms: int = 0
+    ratio: float = 1.0
+    seed: int = 0
+    draw: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def public(self) -> dict[str, Any]:
-        return asdict(self)
+        public = asdict(self)
+        public.pop("draw", None)
+        return public
 
 
 class FaultTable:
@@ -41,11 +49,14 @@ class FaultTable:
         retry_after = data.get("retry_after")
         if retry_after is None and status == 429:
             retry_after = 1
+        ratio, seed = float(data.get("ratio", 1.0)), int(data.get("seed", 0))
         fault = Fault(path=path, status=status, count=count,
                       retry_after=None if retry_after is None else int(retry_after),
-                      delay_ms=int(data.get("delay_ms") or 0))
+                      delay_ms=int(data.get("delay_ms") or 0), ratio=ratio, seed=seed, draw=random.Random(seed))
         if fault.count < 1 or fault.delay_ms < 0 or (fault.retry_after or 0) < 0:
             raise ValueError("count must be >= 1; delay_ms and retry_after must not be negative")
+        if not 0 < fault.ratio <= 1:
+            raise ValueError("ratio must be above 0 and at most 1")
         if fault.status is None and not fault.delay_ms:
             raise ValueError("a fault needs a status, a delay_ms, or both")
         with self._lock:
@@ -57,6 +68,8 @@ class FaultTable:
         with self._lock:
             for fault in self._faults:
                 if path.startswith(fault.path):
+                    if fault.ratio < 1 and fault.draw.random() >= fault.ratio:
+                        continue  # this request is spared
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)

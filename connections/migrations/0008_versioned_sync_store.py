@@ -71,6 +71,8 @@ class Migration(migrations.Migration):
                 ("valid_to", models.PositiveBigIntegerField(blank=True, null=True)),
                 ("digest", models.CharField(max_length=32)),
                 ("data", models.JSONField()),
+                ("removed", models.BooleanField(default=False, help_text="a tombstone: the item was removed at "
+                                                "valid_from (data: as it last was)")),
                 ("stream", models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE,
                                              related_name="+", to="connections.syncstream")),
             ],

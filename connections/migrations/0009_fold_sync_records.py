@@ -41,15 +41,26 @@ def fold_records_into_versions(apps, schema_editor):
             SyncRun.objects.filter(pk=run.pk).update(seq=seq)
             # Close the current versions this run no longer has as they were…
             same = SyncRecord.objects.filter(run_id=run.pk, key=models.OuterRef("key"), digest=models.OuterRef("digest"))
-            SyncVersion.objects.filter(stream_id=run.stream_id, valid_to__isnull=True).exclude(
+            SyncVersion.objects.filter(stream_id=run.stream_id, valid_to__isnull=True, removed=False).exclude(
                 models.Exists(same)).update(valid_to=seq)
-            # …and add the run's records that have no current version.
+            back = SyncRecord.objects.filter(run_id=run.pk, key=models.OuterRef("key"))
+            SyncVersion.objects.filter(stream_id=run.stream_id, valid_to__isnull=True, removed=True).filter(
+                models.Exists(back)).update(valid_to=seq)
+            # …add the run's records that have no current version…
+            key = quote("key")
             cursor.execute(
-                f"INSERT INTO {quote(version_table)} (stream_id, {quote('key')}, valid_from, valid_to, digest, data) "
-                f"SELECT %s, r.{quote('key')}, %s, NULL, r.digest, r.data FROM {quote(record_table)} r "
+                f"INSERT INTO {quote(version_table)} (stream_id, {key}, valid_from, valid_to, digest, data, removed) "
+                f"SELECT %s, r.{key}, %s, NULL, r.digest, r.data, FALSE FROM {quote(record_table)} r "
                 f"WHERE r.run_id = %s AND NOT EXISTS (SELECT 1 FROM {quote(version_table)} v "
-                f"WHERE v.stream_id = %s AND v.{quote('key')} = r.{quote('key')} AND v.valid_to IS NULL)",
+                f"WHERE v.stream_id = %s AND v.{key} = r.{key} AND v.valid_to IS NULL)",
                 [run.stream_id, seq, raw(run.pk), run.stream_id])
+            # …and a tombstone for each item that ended without coming back (the store's own rule).
+            cursor.execute(
+                f"INSERT INTO {quote(version_table)} (stream_id, {key}, valid_from, valid_to, digest, data, removed) "
+                f"SELECT stream_id, {key}, %s, NULL, digest, data, TRUE FROM {quote(version_table)} v "
+                f"WHERE v.stream_id = %s AND v.valid_to = %s AND NOT v.removed AND NOT EXISTS (SELECT 1 FROM "
+                f"{quote(version_table)} n WHERE n.stream_id = %s AND n.{key} = v.{key} AND n.valid_from = %s)",
+                [seq, run.stream_id, seq, run.stream_id, seq])
 
 
 class Migration(migrations.Migration):

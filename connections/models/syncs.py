@@ -152,7 +152,7 @@ class SyncRun(models.Model):
         """The run's snapshot: every item as it was when the run was published (none before)."""
         if self.seq is None:
             return SyncVersion.objects.none()
-        return SyncVersion.objects.filter(stream_id=self.stream_id, valid_from__lte=self.seq).filter(
+        return SyncVersion.objects.filter(stream_id=self.stream_id, valid_from__lte=self.seq, removed=False).filter(
             models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=self.seq))
 
     @property
@@ -178,6 +178,8 @@ class SyncRun(models.Model):
 class SyncVersion(models.Model):
     """One state of one item of a connection's stream, as Graph returned it (annotations dropped),
     valid for the runs with ``valid_from <= seq < valid_to`` (``valid_to`` empty: still current).
+    A removal is a version too (a tombstone), so a run's change set is its versions with
+    ``valid_from = seq``: one indexed query.
     ``digest`` makes comparing a run with the current snapshot a matter of short strings in SQL."""
 
     id = models.BigAutoField(primary_key=True)
@@ -188,6 +190,8 @@ class SyncVersion(models.Model):
     valid_to = models.PositiveBigIntegerField(null=True, blank=True)
     digest = models.CharField(max_length=32)
     data = models.JSONField()
+    removed = models.BooleanField(default=False, help_text="a tombstone: the item was removed at valid_from "
+                                                           "(data: as it last was)")
 
     objects = SyncVersionQuerySet.as_manager()
 
