@@ -26,4 +26,5 @@ urlpatterns = [
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/progress/", syncs.sync_progress, name="sync_progress"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/changes/", syncs.sync_changes, name="sync_changes"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/export/", syncs.sync_export, name="sync_export"),
+    path("connections/<uuid:pk>/syncs/<uuid:run_id>/cancel/", syncs.sync_cancel, name="sync_cancel"),
 ]

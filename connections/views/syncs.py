@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import actions, sync
+from .. import actions, sync, synccontrol
 from ..access import get_connection_for_user, get_for_user
 from ..models import Role, SyncRun, SyncVersion
 from . import fragments
@@ -50,6 +50,21 @@ def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
     return fragments.started(request, connection, PROGRESS_TEMPLATE,
                              {"run": run, "connection": connection, "can": connection.can},
                              f"Sync of {connection.entity} started.")
+
+
+@require_POST
+def sync_cancel(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+    """Cancel (operators): a queued run stops at once, a running one at its next page."""
+    run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
+                       request, Role.OPERATOR, pk=run_id, connection_id=pk)
+    run.connection.can = run.can  # type: ignore[attr-defined]
+    said = synccontrol.cancel(run, request.user)
+    run.refresh_from_db()
+    if request.htmx:
+        return fragments.polled(request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can},
+                                finished=run.is_finished)
+    messages.info(request, said)
+    return redirect("connections:detail", pk=run.connection_id)
 
 
 @require_GET

@@ -5,52 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from connections import retention, sync
 from connections.models import SyncRun, SyncStage, SyncVersion
-from tests.cast import make_connection
-from tests.syncs.conftest import GRAPH, sandbox_listing
+from tests.syncs.conftest import connection_to, sandbox_listing
 
 pytestmark = pytest.mark.django_db
 
 SELECT = "id,displayName,jobTitle,officeLocation,userPrincipalName"
-
-
-@pytest.fixture(scope="module")
-def big_sandbox(sandbox, tmp_path_factory):
-    """A second sandbox of 2,500 users, trusted through the same CA as the session's one."""
-    from graphsandbox.testing import start_sandbox
-
-    state = tmp_path_factory.mktemp("big-sandbox")
-    for name in ("ca.pem", "ca-key.pem"):
-        shutil.copy(Path(sandbox.ca_path).parent / name, state / name)
-    running = start_sandbox(users=2500, groups=3, seed=7, state_dir=state)
-    host = urlsplit(running.base_url)
-    allowed = settings.GRAPH_ALLOWED_HOSTS
-    settings.GRAPH_ALLOWED_HOSTS = [*allowed, f"{host.hostname}:{host.port}"]
-    yield running
-    settings.GRAPH_ALLOWED_HOSTS = allowed
-    running.stop()
-
-
-@pytest.fixture
-def big(big_sandbox):
-    big_sandbox.control.post("/_sandbox/reset", {})
-    return big_sandbox
-
-
-def connection_to(sandbox, team, **fields):
-    return make_connection(team, fields.pop("name", "big users"), secret=sandbox.client_secret, **{
-        "tenant": sandbox.tenant_id, "client_id": sandbox.client_id, "service_url": sandbox.graph_url,
-        "token_url": f"{sandbox.base_url}/{sandbox.tenant_id}/oauth2/v2.0/token", "scope": f"{GRAPH}/.default",
-        "entity": "users", **fields})
 
 
 def snapshot(run: SyncRun) -> dict[str, dict]:
