@@ -471,7 +471,7 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
     probe.clear_graph_refusal(reader.token)
     compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
     audit.record(user, connection, audit.Action.SYNCED,
-                 detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}")
+                 detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}{_by(run)}")
     return {"ok": True, "run_id": str(run.pk), "rows": rows, "pages": run.pages, "mode": run.mode, **counts}
 
 
@@ -485,8 +485,13 @@ def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, us
     if job_id:
         background.mark_failed(job_id, diagnosis.title, result=result)
     connection = run.connection
-    audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
+    audit.record(user, connection, audit.Action.SYNCED,
+                 detail=f"{run.entity}: failed after {run.pages} pages{_by(run)}: {diagnosis.title}")
     return result
+
+
+def _by(run: SyncRun) -> str:
+    return ", by schedule" if run.trigger == SyncRun.Trigger.SCHEDULE else ""
 
 
 def _stopped(run: SyncRun) -> dict[str, Any]:

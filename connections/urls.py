@@ -1,7 +1,7 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
 from django.urls import path
 
-from .views import library, syncs, tokens
+from .views import library, schedules, syncs, tokens
 
 app_name = "connections"
 
@@ -27,4 +27,6 @@ urlpatterns = [
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/changes/", syncs.sync_changes, name="sync_changes"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/export/", syncs.sync_export, name="sync_export"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/cancel/", syncs.sync_cancel, name="sync_cancel"),
+    path("connections/<uuid:pk>/schedule/", schedules.schedule_panel, name="schedule_panel"),
+    path("connections/<uuid:pk>/schedule/save/", schedules.schedule_save, name="schedule_save"),
 ]

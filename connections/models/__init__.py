@@ -6,6 +6,7 @@ from .audit import AuditEntry
 from .tokens import ConnectionToken, TokenFetch
 from .syncs import SyncRun, SyncStage, SyncStream, SyncVersion
 from .logins import LoginFailure
+from .schedules import SyncSchedule
 
 __all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "LoginFailure", "Membership", "Role",
-           "SyncRun", "SyncStage", "SyncStream", "SyncVersion", "Team", "WorkerHeartbeat"]
+           "SyncRun", "SyncSchedule", "SyncStage", "SyncStream", "SyncVersion", "Team", "WorkerHeartbeat"]
