@@ -9,7 +9,7 @@ from django import forms
 from . import schedules
 from .models import SyncSchedule
 
-MODES = [("off", "Off (Sync now only)"), ("interval", "Every …"), ("cron", "Cron expression")]
+MODES = [("off", "Off (started by hand only)"), ("interval", "Every …"), ("cron", "Cron expression")]
 
 
 class SyncScheduleForm(forms.Form):

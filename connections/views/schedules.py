@@ -44,7 +44,7 @@ def schedule_save(request: HttpRequest, pk: Any) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             said = (f"Sync schedule saved: {schedule.describe()}." if schedule is not None and schedule.enabled
-                    else "Sync schedule off: syncs run only when someone presses Sync now.")
+                    else "Sync schedule off: syncs run only when an operator starts one.")
             if request.htmx:
                 return render(request, PANEL, panel_context(connection, said=said))
             messages.success(request, said)

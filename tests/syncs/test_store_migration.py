@@ -24,6 +24,14 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def latest_schema_afterwards():
+    """The tests after this one need every migration applied again."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def test_every_old_run_keeps_its_records_and_its_changes():
     old = migrate(BEFORE)
     Team, Connection = old.get_model("connections", "Team"), old.get_model("connections", "Connection")
