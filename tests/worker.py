@@ -26,10 +26,11 @@ def test_database_url() -> str:
 class WorkerProcess:
     """Starts ``celery worker`` with the tests' settings; ``stop()`` shuts it down warmly."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 4) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 4, name: str = "test-worker") -> None:
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.name = name
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -37,7 +38,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "graphconn", "worker", "--pool", "threads",
              "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-             "--hostname", f"test-worker-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+             "--hostname", f"{self.name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 

@@ -136,32 +136,34 @@ def big(big_sandbox) -> Any:
 
 
 @pytest.fixture
-def own_worker(big_sandbox, broker_env, django_db_blocker, tmp_path, monkeypatch):
+def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
     """A real worker of this test's own, on a queue of its own (so it may be killed), reading the
-    2,500-user sandbox. Tasks queued during the test go to it."""
+    2,500-user sandbox. Tasks queued during the test go to it; afterwards they go to the session's."""
+    from connections.models import WorkerHeartbeat
     from graphconn.celery import app
     from tests.worker import WorkerProcess, test_database_url
 
     queue = f"own-{os.getpid()}-{time.monotonic_ns()}"
-    monkeypatch.setattr(settings, "CELERY_TASK_DEFAULT_QUEUE", queue)
-    session_queue, app.conf.task_default_queue = app.conf.task_default_queue, queue
     env = {**os.environ, **broker_env, "CELERY_QUEUE": queue, "DATABASE_URL": test_database_url(),
            "GRAPH_SANDBOX_URL": big_sandbox.base_url, "GRAPH_CA_BUNDLE": str(Path(big_sandbox.ca_path)),
            "WORKER_HEARTBEAT_SECONDS": "1", "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
            "SECRET_KEY": settings.SECRET_KEY}
-    worker = WorkerProcess(env, tmp_path / "own-worker.log", concurrency=1)
-    from connections.models import WorkerHeartbeat
-
-    before = set(WorkerHeartbeat.objects.values_list("hostname", flat=True))
-    worker.start()
-    deadline = time.monotonic() + 60
-    while not WorkerHeartbeat.objects.exclude(hostname__in=before).exists():
-        assert worker.proc.poll() is None and time.monotonic() < deadline, (tmp_path / "own-worker.log").read_text()
-        time.sleep(0.2)
-    yield worker
-    app.conf.task_default_queue = session_queue
-    worker.stop()
-    WorkerHeartbeat.objects.exclude(hostname__in=before).delete()   # a killed worker leaves its row
+    worker = WorkerProcess(env, tmp_path / "own-worker.log", concurrency=1, name="own-worker")
+    session_queue = app.conf.task_default_queue
+    monkeypatch.setattr(settings, "CELERY_TASK_DEFAULT_QUEUE", queue)
+    app.conf.task_default_queue = queue
+    try:
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not WorkerHeartbeat.objects.filter(hostname__startswith="own-worker-").exists():
+            assert worker.proc.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "own-worker.log").read_text()[-3000:])
+            time.sleep(0.2)
+        yield worker
+    finally:
+        app.conf.task_default_queue = session_queue
+        worker.stop()
+        WorkerHeartbeat.objects.filter(hostname__startswith="own-worker-").delete()  # a killed worker leaves its row
 
 
 def connection_to(sandbox: Any, team: Any, **fields: Any) -> Any:
