@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--rss-only", action="store_true", help="(g): one first full sync, print peak RSS")
     parser.add_argument("--runs", type=int, default=20, help="runs of (f)")
-    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions of (b) and (c)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print cProfile's top functions and the queries over 20 ms of (b), (c) and (e)")
     args = parser.parse_args()
 
     from graphsandbox.testing import start_sandbox
@@ -196,12 +197,12 @@ def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = Fal
     assert items == users, (items, users)
     line("(a) floor: Session + nextLink + json", a, 1.0, "")
 
-    first, b = _run(connection)
+    first, b = _run(connection, profile)
     assert first.rows == users and first.mode == "full", (first.rows, first.mode)
     line("(b) first full sync", b, b / a, "<= 1.5 x a", f"{first.rows:,} rows {first.pages} pages")
 
     SyncRun.objects.filter(pk=first.pk).update(delta_link="")   # the next run reads everything
-    full, c = _run(connection)
+    full, c = _run(connection, profile)
     assert full.mode == "full" and (full.added, full.changed, full.removed) == (0, 0, 0)
     line("(c) full re-read, nothing changed", c, c / a, "<= 1.2 x a")
 

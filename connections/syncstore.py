@@ -183,7 +183,10 @@ def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Coun
         seq = _lock_for_publish(run)
         with db.cursor() as cursor:
             if db.vendor == "postgresql":
-                cursor.execute(f'ANALYZE "{stage}"')  # fresh statistics: the planner picks hash joins
+                # The stage has no index (staging stays cheap): every comparison below is a hash join.
+                # With nested loops allowed, stale statistics can make one scan the stage per row.
+                cursor.execute("SET LOCAL enable_nestloop TO OFF")
+                cursor.execute(f'ANALYZE "{stage}"')
             # Current items the run did not see with the same digest end here (removed or changed)…
             cursor.execute(
                 f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND NOT removed '

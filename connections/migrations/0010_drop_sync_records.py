@@ -4,8 +4,8 @@ from django.db import migrations, models
 
 
 def tune_stage(apps, schema_editor):
-    """PostgreSQL: UNLOGGED, compared by hash joins. SQLite: an index for its nested loops (left out
-    of the model on purpose, so PostgreSQL does not pay for it on every staged row)."""
+    """PostgreSQL: UNLOGGED, no index (publishing uses hash joins). SQLite: an index on (run, key)
+    for its nested loops, left out of the model on purpose so PostgreSQL does not pay for it."""
     table = schema_editor.quote_name(apps.get_model("connections", "SyncStage")._meta.db_table)
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f"ALTER TABLE {table} SET UNLOGGED")

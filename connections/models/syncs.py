@@ -217,8 +217,9 @@ class SyncStage(models.Model):
     """An item read by a run that is not published yet: seen by no page, dropped when the run
     stops. ``data`` is the item's JSON text (parsed into a version only if it changed). On
     PostgreSQL the table is UNLOGGED (it holds nothing that must survive a crash) and has no index
-    but its key: publishing compares it with hash joins. SQLite gets an index on (run, key) from
-    the migration, for its nested-loop comparison."""
+    (it would double the cost of every staged row): publishing compares it with hash joins, nested
+    loops being turned off for that transaction. SQLite, which only does nested loops, gets an
+    index on (run, key) from the migration."""
 
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_index=False)
