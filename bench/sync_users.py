@@ -1,30 +1,32 @@
-"""How fast a sync of N users runs through the real code path, and how much memory it needs.
+"""How close a sync of N users runs to the raw download, and how the store grows with change.
 
-Run: .venv/bin/python bench/sync_users.py [users=20000] [--database-url URL]
+Run: .venv/bin/python bench/sync_users.py [users=100000] [--database-url URL]   (``make bench``)
 
-It starts a sandbox with N generated users (HTTPS, a subprocess), points Django at a fresh SQLite
-database in a temporary VAR_DIR (or at --database-url, which must be an empty database), migrates
-it, saves one connection for the sandbox's demo app, and calls ``sync.run_sync`` in this process
-(no worker, no broker). Three runs:
+One sandbox of N generated users (HTTPS, a subprocess) and, in this process, the real code path
+(``sync.run_sync``; no worker, no broker) on PostgreSQL when DATABASE_URL (or --database-url) names
+one — a throwaway database is created beside it and dropped at the end — else on a fresh SQLite
+file. It prints each figure and its ratio against its target:
 
-1. a full read (999 users a page, ``$count``, a deltaLink for later);
-2. a delta run after 100 users changed in the sandbox (the changes applied to a copy of run 1);
-3. a full read again under tracemalloc, for the peak of Python allocations (tracemalloc slows
-   the run down, so its rate is not the one to quote).
-
-For each: rows, pages, seconds, rows/s; then the process's peak resident memory (ru_maxrss).
+(a) the floor: one ``requests.Session`` following ``@odata.nextLink`` and parsing each page;
+(b) a first full sync;  (c) a full re-read with nothing changed;
+(d) a delta re-sync with nothing changed;  (e) a delta re-sync after 1 % of users changed;
+(f) 20 runs with 1 % change each, then the stored versions per user;
+(g) peak resident memory of a first full sync at 10,000 and at N users (each in a child process).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import platform
 import resource
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
 
@@ -34,21 +36,29 @@ sys.path.insert(0, str(ROOT))   # run as a script from anywhere
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("users", nargs="?", type=int, default=20_000)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument("users", nargs="?", type=int, default=100_000)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--rss-only", action="store_true", help="(g): one first full sync, print peak RSS")
+    parser.add_argument("--runs", type=int, default=20, help="runs of (f)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print cProfile's top functions and the queries over 20 ms of (b), (c) and (e)")
     args = parser.parse_args()
 
     from graphsandbox.testing import start_sandbox
 
     var_dir = tempfile.mkdtemp(prefix="gc-bench-sync-")
-    print(f"starting a sandbox with {args.users:,} users…", flush=True)
+    database_url, drop = _database(args.database_url, var_dir)
+    if not args.rss_only:
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"Python {platform.python_version()}, {'PostgreSQL' if drop else 'SQLite'}")
+        print(f"starting a sandbox with {args.users:,} users…", flush=True)
     sandbox = start_sandbox(users=args.users, groups=10, seed=11)
     try:
         os.environ.update({
-            "VAR_DIR": var_dir, "DATABASE_URL": args.database_url or f"sqlite:///{var_dir}/bench.sqlite3",
+            "VAR_DIR": var_dir, "DATABASE_URL": database_url,
             "GRAPH_SANDBOX_URL": sandbox.base_url, "GRAPH_CA_BUNDLE": sandbox.ca_path, "LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "graphconn.settings",
-            # DEBUG off: with it on, Django keeps the text of every query (each page's INSERT) in memory.
+            # DEBUG off: with it on, Django keeps the text of every query in memory.
             "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         })
@@ -58,49 +68,174 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        bench(sandbox, args.users)
+        if args.rss_only:
+            _first_sync(sandbox)
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        else:
+            bench(sandbox, args.users, args.runs, args.database_url, args.profile)
     finally:
         sandbox.stop()
+        if drop:
+            drop()
 
 
-def bench(sandbox, users: int) -> None:
-    from connections import sync
-    from connections.models import Connection, SyncRun, Team
+def _database(url: str, var_dir: str):
+    """A fresh database: SQLite in ``var_dir``, or a throwaway PostgreSQL database beside ``url``."""
+    if not url.startswith("postgres"):
+        return f"sqlite:///{var_dir}/bench.sqlite3", None
+    import psycopg
 
-    team = Team.objects.create(name="bench")
-    connection = Connection.objects.create(
-        team=team, name="bench users", tenant=sandbox.tenant_id, client_id=sandbox.client_id,
-        client_secret=sandbox.client_secret, service_url=sandbox.graph_url,
+    name = f"gc_bench_{secrets.token_hex(4)}"
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(urlsplit(url)._replace(path="/" + name)), drop
+
+
+def _connection(sandbox):
+    from connections.models import Connection, Team
+
+    team, _ = Team.objects.get_or_create(name="bench")
+    return Connection.objects.create(
+        team=team, name=f"bench users {secrets.token_hex(2)}", tenant=sandbox.tenant_id,
+        client_id=sandbox.client_id, client_secret=sandbox.client_secret, service_url=sandbox.graph_url,
         token_url=f"{sandbox.base_url}/{sandbox.tenant_id}/oauth2/v2.0/token",
         scope="https://graph.microsoft.com/.default", entity="users")
 
-    def run(label: str) -> SyncRun:
-        sync_run = SyncRun.objects.create(connection=connection, entity=connection.entity)
-        started = time.perf_counter()
-        result = sync.run_sync(connection, sync_run, None)
-        seconds = time.perf_counter() - started
-        sync_run.refresh_from_db()
-        assert result["ok"], sync_run.error
-        changes = f"  +{sync_run.added} ~{sync_run.changed} -{sync_run.removed}" if sync_run.compared else ""
-        print(f"{label:34s} {sync_run.mode:5s} {sync_run.rows:>8,} rows {sync_run.pages:>4} pages "
-              f"{seconds:7.2f} s {sync_run.rows / seconds:>9,.0f} rows/s "
-              f"{sync_run.bytes / 2**20:7.1f} MiB read{changes}", flush=True)
-        return sync_run
 
-    first = run("1. full read")
-    assert first.rows == users, (first.rows, users)
-    for index, item in enumerate(sync.SyncRecord.objects.filter(run=first).values_list("key", flat=True)[:100]):
-        sandbox.control.patch(f"/_sandbox/users/{item}", {"jobTitle": f"Benchmark title {index}"})
-    second = run("2. delta after 100 changes")
-    assert second.changed == 100, second.changed
-    SyncRun.objects.filter(pk=second.pk).update(delta_link="")   # force the next run to read everything
-    tracemalloc.start()
-    run("3. full read under tracemalloc")
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"peak Python allocations during run 3 (tracemalloc): {peak / 2**20:.1f} MiB")
-    print(f"peak resident memory of the process (ru_maxrss):    "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+def _run(connection, profile: bool = False):
+    from connections import sync
+    from connections.models import SyncRun
+
+    sync_run = SyncRun.objects.create(connection=connection, entity=connection.entity)
+    profiler = None
+    slow: list[tuple[float, str]] = []
+
+    def timed(execute, sql, params, many, context):  # with --profile: each query slower than 20 ms
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if time.perf_counter() - began > 0.02:
+                slow.append((time.perf_counter() - began, sql[:160]))
+
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    from django.db import connection as db
+
+    started = time.perf_counter()
+    with db.execute_wrapper(timed) if profile else contextlib.nullcontext():
+        result = sync.run_sync(connection, sync_run, None)
+    seconds = time.perf_counter() - started
+    for took, sql in slow:
+        print(f"  {took * 1000:7.1f} ms  {sql}")
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    sync_run.refresh_from_db()
+    assert result["ok"], sync_run.error
+    return sync_run, seconds
+
+
+def _first_sync(sandbox) -> None:
+    from connections import tokens
+
+    connection = _connection(sandbox)
+    tokens.ensure_token(connection)
+    _run(connection)
+
+
+def floor(sandbox) -> tuple[float, int]:
+    """(a): what any client must spend: the same pages, one keep-alive session, each page parsed."""
+    session = sandbox.session()   # a plain requests.Session that trusts the sandbox's CA
+    session.headers["Authorization"] = f"Bearer {sandbox.token()}"
+    started = time.perf_counter()
+    url, params, items = f"{sandbox.graph_url}/users", {"$top": "999"}, 0
+    while url:
+        body = session.get(url, params=params, timeout=60).json()
+        items += len(body["value"])
+        url, params = body.get("@odata.nextLink"), None
+    return time.perf_counter() - started, items
+
+
+def change(sandbox, keys: list[str], label: str) -> None:
+    session = sandbox.session()
+    for index, key in enumerate(keys):
+        session.patch(f"{sandbox.base_url}/_sandbox/users/{key}", json={"jobTitle": f"{label} {index}"},
+                      timeout=10).raise_for_status()
+
+
+def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = False) -> None:
+    import random
+
+    from connections import tokens
+    from connections.models import SyncRun, SyncVersion
+
+    connection = _connection(sandbox)
+    tokens.ensure_token(connection)   # the token is not part of any figure
+    rng = random.Random(11)
+    one_percent = max(1, users // 100)
+
+    def line(label: str, seconds: float, ratio: float | None, target: str, extra: str = "") -> None:
+        shown = f"{ratio:6.2f}" if ratio is not None else "      "
+        print(f"{label:44s} {seconds:8.2f} s  ratio {shown}  target {target:10s} {extra}", flush=True)
+
+    a, items = floor(sandbox)
+    assert items == users, (items, users)
+    line("(a) floor: Session + nextLink + json", a, 1.0, "")
+
+    first, b = _run(connection, profile)
+    assert first.rows == users and first.mode == "full", (first.rows, first.mode)
+    line("(b) first full sync", b, b / a, "<= 1.5 x a", f"{first.rows:,} rows {first.pages} pages")
+
+    SyncRun.objects.filter(pk=first.pk).update(delta_link="")   # the next run reads everything
+    full, c = _run(connection, profile)
+    assert full.mode == "full" and (full.added, full.changed, full.removed) == (0, 0, 0)
+    line("(c) full re-read, nothing changed", c, c / a, "<= 1.2 x a")
+
+    versions_before = SyncVersion.objects.count()
+    delta, d = _run(connection)
+    assert delta.mode == "delta" and SyncVersion.objects.count() == versions_before
+    line("(d) delta re-sync, nothing changed", d, d / b, "<= 0.02 x b", "(ratio to b)")
+
+    keys = list(full.records.values_list("key", flat=True))
+    change(sandbox, rng.sample(keys, one_percent), "Bench (e)")
+    changed, e = _run(connection, profile)
+    assert changed.mode == "delta" and changed.changed == one_percent, changed.changed
+    line(f"(e) delta re-sync after {one_percent:,} changes", e, e / b, "<= 0.05 x b", "(ratio to b)")
+
+    seconds = []
+    for number in range(runs):
+        change(sandbox, rng.sample(keys, one_percent), f"Bench (f) {number}")
+        run, took = _run(connection)
+        assert run.changed == one_percent, run.changed
+        seconds.append(took)
+    per_user = SyncVersion.objects.filter(stream__connection=connection).count() / users
+    print(f"(f) {runs} runs of 1 % change: {sum(seconds) / len(seconds):.2f} s each on average; "
+          f"{per_user:.3f} stored versions per user (target <= 1.25; the old store: {runs + 5} rows per user)")
+
+    rss = {}
+    for count in sorted({10_000, users}):
+        out = subprocess.run([sys.executable, __file__, str(count), "--rss-only",
+                              "--database-url", database_url if database_url.startswith("postgres") else ""],
+                             capture_output=True, text=True, check=True).stdout.split()
+        rss[count] = float(out[-1])
+    low, high = rss[min(rss)], rss[max(rss)]
+    print("(g) peak RSS of a first full sync: " + ", ".join(f"{n:,} users {v:.0f} MiB" for n, v in rss.items())
+          + f"; ratio {high / low:.2f} (target <= 1.2)")
 
 
 if __name__ == "__main__":

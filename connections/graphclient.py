@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from django.views.decorators.debug import sensitive_variables
 
 from . import outbound
@@ -81,8 +82,8 @@ def get(url: str, access_token: str, *, policy: outbound.OutboundPolicy,
     response = outbound.request("GET", url, policy=policy, params=params, headers=sent)
     content = response.content
     try:
-        body: Any = response.json() if content else None
-    except ValueError:
+        body: Any = orjson.loads(content) if content else None  # ~3x faster than json on Graph pages
+    except ValueError:  # orjson.JSONDecodeError is one
         body = {"_text": content[:500].decode("utf-8", "replace")}
     return GraphResponse(response.status_code, body, {k.lower(): v for k, v in response.headers.items()},
                          len(content))

@@ -8,9 +8,13 @@ retries transient failures with capped, jittered backoff, and turns transport fa
 """
 from __future__ import annotations
 
+import contextlib
+import http.cookiejar
 import ipaddress
 import random
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -256,8 +260,7 @@ def _send(
     params: dict[str, str] | None,
 ) -> requests.Response:
     host = _host_label(url)
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy, netrc or CA-bundle surprises from the environment
+    with _session() as session:
         try:
             return session.request(
                 method, url, data=data, headers=headers, params=params,
@@ -280,6 +283,37 @@ def _send(
             raise _Transient(
                 OutboundError("unreachable", f"Could not reach {host}: {_connection_reason(str(exc))}")
             ) from None
+
+
+_kept = threading.local()
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy, netrc or CA-bundle surprises from the environment
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # keeps no cookies
+    return session
+
+
+def _session() -> contextlib.AbstractContextManager[requests.Session]:
+    """This thread's kept-alive session inside ``keep_alive()``; else a new one for this request."""
+    kept = getattr(_kept, "session", None)
+    return contextlib.nullcontext(kept) if kept is not None else _new_session()
+
+
+@contextlib.contextmanager
+def keep_alive() -> Iterator[None]:
+    """Within the block, this thread's requests reuse their connections (a sync's pages: one TLS
+    handshake instead of one per page). Every URL is still checked as usual; no cookies are kept."""
+    if getattr(_kept, "session", None) is not None:
+        yield
+        return
+    with _new_session() as session:
+        _kept.session = session
+        try:
+            yield
+        finally:
+            _kept.session = None
 
 
 def _timeout_message(host: str, policy: OutboundPolicy) -> str:

@@ -1,23 +1,29 @@
-"""Sync runs: read every page of a connection's entity into ``SyncRecord`` rows, and compare runs.
+"""Sync runs: read every page of a connection's entity into the versioned store, and compare runs.
 
 A full run reads ``{service_url}/{entity}`` with the profile's ``$select``/``$filter`` and the
 entity's largest page, following ``@odata.nextLink`` as-is. For entities with delta queries it
 first asks ``…/delta?$deltatoken=latest`` for a deltaLink, so that the next run reads only what
 changed since *before* this one began (changes made while paging are reported again, which is
-harmless). A delta run follows the stored deltaLink and applies the changes to a copy of the
-previous run's records. Every run is compared with the previous successful run by content hash.
+harmless). A delta run follows the stored deltaLink and writes only the changes it received.
+``syncstore`` keeps the items as versions and publishes a run atomically when it succeeds; every
+run is compared with the previous successful run of the same entity, ``$select`` and ``$filter``.
 
-Memory stays flat: one page is in memory at a time, and records are written per page. (A delta
-run keeps the changes themselves — usually few — in memory until they are applied.)
+Memory stays flat: one page is in memory at a time, and a full run stages it per page. (A delta
+run keeps the changes themselves — usually few — in memory until they are published.) Each page
+is parsed once (orjson) and each item serialised once: that text is both its digest and what is
+stored. Progress is written on the first page and then at most every ``PROGRESS_EVERY`` seconds;
+whether the run was cancelled is checked on every page.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import queue
 import random
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -26,13 +32,13 @@ from urllib.parse import urlsplit
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, models, reset_queries, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from . import audit, background, catalogue, diagnostics, graphclient, outbound, probe, tokens
+from . import audit, background, catalogue, diagnostics, graphclient, outbound, probe, syncstore, tokens
 from . import alerts
 from .fields import plaintext
-from .models import Connection, ConnectionToken, Job, SyncRecord, SyncRun, TokenFetch
+from .models import Connection, ConnectionToken, Job, SyncRun, SyncVersion, TokenFetch
+from .syncstore import clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,7 @@ log = logging.getLogger(__name__)
 COUNTABLE = frozenset({"users", "groups", "devices", "applications", "servicePrincipals"})
 STALE_AFTER = timedelta(minutes=10)   # a running run without a page for this long is taken over
 QUEUED_STALE_AFTER = timedelta(hours=2)
-WRITE_BATCH = 1000
-COPY_CHUNK = 2000
+PROGRESS_EVERY = 1.0  # seconds between progress writes
 
 
 class SyncFailed(Exception):
@@ -55,6 +60,10 @@ class SyncFailed(Exception):
 
 class DeltaExpired(Exception):
     """Graph no longer knows the deltaLink's state: read everything again."""
+
+
+class Stopped(Exception):
+    """The run was cancelled, interrupted or deleted while it read: stop at this page."""
 
 
 # -- starting -------------------------------------------------------------------------------------
@@ -72,7 +81,8 @@ def expire_stale_runs(connection: Connection) -> None:
         _fail(run, run.job_id, _stale_diagnosis(run), user=None)
 
 
-def start(connection: Connection, user: Any, task: Any) -> Job:
+def start(connection: Connection, user: Any, task: Any, *,
+          trigger: str = SyncRun.Trigger.MANUAL) -> Job:
     """Queue a sync of ``connection`` — or return the job of the run already queued or running.
 
     The run and its job are created together; the partial unique constraint on active runs
@@ -84,7 +94,7 @@ def start(connection: Connection, user: Any, task: Any) -> Job:
         return active.job
     run = SyncRun(connection=connection, started_by=user if getattr(user, "pk", None) else None,
                   entity=connection.entity, odata_select=connection.odata_select,
-                  odata_filter=connection.odata_filter)
+                  odata_filter=connection.odata_filter, trigger=trigger)
     try:
         with transaction.atomic():
             run.job = background.enqueue(task, "sync", user=user, connection=connection,
@@ -107,11 +117,11 @@ def _claim(run: SyncRun) -> bool:
     now = timezone.now()
     claimable = models.Q(status=SyncRun.Status.QUEUED) | models.Q(
         status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    claimed = SyncRun.objects.filter(pk=run.pk).filter(claimable).update(
+    claimed = SyncRun.objects.filter(pk=run.pk, cancel_requested=False).filter(claimable).update(
         status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, pages=0, rows=0, bytes=0, total=None,
         message="Getting a token…")
     if claimed:
-        SyncRecord.objects.filter(run=run).delete()  # a taken-over run starts again from nothing
+        syncstore.discard(run)  # a taken-over run starts again from nothing
         run.refresh_from_db()
     return bool(claimed)
 
@@ -125,22 +135,25 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         run.refresh_from_db()
         return {"ok": run.status == SyncRun.Status.SUCCEEDED, "skipped": True, "status": run.status}
     user = run.started_by
+    reader: _Reader | None = None
     try:
         reader = _Reader.open(connection, run, job_id, user)
         previous = _previous_run(connection, run)
         entity = catalogue.lookup(run.entity)
-        use_delta = bool(previous and previous.delta_link and entity and entity.delta
-                         and previous.odata_select == run.odata_select and not run.odata_filter)
-        if use_delta:
-            try:
-                _delta_run(reader, run, previous)
-            except DeltaExpired:
-                SyncRecord.objects.filter(run=run).delete()
-                _set(run, pages=0, rows=0, bytes=0, message="The delta token expired: reading everything again…")
+        use_delta = bool(previous and previous.delta_link and entity and entity.delta and not run.odata_filter)
+        changes = None
+        with outbound.keep_alive():  # one connection for every page
+            if use_delta:
+                try:
+                    changes = _delta_run(reader, run, previous)
+                except DeltaExpired:
+                    _set(run, pages=0, rows=0, bytes=0, message="The delta token expired: reading everything again…")
+                    _full_run(reader, run, entity, page_size)
+            else:
                 _full_run(reader, run, entity, page_size)
-        else:
-            _full_run(reader, run, entity, page_size)
-        return _succeed(connection, run, previous, reader, user)
+        return _succeed(connection, run, previous, reader, user, changes)
+    except (Stopped, syncstore.NotPublished):
+        return _stopped(run)
     except SyncFailed as failed:
         return _fail(run, job_id, failed.diagnosis, user, kept=failed.kept)
     except outbound.OutboundError as err:
@@ -155,11 +168,15 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         log.exception("sync run %s crashed", run.pk)
         _fail(run, job_id, _crash_diagnosis(), user)
         raise
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
-    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, entity=run.entity)
-                .exclude(pk=run.pk).order_by("-finished_at").first())
+    """The last published run of the same stream: its snapshot is the one this run changes."""
+    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, stream_id=run.stream_id)
+                .exclude(pk=run.pk).order_by("-seq").first())
     if previous is not None:
         SyncRun.objects.filter(pk=run.pk).update(previous=previous)
         run.previous = previous
@@ -178,6 +195,7 @@ class _Reader:
     policy: outbound.OutboundPolicy
     refetched: bool = False
     sleep: Any = field(default=time.sleep, repr=False)
+    prefetcher: _Prefetcher | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> _Reader:
@@ -219,8 +237,7 @@ class _Reader:
 
     def _get_once(self, url: str, params: dict[str, str] | None,
                   headers: dict[str, str] | None) -> graphclient.GraphResponse:
-        response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
-                                   params=params, headers=headers)
+        response = self._download(url, params, headers)
         if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
             # The token was refused (expired or revoked): re-fetch once, then read the page again.
             outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
@@ -260,6 +277,30 @@ class _Reader:
         except outbound.DisallowedURL as refused:
             raise SyncFailed(_unreadable_link_diagnosis(refused.message, self.connection), kept=True) from None
 
+    def prefetch(self, url: str, headers: dict[str, str]) -> None:
+        """Start downloading the next page while this one is stored: only a link that passes our own
+        check (same origin, allowed host); reading it then reports one that does not."""
+        try:
+            self._check_link(url)
+        except SyncFailed:
+            return
+        if self.prefetcher is None:
+            self.prefetcher = _Prefetcher()
+        self.prefetcher.start(url, plaintext(self.token.access_token), self.policy, headers)
+
+    def _download(self, url: str, params: dict[str, str] | None,
+                  headers: dict[str, str] | None) -> graphclient.GraphResponse:
+        """The prefetched answer for this URL if there is one (its first try), else a GET now."""
+        prefetched = self.prefetcher.take(url) if self.prefetcher is not None and not params else None
+        if prefetched is not None:
+            return prefetched
+        return graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
+                               params=params, headers=headers)
+
+    def close(self) -> None:
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+
     def refuse(self, response: graphclient.GraphResponse) -> SyncFailed:
         """The run's failure for a Graph error answer; 401/403 are kept on the token row like Test connection."""
         if response.status in (401, 403):
@@ -294,6 +335,47 @@ def page_retry_wait(status: int | None, retry_after: str, attempt: int) -> float
     return step / 2 + random.uniform(0, step / 2)
 
 
+class _Prefetcher:
+    """One thread that downloads the next page (HTTP and parsing only, never the database) while
+    the run's thread stores the current one; what an answer means is decided by the run's thread,
+    so throttling, a refused token and errors are handled exactly as for a page read directly."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[tuple[str, Callable[[], graphclient.GraphResponse], Future] | None] = queue.Queue()
+        self.pending: tuple[str, Future] | None = None
+        self.thread = threading.Thread(target=self._loop, name="sync-prefetch", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        with outbound.keep_alive():
+            while (job := self.jobs.get()) is not None:
+                _, fetch, future = job
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fetch())
+                    except BaseException as error:  # handed to the run's thread
+                        future.set_exception(error)
+
+    def start(self, url: str, access_token: str, policy: outbound.OutboundPolicy, headers: dict[str, str]) -> None:
+        future: Future = Future()
+        self.jobs.put((url, lambda: graphclient.get(url, access_token, policy=policy, headers=headers), future))
+        self.pending = (url, future)
+
+    def take(self, url: str) -> graphclient.GraphResponse | None:
+        """The answer for ``url`` if it was prefetched (waiting for it), once; else None."""
+        pending, self.pending = self.pending, None
+        if pending is None or pending[0] != url:
+            if pending is not None:
+                pending[1].cancel()
+            return None
+        return pending[1].result()
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self.pending[1].cancel()
+        self.jobs.put(None)
+
+
 def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, page_size: int | None) -> None:
     _set(run, mode=SyncRun.Mode.FULL, message="Reading the first page…")
     base = graphclient.collection_url(reader.connection.service_url, run.entity)
@@ -307,8 +389,10 @@ def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, pa
         headers["ConsistencyLevel"] = "eventual"
     if entity is not None and entity.delta and not run.odata_filter:
         run.delta_link = _latest_delta_link(reader, base, run.odata_select)
+    stager = syncstore.Stager(run, _key_name(run))
     for body in _pages(reader, run, base, params, headers):
-        _write(run, _items(body))
+        stager.add(_items(body))
+        run.rows = stager.rows
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -355,7 +439,9 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
            headers: dict[str, str]) -> Iterator[dict[str, Any]]:
     """Each page's body, following ``@odata.nextLink`` as-is; counts pages and bytes on the run."""
     next_url: str | None = url
+    reported = 0.0
     while next_url:
+        _check_stopped(run)
         response = reader.get(next_url, params=params, headers=headers)
         if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:  # _text: not JSON
             if run.mode == SyncRun.Mode.DELTA and (
@@ -367,11 +453,22 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
             _set(run, total=body["@odata.count"])
         run.pages += 1
         run.bytes += response.size
-        yield body
         next_url, params = body.get("@odata.nextLink"), None  # the link carries every query option
+        if next_url:
+            reader.prefetch(next_url, headers)
+        yield body
         if isinstance(body.get("@odata.deltaLink"), str):  # checked like a nextLink when it is followed
             run.delta_link = body["@odata.deltaLink"]
-        _progress(reader.job_id, run)
+        if not next_url or time.monotonic() - reported >= PROGRESS_EVERY:
+            _progress(reader.job_id, run)
+            reported = time.monotonic()
+
+
+def _check_stopped(run: SyncRun) -> None:
+    """Between pages: stop when someone pressed Cancel, the run was interrupted, or it is gone."""
+    state = SyncRun.objects.filter(pk=run.pk).values_list("status", "cancel_requested").first()
+    if state is None or state[0] != SyncRun.Status.RUNNING or state[1]:
+        raise Stopped()
 
 
 def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -379,11 +476,6 @@ def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(value, list):
         return [item for item in value if isinstance(item, dict)]
     return [body] if "@odata.context" in body and "value" not in body else []  # a single object
-
-
-def clean(item: dict[str, Any]) -> dict[str, Any]:
-    """The item without OData annotations (``@odata.type``, ``@removed``, ``members@delta``…)."""
-    return {k: v for k, v in item.items() if "@" not in k}
 
 
 def as_text(value: Any) -> str:
@@ -397,35 +489,16 @@ def as_text(value: Any) -> str:
     return str(value)
 
 
-def digest(data: dict[str, Any]) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def _key_of(item: dict[str, Any], key_name: str, data: dict[str, Any]) -> str:
-    key = item.get(key_name)
-    return str(key) if key not in (None, "") else f"#{digest(data)}"  # keyless items: by content
-
-
-def _write(run: SyncRun, items: list[dict[str, Any]]) -> None:
-    key_name = _key_name(run)
-    records = []
-    for item in items:
-        data = clean(item)
-        records.append(SyncRecord(run=run, key=_key_of(item, key_name, data)[:400], data=data, digest=digest(data)))
-    _flush(run, records)
-
-
 def _key_name(run: SyncRun) -> str:
     entity = catalogue.lookup(run.entity)
     return entity.key if entity else "id"
 
 
-def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> None:
-    """Follow the previous run's deltaLink; apply the changes to a copy of its records."""
+def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> dict[str, dict[str, Any] | None]:
+    """Follow the previous run's deltaLink; the changes it lists, merged per key (None: removed)."""
     _set(run, mode=SyncRun.Mode.DELTA, message="Reading the changes since the last sync…")
     key_name = _key_name(run)
-    changes: dict[str, dict[str, Any] | None] = {}  # key → merged changed properties, None: removed
+    changes: dict[str, dict[str, Any] | None] = {}
     headers = {"Prefer": "odata.maxpagesize=999"}
     for body in _pages(reader, run, previous.delta_link, None, headers):
         for item in _items(body):
@@ -437,30 +510,7 @@ def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> None:
             else:
                 changes[key] = {**(changes.get(key) or {}), **clean(item)}
     _set(run, message=f"Applying {len(changes)} changes to the {previous.rows} records of the last sync…")
-    batch: list[SyncRecord] = []
-    for old in SyncRecord.objects.filter(run=previous).order_by("pk").iterator(chunk_size=COPY_CHUNK):
-        if old.key in changes:
-            change = changes.pop(old.key)
-            if change is None:
-                continue
-            data = {**old.data, **change}
-            batch.append(SyncRecord(run=run, key=old.key, data=data, digest=digest(data)))
-        else:
-            batch.append(SyncRecord(run=run, key=old.key, data=old.data, digest=old.digest))
-        if len(batch) >= WRITE_BATCH:
-            _flush(run, batch)
-    for key, change in changes.items():  # what is left is new
-        if change is not None:
-            batch.append(SyncRecord(run=run, key=key[:400], data=change, digest=digest(change)))
-            if len(batch) >= WRITE_BATCH:
-                _flush(run, batch)
-    _flush(run, batch)
-
-
-def _flush(run: SyncRun, batch: list[SyncRecord]) -> None:
-    SyncRecord.objects.bulk_create(batch, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    run.rows += len(batch)
-    batch.clear()
+    return changes
 
 
 def _progress(job_id: str | None, run: SyncRun) -> None:
@@ -482,18 +532,24 @@ def _set(run: SyncRun, **fields: Any) -> None:
 
 # -- finishing ------------------------------------------------------------------------------------
 
-def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, reader: _Reader, user: Any) -> dict[str, Any]:
-    rows = SyncRecord.objects.filter(run=run).count()
+def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, reader: _Reader, user: Any,
+             changes: dict[str, dict[str, Any] | None] | None) -> dict[str, Any]:
+    """Publish the run (one transaction) and say so; a cancelled run raises ``NotPublished``."""
+    pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
+    fields = {"pages": run.pages, "bytes": run.bytes, "delta_link": run.delta_link, "mode": run.mode}
+    if changes is not None and previous is not None:
+        published = syncstore.publish_delta(run, changes, previous.rows, **fields)
+    else:
+        published = syncstore.publish_full(run, previous.rows if previous is not None else None, **fields)
+    rows = published.rows
     counts: dict[str, int | None] = {"added": None, "changed": None, "removed": None}
     if previous is not None:
-        counts = {kind: qs.count() for kind, qs in change_querysets(run, previous).items()}
-    _set(run, status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), rows=rows, pages=run.pages,
-         bytes=run.bytes, delta_link=run.delta_link, heartbeat_at=timezone.now(), error={},
-         message=f"Read {rows} rows in {run.pages} page{'s' if run.pages != 1 else ''}.", **counts)
+        counts = {"added": published.added, "changed": published.changed, "removed": published.removed}
+    _set(run, message=f"Read {rows} rows in {pages}.")
     probe.clear_graph_refusal(reader.token)
     compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
     audit.record(user, connection, audit.Action.SYNCED,
-                 detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}")
+                 detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}{_by(run)}")
     alerts.observe(connection, alerts.SYNC, ok=True)
     return {"ok": True, "run_id": str(run.pk), "rows": rows, "pages": run.pages, "mode": run.mode, **counts}
 
@@ -501,7 +557,7 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
 def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, user: Any,
           kept: bool = False) -> dict[str, Any]:
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
-    SyncRecord.objects.filter(run=run).delete()
+    syncstore.discard(run)
     error = {**diagnosis.to_dict(), "kept": kept}
     rows_read = run.rows
     _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300],
@@ -510,30 +566,30 @@ def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, us
     if job_id:
         background.mark_failed(job_id, diagnosis.title, result=result)
     connection = run.connection
-    audit.record(user, connection, audit.Action.SYNCED, detail=f"{run.entity}: failed after {run.pages} pages: {diagnosis.title}")
+    audit.record(user, connection, audit.Action.SYNCED,
+                 detail=f"{run.entity}: failed after {run.pages} pages{_by(run)}: {diagnosis.title}")
     alerts.observe(connection, alerts.SYNC, ok=False, detail=diagnosis.title)
     return result
 
 
-def interrupt_run(run: SyncRun, message: str) -> None:
-    """End a run its worker abandoned (killed, lost): failed with ``message`` in words, its records
-    removed, its job ended. A run that finished meanwhile is left alone."""
-    diagnosis = diagnostics.Diagnosis(
-        "sync.interrupted", "warning", "The sync was interrupted", message,
-        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-         ("Pages read before", str(run.pages))],
-        [diagnostics.Step("Press Sync now to start again.", action="retry")],
-    )
-    error = {**diagnosis.to_dict(), "kept": False}
-    ended = SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE).update(
-        status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title, rows=0)
-    if not ended:
-        return
-    SyncRecord.objects.filter(run_id=run.pk).delete()
-    if run.job_id:
-        background.mark_failed(str(run.job_id), diagnosis.title, result={"ok": False, "run_id": str(run.pk),
-                                                                          "diagnosis": error})
-    audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}")
+def _by(run: SyncRun) -> str:
+    return ", by schedule" if run.trigger == SyncRun.Trigger.SCHEDULE else ""
+
+
+def _stopped(run: SyncRun) -> dict[str, Any]:
+    """The run was cancelled or interrupted under the worker (or deleted): drop what it staged, and
+    finish a cancel that was requested while it ran."""
+    if not SyncRun.objects.filter(pk=run.pk).exists():
+        log.info("sync run %s stopped: it was deleted with its connection", run.pk)
+        return {"ok": False, "run_id": str(run.pk), "deleted": True}
+    syncstore.discard(run)
+    run.refresh_from_db()
+    if run.cancel_requested and run.status in SyncRun.ACTIVE:
+        from . import synccontrol
+
+        synccontrol.finish_cancel(run)
+        run.refresh_from_db()
+    return {"ok": False, "run_id": str(run.pk), "stopped": True, "status": run.status}
 
 
 def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
@@ -569,15 +625,9 @@ def _crash_diagnosis() -> diagnostics.Diagnosis:
 
 # -- comparing ------------------------------------------------------------------------------------
 
-def change_querysets(run: SyncRun, previous: SyncRun) -> dict[str, models.QuerySet[SyncRecord]]:
-    """Added and changed records of ``run``, and removed records of ``previous``, compared by key and digest."""
-    new = SyncRecord.objects.filter(run=run)
-    old = SyncRecord.objects.filter(run=previous)
-    return {
-        "added": new.exclude(key__in=old.values("key")),
-        "changed": new.filter(Exists(old.filter(key=OuterRef("key")).exclude(digest=OuterRef("digest")))),
-        "removed": old.exclude(key__in=new.values("key")),
-    }
+def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
+    """Added and changed versions of ``run``, and the removed ones, by the run's sequence number."""
+    return syncstore.change_querysets(run)
 
 
 @dataclass(frozen=True)
@@ -596,14 +646,13 @@ class Change:
 
 
 def changes(run: SyncRun, kind: str, offset: int = 0, limit: int = 50) -> list[Change]:
-    """One page of ``kind`` changes of ``run`` against its previous run (two queries)."""
-    if run.previous_id is None:
+    """One page of ``kind`` changes of ``run`` against the snapshot before it (two queries)."""
+    if not run.compared:
         return []
-    querysets = change_querysets(run, run.previous)
-    rows = list(querysets[kind].order_by("key")[offset:offset + limit])
+    rows = list(change_querysets(run)[kind].order_by("key")[offset:offset + limit])
     if kind != "changed":
         return [Change(kind, r.key, r.data) for r in rows]
-    before = {r.key: r.data for r in SyncRecord.objects.filter(run_id=run.previous_id, key__in=[r.key for r in rows])}
+    before = syncstore.versions_before(run, [r.key for r in rows])
     return [Change(kind, r.key, r.data, changed_fields(before.get(r.key, {}), r.data)) for r in rows]
 
 

@@ -156,3 +156,22 @@ def reap_stale_work() -> dict:
     from . import reaper
 
     return reaper.reap()
+
+
+@shared_task(name="connections.scheduled_sync")
+def scheduled_sync(connection_id: str) -> dict:
+    """Beat, on the connection's schedule: start a sync unless one is already queued or running."""
+    from . import audit
+
+    connection = Connection.objects.filter(pk=connection_id).select_related("team").first()
+    if connection is None:
+        return {"ok": False, "deleted": True}
+    active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).first()
+    if active is not None:
+        log.info("scheduled sync of %s skipped: run %s is still %s", connection_id, active.pk, active.status)
+        return {"ok": True, "skipped": True, "run_id": str(active.pk)}
+    job = sync.start(connection, None, sync_entity, trigger=SyncRun.Trigger.SCHEDULE)
+    run = SyncRun.objects.filter(job=job).first()
+    if run is not None and run.trigger == SyncRun.Trigger.SCHEDULE:
+        audit.record(None, connection, audit.Action.SYNCED, detail=f"{run.entity}: sync started by schedule")
+    return {"ok": True, "job_id": str(job.pk)}

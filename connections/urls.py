@@ -1,7 +1,7 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
 from django.urls import path
 
-from .views import alerts, consent, credentials, library, planner, syncs, tokens
+from .views import alerts, consent, credentials, library, planner, schedules, syncs, tokens
 
 app_name = "connections"
 
@@ -36,4 +36,7 @@ urlpatterns = [
     path("alerts/channels/new/", alerts.channel_new, name="channel_new"),
     path("alerts/channels/<uuid:channel_id>/test/", alerts.channel_test, name="channel_test"),
     path("alerts/channels/<uuid:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
+    path("connections/<uuid:pk>/syncs/<uuid:run_id>/cancel/", syncs.sync_cancel, name="sync_cancel"),
+    path("connections/<uuid:pk>/schedule/", schedules.schedule_panel, name="schedule_panel"),
+    path("connections/<uuid:pk>/schedule/save/", schedules.schedule_save, name="schedule_save"),
 ]

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_celery_beat",
     "connections",
 ]
 
@@ -266,6 +267,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 50},  # a missed beat is dropped, never piled up
     },
 }
+# Beat reads its schedule from the database (django-celery-beat): the entries above are copied in
+# at start, and each connection's sync schedule is a PeriodicTask there, edited on the detail page.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DJANGO_CELERY_BEAT_TZ_AWARE = True
 # Sync runs kept per connection (plus each entity's newest successful run, the delta base).
 SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
 # A sync page that fails with 429/500/502/503/504 or a lost connection is asked again (Retry-After

@@ -113,3 +113,21 @@ def login(db: Any) -> Callable[[Any], Client]:
         return client
 
     return _login
+
+
+def make_published_run(connection: Any, items: dict[str, dict[str, Any]], **fields: Any) -> Any:
+    """A succeeded run of ``connection`` whose snapshot is ``items`` (key → item), written the way
+    the sync store publishes: the stream's next sequence number and one version per item."""
+    from connections import sync
+    from connections.models import SyncRun, SyncVersion
+
+    run = SyncRun.objects.create(connection=connection, entity=fields.pop("entity", "users"), status="succeeded",
+                                 rows=len(items), pages=1, **fields)
+    seq = (SyncRun.objects.filter(stream=run.stream).exclude(seq=None).order_by("-seq")
+           .values_list("seq", flat=True).first() or 0) + 1
+    SyncRun.objects.filter(pk=run.pk).update(seq=seq)
+    run.seq = seq
+    SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
+    SyncVersion.objects.bulk_create(SyncVersion(stream=run.stream, key=key, valid_from=seq, data=item,
+                                                digest=sync.digest(item)) for key, item in items.items())
+    return run

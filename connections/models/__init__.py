@@ -4,13 +4,15 @@ from .teams import ROLE_RANK, Membership, Role, Team
 from .profiles import Connection
 from .audit import AuditEntry
 from .tokens import ConnectionToken, TokenFetch
-from .syncs import SyncRecord, SyncRun
+from .syncs import SyncRun, SyncStage, SyncStream, SyncVersion
 from .logins import LoginFailure
 from .sso import ClaimMapping, EntraIdentity
 from .credentials import AppCredential, ConnectionCertificate, CredentialCheck
 from .alerts import Alert, AlertDelivery, AlertState, NotificationChannel
+from .schedules import SyncSchedule
 
 __all__ = ["ROLE_RANK", "AuditEntry", "Connection", "ConnectionToken", "TokenFetch", "Job", "LoginFailure", "Membership", "Role",
-           "SyncRecord", "SyncRun", "Team", "WorkerHeartbeat", "ClaimMapping", "EntraIdentity"]
+           "SyncRun", "SyncSchedule", "SyncStage", "SyncStream", "SyncVersion", "Team", "WorkerHeartbeat",
+           "ClaimMapping", "EntraIdentity"]
 __all__ += ["Alert", "AlertDelivery", "AlertState", "AppCredential", "ConnectionCertificate", "CredentialCheck",
             "NotificationChannel"]

@@ -1,6 +1,16 @@
-"""Sync runs: one read of a connection's entity, and the records it stored."""
+"""Sync runs and the versioned store of what they read.
+
+A connection's items are kept as *versions* of a stream (entity + ``$select`` + ``$filter``): one row
+per state of an item, valid from the sequence number of the run that first saw it until the one
+that saw it change or vanish. Each
+successful run gets the next sequence number of its connection when it is published, so a run's
+snapshot is every version of its stream with ``valid_from <= seq < valid_to`` — one indexed query —
+and a run writes only what changed. A running run's items wait in ``SyncStage`` (invisible to
+every page) until the run is published in one transaction.
+"""
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -14,15 +24,49 @@ class SyncRunQuerySet(TeamScopedQuerySet):
     team_field = "connection__team"
 
 
-class SyncRecordQuerySet(TeamScopedQuerySet):
-    team_field = "run__connection__team"
+class SyncVersionQuerySet(TeamScopedQuerySet):
+    team_field = "stream__connection__team"
+
+
+def signature_of(entity: str, odata_select: str, odata_filter: str) -> str:
+    """What a run read (entity, ``$select``, ``$filter``) as a short key."""
+    text = "\x1f".join((entity.strip(), odata_select.strip(), odata_filter.strip()))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+class SyncStream(models.Model):
+    """What a connection's runs read: entity, ``$select`` and ``$filter``. Runs of one stream share
+    versions and are compared with each other. Versions hang off this small integer, so every
+    index over a million-item entity stays narrow."""
+
+    id = models.BigAutoField(primary_key=True)
+    connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="sync_streams")
+    signature = models.CharField(max_length=32, help_text="signature_of(entity, $select, $filter)")
+    entity = models.CharField(max_length=300)
+    odata_select = models.CharField("$select", max_length=1000, blank=True)
+    odata_filter = models.CharField("$filter", max_length=1000, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "signature"], name="one_stream_per_read")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} of {self.connection_id}"
+
+    @classmethod
+    def of(cls, connection_id: object, entity: str, odata_select: str, odata_filter: str) -> SyncStream:
+        stream, _ = cls.objects.get_or_create(
+            connection_id=connection_id, signature=signature_of(entity, odata_select, odata_filter),
+            defaults={"entity": entity, "odata_select": odata_select, "odata_filter": odata_filter})
+        return stream
 
 
 class SyncRun(models.Model):
     """One sync of a connection's entity, as people see it in the syncs panel.
 
-    Transitions: QUEUED → RUNNING → SUCCEEDED | FAILED, written by ``sync.run_sync`` only (the
-    Job beside it is moved by the Celery signals). At most one run per connection is queued or
+    Transitions: QUEUED → RUNNING → SUCCEEDED | FAILED, written by ``sync.run_sync``; QUEUED or
+    RUNNING → CANCELLED | INTERRUPTED by ``syncstore.interrupt_run`` (the Job beside it is moved by
+    the Celery signals). ``seq`` is set when the run is published and orders its snapshot among
+    the connection's versions. At most one run per connection is queued or
     running: a partial unique constraint makes a second one fail at the database, whatever races.
     ``delta_link`` is internal (it names the deltaLink's token); no page renders it.
     """
@@ -32,12 +76,19 @@ class SyncRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
 
     class Mode(models.TextChoices):
         FULL = "full", "Full read"
         DELTA = "delta", "Changes only (delta)"
 
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "by hand"
+        SCHEDULE = "schedule", "by schedule"
+
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="sync_runs")
@@ -67,22 +118,42 @@ class SyncRun(models.Model):
     message = models.CharField(max_length=300, blank=True)
     error = models.JSONField(default=dict, blank=True, help_text="the diagnosis of a failed run")
     delta_link = models.TextField(blank=True)
+    stream = models.ForeignKey(SyncStream, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    seq = models.PositiveBigIntegerField(null=True, blank=True, help_text="set when published: the snapshot's place")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    cancel_requested = models.BooleanField(default=False, help_text="the worker stops at the next page")
 
     objects = SyncRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["connection", "-created_at"])]
-        constraints = [models.UniqueConstraint(
-            fields=["connection"], condition=models.Q(status__in=["queued", "running"]),
-            name="one_active_sync_per_connection")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"], condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_sync_per_connection"),
+            models.UniqueConstraint(fields=["connection", "seq"], name="one_sync_seq_per_connection"),
+        ]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.stream_id is None:
+            self.stream = SyncStream.of(self.connection_id, self.entity, self.odata_select, self.odata_filter)
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"sync of {self.entity or self.connection_id} {self.status} ({self.pk})"
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in self.FINISHED
+
+    @property
+    def records(self) -> models.QuerySet[SyncVersion]:
+        """The run's snapshot: every item as it was when the run was published (none before)."""
+        if self.seq is None:
+            return SyncVersion.objects.none()
+        return SyncVersion.objects.filter(stream_id=self.stream_id, valid_from__lte=self.seq, removed=False).filter(
+            models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=self.seq))
 
     @property
     def percent(self) -> int | None:
@@ -104,19 +175,55 @@ class SyncRun(models.Model):
         return self.added is not None
 
 
-class SyncRecord(models.Model):
-    """One item of a run, as Graph returned it (annotations dropped). ``digest`` makes comparing
-    two runs a matter of comparing short strings in SQL."""
+class SyncVersion(models.Model):
+    """One state of one item of a connection's stream, as Graph returned it (annotations dropped),
+    valid for the runs with ``valid_from <= seq < valid_to`` (``valid_to`` empty: still current).
+    A removal is a version too (a tombstone), so a run's change set is its versions with
+    ``valid_from = seq``: one indexed query.
+    ``digest`` makes comparing a run with the current snapshot a matter of short strings in SQL."""
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="records")
+    id = models.BigAutoField(primary_key=True)
+    stream = models.ForeignKey(SyncStream, on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # every index below starts with it
     key = models.CharField(max_length=400)
-    data = models.JSONField()
+    valid_from = models.PositiveBigIntegerField()
+    valid_to = models.PositiveBigIntegerField(null=True, blank=True)
     digest = models.CharField(max_length=32)
+    data = models.JSONField()
+    removed = models.BooleanField(default=False, help_text="a tombstone: the item was removed at valid_from "
+                                                           "(data: as it last was)")
 
-    objects = SyncRecordQuerySet.as_manager()
+    objects = SyncVersionQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "key"], name="one_record_per_key_per_run")]
+        constraints = [
+            # A key's history, and a run's snapshot in key order (browse, export).
+            models.UniqueConstraint(fields=["stream", "key", "valid_from"], name="one_version_per_key_and_seq"),
+            # The current snapshot, which every full run is compared with.
+            models.UniqueConstraint(fields=["stream", "key"], condition=models.Q(valid_to__isnull=True),
+                                    name="one_current_version_per_key"),
+        ]
+        indexes = [
+            models.Index(fields=["stream", "valid_from"], name="sync_version_from"),
+            # Only ended versions: inserting a current one (most writes) does not touch it.
+            models.Index(fields=["stream", "valid_to"], name="sync_version_to", condition=models.Q(valid_to__isnull=False)),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.key} of run {self.run_id}"
+        return f"{self.key} [{self.valid_from}, {self.valid_to or '…'})"
+
+
+class SyncStage(models.Model):
+    """An item read by a run that is not published yet: seen by no page, dropped when the run
+    stops. ``data`` is the item's JSON text (parsed into a version only if it changed). On
+    PostgreSQL the table is UNLOGGED (it holds nothing that must survive a crash) and has no index
+    (it would double the cost of every staged row): publishing compares it with hash joins, nested
+    loops being turned off for that transaction. SQLite, which only does nested loops, gets an
+    index on (run, key) from the migration."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=400)
+    digest = models.CharField(max_length=32)
+    data = models.TextField()
+

@@ -20,6 +20,7 @@ from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
 from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
 from ..models import AuditEntry, Connection, Role, Team
 from ..status import HEALTH_ORDER, Health, health, problems, with_status
+from .schedules import panel_context as schedule_panel_context
 
 AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
 AUDIT_TRAIL_LENGTH = 50
@@ -76,6 +77,7 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         "can": connection.can,
         "problems": problems(connection),
         "audit_entries": _audit_entries(request, connection),
+        "sync_schedule": schedule_panel_context(connection),
     })
 
 

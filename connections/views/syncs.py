@@ -20,9 +20,9 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import actions, sync
+from .. import actions, sync, synccontrol
 from ..access import get_connection_for_user, get_for_user
-from ..models import Role, SyncRecord, SyncRun
+from ..models import Role, SyncRun, SyncVersion
 from . import fragments
 
 RECORDS_PER_PAGE = 50
@@ -50,6 +50,21 @@ def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
     return fragments.started(request, connection, PROGRESS_TEMPLATE,
                              {"run": run, "connection": connection, "can": connection.can},
                              f"Sync of {connection.entity} started.")
+
+
+@require_POST
+def sync_cancel(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+    """Cancel (operators): a queued run stops at once, a running one at its next page."""
+    run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
+                       request, Role.OPERATOR, pk=run_id, connection_id=pk)
+    run.connection.can = run.can  # type: ignore[attr-defined]
+    said = synccontrol.cancel(run, request.user)
+    run.refresh_from_db()
+    if request.htmx:
+        return fragments.polled(request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can},
+                                finished=run.is_finished)
+    messages.info(request, said)
+    return redirect("connections:detail", pk=run.connection_id)
 
 
 @require_GET
@@ -84,7 +99,7 @@ def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     if len(query) > SEARCH_MAX:  # a longer LIKE pattern is refused by the database
         messages.warning(request, f"Search text is limited to {SEARCH_MAX} characters; the rest was left out.")
         query = query[:SEARCH_MAX].strip()
-    records = search(SyncRecord.objects.filter(run=run), query).order_by("key")
+    records = search(run.records, query).order_by("key")
     page = Paginator(records.only("key", "data"), RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     columns = columns_for(run)
     rows = [(record.key, [sync.as_text(record.data.get(name)) for name in columns]) for record in page]
@@ -123,8 +138,7 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     if refused:
         messages.error(request, refused)
         return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
-    data = (SyncRecord.objects.filter(run=run).order_by("pk").values_list("data", flat=True)
-            .iterator(chunk_size=EXPORT_CHUNK))
+    data = run.records.order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
     if fmt == "jsonl":
         response = StreamingHttpResponse((json.dumps(d, ensure_ascii=False) + "\n" for d in data),
                                          content_type="application/x-ndjson; charset=utf-8")
@@ -137,7 +151,7 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
 
 # -- helpers ----------------------------------------------------------------------------------------
 
-def search(records: models.QuerySet[SyncRecord], query: str) -> models.QuerySet[SyncRecord]:
+def search(records: models.QuerySet[SyncVersion], query: str) -> models.QuerySet[SyncVersion]:
     """Records whose JSON text contains ``query`` (any case; on SQLite, letters outside ASCII only
     in their own case). SQLite stores non-ASCII escaped in JSON text, so the escaped spelling is
     searched too."""
@@ -156,7 +170,7 @@ def columns_for(run: SyncRun) -> list[str]:
     if run.odata_select.strip():
         return [name.strip() for name in run.odata_select.split(",") if name.strip()]
     seen: dict[str, None] = {}
-    for data in SyncRecord.objects.filter(run=run).order_by("pk").values_list("data", flat=True)[:SAMPLE_FOR_COLUMNS]:
+    for data in run.records.order_by("key").values_list("data", flat=True)[:SAMPLE_FOR_COLUMNS]:
         seen.update(dict.fromkeys(data))
     if "id" in seen:  # the key first: people look rows up by it
         seen = {"id": None, **seen}

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from connections import tasks
-from connections.models import Job, SyncRecord, SyncRun, WorkerHeartbeat
+from connections.models import Job, SyncRun, SyncStage, WorkerHeartbeat
 from tests.syncs.conftest import press_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,10 +52,10 @@ def test_a_worker_killed_mid_sync_is_noticed_and_the_next_run_is_right(
 
     doomed.kill()
     killed_at = time.monotonic()
-    assert SyncRecord.objects.filter(run=run).exists()   # it had written part of the run
+    assert SyncStage.objects.filter(run=run).exists()   # it had staged part of the run
 
     own_worker(**FAST_REAPER)  # its start-up sweep reaps; then beat's reaper task, as every 30 s
-    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "failed", timeout=20, every=1,
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "interrupted", timeout=20, every=1,
                action=tasks.reap_stale_work.delay)
     interrupted = time.monotonic() - killed_at
 
@@ -65,7 +65,7 @@ def test_a_worker_killed_mid_sync_is_noticed_and_the_next_run_is_right(
     assert run.error["key"] == "sync.interrupted" and "Nothing it read is kept" in run.error["explanation"]
     assert "stopped reporting progress" in run.error["explanation"] or "sync stopped (it was killed" in run.error[
         "explanation"]
-    assert run.rows == 0 and not SyncRecord.objects.filter(run=run).exists()
+    assert run.rows == 0 and not run.records.exists() and not SyncStage.objects.filter(run=run).exists()
     assert Job.objects.get(pk=run.job_id).state == "failed"
     page = client.get(reverse("connections:sync_progress", args=[connection.pk, run.pk])).content.decode()
     assert "The sync was interrupted" in page
@@ -74,7 +74,7 @@ def test_a_worker_killed_mid_sync_is_noticed_and_the_next_run_is_right(
     assert again.pk != run.pk
     wait_until(lambda: SyncRun.objects.get(pk=again.pk).is_finished, timeout=30)
     again.refresh_from_db()
-    assert again.status == "succeeded" and again.rows == SyncRecord.objects.filter(run=again).count() == 250
+    assert again.status == "succeeded" and again.rows == again.records.count() == 250
 
 
 def _children(pid: int) -> list[int]:
@@ -95,6 +95,6 @@ def test_a_killed_pool_child_ends_its_sync_run_too(own_worker, sandbox_connectio
 
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).is_finished, timeout=15)
     run.refresh_from_db()
-    assert run.status == "failed" and "process running this sync was killed" in run.error["explanation"]
-    assert run.rows == 0 and not SyncRecord.objects.filter(run=run).exists()
+    assert run.status == "interrupted" and "process running this sync was killed" in run.error["explanation"]
+    assert run.rows == 0 and not run.records.exists() and not SyncStage.objects.filter(run=run).exists()
     assert Job.objects.get(pk=run.job_id).state == "failed"

@@ -11,8 +11,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from connections.models import AuditEntry, Connection, SyncRecord, SyncRun, TokenFetch
-from tests.cast import make_connection
+from connections.models import AuditEntry, Connection, SyncRun, TokenFetch
+from tests.cast import make_connection, make_published_run
 from tests.library.test_form_validation import valid_data
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +51,7 @@ def fast_hashing(settings):
 def world(login, admin_a, team_a):
     """An admin's client, a connection with one finished run (two records), its run."""
     connection = make_connection(team_a, "fuzzed")
-    run = SyncRun.objects.create(connection=connection, entity="users", status="succeeded", rows=2, pages=1)
-    SyncRecord.objects.bulk_create([SyncRecord(run=run, key=k, data={"id": k, "displayName": k}, digest=k)
-                                    for k in ("a", "b")])
+    run = make_published_run(connection, {k: {"id": k, "displayName": k} for k in ("a", "b")})
     return login(admin_a), connection, run, team_a
 
 

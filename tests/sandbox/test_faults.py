@@ -84,3 +84,20 @@ def test_delete_clears_faults(clean_sandbox: RunningSandbox) -> None:
     clean_sandbox.control.post("faults", {"path": "/v1.0", "status": 500, "count": 5})
     clean_sandbox.control.delete("faults")
     assert get_users(clean_sandbox, clean_sandbox.token()).status_code == 200
+
+
+def test_a_rate_fails_that_share_of_requests_the_same_way_each_time(clean_sandbox: RunningSandbox) -> None:
+    token = clean_sandbox.token()
+
+    def pattern() -> list[int]:
+        clean_sandbox.control.post("faults", {"path": "/v1.0/users", "status": 503, "count": 1000,
+                                              "retry_after": 0, "rate": 0.3, "seed": 5})
+        seen = [get_users(clean_sandbox, token).status_code for _ in range(60)]
+        clean_sandbox.control.delete("faults")
+        return seen
+
+    first = pattern()
+    assert set(first) == {200, 503} and 8 <= first.count(503) <= 30   # about 30 % of 60
+    assert pattern() == first                                       # seeded: the same requests fail
+    with pytest.raises(requests.HTTPError):
+        clean_sandbox.control.post("faults", {"path": "/v1.0", "status": 503, "rate": 0})

@@ -1,89 +1,152 @@
-"""Runs that cannot finish: nothing partial stays (records or their count), Sync now is never held by
-a run whose worker is gone, and /healthz names stuck work."""
+"""A run whose worker is SIGKILLed, or that an operator cancels, leaves nothing visible; the next run
+is exactly right. Real worker processes (one of the test's own, so it can be killed), real sandbox."""
 from __future__ import annotations
 
-from datetime import timedelta
+import time
 
 import pytest
-from django.utils import timezone
+from django.urls import reverse
 
-from connections import actions, reaper, sync
-from connections.models import Job, SyncRecord, SyncRun
+from connections import actions, sync
+from connections.models import AuditEntry, Job, SyncRun, SyncStage, SyncVersion
+from tests.syncs.conftest import connection_to, sandbox_listing
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def test_a_run_failing_on_page_three_keeps_no_records_and_no_row_count(clean_sandbox, sandbox_connection, team_a,
-                                                                     operator_a, sync_inline, settings, monkeypatch):
-    settings.SYNC_PAGE_RETRY_SECONDS, settings.SYNC_PAGE_BACKOFF_BASE = 0.3, 0.05
-    connection = sandbox_connection(team_a, odata_filter="accountEnabled eq true")
-    progress = sync._progress
-
-    def fail_from_page_three(job_id, run):
-        progress(job_id, run)
-        if run.pages == 2:
-            clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 503, "count": 100})
-
-    monkeypatch.setattr(sync, "_progress", fail_from_page_three)
-    run = sync_inline(connection, operator_a, page_size=20)
-
-    assert run.status == "failed" and run.pages == 2
-    assert run.rows == 0 and not SyncRecord.objects.filter(run=run).exists()
+SELECT = "id,displayName,jobTitle,userPrincipalName"
+FILTER = "accountEnabled eq true"   # a filtered read is always a full one: several pages to stop between
 
 
-def test_sync_now_interrupts_a_run_whose_heartbeat_is_stale_and_starts_a_new_one(
-        clean_sandbox, sandbox_connection, team_a, operator_a, settings):
-    settings.SYNC_STALE_AFTER_SECONDS = 120
-    connection = sandbox_connection(team_a)
-    job = actions.start(connection, "sync", operator_a)
-    dead = SyncRun.objects.get(job=job)
-    SyncRun.objects.filter(pk=dead.pk).update(status="running", rows=40,
-                                              heartbeat_at=timezone.now() - timedelta(seconds=121))
-    SyncRecord.objects.create(run=dead, key="k", data={}, digest="d")
-
-    again = actions.start(connection, "sync", operator_a)
-
-    assert again.pk != job.pk
-    dead.refresh_from_db()
-    assert dead.status == "failed" and dead.error["key"] == "sync.interrupted" and dead.rows == 0
-    assert not SyncRecord.objects.filter(run=dead).exists()
-    assert Job.objects.get(pk=job.pk).state == "failed"
+def snapshot(run: SyncRun) -> dict[str, dict]:
+    return {v.key: v.data for v in run.records}
 
 
-def test_a_fresh_heartbeat_is_left_alone(clean_sandbox, sandbox_connection, team_a, operator_a):
-    connection = sandbox_connection(team_a)
-    job = actions.start(connection, "sync", operator_a)
-    SyncRun.objects.filter(job=job).update(status="running", heartbeat_at=timezone.now())
-    assert reaper.reap() == {"runs": 0, "jobs": 0}
-    assert actions.start(connection, "sync", operator_a).pk == job.pk
+def listed(sandbox) -> dict[str, dict]:
+    return {u["id"]: u for u in sandbox_listing(sandbox, **{"$select": SELECT, "$filter": FILTER})}
 
 
-def test_healthz_names_stuck_runs_and_jobs(client, clean_sandbox, sandbox_connection, team_a, operator_a, settings):
-    connection = sandbox_connection(team_a)
-    job = actions.start(connection, "sync", operator_a)
-    SyncRun.objects.filter(job=job).update(status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
-    Job.objects.create(kind="test", connection=connection, created_at=timezone.now() - timedelta(hours=1))
-
-    body = client.get("/healthz").json()
-
-    assert body["status"] in ("degraded", "unhealthy") and body["checks"]["work"]["ok"] is False
-    assert "1 sync run(s) stuck" in body["checks"]["work"]["detail"]
-    assert "job(s) queued for long" in body["checks"]["work"]["detail"]
+def export(client, run: SyncRun) -> bytes:
+    response = client.get(reverse("connections:sync_export", args=[run.connection_id, run.pk]), {"format": "jsonl"})
+    assert response.status_code == 200
+    return b"".join(response.streaming_content)
 
 
-def test_a_running_job_of_a_worker_without_heartbeat_is_ended_with_its_run(clean_sandbox, sandbox_connection,
-                                                                        team_a, operator_a, settings):
-    from connections.models import WorkerHeartbeat
+def wait_until(condition, timeout: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
-    settings.WORKER_STALE_AFTER_SECONDS = 45
-    connection = sandbox_connection(team_a)
-    job = actions.start(connection, "sync", operator_a)
-    long_ago = timezone.now() - timedelta(minutes=5)
-    WorkerHeartbeat.objects.create(hostname="gone@host", last_seen=long_ago)
-    Job.objects.filter(pk=job.pk).update(state="running", worker="gone@host", started_at=long_ago)
-    SyncRun.objects.filter(job=job).update(status="running", heartbeat_at=timezone.now())  # its own beat is fresh
 
-    assert reaper.reap() == {"runs": 0, "jobs": 1}
-    assert Job.objects.get(pk=job.pk).state == "failed"
-    run = SyncRun.objects.get(job=job)
-    assert run.status == "failed" and "sync stopped (it was killed or restarted)" in run.error["explanation"]
+def change_some(sandbox, users: dict[str, dict]) -> tuple[set[str], set[str]]:
+    keys = sorted(users)
+    for key in keys[:7]:
+        sandbox.control.patch(f"/_sandbox/users/{key}", {"jobTitle": "After the crash"})
+    for key in keys[7:9]:
+        sandbox.control.delete(f"/_sandbox/users/{key}")
+    return set(keys[:7]), set(keys[7:9])
+
+
+def slow_pages(sandbox) -> None:
+    """Every Graph answer takes 1.5 s for a while: time to act between pages."""
+    sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 6, "delay_ms": 1500})
+
+
+def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exact(
+        big, team_a, operator_a, viewer_a, login, sync_inline, own_worker):
+    conn = connection_to(big, team_a, odata_select=SELECT, odata_filter=FILTER)
+    first = sync_inline(conn, operator_a)
+    before = listed(big)
+    assert first.status == "succeeded" and snapshot(first) == before and first.pages == 3
+    client = login(viewer_a)
+    exported = export(client, first)
+    versions = SyncVersion.objects.count()
+    changed, removed = change_some(big, before)
+    slow_pages(big)
+
+    run = SyncRun.objects.get(job=actions.start(conn, "sync", operator_a))
+    wait_until(lambda: SyncStage.objects.filter(run=run).exists(), what="the first page to be staged")
+    own_worker.proc.kill()   # SIGKILL: no clean-up code of the worker runs
+    own_worker.proc.wait(10)
+
+    run.refresh_from_db()
+    assert run.status == "running" and not run.records.exists()
+    assert SyncStage.objects.filter(run=run).exists()          # what it staged is there, but seen nowhere:
+    assert SyncVersion.objects.count() == versions
+    assert snapshot(first) == before and export(client, first) == exported
+    page = client.get(reverse("connections:sync_detail", args=[conn.pk, first.pk])).content.decode()
+    assert "After the crash" not in page
+
+    sync.interrupt_run(run, "The worker running this sync stopped.")   # what the reaper does
+
+    run.refresh_from_db()
+    assert run.status == "interrupted" and run.message == "The worker running this sync stopped."
+    assert not SyncStage.objects.filter(run=run).exists() and not run.records.exists()
+    assert Job.objects.get(pk=run.job_id).state == "failed"
+    sync.interrupt_run(run, "again")                              # harmless on a finished run
+    run.refresh_from_db()
+    assert run.message == "The worker running this sync stopped."
+
+    big.control.delete("/_sandbox/faults")
+    after = sync_inline(conn, operator_a)
+
+    assert after.status == "succeeded", after.error
+    assert after.previous_id == first.pk
+    assert (after.added, after.changed, after.removed) == (0, len(changed), len(removed))
+    assert snapshot(after) == listed(big) and snapshot(first) == before
+    assert SyncVersion.objects.count() == versions + len(changed) + len(removed)
+
+
+def test_cancel_stops_at_the_next_page_and_keeps_nothing(
+        big, team_a, operator_a, viewer_a, login, sync_inline, own_worker):
+    conn = connection_to(big, team_a, odata_select=SELECT, odata_filter=FILTER)
+    first = sync_inline(conn, operator_a)
+    before = snapshot(first)
+    changed, removed = change_some(big, listed(big))
+    versions = SyncVersion.objects.count()
+    slow_pages(big)
+    operator = login(operator_a)
+    detail = reverse("connections:detail", args=[conn.pk])
+
+    run = SyncRun.objects.get(job=actions.start(conn, "sync", operator_a))
+    wait_until(lambda: SyncStage.objects.filter(run=run).exists(), what="the first page to be staged")
+    fragment = operator.get(reverse("connections:sync_progress", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true")
+    assert 'data-action="cancel-sync"' in fragment.content.decode()
+    # A viewer may not cancel; the button is not shown to them either.
+    viewer = login(viewer_a)
+    assert viewer.post(reverse("connections:sync_cancel", args=[conn.pk, run.pk])).status_code == 403
+    assert 'data-action="cancel-sync"' not in viewer.get(
+        reverse("connections:sync_progress", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true").content.decode()
+
+    answer = operator.post(reverse("connections:sync_cancel", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true")
+
+    assert answer.status_code == 200 and "Cancelling" in answer.content.decode()
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "cancelled", what="the worker to stop")
+    run.refresh_from_db()
+    assert run.pages < 3                                       # it stopped before the last page
+    assert not SyncStage.objects.filter(run=run).exists() and not run.records.exists()
+    assert SyncVersion.objects.count() == versions and snapshot(first) == before
+    assert Job.objects.get(pk=run.job_id).state == "failed"
+    assert AuditEntry.objects.filter(connection=conn, detail__contains="cancel asked by operator_a").exists()
+    page = operator.get(detail).content.decode()
+    assert "Cancelled" in page and "nothing this run read was kept" in page
+    assert operator.get(reverse("connections:sync_export", args=[conn.pk, run.pk]), {"format": "csv"}).status_code == 302
+
+    big.control.delete("/_sandbox/faults")
+    after = sync_inline(conn, operator_a)
+    assert after.previous_id == first.pk
+    assert (after.added, after.changed, after.removed) == (0, len(changed), len(removed))
+    assert snapshot(after) == listed(big)
+
+
+def test_a_queued_run_is_cancelled_at_once(sandbox_connection, team_a, operator_a, login):
+    conn = sandbox_connection(team_a)
+    # No worker consumes this queue in this test: the run stays queued.
+    run = SyncRun.objects.create(connection=conn, started_by=operator_a, entity="users")
+
+    response = login(operator_a).post(reverse("connections:sync_cancel", args=[conn.pk, run.pk]), follow=True)
+
+    run.refresh_from_db()
+    assert run.status == "cancelled" and "Sync cancelled." in response.content.decode()
+    assert run.message.startswith("Cancelled by operator_a")
+    assert sync.run_sync(conn, run, None)["skipped"]            # a late delivery does nothing

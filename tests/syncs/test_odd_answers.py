@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connections import probe, tokens
-from connections.models import SyncRecord, TokenFetch
+from connections.models import TokenFetch
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_every_error_body_shape_is_diagnosed(clean_sandbox, users, operator_a, s
     assert run.status == "failed"
     assert run.error["key"] == key, run.error
     assert dict(run.error["evidence"])["Graph said"] == said
-    assert not SyncRecord.objects.filter(run=run).exists()
+    assert not run.records.exists()
 
 
 def test_an_html_page_with_status_200_is_not_an_empty_success(clean_sandbox, users, operator_a, sync_inline):
@@ -73,7 +73,7 @@ def test_a_next_link_that_does_not_parse_stops_the_run_with_a_diagnosis(clean_sa
         return
     assert run.status == "failed"
     assert run.error["key"] == key, run.error
-    assert not SyncRecord.objects.filter(run=run).exists()
+    assert not run.records.exists()
 
 
 @pytest.mark.parametrize("location", ["https://127.0.0.1:8865:8899/x", "https://[::1/x", "https://10.0.0.1/latest"])

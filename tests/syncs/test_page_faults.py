@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connections import sync
-from connections.models import SyncRecord, SyncRun
+from connections.models import SyncRun, SyncStage
 from tests.syncs.conftest import sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def enabled_users(sandbox_connection, team_a, settings):
 
 
 def snapshot(run: SyncRun) -> set[tuple[str, str]]:
-    return set(SyncRecord.objects.filter(run=run).values_list("key", "digest"))
+    return set(run.records.values_list("key", "digest"))
 
 
 def test_thirty_percent_faults_over_twenty_runs_give_identical_snapshots(clean_sandbox, enabled_users,
@@ -78,4 +78,4 @@ def test_a_page_unavailable_past_its_budget_fails_the_run_with_a_diagnosis(clean
 
     assert run.status == "failed"
     assert run.error["key"] == "graph.server_error"
-    assert run.rows == 0 and not SyncRecord.objects.filter(run=run).exists()
+    assert run.rows == 0 and not run.records.exists() and not SyncStage.objects.filter(run=run).exists()

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from connections import retention, tasks
-from connections.models import SyncRecord, SyncRun
+from connections.models import SyncRun, SyncStage, SyncVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -15,16 +15,32 @@ S, F, R = SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED, SyncRun.Status.RUNNIN
 
 
 def make_runs(connection, statuses, entity="users"):
-    """Runs oldest first, each with two records; returns them in the same order."""
+    """Runs oldest first, each with two items seen by it alone (a succeeded run's versions, the
+    rows a failed or running run staged); returns them in the same order."""
     now = timezone.now()
     runs = []
     for age, status in enumerate(reversed(statuses)):
         run = SyncRun.objects.create(connection=connection, status=status, entity=entity,
                                      created_at=now - timedelta(hours=age))
-        SyncRecord.objects.bulk_create(
-            SyncRecord(run=run, key=f"{run.pk}-{i}", data={"i": i}, digest="x" * 32) for i in range(2))
         runs.append(run)
-    return list(reversed(runs))
+    runs.reverse()
+    published = None
+    for run in runs:
+        if run.status == S:
+            seq = (SyncRun.objects.filter(connection=connection).exclude(seq=None).order_by("-seq")
+                   .values_list("seq", flat=True).first() or 0) + 1
+            SyncRun.objects.filter(pk=run.pk).update(seq=seq)
+            run.seq = seq
+            if published is not None:  # what the run before saw alone ends here
+                SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
+            SyncVersion.objects.bulk_create(
+                SyncVersion(stream=run.stream, key=f"{run.pk}-{i}", valid_from=seq,
+                            data={"i": i}, digest="x" * 32) for i in range(2))
+            published = run
+        else:
+            SyncStage.objects.bulk_create(SyncStage(run=run, key=f"{run.pk}-{i}", data="{}", digest="x" * 32)
+                                          for i in range(2))
+    return runs
 
 
 def test_it_keeps_the_newest_runs_and_the_last_success(connection_a, connection_b):
@@ -37,8 +53,8 @@ def test_it_keeps_the_newest_runs_and_the_last_success(connection_a, connection_
     # newest two finished (fail2, fail1) + the delta base (last_ok) + the running one; B untouched
     assert kept == {fail2.pk, fail1.pk, last_ok.pk, running.pk, *(run.pk for run in b_runs)}
     assert counts == {"runs": 2, "records": 4}
-    assert not SyncRecord.objects.filter(run__in=[old_ok, old_fail]).exists()
-    assert SyncRecord.objects.filter(run=last_ok).count() == 2
+    assert not old_ok.records.exists() and not SyncStage.objects.filter(run__in=[old_ok, old_fail]).exists()
+    assert last_ok.records.count() == 2
 
 
 def test_each_entity_keeps_its_own_delta_base(connection_a):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connections import sync, tasks
-from connections.models import AuditEntry, ConnectionToken, Job, SyncRecord, SyncRun
+from connections.models import AuditEntry, ConnectionToken, Job, SyncRun, SyncStage, SyncVersion
 from tests.syncs.conftest import sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ def users(sandbox_connection, team_a):
 
 
 def keys(run: SyncRun) -> set[str]:
-    return set(SyncRecord.objects.filter(run=run).values_list("key", flat=True))
+    return set(run.records.values_list("key", flat=True))
 
 
 def test_a_small_page_follows_every_next_link(clean_sandbox, users, operator_a, sync_inline):
@@ -30,7 +30,7 @@ def test_a_small_page_follows_every_next_link(clean_sandbox, users, operator_a, 
     assert keys(run) == {u["id"] for u in listed}
     assert run.bytes > 250 * 50
     assert run.mode == "full" and run.delta_link                 # the next run can be a delta
-    record = SyncRecord.objects.filter(run=run).first()
+    record = run.records.first()
     assert set(record.data) == {"id", "displayName", "jobTitle", "userPrincipalName"}
     job = Job.objects.get(pk=run.job_id)
     assert job.progress == 99 or job.message.startswith("7 pages")
@@ -66,7 +66,7 @@ def test_a_long_retry_after_is_waited_in_the_task_and_then_the_run_gives_up(
     assert gave_up.status == "failed"
     assert gave_up.error["key"] == "graph.throttled"
     assert "Retry-After" in dict(gave_up.error["evidence"])
-    assert SyncRecord.objects.filter(run=gave_up).count() == 0
+    assert gave_up.records.count() == 0
 
 
 def test_a_lasting_server_error_fails_the_run_with_a_diagnosis(clean_sandbox, users, operator_a, sync_inline,
@@ -99,7 +99,7 @@ def test_a_second_run_reads_only_the_changes_and_knows_what_changed(clean_sandbo
     assert second.mode == "delta" and second.previous_id == first.pk
     assert (second.added, second.changed, second.removed) == (1, 1, 1)
     assert second.rows == 250 and keys(second) == {u["id"] for u in sandbox_listing(clean_sandbox)}
-    assert SyncRecord.objects.get(run=second, key=changed["id"]).data["jobTitle"] == "Chief Sync Officer"
+    assert second.records.get(key=changed["id"]).data["jobTitle"] == "Chief Sync Officer"
     [change] = sync.changes(second, "changed")
     assert change.key == changed["id"] and [f[0] for f in change.fields] == ["jobTitle"]
     assert change.fields[0][2] == "Chief Sync Officer"
@@ -131,7 +131,7 @@ def test_a_redelivered_task_does_not_run_a_finished_run_again(clean_sandbox, use
     assert tasks.sync_entity.acks_late
     assert again["skipped"] and again["ok"]
     assert clean_sandbox.control.get("/_sandbox/requests")["total"] == requests_before
-    assert SyncRecord.objects.filter(run=run).count() == 250
+    assert run.records.count() == 250
 
 
 def test_one_active_run_per_connection(users, operator_a):
@@ -197,7 +197,7 @@ def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
     result = sync.run_sync(users, run, None, page_size=40)
 
     assert result == {"ok": False, "run_id": str(run.pk), "deleted": True}
-    assert not SyncRun.objects.filter(pk=run.pk).exists() and not SyncRecord.objects.exists()
+    assert not SyncRun.objects.filter(pk=run.pk).exists() and not SyncVersion.objects.exists() and not SyncStage.objects.exists()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from connections import actions
-from connections.models import SyncRecord, SyncRun
+from connections.models import SyncRun
 from tests.syncs.conftest import press_sync, sandbox_listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +62,7 @@ def test_sync_now_shows_progress_then_every_user_and_exports_them(
 
     listed = {u["id"] for u in sandbox_listing(clean_sandbox)}
     assert run.rows == len(listed) == 250
-    assert set(SyncRecord.objects.filter(run=run).values_list("key", flat=True)) == listed
+    assert set(run.records.values_list("key", flat=True)) == listed
 
     rows = list(csv.DictReader(io.StringIO(export(client, run, "csv").lstrip("\ufeff"))))
     assert len(rows) == 250 and {r["id"] for r in rows} == listed

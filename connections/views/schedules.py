@@ -1,0 +1,55 @@
+"""The sync schedule panel of the detail page: shown to everyone, changed by operators."""
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import schedules
+from ..access import get_connection_for_user
+from ..models import Role, SyncSchedule
+from ..scheduleforms import SyncScheduleForm
+
+PANEL = "connections/panels/schedule.html"
+
+
+def panel_context(connection: Any, form: SyncScheduleForm | None = None, said: str = "") -> dict[str, Any]:
+    """What the panel shows: the schedule in words, its next run in the schedule's time zone, the form."""
+    schedule = SyncSchedule.objects.filter(connection=connection).select_related("periodic_task").first()
+    upcoming = schedules.next_run(schedule)
+    if upcoming is not None:
+        upcoming = upcoming.astimezone(zoneinfo.ZoneInfo(schedule.timezone))
+    return {"connection": connection, "can": connection.can, "schedule": schedule, "next_run": upcoming,
+            "schedule_form": form or SyncScheduleForm(schedule=schedule), "schedule_said": said}
+
+
+@require_GET
+def schedule_panel(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk)
+    return render(request, PANEL, panel_context(connection))
+
+
+@require_POST
+def schedule_save(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = get_connection_for_user(request, pk, Role.OPERATOR)
+    form = SyncScheduleForm(request.POST)
+    if form.is_valid():
+        try:
+            schedule = form.save(connection, request.user)
+        except schedules.ScheduleError as error:
+            form.add_error(None, str(error))
+        else:
+            said = (f"Sync schedule saved: {schedule.describe()}." if schedule is not None and schedule.enabled
+                    else "Sync schedule off: syncs run only when an operator starts one.")
+            if request.htmx:
+                return render(request, PANEL, panel_context(connection, said=said))
+            messages.success(request, said)
+            return redirect("connections:detail", pk=connection.pk)
+    context = panel_context(connection, form)
+    if request.htmx:
+        return render(request, PANEL, context)
+    return render(request, "connections/schedule.html", context)
