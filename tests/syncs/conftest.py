@@ -155,7 +155,7 @@ def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
     try:
         worker.start()
         deadline = time.monotonic() + 60
-        while not WorkerHeartbeat.objects.filter(hostname__startswith="own-worker-").exists():
+        while not WorkerHeartbeat.objects.filter(hostname__startswith="own-worker@").exists():
             assert worker.proc.poll() is None and time.monotonic() < deadline, (
                 (tmp_path / "own-worker.log").read_text()[-3000:])
             time.sleep(0.2)
@@ -163,7 +163,7 @@ def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
     finally:
         app.conf.task_default_queue = session_queue
         worker.stop()
-        WorkerHeartbeat.objects.filter(hostname__startswith="own-worker-").delete()  # a killed worker leaves its row
+        WorkerHeartbeat.objects.filter(hostname__startswith="own-worker@").delete()  # a killed worker leaves its row
 
 
 def connection_to(sandbox: Any, team: Any, **fields: Any) -> Any:

@@ -25,6 +25,8 @@ def test_a_run_failing_on_page_three_keeps_no_records_and_no_row_count(clean_san
             clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 503, "count": 100})
 
     monkeypatch.setattr(sync, "_progress", fail_from_page_three)
+    monkeypatch.setattr(sync, "PROGRESS_EVERY", 0.0)  # progress after every page, so the fault lands on page 3
+    monkeypatch.setattr(sync._Reader, "prefetch", lambda self, url, headers: None)  # read page 3 after the fault
     run = sync_inline(connection, operator_a, page_size=20)
 
     assert run.status == "failed" and run.pages == 2
