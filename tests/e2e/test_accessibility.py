@@ -68,7 +68,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
     page = browser_as(admin_a)
     pages = {
         "list": reverse("connections:list"),
-        "detail-diagnosis": reverse("connections:detail", args=[groups.pk]),
+        "detail-diagnosis": reverse("connections:detail", args=[groups.pk]) + "#diagnostics",
         "detail": reverse("connections:detail", args=[users.pk]),
         "runs": reverse("connections:sync_list", args=[users.pk]),
         "run": reverse("connections:sync_detail", args=[users.pk, second.pk]),
