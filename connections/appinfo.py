@@ -52,7 +52,7 @@ def read_credentials(connection: Connection, token: str, policy: outbound.Outbou
         return CredentialsRead(problem=f"Graph could not be reached: {error.message}")
     if response.status in (401, 403):
         return CredentialsRead(problem=(
-            "The app may not read its own registration, so Entra ID could not be asked: grant it the "
+            "The app may not read its own registration: grant it the "
             "application permission Application.Read.All (or Application.ReadWrite.OwnedBy and add the app "
             "as an owner of itself), then re-fetch the token."))
     if response.status == 404:
