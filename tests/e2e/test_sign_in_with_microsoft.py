@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from connections.models import ClaimMapping
 from tests.sso.conftest import ROLES, register_dashboard_app
 
-from .conftest import note_console_error
+from .conftest import note_console_error, note_error_response, note_failed_request
 from .test_viewer import OPERATOR_BUTTONS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,12 +51,14 @@ def fresh_page(browser, live_server) -> Iterator[Callable[[], Any]]:
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
         page.on("console", lambda message: note_console_error(page, message, errors))
+        page.on("requestfailed", lambda failed: note_failed_request(failed, errors))
+        page.on("response", lambda response: note_error_response(response, errors))
         return page
 
     yield open_page
     for context in contexts:
         context.close()
-    assert not errors, f"script errors in the browser: {errors}"
+    assert not errors, f"script errors or failed requests in the browser: {errors}"
 
 
 def sign_in_as(page: Any, name: str) -> None:
