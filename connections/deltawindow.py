@@ -14,8 +14,10 @@ import datetime as dt
 from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from .models import SyncRun, SyncSchedule
+from . import catalogue
+from .models import Connection, SyncRun, SyncSchedule
 
 TOKEN_LIFETIME = dt.timedelta(days=7)
 WARN_AFTER = dt.timedelta(days=6)
@@ -37,3 +39,16 @@ def schedules_of(connection_ids: list) -> dict:
              .select_related("periodic_task__interval", "periodic_task__crontab")
              .annotate(last_delta_at=last_delta_run_at()))
     return {schedule.connection_id: schedule for schedule in found} if connection_ids else {}
+
+
+def is_scheduled(schedule: SyncSchedule | None) -> bool:
+    return bool(schedule is not None and schedule.enabled and schedule.periodic_task_id)
+
+
+def stale(connection: Connection, schedule: SyncSchedule | None, last_delta_at: dt.datetime | None,
+          now: dt.datetime | None = None) -> bool:
+    """True when the next scheduled run will have to read everything because the deltaLink ages out."""
+    entity = catalogue.lookup(connection.entity)
+    if not is_scheduled(schedule) or entity is None or not entity.delta or connection.odata_filter:
+        return False
+    return last_delta_at is not None and (now or timezone.now()) - last_delta_at > WARN_AFTER

@@ -43,6 +43,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         row.can = Can(row.access_role)
         schedule = schedules.get(row.pk)
         row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
+        row.delta_stale = deltawindow.stale(row, schedule, getattr(schedule, "last_delta_at", None))
         row.problems = problems(row)
         row.expiry = credentials.expiry(row)
         row.health = health(row, row.problems, row.expiry)
