@@ -1,11 +1,12 @@
 """How close a scheduled connection is to losing incremental sync.
 
-Microsoft Graph's delta tokens for directory objects (users, groups, …) stop working after about
-7 days: a deltaLink older than that answers 410 Gone and the sync has to read everything again
-(https://learn.microsoft.com/graph/delta-query-overview, "Limitations": "The token is valid for
-7 days" for directory objects). A scheduled connection whose newest successful run holding a
-deltaLink is older than ``WARN_AFTER`` is about to lose it; only scheduled connections are judged,
-since a connection synced by hand is expected to read in full now and then.
+Microsoft Graph's delta links for identity resources (users, groups, …) live seven days: a
+deltaLink used later answers an error ("The delta token is expired and data must be synchronized
+again") and the sync has to read everything again (https://learn.microsoft.com/graph/delta-query-overview;
+https://devblogs.microsoft.com/microsoft365dev/duration-of-change-tracking-tokens-for-identity-and-education-resources/).
+A scheduled connection whose newest successful run holding a deltaLink is older than ``WARN_AFTER``
+is about to lose it; only scheduled connections are judged, since a connection synced by hand is
+expected to read in full now and then.
 """
 from __future__ import annotations
 
