@@ -24,6 +24,7 @@ from .models import Alert, AlertState, Connection
 log = logging.getLogger(__name__)
 
 SYNC, TOKEN, CREDENTIAL = "sync", "token", "credential"
+DELTA = "delta"   # a scheduled connection's deltaLink is close to Graph's 7-day limit (deltawindow.py)
 OK, FAILED = "ok", "failed"
 
 
@@ -44,6 +45,8 @@ EVENTS: dict[str, Event] = {e.key: e for e in (
     Event("credential_1", "Credential expires within a day", "error"),
     Event("credential_expired", "Credential expired", "error"),
     Event("credential_renewed", "Credential renewed", "info"),
+    Event("delta_ageing", "Changes-only sync about to expire", "warning"),
+    Event("delta_recovered", "Changes-only sync kept", "info"),
 )}
 
 
@@ -95,6 +98,30 @@ def observe_expiry(connection: Connection, today: dt.date | None = None) -> Aler
     return _transition(connection, CREDENTIAL, new, texts)
 
 
+def observe_delta(connection: Connection, now: dt.datetime | None = None) -> Alert | None:
+    """Alert when a scheduled connection's newest deltaLink nears Graph's 7-day limit, and once
+    more when a newer successful run (with a fresh deltaLink) exists."""
+    from . import deltawindow
+
+    schedule = deltawindow.schedules_of([connection.pk]).get(connection.pk)
+    new = "ageing" if deltawindow.stale(connection, schedule, getattr(schedule, "last_delta_at", None), now) else OK
+
+    def texts(old: str) -> tuple[str, str, str] | None:
+        if new != OK:
+            return ("delta_ageing", f"{connection.name}: changes-only sync about to expire",
+                    f"The last successful sync of {connection.name} (team {connection.team.name}) that can be "
+                    "continued with changes only is more than 6 days old, and Microsoft Graph forgets it after "
+                    "about 7 days. The next scheduled run will do a full read; make sure the schedule runs at "
+                    "least weekly.")
+        if old == OK:
+            return None
+        return ("delta_recovered", f"{connection.name}: changes-only sync kept",
+                f"A newer sync of {connection.name} (team {connection.team.name}) succeeded, so the next "
+                "scheduled run can read changes only again.")
+
+    return _transition(connection, DELTA, new, texts)
+
+
 def _transition(connection: Connection, topic: str, new: str,
                 texts: Callable[[str], tuple[str, str, str] | None]) -> Alert | None:
     """Move the topic to ``new``; create (and queue) an alert when that is a change worth one.
@@ -137,7 +164,8 @@ def _queue(alert_id: int) -> None:
 
 def check_all(today: dt.date | None = None) -> dict[str, int]:
     """Beat, daily: re-read every connection's credentials from Entra where possible, then alert on
-    expiry levels (connections whose app may not read itself use the known or typed date)."""
+    expiry levels (connections whose app may not read itself use the known or typed date), and on
+    scheduled connections whose changes-only sync is about to expire."""
     from . import probe, tokens  # probe and tokens import this module
     from .models import ConnectionToken
 
@@ -152,6 +180,8 @@ def check_all(today: dt.date | None = None) -> dict[str, int]:
                 if outcome.ok:
                     probe.refresh_app_facts(connection, outcome.token)
             if observe_expiry(connection, today) is not None:
+                alerted += 1
+            if observe_delta(connection) is not None:
                 alerted += 1
         except Exception:
             log.exception("credential check of connection %s failed", connection.pk)

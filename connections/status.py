@@ -104,6 +104,9 @@ def problems(connection: Connection, today: datetime.date | None = None) -> list
         found.append(f"Graph refused the last read: {connection.graph_refusal}.")
     if getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED:
         found.append("The last sync failed.")
+    if getattr(connection, "delta_stale", False):  # set by the list (deltawindow.stale)
+        found.append("The last changes-only sync is almost 7 days old: the next scheduled run will do a full "
+                     "read; make sure the schedule runs at least weekly.")
     return found
 
 

@@ -15,7 +15,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import audit, credentials
+from .. import audit, credentials, deltawindow
+from .. import schedules as sync_schedules
 from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
 from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
 from ..models import AuditEntry, Connection, Role, Team
@@ -37,8 +38,12 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     if selected is not None:
         rows = rows.filter(team_id=selected)
     rows = list(rows.order_by("team__name", "name"))
+    schedules = deltawindow.schedules_of([row.pk for row in rows])  # one query for every row
     for row in rows:
         row.can = Can(row.access_role)
+        schedule = schedules.get(row.pk)
+        row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
+        row.delta_stale = deltawindow.stale(row, schedule, getattr(schedule, "last_delta_at", None))
         row.problems = problems(row)
         row.expiry = credentials.expiry(row)
         row.health = health(row, row.problems, row.expiry)

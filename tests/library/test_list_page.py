@@ -29,7 +29,8 @@ def test_the_list_takes_a_fixed_number_of_queries(login, admin_a, team_a, team_b
     first = Connection.objects.filter(team=team_a).order_by("name").first()
     SyncRun.objects.create(connection=first, status=SyncRun.Status.SUCCEEDED, rows=42, finished_at=timezone.now())
     client = login(admin_a)
-    with django_assert_max_num_queries(6):  # session, user, teams, connections (with status), their newest runs, can-create
+    # session, user, teams, connections (with status), their newest runs, their schedules, can-create
+    with django_assert_max_num_queries(7):
         response = client.get("/")
     assert response.status_code == 200
     assert len(response.context["connections"]) == count

@@ -2,6 +2,7 @@
 connections, runs, tokens and audit entries there are (no query per row)."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -58,3 +59,23 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
     # session, user, connection (+ token, role), newest run; credential: Entra's end, certificate,
     # last check, Entra's list; schedule; latest job; token fetches; the panel's runs; audit trail.
     assert many == few <= 13
+
+
+def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(login, admin_a, team_a):
+    from connections import schedules
+
+    client = login(admin_a)
+    hourly, manual = _connections(team_a, 2, prefix="sched")
+    schedules.save(hourly, kind="interval", every=1, unit="hours")
+    few, page = _queries(client, "/")
+    row = {name: page.split(f"<strong>{name}</strong>", 1)[1].split("</tr>", 1)[0] for name in ("sched00", "sched01")}
+    # relative, with the exact time on hover
+    assert re.search(r'next-run">next <time datetime="[^"]+" title="[^"]+ UTC">in (59\xa0minutes|1\xa0hour)<',
+                     row["sched00"])
+    assert "not scheduled" in row["sched01"] and "not scheduled" not in row["sched00"]
+
+    for conn in _connections(team_a, 18, prefix="more"):
+        schedules.save(conn, kind="interval", every=30, unit="minutes")
+    many, page = _queries(client, "/")
+    assert many == few <= 9
+    assert page.count("not scheduled") == 1 and page.count('next-run">next <time') == 19
