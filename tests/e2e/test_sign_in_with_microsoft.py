@@ -2,7 +2,7 @@
 the team and role that Entra's app roles or groups give them (or the "ask your admin" page)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from connections.models import ClaimMapping
 from tests.sso.conftest import ROLES, register_dashboard_app
 
-from .conftest import note_console_error, note_error_response, note_failed_request
 from .test_viewer import OPERATOR_BUTTONS
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,31 +33,14 @@ def person(clean_sandbox) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def fresh_page(browser, live_server) -> Iterator[Callable[[], Any]]:
-    """A new browser profile (no cookies) on the live server; script errors fail the test.
+def fresh_page(browser_as) -> Callable[[], Any]:
+    """A new browser profile (no cookies) on the live server, checked like every journey's page.
 
     The sandbox serves HTTPS with its own CA, which Chromium's store does not hold (a person's
     browser trusts Microsoft's public CA instead), so certificate errors are ignored in this
     context only.
     """
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def open_page() -> Any:
-        context = browser.new_context(base_url=live_server.url, ignore_https_errors=True)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-        page.on("console", lambda message: note_console_error(page, message, errors))
-        page.on("requestfailed", lambda failed: note_failed_request(failed, errors))
-        page.on("response", lambda response: note_error_response(response, errors))
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert not errors, f"script errors or failed requests in the browser: {errors}"
+    return lambda: browser_as(None, ignore_https_errors=True)
 
 
 def sign_in_as(page: Any, name: str) -> None:
