@@ -112,10 +112,13 @@ def test_a_consent_answer_with_a_missing_or_wrong_state_changes_nothing(
     assert snapshot(groups_connection) == before
 
 
-def test_a_replayed_consent_answer_changes_nothing(clean_sandbox, groups_connection, operator_a, login):
+def test_a_replayed_consent_answer_changes_nothing(clean_sandbox, groups_connection, operator_a, login,
+                                                   live_worker, wait_for_job):
     client = login(operator_a)
     callback = answer_consent(clean_sandbox, start_consent(client, groups_connection))
     assert client.get(callback).status_code == 302
+    # The accepted answer started a re-fetch; let it finish, so only the replay could change anything.
+    wait_for_job(Job.objects.get(connection=groups_connection).pk)
     before = snapshot(groups_connection)
 
     again = client.get(callback)
