@@ -112,7 +112,7 @@ def _connection(sandbox):
 
 
 def _run(connection, profile: bool = False):
-    from connections import sync
+    from connections.syncs import engine as sync
     from connections.models import SyncRun
 
     sync_run = SyncRun.objects.create(connection=connection, entity=connection.entity)
@@ -151,7 +151,7 @@ def _run(connection, profile: bool = False):
 
 
 def _first_sync(sandbox) -> None:
-    from connections import tokens
+    from connections.tokens import fetch as tokens
 
     connection = _connection(sandbox)
     tokens.ensure_token(connection)
@@ -181,7 +181,7 @@ def change(sandbox, keys: list[str], label: str) -> None:
 def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = False) -> None:
     import random
 
-    from connections import tokens
+    from connections.tokens import fetch as tokens
     from connections.models import SyncRun, SyncVersion
 
     connection = _connection(sandbox)

@@ -9,9 +9,9 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import audit
-from .forms import ProfileFieldsMixin, write_only_secret
-from .logins import ThrottledAdminAuthenticationForm
+from connections.library import audit
+from connections.library.forms import ProfileFieldsMixin, write_only_secret
+from connections.accounts.lockout import ThrottledAdminAuthenticationForm
 from .models import Alert, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
 
 

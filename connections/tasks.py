@@ -15,7 +15,9 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import background, probe, retention, sync, tokens
+from connections.jobs import queue as background
+from connections.tokens import probe, fetch as tokens
+from connections.syncs import retention, engine as sync
 from .models import Connection, Job, SyncRun, TokenFetch
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ def prune_sync_runs() -> dict:
 @shared_task(name="connections.deliver_alert", acks_late=True)
 def deliver_alert(alert_id: int) -> dict:
     """Send one alert to its team's channels (a failing channel is marked, never raised)."""
-    from . import channels
+    from connections.alerts import channels
     from .models import Alert
 
     alert = Alert.objects.filter(pk=alert_id).select_related("team", "connection").first()
@@ -139,7 +141,7 @@ def check_credentials(today: str | None = None) -> dict:
     """
     import datetime
 
-    from . import alerts
+    from connections.alerts import states as alerts
 
     return alerts.check_all(datetime.date.fromisoformat(today) if today else None)
 
@@ -153,7 +155,7 @@ def resend_waiting_jobs() -> dict:
 @shared_task(name="connections.reap_stale_work")
 def reap_stale_work() -> dict:
     """Beat, every REAPER_SECONDS (and each worker on start-up): end what dead workers left running."""
-    from . import reaper
+    from connections.jobs import reaper
 
     return reaper.reap()
 
@@ -161,7 +163,7 @@ def reap_stale_work() -> dict:
 @shared_task(name="connections.scheduled_sync")
 def scheduled_sync(connection_id: str) -> dict:
     """Beat, on the connection's schedule: start a sync unless one is already queued or running."""
-    from . import audit
+    from connections.library import audit
 
     connection = Connection.objects.filter(pk=connection_id).select_related("team").first()
     if connection is None:

@@ -118,7 +118,7 @@ def login(db: Any) -> Callable[[Any], Client]:
 def make_published_run(connection: Any, items: dict[str, dict[str, Any]], **fields: Any) -> Any:
     """A succeeded run of ``connection`` whose snapshot is ``items`` (key → item), written the way
     the sync store publishes: the stream's next sequence number and one version per item."""
-    from connections import sync
+    from connections.syncs import engine as sync
     from connections.models import SyncRun, SyncVersion
 
     run = SyncRun.objects.create(connection=connection, entity=fields.pop("entity", "users"), status="succeeded",

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from ..access import TeamScopedQuerySet
-from ..fields import EncryptedTextField
+from connections.library.access import TeamScopedQuerySet
+from connections.encryption.fields import EncryptedTextField
 
 
 class ConnectionQuerySet(TeamScopedQuerySet):

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from ..access import TeamScopedQuerySet
-from ..fields import EncryptedTextField, UnreadableSecret
+from connections.library.access import TeamScopedQuerySet
+from connections.encryption.fields import EncryptedTextField, UnreadableSecret
 from .teams import Team
 
 DEFAULT_SERVICE_URL = "https://graph.microsoft.com/v1.0"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from ..access import TeamScopedQuerySet
-from ..fields import EncryptedTextField
+from connections.library.access import TeamScopedQuerySet
+from connections.encryption.fields import EncryptedTextField
 
 
 class TokenQuerySet(TeamScopedQuerySet):

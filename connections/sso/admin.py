@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from ..logins import ThrottledAdminAuthenticationForm
+from connections.accounts.lockout import ThrottledAdminAuthenticationForm
 from ..models import ClaimMapping, EntraIdentity
 
 

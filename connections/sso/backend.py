@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
-from .. import outbound, tokenclient
+from microsoft import outbound, tokenclient
 from . import mapping
 from .certificate import ClientCertificate
 from .config import EntraSignIn

@@ -2,7 +2,7 @@
 
 The file named by ``OIDC_RP_CLIENT_CERTIFICATE_FILE`` holds the PEM private key and the PEM
 certificate uploaded to the app registration. Reading it and signing the client assertion are the
-same code a certificate connection uses (``connections.certificates``): PS256 with ``x5t#S256``,
+same code a certificate connection uses (``microsoft.certificates``): PS256 with ``x5t#S256``,
 ``aud`` = the token endpoint, ``iss`` = ``sub`` = the client id, a fresh ``jti``
 (https://learn.microsoft.com/entra/identity-platform/certificate-credentials).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.views.decorators.debug import sensitive_variables
 
-from .. import certificates
+from microsoft import certificates
 
 
 @dataclass(frozen=True)

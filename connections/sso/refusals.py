@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..tokenclient import TokenError
+    from microsoft.tokenclient import TokenError
     from .config import EntraSignIn
 
 

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from ..audit import client_ip
+from connections.library.audit import client_ip
 from ..models import EntraIdentity
 from ..views.auth import LoginView
 from . import mapping, refusals

@@ -5,8 +5,8 @@ from typing import Any
 
 from django import template
 
-from .. import consent, privileges
-from ..diagnostics import Diagnosis
+from connections.tokens import consent, privileges
+from microsoft.diagnoses import Diagnosis
 
 register = template.Library()
 

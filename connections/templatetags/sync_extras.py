@@ -5,7 +5,7 @@ from typing import Any
 
 from django import template
 
-from .. import charts, sync
+from connections.syncs import charts, engine as sync
 
 register = template.Library()
 

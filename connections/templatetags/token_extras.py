@@ -7,8 +7,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from .. import tokens
-from ..actions import LABELS
+from connections.tokens import fetch as tokens
+from connections.jobs.actions import LABELS
 
 register = template.Library()
 

@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import channels
-from ..access import Can, admin_teams, get_for_user, scope, with_role
-from ..credential_forms import ChannelForm
+from connections.alerts import channels
+from connections.library.access import Can, admin_teams, get_for_user, scope, with_role
+from connections.credentials.forms import ChannelForm
 from ..models import Alert, NotificationChannel, Role, Team
 
 RECENT_ALERTS = 30

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from ..logins import ThrottledAuthenticationForm
+from connections.accounts.lockout import ThrottledAuthenticationForm
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")

@@ -8,8 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from .. import actions, consent, outbound
-from ..access import get_connection_for_user
+from connections.jobs import actions
+from connections.tokens import consent
+from microsoft import outbound
+from connections.library.access import get_connection_for_user
 from ..models import Role
 
 

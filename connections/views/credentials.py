@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .. import audit, credentials
-from ..access import get_connection_for_user
-from ..credential_forms import CertificateForm
+from connections.library import audit
+from connections.credentials import expiry as credentials
+from connections.library.access import get_connection_for_user
+from connections.credentials.forms import CertificateForm
 from ..models import Role
 
 

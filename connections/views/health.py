@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from ..health import overall, run_checks
+from connections.jobs.health import overall, run_checks
 
 
 @login_not_required

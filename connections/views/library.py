@@ -1,6 +1,6 @@
 """The connection library pages: list, detail, create, edit, delete.
 
-Every connection is fetched through connections.access, so another team's connection answers
+Every connection is fetched through connections.library.access, so another team's connection answers
 404 and a role too low for the action answers 403.
 """
 from __future__ import annotations
@@ -15,12 +15,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import audit, credentials, deltawindow
-from .. import schedules as sync_schedules
-from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
-from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
+from connections.library import audit
+from connections.credentials import expiry as credentials
+from connections.syncs import deltawindow
+from connections.syncs import schedules as sync_schedules
+from connections.library.access import Can, admin_teams, get_connection_for_user, scope, with_role
+from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
 from ..models import AuditEntry, Connection, Role, Team
-from ..status import HEALTH_ORDER, Health, health, problems, with_status
+from connections.library.status import HEALTH_ORDER, Health, health, problems, with_status
 from .schedules import panel_context as schedule_panel_context
 
 AUDITED_FIELDS = list(ConnectionForm.Meta.fields)

@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .. import catalogue, consent, diagnostics, planner, privileges, tokenclient, tokens
-from ..access import get_connection_for_user
+from microsoft import catalogue, diagnoses as diagnostics, planner, tokenclient
+from connections.tokens import consent, privileges, fetch as tokens
+from connections.library.access import get_connection_for_user
 
 MAX_FREE_PATHS = 20
 

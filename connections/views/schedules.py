@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import schedules
-from ..access import get_connection_for_user
+from connections.syncs import schedules
+from connections.library.access import get_connection_for_user
 from ..models import Role, SyncSchedule
-from ..scheduleforms import SyncScheduleForm
+from connections.syncs.scheduleforms import SyncScheduleForm
 
 PANEL = "connections/panels/schedule.html"
 

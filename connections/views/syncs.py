@@ -20,8 +20,9 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import actions, sync, synccontrol
-from ..access import get_connection_for_user, get_for_user
+from connections.jobs import actions
+from connections.syncs import engine as sync, control as synccontrol
+from connections.library.access import get_connection_for_user, get_for_user
 from ..models import Role, SyncRun, SyncVersion
 from . import fragments
 

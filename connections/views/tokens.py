@@ -7,8 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import actions, consent, oauth, outbound, tokens
-from ..access import get_connection_for_user
+from connections.jobs import actions
+from connections.tokens import consent, oauth, fetch as tokens
+from microsoft import outbound
+from connections.library.access import get_connection_for_user
 from ..models import Job, Role
 from . import consent as consent_views
 from . import fragments

@@ -11,7 +11,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import actions, tasks
+from connections.jobs import actions
+from connections import tasks
 from connections.models import Alert, AlertDelivery, CredentialCheck, NotificationChannel
 from tests.syncs.conftest import press_sync, wait_for_run  # noqa: F401  (fixture)
 

@@ -8,7 +8,9 @@ from django.urls import reverse
 
 from cryptography.fernet import Fernet
 
-from connections import certificates, credentials, diagnostics, outbound, tokenclient, tokens
+from microsoft import certificates, diagnoses as diagnostics, outbound, tokenclient
+from connections.credentials import expiry as credentials
+from connections.tokens import fetch as tokens
 from connections.models import ConnectionCertificate
 from graphconn.redaction import redact
 from tests.cast import make_connection

@@ -10,7 +10,9 @@ from django.db import connection as db
 from django.urls import reverse
 from django.utils.html import escape
 
-from connections import certificates, credentials, tokens
+from microsoft import certificates
+from connections.credentials import expiry as credentials
+from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionCertificate, ConnectionToken
 from tests.credentials.conftest import make_cert
 from tests.tokens.conftest import CALLBACK, GRAPH

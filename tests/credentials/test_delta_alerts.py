@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import alerts, schedules
+from connections.alerts import states as alerts
+from connections.syncs import schedules
 from connections.models import Alert, SyncRun
 from tests.credentials.test_alerts import add_channels, mails, receiver, wait_until  # noqa: F401  (fixture)
 

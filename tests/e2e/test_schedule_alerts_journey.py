@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from connections import alerts
+from connections.alerts import states as alerts
 from connections.models import Alert, SyncSchedule
 from tests.e2e.pages import button, press_job_button, wait_for_job
 

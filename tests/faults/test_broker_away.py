@@ -7,7 +7,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections import background, tasks
+from connections.jobs import queue as background
+from connections import tasks
 from connections.models import Job, SyncRun
 from tests.syncs.conftest import press_sync
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from connections.background import enqueue
+from connections.jobs.queue import enqueue
 from connections.models import Job
 from connections.tasks import ping
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections import graphclient
+from microsoft import graphclient
 from connections.models import Connection
 from tests.library.test_form_validation import valid_data
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connections.outbound import OutboundPolicy
+from microsoft.outbound import OutboundPolicy
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connections import claims, outbound
-from connections.diagnostics import (
+from microsoft import claims, outbound
+from microsoft.diagnoses import (
     Context,
     diagnose_graph_error,
     diagnose_token_error,
     looks_like_guid,
 )
-from connections.tokenclient import TokenError, TokenRequest, request_token, tenant_urls
+from microsoft.tokenclient import TokenError, TokenRequest, request_token, tenant_urls
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_RESOURCE = "https://graph.microsoft.com"

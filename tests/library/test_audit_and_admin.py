@@ -5,7 +5,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
-from connections import audit
+from connections.library import audit
 from connections.models import AuditEntry, Connection, Job
 from tests.cast import SECRET_A
 

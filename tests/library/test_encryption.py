@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection as db
 from django.urls import reverse
 
-from connections import crypto
-from connections.crypto import UndecryptableSecret
-from connections.fields import UnreadableSecret, plaintext
+from connections.encryption import keys as crypto
+from connections.encryption.keys import UndecryptableSecret
+from connections.encryption.fields import UnreadableSecret, plaintext
 from connections.management.commands.rotate_encryption_keys import encrypted_fields
 from connections.models import Connection
 from tests.cast import SECRET_A, SECRET_B

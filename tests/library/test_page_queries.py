@@ -62,7 +62,7 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
 
 
 def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(login, admin_a, team_a):
-    from connections import schedules
+    from connections.syncs import schedules
 
     client = login(admin_a)
     hourly, manual = _connections(team_a, 2, prefix="sched")

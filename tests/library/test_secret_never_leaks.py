@@ -99,7 +99,7 @@ def test_the_error_report_of_a_crashed_save_masks_the_secret(login, admin_a, sup
     def report(sender, request, **kwargs):
         reports.append(ExceptionReporter(request, *sys.exc_info(), is_email=True).get_traceback_text())
 
-    monkeypatch.setattr("connections.audit.record", crash)
+    monkeypatch.setattr("connections.library.audit.record", crash)
     got_request_exception.connect(report)
     client = Client(raise_request_exception=False)
     if where == "form":

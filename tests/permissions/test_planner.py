@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from connections import planner
+from microsoft import planner
 from graphpermissions import GRAPH_APP_ID
 from tests.permissions.test_reference import raw_id
 

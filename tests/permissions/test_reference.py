@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import pytest
 
-from connections import catalogue
+from microsoft import catalogue
 from graphpermissions import APPLICATION, DELEGATED, build, reference
 
 SCHEME = {APPLICATION: "Application", DELEGATED: "DelegatedWork"}

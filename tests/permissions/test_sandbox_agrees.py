@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connections import catalogue
+from microsoft import catalogue
 from graphpermissions import APPLICATION, DELEGATED, reference
 from graphsandbox import permissions as sandbox
 

@@ -20,7 +20,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from connections import actions, sync
+from connections.jobs import actions
+from connections.syncs import engine as sync
 from connections.models import SyncRun
 from tests.cast import make_connection
 

@@ -7,7 +7,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections import actions, sync
+from connections.jobs import actions
+from connections.syncs import engine as sync
 from connections.models import AuditEntry, Job, SyncRun, SyncStage, SyncVersion
 from tests.syncs.conftest import connection_to, sandbox_listing
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connections import probe, tokens
+from connections.tokens import probe, fetch as tokens
 from connections.models import TokenFetch
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connections import sync
+from connections.syncs import engine as sync
 from connections.models import SyncRun, SyncStage
 from tests.syncs.conftest import sandbox_listing
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections import retention, tasks
+from connections.syncs import retention
+from connections import tasks
 from connections.models import SyncRun, SyncStage, SyncVersion
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ import yaml
 from django.conf import settings
 from django.urls import reverse
 
-from connections import schedules
+from connections.syncs import schedules
 from connections.models import AuditEntry, SyncRun, SyncSchedule
 from tests import worker
 from tests.worker import ROOT

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from connections import sync
+from connections.syncs import engine as sync
 from connections.models import SyncRun, SyncVersion
 
 pytestmark = pytest.mark.django_db(transaction=True)

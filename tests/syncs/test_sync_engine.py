@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connections import sync, tasks
+from connections.syncs import engine as sync
+from connections import tasks
 from connections.models import AuditEntry, ConnectionToken, Job, SyncRun, SyncStage, SyncVersion
 from tests.syncs.conftest import sandbox_listing
 
@@ -135,7 +136,7 @@ def test_a_redelivered_task_does_not_run_a_finished_run_again(clean_sandbox, use
 
 
 def test_one_active_run_per_connection(users, operator_a):
-    from connections import actions
+    from connections.jobs import actions
 
     first = actions.start(users, "sync", operator_a)
     second = actions.start(users, "sync", operator_a)
@@ -145,7 +146,7 @@ def test_one_active_run_per_connection(users, operator_a):
 
 
 def test_a_refused_token_is_refetched_once_and_the_run_goes_on(clean_sandbox, users, operator_a, sync_inline):
-    from connections import tokens
+    from connections.tokens import fetch as tokens
     from connections.models import TokenFetch
 
     tokens.ensure_token(users)
@@ -167,7 +168,7 @@ def test_a_run_in_progress_is_not_started_twice_but_a_stale_one_is_taken_over(
 
     from django.utils import timezone
 
-    from connections import actions
+    from connections.jobs import actions
 
     job = actions.start(users, "sync", operator_a)
     run = SyncRun.objects.get(job=job)

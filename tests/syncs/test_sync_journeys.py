@@ -10,7 +10,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections import actions
+from connections.jobs import actions
 from connections.models import SyncRun
 from tests.syncs.conftest import press_sync, sandbox_listing
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections import actions, reaper, sync
+from connections.jobs import actions, reaper
+from connections.syncs import engine as sync
 from connections.models import Job, SyncRun, SyncStage
 
 pytestmark = pytest.mark.django_db

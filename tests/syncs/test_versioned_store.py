@@ -9,7 +9,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from connections import retention, sync
+from connections.syncs import retention, engine as sync
 from connections.models import SyncRun, SyncStage, SyncVersion
 from tests.syncs.conftest import connection_to, sandbox_listing
 

@@ -7,7 +7,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from connections import tasks, tokens
+from connections import tasks
+from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionToken, Job
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,9 @@ import threading
 import pytest
 from django.db import connection as db
 
-from connections import background, tasks, tokens
+from connections.jobs import queue as background
+from connections import tasks
+from connections.tokens import fetch as tokens
 from connections.models import ConnectionToken, Job, TokenFetch
 from tests.tokens.conftest import token_requests
 

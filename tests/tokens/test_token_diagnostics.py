@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.urls import reverse
 
-from connections import tokens
+from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionToken
 from tests.tokens.conftest import GRAPH, detail, token_requests
 

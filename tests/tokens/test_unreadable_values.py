@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from connections.fields import Ciphertext
+from connections.encryption.fields import Ciphertext
 from connections.models import Connection, ConnectionToken, TokenFetch
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from connections import catalogue
-from connections.catalogue import APP_ROLE_IDS, LISTED, granted_permissions, lookup, permission_name
+from microsoft import catalogue
+from microsoft.catalogue import APP_ROLE_IDS, LISTED, granted_permissions, lookup, permission_name
 
 LOOKUPS = [
     ("users", "users"),

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from connections.claims import decode, diff, permissions
+from microsoft.claims import decode, diff, permissions
 
 TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from connections.diagnostics import (
+from microsoft.diagnoses import (
     ACTION_ADMIN_CONSENT,
     ACTION_EDIT_CONNECTION,
     ACTION_EDIT_SECRET,
@@ -20,8 +20,8 @@ from connections.diagnostics import (
     diagnose_transport_error,
     looks_like_guid,
 )
-from connections.outbound import OutboundError
-from connections.tokenclient import TokenError
+from microsoft.outbound import OutboundError
+from microsoft.tokenclient import TokenError
 
 TENANT = "contoso.onmicrosoft.com"
 CLIENT_ID = "6731de76-14a6-49ae-97bc-6eba6914391e"

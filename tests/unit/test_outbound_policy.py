@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connections.outbound import (
+from microsoft.outbound import (
     DEFAULT_ALLOWED_HOSTS,
     DisallowedURL,
     OutboundError,
@@ -287,7 +287,7 @@ def test_a_refused_connection_says_so():
 
 
 def test_the_policy_comes_from_django_settings(settings):
-    from connections.outbound import policy_from_settings
+    from microsoft.outbound import policy_from_settings
 
     settings.GRAPH_ALLOWED_HOSTS = ["graph.microsoft.com", "127.0.0.1:8765"]
     settings.GRAPH_CA_BUNDLE = "/etc/sandbox-ca.pem"

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connections.tokenclient import (
+from microsoft.tokenclient import (
     TokenError,
     TokenRequest,
     admin_consent_url,
@@ -164,7 +164,7 @@ def test_portal_api_permissions_url_per_cloud(cloud, host):
 def test_errors_survive_pickling_for_workers():
     import pickle
 
-    from connections.outbound import DisallowedURL, OutboundError
+    from microsoft.outbound import DisallowedURL, OutboundError
 
     err = TokenError.from_body(401, {"error": "invalid_client", "error_description": "AADSTS7000215: x",
                                      "error_codes": [7000215], "trace_id": "t", "timestamp": "2016-01-09 02:02:12Z"})

@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from connections import audit, outbound
+from connections.library import audit
+from microsoft import outbound
 from connections.models import ClaimMapping, Connection, Membership, Role, Team
 
 DEFAULT_PASSWORD = "demo-graphconn"

@@ -14,9 +14,9 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 
-from connections import crypto
-from connections.crypto import UndecryptableSecret
-from connections.fields import Ciphertext, EncryptedTextField
+from connections.encryption import keys as crypto
+from connections.encryption.keys import UndecryptableSecret
+from connections.encryption.fields import Ciphertext, EncryptedTextField
 
 
 def encrypted_fields() -> Iterator[tuple[type[models.Model], EncryptedTextField]]:

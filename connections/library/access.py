@@ -1,0 +1,166 @@
+"""Who may see and do what: the one place every query of team-owned data is scoped.
+
+Every view gets its objects through ``get_for_user`` / ``get_connection_for_user`` or a
+``.for_user(user)`` queryset, so another team's object answers 404 (its existence is not
+revealed), and a role too low for the action answers 403. Superusers see and do everything.
+
+Models owned by a team through a chain of foreign keys use ``TeamScopedQuerySet`` with
+``team_field`` set to that chain (e.g. ``"connection__team"`` for a token or a sync run).
+Model imports are local to the functions: the models import this module for the queryset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import OuterRef, Subquery, Value
+from django.http import Http404, HttpRequest
+
+if TYPE_CHECKING:
+    from connections.models import Connection, Team
+
+M = TypeVar("M", bound=models.Model)
+
+
+def user_of(request_or_user: Any) -> Any:
+    """Accept a request or a user, so service code and views call the same helpers."""
+    return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
+
+
+def roles_at_least(min_role: str | None) -> list[str]:
+    from connections.models.teams import ROLE_RANK
+
+    floor = ROLE_RANK[min_role] if min_role else 0
+    return [role for role, rank in ROLE_RANK.items() if rank >= floor]
+
+
+def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
+    """Ids of the user's teams where they hold ``min_role`` or more (a subquery, not a list)."""
+    from connections.models.teams import Membership
+
+    return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
+
+
+def scope(queryset: models.QuerySet, request_or_user: Any, min_role: str | None = None,
+          team_field: str = "team") -> models.QuerySet:
+    """``queryset`` limited to rows of the user's teams (all rows for superusers, none for anonymous)."""
+    user = user_of(request_or_user)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{team_field}__in": team_ids(user, min_role)})
+
+
+class TeamScopedQuerySet(models.QuerySet):
+    """``Model.objects.for_user(user, min_role=None)`` for any team-owned model."""
+
+    team_field = "team"
+
+    def for_user(self, request_or_user: Any, min_role: str | None = None) -> TeamScopedQuerySet:
+        return scope(self, request_or_user, min_role, self.team_field)
+
+
+@dataclass(frozen=True)
+class Can:
+    """What the current user may do with one team's objects; templates read ``can.operate`` etc."""
+
+    role: str | None = None
+
+    @property
+    def _rank(self) -> int:
+        from connections.models.teams import ROLE_RANK
+
+        return ROLE_RANK.get(self.role or "", 0)
+
+    @property
+    def view(self) -> bool:
+        return self._rank >= 1
+
+    @property
+    def operate(self) -> bool:
+        """Get and re-fetch tokens, test, sync, sign in."""
+        return self._rank >= 2
+
+    @property
+    def admin(self) -> bool:
+        """Create, edit, delete profiles and replace secrets."""
+        return self._rank >= 3
+
+
+def role_in_team(request_or_user: Any, team: Team | int | None) -> str | None:
+    """The user's role in ``team`` (admin for superusers), or None."""
+    from connections.models.teams import Membership, Role
+
+    user = user_of(request_or_user)
+    if team is None or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    team_id = team if isinstance(team, int) else team.pk
+    return Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
+
+
+def can_for(request_or_user: Any, team: Team | int | None) -> Can:
+    return Can(role_in_team(request_or_user, team))
+
+
+def admin_teams(request_or_user: Any) -> models.QuerySet[Team]:
+    """Teams where the user may create connections."""
+    from connections.models.teams import Role, Team
+
+    return scope(Team.objects.all(), request_or_user, Role.ADMIN, team_field="pk")
+
+
+def with_role(queryset: models.QuerySet[M], request_or_user: Any, team_field: str | None = None) -> models.QuerySet[M]:
+    """Annotate each row with ``access_role``, the user's role in the row's team (same query)."""
+    from connections.models.teams import Membership, Role
+
+    user = user_of(request_or_user)
+    field = team_field or getattr(queryset, "team_field", "team")
+    if user.is_superuser:
+        return queryset.annotate(access_role=Value(Role.ADMIN.value, output_field=models.CharField()))
+    if not user.is_authenticated:
+        return queryset.annotate(access_role=Value(None, output_field=models.CharField()))
+    role_of_user = Membership.objects.filter(team=OuterRef(field), user=user).values("role")[:1]
+    return queryset.annotate(access_role=Subquery(role_of_user))
+
+
+def get_for_user(queryset: models.QuerySet[M], request_or_user: Any, min_role: str | None = None, *,
+                 team_field: str | None = None, **lookup: Any) -> M:
+    """One object of the user's teams, in one query; 404 if absent or another team's, 403 if the role is too low.
+
+    The returned object carries ``.can`` (a ``Can``) for the templates.
+    """
+    from connections.models.teams import ROLE_RANK
+
+    user = user_of(request_or_user)
+    field = team_field or getattr(queryset, "team_field", "team")
+    obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
+    if obj is None:
+        raise Http404("No such object in your teams.")
+    role = obj.access_role  # type: ignore[attr-defined]
+    if min_role and ROLE_RANK.get(role or "", 0) < ROLE_RANK[min_role]:
+        raise PermissionDenied(f"This needs the {min_role} role in the team.")
+    obj.can = Can(role)  # type: ignore[attr-defined]
+    return obj
+
+
+def get_connection_for_user(request_or_user: Any, pk: Any, min_role: str | None = None,
+                            queryset: models.QuerySet[Connection] | None = None) -> Connection:
+    """The connection ``pk`` if the user's team owns it (404 otherwise; 403 below ``min_role``).
+
+    ``queryset`` lets a page add annotations (``status.with_status``); scoping still applies.
+    """
+    from connections.models import Connection
+
+    base = queryset if queryset is not None else Connection.objects.all()
+    return get_for_user(base.select_related("team"), request_or_user, min_role, pk=pk)
+
+
+__all__ = [
+    "Can", "TeamScopedQuerySet", "admin_teams", "can_for", "get_connection_for_user", "get_for_user",
+    "role_in_team", "roles_at_least", "scope", "team_ids", "user_of", "with_role",
+]

@@ -1,0 +1,138 @@
+"""What the library shows about each connection besides its profile: token, last sync, problems.
+
+``with_status(queryset)`` gives every row
+
+- ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
+- ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` and the change counts
+  ``last_sync_added``/``_changed``/``_removed`` (None when never synced or not compared);
+- ``graph_refusal``: the title of Graph's last refusal (401/403) diagnosis, "" when none.
+
+``health(connection, problems)`` turns those into the one word the health board shows.
+
+The token state comes from the connection's ``ConnectionToken`` row; the last sync comes from the connection's newest
+``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
+"""
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.db.models import OuterRef, Subquery
+from django.db.models.query import ModelIterable
+from django.utils import timezone
+
+from connections.credentials import expiry as credentials
+from connections.models import Connection, ConnectionToken, SyncRun
+
+
+def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
+    """``queryset`` whose rows carry the status attributes above.
+
+    Cheap to build and run: the token row is joined and only the newest run's id is a subquery;
+    the attributes are filled in when the rows are read, with one more query for those runs. (The
+    same facts as SQL CASE/subquery annotations cost more to compile than the page took to render.)
+    """
+    newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
+    annotated = queryset.select_related("token").annotate(_last_sync_id=Subquery(newest))
+    annotated._iterable_class = _WithStatus
+    return annotated
+
+
+class _WithStatus(ModelIterable):
+    """Fills in the status attributes of a page of rows, with one query for their newest runs."""
+
+    def __iter__(self):  # type: ignore[override]
+        rows = list(super().__iter__())
+        ids = [row._last_sync_id for row in rows if row._last_sync_id]
+        runs = {run.pk: run for run in SyncRun.objects.filter(pk__in=ids).only(
+            "status", "rows", "added", "changed", "removed", "created_at", "started_at", "finished_at")} if ids else {}
+        now = timezone.now()
+        for row in rows:
+            _fill(row, runs.get(row._last_sync_id), now)
+        yield from rows
+
+
+def _fill(row: Connection, run: SyncRun | None, now: datetime.datetime) -> None:
+    try:
+        token: ConnectionToken | None = row.token
+    except ConnectionToken.DoesNotExist:
+        token = None
+    if token is None:
+        row.token_state = "none"
+    elif token.state == ConnectionToken.State.VALID and token.expires_at and token.expires_at <= now:
+        row.token_state = "expired"
+    else:
+        row.token_state = token.state
+    row.token_expires_at = token.expires_at if token else None
+    error = token.error if token is not None and isinstance(token.error, dict) else {}
+    row.token_error = str(error.get("title") or "")
+    refusal = token.graph_error if token is not None and isinstance(token.graph_error, dict) else {}
+    diagnosis = refusal.get("diagnosis") if isinstance(refusal.get("diagnosis"), dict) else {}
+    row.graph_refusal = str(diagnosis.get("title") or "")
+    row.last_sync_status = run.status if run else None
+    row.last_sync_rows = run.rows if run else None
+    row.last_sync_added = run.added if run else None
+    row.last_sync_changed = run.changed if run else None
+    row.last_sync_removed = run.removed if run else None
+    row.last_sync_at = (run.finished_at or run.started_at or run.created_at) if run else None
+
+
+def problems(connection: Connection, today: datetime.date | None = None) -> list[str]:
+    """Plain-word problems of one connection (annotated by ``with_status``), most urgent first."""
+    found: list[str] = []
+    if connection.uses_certificate:
+        if credentials.certificate_of(connection) is None:
+            found.append("No certificate is uploaded.")
+    else:
+        state = connection.secret_state
+        if state == "unreadable":
+            found.append("The client secret is unreadable with the configured keys — re-enter it.")
+        elif state == "none":
+            found.append("No client secret is saved.")
+    known = getattr(connection, "expiry", None) if today is None else None  # set by credentials.for_page
+    level = (known or credentials.expiry(connection, today or timezone.localdate())).level
+    what = "certificate" if connection.uses_certificate else "client secret"
+    if level == "expired":
+        found.append(f"The {what} has expired.")
+    elif level in ("7", "1"):
+        found.append(f"The {what} expires within {'a day' if level == '1' else '7 days'}.")
+    if getattr(connection, "token_state", "none") == "error":
+        found.append(f"The last token request failed: {connection.token_error or 'see the connection'}.")
+    elif getattr(connection, "token_state", "none") == "sign_in":
+        found.append("Someone must sign in with Microsoft again.")
+    if getattr(connection, "graph_refusal", ""):
+        found.append(f"Graph refused the last read: {connection.graph_refusal}.")
+    if getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED:
+        found.append("The last sync failed.")
+    if getattr(connection, "delta_stale", False):  # set by the list (deltawindow.stale)
+        found.append("The last changes-only sync is almost 7 days old: the next scheduled run will do a full "
+                     "read; make sure the schedule runs at least weekly.")
+    return found
+
+
+class Health(models.TextChoices):
+    """The health board's one word per connection, most urgent first (the list sorts by it)."""
+
+    FAILING = "failing", "Failing"
+    ATTENTION = "attention", "Needs attention"
+    NEVER = "never", "Never run"
+    HEALTHY = "healthy", "Healthy"
+
+
+HEALTH_ORDER = {state: rank for rank, state in enumerate(Health)}
+
+
+def health(connection: Connection, found: list[str], expiry: credentials.Expiry) -> Health:
+    """Failing when the work itself fails (token, last sync, Graph's refusal, an expired credential);
+    needs attention for anything else ``problems`` found; never run before the first token or sync."""
+    failing = (getattr(connection, "token_state", "none") == "error"
+               or getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED
+               or bool(getattr(connection, "graph_refusal", ""))
+               or expiry.level == "expired")
+    if failing:
+        return Health.FAILING
+    if found:
+        return Health.ATTENTION
+    if getattr(connection, "token_state", "none") == "none" and not getattr(connection, "last_sync_status", None):
+        return Health.NEVER
+    return Health.HEALTHY
