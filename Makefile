@@ -34,6 +34,7 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -15,10 +15,17 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
+from connections.alerts import channels
+from connections.alerts import checks as alert_checks
+from connections.alerts import states as alerts
 from connections.jobs import queue as background
-from connections.tokens import probe, fetch as tokens
-from connections.syncs import retention, engine as sync
-from .models import Connection, Job, SyncRun, TokenFetch
+from connections.jobs import reaper
+from connections.library import audit
+from connections.models import Alert, Connection, Job, SyncRun, TokenFetch
+from connections.syncs import engine as sync
+from connections.syncs import retention
+from connections.tokens import fetch as tokens
+from connections.tokens import probe
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +130,9 @@ def prune_sync_runs() -> dict:
 
 
 
-@shared_task(name="connections.deliver_alert", acks_late=True)
+@shared_task(name=alerts.DELIVER_TASK, acks_late=True)
 def deliver_alert(alert_id: int) -> dict:
     """Send one alert to its team's channels (a failing channel is marked, never raised)."""
-    from connections.alerts import channels
-    from .models import Alert
-
     alert = Alert.objects.filter(pk=alert_id).select_related("team", "connection").first()
     return channels.deliver(alert) if alert is not None else {"sent": 0, "failed": 0}
 
@@ -141,9 +145,7 @@ def check_credentials(today: str | None = None) -> dict:
     """
     import datetime
 
-    from connections.alerts import states as alerts
-
-    return alerts.check_all(datetime.date.fromisoformat(today) if today else None)
+    return alert_checks.check_all(datetime.date.fromisoformat(today) if today else None)
 
 
 @shared_task(name="connections.resend_waiting_jobs")
@@ -155,16 +157,12 @@ def resend_waiting_jobs() -> dict:
 @shared_task(name="connections.reap_stale_work")
 def reap_stale_work() -> dict:
     """Beat, every REAPER_SECONDS (and each worker on start-up): end what dead workers left running."""
-    from connections.jobs import reaper
-
     return reaper.reap()
 
 
 @shared_task(name="connections.scheduled_sync")
 def scheduled_sync(connection_id: str) -> dict:
     """Beat, on the connection's schedule: start a sync unless one is already queued or running."""
-    from connections.library import audit
-
     connection = Connection.objects.filter(pk=connection_id).select_related("team").first()
     if connection is None:
         return {"ok": False, "deleted": True}

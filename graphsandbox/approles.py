@@ -19,7 +19,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from . import generator
-from .portal import page
+from .layout import page
 from .wire import Response
 
 if TYPE_CHECKING:

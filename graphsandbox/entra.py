@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from . import approles, assertions
 from .apps import OIDC_SCOPES, is_permission_name
-from .portal import page
+from .layout import page
 from .tenants import App, AuthCode, Registry, SignedInUser
 from .permissions import GRAPH_APP_ID
 from .tokens import GRAPH_RESOURCE, Signer, b64url, opaque

@@ -12,40 +12,14 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from .apps import common_app_roles, common_scopes
 from .tenants import App, iso, utcnow
+from . import approles
+from .approles import AssignmentError, assign, change_membership, unassign
+from .layout import page
 from .wire import Request, Response
 
 if TYPE_CHECKING:
     from .directory import Directory
     from .tenants import Registry
-
-_CSS = """
-body{font:15px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f3f2f1;color:#201f1e}
-main{max-width:980px;margin:0 auto;padding:24px}
-h1{font-size:24px;margin:0 0 8px}h2{font-size:18px;margin:20px 0 8px}h3{font-size:15px;margin:14px 0 6px}
-.card{background:#fff;border-radius:6px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:16px 20px;margin:16px 0}
-.muted{color:#605e5c;font-size:13px}.error{color:#a4262c;font-weight:600}
-.ok{color:#107c10}.warn{color:#a4262c}
-code{background:#f3f2f1;padding:1px 4px;border-radius:3px;font-size:13px;word-break:break-all}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #edebe9;font-size:14px}
-button{background:#0078d4;color:#fff;border:0;border-radius:3px;padding:5px 12px;cursor:pointer;font-size:14px}
-button.secondary{background:#edebe9;color:#201f1e}button.danger{background:#a4262c}
-select,input[type=text]{padding:4px;font-size:14px}
-form.inline{display:inline}label.user{display:block;padding:6px;border:1px solid #edebe9;margin:4px 0;border-radius:4px}
-.banner{background:#dff6dd;border:1px solid #107c10;padding:10px 14px;border-radius:4px}
-"""
-
-
-def page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
-            f"</head><body><main>{body}</main></body></html>")
-
-
-def approles_module():  # imported late: approles renders its pages with ``page`` from here
-    from . import approles
-
-    return approles
-
 
 def _html(status: int, title: str, body: str) -> Response:
     return Response(status, page(title, body), {"Cache-Control": "no-store"}, "text/html; charset=utf-8")
@@ -74,7 +48,6 @@ class Portal:
                                                    requested_roles=[], secret_expires=None)
             return _html(201, "App created", self._secret_banner(app, secret) + self._overview(req))
         if parts == ["members"] and self.directory is not None:
-            from .approles import AssignmentError, change_membership
 
             try:
                 change_membership(self.directory, form.get("group", "").strip(), form.get("user", "").strip(),
@@ -95,7 +68,6 @@ class Portal:
             (self.registry.grant if action == "grant" else self.registry.revoke)(app, roles, scopes)
             return _back(f"app-{app.client_id}")
         if action in ("assign", "unassign") and self.directory is not None:
-            from .approles import AssignmentError, assign, unassign
 
             try:
                 (assign if action == "assign" else unassign)(
@@ -155,7 +127,7 @@ class Portal:
             f"<h2>App registrations ({len(apps)})</h2>{cards}"
             '<div class="card"><h3>New app registration</h3><form method="post" action="/_sandbox/portal/apps">'
             '<input type="text" name="display_name" placeholder="Display name"> '
-            "<button>Register</button></form></div>" + approles_module().portal_groups_card())
+            "<button>Register</button></form></div>" + approles.portal_groups_card())
 
     def _app_card(self, req: Request, app: App) -> str:
         cid = app.client_id
@@ -224,7 +196,7 @@ class Portal:
                else '<span class="muted">none</span>')
             + ("" if cid in app.owners else f' <form class="inline" method="post" action="{action}/own-itself">'
                '<button class="secondary">Make the app an owner of itself</button></form>')
-            + approles_module().portal_section(self.directory, app, action)
+            + approles.portal_section(self.directory, app, action)
             + "<h3>Admin consent URL</h3>"
             f'<a href="{html.escape(consent_v1)}"><code>{html.escape(consent_v1)}</code></a><br>'
             f'<span class="muted">v2.0:</span> <a href="{html.escape(consent_v2)}"><code>{html.escape(consent_v2)}</code></a>'

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from django.views.decorators.debug import sensitive_variables
+from microsoft.redaction import sensitive_variables
 
 from microsoft import outbound
 

@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from django.views.decorators.debug import sensitive_variables
+from microsoft.redaction import sensitive_variables
 
 # Microsoft's login and Graph hosts in the global and national clouds (docs/microsoft-wire-facts.md, "National clouds").
 DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset({
@@ -92,18 +92,6 @@ class OutboundPolicy:
         shown = f"[{host}]" if ":" in host else host
         key = shown if port == 443 else f"{shown}:{port}"
         return key.lower() in self._entries
-
-
-def policy_from_settings() -> OutboundPolicy:
-    """The policy configured in Django settings (read on each call, so tests can override)."""
-    from django.conf import settings
-
-    hosts = getattr(settings, "GRAPH_ALLOWED_HOSTS", None) or DEFAULT_ALLOWED_HOSTS
-    return OutboundPolicy(
-        allowed_hosts=frozenset(hosts),
-        ca_bundle=getattr(settings, "GRAPH_CA_BUNDLE", None) or None,
-        timeout=float(getattr(settings, "GRAPH_HTTP_TIMEOUT", 10.0)),
-    )
 
 
 def safe_url(url: str) -> str:

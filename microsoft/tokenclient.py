@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode, urlsplit
 
-from django.views.decorators.debug import sensitive_variables
+from microsoft.redaction import sensitive_variables
 
 from microsoft import outbound
 

@@ -23,6 +23,8 @@ from connections.models import Alert, AlertState, Connection
 
 log = logging.getLogger(__name__)
 
+DELIVER_TASK = "connections.deliver_alert"  # the Celery task that sends an alert to its channels
+
 SYNC, TOKEN, CREDENTIAL = "sync", "token", "credential"
 DELTA = "delta"   # a scheduled connection's deltaLink is close to Graph's 7-day limit (deltawindow.py)
 OK, FAILED = "ok", "failed"
@@ -154,36 +156,10 @@ def _transition(connection: Connection, topic: str, new: str,
 
 
 def _queue(alert_id: int) -> None:
-    from connections.tasks import deliver_alert  # tasks import the sync engine, which imports this module
+    # By name: the tasks module imports the services that call this one.
+    from celery import current_app
 
     try:
-        deliver_alert.apply_async(args=(alert_id,))
+        current_app.tasks[DELIVER_TASK].apply_async(args=(alert_id,))
     except Exception:
         log.exception("alert %s could not be queued for delivery", alert_id)
-
-
-def check_all(today: dt.date | None = None) -> dict[str, int]:
-    """Beat, daily: re-read every connection's credentials from Entra where possible, then alert on
-    expiry levels (connections whose app may not read itself use the known or typed date), and on
-    scheduled connections whose changes-only sync is about to expire."""
-    from connections.tokens import probe, fetch as tokens# probe and tokens import this module
-    from connections.models import ConnectionToken
-
-    checked = alerted = 0
-    for connection in Connection.objects.select_related("team").iterator():
-        try:
-            token = ConnectionToken.objects.filter(connection=connection).first()
-            if token is not None and token.is_valid:
-                probe.refresh_app_facts(connection, token)  # re-reads Entra and observes expiry
-            elif not connection.is_delegated:
-                outcome = tokens.ensure_token(connection, reason="refresh")
-                if outcome.ok:
-                    probe.refresh_app_facts(connection, outcome.token)
-            if observe_expiry(connection, today) is not None:
-                alerted += 1
-            if observe_delta(connection) is not None:
-                alerted += 1
-        except Exception:
-            log.exception("credential check of connection %s failed", connection.pk)
-        checked += 1
-    return {"checked": checked, "alerted": alerted}

@@ -81,21 +81,6 @@ def resend_waiting(limit: int = 500) -> dict[str, int]:
     return {"sent": sent}
 
 
-def start_up_sweep() -> None:
-    """A starting worker ends what dead workers left running and sends what waited for the broker
-    (in its own thread: start-up is not held)."""
-    from connections.jobs.reaper import reap
-
-    try:
-        close_old_connections()
-        reap()
-        resend_waiting()
-    except Exception:
-        log.warning("the start-up sweep failed; beat will try again", exc_info=True)
-    finally:
-        close_old_connections()
-
-
 def report_progress(job_id: str, progress: int, message: str = "") -> None:
     """Called by tasks as they go; the status pages poll it."""
     Job.objects.filter(pk=job_id).update(progress=max(0, min(progress, 100)), message=message[:300])

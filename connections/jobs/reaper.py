@@ -5,7 +5,7 @@ after every page (and while it waits before asking a page again). Beat runs ``re
 REAPER_SECONDS, and each worker once on start-up:
 
 - a RUNNING sync whose heartbeat is older than SYNC_STALE_AFTER_SECONDS is interrupted
-  (``sync.interrupt_run``: marked failed in words, its records removed, its job ended);
+  (``store.interrupt_run``: marked failed in words, its records removed, its job ended);
 - a RUNNING job whose worker's heartbeat is older than WORKER_STALE_AFTER_SECONDS (or gone) is
   failed with a sentence saying so, and its sync run interrupted with it.
 
@@ -18,10 +18,11 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone
 
 from connections.jobs import queue as background
-from connections.syncs import engine as sync
+from connections.syncs import store
 from connections.models import Connection, Job, SyncRun, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def reap(connection: Connection | None = None) -> dict[str, int]:
         runs = runs.filter(connection=connection)
     interrupted = 0
     for run in runs.select_related("connection"):
-        sync.interrupt_run(run, RUN_STALE)
+        store.interrupt_run(run, RUN_STALE)
         interrupted += 1
 
     alive_since = now - timedelta(seconds=settings.WORKER_STALE_AFTER_SECONDS)
@@ -76,5 +77,17 @@ def end_job(job_id: object, message: str, run_message: str | None = None) -> Non
 
 def interrupt_runs_of(job_id: object, message: str) -> None:
     for run in SyncRun.objects.filter(job_id=job_id, status__in=SyncRun.ACTIVE).select_related("connection"):
-        sync.interrupt_run(run, message)
+        store.interrupt_run(run, message)
 
+
+def start_up_sweep() -> None:
+    """A starting worker ends what dead workers left running and sends what waited for the broker
+    (in its own thread: start-up is not held)."""
+    try:
+        close_old_connections()
+        reap()
+        background.resend_waiting()
+    except Exception:
+        log.warning("the start-up sweep failed; beat will try again", exc_info=True)
+    finally:
+        close_old_connections()

@@ -8,6 +8,8 @@ from billiard.exceptions import WorkerLostError
 from celery.signals import task_failure, task_prerun, task_success, worker_ready, worker_shutdown
 
 from connections.jobs import queue as background
+from connections.jobs import reaper
+from connections.jobs.reaper import WORKER_LOST, end_job, interrupt_runs_of
 
 _heartbeat: background.HeartbeatThread | None = None
 
@@ -31,8 +33,6 @@ def _job_failed(task_id: str | None = None, exception: BaseException | None = No
     """A task that raised: the page gets a sentence, not the exception's text (that may hold SQL,
     paths or hosts, and Celery already logs it with its traceback)."""
     if task_id:
-        from connections.jobs.reaper import WORKER_LOST, end_job, interrupt_runs_of
-
         if isinstance(exception, WorkerLostError):  # the pool child died: its sync run ends too
             end_job(task_id, WORKER_LOST)
             return
@@ -47,7 +47,7 @@ def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     _heartbeat = background.HeartbeatThread(getattr(sender, "hostname", None) or background.worker_name())
     _heartbeat.start()
     # Work recorded while no broker was reachable starts now, without waiting for beat.
-    threading.Thread(target=background.start_up_sweep, name="graphconn-start-up-sweep", daemon=True).start()
+    threading.Thread(target=reaper.start_up_sweep, name="graphconn-start-up-sweep", daemon=True).start()
 
 
 @worker_shutdown.connect

@@ -4,63 +4,23 @@ Every view gets its objects through ``get_for_user`` / ``get_connection_for_user
 ``.for_user(user)`` queryset, so another team's object answers 404 (its existence is not
 revealed), and a role too low for the action answers 403. Superusers see and do everything.
 
-Models owned by a team through a chain of foreign keys use ``TeamScopedQuerySet`` with
-``team_field`` set to that chain (e.g. ``"connection__team"`` for a token or a sync run).
-Model imports are local to the functions: the models import this module for the queryset.
+The scoping itself (``scope``, ``TeamScopedQuerySet``) lives with the team models; models owned
+through a chain of foreign keys set ``team_field`` to that chain (e.g. ``"connection__team"``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import OuterRef, Subquery, Value
-from django.http import Http404, HttpRequest
+from django.http import Http404
 
-if TYPE_CHECKING:
-    from connections.models import Connection, Team
+from connections.models import Connection
+from connections.models.teams import ROLE_RANK, Membership, Role, Team, scope, user_of
 
 M = TypeVar("M", bound=models.Model)
-
-
-def user_of(request_or_user: Any) -> Any:
-    """Accept a request or a user, so service code and views call the same helpers."""
-    return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
-
-
-def roles_at_least(min_role: str | None) -> list[str]:
-    from connections.models.teams import ROLE_RANK
-
-    floor = ROLE_RANK[min_role] if min_role else 0
-    return [role for role, rank in ROLE_RANK.items() if rank >= floor]
-
-
-def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
-    """Ids of the user's teams where they hold ``min_role`` or more (a subquery, not a list)."""
-    from connections.models.teams import Membership
-
-    return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
-
-
-def scope(queryset: models.QuerySet, request_or_user: Any, min_role: str | None = None,
-          team_field: str = "team") -> models.QuerySet:
-    """``queryset`` limited to rows of the user's teams (all rows for superusers, none for anonymous)."""
-    user = user_of(request_or_user)
-    if user is None or not user.is_authenticated or not user.is_active:
-        return queryset.none()
-    if user.is_superuser:
-        return queryset
-    return queryset.filter(**{f"{team_field}__in": team_ids(user, min_role)})
-
-
-class TeamScopedQuerySet(models.QuerySet):
-    """``Model.objects.for_user(user, min_role=None)`` for any team-owned model."""
-
-    team_field = "team"
-
-    def for_user(self, request_or_user: Any, min_role: str | None = None) -> TeamScopedQuerySet:
-        return scope(self, request_or_user, min_role, self.team_field)
 
 
 @dataclass(frozen=True)
@@ -71,8 +31,6 @@ class Can:
 
     @property
     def _rank(self) -> int:
-        from connections.models.teams import ROLE_RANK
-
         return ROLE_RANK.get(self.role or "", 0)
 
     @property
@@ -92,8 +50,6 @@ class Can:
 
 def role_in_team(request_or_user: Any, team: Team | int | None) -> str | None:
     """The user's role in ``team`` (admin for superusers), or None."""
-    from connections.models.teams import Membership, Role
-
     user = user_of(request_or_user)
     if team is None or not user.is_authenticated:
         return None
@@ -109,15 +65,11 @@ def can_for(request_or_user: Any, team: Team | int | None) -> Can:
 
 def admin_teams(request_or_user: Any) -> models.QuerySet[Team]:
     """Teams where the user may create connections."""
-    from connections.models.teams import Role, Team
-
     return scope(Team.objects.all(), request_or_user, Role.ADMIN, team_field="pk")
 
 
 def with_role(queryset: models.QuerySet[M], request_or_user: Any, team_field: str | None = None) -> models.QuerySet[M]:
     """Annotate each row with ``access_role``, the user's role in the row's team (same query)."""
-    from connections.models.teams import Membership, Role
-
     user = user_of(request_or_user)
     field = team_field or getattr(queryset, "team_field", "team")
     if user.is_superuser:
@@ -134,8 +86,6 @@ def get_for_user(queryset: models.QuerySet[M], request_or_user: Any, min_role: s
 
     The returned object carries ``.can`` (a ``Can``) for the templates.
     """
-    from connections.models.teams import ROLE_RANK
-
     user = user_of(request_or_user)
     field = team_field or getattr(queryset, "team_field", "team")
     obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
@@ -154,13 +104,11 @@ def get_connection_for_user(request_or_user: Any, pk: Any, min_role: str | None 
 
     ``queryset`` lets a page add annotations (``status.with_status``); scoping still applies.
     """
-    from connections.models import Connection
-
     base = queryset if queryset is not None else Connection.objects.all()
     return get_for_user(base.select_related("team"), request_or_user, min_role, pk=pk)
 
 
 __all__ = [
-    "Can", "TeamScopedQuerySet", "admin_teams", "can_for", "get_connection_for_user", "get_for_user",
-    "role_in_team", "roles_at_least", "scope", "team_ids", "user_of", "with_role",
+    "Can", "admin_teams", "can_for", "get_connection_for_user", "get_for_user", "role_in_team", "scope",
+    "user_of", "with_role",
 ]

@@ -17,6 +17,7 @@ from graphconn.redaction import redact
 from connections.library.access import user_of
 from connections.encryption.fields import EncryptedTextField
 from connections.models import AuditEntry, Connection
+from connections.models.sso import person_label
 
 Action = AuditEntry.Action
 
@@ -47,9 +48,7 @@ def _plain(value: Any) -> Any:
 
 def _person(user: Any) -> str:
     """The user name; for people who signed in with Microsoft, display name and UPN."""
-    from connections.sso.mapping import label
-
-    return label(user)
+    return person_label(user)
 
 
 def record(

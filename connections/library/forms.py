@@ -15,6 +15,7 @@ from microsoft import catalogue, graphclient, outbound, tokenclient
 from connections.library.access import admin_teams
 from connections.models import Connection
 from connections.models.profiles import default_redirect_url
+from connections.policy import outbound_policy
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -69,7 +70,7 @@ class ProfileFieldsMixin:
         url = (self.cleaned_data.get(name) or "").strip()
         if url:
             try:
-                outbound.check_url(url, outbound.policy_from_settings())
+                outbound.check_url(url, outbound_policy())
             except outbound.DisallowedURL as error:
                 raise ValidationError(error.message) from None
         return url.rstrip("/") if name == "service_url" else url
@@ -258,7 +259,7 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             if not data.get(name) and not self.has_error(name):
                 data[name] = value
                 try:
-                    outbound.check_url(value, outbound.policy_from_settings())
+                    outbound.check_url(value, outbound_policy())
                 except outbound.DisallowedURL as error:
                     self.add_error(name, error.message)
         if version == Connection.TokenVersion.V2 and not data.get("scope"):

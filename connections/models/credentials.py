@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from connections.library.access import TeamScopedQuerySet
+from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,6 +41,14 @@ class EntraIdentity(models.Model):
         if self.display_name and self.upn:
             return f"{self.display_name} ({self.upn})"
         return self.display_name or self.upn or self.object_id
+
+
+def person_label(user: Any) -> str:
+    """How audit entries and pages name a person: display name and UPN for Entra accounts."""
+    try:
+        return user.entra_identity.label
+    except EntraIdentity.DoesNotExist:
+        return user.get_username()
 
 
 class ClaimMapping(models.Model):

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from connections.library.access import TeamScopedQuerySet
+from .teams import TeamScopedQuerySet
 
 
 class SyncRunQuerySet(TeamScopedQuerySet):

@@ -1,8 +1,11 @@
 """Teams own connections; a membership gives a user one role in one team."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.http import HttpRequest
 
 
 class Role(models.TextChoices):
@@ -39,3 +42,40 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.team}"
+
+
+# Team scoping: every query of team-owned rows goes through ``scope`` (``Model.objects.for_user``).
+
+def user_of(request_or_user: Any) -> Any:
+    """Accept a request or a user, so service code and views call the same helpers."""
+    return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
+
+
+def roles_at_least(min_role: str | None) -> list[str]:
+    floor = ROLE_RANK[min_role] if min_role else 0
+    return [role for role, rank in ROLE_RANK.items() if rank >= floor]
+
+
+def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
+    """Ids of the user's teams where they hold ``min_role`` or more (a subquery, not a list)."""
+    return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
+
+
+def scope(queryset: models.QuerySet, request_or_user: Any, min_role: str | None = None,
+          team_field: str = "team") -> models.QuerySet:
+    """``queryset`` limited to rows of the user's teams (all rows for superusers, none for anonymous)."""
+    user = user_of(request_or_user)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    return queryset.filter(**{f"{team_field}__in": team_ids(user, min_role)})
+
+
+class TeamScopedQuerySet(models.QuerySet):
+    """``Model.objects.for_user(user, min_role=None)`` for any team-owned model."""
+
+    team_field = "team"
+
+    def for_user(self, request_or_user: Any, min_role: str | None = None) -> TeamScopedQuerySet:
+        return scope(self, request_or_user, min_role, self.team_field)

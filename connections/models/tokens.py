@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from connections.library.access import TeamScopedQuerySet
+from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField
 
 

@@ -24,6 +24,7 @@ from . import mapping
 from .certificate import ClientCertificate
 from .config import EntraSignIn
 from .refusals import SignInRefused
+from connections.policy import outbound_policy
 
 EXCHANGE_TIMEOUT = 10.0   # the browser waits on the code redemption and the keys
 CLOCK_SKEW_SECONDS = 120
@@ -56,7 +57,7 @@ def library_setting(name: str, *default: Any) -> Any:
 
 
 def _policy() -> outbound.OutboundPolicy:
-    return replace(outbound.policy_from_settings(), timeout=EXCHANGE_TIMEOUT, retries=1)
+    return replace(outbound_policy(), timeout=EXCHANGE_TIMEOUT, retries=1)
 
 
 class EntraBackend(OIDCAuthenticationBackend):

@@ -106,11 +106,3 @@ def update_user(user: Any, person: Person) -> Any:
             Membership.objects.create(user=user, team_id=team_id, role=role)
     user.refresh_from_db()
     return user
-
-
-def label(user: Any) -> str:
-    """How audit entries and pages name a person: display name and UPN for Entra accounts."""
-    try:
-        return user.entra_identity.label
-    except EntraIdentity.DoesNotExist:
-        return user.get_username()

@@ -23,9 +23,10 @@ from django.utils.decorators import method_decorator
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from connections.library.audit import client_ip
-from ..models import EntraIdentity
+from connections.models import EntraIdentity
+from connections.models.sso import person_label
 from ..views.auth import LoginView
-from . import mapping, refusals
+from . import refusals
 from .backend import library_setting
 from .config import EntraSignIn
 from .refusals import SignInRefused
@@ -113,7 +114,7 @@ class SignInCallback(OIDCAuthenticationCallbackView):
         self.request.session.pop(NO_ACCESS_KEY, None)
         # Entra's changes reach a person at their next sign-in: make that come within a working day.
         self.request.session.set_expiry(settings.SSO_SESSION_SECONDS)
-        log.info("%s signed in with Microsoft", mapping.label(user))
+        log.info("%s signed in with Microsoft", person_label(user))
         return response
 
 
@@ -121,7 +122,7 @@ def _contact() -> str:
     if settings.SSO_ACCESS_CONTACT:
         return settings.SSO_ACCESS_CONTACT
     admins = get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("username")[:3]
-    names = [mapping.label(u) + (f" <{u.email}>" if u.email else "") for u in admins]
+    names = [person_label(u) + (f" <{u.email}>" if u.email else "") for u in admins]
     return ", ".join(names) or "a graphconn site administrator"
 
 

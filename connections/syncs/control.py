@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from connections.library import audit
 from connections.syncs import store as syncstore
+from connections.syncs.store import STALE_AFTER
 from connections.models import SyncRun
 
 CANCELLED_MESSAGE = "Cancelled; nothing this run read was kept."
@@ -20,8 +21,6 @@ CANCELLED_MESSAGE = "Cancelled; nothing this run read was kept."
 
 def cancel(run: SyncRun, user: Any) -> str:
     """Cancel ``run`` for ``user`` (an operator); returns what the page should say."""
-    from connections.syncs.engine import STALE_AFTER
-
     run.refresh_from_db()
     if run.status not in SyncRun.ACTIVE:
         return f"This run already ended ({run.get_status_display().lower()})."

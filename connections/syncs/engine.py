@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,14 +41,14 @@ from connections.syncs import store as syncstore
 from connections.alerts import states as alerts
 from connections.encryption.fields import plaintext
 from connections.models import Connection, ConnectionToken, Job, SyncRun, SyncVersion, TokenFetch
-from connections.syncs.store import clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
+from connections.syncs import control as synccontrol
+from connections.syncs.store import QUEUED_STALE_AFTER, STALE_AFTER, clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
+from connections.policy import outbound_policy
 
 log = logging.getLogger(__name__)
 
 # Directory collections that give @odata.count with ConsistencyLevel: eventual (docs/microsoft-wire-facts.md, "Collections, paging, count and delta").
 COUNTABLE = frozenset({"users", "groups", "devices", "applications", "servicePrincipals"})
-STALE_AFTER = timedelta(minutes=10)   # a running run without a page for this long is taken over
-QUEUED_STALE_AFTER = timedelta(hours=2)
 PROGRESS_EVERY = 1.0  # seconds between progress writes
 
 
@@ -207,7 +206,7 @@ class _Reader:
         if not outcome.ok:
             raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
         # The reader retries pages itself (with a time budget and a live message), so one try each.
-        policy = replace(outbound.policy_from_settings(), retries=0)
+        policy = replace(outbound_policy(), retries=0)
         return cls(connection, run, job_id, user, outcome.token, policy)
 
     def get(self, url: str, params: dict[str, str] | None = None,
@@ -589,8 +588,6 @@ def _stopped(run: SyncRun) -> dict[str, Any]:
     syncstore.discard(run)
     run.refresh_from_db()
     if run.cancel_requested and run.status in SyncRun.ACTIVE:
-        from connections.syncs import control as synccontrol
-
         synccontrol.finish_cancel(run)
         run.refresh_from_db()
     return {"ok": False, "run_id": str(run.pk), "stopped": True, "status": run.status}

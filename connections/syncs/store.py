@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 import uuid
+from datetime import timedelta
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,11 @@ from microsoft import diagnoses as diagnostics
 from connections.models import Connection, SyncRun, SyncStage, SyncStream, SyncVersion
 
 log = logging.getLogger(__name__)
+
+# A run's lifecycle limits: a running run without a page for STALE_AFTER is taken over, and a
+# queued one that no worker picked up for QUEUED_STALE_AFTER no longer blocks Sync now.
+STALE_AFTER = timedelta(minutes=10)
+QUEUED_STALE_AFTER = timedelta(hours=2)
 
 SQLITE_BATCH = 500      # rows per executemany on SQLite
 KEY_BATCH = 500         # keys per ``IN (…)`` lookup

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from microsoft import catalogue, graphclient, outbound
 from connections.credentials.expiry import CredentialsRead
 from connections.models import Connection
+from connections.policy import outbound_policy
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class AppFacts:
 
 
 def read_app_facts(connection: Connection, access_token: str, secret: str) -> AppFacts:
-    policy = outbound.policy_from_settings()
+    policy = outbound_policy()
     read = read_credentials(connection, access_token, policy)
     expires = None if connection.uses_certificate else _secret_expiry(read, secret)
     return AppFacts(_granted(connection, access_token, policy), expires, read)

@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from microsoft import diagnoses as diagnostics, outbound, tokenclient
 from connections.tokens import fetch as tokens
 from connections.models import Connection
+from connections.policy import outbound_policy
 
 SESSION_KEY = "graphconn_consent_pending"
 OUTCOME_KEY = "graphconn_consent_outcome"
@@ -72,7 +73,7 @@ def begin(request: HttpRequest, connection: Connection) -> str:
     The browser goes to the login host, so it must be an allowed one (``outbound.DisallowedURL``).
     """
     url = consent_url(connection)
-    outbound.check_url(url, outbound.policy_from_settings())
+    outbound.check_url(url, outbound_policy())
     state = tokenclient.new_state()
     now = time.time()
     pending = {k: v for k, v in request.session.get(SESSION_KEY, {}).items() if now - v["at"] < PENDING_SECONDS}

@@ -22,11 +22,12 @@ from django.views.decorators.debug import sensitive_variables
 
 from connections.alerts import states as alerts
 from connections.library import audit
-from microsoft import claims, diagnoses as diagnostics, outbound, tokenclient
+from microsoft import claims, diagnoses as diagnostics, tokenclient
 from connections.credentials import expiry as credentials
 from connections.encryption.keys import UndecryptableSecret
 from connections.encryption.fields import plaintext
 from connections.models import Connection, ConnectionToken, TokenFetch
+from connections.policy import outbound_policy
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
     fetch = TokenFetch.objects.create(connection=connection, job_id=job_id, reason=reason)
     ctx = context_for(connection)
     try:
-        result = tokenclient.request_token(_request_for(connection, row), outbound.policy_from_settings())
+        result = tokenclient.request_token(_request_for(connection, row), outbound_policy())
     except tokenclient.TokenError as err:
         diagnosis = diagnostics.diagnose_token_error(err, ctx)
         # A refused refresh token (expired, revoked, unknown) can only be replaced by a new sign-in.

@@ -18,6 +18,7 @@ from microsoft import diagnoses as diagnostics, outbound, tokenclient
 from connections.tokens import fetch as tokens
 from connections.encryption.keys import UndecryptableSecret
 from connections.models import Connection, TokenFetch
+from connections.policy import outbound_policy
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def begin(request: HttpRequest, connection: Connection) -> str:
     The browser is sent there to type a password, so it must be an allowed login host like any
     outbound URL (``outbound.DisallowedURL`` otherwise; a profile saved in Django admin skips the form).
     """
-    outbound.check_url(connection.authorize_url, outbound.policy_from_settings())
+    outbound.check_url(connection.authorize_url, outbound_policy())
     verifier, challenge = tokenclient.new_pkce()
     state = tokenclient.new_state()
     now = time.time()
@@ -83,7 +84,7 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
     except credentials.CertificateMissing:  # nothing is sent; the page says to upload one
         return tokens.record_failure(connection, row, fetch, credentials.missing_certificate_diagnosis(connection), user)
     # The browser waits on this request: a short timeout and one retry, the rest as configured.
-    policy = replace(outbound.policy_from_settings(), timeout=EXCHANGE_TIMEOUT, retries=1)
+    policy = replace(outbound_policy(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:
         result = tokenclient.request_token(request, policy)
     except tokenclient.TokenError as err:

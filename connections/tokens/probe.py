@@ -19,6 +19,7 @@ from connections.credentials import expiry as credentials
 from connections.encryption.keys import UndecryptableSecret
 from connections.encryption.fields import plaintext
 from connections.models import Connection, ConnectionToken, TokenFetch
+from connections.policy import outbound_policy
 
 
 def test_connection(connection: Connection, *, job_id: str | None = None, user: Any = None) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
     if not outcome.ok:
         return _result(False, "token", started, diagnosis=outcome.diagnosis)
     refetched = False
-    policy = outbound.policy_from_settings()
+    policy = outbound_policy()
     url = graphclient.collection_url(connection.service_url, connection.entity)
     params = graphclient.query_params(connection.odata_select, connection.odata_filter, top=1)
     try:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from connections.alerts import channels
 from connections.library.access import Can, admin_teams, get_for_user, scope, with_role
-from connections.credentials.forms import ChannelForm
+from connections.alerts.forms import ChannelForm
 from ..models import Alert, NotificationChannel, Role, Team
 
 RECENT_ALERTS = 30

@@ -15,6 +15,7 @@ from connections.models import ConnectionCertificate
 from graphconn.redaction import redact
 from tests.cast import make_connection
 from tests.credentials.conftest import make_cert
+from connections.policy import outbound_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +131,7 @@ def test_a_wrong_audience_is_explained(sandbox, team_a):
     request = tokenclient.TokenRequest(token_url=sandbox.token_url(), client_id=app["client_id"],
                                        client_assertion=assertion, scope="https://graph.microsoft.com/.default")
     with pytest.raises(tokenclient.TokenError) as refused:
-        tokenclient.request_token(request, outbound.policy_from_settings())
+        tokenclient.request_token(request, outbound_policy())
     conn = make_connection(team_a, "aud", credential_type="certificate", token_url=sandbox.token_url())
     diagnosis = diagnostics.diagnose_token_error(refused.value, tokens.context_for(conn))
     assert diagnosis.key == "token.assertion_audience"

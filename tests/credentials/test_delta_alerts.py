@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.alerts import checks
 from connections.alerts import states as alerts
 from connections.syncs import schedules
 from connections.models import Alert, SyncRun
@@ -35,8 +36,8 @@ def test_a_scheduled_users_sync_with_a_6_and_a_half_day_old_delta_is_alerted_onc
     schedules.save(conn, kind="interval", every=1, unit="hours")
     delta_run(conn, 6.5)
 
-    alerts.check_all()   # the daily check, twice
-    alerts.check_all(timezone.localdate() + dt.timedelta(days=1))
+    checks.check_all()   # the daily check, twice
+    checks.check_all(timezone.localdate() + dt.timedelta(days=1))
 
     hooks = receiver.wait_for(1)
     wait_until(lambda: len(mails(worker_mail_dir)) == 1)
@@ -52,7 +53,7 @@ def test_a_scheduled_users_sync_with_a_6_and_a_half_day_old_delta_is_alerted_onc
     assert "the next scheduled run will do a full read" in listing and TOKEN not in listing
 
     delta_run(conn, 0)   # a newer successful run holds a fresh deltaLink
-    alerts.check_all()
+    checks.check_all()
     wait_until(lambda: len(receiver.received) == 2)
     assert Alert.objects.filter(connection=conn).latest("pk").event == "delta_recovered"
     assert "will do a full read" not in client.get(reverse("connections:list")).content.decode()
@@ -66,8 +67,8 @@ def test_a_recent_delta_or_an_unscheduled_connection_is_not_alerted(
         schedules.save(conn, kind="interval", every=1, unit="hours")
     delta_run(conn, days_ago)
 
-    alerts.check_all()
-    alerts.check_all()
+    checks.check_all()
+    checks.check_all()
 
     assert not Alert.objects.filter(connection=conn, event__startswith="delta").exists()
     listing = login(admin_a).get(reverse("connections:list")).content.decode()

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from connections.alerts import checks
 from connections.alerts import states as alerts
 from connections.models import Alert, SyncSchedule
 from tests.e2e.pages import button, press_job_button, wait_for_job
@@ -71,14 +72,14 @@ def test_hourly_schedule_one_alert_per_state_change_and_an_expiring_secret(
         "sync_failed", "sync_recovered"]
 
     # The daily credential check (beat) finds the secret ending in 7 days: on the board and in Slack.
-    alerts.check_all()
+    checks.check_all()
     hooks = webhook_receiver.wait_for(3)
     assert "Expiring users" in hooks[2]["json"]["text"]
     page.goto(reverse("connections:list"))
     row = page.locator("tr", has=page.get_by_role("link", name="Expiring users", exact=True))
     expect(row.locator(".health")).to_have_text("Needs attention")
     expect(row).to_contain_text("7 days left")
-    alerts.check_all()  # the next day's check changes nothing: no second alert
+    checks.check_all()  # the next day's check changes nothing: no second alert
     page.wait_for_timeout(1_000)
     assert len(webhook_receiver.received) == 3
     assert Alert.objects.filter(connection=expiring).count() == 1

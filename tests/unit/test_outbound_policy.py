@@ -22,6 +22,7 @@ from microsoft.outbound import (
     safe_url,
 )
 from graphsandbox.certs import issue_server_certificate
+from connections.policy import outbound_policy
 
 POLICY = OutboundPolicy()
 
@@ -287,7 +288,7 @@ def test_a_refused_connection_says_so():
 
 
 def test_the_policy_comes_from_django_settings(settings):
-    from microsoft.outbound import policy_from_settings
+    from connections.policy import outbound_policy as policy_from_settings
 
     settings.GRAPH_ALLOWED_HOSTS = ["graph.microsoft.com", "127.0.0.1:8765"]
     settings.GRAPH_CA_BUNDLE = "/etc/sandbox-ca.pem"

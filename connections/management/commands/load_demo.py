@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from connections.library import audit
-from microsoft import outbound
 from connections.models import ClaimMapping, Connection, Membership, Role, Team
+from connections.policy import outbound_policy
 
 DEFAULT_PASSWORD = "demo-graphconn"
 TEAM_NAME = "Demo team"
@@ -152,7 +152,7 @@ class Command(BaseCommand):
 
     def warn_if_not_allowed(self, base_url: str) -> None:
         parts = urlsplit(base_url)
-        if not outbound.policy_from_settings().allows(parts.hostname or "", parts.port or 443):
+        if not outbound_policy().allows(parts.hostname or "", parts.port or 443):
             self.stdout.write(
                 f"Note: start the dashboard with GRAPH_SANDBOX_URL={base_url} (and GRAPH_CA_BUNDLE pointing "
                 "at the sandbox's CA) so it may call the sandbox."
