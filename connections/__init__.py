@@ -1,1 +1,1 @@
-"""The connection library: profiles, tokens, jobs, diagnostics and their pages."""
+"""The dashboard's Django app: connection profiles, their tokens, syncs, alerts and pages, one package per domain."""

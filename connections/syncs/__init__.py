@@ -1,0 +1,1 @@
+"""Sync runs: reading an entity's pages into the versioned store, cancel, schedules, retention and the history pictures."""
