@@ -51,3 +51,15 @@ def test_every_command_exists_in_the_project():
     for copied in re.findall(r"^COPY (\S+) ", dockerfile, flags=re.M):
         for part in copied.split():
             assert (ROOT / part).exists(), f"Dockerfile copies missing {part}"
+
+
+def test_image_holds_every_package_the_project_installs() -> None:
+    """A package left out of the image imports in development and fails in production."""
+    import tomllib
+
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    copied = {part.split("/")[0] for line in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.M)
+              for part in line.split()}
+    includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    for package in (pattern.rstrip("*") for pattern in includes):
+        assert package in copied, f"the Dockerfile does not copy {package}/"
