@@ -297,12 +297,11 @@ def _mark_succeeded(run: SyncRun, seq: int, counts: Counts, fields: dict[str, An
 # -- stopping -------------------------------------------------------------------------------------
 
 def end_run(run: SyncRun, status: str, message: str, *, error: dict[str, Any] | None = None,
-            job_id: object | None = None, job_message: str | None = None, job_result: dict[str, Any] | None = None,
-            only_active: bool = True) -> bool:
+            job_id: object | None = None, job_result: dict[str, Any] | None = None, only_active: bool = True) -> bool:
     """End ``run`` without publishing it — failed, cancelled or interrupted — and fail its job with
     it, in one transaction: the one place a run stops short. The run says ``message`` (and
     ``error``, its diagnosis), what it staged is dropped and its rows figure is zeroed (nothing of
-    it is visible); job ``job_id`` fails with ``job_message`` (else ``message``) and ``job_result``.
+    it is visible); job ``job_id`` fails with the same ``message`` (and ``job_result``).
 
     Only a queued or running run is ended, unless ``only_active`` is False (the worker that ran it
     and failed, which has the last word). Returns False when nothing was ended."""
@@ -317,7 +316,7 @@ def end_run(run: SyncRun, status: str, message: str, *, error: dict[str, Any] | 
         if ended:
             SyncStage.objects.filter(run_id=run.pk).delete()
             if job_id:
-                background.mark_failed(str(job_id), job_message or message, result=job_result)
+                background.mark_failed(str(job_id), message, result=job_result)
     if not ended:
         return False
     run.status, run.finished_at, run.message, run.error, run.rows = status, now, message, error or {}, 0
