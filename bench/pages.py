@@ -108,7 +108,7 @@ def populate(count: int) -> tuple[str, str]:
                                        expires_at=now + timedelta(hours=1), permissions=["User.Read.All"])
         first = first or connection
         for run in range(20 if connection is first else 1):
-            job = Job.objects.create(kind="sync", connection=connection, state="succeeded", sent_at=now)
+            job = Job.objects.create(kind=Job.Kind.SYNC, connection=connection, state="succeeded", sent_at=now)
             failed = run % 4 == 3
             error = {"key": "graph.server_error", "severity": "error", "title": "Microsoft Graph had a problem",
                      "explanation": "x" * 400, "evidence": [["HTTP status", "503"]] * 6,

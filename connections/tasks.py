@@ -18,6 +18,7 @@ from django.utils import timezone
 from connections.alerts import channels
 from connections.alerts import checks as alert_checks
 from connections.alerts import states as alerts
+from connections.jobs import kinds
 from connections.jobs import queue as background
 from connections.jobs import reaper
 from connections.library import audit
@@ -29,10 +30,10 @@ from connections.tokens import probe
 
 log = logging.getLogger(__name__)
 
-TOKEN_JOB_KINDS = ("token_fetch", "token_refetch", "token_refresh")
+TOKEN_JOB_KINDS = kinds.kinds_where(token=True)
 
 
-@shared_task(bind=True, name="connections.ping")
+@shared_task(bind=True, name=kinds.PING_TASK)
 def ping(self, job_id: str) -> dict:
     """Proves a worker process is consuming the queue (used by tests and the health page)."""
     return {"hostname": socket.gethostname(), "pid": os.getpid(), "job_id": job_id}
@@ -58,7 +59,7 @@ def _user(job_id: str):
     return job.requested_by if job else None
 
 
-@shared_task(bind=True, acks_late=True, name="connections.fetch_token")
+@shared_task(bind=True, acks_late=True, name=kinds.FETCH_TOKEN_TASK)
 def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
                 reason: str = TokenFetch.Reason.FETCH) -> dict:
     connection = _connection(job_id, connection_id)
@@ -83,7 +84,7 @@ def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
     return result
 
 
-@shared_task(bind=True, acks_late=True, name="connections.test_connection")
+@shared_task(bind=True, acks_late=True, name=kinds.TEST_CONNECTION_TASK)
 def test_connection(self, job_id: str, connection_id: str) -> dict:
     connection = _connection(job_id, connection_id)
     if connection is None:
@@ -104,15 +105,16 @@ def refresh_due_tokens() -> dict:
     """Beat, every minute: queue a refresh for each token expiring within 5 minutes."""
     busy = Job.objects.filter(kind__in=TOKEN_JOB_KINDS, state__in=[Job.State.QUEUED, Job.State.RUNNING],
                               created_at__gte=timezone.now() - timedelta(minutes=10)).values("connection_id")
+    refresh = kinds.get(Job.Kind.TOKEN_REFRESH)
     queued = 0
     for row in tokens.due_for_refresh().exclude(connection_id__in=busy):
-        background.enqueue(fetch_token, "token_refresh", connection=row.connection,
-                           args=(str(row.connection_id), False, TokenFetch.Reason.REFRESH))
+        background.enqueue(refresh.task, refresh.kind, connection=row.connection,
+                           args=refresh.task_args(row.connection_id))
         queued += 1
     return {"queued": queued}
 
 
-@shared_task(bind=True, acks_late=True, name="connections.sync_entity")
+@shared_task(bind=True, acks_late=True, name=kinds.SYNC_ENTITY_TASK)
 def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
     """Idempotent: a re-delivered task finds its run finished (or running) and returns."""
     run = SyncRun.objects.filter(pk=run_id, connection_id=connection_id).select_related(
@@ -170,7 +172,7 @@ def scheduled_sync(connection_id: str) -> dict:
     if active is not None:
         log.info("scheduled sync of %s skipped: run %s is still %s", connection_id, active.pk, active.status)
         return {"ok": True, "skipped": True, "run_id": str(active.pk)}
-    job = sync.start(connection, None, sync_entity, trigger=SyncRun.Trigger.SCHEDULE)
+    job = sync.start(connection, None, trigger=SyncRun.Trigger.SCHEDULE)
     run = SyncRun.objects.filter(job=job).first()
     if run is not None and run.trigger == SyncRun.Trigger.SCHEDULE:
         audit.record(None, connection, audit.Action.SYNCED, detail=f"{run.entity}: sync started by schedule")

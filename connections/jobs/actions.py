@@ -7,31 +7,20 @@ from typing import Any
 from django.utils import timezone
 
 from connections.syncs import engine as sync
-from connections import tasks
+from connections.jobs import kinds
 from connections.jobs.queue import enqueue
-from connections.models import Connection, Job, TokenFetch
-
-# kind → (task, extra args after the connection id)
-KINDS: dict[str, tuple[Any, tuple]] = {
-    "token_fetch": (tasks.fetch_token, (False, TokenFetch.Reason.FETCH)),
-    "token_refetch": (tasks.fetch_token, (True, TokenFetch.Reason.REFETCH)),
-    "test": (tasks.test_connection, ()),
-}
-LABELS = {
-    "token_fetch": "Get access token", "token_refetch": "Re-fetch token", "token_refresh": "Automatic refresh",
-    "test": "Test connection", "sync": "Sync", "ping": "Ping",
-}
+from connections.models import Connection, Job
 
 
 def start(connection: Connection, kind: str, user: Any) -> Job:
     """Queue ``kind`` for ``connection`` — or return the same job already queued or running,
     so a double click or two people pressing at once do not queue the work twice."""
-    if kind == "sync":
-        return sync.start(connection, user, tasks.sync_entity)
-    task, extra = KINDS[kind]
+    spec = kinds.get(kind)
+    if spec.sync_run:  # the run beside the job is what is single: the engine creates both
+        return sync.start(connection, user)
     recent = timezone.now() - timedelta(minutes=5)
-    running = Job.objects.filter(connection=connection, kind=kind, created_at__gte=recent,
+    running = Job.objects.filter(connection=connection, kind=spec.kind, created_at__gte=recent,
                                  state__in=[Job.State.QUEUED, Job.State.RUNNING]).first()
     if running is not None:
         return running
-    return enqueue(task, kind, user=user, connection=connection, args=(str(connection.pk), *extra))
+    return enqueue(spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk))

@@ -25,8 +25,9 @@ WAITING_MESSAGE = "Queued — the task queue is unreachable; it will start when 
 RESEND_AFTER = timedelta(seconds=60)  # a job still unsent this long after its commit is sent again
 
 
-def enqueue(task: Task, kind: str, *, user: Any = None, args: tuple = (), **job_fields: Any) -> Job:
-    """Record a QUEUED job and send ``task`` once the surrounding transaction commits.
+def enqueue(task: str | Task, kind: str, *, user: Any = None, args: tuple = (), **job_fields: Any) -> Job:
+    """Record a QUEUED job and send ``task`` (a Celery task name, or the task) once the surrounding
+    transaction commits; the job keeps the name, and ``send`` sends by it.
 
     The job id is the Celery task id, so the signal handlers can follow the task without a
     result backend. The task receives the job id as its first argument. Sending never raises into
@@ -34,7 +35,8 @@ def enqueue(task: Task, kind: str, *, user: Any = None, args: tuple = (), **job_
     ``resend_waiting`` (beat, and every worker on start-up) sends it when the broker is back.
     """
     job = Job.objects.create(kind=kind, requested_by=user if getattr(user, "pk", None) else None,
-                             task_name=task.name, task_args=list(args), **job_fields)
+                             task_name=task if isinstance(task, str) else task.name, task_args=list(args),
+                             **job_fields)
     transaction.on_commit(lambda: send(job))
     return job
 

@@ -70,14 +70,17 @@ def reap(connection: Connection | None = None) -> dict[str, int]:
 
 
 def end_job(job_id: object, message: str, run_message: str | None = None) -> None:
-    """Fail a job that will never finish by itself, and interrupt its sync run with it."""
-    background.mark_failed(str(job_id), message)
-    interrupt_runs_of(job_id, run_message or message)
+    """Fail a job that will never finish by itself: a job with an active sync run is failed by
+    interrupting the run (with ``run_message``, the run and its job in one call); any other job
+    with ``message``."""
+    if not interrupt_runs_of(job_id, run_message or message):
+        background.mark_failed(str(job_id), message)
 
 
-def interrupt_runs_of(job_id: object, message: str) -> None:
-    for run in SyncRun.objects.filter(job_id=job_id, status__in=SyncRun.ACTIVE).select_related("connection"):
-        store.interrupt_run(run, message)
+def interrupt_runs_of(job_id: object, message: str) -> int:
+    """Interrupt the active sync run of ``job_id`` (and so fail the job); how many were."""
+    runs = SyncRun.objects.filter(job_id=job_id, status__in=SyncRun.ACTIVE).select_related("connection")
+    return sum(store.interrupt_run(run, message) for run in runs)
 
 
 def start_up_sweep() -> None:

@@ -9,7 +9,7 @@ from celery.signals import task_failure, task_prerun, task_success, worker_ready
 
 from connections.jobs import queue as background
 from connections.jobs import reaper
-from connections.jobs.reaper import WORKER_LOST, end_job, interrupt_runs_of
+from connections.jobs.reaper import WORKER_LOST, end_job
 
 _heartbeat: background.HeartbeatThread | None = None
 
@@ -36,9 +36,9 @@ def _job_failed(task_id: str | None = None, exception: BaseException | None = No
         if isinstance(exception, WorkerLostError):  # the pool child died: its sync run ends too
             end_job(task_id, WORKER_LOST)
             return
-        background.mark_failed(task_id, f"The job stopped on an unexpected error ({type(exception).__name__}); "
-                                        "the worker's log has the details.")
-        interrupt_runs_of(task_id, "The sync stopped on an unexpected error; the worker's log has the details.")
+        end_job(task_id, f"The job stopped on an unexpected error ({type(exception).__name__}); "
+                         "the worker's log has the details.",
+                "The sync stopped on an unexpected error; the worker's log has the details.")
 
 
 @worker_ready.connect

@@ -2,13 +2,37 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 
-class Job(models.Model):
+class Lifecycle:
+    """What a Job and a SyncRun share: whether they are finished, and how long they ran.
+
+    ``FINISHED`` lists the end states of ``state_field``; ``started_at``/``finished_at`` are the
+    model's own fields.
+    """
+
+    FINISHED: tuple[str, ...] = ()
+    state_field = "state"
+    started_at: Any
+    finished_at: Any
+
+    @property
+    def is_finished(self) -> bool:
+        return getattr(self, self.state_field) in self.FINISHED
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Job(Lifecycle, models.Model):
     """One piece of background work, as people see it on status pages.
 
     Transitions: QUEUED → RUNNING → SUCCEEDED | FAILED. The Celery task id is the job id,
@@ -22,8 +46,21 @@ class Job(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        """What the job does. The label is what pages call it; what each kind runs, says and shows
+        is in its registry entry (connections/jobs/kinds.py)."""
+
+        TOKEN_FETCH = "token_fetch", "Get access token"
+        TOKEN_REFETCH = "token_refetch", "Re-fetch token"
+        TOKEN_REFRESH = "token_refresh", "Automatic refresh"
+        TEST = "test", "Test connection"
+        SYNC = "sync", "Sync"
+        PING = "ping", "Ping"
+
+    FINISHED = (State.SUCCEEDED, State.FAILED)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED, db_index=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -51,19 +88,9 @@ class Job(models.Model):
         return f"{self.kind} {self.state} ({self.id})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
-
-    @property
     def waiting_for_broker(self) -> bool:
         """Recorded, but the broker could not be reached to take it: it is sent again when it is back."""
         return self.state == self.State.QUEUED and self.sent_at is None and self.send_failures > 0
-
-    @property
-    def duration(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
 
 
 class WorkerHeartbeat(models.Model):

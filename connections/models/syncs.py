@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .jobs import Job, Lifecycle
 from .teams import TeamScopedQuerySet
 
 
@@ -60,22 +61,24 @@ class SyncStream(models.Model):
         return stream
 
 
-class SyncRun(models.Model):
+class SyncRun(Lifecycle, models.Model):
     """One sync of a connection's entity, as people see it in the syncs panel.
 
     Transitions: QUEUED → RUNNING → SUCCEEDED | FAILED, written by ``sync.run_sync``; QUEUED or
-    RUNNING → CANCELLED | INTERRUPTED by ``syncstore.interrupt_run`` (the Job beside it is moved by
-    the Celery signals). ``seq`` is set when the run is published and orders its snapshot among
+    RUNNING → FAILED | CANCELLED | INTERRUPTED by ``syncstore.end_run``, the one writer that ends a
+    run without publishing it and fails its job in the same transaction (a run's success is its
+    job's through the Celery signals). ``seq`` is set when the run is published and orders its snapshot among
     the connection's versions. At most one run per connection is queued or
     running: a partial unique constraint makes a second one fail at the database, whatever races.
     ``delta_link`` is internal (it names the deltaLink's token); no page renders it.
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        # A run's job's states (Job.State), and two more: stopped by a person or by the system.
+        QUEUED = Job.State.QUEUED.value, Job.State.QUEUED.label
+        RUNNING = Job.State.RUNNING.value, Job.State.RUNNING.label
+        SUCCEEDED = Job.State.SUCCEEDED.value, Job.State.SUCCEEDED.label
+        FAILED = Job.State.FAILED.value, Job.State.FAILED.label
         CANCELLED = "cancelled", "Cancelled"
         INTERRUPTED = "interrupted", "Interrupted"
 
@@ -89,6 +92,7 @@ class SyncRun(models.Model):
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
+    state_field = "status"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="sync_runs")
@@ -144,10 +148,6 @@ class SyncRun(models.Model):
         return f"sync of {self.entity or self.connection_id} {self.status} ({self.pk})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
     def records(self) -> models.QuerySet[SyncVersion]:
         """The run's snapshot: every item as it was when the run was published (none before)."""
         if self.seq is None:
@@ -163,12 +163,6 @@ class SyncRun(models.Model):
         if not self.total:
             return None
         return min(99, self.rows * 100 // self.total)
-
-    @property
-    def duration(self) -> float | None:
-        if self.started_at and self.finished_at:
-            return (self.finished_at - self.started_at).total_seconds()
-        return None
 
     @property
     def compared(self) -> bool:

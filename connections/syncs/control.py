@@ -28,8 +28,8 @@ def cancel(run: SyncRun, user: Any) -> str:
     stale = run.status == SyncRun.Status.RUNNING and (
         run.heartbeat_at is None or run.heartbeat_at < timezone.now() - STALE_AFTER)
     if run.status == SyncRun.Status.QUEUED or stale:
-        if not syncstore.stop_run(run, f"Cancelled by {name}; nothing this run read was kept.",
-                                  SyncRun.Status.CANCELLED):
+        if not syncstore.end_run(run, SyncRun.Status.CANCELLED, f"Cancelled by {name}; nothing this run read was kept.",
+                                 job_id=run.job_id):
             return "This run already ended."
         audit.record(user, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: cancelled by {name}")
         return "Sync cancelled."
@@ -43,5 +43,5 @@ def cancel(run: SyncRun, user: Any) -> str:
 
 def finish_cancel(run: SyncRun) -> None:
     """Called by the worker that saw the cancel request: mark the run cancelled, keep nothing."""
-    if syncstore.stop_run(run, CANCELLED_MESSAGE, SyncRun.Status.CANCELLED):
+    if syncstore.end_run(run, SyncRun.Status.CANCELLED, CANCELLED_MESSAGE, job_id=run.job_id):
         audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: cancelled after {run.pages} pages")

@@ -34,6 +34,7 @@ from django.db import IntegrityError, models, reset_queries, transaction
 from django.utils import timezone
 
 from connections.library import audit
+from connections.jobs import kinds
 from connections.jobs import queue as background
 from microsoft import catalogue, diagnoses as diagnostics, graphclient, outbound
 from connections.tokens import probe, fetch as tokens
@@ -84,8 +85,7 @@ def expire_stale_runs(connection: Connection) -> None:
         _fail(run, run.job_id, _stale_diagnosis(run), user=None)
 
 
-def start(connection: Connection, user: Any, task: Any, *,
-          trigger: str = SyncRun.Trigger.MANUAL) -> Job:
+def start(connection: Connection, user: Any, *, trigger: str = SyncRun.Trigger.MANUAL) -> Job:
     """Queue a sync of ``connection`` — or return the job of the run already queued or running.
 
     The run and its job are created together; the partial unique constraint on active runs
@@ -100,8 +100,9 @@ def start(connection: Connection, user: Any, task: Any, *,
                   odata_filter=connection.odata_filter, trigger=trigger)
     try:
         with transaction.atomic():
-            run.job = background.enqueue(task, "sync", user=user, connection=connection,
-                                         args=(str(connection.pk), str(run.pk)))
+            spec = kinds.get(Job.Kind.SYNC)
+            run.job = background.enqueue(spec.task, spec.kind, user=user, connection=connection,
+                                         args=spec.task_args(connection.pk, str(run.pk)))
             run.save(force_insert=True)
     except IntegrityError:
         active = _active(connection)
@@ -560,14 +561,11 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
 def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, user: Any,
           kept: bool = False) -> dict[str, Any]:
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
-    syncstore.discard(run)
     error = {**diagnosis.to_dict(), "kept": kept}
-    rows_read = run.rows
-    _set(run, status=SyncRun.Status.FAILED, finished_at=timezone.now(), error=error, message=diagnosis.title[:300],
-         rows=0)  # its records are gone: no partial figure that looks like data
-    result = {"ok": False, "run_id": str(run.pk), "rows": rows_read, "pages": run.pages, "diagnosis": error}
-    if job_id:
-        background.mark_failed(job_id, diagnosis.title, result=result)
+    result = {"ok": False, "run_id": str(run.pk), "rows": run.rows, "pages": run.pages, "diagnosis": error}
+    # The worker that ran it has the last word: failed, whatever the run's status says by now.
+    syncstore.end_run(run, SyncRun.Status.FAILED, diagnosis.title, error=error, job_id=job_id, job_result=result,
+                      only_active=False)
     connection = run.connection
     audit.record(user, connection, audit.Action.SYNCED,
                  detail=f"{run.entity}: failed after {run.pages} pages{_by(run)}: {diagnosis.title}")

@@ -12,7 +12,7 @@ with ``valid_from <= seq < valid_to``. A running run never touches them:
   those: an unchanged delta re-sync writes the run row and nothing else.
 
 A run that fails, is cancelled or whose worker dies is never published: its staged rows are
-dropped (``discard``, ``interrupt_run``) and no snapshot, change set or export sees anything of it.
+dropped (``end_run``) and no snapshot, change set or export sees anything of it.
 """
 from __future__ import annotations
 
@@ -296,28 +296,37 @@ def _mark_succeeded(run: SyncRun, seq: int, counts: Counts, fields: dict[str, An
 
 # -- stopping -------------------------------------------------------------------------------------
 
-def stop_run(run: SyncRun, message: str, status: str, error: dict[str, Any] | None = None) -> bool:
-    """Mark an active run ``status`` (cancelled or interrupted) with ``message`` (and ``error``, its
-    diagnosis), end its job and drop what it staged. Returns False when the run was no longer active
-    (then nothing changes)."""
+def end_run(run: SyncRun, status: str, message: str, *, error: dict[str, Any] | None = None,
+            job_id: object | None = None, job_result: dict[str, Any] | None = None, only_active: bool = True) -> bool:
+    """End ``run`` without publishing it — failed, cancelled or interrupted — and fail its job with
+    it, in one transaction: the one place a run stops short. The run says ``message`` (and
+    ``error``, its diagnosis), what it staged is dropped and its rows figure is zeroed (nothing of
+    it is visible); job ``job_id`` fails with the same ``message`` (and ``job_result``).
+
+    Only a queued or running run is ended, unless ``only_active`` is False (the worker that ran it
+    and failed, which has the last word). Returns False when nothing was ended."""
     message = message[:300]
+    now = timezone.now()
     with transaction.atomic():
-        stopped = SyncRun.objects.filter(pk=run.pk, status__in=SyncRun.ACTIVE).update(
-            status=status, finished_at=timezone.now(), message=message, error=error or {},
-            rows=0)  # nothing of it is visible: no partial figure that looks like data
-        if stopped:
+        runs = SyncRun.objects.filter(pk=run.pk)
+        if only_active:
+            runs = runs.filter(status__in=SyncRun.ACTIVE)
+        ended = runs.update(status=status, finished_at=now, message=message, error=error or {},
+                            rows=0) > 0 or not only_active  # rows: no partial figure that looks like data
+        if ended:
             SyncStage.objects.filter(run_id=run.pk).delete()
-    if not stopped:
+            if job_id:
+                background.mark_failed(str(job_id), message, result=job_result)
+    if not ended:
         return False
-    run.status, run.message = status, message
-    if run.job_id:
-        background.mark_failed(str(run.job_id), message)
+    run.status, run.finished_at, run.message, run.error, run.rows = status, now, message, error or {}, 0
     return True
 
 
-def interrupt_run(run: SyncRun, message: str) -> None:
+def interrupt_run(run: SyncRun, message: str) -> bool:
     """Mark ``run`` interrupted with ``message`` and leave nothing of it visible (its staged items
-    are dropped; it was never published). For a run whose worker died; harmless on a finished run.
+    are dropped; it was never published), its job failed with it. For a run whose worker died;
+    harmless on a finished run (returns False then).
     The next run starts from the last published snapshot, exactly as if this one never happened."""
     diagnosis = diagnostics.Diagnosis(
         "sync.interrupted", "warning", "The sync was interrupted", message,
@@ -325,8 +334,11 @@ def interrupt_run(run: SyncRun, message: str) -> None:
          ("Pages read before", str(run.pages))],
         [diagnostics.Step("Press Sync now to start again.", action="retry")],
     )
-    if stop_run(run, message, SyncRun.Status.INTERRUPTED, {**diagnosis.to_dict(), "kept": False}):
-        audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}"[:500])
+    if not end_run(run, SyncRun.Status.INTERRUPTED, message, error={**diagnosis.to_dict(), "kept": False},
+                   job_id=run.job_id):
+        return False
+    audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}"[:500])
+    return True
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -8,17 +8,23 @@ from django import template
 from django.utils import timezone
 
 from connections.tokens import fetch as tokens
-from connections.jobs.actions import LABELS
+from connections.jobs import kinds
 
 register = template.Library()
 
 
 @register.filter
 def job_label(kind: str) -> str:
-    return LABELS.get(kind, kind.replace("_", " ").capitalize())
+    return kinds.label(kind)
 
 
-PANEL_JOB_KINDS = ("token_fetch", "token_refetch", "token_refresh", "test")
+@register.filter
+def job_kind(kind: str) -> kinds.JobKind | None:
+    """The registry entry of a job's kind, for what the fragment shows (None: no longer defined)."""
+    return kinds.KINDS.get(kind)
+
+
+PANEL_JOB_KINDS = kinds.kinds_where(panel=True)
 
 
 @register.simple_tag

@@ -12,7 +12,7 @@ from connections.jobs import actions
 from connections.tokens import consent
 from microsoft import outbound
 from connections.library.access import get_connection_for_user
-from ..models import Role
+from ..models import Job, Role
 
 
 @require_POST
@@ -40,7 +40,7 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
         consent.remember_outcome(request, connection, diagnosis)
         messages.warning(request, f"{diagnosis.title}: nothing was changed.")
         return redirect("connections:detail", pk=connection.pk)
-    actions.start(connection, "token_refetch", request.user)
+    actions.start(connection, Job.Kind.TOKEN_REFETCH, request.user)
     messages.success(request, f"Admin consent granted for {answer.tenant or connection.tenant}. The token is "
                               "being re-fetched, so it carries the newly granted permissions.")
     return redirect("connections:detail", pk=connection.pk)

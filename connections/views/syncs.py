@@ -20,10 +20,10 @@ from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from connections.jobs import actions
+from connections.jobs import actions, kinds
 from connections.syncs import engine as sync, control as synccontrol
 from connections.library.access import get_connection_for_user, get_for_user
-from ..models import Role, SyncRun, SyncVersion
+from ..models import Job, Role, SyncRun, SyncVersion
 from . import fragments
 
 RECORDS_PER_PAGE = 50
@@ -34,7 +34,7 @@ EXPORT_CHUNK = 2000
 SEARCH_MAX = 200
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHANGE_KINDS = ("added", "changed", "removed")
-PROGRESS_TEMPLATE = "connections/syncs/_progress.html"
+PROGRESS_TEMPLATE = kinds.SYNC_FRAGMENT
 
 
 def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
@@ -47,10 +47,11 @@ def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
 @require_POST
 def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
-    run = actions.start(connection, "sync", request.user).sync_run
-    return fragments.started(request, connection, PROGRESS_TEMPLATE,
+    spec = kinds.get(Job.Kind.SYNC)
+    run = actions.start(connection, spec.kind, request.user).sync_run
+    return fragments.started(request, connection, spec.fragment,
                              {"run": run, "connection": connection, "can": connection.can},
-                             f"Sync of {connection.entity} started.")
+                             spec.started_message(connection.entity))
 
 
 @require_POST

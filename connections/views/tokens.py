@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from connections.jobs import actions
+from connections.jobs import actions, kinds
 from connections.tokens import consent, oauth, fetch as tokens
 from microsoft import outbound
 from connections.library.access import get_connection_for_user
@@ -15,35 +15,30 @@ from ..models import Job, Role
 from . import consent as consent_views
 from . import fragments
 
-JOB_TEMPLATE = "connections/token/_job.html"
-
-ACTION_MESSAGES = {
-    "token_fetch": "Getting an access token…",
-    "token_refetch": "Re-fetching the token (ignoring the saved one)…",
-    "test": "Testing the connection: token, then one item…",
-}
+JOB_TEMPLATE = kinds.JOB_FRAGMENT
 
 
 def _start(request: HttpRequest, pk: str, kind: str) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     job = actions.start(connection, kind, request.user)
-    return fragments.started(request, connection, JOB_TEMPLATE, {"job": job, "connection": connection},
-                             ACTION_MESSAGES[kind])
+    spec = kinds.get(kind)
+    return fragments.started(request, connection, spec.fragment, {"job": job, "connection": connection},
+                             spec.started_message(connection.entity))
 
 
 @require_POST
 def token_fetch(request: HttpRequest, pk: str) -> HttpResponse:
-    return _start(request, pk, "token_fetch")
+    return _start(request, pk, Job.Kind.TOKEN_FETCH)
 
 
 @require_POST
 def token_refetch(request: HttpRequest, pk: str) -> HttpResponse:
-    return _start(request, pk, "token_refetch")
+    return _start(request, pk, Job.Kind.TOKEN_REFETCH)
 
 
 @require_POST
 def connection_test(request: HttpRequest, pk: str) -> HttpResponse:
-    return _start(request, pk, "test")
+    return _start(request, pk, Job.Kind.TEST)
 
 
 @require_GET
