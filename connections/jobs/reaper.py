@@ -15,6 +15,7 @@ unacknowledged task to another worker; that redelivered task then finds its run 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -69,13 +70,13 @@ def reap(connection: Connection | None = None) -> dict[str, int]:
     return {"runs": interrupted, "jobs": ended}
 
 
-def end_job(job_id: object, message: str, run_message: str | None = None) -> None:
+def end_job(job_id: uuid.UUID | str, message: str, run_message: str | None = None) -> None:
     """Fail a job that will never finish by itself, and interrupt its sync run with it."""
     background.mark_failed(str(job_id), message)
     interrupt_runs_of(job_id, run_message or message)
 
 
-def interrupt_runs_of(job_id: object, message: str) -> None:
+def interrupt_runs_of(job_id: uuid.UUID | str, message: str) -> None:
     for run in SyncRun.objects.filter(job_id=job_id, status__in=SyncRun.ACTIVE).select_related("connection"):
         store.interrupt_run(run, message)
 
