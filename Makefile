@@ -35,6 +35,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
+	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

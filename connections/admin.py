@@ -76,6 +76,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         secret = form.cleaned_data.get("new_client_secret")
         if secret:
             obj.client_secret = secret
+        assert request.user.is_authenticated  # the admin serves signed-in staff only
         if not change:
             obj.created_by = request.user
         obj.updated_by = request.user

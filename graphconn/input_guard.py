@@ -39,9 +39,10 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.GET = _cleaned(request.GET)
+        # The stubs type GET and POST as a stub-only QueryDict subclass; ours is immutable as well.
+        request.GET = _cleaned(request.GET)  # type: ignore[assignment]
         if request.method == "POST" and request.content_type in self.FORM_TYPES:
-            request.POST = _cleaned(request.POST)
+            request.POST = _cleaned(request.POST)  # type: ignore[assignment]
         if any(CONTROL.search(k) or CONTROL.search(v) for k, v in request.COOKIES.items()):
             request.COOKIES = {strip_controls(k): strip_controls(v) for k, v in request.COOKIES.items()}
         return self.get_response(request)

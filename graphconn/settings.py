@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import environ
 from cryptography.fernet import Fernet
@@ -26,7 +28,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env.bool("DEBUG", default=True)
 
 
-def _dev_secret(name: str, make: callable) -> str:
+def _dev_secret(name: str, make: Callable[[], str]) -> str:
     """A development-only secret, generated once into var/ so restarts keep sessions and data."""
     path = VAR_DIR / name
     if not path.exists():
@@ -198,7 +200,7 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or env.str("REDIS_U
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),

@@ -67,14 +67,14 @@ def derive(permissions: dict[str, Any], provisioning: dict[str, Any], source: di
         for path_set in entry.get("pathSets") or []:
             if "GET" not in [m.upper() for m in path_set.get("methods") or []]:
                 continue
-            kinds = [SCHEMES[s] for s in path_set.get("schemeKeys") or [] if s in SCHEMES]
+            path_kinds = [SCHEMES[s] for s in path_set.get("schemeKeys") or [] if s in SCHEMES]
             for raw_path, marker in (path_set.get("paths") or {}).items():
                 if not _WELL_FORMED.match(raw_path):
                     continue  # a few entries are malformed (e.g. ``/applications/{id}}/repair``)
                 least = {SCHEMES[s] for s in re.sub(r"^least=", "", marker or "").split(",")
                          if marker and s.strip() in SCHEMES}
                 target = paths.setdefault(normalise_reference_path(raw_path), {})
-                for kind in kinds:
+                for kind in path_kinds:
                     if kind not in perms[name]:
                         continue
                     grants = target.setdefault(kind, {})

@@ -62,8 +62,8 @@ class View:
             return {**item, **patch} if patch else item
         k = pos - self.n_base
         if 0 <= k < len(self.added_ids):
-            item = self.added.get(self.added_ids[k])
-            return dict(item) if item is not None else None
+            added = self.added.get(self.added_ids[k])
+            return dict(added) if added is not None else None
         return None
 
     def iter_from(self, pos: int) -> Iterator[tuple[int, dict]]:

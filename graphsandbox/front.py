@@ -62,7 +62,7 @@ class FrontDoor:
                 response.body["@odata.nextLink"] = fault.next_link
         return self._decorate(response, request_id, client_request_id)
 
-    def _serve(self, req: Request, version: str, rest: str, ids: dict[str, str]) -> Response:
+    def _serve(self, req: Request, version: str, rest: str, ids: dict[str, Any]) -> Response:
         auth = req.header("authorization").strip()
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         try:

@@ -283,7 +283,7 @@ def messages(seed: int, user_item: dict) -> list[dict]:
             "bccRecipients": [],
             "replyTo": [],
         })
-    out.sort(key=lambda m: m["receivedDateTime"], reverse=True)
+    out.sort(key=lambda m: str(m["receivedDateTime"]), reverse=True)
     return out
 
 

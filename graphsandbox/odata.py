@@ -483,7 +483,9 @@ def parse_delta_filter(text: str, spec: EntitySpec) -> frozenset[str]:
     ids = re.findall(r"(?i)\bid\s+eq\s+'([^']*)'", text)
     rest = re.sub(r"(?i)\bid\s+eq\s+'[^']*'|\bor\b|\s+", "", text)
     if not ids or rest:
-        prop = (re.match(r"\s*\(?\s*([A-Za-z_][\w]*)", text) or re.match(r"(.*)", text)).group(1)
+        found = re.match(r"\s*\(?\s*([A-Za-z_][\w]*)", text) or re.match(r"(.*)", text)
+        assert found is not None  # (.*) matches any text
+        prop = found.group(1)
         raise unsupported_clause(spec.canonical(prop) or prop, spec)
     return frozenset(i.lower() for i in ids)
 
@@ -503,8 +505,11 @@ def compile_search(text: str, spec: EntitySpec) -> Predicate:
         if prop is None:
             raise unknown_property(prop_name, spec)
         pattern = re.compile(r"(?:^|[^0-9a-z])" + re.escape(needle.strip().lower()))
-        preds.append(lambda item, p=prop, rx=pattern:
-                     isinstance(item.get(p), str) and rx.search(item[p].lower()) is not None)
+
+        def matches(item: dict, p: str = prop, rx: re.Pattern[str] = pattern) -> bool:
+            return isinstance(item.get(p), str) and rx.search(item[p].lower()) is not None
+
+        preds.append(matches)
     pred = preds[0]
     for join, nxt in zip(joins, preds[1:], strict=False):
         pred = _and(pred, nxt) if join == "AND" else _or(pred, nxt)

@@ -112,7 +112,7 @@ def fetch(source: Source, q: Query, size: int, sort_cache: SortCache, cache_key:
         token_out = odata.encode_token({"o": nxt}) if nxt < len(order) else None
         return Page(items, token_out, len(order) if first and q.count else None)
     pos = int(token.get("p", 0))
-    items: list[dict] = []
+    items = []
     next_pos: int | None = None
     to_skip = q.skip if first else 0
     for p, item in source.iter_from(pos):

@@ -44,9 +44,9 @@ class Portal:
             return _html(405, "Not allowed", "<h1>Method not allowed</h1>")
         if parts == ["apps"]:
             name = form.get("display_name", "").strip() or "sandbox app"
-            app, secret = self.registry.create_app(display_name=name, roles=[], scopes=[], redirect_uris=[],
-                                                   requested_roles=[], secret_expires=None)
-            return _html(201, "App created", self._secret_banner(app, secret) + self._overview(req))
+            created, secret = self.registry.create_app(display_name=name, roles=[], scopes=[], redirect_uris=[],
+                                                       requested_roles=[], secret_expires=None)
+            return _html(201, "App created", self._secret_banner(created, secret) + self._overview(req))
         if parts == ["members"] and self.directory is not None:
 
             try:

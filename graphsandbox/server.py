@@ -29,7 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -107,7 +107,8 @@ class SandboxServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is None:
-            self.RequestHandlerClass(request, client_address, self)
+            # typeshed types the handler's server argument as Self, which mypy cannot bind on an attribute.
+            self.RequestHandlerClass(request, client_address, self)  # type: ignore[arg-type]
             return
         try:
             request.settimeout(30)
@@ -115,7 +116,7 @@ class SandboxServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return                          # a client that does not trust the CA, or a port scan
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         finally:
             tls.close()
 

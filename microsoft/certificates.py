@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import cast
 
 import jwt
 from cryptography import x509
@@ -146,5 +147,6 @@ def client_assertion(*, private_key_pem: str, thumbprint_sha1: str, thumbprint_s
     claims = {"aud": audience, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()),
               "nbf": int(issued.timestamp()), "iat": int(issued.timestamp()),
               "exp": int((issued + ASSERTION_LIFETIME).timestamp())}
-    key = serialization.load_pem_private_key(private_key_pem.encode(), None)
+    # Only RSA keys are ever saved (``load`` refuses the others).
+    key = cast(rsa.RSAPrivateKey, serialization.load_pem_private_key(private_key_pem.encode(), None))
     return jwt.encode(claims, key, algorithm=form, headers=headers)

@@ -612,7 +612,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 def _facts(status: int, body: dict | None, headers: Mapping[str, str] | None, ctx: Context,
            token_permissions: frozenset[str], token_kind: str) -> _GraphFacts:
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, str):  # {"error": "text"} (a gateway, or OAuth's shape) instead of Graph's object
+    if isinstance(error, str) and isinstance(body, dict):  # {"error": "text"} (a gateway, or OAuth's shape) instead of Graph's object
         error = {"message": str(body.get("error_description") or error)[:500]}
     elif not isinstance(error, dict):  # HTML, plain text or no body: its first words are the message
         text = body.get("_text") if isinstance(body, dict) else None
@@ -745,7 +745,7 @@ def _forbidden(facts: _GraphFacts, ctx: Context, perms: frozenset[str], token_ki
         )
     rule = entity.rule(token_kind, ctx.odata_select)
     other = entity.rule("delegated" if token_kind == "app" else "app")
-    what = f"{entity.display_name} ({ctx.entity_path})" if entity.listed or entity.display_name != entity.path else ctx.entity_path
+    what = f"{entity.display_name} ({ctx.entity_path})" if entity.listed or entity.display_name != entity.path else (ctx.entity_path or "")
     if not rule.possible:
         return _wrong_kind_only(facts, what, token_kind, other.least[0])
     missing = rule.missing(perms)

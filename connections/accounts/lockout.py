@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -48,8 +48,16 @@ def clear(request: HttpRequest, username: str) -> None:
     LoginFailure.objects.filter(username=username.lower(), ip=client_ip(request)).delete()
 
 
-class ThrottledLoginMixin:
+if TYPE_CHECKING:  # the checker reads the mixin as the form it is mixed into
+    _LoginForm = AuthenticationForm
+else:
+    _LoginForm = object
+
+
+class ThrottledLoginMixin(_LoginForm):
     """For an AuthenticationForm: refuse while locked, count failures, clear on success."""
+
+    request: HttpRequest  # the log-in views always pass it
 
     def clean(self) -> dict[str, Any]:
         username = (self.data.get("username") or "").strip()

@@ -1,7 +1,7 @@
 """The alert channel form: a team's email list or webhook (its URL write-only)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -27,8 +27,9 @@ class ChannelForm(forms.ModelForm):
     def __init__(self, *args: Any, teams: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["team"].queryset = teams
-        self.fields["team"].empty_label = None
+        team = cast(forms.ModelChoiceField, self.fields["team"])
+        team.queryset = teams
+        team.empty_label = None
         self.order_fields(["team", "name", "kind", "url", "emails"])
 
     def clean_name(self) -> str:
@@ -44,7 +45,8 @@ class ChannelForm(forms.ModelForm):
         return ", ".join(addresses)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what the form's own clean() left (it returns that dict)
         kind, url = data.get("kind"), (data.get("url") or "").strip()
         if kind == NotificationChannel.Kind.EMAIL:
             if not data.get("emails") and not self.has_error("emails"):

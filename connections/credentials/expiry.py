@@ -218,7 +218,7 @@ def expiry(connection: Connection, today: dt.date | None = None) -> Expiry:
     """When the credential this connection uses ends, and how urgent that is."""
     now = timezone.now()
     today = today or timezone.localdate()
-    entra_end = getattr(connection, "in_use_end", _MISSING)
+    entra_end: Any = getattr(connection, "in_use_end", _MISSING)  # a datetime, None or _MISSING
     if entra_end is _MISSING:
         entra_end = (AppCredential.objects.filter(connection=connection, in_use=True)
                      .aggregate(end=Min("end_at"))["end"])

@@ -37,7 +37,8 @@ class CertificateForm(forms.Form):
         return upload.read()
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what the form's own clean() left (it returns that dict)
         cert, key, p12 = (self._read(n) for n in ("certificate_file", "private_key_file", "pkcs12_file"))
         if self.errors:
             return data

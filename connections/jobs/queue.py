@@ -5,6 +5,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -102,7 +103,7 @@ def mark_succeeded(job_id: str, result: Any = None) -> None:
     Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(**fields)
 
 
-def mark_failed(job_id: str, error: str, result: dict | None = None) -> None:
+def mark_failed(job_id: str | uuid.UUID, error: str, result: dict | None = None) -> None:
     fields: dict[str, Any] = {"state": Job.State.FAILED, "finished_at": timezone.now(), "error": redact(error)[:4000]}
     if result is not None:
         fields["result"] = result

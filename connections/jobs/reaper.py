@@ -15,6 +15,7 @@ unacknowledged task to another worker; that redelivered task then finds its run 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -69,7 +70,7 @@ def reap(connection: Connection | None = None) -> dict[str, int]:
     return {"runs": interrupted, "jobs": ended}
 
 
-def end_job(job_id: object, message: str, run_message: str | None = None) -> None:
+def end_job(job_id: uuid.UUID | str, message: str, run_message: str | None = None) -> None:
     """Fail a job that will never finish by itself: a job with an active sync run is failed by
     interrupting the run (with ``run_message``, the run and its job in one call); any other job
     with ``message``."""
@@ -77,7 +78,7 @@ def end_job(job_id: object, message: str, run_message: str | None = None) -> Non
         background.mark_failed(str(job_id), message)
 
 
-def interrupt_runs_of(job_id: object, message: str) -> int:
+def interrupt_runs_of(job_id: uuid.UUID | str, message: str) -> int:
     """Interrupt the active sync run of ``job_id`` (and so fail the job); how many were."""
     runs = SyncRun.objects.filter(job_id=job_id, status__in=SyncRun.ACTIVE).select_related("connection")
     return sum(store.interrupt_run(run, message) for run in runs)

@@ -21,6 +21,7 @@ from connections.models import Connection
 from connections.models.teams import ROLE_RANK, Membership, Role, Team, scope, user_of
 
 M = TypeVar("M", bound=models.Model)
+Q = TypeVar("Q", bound=models.QuerySet)
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ def admin_teams(request_or_user: Any) -> models.QuerySet[Team]:
     return scope(Team.objects.all(), request_or_user, Role.ADMIN, team_field="pk")
 
 
-def with_role(queryset: models.QuerySet[M], request_or_user: Any, team_field: str | None = None) -> models.QuerySet[M]:
+def with_role(queryset: Q, request_or_user: Any, team_field: str | None = None) -> Q:
     """Annotate each row with ``access_role``, the user's role in the row's team (same query)."""
     user = user_of(request_or_user)
-    field = team_field or getattr(queryset, "team_field", "team")
+    field = team_field or str(getattr(queryset, "team_field", "team"))
     if user.is_superuser:
         return queryset.annotate(access_role=Value(Role.ADMIN.value, output_field=models.CharField()))
     if not user.is_authenticated:
@@ -87,7 +88,7 @@ def get_for_user(queryset: models.QuerySet[M], request_or_user: Any, min_role: s
     The returned object carries ``.can`` (a ``Can``) for the templates.
     """
     user = user_of(request_or_user)
-    field = team_field or getattr(queryset, "team_field", "team")
+    field = team_field or str(getattr(queryset, "team_field", "team"))
     obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
     if obj is None:
         raise Http404("No such object in your teams.")

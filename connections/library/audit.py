@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.http import HttpRequest
 
 from graphconn.redaction import redact
@@ -22,7 +23,7 @@ from connections.models.sso import person_label
 Action = AuditEntry.Action
 
 
-def secret_field_names(model: type = Connection) -> frozenset[str]:
+def secret_field_names(model: type[models.Model] = Connection) -> frozenset[str]:
     return frozenset(f.name for f in model._meta.get_fields() if isinstance(f, EncryptedTextField))
 
 

@@ -3,7 +3,7 @@ server-side defaults for token/authorise URLs and scope/resource, and a write-on
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -196,9 +196,10 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
         self.user = user
         self.warnings: list[str] = []
         self.secret_replaced = False
-        self.fields["team"].queryset = admin_teams(user)
-        self.fields["team"].empty_label = None
-        self.fields["name"].max_length = 100
+        team = cast(forms.ModelChoiceField, self.fields["team"])
+        team.queryset = admin_teams(user)
+        team.empty_label = None
+        cast(forms.CharField, self.fields["name"]).max_length = 100
         self.fields["redirect_url"].initial = default_redirect_url()
         self.fields["redirect_url"].show_hidden_initial = False
         if self.instance._state.adding:
@@ -240,7 +241,8 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
         return secret
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what the form's own clean() left (it returns that dict)
         team, name = data.get("team"), data.get("name")
         if team and name:
             clash = Connection.objects.filter(team=team, name__iexact=name).exclude(pk=self.instance.pk)

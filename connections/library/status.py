@@ -41,7 +41,7 @@ def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connec
 class _WithStatus(ModelIterable):
     """Fills in the status attributes of a page of rows, with one query for their newest runs."""
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):
         rows = list(super().__iter__())
         ids = [row._last_sync_id for row in rows if row._last_sync_id]
         runs = {run.pk: run for run in SyncRun.objects.filter(pk__in=ids).only(
@@ -67,7 +67,8 @@ def _fill(row: Connection, run: SyncRun | None, now: datetime.datetime) -> None:
     error = token.error if token is not None and isinstance(token.error, dict) else {}
     row.token_error = str(error.get("title") or "")
     refusal = token.graph_error if token is not None and isinstance(token.graph_error, dict) else {}
-    diagnosis = refusal.get("diagnosis") if isinstance(refusal.get("diagnosis"), dict) else {}
+    diagnosis = refusal.get("diagnosis")
+    diagnosis = diagnosis if isinstance(diagnosis, dict) else {}
     row.graph_refusal = str(diagnosis.get("title") or "")
     row.last_sync_status = run.status if run else None
     row.last_sync_rows = run.rows if run else None
@@ -119,7 +120,7 @@ class Health(models.TextChoices):
     HEALTHY = "healthy", "Healthy"
 
 
-HEALTH_ORDER = {state: rank for rank, state in enumerate(Health)}
+HEALTH_ORDER: dict[str, int] = {state: rank for rank, state in enumerate(Health)}
 
 
 def health(connection: Connection, found: list[str], expiry: credentials.Expiry) -> Health:

@@ -2,6 +2,8 @@
 credential of the app (read from Graph after token fetches and daily)."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -62,6 +64,8 @@ class AppCredential(models.Model):
     start_at = models.DateTimeField(null=True, blank=True)
     end_at = models.DateTimeField(null=True, blank=True)
     in_use = models.BooleanField(default=False, help_text="the credential this connection holds")
+
+    expiry: Any  # not a column: credentials.expiry.Expiry, attached by for_page (declared for the type checker)
 
     objects = ConnectionQuerySet.as_manager()
 

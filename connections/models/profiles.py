@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -67,6 +68,31 @@ class Connection(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Not columns: what pages attach to the rows they read (library.access, library.status,
+    # credentials.expiry, the list view), declared for the type checker only (no default, so
+    # ``getattr(row, name, default)`` still tells whether a page set it). Types that live above
+    # the models are Any here.
+    can: Any  # library.access.Can
+    access_role: str | None
+    token_state: str
+    token_expires_at: datetime.datetime | None
+    token_error: str
+    graph_refusal: str
+    last_sync_status: str | None
+    last_sync_rows: int | None
+    last_sync_added: int | None
+    last_sync_changed: int | None
+    last_sync_removed: int | None
+    last_sync_at: datetime.datetime | None
+    next_run: datetime.datetime | None
+    delta_stale: bool
+    problems: list[str]
+    health: str
+    expiry: Any  # credentials.expiry.Expiry
+    certificate_facts: Any  # ConnectionCertificate | None
+    entra_check: Any  # CredentialCheck | None
+    app_credential_rows: list[Any]  # AppCredential rows, each with its ``expiry``
 
     objects = TeamScopedQuerySet.as_manager()
 

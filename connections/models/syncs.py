@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -126,6 +127,8 @@ class SyncRun(Lifecycle, models.Model):
     seq = models.PositiveBigIntegerField(null=True, blank=True, help_text="set when published: the snapshot's place")
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     cancel_requested = models.BooleanField(default=False, help_text="the worker stops at the next page")
+
+    can: Any  # not a column: library.access.Can, attached by get_for_user (declared for the type checker)
 
     objects = SyncRunQuerySet.as_manager()
 

@@ -1,7 +1,7 @@
 """Teams own connections; a membership gives a user one role in one team."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -17,6 +17,8 @@ class Role(models.TextChoices):
 
 
 ROLE_RANK: dict[str, int] = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+
+_QuerySet = TypeVar("_QuerySet", bound=models.QuerySet)
 
 
 class Team(models.Model):
@@ -61,8 +63,8 @@ def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
     return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
 
 
-def scope(queryset: models.QuerySet, request_or_user: Any, min_role: str | None = None,
-          team_field: str = "team") -> models.QuerySet:
+def scope(queryset: _QuerySet, request_or_user: Any, min_role: str | None = None,
+          team_field: str = "team") -> _QuerySet:
     """``queryset`` limited to rows of the user's teams (all rows for superusers, none for anonymous)."""
     user = user_of(request_or_user)
     if user is None or not user.is_authenticated or not user.is_active:

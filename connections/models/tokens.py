@@ -79,7 +79,8 @@ class ConnectionToken(models.Model):
 
     def valid_for(self, seconds: float) -> bool:
         """True when the token is valid and stays so for at least ``seconds`` more."""
-        return self.is_valid and (self.expires_at - timezone.now()).total_seconds() >= seconds
+        return (self.is_valid and self.expires_at is not None
+                and (self.expires_at - timezone.now()).total_seconds() >= seconds)
 
 
 class TokenFetch(models.Model):

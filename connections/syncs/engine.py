@@ -22,6 +22,7 @@ import queue
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -147,7 +148,7 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
         use_delta = bool(previous and previous.delta_link and entity and entity.delta and not run.odata_filter)
         changes = None
         with outbound.keep_alive():  # one connection for every page
-            if use_delta:
+            if use_delta and previous is not None:  # use_delta implies a previous run
                 try:
                     changes = _delta_run(reader, run, previous)
                 except DeltaExpired:
@@ -558,7 +559,7 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
     return {"ok": True, "run_id": str(run.pk), "rows": rows, "pages": run.pages, "mode": run.mode, **counts}
 
 
-def _fail(run: SyncRun, job_id: str | None, diagnosis: diagnostics.Diagnosis, user: Any,
+def _fail(run: SyncRun, job_id: str | uuid.UUID | None, diagnosis: diagnostics.Diagnosis, user: Any,
           kept: bool = False) -> dict[str, Any]:
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
     error = {**diagnosis.to_dict(), "kept": kept}

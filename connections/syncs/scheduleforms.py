@@ -2,7 +2,7 @@
 in a time zone. Validation is ``schedules.save``'s; this only turns fields into its arguments."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -27,10 +27,11 @@ class SyncScheduleForm(forms.Form):
                                  "unit": schedule.unit if schedule.unit != "seconds" else "minutes",
                                  "cron": schedule.cron, "time_zone": schedule.timezone}
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [(name, name) for name in schedules.time_zones()]
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = [(name, name) for name in schedules.time_zones()]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what the form's own clean() left (it returns that dict)
         mode = data.get("mode")
         if mode == "interval" and not data.get("every"):
             self.add_error("every", "Say how often: a whole number of minutes or hours.")

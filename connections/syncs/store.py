@@ -241,6 +241,7 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
     snapshot and mark the run succeeded — one transaction, writing only what really changed."""
     with transaction.atomic():
         seq = _lock_for_publish(run)
+        assert run.stream_id is not None  # a saved run always has its stream (SyncRun.save)
         ends: list[int] = []
         begins: list[SyncVersion] = []
         added = changed = removed = 0

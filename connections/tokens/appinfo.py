@@ -70,7 +70,7 @@ def _secret_expiry(read: CredentialsRead, secret: str) -> datetime.date | None:
     # Graph shows the first three characters of each secret as its ``hint``.
     matching = [c for c in credentials if secret and c.get("hint") and secret.startswith(c["hint"])]
     chosen = matching if matching else (credentials if len(credentials) == 1 else [])
-    ends = [c.get("endDateTime") for c in chosen if c.get("endDateTime")]
+    ends = [c["endDateTime"] for c in chosen if c.get("endDateTime")]
     if not ends:
         return None
     try:

@@ -36,7 +36,7 @@ REUSE_SECONDS = 300          # a cached token is reused only while it has 5 more
 WAIT_SECONDS = 120           # how long a caller waits for another caller's fetch
 
 # Audit actions are AuditEntry.Action values; a failure is recorded under the action tried.
-AUDIT_ACTIONS = {
+AUDIT_ACTIONS: dict[str, str] = {
     TokenFetch.Reason.FETCH: "token_fetched", TokenFetch.Reason.REFETCH: "token_refetched",
     TokenFetch.Reason.REFRESH: "token_fetched", TokenFetch.Reason.TEST: "token_fetched",
     TokenFetch.Reason.SIGN_IN: "signed_in", TokenFetch.Reason.EXPIRED: "token_refetched",

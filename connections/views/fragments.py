@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django_htmx.middleware import HtmxDetails
 
 from ..models import Connection
 
@@ -21,7 +22,13 @@ FINISHED_EVENT = "connection-changed"
 STOP_POLLING = 286  # htmx: stop the polling trigger of the element that asked
 
 
-def started(request: HttpRequest, connection: Connection, template: str, context: dict[str, Any],
+class HtmxHttpRequest(HttpRequest):
+    """For the type checker: a request django-htmx's middleware has given ``request.htmx``."""
+
+    htmx: HtmxDetails
+
+
+def started(request: HtmxHttpRequest, connection: Connection, template: str, context: dict[str, Any],
             message: str) -> HttpResponse:
     """After a button queued work: its live fragment for htmx, else a message on the detail page."""
     if request.htmx:
@@ -42,7 +49,7 @@ def stops_polling_when_gone(view: Callable[..., HttpResponse]) -> Callable[..., 
     """For htmx polls: a 404 becomes a 286 with a short note, so the fragment stops asking."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except Http404:

@@ -33,13 +33,13 @@ AUDIT_TRAIL_LENGTH = 50
 def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
     teams = list(scope(Team.objects.all(), request, team_field="pk"))
-    rows = with_role(with_status(Connection.objects.for_user(request).select_related("team")), request)
-    rows = rows.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
+    found = with_role(with_status(Connection.objects.for_user(request).select_related("team")), request)
+    found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
     selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
     if selected is not None:
-        rows = rows.filter(team_id=selected)
-    rows = list(rows.order_by("team__name", "name"))
+        found = found.filter(team_id=selected)
+    rows = list(found.order_by("team__name", "name"))
     schedules = deltawindow.schedules_of([row.pk for row in rows])  # one query for every row
     for row in rows:
         row.can = Can(row.access_role)

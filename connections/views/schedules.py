@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from connections.syncs import schedules
 from connections.library.access import get_connection_for_user
 from ..models import Role, SyncSchedule
+from . import fragments
 from connections.syncs.scheduleforms import SyncScheduleForm
 
 PANEL = "connections/panels/schedule.html"
@@ -21,7 +22,7 @@ def panel_context(connection: Any, form: SyncScheduleForm | None = None, said: s
     """What the panel shows: the schedule in words, its next run in the schedule's time zone, the form."""
     schedule = SyncSchedule.objects.filter(connection=connection).select_related("periodic_task").first()
     upcoming = schedules.next_run(schedule)
-    if upcoming is not None:
+    if upcoming is not None and schedule is not None:  # no schedule, no next run
         upcoming = upcoming.astimezone(zoneinfo.ZoneInfo(schedule.timezone))
     return {"connection": connection, "can": connection.can, "schedule": schedule, "next_run": upcoming,
             "schedule_form": form or SyncScheduleForm(schedule=schedule), "schedule_said": said}
@@ -34,7 +35,7 @@ def schedule_panel(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @require_POST
-def schedule_save(request: HttpRequest, pk: Any) -> HttpResponse:
+def schedule_save(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     form = SyncScheduleForm(request.POST)
     if form.is_valid():

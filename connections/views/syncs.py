@@ -40,12 +40,12 @@ PROGRESS_TEMPLATE = kinds.SYNC_FRAGMENT
 def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
     run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
                        request, pk=run_id, connection_id=pk)
-    run.connection.can = run.can  # type: ignore[attr-defined]
+    run.connection.can = run.can
     return run
 
 
 @require_POST
-def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
+def sync_start(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     spec = kinds.get(Job.Kind.SYNC)
     run = actions.start(connection, spec.kind, request.user).sync_run
@@ -55,11 +55,11 @@ def sync_start(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @require_POST
-def sync_cancel(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+def sync_cancel(request: fragments.HtmxHttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     """Cancel (operators): a queued run stops at once, a running one at its next page."""
     run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
                        request, Role.OPERATOR, pk=run_id, connection_id=pk)
-    run.connection.can = run.can  # type: ignore[attr-defined]
+    run.connection.can = run.can
     said = synccontrol.cancel(run, request.user)
     run.refresh_from_db()
     if request.htmx:
@@ -128,7 +128,7 @@ def sync_changes(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
 
 
 @require_GET
-def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
+def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | StreamingHttpResponse:
     """CSV or JSON Lines, streamed from the database in chunks (never the whole run in memory).
 
     Only a successful run: a running one would give a partial file that looks complete."""

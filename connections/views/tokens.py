@@ -18,7 +18,7 @@ from . import fragments
 JOB_TEMPLATE = kinds.JOB_FRAGMENT
 
 
-def _start(request: HttpRequest, pk: str, kind: str) -> HttpResponse:
+def _start(request: fragments.HtmxHttpRequest, pk: str, kind: str) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     job = actions.start(connection, kind, request.user)
     spec = kinds.get(kind)
@@ -27,17 +27,17 @@ def _start(request: HttpRequest, pk: str, kind: str) -> HttpResponse:
 
 
 @require_POST
-def token_fetch(request: HttpRequest, pk: str) -> HttpResponse:
+def token_fetch(request: fragments.HtmxHttpRequest, pk: str) -> HttpResponse:
     return _start(request, pk, Job.Kind.TOKEN_FETCH)
 
 
 @require_POST
-def token_refetch(request: HttpRequest, pk: str) -> HttpResponse:
+def token_refetch(request: fragments.HtmxHttpRequest, pk: str) -> HttpResponse:
     return _start(request, pk, Job.Kind.TOKEN_REFETCH)
 
 
 @require_POST
-def connection_test(request: HttpRequest, pk: str) -> HttpResponse:
+def connection_test(request: fragments.HtmxHttpRequest, pk: str) -> HttpResponse:
     return _start(request, pk, Job.Kind.TEST)
 
 
@@ -97,5 +97,6 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         who = (outcome.token.claims or {}).get("upn") or (outcome.token.claims or {}).get("name") or "the user"
         messages.success(request, f"Signed in as {who}. The token and its refresh token are saved (encrypted).")
     else:
+        assert outcome.diagnosis is not None  # a failed outcome always carries its diagnosis
         messages.error(request, f"Sign-in did not give a token: {outcome.diagnosis.title}")
     return redirect("connections:detail", pk=connection.pk)
