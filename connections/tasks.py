@@ -25,8 +25,9 @@ from connections.library import audit
 from connections.models import Alert, Connection, Job, SyncRun, TokenFetch
 from connections.syncs import engine as sync
 from connections.syncs import retention
-from connections.tokens import fetch as tokens
+from connections.tokens import appinfo, fetch as tokens
 from connections.tokens import probe
+from connections.tokens import session as graphsession
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,9 @@ def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
         result = outcome.as_result()
         if outcome.ok and not outcome.joined:  # a cached token too: the grants may have changed since
             background.report_progress(job_id, 70, "Checking which permissions are granted to the app…")
-            probe.refresh_app_facts(connection, outcome.token)
+            appinfo.refresh_app_facts(connection, outcome.token)
             if reason == TokenFetch.Reason.REFETCH:
-                after = probe.reassess_after_refetch(connection, outcome.token)
+                after = graphsession.reassess_after_refetch(connection, outcome.token)
                 if after is not None:
                     result["reassessed"] = after.to_dict()
     except DatabaseError as error:

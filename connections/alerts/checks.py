@@ -10,8 +10,7 @@ import logging
 
 from connections.alerts.states import observe_delta, observe_expiry
 from connections.models import Connection, ConnectionToken
-from connections.tokens import fetch as tokens
-from connections.tokens import probe
+from connections.tokens import appinfo, fetch as tokens
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +24,11 @@ def check_all(today: dt.date | None = None) -> dict[str, int]:
         try:
             token = ConnectionToken.objects.filter(connection=connection).first()
             if token is not None and token.is_valid:
-                probe.refresh_app_facts(connection, token)  # re-reads Entra and observes expiry
+                appinfo.refresh_app_facts(connection, token)  # re-reads Entra and observes expiry
             elif not connection.is_delegated:
                 outcome = tokens.ensure_token(connection, reason="refresh")
                 if outcome.ok:
-                    probe.refresh_app_facts(connection, outcome.token)
+                    appinfo.refresh_app_facts(connection, outcome.token)
             if observe_expiry(connection, today) is not None:
                 alerted += 1
             if observe_delta(connection) is not None:

@@ -9,8 +9,8 @@
 
 ``health(connection, problems)`` turns those into the one word the health board shows.
 
-The token state comes from the connection's ``ConnectionToken`` row; the last sync comes from the connection's newest
-``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
+The token state comes from the connection's ``ConnectionToken`` row, the refusal from its ``GraphRefusal``; the last
+sync comes from the connection's newest ``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
 """
 from __future__ import annotations
 
@@ -22,18 +22,18 @@ from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from connections.credentials import expiry as credentials
-from connections.models import Connection, ConnectionToken, SyncRun
+from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun
 
 
 def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
     """``queryset`` whose rows carry the status attributes above.
 
-    Cheap to build and run: the token row is joined and only the newest run's id is a subquery;
+    Cheap to build and run: the token and refusal rows are joined and only the newest run's id is a subquery;
     the attributes are filled in when the rows are read, with one more query for those runs. (The
     same facts as SQL CASE/subquery annotations cost more to compile than the page took to render.)
     """
     newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
-    annotated = queryset.select_related("token").annotate(_last_sync_id=Subquery(newest))
+    annotated = queryset.select_related("token", "last_refusal").annotate(_last_sync_id=Subquery(newest))
     annotated._iterable_class = _WithStatus
     return annotated
 
@@ -66,9 +66,8 @@ def _fill(row: Connection, run: SyncRun | None, now: datetime.datetime) -> None:
     row.token_expires_at = token.expires_at if token else None
     error = token.error if token is not None and isinstance(token.error, dict) else {}
     row.token_error = str(error.get("title") or "")
-    refusal = token.graph_error if token is not None and isinstance(token.graph_error, dict) else {}
-    diagnosis = refusal.get("diagnosis")
-    diagnosis = diagnosis if isinstance(diagnosis, dict) else {}
+    refusal: GraphRefusal | None = getattr(row, "last_refusal", None)  # None: no refusal recorded
+    diagnosis = refusal.diagnosis if refusal is not None and isinstance(refusal.diagnosis, dict) else {}
     row.graph_refusal = str(diagnosis.get("title") or "")
     row.last_sync_status = run.status if run else None
     row.last_sync_rows = run.rows if run else None

@@ -44,9 +44,6 @@ class ConnectionToken(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     error = models.JSONField(default=dict, blank=True, help_text="the diagnosis of the last failed fetch")
     error_at = models.DateTimeField(null=True, blank=True)
-    graph_error = models.JSONField(
-        default=dict, blank=True, help_text="the last Graph refusal for the entity, with its diagnosis")
-    graph_error_at = models.DateTimeField(null=True, blank=True)
     granted = models.JSONField(
         null=True, blank=True,
         help_text="Graph application permissions granted to the app (admin consent); null when unreadable")

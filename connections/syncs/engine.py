@@ -19,13 +19,12 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,14 +37,12 @@ from connections.library import audit
 from connections.jobs import kinds
 from connections.jobs import queue as background
 from microsoft import catalogue, diagnoses as diagnostics, graphclient, outbound
-from connections.tokens import probe, fetch as tokens
+from connections.tokens import fetch as tokens, session as graphsession
 from connections.syncs import store as syncstore
 from connections.alerts import states as alerts
-from connections.encryption.fields import plaintext
-from connections.models import Connection, ConnectionToken, Job, SyncRun, SyncVersion, TokenFetch
+from connections.models import Connection, ConnectionToken, GraphRefusal, Job, SyncRun, SyncVersion, TokenFetch
 from connections.syncs import control as synccontrol
 from connections.syncs.store import QUEUED_STALE_AFTER, STALE_AFTER, clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
-from connections.policy import outbound_policy
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +57,7 @@ class SyncFailed(Exception):
     def __init__(self, diagnosis: diagnostics.Diagnosis, kept: bool = False) -> None:
         super().__init__(diagnosis.title)
         self.diagnosis = diagnosis
-        self.kept = kept  # also kept on the token row (shown under Diagnostics)
+        self.kept = kept  # also kept elsewhere (the token's error, the Graph refusal): shown under Diagnostics
 
 
 class DeltaExpired(Exception):
@@ -190,69 +187,53 @@ def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
 
 @dataclass
 class _Reader:
-    """GETs Graph pages for one run: the token, one re-fetch on 401, and waits on throttling."""
+    """GETs Graph pages for one run through the connection's Graph session (the token, one re-fetch
+    on 401, waits on throttling); checks every link Graph hands over and prefetches the next page."""
 
     connection: Connection
     run: SyncRun
-    job_id: str | None
-    user: Any
-    token: ConnectionToken
-    policy: outbound.OutboundPolicy
-    refetched: bool = False
+    session: graphsession.GraphSession
     sleep: Any = field(default=time.sleep, repr=False)
     prefetcher: _Prefetcher | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> _Reader:
-        outcome = tokens.ensure_token(connection, reason=TokenFetch.Reason.FETCH, job_id=job_id, user=user)
-        if not outcome.ok:
-            raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
-        # The reader retries pages itself (with a time budget and a live message), so one try each.
-        policy = replace(outbound_policy(), retries=0)
-        return cls(connection, run, job_id, user, outcome.token, policy)
+        # A patient session: it retries pages itself (with a time budget and a live message).
+        try:
+            session = graphsession.GraphSession.open(
+                connection, reason=TokenFetch.Reason.FETCH, source=GraphRefusal.Source.SYNC, job_id=job_id,
+                user=user, patience=float(settings.SYNC_PAGE_RETRY_SECONDS))
+        except graphsession.TokenUnavailable as unavailable:
+            raise SyncFailed(unavailable.diagnosis or _crash_diagnosis(), kept=True) from None
+        return cls(connection, run, session)
+
+    @property
+    def job_id(self) -> str | None:
+        return self.session.job_id
+
+    @property
+    def token(self) -> ConnectionToken:
+        return self.session.token
+
+    @property
+    def policy(self) -> outbound.OutboundPolicy:
+        return self.session.policy
 
     def get(self, url: str, params: dict[str, str] | None = None,
             headers: dict[str, str] | None = None) -> graphclient.GraphResponse:
         """One page, retried (same URL) on 429/5xx and lost connections for at most
         SYNC_PAGE_RETRY_SECONDS; the last answer is returned for the caller to diagnose."""
         self._check_link(url)
-        budget = float(settings.SYNC_PAGE_RETRY_SECONDS)
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response, failure = self._get_once(url, params, headers), None
-                wait = page_retry_wait(response.status, response.headers.get("retry-after", ""), attempt)
-                reason = f"Graph answered HTTP {response.status}"
-            except outbound.OutboundError as err:
-                if err.kind not in RETRIED_TRANSPORT:
-                    raise
-                response, failure = None, err
-                wait, reason = page_retry_wait(None, "", attempt), "Graph could not be reached"
-            if wait is None:
-                return response  # type: ignore[return-value]
-            left = budget - (time.monotonic() - started)
-            if wait > left:
-                if failure is not None:
-                    raise failure
-                return response  # type: ignore[return-value]
-            self._wait(wait, f"{reason}: trying page {self.run.pages + 1} again in {wait:.0f} s "
-                             f"(try {attempt + 1}; gives up {budget:.0f} s after the first try)…")
+        try:
+            return self.session.get(url, params, headers, answered=lambda: self._prefetched(url, params),
+                                    wait=self._retry_wait)
+        except graphsession.TokenUnavailable as unavailable:
+            raise SyncFailed(unavailable.diagnosis or _crash_diagnosis(), kept=True) from None
 
-    def _get_once(self, url: str, params: dict[str, str] | None,
-                  headers: dict[str, str] | None) -> graphclient.GraphResponse:
-        response = self._download(url, params, headers)
-        if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
-            # The token was refused (expired or revoked): re-fetch once, then read the page again.
-            outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
-                                         job_id=self.job_id, user=self.user)
-            if not outcome.ok:
-                raise SyncFailed(outcome.diagnosis or _crash_diagnosis(), kept=True)
-            self.token, self.refetched = outcome.token, True
-            response = graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
-                                       params=params, headers=headers)
-        return response
+    def _retry_wait(self, seconds: float, reason: str, attempt: int) -> None:
+        budget = self.session.patience or 0.0
+        self._wait(seconds, f"{reason}: trying page {self.run.pages + 1} again in {seconds:.0f} s "
+                            f"(try {attempt}; gives up {budget:.0f} s after the first try)…")
 
     def _wait(self, seconds: float, message: str) -> None:
         """Sleep, telling the page why, and keep the run's heartbeat fresh so the reaper leaves it be."""
@@ -291,53 +272,22 @@ class _Reader:
             return
         if self.prefetcher is None:
             self.prefetcher = _Prefetcher()
-        self.prefetcher.start(url, plaintext(self.token.access_token), self.policy, headers)
+        self.prefetcher.start(url, self.session.access_token, self.policy, headers)
 
-    def _download(self, url: str, params: dict[str, str] | None,
-                  headers: dict[str, str] | None) -> graphclient.GraphResponse:
-        """The prefetched answer for this URL if there is one (its first try), else a GET now."""
-        prefetched = self.prefetcher.take(url) if self.prefetcher is not None and not params else None
-        if prefetched is not None:
-            return prefetched
-        return graphclient.get(url, plaintext(self.token.access_token), policy=self.policy,
-                               params=params, headers=headers)
+    def _prefetched(self, url: str, params: dict[str, str] | None) -> graphclient.GraphResponse | None:
+        """The prefetched answer for this URL if there is one (its first try), else None (GET now)."""
+        return self.prefetcher.take(url) if self.prefetcher is not None and not params else None
 
     def close(self) -> None:
         if self.prefetcher is not None:
             self.prefetcher.close()
 
     def refuse(self, response: graphclient.GraphResponse) -> SyncFailed:
-        """The run's failure for a Graph error answer; 401/403 are kept on the token row like Test connection."""
+        """The run's failure for a Graph error answer; 401/403 are kept as the connection's Graph refusal
+        like Test connection's."""
         if response.status in (401, 403):
-            return SyncFailed(probe.record_graph_refusal(self.connection, self.token, response), kept=True)
-        body = response.body if isinstance(response.body, dict) else None
-        return SyncFailed(diagnostics.diagnose_graph_error(
-            response.status, body, response.headers, tokens.context_for(self.connection),
-            frozenset(self.token.permissions or []), self.token.kind or "app"))
-
-
-RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
-RETRIED_TRANSPORT = frozenset({"unreachable", "timeout"})
-
-
-def page_retry_wait(status: int | None, retry_after: str, attempt: int) -> float | None:
-    """Seconds to wait before asking for the same page again, or None when the answer is final.
-
-    Graph asks clients to honour Retry-After on 429 and 503
-    (https://learn.microsoft.com/en-us/graph/throttling); without it, and for 500/502/504 and lost
-    connections, capped exponential backoff with jitter (half fixed, half random, so retrying
-    workers spread out but never hammer at once).
-    """
-    if status is not None and status not in RETRIED_STATUSES:
-        return None
-    try:
-        seconds = float(retry_after.strip())
-        if seconds >= 0:
-            return seconds
-    except ValueError:
-        pass  # absent, or an HTTP-date: back off by ourselves
-    step = min(float(settings.SYNC_PAGE_BACKOFF_CAP), float(settings.SYNC_PAGE_BACKOFF_BASE) * 2 ** (attempt - 1))
-    return step / 2 + random.uniform(0, step / 2)
+            return SyncFailed(self.session.refuse(response), kept=True)
+        return SyncFailed(self.session.diagnose(response))
 
 
 class _Prefetcher:
@@ -551,7 +501,7 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
     if previous is not None:
         counts = {"added": published.added, "changed": published.changed, "removed": published.removed}
     _set(run, message=f"Read {rows} rows in {pages}.")
-    probe.clear_graph_refusal(reader.token)
+    reader.session.succeeded()
     compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
     audit.record(user, connection, audit.Action.SYNCED,
                  detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}{_by(run)}")

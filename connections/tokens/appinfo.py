@@ -9,9 +9,14 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from microsoft import catalogue, graphclient, outbound
-from connections.credentials.expiry import CredentialsRead
-from connections.models import Connection
+from connections.alerts import states as alerts
+from connections.credentials.expiry import CredentialsRead, record as record_credentials
+from connections.encryption.keys import UndecryptableSecret
+from connections.encryption.fields import plaintext
+from connections.models import Connection, ConnectionToken
 from connections.policy import outbound_policy
 
 
@@ -77,3 +82,27 @@ def _secret_expiry(read: CredentialsRead, secret: str) -> datetime.date | None:
         return min(datetime.datetime.fromisoformat(e.replace("Z", "+00:00")) for e in ends).date()
     except ValueError:
         return None
+
+
+def refresh_app_facts(connection: Connection, row: ConnectionToken) -> AppFacts:
+    """Ask Graph what is granted to the app and when its secret expires, and keep both.
+
+    The grants are stored on the token row (None: the app may not read them), so the token
+    panel can say "granted, but not in this token — re-fetch" without waiting for a 403; the
+    profile's secret expiry follows Graph when Graph knows it (else the entered date stays).
+    """
+    try:
+        facts = read_app_facts(connection, plaintext(row.access_token), plaintext(connection.client_secret))
+    except UndecryptableSecret:  # shown elsewhere as "re-enter the secret"; the last known grants stay
+        return AppFacts(None, None)
+    row.granted = sorted(facts.granted) if facts.granted is not None else None
+    row.granted_checked_at = timezone.now()
+    row.save(update_fields=["granted", "granted_checked_at"])
+    if facts.secret_expires_on and facts.secret_expires_on != connection.secret_expires_on:
+        Connection.objects.filter(pk=connection.pk).update(secret_expires_on=facts.secret_expires_on)
+        connection.secret_expires_on = facts.secret_expires_on
+    if facts.credentials is not None:
+        secret = connection.client_secret
+        record_credentials(connection, facts.credentials, secret if isinstance(secret, str) else "")
+        alerts.observe_expiry(connection)
+    return facts

@@ -104,7 +104,7 @@ def test_the_detail_page_shows_the_profile_masked_and_the_panels(login, viewer_a
 
 
 def test_the_health_board_words_each_state_counts_them_and_filters(login, admin_a, team_a):
-    from connections.models import ConnectionToken
+    from connections.models import ConnectionToken, GraphRefusal
 
     later = timezone.now() + datetime.timedelta(hours=1)
     healthy = make_connection(team_a, "Healthy users")
@@ -114,8 +114,8 @@ def test_the_health_board_words_each_state_counts_them_and_filters(login, admin_
     failing = make_connection(team_a, "Failing groups", entity="groups")
     ConnectionToken.objects.create(connection=failing, state="error", error={"title": "The client secret is wrong"})
     refused = make_connection(team_a, "Refused devices", entity="devices")
-    ConnectionToken.objects.create(connection=refused, state="valid", expires_at=later,
-                                   graph_error={"status": 403, "diagnosis": {"title": "The token lacks Device.Read.All"}})
+    ConnectionToken.objects.create(connection=refused, state="valid", expires_at=later)
+    GraphRefusal.objects.create(connection=refused, status=403, diagnosis={"title": "The token lacks Device.Read.All"})
     soon = make_connection(team_a, "Expiring soon", secret_expires_on=timezone.localdate() + datetime.timedelta(days=3))
     make_connection(team_a, "Brand new")
     client = login(admin_a)

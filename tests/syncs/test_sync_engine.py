@@ -6,7 +6,7 @@ import pytest
 
 from connections.syncs import engine as sync
 from connections import tasks
-from connections.models import AuditEntry, ConnectionToken, Job, SyncRun, SyncStage, SyncVersion
+from connections.models import AuditEntry, ConnectionToken, GraphRefusal, Job, SyncRun, SyncStage, SyncVersion
 from tests.syncs.conftest import sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -81,8 +81,8 @@ def test_a_lasting_server_error_fails_the_run_with_a_diagnosis(clean_sandbox, us
     assert "503" in dict(run.error["evidence"])["HTTP status"]
     assert Job.objects.get(pk=run.job_id).state == "failed"
     assert AuditEntry.objects.filter(connection=users, action="synced", detail__contains="failed").exists()
-    # A server error is not a permission problem: the token's diagnostics stay clean.
-    assert ConnectionToken.objects.get(connection=users).graph_error == {}
+    # A server error is not a permission problem: the connection's diagnostics stay clean.
+    assert not GraphRefusal.objects.filter(connection=users).exists()
 
 
 def test_a_second_run_reads_only_the_changes_and_knows_what_changed(clean_sandbox, users, operator_a, sync_inline):
@@ -209,7 +209,7 @@ def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
 ])
 def test_a_next_link_to_another_host_never_gets_the_token(users, link):
     host = users.service_url.split("/")[2]
-    reader = sync._Reader(users, run=None, job_id=None, user=None, token=None, policy=None)
+    reader = sync._Reader(users, run=None, session=None)
 
     with pytest.raises(sync.SyncFailed) as failed:
         reader.get(link.format(host=host))
