@@ -8,7 +8,7 @@ from django.db import connection as db
 
 from connections import background, tasks, tokens
 from connections.models import ConnectionToken, Job, TokenFetch
-from tests.tokens.conftest import token_requests
+from tests.factories import token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
