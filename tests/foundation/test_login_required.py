@@ -63,7 +63,7 @@ def test_the_favicon_is_public_and_points_at_the_icon(client):
     assert 'rel="icon"' in login_page and "img/favicon.svg" in login_page
 
 
-def test_a_user_logs_in_and_out(client, django_user_model):
+def test_a_user_logs_in_and_out(client):
     make_user("alice", password="correct horse battery")
     response = client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
     assert response.status_code == 302
@@ -72,7 +72,7 @@ def test_a_user_logs_in_and_out(client, django_user_model):
     assert client.get("/").status_code == 302
 
 
-def test_a_wrong_password_is_refused_plainly(client, django_user_model):
+def test_a_wrong_password_is_refused_plainly(client):
     make_user("alice", password="correct horse battery")
     response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
     assert response.status_code == 200

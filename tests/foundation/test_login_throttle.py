@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(django_user_model, settings):
+def alice(settings):
     settings.LOGIN_FAILURE_LIMIT = 3
     return make_user("alice", password="correct horse battery")
 

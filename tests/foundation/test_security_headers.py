@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 
-def test_html_pages_carry_a_strict_policy(client, django_user_model):
+def test_html_pages_carry_a_strict_policy(client):
     client.force_login(make_user("alice", password="x" * 20))
     for url in ("/", "/accounts/login/"):
         policy = client.get(url)["Content-Security-Policy"]
