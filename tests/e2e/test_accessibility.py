@@ -14,8 +14,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from connections.models import SyncRun
-from tests.factories import sandbox_listing
-from tests.factories import press
+from tests.factories import press, sandbox_listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
