@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 __all__ = [
-    "SECRET_A", "SECRET_B", "make_connection", "make_member",
+    "SECRET_A", "SECRET_B", "make_connection", "make_member", "make_user",
     "team_a", "team_b", "admin_a", "operator_a", "viewer_a", "outsider", "superuser",
     "connection_a", "connection_b", "login", "connection_factory",
 ]
@@ -25,10 +25,16 @@ TENANT_A = "11111111-2222-3333-4444-555555555555"
 CLIENT_A = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 
-def make_member(username: str, team: Any, role: str) -> Any:
+def make_user(username: str, *, password: str | None = None, email: str | None = None) -> Any:
+    """A user in no team; ``password`` None: one that cannot log in with a password."""
+    return get_user_model().objects.create_user(username, email=email, password=password)
+
+
+def make_member(username: str, team: Any, role: str, *, password: str | None = None) -> Any:
+    """A user with ``role`` in ``team``."""
     from connections.models import Membership
 
-    user = get_user_model().objects.create_user(username, email=f"{username}@example.test")
+    user = make_user(username, email=f"{username}@example.test", password=password)
     Membership.objects.create(team=team, user=user, role=role)
     return user
 
@@ -113,21 +119,3 @@ def login(db: Any) -> Callable[[Any], Client]:
         return client
 
     return _login
-
-
-def make_published_run(connection: Any, items: dict[str, dict[str, Any]], **fields: Any) -> Any:
-    """A succeeded run of ``connection`` whose snapshot is ``items`` (key → item), written the way
-    the sync store publishes: the stream's next sequence number and one version per item."""
-    from connections.syncs import engine as sync
-    from connections.models import SyncRun, SyncVersion
-
-    run = SyncRun.objects.create(connection=connection, entity=fields.pop("entity", "users"), status="succeeded",
-                                 rows=len(items), pages=1, **fields)
-    seq = (SyncRun.objects.filter(stream=run.stream).exclude(seq=None).order_by("-seq")
-           .values_list("seq", flat=True).first() or 0) + 1
-    SyncRun.objects.filter(pk=run.pk).update(seq=seq)
-    run.seq = seq
-    SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
-    SyncVersion.objects.bulk_create(SyncVersion(stream=run.stream, key=key, valid_from=seq, data=item,
-                                                digest=sync.digest(item)) for key, item in items.items())
-    return run

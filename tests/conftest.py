@@ -1,4 +1,5 @@
-"""Shared fixtures: the cast (tests/cast.py), the Graph sandbox, the broker and a real worker."""
+"""Shared fixtures: the cast (tests/cast.py), the factories (tests/factories.py: sandbox apps and
+connections, runs, the buttons), the Graph sandbox, the broker and a real worker."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from tests.cast import *  # noqa: F401,F403  (team/user/connection fixtures)
+from tests.factories import *  # noqa: F401,F403  (sandbox app/connection fixtures, run_job, receiver, ...)
 
 from tests.worker import WorkerProcess, test_database_url
 

@@ -14,39 +14,9 @@ from django.utils import timezone
 from connections.jobs import actions
 from connections import tasks
 from connections.models import Alert, AlertDelivery, CredentialCheck, NotificationChannel
-from tests.syncs.conftest import press_sync, wait_for_run  # noqa: F401  (fixture)
+from tests.factories import add_channels, mails, press_sync, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def add_channels(client, team, receiver, *, kind="teams"):
-    """Add a webhook and an email channel through the page, as a team admin does."""
-    for data in ({"team": team.pk, "name": "Ops hook", "kind": kind, "url": receiver.url("/hook")},
-                 {"team": team.pk, "name": "Ops mail", "kind": "email", "emails": "ops@example.test"}):
-        response = client.post(reverse("connections:channel_new"), data)
-        assert response.status_code == 302, response.content.decode()[:3000]
-
-
-def mails(folder) -> list[str]:
-    return [p.read_text(errors="replace") for p in sorted(folder.iterdir())] if folder.exists() else []
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise TimeoutError("condition not met in time")
-
-
-@pytest.fixture
-def receiver(webhook_receiver, worker_mail_dir):
-    webhook_receiver.clear()
-    for path in worker_mail_dir.iterdir():
-        path.unlink()
-    yield webhook_receiver
-    webhook_receiver.clear()
 
 
 def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clears_it(

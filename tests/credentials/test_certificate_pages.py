@@ -14,7 +14,7 @@ from connections.tokens import fetch as tokens
 from connections.models import ConnectionCertificate
 from graphconn.redaction import redact
 from tests.cast import make_connection
-from tests.credentials.conftest import make_cert
+from tests.factories import make_cert, make_sandbox_app
 from connections.policy import outbound_policy
 
 pytestmark = pytest.mark.django_db
@@ -121,8 +121,7 @@ def test_a_wrong_audience_is_explained(sandbox, team_a):
     """The dashboard always signs for its token URL; a proxy or copied URL can still make them differ."""
     cert = make_cert()
     sandbox.control.post("/_sandbox/reset", {})
-    app = sandbox.control.post("/_sandbox/apps", {"display_name": "aud", "roles": ["User.Read.All"]})
-    sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()})
+    app = make_sandbox_app(sandbox, display_name="aud", roles=["User.Read.All"], certificate=cert)
     loaded = certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem)
     assertion = certificates.client_assertion(
         private_key_pem=loaded.private_key_pem, thumbprint_sha1=loaded.thumbprint_sha1,

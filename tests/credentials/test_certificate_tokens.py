@@ -14,9 +14,7 @@ from microsoft import certificates
 from connections.credentials import expiry as credentials
 from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionCertificate, ConnectionToken
-from tests.credentials.conftest import make_cert
-from tests.tokens.conftest import CALLBACK, GRAPH
-from tests.tokens.test_authorization_code import SCOPES, sign_in, start
+from tests.factories import CALLBACK, GRAPH, SIGN_IN_SCOPES, answer_entra_page, make_cert, start_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,15 +26,9 @@ def _header(assertion: str) -> dict:
 
 def certificate_connection(sandbox, sandbox_app, sandbox_connection, team, cert, *, form="PS256",
                            register=True, name="cert users", version="v2"):
-    app = sandbox_app(roles=["User.Read.All", "Application.Read.All"])
-    if register:
-        sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates",
-                             {"certificate": cert.cert_pem.decode()})
-    conn = sandbox_connection(team, app, name=name, credential_type="certificate", version=version)
-    conn.client_secret = ""  # no secret to fall back on: the assertion alone must do
-    conn.save()
-    credentials.save_certificate(conn, certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem),
-                                 form, None)
+    app = sandbox_app(roles=["User.Read.All", "Application.Read.All"], certificate=cert if register else None)
+    # No secret to fall back on: the assertion alone must do.
+    conn = sandbox_connection(team, app, name=name, certificate=cert, assertion_form=form, version=version)
     return conn, app
 
 
@@ -94,11 +86,8 @@ def test_entras_refusals_of_an_assertion_are_explained(
 def test_the_private_key_is_never_shown_logged_audited_or_stored_in_plain_text(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job, live_worker):
     cert = make_cert(cn="leak check")
-    app = sandbox_app(roles=["User.Read.All"])
-    clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()})
-    conn = sandbox_connection(team_a, app, name="leak check", credential_type="certificate")
-    conn.client_secret = ""
-    conn.save()
+    app = sandbox_app(roles=["User.Read.All"], certificate=cert)
+    conn = sandbox_connection(team_a, app, name="leak check", credential="certificate")
     client = login(admin_a)
     p12 = cert.pkcs12("pfx-password-123")
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -131,20 +120,17 @@ def test_the_private_key_is_never_shown_logged_audited_or_stored_in_plain_text(
 def test_sign_in_with_microsoft_redeems_the_code_with_a_certificate(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login):
     cert = make_cert()
-    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
-    clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()})
+    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SIGN_IN_SCOPES, certificate=cert)
     conn = sandbox_connection(team_a, app, delegated=True, name="cert sign-in", scope=f"{GRAPH}/User.Read",
-                              entity="me", credential_type="certificate")
-    conn.client_secret = ""
-    conn.save()
+                              entity="me", credential="certificate")
     client = login(operator_a)
-    without = client.get(sign_in(clean_sandbox, start(client, conn)))  # no certificate uploaded yet
+    without = client.get(answer_entra_page(clean_sandbox, start_sign_in(client, conn)))  # no certificate uploaded yet
     assert without.status_code == 302
     assert ConnectionToken.objects.get(connection=conn).error["key"] == "token.certificate_missing"
 
     credentials.save_certificate(conn, certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem),
                                  "PS256", None)
-    done = client.get(sign_in(clean_sandbox, start(client, conn)))
+    done = client.get(answer_entra_page(clean_sandbox, start_sign_in(client, conn)))
 
     assert done.status_code == 302
     token = ConnectionToken.objects.get(connection=conn)

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from connections.alerts import checks
 from connections.alerts import states as alerts
-from connections.syncs import schedules
 from connections.models import Alert, SyncRun
-from tests.credentials.test_alerts import add_channels, mails, receiver, wait_until  # noqa: F401  (fixture)
+from tests.factories import add_channels, make_run, make_schedule, mails, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,9 +21,9 @@ TOKEN = "SECRETdeltaTOKEN0123456789"
 
 def delta_run(conn, days_ago: float) -> SyncRun:
     at = timezone.now() - dt.timedelta(days=days_ago)
-    return SyncRun.objects.create(connection=conn, entity="users", status=SyncRun.Status.SUCCEEDED, rows=3,
-                                  created_at=at, started_at=at, finished_at=at,
-                                  delta_link=f"https://graph.microsoft.com/v1.0/users/delta?$deltatoken={TOKEN}")
+    return make_run(conn, entity="users", status=SyncRun.Status.SUCCEEDED, rows=3,
+                    created_at=at, started_at=at, finished_at=at,
+                    delta_link=f"https://graph.microsoft.com/v1.0/users/delta?$deltatoken={TOKEN}")
 
 
 def test_a_scheduled_users_sync_with_a_6_and_a_half_day_old_delta_is_alerted_once_and_listed(
@@ -33,7 +32,7 @@ def test_a_scheduled_users_sync_with_a_6_and_a_half_day_old_delta_is_alerted_onc
     client = login(admin_a)
     add_channels(client, team_a, receiver)
     conn = sandbox_connection(team_a, sandbox_app(roles=["User.Read.All"]), name="weekly users")
-    schedules.save(conn, kind="interval", every=1, unit="hours")
+    make_schedule(conn, kind="interval", every=1, unit="hours")
     delta_run(conn, 6.5)
 
     checks.check_all()   # the daily check, twice
@@ -64,7 +63,7 @@ def test_a_recent_delta_or_an_unscheduled_connection_is_not_alerted(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, days_ago, scheduled):
     conn = sandbox_connection(team_a, sandbox_app(roles=["User.Read.All"]), name="users")
     if scheduled:
-        schedules.save(conn, kind="interval", every=1, unit="hours")
+        make_schedule(conn, kind="interval", every=1, unit="hours")
     delta_run(conn, days_ago)
 
     checks.check_all()

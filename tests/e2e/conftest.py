@@ -18,7 +18,6 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
-from tests.tokens.conftest import sandbox_app, sandbox_connection  # noqa: F401  (fixtures, reused)
 
 CHROMIUM_NAMES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

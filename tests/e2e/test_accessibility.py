@@ -14,8 +14,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from connections.models import SyncRun
-from tests.syncs.conftest import sandbox_listing
-from tests.tokens.conftest import press
+from tests.factories import press, sandbox_listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from connections.models import Alert, ConnectionToken
-from tests.credentials.conftest import make_cert
 from tests.e2e.pages import assert_not_reloaded, button, mark_page, press_job_button, token_panel, wait_for_job
+from tests.factories import make_cert
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,9 +20,7 @@ def test_certificate_entra_expiry_channels_and_one_alert(
         webhook_receiver, tmp_path):
     webhook_receiver.clear()
     cert = make_cert(cn="browser journey", days=5)
-    app = sandbox_app(roles=["User.Read.All", "Application.Read.All"])
-    clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates",
-                               {"certificate": cert.cert_pem.decode()})
+    app = sandbox_app(roles=["User.Read.All", "Application.Read.All"], certificate=cert)
     connection = sandbox_connection(team_a, app, name="journey")
     pfx = tmp_path / "journey.pfx"
     pfx.write_bytes(cert.pkcs12("journey-pw"))

@@ -8,17 +8,15 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.e2e.pages import button, press_job_button, token_panel, wait_for_job
+from tests.factories import GRAPH, SIGN_IN_SCOPES
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-GRAPH = "https://graph.microsoft.com"
-SCOPES = ["User.Read", "offline_access", "openid", "profile"]
 
 
 def test_sign_in_with_microsoft_gets_a_delegated_token_and_reads_as_the_person(
         clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, browser_as, live_server, live_worker):
     callback = f"{live_server.url}{reverse('connections:oauth_callback')}"
-    app = sandbox_app(redirect_uris=[callback], scopes=SCOPES)
+    app = sandbox_app(redirect_uris=[callback], scopes=SIGN_IN_SCOPES)
     connection = sandbox_connection(team_a, app, delegated=True, name="Signed-in reader", entity="me",
                                     scope=f"{GRAPH}/User.Read", redirect_url=callback)
     # The sandbox serves HTTPS with its own CA, which Chromium's store does not hold (a person's

@@ -14,6 +14,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.e2e.pages import button, press_job_button, token_panel, wait_for_job
+from tests.factories import make_sandbox_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,8 +45,7 @@ def test_first_run_demo_login_shows_the_demo_connections(sandbox, browser_as):
 
 def _expired_secret_app(sandbox):
     past = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
-    return sandbox.control.post("/_sandbox/apps", {"display_name": "expired", "roles": ["User.Read.All"],
-                                                   "secret_expires": past})
+    return make_sandbox_app(sandbox, display_name="expired", roles=["User.Read.All"], secret_expires=past)
 
 
 @pytest.mark.parametrize("case, title, step", [

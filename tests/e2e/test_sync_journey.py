@@ -10,7 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.e2e.pages import assert_not_reloaded, assert_polling_stopped, button, mark_page
-from tests.syncs.conftest import sandbox_listing
+from tests.factories import sandbox_listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,6 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.netproxy import TcpProxy
-from tests.syncs.conftest import sandbox_connection  # noqa: F401  (fixture)
 from tests.worker import WorkerProcess, test_database_url
 
 

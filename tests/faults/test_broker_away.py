@@ -10,19 +10,11 @@ from django.urls import reverse
 from connections.jobs import queue as background
 from connections import tasks
 from connections.models import Job, SyncRun
-from tests.syncs.conftest import press_sync
+from tests.factories import press_sync, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WAITING = "the task queue is unreachable; it will start when it is back"
-
-
-def wait_until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return value
 
 
 @pytest.mark.smoke
@@ -47,9 +39,9 @@ def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_
     broker_link.restore()
     tasks.resend_waiting_jobs.delay()     # what beat sends every 30 s
     job = Job.objects.get(pk=run.job_id)
-    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded")
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
     assert SyncRun.objects.get(pk=run.pk).rows == 250
-    wait_until(lambda: not Job.objects.filter(state__in=["queued", "running"]).exists())
+    wait_until(lambda: not Job.objects.filter(state__in=["queued", "running"]).exists(), every=0.2)
     assert set(Job.objects.values_list("state", flat=True)) == {"succeeded"}
     assert Job.objects.get(pk=job.pk).sent_at is not None
 
@@ -63,7 +55,7 @@ def test_a_starting_worker_sends_what_waited_for_the_broker(broker_link, own_wor
     broker_link.restore()
 
     own_worker()   # no beat: the worker's start-up sweep sends it
-    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded")
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
 
 
 def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
@@ -89,4 +81,4 @@ def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
 
     broker_link.thaw()
     background.resend_waiting()
-    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded")
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)

@@ -12,21 +12,11 @@ from django.urls import reverse
 
 from connections import tasks
 from connections.models import Job, SyncRun, SyncStage, WorkerHeartbeat
-from tests.syncs.conftest import press_sync
+from tests.factories import press_sync, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FAST_REAPER = {"SYNC_STALE_AFTER_SECONDS": "3", "WORKER_STALE_AFTER_SECONDS": "3", "SYNC_PAGE_SIZE": "25"}
-
-
-def wait_until(check, timeout: float = 30.0, every: float = 0.1, action=None):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "timed out"
-        if action:
-            action()
-        time.sleep(every)
-    return value
 
 
 @pytest.fixture

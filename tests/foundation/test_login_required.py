@@ -6,6 +6,8 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.cast import make_user
+
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"/healthz", "/accounts/login/", "/favicon.ico"}
@@ -61,8 +63,8 @@ def test_the_favicon_is_public_and_points_at_the_icon(client):
     assert 'rel="icon"' in login_page and "img/favicon.svg" in login_page
 
 
-def test_a_user_logs_in_and_out(client, django_user_model):
-    django_user_model.objects.create_user("alice", password="correct horse battery")
+def test_a_user_logs_in_and_out(client):
+    make_user("alice", password="correct horse battery")
     response = client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery"})
     assert response.status_code == 302
     assert client.get("/").status_code == 200
@@ -70,8 +72,8 @@ def test_a_user_logs_in_and_out(client, django_user_model):
     assert client.get("/").status_code == 302
 
 
-def test_a_wrong_password_is_refused_plainly(client, django_user_model):
-    django_user_model.objects.create_user("alice", password="correct horse battery")
+def test_a_wrong_password_is_refused_plainly(client):
+    make_user("alice", password="correct horse battery")
     response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
     assert response.status_code == 200
     assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content

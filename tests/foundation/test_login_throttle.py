@@ -7,14 +7,15 @@ import pytest
 from django.utils import timezone
 
 from connections.models import LoginFailure
+from tests.cast import make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(django_user_model, settings):
+def alice(settings):
     settings.LOGIN_FAILURE_LIMIT = 3
-    return django_user_model.objects.create_user("alice", password="correct horse battery")
+    return make_user("alice", password="correct horse battery")
 
 
 def _login(client, password, username="alice", ip="10.0.0.1"):

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.cast import make_user
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
 
 
-def test_html_pages_carry_a_strict_policy(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("alice", password="x" * 20))
+def test_html_pages_carry_a_strict_policy(client):
+    client.force_login(make_user("alice", password="x" * 20))
     for url in ("/", "/accounts/login/"):
         policy = client.get(url)["Content-Security-Policy"]
         assert "script-src 'self';" in policy and "style-src 'self';" in policy

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connections.models import AuditEntry, Connection, SyncRun, TokenFetch
-from tests.cast import make_connection, make_published_run
+from tests.cast import make_connection
+from tests.factories import make_published_run
 from tests.library.test_form_validation import valid_data
 
 pytestmark = pytest.mark.django_db

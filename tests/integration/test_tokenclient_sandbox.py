@@ -18,6 +18,7 @@ from microsoft.diagnoses import (
     looks_like_guid,
 )
 from microsoft.tokenclient import TokenError, TokenRequest, request_token, tenant_urls
+from tests.factories import make_sandbox_app
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -74,22 +75,18 @@ def test_v1_client_credentials_reads_string_numbers_and_expires_on(sandbox, sand
     assert token.audience == GRAPH_RESOURCE and token.version == "1.0"
 
 
-def _new_app(sandbox, **fields) -> dict:
-    return sandbox.control.post("/_sandbox/apps", {"display_name": "integration test app", **fields})
-
-
 def _case_wrong_secret(sandbox):
     return token_request(sandbox, client_secret="abc8Q~" + "x" * 34), {}
 
 
 def _case_secret_id(sandbox):
-    app = _new_app(sandbox, roles=["User.Read.All"])
+    app = make_sandbox_app(sandbox, roles=["User.Read.All"])
     return token_request(sandbox, client_id=app["client_id"], client_secret=app["secret_id"]), {}
 
 
 def _case_expired_secret(sandbox):
     expired = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    app = _new_app(sandbox, roles=["User.Read.All"], secret_expires=expired)
+    app = make_sandbox_app(sandbox, roles=["User.Read.All"], secret_expires=expired)
     return token_request(sandbox, client_id=app["client_id"], client_secret=app["client_secret"]), {}
 
 
@@ -233,7 +230,7 @@ def _read_groups(sandbox, policy, access_token: str):
 
 
 def test_a_missing_grant_is_diagnosed_then_fixed_by_grant_and_refetch(sandbox, sandbox_policy):
-    app = _new_app(sandbox, roles=["User.Read.All"])
+    app = make_sandbox_app(sandbox, roles=["User.Read.All"])
     req = token_request(sandbox, client_id=app["client_id"], client_secret=app["client_secret"])
     ctx = context(sandbox, req, entity_path="groups")
     first = request_token(req, sandbox_policy)

@@ -16,7 +16,8 @@ from django.apps import apps
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from connections.models import Connection, Job, NotificationChannel, SyncRun
+from connections.models import Connection, Job
+from tests.factories import make_channel, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -49,9 +50,8 @@ def project_routes() -> list[tuple[str, URLPattern]]:
 # entry when a URL takes a new kind of id; unknown names get the connection's id (still 404).
 OBJECT_MAKERS = {
     "job_id": lambda connection: Job.objects.create(kind="sync", connection=connection).pk,
-    "run_id": lambda connection: SyncRun.objects.create(connection=connection, status="succeeded").pk,
-    "channel_id": lambda connection: NotificationChannel.objects.create(
-        team=connection.team, name=f"channel {uuid.uuid4()}", kind="email", emails="ops@example.test").pk,
+    "run_id": lambda connection: make_run(connection, status="succeeded").pk,
+    "channel_id": lambda connection: make_channel(connection.team).pk,
 }
 
 

@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.models import Connection, SyncRun
-from tests.cast import make_connection
+from tests.cast import make_connection, make_user
+from tests.factories import make_run, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_the_list_takes_a_fixed_number_of_queries(login, admin_a, team_a, team_b
     add_connections(team_a, count)
     add_connections(team_b, 5)
     first = Connection.objects.filter(team=team_a).order_by("name").first()
-    SyncRun.objects.create(connection=first, status=SyncRun.Status.SUCCEEDED, rows=42, finished_at=timezone.now())
+    make_run(first, status=SyncRun.Status.SUCCEEDED, rows=42, finished_at=timezone.now())
     client = login(admin_a)
     # session, user, teams, connections (with status), their newest runs, their schedules, can-create
     with django_assert_max_num_queries(7):
@@ -88,9 +89,7 @@ def test_the_empty_state_explains_what_to_do(login, admin_a, viewer_a):
 
 
 def test_a_user_without_team_is_told_so(login, db):
-    from django.contrib.auth import get_user_model
-
-    loner = get_user_model().objects.create_user("loner")
+    loner = make_user("loner")
     assert "not in a team yet" in login(loner).get("/").content.decode()
 
 
@@ -104,17 +103,17 @@ def test_the_detail_page_shows_the_profile_masked_and_the_panels(login, viewer_a
 
 
 def test_the_health_board_words_each_state_counts_them_and_filters(login, admin_a, team_a):
-    from connections.models import ConnectionToken, GraphRefusal
+    from connections.models import GraphRefusal
 
     later = timezone.now() + datetime.timedelta(hours=1)
     healthy = make_connection(team_a, "Healthy users")
-    ConnectionToken.objects.create(connection=healthy, state="valid", expires_at=later)
-    SyncRun.objects.create(connection=healthy, status=SyncRun.Status.SUCCEEDED, rows=10, added=1, changed=2,
-                           removed=3, finished_at=timezone.now())
+    make_token(healthy, state="valid", expires_at=later)
+    make_run(healthy, status=SyncRun.Status.SUCCEEDED, rows=10, added=1, changed=2,
+             removed=3, finished_at=timezone.now())
     failing = make_connection(team_a, "Failing groups", entity="groups")
-    ConnectionToken.objects.create(connection=failing, state="error", error={"title": "The client secret is wrong"})
+    make_token(failing, state="error", error={"title": "The client secret is wrong"})
     refused = make_connection(team_a, "Refused devices", entity="devices")
-    ConnectionToken.objects.create(connection=refused, state="valid", expires_at=later)
+    make_token(refused, state="valid", expires_at=later)
     GraphRefusal.objects.create(connection=refused, status=403, diagnosis={"title": "The token lacks Device.Read.All"})
     soon = make_connection(team_a, "Expiring soon", secret_expires_on=timezone.localdate() + datetime.timedelta(days=3))
     make_connection(team_a, "Brand new")

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.models import ConnectionToken, SyncRun
 from tests.cast import make_connection
+from tests.factories import make_run, make_schedule, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +22,12 @@ def _connections(team, count: int, prefix: str = "c") -> list:
     now = timezone.now()
     for index in range(count):
         conn = make_connection(team, f"{prefix}{index:02d}")
-        ConnectionToken.objects.create(connection=conn, state="valid" if index % 3 else "error",
-                                       expires_at=now + timedelta(minutes=index - 5), error={"title": "Bad secret"})
+        make_token(conn, state="valid" if index % 3 else "error",
+                   expires_at=now + timedelta(minutes=index - 5), error={"title": "Bad secret"})
         for run in range(3):
-            SyncRun.objects.create(connection=conn, entity="users", status="failed" if run == 2 else "succeeded",
-                                   rows=run * 10, created_at=now - timedelta(minutes=run),
-                                   error={"title": "Graph had a problem"} if run == 2 else {})
+            make_run(conn, entity="users", status="failed" if run == 2 else "succeeded",
+                     rows=run * 10, created_at=now - timedelta(minutes=run),
+                     error={"title": "Graph had a problem"} if run == 2 else {})
         made.append(conn)
     return made
 
@@ -54,7 +54,7 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
     first = _connections(team_a, 1)[0]
     few, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
     for run in range(20):
-        SyncRun.objects.create(connection=first, entity="users", status="succeeded", rows=run)
+        make_run(first, entity="users", status="succeeded", rows=run)
     many, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
     # session, user, connection (+ token, role), newest run; credential: Entra's end, certificate,
     # last check, Entra's list; schedule; latest job; token fetches; the panel's runs; audit trail.
@@ -62,11 +62,9 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
 
 
 def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(login, admin_a, team_a):
-    from connections.syncs import schedules
-
     client = login(admin_a)
     hourly, manual = _connections(team_a, 2, prefix="sched")
-    schedules.save(hourly, kind="interval", every=1, unit="hours")
+    make_schedule(hourly, kind="interval", every=1, unit="hours")
     few, page = _queries(client, "/")
     row = {name: page.split(f"<strong>{name}</strong>", 1)[1].split("</tr>", 1)[0] for name in ("sched00", "sched01")}
     # relative, with the exact time on hover
@@ -75,7 +73,7 @@ def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(
     assert "not scheduled" in row["sched01"] and "not scheduled" not in row["sched00"]
 
     for conn in _connections(team_a, 18, prefix="more"):
-        schedules.save(conn, kind="interval", every=30, unit="minutes")
+        make_schedule(conn, kind="interval", every=30, unit="minutes")
     many, page = _queries(client, "/")
     assert many == few <= 9
     assert page.count("not scheduled") == 1 and page.count('next-run">next <time') == 19

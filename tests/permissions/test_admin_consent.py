@@ -4,14 +4,13 @@ a re-fetch; wrong, replayed or missing states and declined consents land on clea
 change nothing."""
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
 
 from connections.models import ConnectionToken, Job, TokenFetch
-from tests.tokens.conftest import CALLBACK
+from tests.factories import CALLBACK, answer_entra_page, start_consent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLBACK_PATH = reverse("connections:oauth_callback")
@@ -25,26 +24,6 @@ def groups_app(sandbox_app):
 @pytest.fixture
 def groups_connection(sandbox_connection, team_a, groups_app):
     return sandbox_connection(team_a, groups_app, name="groups", entity="groups")
-
-
-def start_consent(client, connection) -> str:
-    """Press Grant admin consent; the consent URL the browser is sent to."""
-    response = client.post(reverse("connections:admin_consent", args=[connection.pk]))
-    assert response.status_code == 302, response.content[:300]
-    return response["Location"]
-
-
-def answer_consent(sandbox, consent_url: str, action: str = "accept") -> str:
-    """What the administrator does on the sandbox's consent page; the callback the browser gets."""
-    http = sandbox.session()
-    page = http.get(consent_url, timeout=30)
-    assert page.status_code == 200, page.text[:300]
-    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    form = {k: v.replace("&amp;", "&").replace("&#x27;", "'") for k, v in form.items()}
-    answer = http.post(consent_url.split("?")[0], data={**form, "action": action}, allow_redirects=False, timeout=30)
-    assert answer.status_code == 302, answer.text[:300]
-    assert answer.headers["Location"].startswith(CALLBACK)
-    return answer.headers["Location"].removeprefix("http://testserver")
 
 
 def snapshot(connection) -> tuple:
@@ -78,7 +57,7 @@ def test_accept_returns_to_the_connection_and_refetches_by_itself(
         clean_sandbox, groups_connection, operator_a, login, run_job, wait_for_job):
     client = login(operator_a)
     assert run_job(client, groups_connection, "test").state == "failed"   # groups refused: no group permission
-    callback = answer_consent(clean_sandbox, start_consent(client, groups_connection))
+    callback = answer_entra_page(clean_sandbox, start_consent(client, groups_connection))
     assert "admin_consent=True" in callback and "state=" in callback
 
     response = client.get(callback)
@@ -115,7 +94,7 @@ def test_a_consent_answer_with_a_missing_or_wrong_state_changes_nothing(
 def test_a_replayed_consent_answer_changes_nothing(clean_sandbox, groups_connection, operator_a, login,
                                                    live_worker, wait_for_job):
     client = login(operator_a)
-    callback = answer_consent(clean_sandbox, start_consent(client, groups_connection))
+    callback = answer_entra_page(clean_sandbox, start_consent(client, groups_connection))
     assert client.get(callback).status_code == 302
     # The accepted answer started a re-fetch; let it finish, so only the replay could change anything.
     wait_for_job(Job.objects.get(connection=groups_connection).pk)
@@ -128,7 +107,7 @@ def test_a_replayed_consent_answer_changes_nothing(clean_sandbox, groups_connect
 
 
 def test_another_browser_session_cannot_use_the_state(clean_sandbox, groups_connection, operator_a, login):
-    callback = answer_consent(clean_sandbox, start_consent(login(operator_a), groups_connection))
+    callback = answer_entra_page(clean_sandbox, start_consent(login(operator_a), groups_connection))
     other = login(operator_a)   # a second session of the same person
 
     assert other.get(callback).status_code == 400
@@ -138,7 +117,7 @@ def test_another_browser_session_cannot_use_the_state(clean_sandbox, groups_conn
 def test_a_declined_consent_is_explained_on_the_connection_and_changes_nothing(
         clean_sandbox, groups_connection, operator_a, login, action, error):
     client = login(operator_a)
-    callback = answer_consent(clean_sandbox, start_consent(client, groups_connection), action)
+    callback = answer_entra_page(clean_sandbox, start_consent(client, groups_connection), action)
     assert f"error={error}" in callback and "AADSTS65004" in callback
     before = snapshot(groups_connection)
 
@@ -191,5 +170,5 @@ def test_the_sandbox_consent_endpoint_echoes_state_as_entra_does(clean_sandbox, 
                f"&redirect_uri={CALLBACK}&state=echo-{version}"
                + ("&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default" if version == "v2" else ""))
         for action in ("accept", "cancel"):
-            back = parse_qs(urlsplit(answer_consent(clean_sandbox, url, action)).query)
+            back = parse_qs(urlsplit(answer_entra_page(clean_sandbox, url, action)).query)
             assert back["state"] == [f"echo-{version}"], (version, action, back)

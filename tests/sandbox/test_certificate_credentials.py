@@ -1,7 +1,6 @@
 """Certificate credentials at the token endpoint: a signed client assertion instead of a secret."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import time
 import uuid
@@ -12,23 +11,19 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from graphsandbox.testing import RunningSandbox
 from graphsandbox.tokens import b64url
+from tests.factories import make_cert, make_sandbox_app
 
 pytestmark = pytest.mark.usefixtures("clean_sandbox")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def make_certificate(days: int = 30) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "graphconn test")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=2))
-            .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
-    return key, cert
+def make_certificate(key_index: int = 0) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The shared self-signed certificate factory's key and certificate; another ``key_index``: another key."""
+    made = make_cert(key_index=key_index)
+    return made.key, made.certificate
 
 
 def pem(cert: x509.Certificate) -> str:
@@ -46,7 +41,7 @@ def assertion(key, cert, client_id: str, aud: str, *, alg: str = "PS256", sha1: 
 
 @pytest.fixture
 def app_with_cert(sandbox: RunningSandbox):
-    app = sandbox.control.post("/_sandbox/apps", {"display_name": "cert app", "roles": ["User.Read.All"]})
+    app = make_sandbox_app(sandbox, display_name="cert app", roles=["User.Read.All"])
     key, cert = make_certificate()
     registered = sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": pem(cert)})
     assert registered["thumbprint"] == cert.fingerprint(hashes.SHA1()).hex().upper()
@@ -75,7 +70,7 @@ def test_a_bad_assertion_is_refused_as_entra_refuses_it(sandbox: RunningSandbox,
     app, key, cert = app_with_cert
     client_id, url = app["client_id"], sandbox.token_url()
     if change == "unknown_key":
-        other_key, other_cert = make_certificate()
+        other_key, other_cert = make_certificate(key_index=1)
         token = assertion(other_key, other_cert, client_id, url)
     elif change == "iss":
         token = assertion(key, cert, client_id, url, iss="someone-else")
@@ -84,7 +79,7 @@ def test_a_bad_assertion_is_refused_as_entra_refuses_it(sandbox: RunningSandbox,
     elif change == "expired":
         token = assertion(key, cert, client_id, url, nbf=int(time.time()) - 7200, exp=int(time.time()) - 3600)
     else:
-        other_key, _ = make_certificate()
+        other_key, _ = make_certificate(key_index=1)
         token = assertion(other_key, cert, client_id, url)          # names the registered cert, wrong key
     answer = call(sandbox, client_id, token)
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"

@@ -10,7 +10,7 @@ import msal
 import pytest
 
 from graphsandbox.testing import RunningSandbox
-from tests.credentials.conftest import make_cert
+from tests.factories import make_cert
 
 pytestmark = pytest.mark.usefixtures("clean_sandbox")
 GRAPH_DEFAULT = ["https://graph.microsoft.com/.default"]

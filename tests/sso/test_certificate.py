@@ -4,21 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from connections.models import ClaimMapping, Membership
 from connections.sso.config import EntraSignIn
-from tests.sandbox.test_certificate_credentials import make_certificate, pem
+from tests.factories import make_cert
 
 from .conftest import ROLES
 
 
-def key_file(tmp_path: Path, key, cert) -> str:
+def key_file(tmp_path: Path, cert) -> str:
     path = tmp_path / "graphconn-sign-in.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) + pem(cert).encode())
+    path.write_bytes(cert.key_pem + cert.cert_pem)
     return str(path)
 
 
@@ -29,18 +27,19 @@ def ada(sso_app, entra_user, team_a):
 
 
 def test_sign_in_with_a_registered_certificate_and_no_secret(clean_sandbox, sso_app, ada, sign_in, settings, tmp_path):
-    key, cert = make_certificate()
-    clean_sandbox.control.post(f"/_sandbox/apps/{sso_app['client_id']}/certificates", {"certificate": pem(cert)})
+    cert = make_cert()
+    clean_sandbox.control.post(f"/_sandbox/apps/{sso_app['client_id']}/certificates",
+                               {"certificate": cert.cert_pem.decode()})
     settings.OIDC_RP_CLIENT_SECRET = ""
-    settings.OIDC_RP_CLIENT_CERTIFICATE_FILE = key_file(tmp_path, key, cert)
+    settings.OIDC_RP_CLIENT_CERTIFICATE_FILE = key_file(tmp_path, cert)
 
     assert sign_in(Client(), ada).status_code == 302
     assert Membership.objects.get(user__entra_identity__object_id=ada["id"]).role == "admin"
 
 
 def test_a_certificate_the_app_does_not_know_is_explained(sso_app, ada, sign_in, settings, tmp_path):
-    key, cert = make_certificate()
-    settings.OIDC_RP_CLIENT_CERTIFICATE_FILE = key_file(tmp_path, key, cert)
+    cert = make_cert()
+    settings.OIDC_RP_CLIENT_CERTIFICATE_FILE = key_file(tmp_path, cert)
 
     response = sign_in(Client(), ada)
 
@@ -51,9 +50,9 @@ def test_a_certificate_the_app_does_not_know_is_explained(sso_app, ada, sign_in,
 
 
 def test_a_certificate_file_without_its_key_is_a_start_up_problem(tmp_path):
-    _, cert = make_certificate()
+    cert = make_cert()
     path = tmp_path / "cert-only.pem"
-    path.write_text(pem(cert))
+    path.write_bytes(cert.cert_pem)
     settings = type("S", (), {"OIDC_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
                               "OIDC_RP_CLIENT_ID": "0b5c7e1d-1111-2222-3333-444455556666",
                               "OIDC_RP_CLIENT_CERTIFICATE_FILE": str(path)})

@@ -6,16 +6,14 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from tests.cast import make_member
+
 PASSWORD = "a-long-local-password-123"
 
 
 @pytest.fixture
 def local_user(team_a):
-    from connections.models import Membership
-
-    user = get_user_model().objects.create_user("local", password=PASSWORD)
-    Membership.objects.create(team=team_a, user=user, role="admin")
-    return user
+    return make_member("local", team_a, "admin", password=PASSWORD)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from connections.models import AuditEntry, ClaimMapping, EntraIdentity, Membership
+from tests.cast import make_user
 
 from .conftest import ROLES
 
@@ -112,7 +113,7 @@ def test_a_role_changed_in_entra_applies_at_the_next_sign_in(clean_sandbox, sso_
 def test_users_are_matched_by_object_id_not_by_name(clean_sandbox, sso_app, entra_user, sign_in, mapped):
     """A local account named like the UPN is never taken over; a renamed account stays the same user."""
     ada = entra_user("Ada Admin", role=ADMIN, app=sso_app)
-    local = get_user_model().objects.create_user(ada["userPrincipalName"].lower(), password="x" * 20)
+    local = make_user(ada["userPrincipalName"].lower(), password="x" * 20)
 
     assert sign_in(Client(), ada).status_code == 302
     signed_in = get_user_model().objects.get(entra_identity__object_id=ada["id"])

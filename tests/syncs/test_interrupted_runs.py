@@ -2,7 +2,6 @@
 is exactly right. Real worker processes (one of the test's own, so it can be killed), real sandbox."""
 from __future__ import annotations
 
-import time
 
 import pytest
 from django.urls import reverse
@@ -10,7 +9,7 @@ from django.urls import reverse
 from connections.jobs import actions
 from connections.syncs import engine as sync
 from connections.models import AuditEntry, Job, SyncRun, SyncStage, SyncVersion
-from tests.syncs.conftest import connection_to, sandbox_listing
+from tests.factories import make_run, make_sandbox_connection, sandbox_listing, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,13 +31,6 @@ def export(client, run: SyncRun) -> bytes:
     return b"".join(response.streaming_content)
 
 
-def wait_until(condition, timeout: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 def change_some(sandbox, users: dict[str, dict]) -> tuple[set[str], set[str]]:
     keys = sorted(users)
     for key in keys[:7]:
@@ -55,7 +47,7 @@ def slow_pages(sandbox) -> None:
 
 def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exact(
         big, team_a, operator_a, viewer_a, login, sync_inline, own_worker):
-    conn = connection_to(big, team_a, odata_select=SELECT, odata_filter=FILTER)
+    conn = make_sandbox_connection(big, team_a, name="big users", odata_select=SELECT, odata_filter=FILTER)
     first = sync_inline(conn, operator_a)
     before = listed(big)
     assert first.status == "succeeded" and snapshot(first) == before and first.pages == 3
@@ -100,7 +92,7 @@ def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exac
 
 def test_cancel_stops_at_the_next_page_and_keeps_nothing(
         big, team_a, operator_a, viewer_a, login, sync_inline, own_worker):
-    conn = connection_to(big, team_a, odata_select=SELECT, odata_filter=FILTER)
+    conn = make_sandbox_connection(big, team_a, name="big users", odata_select=SELECT, odata_filter=FILTER)
     first = sync_inline(conn, operator_a)
     before = snapshot(first)
     changed, removed = change_some(big, listed(big))
@@ -143,7 +135,7 @@ def test_cancel_stops_at_the_next_page_and_keeps_nothing(
 def test_a_queued_run_is_cancelled_at_once(sandbox_connection, team_a, operator_a, login):
     conn = sandbox_connection(team_a)
     # No worker consumes this queue in this test: the run stays queued.
-    run = SyncRun.objects.create(connection=conn, started_by=operator_a, entity="users")
+    run = make_run(conn, started_by=operator_a, entity="users")
 
     response = login(operator_a).post(reverse("connections:sync_cancel", args=[conn.pk, run.pk]), follow=True)
 

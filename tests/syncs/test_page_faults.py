@@ -6,7 +6,7 @@ import pytest
 
 from connections.syncs import engine as sync
 from connections.models import SyncRun, SyncStage
-from tests.syncs.conftest import sandbox_listing
+from tests.factories import sandbox_listing
 
 pytestmark = pytest.mark.django_db
 

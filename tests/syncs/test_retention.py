@@ -9,6 +9,7 @@ from django.utils import timezone
 from connections.syncs import retention
 from connections import tasks
 from connections.models import SyncRun, SyncStage, SyncVersion
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +22,8 @@ def make_runs(connection, statuses, entity="users"):
     now = timezone.now()
     runs = []
     for age, status in enumerate(reversed(statuses)):
-        run = SyncRun.objects.create(connection=connection, status=status, entity=entity,
-                                     created_at=now - timedelta(hours=age))
+        run = make_run(connection, status=status, entity=entity,
+                       created_at=now - timedelta(hours=age))
         runs.append(run)
     runs.reverse()
     published = None

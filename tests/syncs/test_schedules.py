@@ -19,6 +19,7 @@ from django.urls import reverse
 from connections.syncs import schedules
 from connections.models import AuditEntry, SyncRun, SyncSchedule
 from tests import worker
+from tests.factories import make_schedule
 from tests.worker import ROOT
 
 SAVE = "connections:schedule_save"
@@ -133,7 +134,7 @@ def beat(live_worker, broker_env, tmp_path):
 def test_a_scheduled_connection_runs_on_its_schedule_and_never_twice_at_once(
         clean_sandbox, sandbox_connection, team_a, operator_a, login, beat, tmp_path):
     conn = sandbox_connection(team_a)
-    schedules.save(conn, kind="interval", every=2, unit="seconds", user=operator_a)
+    make_schedule(conn, kind="interval", every=2, unit="seconds", user=operator_a)
 
     def scheduled() -> list[SyncRun]:
         return list(SyncRun.objects.filter(connection=conn, trigger="schedule").order_by("created_at"))
@@ -165,7 +166,7 @@ def test_a_scheduled_connection_runs_on_its_schedule_and_never_twice_at_once(
              for line in (tmp_path / "beat.log").read_text().splitlines()
              if "Sending due task sync of connection" in line]
     assert any(slow.started_at < at < slow.finished_at for at in fired), "beat did not fire during the slow run"
-    schedules.save(conn, kind="interval", every=2, unit="seconds", enabled=False, user=operator_a)
+    make_schedule(conn, kind="interval", every=2, unit="seconds", enabled=False, user=operator_a)
 
     client = login(operator_a)
     runs_page = client.get(reverse("connections:sync_list", args=[conn.pk])).content.decode()

@@ -7,7 +7,7 @@ import pytest
 from connections.syncs import engine as sync
 from connections import tasks
 from connections.models import AuditEntry, ConnectionToken, GraphRefusal, Job, SyncRun, SyncStage, SyncVersion
-from tests.syncs.conftest import sandbox_listing
+from tests.factories import make_run, sandbox_listing
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +187,7 @@ def test_a_run_in_progress_is_not_started_twice_but_a_stale_one_is_taken_over(
 def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
         clean_sandbox, users, operator_a, monkeypatch, caplog):
     # No task is queued: under transaction=True it would reach the broker before the worker's tests.
-    run = SyncRun.objects.create(connection=users, started_by=operator_a, entity="users")
+    run = make_run(users, started_by=operator_a, entity="users")
     progress = sync._progress
 
     def delete_after_first_page(job_id, run):

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from connections.jobs import actions
 from connections.models import SyncRun
-from tests.syncs.conftest import press_sync, sandbox_listing
+from tests.factories import press_sync, sandbox_listing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

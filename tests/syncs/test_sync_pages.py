@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from connections.models import SyncRun
-from tests.syncs.conftest import sandbox_listing
+from tests.factories import sandbox_listing
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from connections.syncs import retention, engine as sync
 from connections.models import SyncRun, SyncStage, SyncVersion
-from tests.syncs.conftest import connection_to, sandbox_listing
+from tests.factories import make_sandbox_connection, sandbox_listing
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def listed(sandbox, select: str = SELECT) -> dict[str, dict]:
 @pytest.mark.parametrize("mode", ["delta", "full"])
 def test_ten_changed_five_added_three_removed_are_reported_field_by_field_as_18_versions(
         big, team_a, operator_a, sync_inline, mode):
-    conn = connection_to(big, team_a, odata_select=SELECT)
+    conn = make_sandbox_connection(big, team_a, name="big users", odata_select=SELECT)
     first = sync_inline(conn, operator_a)
     assert first.status == "succeeded", first.error
     assert first.rows == 2500 and SyncVersion.objects.count() == 2500

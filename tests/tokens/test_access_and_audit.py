@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from connections.models import AuditEntry, ConnectionToken, Job
 from tests.cast import SECRET_A
-from tests.tokens.conftest import detail
+from tests.factories import detail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

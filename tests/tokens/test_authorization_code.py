@@ -13,41 +13,16 @@ from django.utils import timezone
 
 from connections import tasks
 from connections.models import ConnectionToken, Job, TokenFetch
-from tests.tokens.conftest import CALLBACK, GRAPH, detail
+from tests.factories import CALLBACK, GRAPH, SIGN_IN_SCOPES, answer_entra_page, detail, start_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SCOPES = ["User.Read", "offline_access", "openid", "profile"]
 
 
 @pytest.fixture
 def delegated(sandbox_app, sandbox_connection, team_a):
-    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
+    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SIGN_IN_SCOPES)
     return sandbox_connection(team_a, app, delegated=True, name="signed-in reader",
                               scope=f"{GRAPH}/User.Read", entity="me")
-
-
-def start(client, connection) -> str:
-    """Press Sign in with Microsoft; the authorise URL the browser is sent to."""
-    response = client.post(reverse("connections:oauth_start", args=[connection.pk]))
-    assert response.status_code == 302
-    return response["Location"]
-
-
-def sign_in(sandbox, authorize_url: str, action: str = "accept") -> str:
-    """What a person does on the sandbox's sign-in page; the callback path the browser gets back."""
-    http = sandbox.session()
-    page = http.get(authorize_url, timeout=30)
-    assert page.status_code == 200, page.text[:300]
-    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    form = {k: v.replace("&amp;", "&").replace("&#x27;", "'") for k, v in form.items()}
-    user = re.findall(r'name="user" value="([^"]+)"', page.text)[0]
-    answer = http.post(authorize_url.split("?")[0], data={**form, "user": user, "action": action},
-                       allow_redirects=False, timeout=30)
-    assert answer.status_code == 302, answer.text[:300]
-    location = answer.headers["Location"]
-    assert location.startswith(CALLBACK)
-    return location.removeprefix("http://testserver")
 
 
 def stored_column(connection, column: str) -> str:
@@ -60,11 +35,11 @@ def stored_column(connection, column: str) -> str:
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(
         version, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login):
-    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SCOPES)
+    app = sandbox_app(redirect_uris=[CALLBACK], scopes=SIGN_IN_SCOPES)
     delegated = sandbox_connection(team_a, app, version=version, delegated=True, entity="me",
                                    **({"scope": f"{GRAPH}/User.Read"} if version == "v2" else {}))
     client = login(operator_a)
-    authorize_url = start(client, delegated)
+    authorize_url = start_sign_in(client, delegated)
 
     assert authorize_url.startswith(delegated.authorize_url + "?")
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
@@ -75,7 +50,7 @@ def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(
     else:
         assert query["resource"] == GRAPH
 
-    callback = sign_in(clean_sandbox, authorize_url)
+    callback = answer_entra_page(clean_sandbox, authorize_url)
     assert parse_qs(urlsplit(callback).query)["state"] == [query["state"]]
     done = client.get(callback)
     assert done.status_code == 302 and done["Location"] == reverse("connections:detail", args=[delegated.pk])
@@ -94,7 +69,7 @@ def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(
 
 def test_replayed_or_unknown_state_is_refused_and_nothing_is_stored(clean_sandbox, delegated, operator_a, login):
     client = login(operator_a)
-    callback = sign_in(clean_sandbox, start(client, delegated))
+    callback = answer_entra_page(clean_sandbox, start_sign_in(client, delegated))
     assert client.get(callback).status_code == 302
     fetches = TokenFetch.objects.filter(connection=delegated).count()
 
@@ -102,7 +77,7 @@ def test_replayed_or_unknown_state_is_refused_and_nothing_is_stored(clean_sandbo
     assert replay.status_code == 400
     assert "Sign-in not accepted" in replay.content.decode()
 
-    fresh = sign_in(clean_sandbox, start(client, delegated))
+    fresh = answer_entra_page(clean_sandbox, start_sign_in(client, delegated))
     wrong = re.sub(r"state=[^&]+", "state=forged-state-value", fresh)
     refused = client.get(wrong)
     assert refused.status_code == 400 and "already used" in refused.content.decode()
@@ -110,7 +85,7 @@ def test_replayed_or_unknown_state_is_refused_and_nothing_is_stored(clean_sandbo
 
 
 def test_state_is_bound_to_the_browser_session(clean_sandbox, delegated, operator_a, admin_a, login):
-    callback = sign_in(clean_sandbox, start(login(operator_a), delegated))
+    callback = answer_entra_page(clean_sandbox, start_sign_in(login(operator_a), delegated))
     other_browser = login(admin_a)
     assert other_browser.get(callback).status_code == 400
     assert not ConnectionToken.objects.filter(connection=delegated, state="valid").exists()
@@ -118,7 +93,7 @@ def test_state_is_bound_to_the_browser_session(clean_sandbox, delegated, operato
 
 def test_cancelled_sign_in_is_explained(clean_sandbox, delegated, operator_a, login):
     client = login(operator_a)
-    callback = sign_in(clean_sandbox, start(client, delegated), action="cancel")
+    callback = answer_entra_page(clean_sandbox, start_sign_in(client, delegated), action="cancel")
     assert client.get(callback).status_code == 302
     page = detail(client, delegated)
     assert "Sign-in was cancelled" in page
@@ -128,7 +103,7 @@ def test_cancelled_sign_in_is_explained(clean_sandbox, delegated, operator_a, lo
 def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
         clean_sandbox, delegated, operator_a, login, run_job):
     client = login(operator_a)
-    client.get(sign_in(clean_sandbox, start(client, delegated)))
+    client.get(answer_entra_page(clean_sandbox, start_sign_in(client, delegated)))
     before = ConnectionToken.objects.get(connection=delegated)
 
     job = run_job(client, delegated, "token_refetch")
@@ -152,7 +127,7 @@ def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
 def test_beat_refreshes_a_signed_in_connection_with_its_refresh_token(
         clean_sandbox, delegated, operator_a, login, live_worker, wait_for_job):
     client = login(operator_a)
-    client.get(sign_in(clean_sandbox, start(client, delegated)))
+    client.get(answer_entra_page(clean_sandbox, start_sign_in(client, delegated)))
     before = ConnectionToken.objects.get(connection=delegated)
     ConnectionToken.objects.filter(connection=delegated).update(expires_at=timezone.now() + timedelta(minutes=2))
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from connections.models import ConnectionToken, TokenFetch
 from tests.cast import make_connection
+from tests.factories import start_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -20,17 +21,15 @@ def delegated(team_a):
     return make_connection(team_a, "signed-in reader", grant_type="authorization_code", entity="me")
 
 
-def start_sign_in(client, connection) -> str:
+def sign_in_state(client, connection) -> str:
     """Press Sign in with Microsoft; the ``state`` of the authorise URL."""
-    response = client.post(reverse("connections:oauth_start", args=[connection.pk]))
-    assert response.status_code == 302
-    return parse_qs(urlsplit(response["Location"]).query)["state"][0]
+    return parse_qs(urlsplit(start_sign_in(client, connection)).query)["state"][0]
 
 
 def test_an_unreadable_secret_at_the_callback_is_explained_and_nothing_is_sent(
         settings, login, operator_a, delegated):
     client = login(operator_a)
-    state = start_sign_in(client, delegated)
+    state = sign_in_state(client, delegated)
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
     response = client.get(CALLBACK, {"state": state, "code": "an-auth-code"}, follow=True)
@@ -48,7 +47,7 @@ def test_an_unreadable_secret_at_the_callback_is_explained_and_nothing_is_sent(
 ])
 def test_a_malformed_callback_is_refused_in_plain_words(login, operator_a, delegated, query):
     client = login(operator_a)
-    start_sign_in(client, delegated)
+    sign_in_state(client, delegated)
     response = client.get(f"{CALLBACK}?{query}")
     assert response.status_code == 400
     assert "Sign-in not accepted" in response.content.decode()

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from connections import tasks
 from connections.models import ConnectionToken, Job, TokenFetch
-from tests.tokens.conftest import JOB_ID, detail, token_requests
+from tests.factories import JOB_ID, detail, token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from connections.models import AuditEntry, ConnectionToken, GraphRefusal
-from tests.tokens.conftest import detail
+from tests.factories import detail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

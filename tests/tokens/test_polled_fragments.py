@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from connections.models import Job, SyncRun
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def polled(connection_a):
     """The two polled URLs of a running job and a running sync of ``connection_a``."""
     job = Job.objects.create(kind="test", connection=connection_a, state=Job.State.RUNNING)
-    run = SyncRun.objects.create(connection=connection_a, status=SyncRun.Status.RUNNING, entity="users")
+    run = make_run(connection_a, status=SyncRun.Status.RUNNING, entity="users")
     return [reverse("connections:job_status", args=[connection_a.pk, job.pk]),
             reverse("connections:sync_progress", args=[connection_a.pk, run.pk])]
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from connections import tasks
 from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionToken, Job
+from tests.factories import make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,8 +30,8 @@ def test_refresh_due_tokens_renews_only_what_is_due(clean_sandbox, sandbox_conne
     ConnectionToken.objects.filter(connection=due).update(expires_at=soon)
     fresh_before = ConnectionToken.objects.get(connection=fresh)
     signed_out = sandbox_connection(team_a, name="delegated, no refresh token", delegated=True)
-    ConnectionToken.objects.create(connection=signed_out, state="valid", kind="delegated", expires_at=soon,
-                                   access_token="placeholder.token.value")
+    make_token(signed_out, state="valid", kind="delegated", expires_at=soon,
+               access_token="placeholder.token.value")
 
     assert tasks.refresh_due_tokens() == {"queued": 1}
     job = Job.objects.get(kind="token_refresh")

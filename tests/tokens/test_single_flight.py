@@ -10,7 +10,7 @@ from connections.jobs import queue as background
 from connections import tasks
 from connections.tokens import fetch as tokens
 from connections.models import ConnectionToken, Job, TokenFetch
-from tests.tokens.conftest import token_requests
+from tests.factories import token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionToken
-from tests.tokens.conftest import GRAPH, detail, token_requests
+from tests.factories import GRAPH, detail, make_sandbox_app, token_requests
 
 BAD_SECRET = "Xy7~not.the-right-secret-value-0123456789"
 
@@ -21,7 +21,7 @@ def _wrong_secret(sandbox, app):
 
 def _expired_secret(sandbox, app):
     past = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
-    expired = sandbox.control.post("/_sandbox/apps", {"display_name": "expired", "secret_expires": past})
+    expired = make_sandbox_app(sandbox, display_name="expired", secret_expires=past)
     return {"client_id": expired["client_id"], "secret": expired["client_secret"]}
 
 
