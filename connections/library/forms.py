@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from microsoft import catalogue, graphclient, outbound, tokenclient
-from microsoft.clouds import GUID
+from microsoft.clouds import DEFAULT_CLOUD, GUID
 from connections.library.access import admin_teams
 from connections.models import Connection
 from connections.models.profiles import default_redirect_url
@@ -76,7 +76,7 @@ class ProfileFieldsMixin:
     def clean_service_url(self) -> str:
         url = self._clean_outbound("service_url")
         if "?" in url or "#" in url:  # paths are appended to it
-            raise ValidationError("The service URL is a base such as https://graph.microsoft.com/v1.0, "
+            raise ValidationError(f"The service URL is a base such as {DEFAULT_CLOUD.graph_base}, "
                                   "without ? or #.")
         return url
 
@@ -84,7 +84,7 @@ class ProfileFieldsMixin:
         url = self._clean_outbound("token_url")
         if url and urlsplit(url).path.strip("/").split("/")[0].lower() in ("v1.0", "beta"):
             raise ValidationError("This is a Microsoft Graph URL. The token URL is Entra ID's token endpoint, "
-                                  "such as https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.")
+                                  f"such as {DEFAULT_CLOUD.login_base}/{{tenant}}/oauth2/v2.0/token.")
         return url
 
     def clean_authorize_url(self) -> str:
@@ -168,7 +168,7 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "odata_select": forms.TextInput(),
         }
         help_texts = {
-            "service_url": "https://graph.microsoft.com/v1.0, /beta, or a national cloud.",
+            "service_url": f"{DEFAULT_CLOUD.graph_base}, /beta, or a national cloud.",
             "entity": "Pick from the list or type a path, e.g. groups/{id}/members.",
             "item_url": "How one item is addressed; must contain {entity} and {key}.",
             "tenant": "Directory (tenant) ID, or a verified domain such as contoso.onmicrosoft.com.",
@@ -176,8 +176,8 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "token_url": "Filled from the tenant and version when left blank.",
             "authorize_url": "Only used by the authorization code grant; filled when left blank.",
             "redirect_url": "The dashboard's own callback; register it on the app.",
-            "scope": "v2 endpoint, e.g. https://graph.microsoft.com/.default",
-            "resource": "v1 endpoint, e.g. https://graph.microsoft.com",
+            "scope": f"v2 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}/.default",
+            "resource": f"v1 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}",
             "credential_type": "With a certificate, upload it on the connection's page after saving; "
                                "no secret is needed then.",
         }

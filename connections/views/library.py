@@ -107,6 +107,7 @@ def _form_page(request: HttpRequest, form: ConnectionForm, connection: Connectio
         "sandbox_url": getattr(settings, "GRAPH_SANDBOX_URL", "") or "",
         "login_base": login_base_for(form["service_url"].value() or ""),
         "login_bases": json.dumps(clouds.login_bases_by_graph_host()),
+        "guid_pattern": clouds.GUID_PATTERN,
     })
 
 

@@ -11,7 +11,7 @@
   const GLOBAL_GRAPH = Object.keys(LOGIN_BASES)[0] || "";
   const known = (host) => Object.prototype.hasOwnProperty.call(LOGIN_BASES, host);
   const sandbox = form.dataset.sandboxUrl || "";
-  const GUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+  const GUID = new RegExp("^(?:" + (form.dataset.guidPattern || "(?!)") + ")$");  // the server's GUID pattern
   const DOMAIN = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i;
 
   function parse(url) {
