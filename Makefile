@@ -9,6 +9,7 @@ SANDBOX_PORT ?= 8765
 # tests start their own sandbox on a free port.
 run: export GRAPH_SANDBOX_URL ?= https://127.0.0.1:$(SANDBOX_PORT)
 run: export GRAPH_CA_BUNDLE ?= $(CURDIR)/var/sandbox/ca.pem
+run: export APP_PERMISSIONS_URL_TEMPLATE ?= $(GRAPH_SANDBOX_URL)/_sandbox/portal
 
 .PHONY: install run test lint bench clean
 

@@ -57,6 +57,7 @@ def main() -> None:
         os.environ.update({
             "VAR_DIR": var_dir, "DATABASE_URL": database_url,
             "GRAPH_SANDBOX_URL": sandbox.base_url, "GRAPH_CA_BUNDLE": sandbox.ca_path, "LOG_LEVEL": "WARNING",
+            "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
             "DJANGO_SETTINGS_MODULE": "graphconn.settings",
             # DEBUG off: with it on, Django keeps the text of every query in memory.
             "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),

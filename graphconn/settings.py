@@ -16,6 +16,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from microsoft import clouds as _clouds  # Microsoft's hosts (Django-free data)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
@@ -299,13 +301,12 @@ QUEUED_STUCK_AFTER_SECONDS = env.int("QUEUED_STUCK_AFTER_SECONDS", default=10 * 
 GRAPH_SANDBOX_URL = env.str("GRAPH_SANDBOX_URL", default="").rstrip("/")
 GRAPH_CA_BUNDLE = env.str("GRAPH_CA_BUNDLE", default="") or None
 GRAPH_HTTP_TIMEOUT = env.float("GRAPH_HTTP_TIMEOUT", default=15.0)
-_DEFAULT_GRAPH_HOSTS = [
-    "login.microsoftonline.com", "login.microsoft.com", "login.windows.net",
-    "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
-    "graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us",
-    "microsoftgraph.chinacloudapi.cn",
-]
-GRAPH_ALLOWED_HOSTS: list[str] = env.list("GRAPH_ALLOWED_HOSTS", default=_DEFAULT_GRAPH_HOSTS)
+GRAPH_ALLOWED_HOSTS: list[str] = env.list("GRAPH_ALLOWED_HOSTS", default=list(_clouds.ALLOWED_HOSTS))
+# The app registration's API permissions page for connections that sign in outside Microsoft's
+# clouds (a stand-in for Entra ID, such as the sandbox `make run` starts); {client_id} and {tenant}
+# are filled in. Connections in Microsoft's clouds always link to their cloud's Azure portal, and
+# so do the others while this is empty.
+APP_PERMISSIONS_URL_TEMPLATE = env.str("APP_PERMISSIONS_URL_TEMPLATE", default="")
 if GRAPH_SANDBOX_URL:
     from urllib.parse import urlsplit as _urlsplit
 
@@ -357,7 +358,7 @@ OIDC_ALLOWED_TENANTS: list[str] = env.list("OIDC_ALLOWED_TENANTS", default=[])
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
 OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
 OIDC_RP_CLIENT_CERTIFICATE_FILE = env.str("OIDC_RP_CLIENT_CERTIFICATE_FILE", default="")  # instead of the secret
-OIDC_AUTHORITY_HOST = env.str("OIDC_AUTHORITY_HOST", default="https://login.microsoftonline.com").rstrip("/")
+OIDC_AUTHORITY_HOST = env.str("OIDC_AUTHORITY_HOST", default=_clouds.DEFAULT_CLOUD.login_base).rstrip("/")
 # Whom a signed-in person with no team is told to ask (an address or a name); default: the site admins.
 SSO_ACCESS_CONTACT = env.str("SSO_ACCESS_CONTACT", default="")
 # A Microsoft sign-in lasts this long (then the person signs in again and Entra's changes apply).

@@ -99,6 +99,11 @@ class RunningSandbox:
     def graph_url(self) -> str:
         return f"{self.base_url}/v1.0"
 
+    @property
+    def portal_url(self) -> str:
+        """The sandbox's stand-in for the app registration pages of the Azure portal."""
+        return f"{self.base_url}/_sandbox/portal"
+
     def token_url(self, tenant: str | None = None, *, v2: bool = True) -> str:
         return f"{self.base_url}/{tenant or self.tenant_id}/oauth2/{'v2.0/' if v2 else ''}token"
 

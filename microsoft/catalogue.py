@@ -12,13 +12,14 @@ Any other path Microsoft's reference knows (``sites/{id}/lists/{id}/items``,
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from graphpermissions import APPLICATION, DELEGATED, reference
 from graphpermissions.reference import bare_path, is_write
+
+from microsoft.clouds import is_guid
 
 # Properties a *.ReadBasic.* permission returns. For users Microsoft lists the basic profile:
 # displayName, givenName, mail, photo, surname and userPrincipalName (plus id; its reference also
@@ -228,12 +229,9 @@ APP_ROLE_IDS: dict[str, str] = {n: reference().id_of(n, APPLICATION) or "" for n
 APP_ROLE_NAMES: dict[str, str] = {guid: name for name, guid in APP_ROLE_IDS.items()}
 DELEGATED_SCOPE_IDS: dict[str, str] = {n: reference().id_of(n, DELEGATED) or "" for n in reference().names(DELEGATED)}
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
 def permission_name(app_role_id: str) -> str | None:
     """The permission name of a Graph appRoleAssignment's ``appRoleId``, or None if unknown."""
-    if not _GUID.match(app_role_id.strip()):
+    if not is_guid(app_role_id):
         return None
     return reference().name_of_id(app_role_id, APPLICATION)
 

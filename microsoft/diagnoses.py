@@ -21,9 +21,9 @@ from microsoft.outbound import OutboundError
 from microsoft.tokenclient import (
     CLOUDS,
     TokenError,
-    admin_consent_url,
     cloud_for_login_host,
     default_scope_or_resource,
+    graph_admin_consent_url,
     portal_app_url,
 )
 
@@ -186,10 +186,8 @@ def _permissions_page_step(ctx: Context, text: str) -> Step:
 
 
 def _admin_consent_step(ctx: Context, text: str | None = None) -> Step:
-    url = admin_consent_url(
-        ctx.login_host, ctx.tenant, ctx.client_id, redirect_uri=ctx.redirect_uri,
-        scope=default_scope_or_resource("v2", ctx.graph_service_url),
-    )
+    url = graph_admin_consent_url(ctx.login_host, ctx.tenant, ctx.client_id, ctx.graph_service_url,
+                                  redirect_uri=ctx.redirect_uri)
     return Step(
         text or "Grant admin consent for the tenant (a Global Administrator or Privileged Role "
         "Administrator has to do this): open the consent page and accept.",

@@ -21,21 +21,11 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from microsoft import clouds
 from microsoft.redaction import sensitive_variables
 
 # Microsoft's login and Graph hosts in the global and national clouds (docs/microsoft-wire-facts.md, "National clouds").
-DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset({
-    "login.microsoftonline.com",
-    "login.microsoftonline.us",
-    "login.chinacloudapi.cn",
-    "login.partner.microsoftonline.cn",
-    "login.microsoft.com",
-    "login.windows.net",
-    "graph.microsoft.com",
-    "graph.microsoft.us",
-    "dod-graph.microsoft.us",
-    "microsoftgraph.chinacloudapi.cn",
-})
+DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset(clouds.ALLOWED_HOSTS)
 
 MAX_REDIRECTS = 3
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

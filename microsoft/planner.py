@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from graphpermissions import APPLICATION, DELEGATED, GRAPH_APP_ID, Permission, reference
 
 from microsoft import catalogue
-from microsoft.tokenclient import CLOUDS, Cloud, admin_consent_url
+from microsoft.clouds import CLOUDS, DEFAULT_CLOUD, GLOBAL
+from microsoft.tokenclient import graph_admin_consent_url
 
-# The az CLI's name for each cloud (``az cloud list``).
-AZ_CLOUD_NAMES = {"global": "AzureCloud", "usgov": "AzureUSGovernment", "usdod": "AzureUSGovernment",
-                  "china": "AzureChinaCloud"}
-CLOUD_LABELS = {"global": "Global (worldwide)", "usgov": "US Government (GCC High)", "usdod": "US Government (DoD)",
-                "china": "China (21Vianet)"}
+# The az CLI's name for each cloud (``az cloud list``), and each cloud's name on the page.
+AZ_CLOUD_NAMES = {name: cloud.az_cloud for name, cloud in CLOUDS.items()}
+CLOUD_LABELS = {name: cloud.label for name, cloud in CLOUDS.items()}
 # Permissions the dashboard itself may use beyond the entities: reading the app's own grants.
 DASHBOARD_EXTRAS = {"Application.Read.All": "lets the dashboard read what is granted to the app (optional)"}
 
@@ -67,7 +66,7 @@ class Plan:
     def az_commands(self, client_id: str, cloud: str = "global") -> str:
         """``az ad app permission add`` for every permission, then ``admin-consent``."""
         app = client_id.strip() or "<application-client-id>"
-        lines = [] if cloud == "global" else [f"az cloud set --name {AZ_CLOUD_NAMES.get(cloud, 'AzureCloud')}"]
+        lines = [] if cloud == GLOBAL else [f"az cloud set --name {AZ_CLOUD_NAMES.get(cloud, DEFAULT_CLOUD.az_cloud)}"]
         if self.needs:
             pairs = " ".join(f"{n.permission.id}={n.permission.manifest_type}" for n in self.needs)
             lines.append(f"az ad app permission add --id {app} --api {GRAPH_APP_ID} --api-permissions {pairs}")
@@ -76,23 +75,20 @@ class Plan:
 
     def consent_urls(self, tenant: str, client_id: str, redirect_uri: str | None,
                      first_login_host: str | None = None,
-                     first_graph_resource: str | None = None) -> list[tuple[str, str]]:
-        """``(label, admin-consent URL)`` for each cloud; ``first_*`` puts a connection's own first."""
+                     first_graph_service_url: str | None = None) -> list[tuple[str, str]]:
+        """``(label, admin-consent URL)`` for each cloud; ``first_*`` puts a connection's own first
+        (its login host and its Graph service URL)."""
         tenant = tenant.strip() or "organizations"
         app = client_id.strip() or "<application-client-id>"
         urls = []
         if first_login_host:
-            urls.append(("This connection's cloud", admin_consent_url(
-                first_login_host, tenant, app, redirect_uri=redirect_uri,
-                scope=f"{first_graph_resource or CLOUDS['global'].graph_resource}/.default")))
+            urls.append(("This connection's cloud", graph_admin_consent_url(
+                first_login_host, tenant, app, first_graph_service_url or DEFAULT_CLOUD.graph_base,
+                redirect_uri=redirect_uri)))
         for name, cloud in CLOUDS.items():
-            urls.append((CLOUD_LABELS[name], _cloud_consent_url(cloud, tenant, app, redirect_uri)))
+            urls.append((CLOUD_LABELS[name], graph_admin_consent_url(
+                cloud.login_host, tenant, app, cloud.graph_base, redirect_uri=redirect_uri)))
         return urls
-
-
-def _cloud_consent_url(cloud: Cloud, tenant: str, client_id: str, redirect_uri: str | None) -> str:
-    return admin_consent_url(cloud.login_host, tenant, client_id, redirect_uri=redirect_uri,
-                             scope=f"{cloud.graph_resource}/.default")
 
 
 def plan(entity_paths: Iterable[str], token_kind: str, select: str = "") -> Plan:

@@ -18,58 +18,36 @@ from urllib.parse import quote, urlencode, urlsplit
 from microsoft.redaction import sensitive_variables
 
 from microsoft import outbound
+from microsoft.clouds import (  # the clouds' facts live there; CLOUDS and Cloud are read from here too
+    CLOUDS,
+    DEFAULT_CLOUD,
+    Cloud,
+    cloud_for_graph_host,
+    cloud_of_login_host,
+)
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 OIDC_SCOPES = ("openid", "profile", "offline_access")
 
 
-@dataclass(frozen=True)
-class Cloud:
-    """One Microsoft cloud: where to sign in, where Graph lives, and which Azure portal to link."""
-
-    name: str
-    login_host: str
-    graph_hosts: tuple[str, ...]
-    portal_host: str
-
-    @property
-    def graph_resource(self) -> str:
-        return f"https://{self.graph_hosts[0]}"
-
-
-CLOUDS: dict[str, Cloud] = {
-    "global": Cloud("global", "login.microsoftonline.com", ("graph.microsoft.com",), "portal.azure.com"),
-    "usgov": Cloud("usgov", "login.microsoftonline.us", ("graph.microsoft.us",), "portal.azure.us"),
-    "usdod": Cloud("usdod", "login.microsoftonline.us", ("dod-graph.microsoft.us",), "portal.azure.us"),
-    "china": Cloud(
-        "china", "login.chinacloudapi.cn", ("microsoftgraph.chinacloudapi.cn",), "portal.azure.cn"
-    ),
-}
-
-_LOGIN_HOST_CLOUDS = {
-    "login.microsoftonline.us": "usgov",
-    "login.usgovcloudapi.net": "usgov",
-    "login.chinacloudapi.cn": "china",
-    "login.partner.microsoftonline.cn": "china",
-}
-
-
 def cloud_for_graph_url(graph_service_url: str) -> Cloud:
-    """The cloud a Graph service URL belongs to; unknown hosts (the sandbox) count as global."""
+    """The cloud a Graph service URL belongs to; other hosts (a stand-in for Graph) count as global."""
     try:
-        host = (urlsplit(graph_service_url).hostname or "").lower()
+        host = urlsplit(graph_service_url).hostname or ""
     except ValueError:  # e.g. an unclosed [IPv6 literal typed into the form
         host = ""
-    for cloud in CLOUDS.values():
-        if host in cloud.graph_hosts:
-            return cloud
-    return CLOUDS["global"]
+    return cloud_for_graph_host(host)
 
 
 def cloud_for_login_host(login_host: str) -> Cloud:
     """The cloud of a login host (``usgov`` stands for both US Government clouds)."""
-    host = _bare_host(login_host).split(":")[0]
-    return CLOUDS[_LOGIN_HOST_CLOUDS.get(host, "global")]
+    return cloud_of_login_host(_bare_host(login_host).split(":")[0]) or DEFAULT_CLOUD
+
+
+def is_microsoft_login_host(login_host: str) -> bool:
+    """Whether ``host[:port]`` (or a URL) is a login host of one of Microsoft's clouds."""
+    host, _, port = _bare_host(login_host).partition(":")
+    return port in ("", "443") and cloud_of_login_host(host) is not None
 
 
 def _bare_host(login_host: str) -> str:
@@ -364,7 +342,7 @@ def authorize_url(
 
 
 def tenant_urls(
-    tenant: str, version: str, login_host: str = "login.microsoftonline.com"
+    tenant: str, version: str, login_host: str = DEFAULT_CLOUD.login_host
 ) -> tuple[str, str]:
     """``(token_url, authorize_url)`` for a tenant (GUID or domain) on the v1 or v2 endpoint."""
     if version not in ("v1", "v2"):
@@ -387,7 +365,7 @@ def admin_consent_url(
     client_id: str,
     redirect_uri: str | None = None,
     v2: bool = True,
-    scope: str = "https://graph.microsoft.com/.default",
+    scope: str = f"{DEFAULT_CLOUD.graph_resource}/.default",
     state: str | None = None,
 ) -> str:
     """The URL where a tenant admin grants the app's configured permissions for the whole tenant.
@@ -409,10 +387,25 @@ def admin_consent_url(
     return f"{base}/{quote(tenant, safe='')}/{path}?{urlencode(params, quote_via=quote)}"
 
 
+def graph_admin_consent_url(
+    login_host: str,
+    tenant: str,
+    client_id: str,
+    graph_service_url: str,
+    redirect_uri: str | None = None,
+    state: str | None = None,
+) -> str:
+    """The admin-consent URL for everything the app has configured on Microsoft Graph: v2, on
+    ``login_host``, with the ``/.default`` scope of the cloud of ``graph_service_url``. The one
+    builder behind the consent button, the diagnoses' consent step and the planner's links."""
+    return admin_consent_url(login_host, tenant, client_id, redirect_uri=redirect_uri,
+                             scope=default_scope_or_resource("v2", graph_service_url), state=state)
+
+
 def portal_app_url(client_id: str, cloud: str | Cloud = "global", blade: str = "CallAnAPI") -> str:
     """A blade of the app registration in the Azure portal of ``cloud``: ``CallAnAPI`` (API
     permissions), ``Credentials`` (certificates & secrets), ``Authentication``, ``Overview``."""
-    portal = (cloud if isinstance(cloud, Cloud) else CLOUDS.get(cloud, CLOUDS["global"])).portal_host
+    portal = (cloud if isinstance(cloud, Cloud) else CLOUDS.get(cloud, DEFAULT_CLOUD)).portal_host
     return (
         f"https://{portal}/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/{blade}"
         f"/appId/{quote(client_id.strip(), safe='')}"

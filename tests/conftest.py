@@ -59,6 +59,7 @@ def sandbox() -> Iterator[object]:
     host = urlsplit(running.base_url)
     settings.GRAPH_SANDBOX_URL = running.base_url
     settings.GRAPH_CA_BUNDLE = running.ca_path
+    settings.APP_PERMISSIONS_URL_TEMPLATE = running.portal_url
     settings.GRAPH_ALLOWED_HOSTS = [*settings.GRAPH_ALLOWED_HOSTS, f"{host.hostname}:{host.port}"]
     yield running
     running.stop()
@@ -98,6 +99,7 @@ def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_pat
         "DATABASE_URL": test_database_url(),
         "GRAPH_SANDBOX_URL": sandbox.base_url,
         "GRAPH_CA_BUNDLE": sandbox.ca_path,
+        "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
         "WORKER_HEARTBEAT_SECONDS": "1",
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "SECRET_KEY": settings.SECRET_KEY,

@@ -112,6 +112,16 @@ class CredentialsRead:
     def readable(self) -> bool:
         return not self.problem
 
+    @sensitive_variables()  # the secret is only compared with Graph's hints, never kept or shown
+    def held_secrets(self, secret: str) -> list[dict[str, Any]]:
+        """The secrets that are the one the connection holds, as far as Graph lets us tell: those
+        whose ``hint`` (Graph shows a secret's first three characters) the secret starts with, or,
+        when no hint matches and the app has only one secret, that one."""
+        hinted = [c for c in self.secrets if secret and c.get("hint") and secret.startswith(str(c["hint"]))]
+        if hinted:
+            return hinted
+        return list(self.secrets) if secret and len(self.secrets) == 1 else []
+
 
 def _when(value: Any) -> dt.datetime | None:
     if not isinstance(value, str) or not value:
@@ -146,10 +156,9 @@ def record(connection: Connection, read: CredentialsRead, secret: str) -> None:
             return  # the last list Graph gave stays, marked by the check's time
         cert = certificate_of(connection) if connection.uses_certificate else None
         rows = []
-        hinted = [c for c in read.secrets if secret and c.get("hint") and secret.startswith(str(c["hint"]))]
+        held = [] if connection.uses_certificate else read.held_secrets(secret)
         for item in read.secrets:
-            in_use = not connection.uses_certificate and (
-                item in hinted or (not hinted and bool(secret) and len(read.secrets) == 1))
+            in_use = item in held
             rows.append(AppCredential(
                 connection=connection, kind=AppCredential.Kind.SECRET, key_id=str(item.get("keyId") or "")[:64],
                 display_name=str(item.get("displayName") or "")[:500], hint=str(item.get("hint") or "")[:10],

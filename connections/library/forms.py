@@ -12,12 +12,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from microsoft import catalogue, graphclient, outbound, tokenclient
+from microsoft.clouds import DEFAULT_CLOUD, GUID
 from connections.library.access import admin_teams
 from connections.models import Connection
 from connections.models.profiles import default_redirect_url
 from connections.policy import outbound_policy
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{0,61}}[A-Za-z0-9]$")
 # Graph paths: segments, OData keys such as users('x') and {id} placeholders; nothing that could
@@ -29,13 +29,11 @@ OUTBOUND_FIELDS = ("service_url", "token_url", "authorize_url")
 SECRET_RETYPE = "Re-type the client secret: it is never sent back to your browser, not even after an error."
 
 
-def sandbox_base() -> str:
-    return getattr(settings, "GRAPH_SANDBOX_URL", "") or ""
-
-
 def login_base_for(service_url: str) -> str:
-    """Where to sign in for a service URL: the sandbox itself, or the login host of its cloud."""
-    base = sandbox_base()
+    """Where to sign in for a service URL: ``GRAPH_SANDBOX_URL`` for one on its origin (the
+    setting names a stand-in that answers for Graph and Entra ID at one base URL), else the login
+    host of the URL's cloud."""
+    base = getattr(settings, "GRAPH_SANDBOX_URL", "") or ""
     if base and _origin(service_url) == _origin(base):
         return base
     return tokenclient.cloud_for_graph_url(service_url).login_host
@@ -78,7 +76,7 @@ class ProfileFieldsMixin:
     def clean_service_url(self) -> str:
         url = self._clean_outbound("service_url")
         if "?" in url or "#" in url:  # paths are appended to it
-            raise ValidationError("The service URL is a base such as https://graph.microsoft.com/v1.0, "
+            raise ValidationError(f"The service URL is a base such as {DEFAULT_CLOUD.graph_base}, "
                                   "without ? or #.")
         return url
 
@@ -86,7 +84,7 @@ class ProfileFieldsMixin:
         url = self._clean_outbound("token_url")
         if url and urlsplit(url).path.strip("/").split("/")[0].lower() in ("v1.0", "beta"):
             raise ValidationError("This is a Microsoft Graph URL. The token URL is Entra ID's token endpoint, "
-                                  "such as https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token.")
+                                  f"such as {DEFAULT_CLOUD.login_base}/{{tenant}}/oauth2/v2.0/token.")
         return url
 
     def clean_authorize_url(self) -> str:
@@ -104,8 +102,8 @@ class ProfileFieldsMixin:
         tenant = self.cleaned_data["tenant"].strip()
         if not (GUID.match(tenant) or DOMAIN.match(tenant)):
             raise ValidationError(
-                "Enter the directory (tenant) ID, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47, "
-                "or a domain like contoso.onmicrosoft.com."
+                "Enter the directory (tenant) ID: a GUID or a domain, such as "
+                "72f988bf-86f1-41af-91ab-2d7cd011db47 or contoso.onmicrosoft.com."
             )
         return tenant.lower() if GUID.match(tenant) else tenant
 
@@ -170,7 +168,7 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "odata_select": forms.TextInput(),
         }
         help_texts = {
-            "service_url": "https://graph.microsoft.com/v1.0, /beta, or a national cloud.",
+            "service_url": f"{DEFAULT_CLOUD.graph_base}, /beta, or a national cloud.",
             "entity": "Pick from the list or type a path, e.g. groups/{id}/members.",
             "item_url": "How one item is addressed; must contain {entity} and {key}.",
             "tenant": "Directory (tenant) ID, or a verified domain such as contoso.onmicrosoft.com.",
@@ -178,8 +176,8 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "token_url": "Filled from the tenant and version when left blank.",
             "authorize_url": "Only used by the authorization code grant; filled when left blank.",
             "redirect_url": "The dashboard's own callback; register it on the app.",
-            "scope": "v2 endpoint, e.g. https://graph.microsoft.com/.default",
-            "resource": "v1 endpoint, e.g. https://graph.microsoft.com",
+            "scope": f"v2 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}/.default",
+            "resource": f"v1 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}",
             "credential_type": "With a certificate, upload it on the connection's page after saving; "
                                "no secret is needed then.",
         }

@@ -9,11 +9,12 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from microsoft.clouds import DEFAULT_CLOUD
 from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField, UnreadableSecret
 from .teams import Team
 
-DEFAULT_SERVICE_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_SERVICE_URL = DEFAULT_CLOUD.graph_base  # https://graph.microsoft.com/v1.0
 DEFAULT_ITEM_URL = "{entity}/{key}"
 CALLBACK_PATH = "/connections/oauth/callback"
 SECRET_WARN_DAYS = 30

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from microsoft.clouds import DEFAULT_CLOUD
+
 MULTI_TENANT = "organizations"
 
 
@@ -49,7 +51,7 @@ class EntraSignIn:
         return cls(tenant=tenant, client_id=(getattr(settings, "OIDC_RP_CLIENT_ID", "") or "").strip(),
                    client_secret=getattr(settings, "OIDC_RP_CLIENT_SECRET", "") or "",
                    client_certificate_file=(getattr(settings, "OIDC_RP_CLIENT_CERTIFICATE_FILE", "") or "").strip(),
-                   authority=(getattr(settings, "OIDC_AUTHORITY_HOST", "") or "https://login.microsoftonline.com").rstrip("/"),
+                   authority=(getattr(settings, "OIDC_AUTHORITY_HOST", "") or DEFAULT_CLOUD.login_base).rstrip("/"),
                    allowed_tenants=tuple(allowed))
 
     @property

@@ -71,11 +71,7 @@ def read_credentials(connection: Connection, token: str, policy: outbound.Outbou
 
 
 def _secret_expiry(read: CredentialsRead, secret: str) -> datetime.date | None:
-    credentials = read.secrets
-    # Graph shows the first three characters of each secret as its ``hint``.
-    matching = [c for c in credentials if secret and c.get("hint") and secret.startswith(c["hint"])]
-    chosen = matching if matching else (credentials if len(credentials) == 1 else [])
-    ends = [c["endDateTime"] for c in chosen if c.get("endDateTime")]
+    ends = [str(c["endDateTime"]) for c in read.held_secrets(secret) if c.get("endDateTime")]
     if not ends:
         return None
     try:

@@ -62,9 +62,9 @@ def is_consent_return(request: HttpRequest) -> bool:
 def consent_url(connection: Connection, state: str | None = None) -> str:
     """The connection's admin-consent URL (v2, on its cloud's login host, ``/.default`` scope)."""
     context = tokens.context_for(connection)
-    return tokenclient.admin_consent_url(
-        context.login_host, connection.tenant, connection.client_id, redirect_uri=connection.redirect_url or None,
-        scope=tokenclient.default_scope_or_resource("v2", connection.service_url), state=state)
+    return tokenclient.graph_admin_consent_url(
+        context.login_host, connection.tenant, connection.client_id, connection.service_url,
+        redirect_uri=connection.redirect_url or None, state=state)
 
 
 def begin(request: HttpRequest, connection: Connection) -> str:

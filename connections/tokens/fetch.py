@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.db.models import Q
@@ -22,7 +22,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from connections.alerts import states as alerts
 from connections.library import audit
-from microsoft import claims, diagnoses as diagnostics, tokenclient
+from microsoft import claims, clouds, diagnoses as diagnostics, tokenclient
 from connections.credentials import expiry as credentials
 from connections.encryption.keys import UndecryptableSecret
 from connections.encryption.fields import plaintext
@@ -67,12 +67,16 @@ class Outcome:
         return result
 
 
-def sandbox_portal_url(connection: Connection) -> str | None:
-    """The sandbox's portal page stands in for the Azure portal for sandbox connections."""
-    base = settings.GRAPH_SANDBOX_URL
-    if base and connection.token_url.startswith(base):
-        return f"{base}/_sandbox/portal"
-    return None
+def permissions_page_url(connection: Connection) -> str | None:
+    """The app's API permissions page from ``APP_PERMISSIONS_URL_TEMPLATE`` (``{client_id}`` and
+    ``{tenant}`` filled in), for a connection that signs in outside Microsoft's clouds; None: the
+    Azure portal of the connection's cloud."""
+    template = getattr(settings, "APP_PERMISSIONS_URL_TEMPLATE", "") or ""
+    login = urlsplit(connection.token_url).netloc
+    if not template or not login or tokenclient.is_microsoft_login_host(login):
+        return None
+    return (template.replace("{client_id}", quote(connection.client_id, safe=""))
+            .replace("{tenant}", quote(connection.tenant, safe="")))
 
 
 def context_for(connection: Connection) -> diagnostics.Context:
@@ -85,7 +89,7 @@ def context_for(connection: Connection) -> diagnostics.Context:
         tenant=connection.tenant,
         client_id=connection.client_id,
         entity_path=connection.entity,
-        login_host=login.netloc or "login.microsoftonline.com",
+        login_host=login.netloc or clouds.DEFAULT_CLOUD.login_host,
         grant_type=connection.grant_type,
         redirect_uri=connection.redirect_url or None,
         secret_looks_like_guid=readable and diagnostics.looks_like_guid(secret),
@@ -93,7 +97,7 @@ def context_for(connection: Connection) -> diagnostics.Context:
         endpoint_version=connection.token_version,
         graph_service_url=connection.service_url,
         secret_expires_on=connection.secret_expires_on,
-        permissions_page_url=sandbox_portal_url(connection),
+        permissions_page_url=permissions_page_url(connection),
         odata_select=connection.odata_select,
         certificate_thumbprint=_certificate_thumbprint(connection),
     )

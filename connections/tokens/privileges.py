@@ -24,9 +24,11 @@ def token_kind(connection: Connection) -> str:
     return "delegated" if connection.is_delegated else "app"
 
 
-def plan_for(connection: Connection, entities: list[str] | None = None) -> planner.Plan:
+def plan_for(connection: Connection, entities: list[str] | None = None, kind: str | None = None) -> planner.Plan:
+    """The plan for ``entities`` (default: those of the connections sharing the app) read with a
+    ``kind`` token (default: the connection's), under the connection's ``$select``."""
     return planner.plan(entities if entities is not None else sibling_entities(connection),
-                        token_kind(connection), connection.odata_select)
+                        kind or token_kind(connection), connection.odata_select)
 
 
 @dataclass(frozen=True)

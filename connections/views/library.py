@@ -5,8 +5,10 @@ Every connection is fetched through connections.library.access, so another team'
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -15,12 +17,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from microsoft import clouds
 from connections.library import audit
 from connections.credentials import expiry as credentials
 from connections.syncs import deltawindow
 from connections.syncs import schedules as sync_schedules
 from connections.library.access import Can, admin_teams, get_connection_for_user, scope, with_role
-from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
+from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
 from ..models import AuditEntry, Connection, Role, Team
 from connections.library.status import HEALTH_ORDER, Health, health, problems, with_status
 from .schedules import panel_context as schedule_panel_context
@@ -101,8 +104,10 @@ def _form_page(request: HttpRequest, form: ConnectionForm, connection: Connectio
         "form": form,
         "connection": connection,
         "secret_retype": SECRET_RETYPE if form.is_bound and form.errors else "",
-        "sandbox_url": sandbox_base(),
+        "sandbox_url": getattr(settings, "GRAPH_SANDBOX_URL", "") or "",
         "login_base": login_base_for(form["service_url"].value() or ""),
+        "login_bases": json.dumps(clouds.login_bases_by_graph_host()),
+        "guid_pattern": clouds.GUID_PATTERN,
     })
 
 

@@ -8,15 +8,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from microsoft import catalogue, diagnoses as diagnostics, planner, tokenclient
-from connections.tokens import consent, privileges, fetch as tokens
+from microsoft import catalogue, planner
+from connections.tokens import privileges, fetch as tokens
 from connections.library.access import get_connection_for_user
+from connections.library.forms import ProfileFieldsMixin
 
 MAX_FREE_PATHS = 20
+MULTI_TENANT_NAMES = ("organizations", "common")  # admin consent turns common into organizations
 
 
-class PlannerForm(forms.Form):
-    """Read-only input (GET): what to read, as whom, and the app to write the commands for."""
+class PlannerForm(ProfileFieldsMixin, forms.Form):
+    """Read-only input (GET): what to read, as whom, and the app to write the commands for.
+
+    The tenant and client ID are checked as the connection form checks them; here both may be
+    left empty, and the tenant may also be one of Entra's multi-tenant names."""
 
     entities = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple,
@@ -32,17 +37,13 @@ class PlannerForm(forms.Form):
                                    assume_scheme="https")
 
     def clean_client_id(self) -> str:
-        value = self.cleaned_data["client_id"].strip()
-        if value and not diagnostics.looks_like_guid(value):
-            raise forms.ValidationError("An application (client) ID is a GUID, like "
-                                        "00000000-0000-0000-0000-000000000000.")
-        return value
+        return super().clean_client_id() if self.cleaned_data["client_id"].strip() else ""
 
     def clean_tenant(self) -> str:
         value = self.cleaned_data["tenant"].strip()
-        if value and not consent.TENANT_PATTERN.match(value):
-            raise forms.ValidationError("A tenant is a GUID or a domain such as contoso.onmicrosoft.com.")
-        return value
+        if not value or value.lower() in MULTI_TENANT_NAMES:
+            return value.lower()
+        return super().clean_tenant()
 
     def clean_free_paths(self) -> list[str]:
         lines = [line.strip() for line in self.cleaned_data["free_paths"].splitlines() if line.strip()]
@@ -97,10 +98,10 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
         if not form.is_valid():
             return render(request, "connections/permissions/connection.html",
                           {"connection": connection, "can": connection.can, "form": form})
-        paths, kind = form.paths(), form.cleaned_data["kind"]
+        plan = privileges.plan_for(connection, form.paths(), form.cleaned_data["kind"])
     else:
-        paths, kind = privileges.sibling_entities(connection), privileges.token_kind(connection)
-    plan = planner.plan(paths, kind, connection.odata_select)
+        plan = privileges.plan_for(connection)
+    kind = plan.token_kind
     context_ = tokens.context_for(connection)
     row = getattr(connection, "token", None)
     held = list(getattr(row, "permissions", None) or [])
@@ -111,6 +112,5 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
         "unneeded": unneeded, "replaceable": replaceable, "missing": missing,
     }
     context.update(_outputs(plan, connection.client_id, connection.tenant, connection.redirect_url or None,
-                            first_login_host=context_.login_host,
-                            first_graph_resource=tokenclient.cloud_for_graph_url(connection.service_url).graph_resource))
+                            first_login_host=context_.login_host, first_graph_service_url=connection.service_url))
     return render(request, "connections/permissions/connection.html", context)

@@ -6,14 +6,12 @@
   const form = document.getElementById("profile-form");
   if (!form) return;
   const $ = (name) => form.elements.namedItem(name);
-  const LOGIN_HOSTS = {
-    "graph.microsoft.com": "https://login.microsoftonline.com",
-    "graph.microsoft.us": "https://login.microsoftonline.us",
-    "dod-graph.microsoft.us": "https://login.microsoftonline.us",
-    "microsoftgraph.chinacloudapi.cn": "https://login.chinacloudapi.cn",
-  };
+  // {Graph host: login base URL} of Microsoft's clouds, the global cloud first (from the server).
+  const LOGIN_BASES = JSON.parse(form.dataset.loginBases || "{}");
+  const GLOBAL_GRAPH = Object.keys(LOGIN_BASES)[0] || "";
+  const known = (host) => Object.prototype.hasOwnProperty.call(LOGIN_BASES, host);
   const sandbox = form.dataset.sandboxUrl || "";
-  const GUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+  const GUID = new RegExp("^(?:" + (form.dataset.guidPattern || "(?!)") + ")$");  // the server's GUID pattern
   const DOMAIN = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i;
 
   function parse(url) {
@@ -22,19 +20,18 @@
 
   function loginBase() {
     const service = parse($("service_url").value.trim());
-    if (!service) return "https://login.microsoftonline.com";
+    if (!service) return LOGIN_BASES[GLOBAL_GRAPH];
     const box = sandbox && parse(sandbox);
     if (box && service.origin === box.origin) return sandbox.replace(/\/+$/, "");
-    return LOGIN_HOSTS[service.hostname.toLowerCase()] || "https://login.microsoftonline.com";
+    const host = service.hostname.toLowerCase();
+    return LOGIN_BASES[known(host) ? host : GLOBAL_GRAPH];
   }
 
+  // Other hosts (a stand-in for Graph) take the global cloud's resource.
   function graphResource() {
     const service = parse($("service_url").value.trim());
     const host = service ? service.hostname.toLowerCase() : "";
-    if (host === "dod-graph.microsoft.us" || host === "graph.microsoft.us" || host === "microsoftgraph.chinacloudapi.cn") {
-      return "https://" + host;
-    }
-    return "https://graph.microsoft.com";
+    return "https://" + (known(host) ? host : GLOBAL_GRAPH);
   }
 
   // A field counts as ours while it is empty or still holds what we last put there.

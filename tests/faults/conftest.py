@@ -87,6 +87,7 @@ def own_worker(django_db_blocker, sandbox, broker_env, tmp_path, settings) -> It
             **os.environ, **broker_env, "CELERY_QUEUE": queue,
             "DATABASE_URL": test_database_url(),
             "GRAPH_SANDBOX_URL": sandbox.base_url, "GRAPH_CA_BUNDLE": sandbox.ca_path,
+            "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
             "WORKER_HEARTBEAT_SECONDS": "1",
             "FIELD_ENCRYPTION_KEYS": ",".join(django_settings.FIELD_ENCRYPTION_KEYS),
             "SECRET_KEY": django_settings.SECRET_KEY, **extra,

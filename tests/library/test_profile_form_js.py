@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from microsoft import clouds
+
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 HARNESS = r"""
 const fs = require("fs");
-const [script, sandbox] = process.argv.slice(2);
+const [script, sandbox, loginBases, guidPattern] = process.argv.slice(2);
 const els = {};
 function input(name, value) {
   return { name, value, dataset: {}, listeners: {}, addEventListener(ev, fn) { this.listeners[ev] = fn; } };
@@ -25,7 +27,7 @@ for (const [n, v] of Object.entries(start)) els[n] = input(n, v);
 const rows = {};
 const button = { addEventListener(ev, fn) { this.click = fn; } };
 const form = {
-  dataset: { sandboxUrl: sandbox },
+  dataset: { sandboxUrl: sandbox, loginBases, guidPattern },
   elements: { namedItem: (n) => els[n] || null },
   querySelector(sel) {
     if (sel === "[data-use-sandbox]") return sandbox ? button : null;
@@ -51,7 +53,9 @@ def run(tmp_path: Path, sandbox: str = "") -> dict:
     harness = tmp_path / "harness.js"
     harness.write_text(HARNESS)
     script = Path(settings.BASE_DIR) / "static" / "js" / "profile-form.js"
-    result = subprocess.run(["node", str(harness), str(script), sandbox], capture_output=True, text=True, timeout=30)
+    login_bases = json.dumps(clouds.login_bases_by_graph_host())  # what the form page renders
+    result = subprocess.run(["node", str(harness), str(script), sandbox, login_bases, clouds.GUID_PATTERN],
+                            capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

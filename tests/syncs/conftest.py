@@ -53,6 +53,7 @@ def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
     queue = f"own-{os.getpid()}-{time.monotonic_ns()}"
     env = {**os.environ, **broker_env, "CELERY_QUEUE": queue, "DATABASE_URL": test_database_url(),
            "GRAPH_SANDBOX_URL": big_sandbox.base_url, "GRAPH_CA_BUNDLE": str(Path(big_sandbox.ca_path)),
+           "APP_PERMISSIONS_URL_TEMPLATE": big_sandbox.portal_url,
            "WORKER_HEARTBEAT_SECONDS": "1", "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
            "SECRET_KEY": settings.SECRET_KEY}
     worker = WorkerProcess(env, tmp_path / "own-worker.log", concurrency=1, name="own-worker")

@@ -16,13 +16,14 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from microsoft.clouds import DEFAULT_CLOUD
 from connections.library import audit
 from connections.models import ClaimMapping, Connection, Membership, Role, Team
 from connections.policy import outbound_policy
 
 DEFAULT_PASSWORD = "demo-graphconn"
 TEAM_NAME = "Demo team"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+GRAPH_SCOPE = f"{DEFAULT_CLOUD.graph_resource}/.default"  # the sandbox answers for the global cloud
 DELEGATED_SCOPE = "User.Read Mail.Read"
 # name, entity, grant type, scope
 SANDBOX_CONNECTIONS = (
@@ -67,6 +68,7 @@ class Command(BaseCommand):
                 for name, entity, grant_type, scope in SANDBOX_CONNECTIONS:
                     self.sandbox_connection(demo, team, name, entity, sandbox, grant_type, scope)
                 self.warn_if_not_allowed(sandbox["base_url"])
+                self.note_permissions_page(sandbox.get("portal_url") or "")
                 if sandbox.get("dashboard_client_id"):
                     self.sign_in_mappings(team)
                     if sso_env:
@@ -149,6 +151,12 @@ class Command(BaseCommand):
                  "OIDC_AUTHORITY_HOST": sandbox["base_url"]}
         path.write_text("".join(f"{key}='{value}'\n" for key, value in lines.items()))
         path.chmod(0o600)
+
+    def note_permissions_page(self, portal_url: str) -> None:
+        """The API permissions links open the sandbox's portal only when the settings say so."""
+        if portal_url and not getattr(settings, "APP_PERMISSIONS_URL_TEMPLATE", ""):
+            self.stdout.write(f"Note: start the dashboard with APP_PERMISSIONS_URL_TEMPLATE={portal_url} so the "
+                              "API permissions links of the sandbox connections open the sandbox's portal.")
 
     def warn_if_not_allowed(self, base_url: str) -> None:
         parts = urlsplit(base_url)
