@@ -319,12 +319,7 @@ def interrupt_run(run: SyncRun, message: str) -> None:
     """Mark ``run`` interrupted with ``message`` and leave nothing of it visible (its staged items
     are dropped; it was never published). For a run whose worker died; harmless on a finished run.
     The next run starts from the last published snapshot, exactly as if this one never happened."""
-    diagnosis = diagnostics.Diagnosis(
-        "sync.interrupted", "warning", "The sync was interrupted", message,
-        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-         ("Pages read before", str(run.pages))],
-        [diagnostics.Step("Press Sync now to start again.", action="retry")],
-    )
+    diagnosis = diagnostics.sync.interrupted(message, run.heartbeat_at or run.created_at, run.pages)
     if stop_run(run, message, SyncRun.Status.INTERRUPTED, {**diagnosis.to_dict(), "kept": False}):
         audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}"[:500])
 
