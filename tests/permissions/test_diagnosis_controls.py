@@ -1,6 +1,7 @@
 """The one diagnosis template: every action a registered diagnosis can offer renders a control
 (a CSRF-protected POST button, or a link) for a role that may use it, and none that changes state
-for a viewer. Retry does what its step says: Sync now on a sync run, Test connection elsewhere."""
+for a viewer. Retry does what its step says: on a sync run the same POST as Sync now (labelled Sync
+again, so it is not mistaken for the panel's own button), elsewhere Test connection."""
 from __future__ import annotations
 
 import re
@@ -62,7 +63,7 @@ def test_retry_is_test_connection_on_the_token_panel_and_sync_now_on_a_sync_run(
     assert f'action="{reverse("connections:test", args=[connection_a.pk])}"' in on_token_panel
     assert "Test connection" in on_token_panel
     assert f'action="{reverse("connections:sync_start", args=[connection_a.pk])}"' in on_sync_run
-    assert "Sync now" in on_sync_run
+    assert "Sync again" in on_sync_run
 
 
 def test_a_viewer_sees_the_steps_and_links_but_no_button_that_changes_anything(connection_a):
