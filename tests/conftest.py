@@ -17,6 +17,10 @@ from tests.factories import *  # noqa: F401,F403  (sandbox app/connection fixtur
 
 from tests.worker import WorkerProcess, test_database_url
 
+# A diagnosis whose steps offer an action its registered kind does not declare raises (here and in
+# the worker, which inherits the environment).
+os.environ["DIAGNOSES_STRICT"] = "1"
+
 
 @pytest.fixture(scope="session", autouse=True)
 def broker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:

@@ -17,7 +17,7 @@ from django.db.models import Min, OuterRef, Subquery
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from microsoft import certificates, diagnoses as diagnostics
+from microsoft import certificates
 from connections.encryption.fields import plaintext
 from connections.models import AppCredential, Connection, ConnectionCertificate, CredentialCheck
 
@@ -46,30 +46,6 @@ def assertion_for(connection: Connection) -> str:
         private_key_pem=plaintext(cert.private_key), thumbprint_sha1=cert.thumbprint_sha1,
         thumbprint_sha256=cert.thumbprint_sha256, client_id=connection.client_id,
         audience=connection.token_url, form=cert.assertion_form)
-
-
-def missing_certificate_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "token.certificate_missing", "error", "No certificate is uploaded for this connection",
-        f"{connection.name} is set to sign in with a certificate, but none is saved. Nothing was sent to "
-        "Microsoft.",
-        [("Credential", "certificate (private_key_jwt)")],
-        [diagnostics.Step("Upload the certificate and its private key (PEM, or one PKCS#12 file).",
-                          action=diagnostics.ACTION_EDIT_SECRET)],
-    )
-
-
-def unreadable_key_diagnosis(where: str) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "token.certificate_key_unreadable", "error", "The saved private key is unreadable with the configured keys",
-        "The certificate's private key stored for this connection cannot be decrypted with any key in "
-        "FIELD_ENCRYPTION_KEYS (a key was probably removed before the values were rotated). Nothing was sent "
-        "to Microsoft.",
-        [("Where", where)],
-        [diagnostics.Step("Upload the certificate and its private key again.", action=diagnostics.ACTION_EDIT_SECRET),
-         diagnostics.Step("If the old key still exists, add it back to FIELD_ENCRYPTION_KEYS (after the newest) "
-                          "and run manage.py rotate_encryption_keys.")],
-    )
 
 
 @sensitive_variables()

@@ -80,7 +80,7 @@ def expire_stale_runs(connection: Connection) -> None:
         models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
         | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER))
     for run in stale:
-        _fail(run, run.job_id, _stale_diagnosis(run), user=None)
+        _fail(run, run.job_id, diagnostics.sync.stale(run.heartbeat_at or run.created_at), user=None)
 
 
 def start(connection: Connection, user: Any, *, trigger: str = SyncRun.Trigger.MANUAL) -> Job:
@@ -161,14 +161,14 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
     except outbound.OutboundError as err:
         return _fail(run, job_id, diagnostics.diagnose_transport_error(err, tokens.context_for(connection)), user)
     except SoftTimeLimitExceeded:
-        return _fail(run, job_id, _too_long_diagnosis(run), user)
+        return _fail(run, job_id, diagnostics.sync.too_long(run.pages, run.rows), user)
     except Exception:
         if not SyncRun.objects.filter(pk=run.pk).exists():
             # Deleted with its connection while it ran (its rows could not be written): nobody to tell.
             log.info("sync run %s stopped: it was deleted with its connection", run.pk)
             return {"ok": False, "run_id": str(run.pk), "deleted": True}
         log.exception("sync run %s crashed", run.pk)
-        _fail(run, job_id, _crash_diagnosis(), user)
+        _fail(run, job_id, diagnostics.sync.crashed(), user)
         raise
     finally:
         if reader is not None:
@@ -204,7 +204,7 @@ class _Reader:
                 connection, reason=TokenFetch.Reason.FETCH, source=GraphRefusal.Source.SYNC, job_id=job_id,
                 user=user, patience=float(settings.SYNC_PAGE_RETRY_SECONDS))
         except graphsession.TokenUnavailable as unavailable:
-            raise SyncFailed(unavailable.diagnosis or _crash_diagnosis(), kept=True) from None
+            raise SyncFailed(unavailable.diagnosis or diagnostics.sync.crashed(), kept=True) from None
         return cls(connection, run, session)
 
     @property
@@ -228,7 +228,7 @@ class _Reader:
             return self.session.get(url, params, headers, answered=lambda: self._prefetched(url, params),
                                     wait=self._retry_wait)
         except graphsession.TokenUnavailable as unavailable:
-            raise SyncFailed(unavailable.diagnosis or _crash_diagnosis(), kept=True) from None
+            raise SyncFailed(unavailable.diagnosis or diagnostics.sync.crashed(), kept=True) from None
 
     def _retry_wait(self, seconds: float, reason: str, attempt: int) -> None:
         budget = self.session.patience or 0.0
@@ -258,10 +258,12 @@ class _Reader:
                 raise outbound.DisallowedURL("The URL has an invalid port or host name.") from None
             if foreign:
                 # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
-                raise SyncFailed(_foreign_link_diagnosis(url, self.connection), kept=True)
+                raise SyncFailed(diagnostics.sync.foreign_link(self.connection.entity, urlsplit(url).netloc or "no host",
+                                                               urlsplit(self.connection.service_url).netloc), kept=True)
             outbound.check_url(url, self.policy)
         except outbound.DisallowedURL as refused:
-            raise SyncFailed(_unreadable_link_diagnosis(refused.message, self.connection), kept=True) from None
+            raise SyncFailed(diagnostics.sync.unreadable_link(
+                self.connection.entity, refused.message, urlsplit(self.connection.service_url).netloc), kept=True) from None
 
     def prefetch(self, url: str, headers: dict[str, str]) -> None:
         """Start downloading the next page while this one is stored: only a link that passes our own
@@ -353,31 +355,6 @@ def _full_run(reader: _Reader, run: SyncRun, entity: catalogue.Entity | None, pa
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-
-
-def _foreign_link_diagnosis(url: str, connection: Connection) -> diagnostics.Diagnosis:
-    host = urlsplit(url).netloc or "no host"
-    return diagnostics.Diagnosis(
-        "sync.foreign_link", "error", "Graph pointed the next page at another host",
-        f"The answer for {connection.entity} said the next page is at {host}, which is not the connection's "
-        f"service URL ({urlsplit(connection.service_url).netloc}). The dashboard sends the access token only "
-        "to the service URL's host, so the sync stopped and kept nothing.",
-        [("Next page host", host), ("Service URL host", urlsplit(connection.service_url).netloc)],
-        [diagnostics.Step("Check that the service URL is the Graph host the tenant uses (global or a national "
-                          "cloud), then sync again.", action="edit_connection")],
-    )
-
-
-def _unreadable_link_diagnosis(problem: str, connection: Connection) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "sync.unreadable_link", "error", "Graph gave a next-page link the dashboard cannot use",
-        f"The answer for {connection.entity} named its next page (or delta link) with a URL that fails the "
-        f"dashboard's outbound check: {problem.rstrip('.')}. Nothing was sent to it, and the sync stopped and "
-        "kept nothing.",
-        [("Problem", problem), ("Service URL host", urlsplit(connection.service_url).netloc)],
-        [diagnostics.Step("Try again; if it keeps happening, something between the dashboard and Graph (a proxy) "
-                          "is rewriting answers.", action="retry")],
-    )
 
 
 def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:
@@ -540,37 +517,6 @@ def _stopped(run: SyncRun) -> dict[str, Any]:
         synccontrol.finish_cancel(run)
         run.refresh_from_db()
     return {"ok": False, "run_id": str(run.pk), "stopped": True, "status": run.status}
-
-
-def _stale_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "sync.stale", "warning", "The sync stopped without finishing",
-        "No worker reported progress on this run for a long time (the worker was probably stopped "
-        "or restarted). Nothing it read was kept.",
-        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC")],
-        [diagnostics.Step("Press Sync now to start again.", action="retry")],
-    )
-
-
-def _too_long_diagnosis(run: SyncRun) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "sync.too_long", "warning", "The sync took longer than a worker may run one task",
-        f"The worker stopped the run at its time limit (CELERY_TASK_SOFT_TIME_LIMIT) after {run.pages} pages "
-        f"and {run.rows} rows. Nothing this run read was kept.",
-        [("Pages read", str(run.pages)), ("Rows read", str(run.rows))],
-        [diagnostics.Step("Narrow the read with $select or $filter, or ask your admin to raise "
-                          "CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT.", action="edit_connection")],
-    )
-
-
-def _crash_diagnosis() -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "sync.crashed", "error", "The sync stopped on an unexpected error",
-        "The worker hit an error the dashboard does not recognise; the details are in the worker's log. "
-        "Nothing this run read was kept.",
-        [], [diagnostics.Step("Press Sync now to try again; if it happens again, send the worker log to your admin.",
-                              action="retry")],
-    )
 
 
 # -- comparing ------------------------------------------------------------------------------------

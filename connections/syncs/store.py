@@ -329,12 +329,7 @@ def interrupt_run(run: SyncRun, message: str) -> bool:
     are dropped; it was never published), its job failed with it. For a run whose worker died;
     harmless on a finished run (returns False then).
     The next run starts from the last published snapshot, exactly as if this one never happened."""
-    diagnosis = diagnostics.Diagnosis(
-        "sync.interrupted", "warning", "The sync was interrupted", message,
-        [("Last sign of life", f"{run.heartbeat_at or run.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-         ("Pages read before", str(run.pages))],
-        [diagnostics.Step("Press Sync now to start again.", action="retry")],
-    )
+    diagnosis = diagnostics.sync.interrupted(message, run.heartbeat_at or run.created_at, run.pages)
     if not end_run(run, SyncRun.Status.INTERRUPTED, message, error={**diagnosis.to_dict(), "kept": False},
                    job_id=run.job_id):
         return False

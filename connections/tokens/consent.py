@@ -100,30 +100,7 @@ def take(request: HttpRequest, state: str) -> str:
 
 def declined_diagnosis(connection: Connection, answer: Return) -> diagnostics.Diagnosis:
     """Entra came back with an error instead of a grant: what happened and the next step."""
-    text = answer.description
-    code = re.search(r"AADSTS\d+", text)
-    declined = answer.error in ("access_denied", "permission_denied") or (code and code.group(0) == "AADSTS65004")
-    steps = [diagnostics.Step("Press Grant admin consent again and choose Accept.", action=diagnostics.ACTION_ADMIN_CONSENT)]
-    if declined:
-        title = "Admin consent was not granted"
-        why = ("The administrator cancelled or declined the consent page, so nothing was granted and the "
-               "connection is unchanged. Only a Global Administrator, Privileged Role Administrator or "
-               "Cloud Application Administrator can grant consent for the whole organisation: ask one "
-               "to open the consent link (or to grant it on the app's API permissions page) if you "
-               "cannot.")
-    else:
-        title = "Admin consent did not complete"
-        why = ("Microsoft's consent page sent the browser back with an error instead of a grant, so "
-               "nothing was granted and the connection is unchanged. Microsoft's words are below.")
-    url = tokens.context_for(connection).permissions_page_url or tokenclient.portal_api_permissions_url(
-        connection.client_id, tokens.context_for(connection).portal_cloud)
-    steps.append(diagnostics.Step("Or grant it on the app's API permissions page.", url=url))
-    return diagnostics.Diagnosis(
-        f"consent.{answer.error or 'error'}", "warning" if declined else "error", title, why,
-        [("Error", answer.error or "unknown"), ("Description", text or "none"),
-         ("AADSTS code", code.group(0) if code else "none")],
-        steps,
-    )
+    return diagnostics.consent.not_granted(answer.error, answer.description, tokens.context_for(connection))
 
 
 def remember_outcome(request: HttpRequest, connection: Connection, diagnosis: diagnostics.Diagnosis) -> None:

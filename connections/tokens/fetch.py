@@ -145,7 +145,7 @@ def fetch_token(connection: Connection, *, force: bool, reason: str = TokenFetch
             _release(row, owner)
             return settled
         if time.monotonic() > deadline:
-            return Outcome(False, row, diagnosis=_busy_diagnosis(connection))
+            return Outcome(False, row, diagnosis=diagnostics.token_endpoint.busy(connection.name))
         time.sleep(0.1)
     try:
         return _fetch(connection, row, reason, job_id, user)
@@ -181,15 +181,6 @@ def _joined(row: ConnectionToken) -> Outcome:
         return Outcome(True, row, fetch=fetch, joined=True)
     diagnosis = diagnostics.Diagnosis.from_dict(row.error) if row.error else None
     return Outcome(False, row, fetch=fetch, diagnosis=diagnosis, joined=True)
-
-
-def _busy_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "token.busy", "info", "A token fetch is already running",
-        f"Another request is already getting a token for {connection.name}; it has not finished "
-        "yet. Its result will show here when it does.",
-        [], [diagnostics.Step("Wait a moment, then try again.", action="retry")],
-    )
 
 
 @sensitive_variables()  # the debug 500 page must not show secrets or tokens
@@ -238,11 +229,12 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
         sign_in = connection.is_delegated and (diagnosis.key in _SIGN_IN_KEYS or err.error == "invalid_grant")
         return record_failure(connection, row, fetch, diagnosis, user, sign_in=sign_in, request_id=err.trace_id or "")
     except SignInRequired:
-        return record_failure(connection, row, fetch, _sign_in_diagnosis(connection), user, sign_in=True)
+        diagnosis = diagnostics.token_endpoint.sign_in_required(connection.name, connection.grant_type)
+        return record_failure(connection, row, fetch, diagnosis, user, sign_in=True)
     except UndecryptableSecret as exc:
         return record_failure(connection, row, fetch, unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:
-        return record_failure(connection, row, fetch, credentials.missing_certificate_diagnosis(connection), user)
+        return record_failure(connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user)
     return store_result(connection, row, fetch, result, reason, user)
 
 
@@ -326,30 +318,12 @@ def display_claims(decoded: claims.Claims) -> dict[str, Any]:
     }
 
 
-def _sign_in_diagnosis(connection: Connection) -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "token.sign_in_required", "warning", "Sign in with Microsoft first",
-        f"{connection.name} reads Graph as a signed-in person (authorization code). The dashboard "
-        "has no refresh token for it yet, or the last one was refused, so a person must sign in again.",
-        [("Grant type", connection.grant_type)],
-        [diagnostics.Step("Press Sign in with Microsoft and sign in as the user whose data this "
-                          "connection reads.", action="sign_in")],
-    )
-
-
 def unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Diagnosis:
+    """``message``: the UndecryptableSecret's, which names the field that cannot be decrypted."""
+    where = message.split(" cannot ")[0]
     if "ConnectionCertificate" in message:
-        return credentials.unreadable_key_diagnosis(message.split(" cannot ")[0])
-    return diagnostics.Diagnosis(
-        "token.secret_unreadable", "error", "The saved secret is unreadable with the configured keys",
-        "The client secret stored for this connection cannot be decrypted with any key in "
-        "FIELD_ENCRYPTION_KEYS (a key was probably removed before the secrets were rotated). "
-        "Nothing was sent to Microsoft.",
-        [("Where", message.split(" cannot ")[0])],
-        [diagnostics.Step("Edit the connection and enter the client secret again.", action="edit_secret"),
-         diagnostics.Step("If the old key still exists, add it back to FIELD_ENCRYPTION_KEYS (after the "
-                          "newest) and run manage.py rotate_encryption_keys.")],
-    )
+        return diagnostics.credentials.certificate_key_unreadable(where)
+    return diagnostics.credentials.secret_unreadable(where)
 
 
 def due_for_refresh(within: timedelta = timedelta(seconds=REUSE_SECONDS)):

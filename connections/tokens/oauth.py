@@ -82,7 +82,7 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
     except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
         return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:  # nothing is sent; the page says to upload one
-        return tokens.record_failure(connection, row, fetch, credentials.missing_certificate_diagnosis(connection), user)
+        return tokens.record_failure(connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user)
     # The browser waits on this request: a short timeout and one retry, the rest as configured.
     policy = replace(outbound_policy(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:
@@ -92,28 +92,10 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
         return tokens.record_failure(connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or "")
     except Exception:  # the fetch row is never left unfinished; the log has the traceback
         log.exception("sign-in code exchange for connection %s crashed", connection.pk)
-        return tokens.record_failure(connection, row, fetch, _crash_diagnosis(), user, sign_in=True)
+        return tokens.record_failure(connection, row, fetch, diagnostics.signin.crashed(), user, sign_in=True)
     return tokens.store_result(connection, row, fetch, result, TokenFetch.Reason.SIGN_IN, user)
-
-
-def _crash_diagnosis() -> diagnostics.Diagnosis:
-    return diagnostics.Diagnosis(
-        "signin.crashed", "error", "Sign-in stopped on an unexpected error",
-        "Redeeming the sign-in code hit an error the dashboard does not recognise; the details are in the "
-        "web server's log. Nothing was saved.",
-        [], [diagnostics.Step("Press Sign in with Microsoft to try again.", action="sign_in")],
-    )
 
 
 def error_diagnosis(connection: Connection, error: str, description: str) -> diagnostics.Diagnosis:
     """The authorise endpoint redirected back with ``error`` (the user cancelled, consent refused…)."""
-    cancelled = error == "access_denied"
-    return diagnostics.Diagnosis(
-        f"signin.{error or 'error'}", "warning" if cancelled else "error",
-        "Sign-in was cancelled" if cancelled else "Sign-in did not complete",
-        ("The person signing in cancelled, or declined the permissions the app asks for. Nothing was saved."
-         if cancelled else
-         "Microsoft's sign-in page sent the browser back with an error instead of a code. Nothing was saved."),
-        [("Error", error or "unknown"), ("Description", description[:300] or "none")],
-        [diagnostics.Step("Press Sign in with Microsoft to try again.", action="sign_in")],
-    )
+    return diagnostics.signin.returned_error(error, description)

@@ -210,14 +210,7 @@ def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diag
     rule = entity.rule(row.kind or "app", connection.odata_select) if entity is not None else None
     if entity is not None and rule is not None and rule.satisfied_by(permissions):
         present = ", ".join(rule.present(permissions))
-        after = diagnostics.Diagnosis(
-            "graph.permission_now_in_token", "info", f"The new token carries {present}",
-            f"Graph refused to read {entity.display_name} because the old token lacked "
-            f"{', '.join(before.missing) or 'a permission'}. The re-fetched token now carries {present}, "
-            "so the read should work: run Test connection (or the sync) again to confirm.",
-            [("Token permissions now", ", ".join(sorted(permissions)) or "none")],
-            [diagnostics.Step("Press Test connection to read the entity again.", action="test")],
-        )
+        after = diagnostics.graph.permission_now_in_token(entity.display_name, before.missing, present, permissions)
         stored.resolved, stored.diagnosis = True, after.to_dict()
         stored.save(update_fields=["resolved", "diagnosis"])
     else:
