@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from connections.jobs import actions
 from connections.models import GraphRefusal
-from tests.syncs.conftest import press_sync
+from tests.factories import press_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
