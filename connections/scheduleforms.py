@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from django import forms
+from django.utils.choices import BaseChoiceIterator
 
 from . import schedules
 from .models import SyncSchedule
@@ -28,6 +29,18 @@ def _select_html(name: str, values: tuple, attrs: tuple, choices: tuple, require
     return widget.render(name, list(values), dict(attrs), renderer)
 
 
+class _TimeZones(BaseChoiceIterator):
+    """Every time zone as a choice, built once (not normalised and deep-copied for every form)."""
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(_zone_choices())
+
+
+@lru_cache(maxsize=1)
+def _zone_choices() -> tuple[tuple[str, str], ...]:
+    return tuple((name, name) for name in schedules.time_zones())
+
+
 MODES = [("off", "Off (started by hand only)"), ("interval", "Every …"), ("cron", "Cron expression")]
 
 
@@ -38,6 +51,7 @@ class SyncScheduleForm(forms.Form):
     cron = forms.CharField(max_length=100, required=False, label="Cron expression",
                            help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5")
     time_zone = forms.ChoiceField(label="Time zone", initial="UTC", required=False, widget=ZoneSelect,
+                                  choices=_TimeZones(),
                                   help_text="Cron times are read in this zone; the next run is shown in it.")
 
     def __init__(self, *args: Any, schedule: SyncSchedule | None = None, **kwargs: Any) -> None:
@@ -46,7 +60,6 @@ class SyncScheduleForm(forms.Form):
                                  "unit": schedule.unit if schedule.unit != "seconds" else "minutes",
                                  "cron": schedule.cron, "time_zone": schedule.timezone}
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [(name, name) for name in schedules.time_zones()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
