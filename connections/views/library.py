@@ -19,7 +19,7 @@ from .. import audit, credentials, deltawindow
 from .. import schedules as sync_schedules
 from ..access import Can, admin_teams, get_connection_for_user, scope, with_role
 from ..forms import SECRET_RETYPE, ConnectionForm, login_base_for, sandbox_base
-from ..models import AuditEntry, Connection, Role, Team
+from ..models import AuditEntry, Connection, Role, SyncSchedule, Team
 from ..status import HEALTH_ORDER, Health, health, problems, with_status
 from .schedules import panel_context as schedule_panel_context
 
@@ -73,16 +73,26 @@ def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
     return entries[:AUDIT_TRAIL_LENGTH]
 
 
+# What the detail page reads with the connection, in its one query: the certificate and Entra's end
+# of the credential in use (the credentials panel), the schedule with what its next run needs.
+DETAIL_JOINS = ("certificate", "sync_schedule__periodic_task__interval", "sync_schedule__periodic_task__crontab")
+
+
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    connection = get_connection_for_user(request, pk, queryset=with_status(Connection.objects.all()))
+    joined = Connection.objects.select_related(*DETAIL_JOINS).annotate(in_use_end=credentials.in_use_end_subquery())
+    connection = get_connection_for_user(request, pk, queryset=with_status(joined))
     credentials.for_page(connection)
+    try:
+        schedule = connection.sync_schedule
+    except SyncSchedule.DoesNotExist:
+        schedule = None
     return render(request, "connections/detail.html", {
         "connection": connection,
         "can": connection.can,
         "problems": problems(connection),
         "audit_entries": _audit_entries(request, connection),
-        "sync_schedule": schedule_panel_context(connection),
+        "sync_schedule": schedule_panel_context(connection, schedule=schedule),
     })
 
 
