@@ -11,22 +11,42 @@ from django.utils.choices import BaseChoiceIterator
 from . import schedules
 from .models import SyncSchedule
 
-class ZoneSelect(forms.Select):
-    """The time zone select, its HTML rendered once per name, attributes, choices and chosen zone and
-    then reused: Django renders each of the ~600 options through its own template, which cost more
-    than all the rest of the connection page."""
+_RENDERED: dict[tuple, str] = {}
+
+
+class RenderedOnce:
+    """Widget mixin: a widget's HTML depends only on its class, name, value, attributes and choices, so
+    each combination is rendered once and then reused. Django renders every widget and every option
+    through templates on each page: the ~600 time zones alone cost more than the rest of the
+    connection page, the other four fields about a tenth of it."""
 
     def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
-        built = self.build_attrs(self.attrs, attrs)
-        return _select_html(name, tuple(self.format_value(value)), tuple(sorted(built.items())),
-                            tuple(self.choices), self.is_required, renderer)
+        shown = self.format_value(value)  # type: ignore[attr-defined]
+        key = (type(self), name, tuple(shown) if isinstance(shown, list) else shown,
+               tuple(sorted(self.build_attrs(self.attrs, attrs).items())),  # type: ignore[attr-defined]
+               tuple(getattr(self, "choices", ())), self.is_required, renderer)  # type: ignore[attr-defined]
+        html = _RENDERED.get(key)
+        if html is None:
+            if len(_RENDERED) >= 256:  # typed values (every, cron) make new keys: stay bounded
+                _RENDERED.clear()
+            html = _RENDERED[key] = super().render(name, value, attrs, renderer)  # type: ignore[misc]
+        return html
 
 
-@lru_cache(maxsize=64)
-def _select_html(name: str, values: tuple, attrs: tuple, choices: tuple, required: bool, renderer: Any) -> str:
-    widget = forms.Select(choices=list(choices))
-    widget.is_required = required
-    return widget.render(name, list(values), dict(attrs), renderer)
+class _RadioSelect(RenderedOnce, forms.RadioSelect):
+    pass
+
+
+class _NumberInput(RenderedOnce, forms.NumberInput):
+    pass
+
+
+class _Select(RenderedOnce, forms.Select):
+    pass
+
+
+class _TextInput(RenderedOnce, forms.TextInput):
+    pass
 
 
 class _TimeZones(BaseChoiceIterator):
@@ -45,12 +65,14 @@ MODES = [("off", "Off (started by hand only)"), ("interval", "Every …"), ("cro
 
 
 class SyncScheduleForm(forms.Form):
-    mode = forms.ChoiceField(choices=MODES, widget=forms.RadioSelect, initial="off")
-    every = forms.IntegerField(min_value=1, max_value=schedules.MAX_EVERY["minutes"], initial=60, required=False)
-    unit = forms.ChoiceField(choices=[("minutes", "minutes"), ("hours", "hours")], initial="minutes", required=False)
-    cron = forms.CharField(max_length=100, required=False, label="Cron expression",
+    mode = forms.ChoiceField(choices=MODES, widget=_RadioSelect, initial="off")
+    every = forms.IntegerField(min_value=1, max_value=schedules.MAX_EVERY["minutes"], initial=60, required=False,
+                               widget=_NumberInput)
+    unit = forms.ChoiceField(choices=[("minutes", "minutes"), ("hours", "hours")], initial="minutes", required=False,
+                             widget=_Select)
+    cron = forms.CharField(max_length=100, required=False, label="Cron expression", widget=_TextInput,
                            help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5")
-    time_zone = forms.ChoiceField(label="Time zone", initial="UTC", required=False, widget=ZoneSelect,
+    time_zone = forms.ChoiceField(label="Time zone", initial="UTC", required=False, widget=_Select,
                                   choices=_TimeZones(),
                                   help_text="Cron times are read in this zone; the next run is shown in it.")
 
