@@ -30,8 +30,10 @@ AUDIT_TRAIL_LENGTH = 50
 @require_GET
 def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
-    teams = list(scope(Team.objects.all(), request, team_field="pk"))
-    rows = with_role(with_status(Connection.objects.for_user(request).select_related("team")), request)
+    # The user's role comes with each team, once, rather than as a subquery per connection row.
+    teams = list(with_role(scope(Team.objects.all(), request, team_field="pk"), request, team_field="pk"))
+    roles = {team.pk: team.access_role for team in teams}
+    rows = with_status(Connection.objects.for_user(request).select_related("team"))
     rows = rows.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
     selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
@@ -40,6 +42,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     rows = list(rows.order_by("team__name", "name"))
     schedules = deltawindow.schedules_of([row.pk for row in rows])  # one query for every row
     for row in rows:
+        row.access_role = roles.get(row.team_id)
         row.can = Can(row.access_role)
         schedule = schedules.get(row.pk)
         row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
@@ -64,7 +67,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         "selected_entity": entity if entity in entities else "",
         "teams": teams,
         "selected_team": selected,
-        "can_create": admin_teams(request).exists(),
+        "can_create": any(Can(role).admin for role in roles.values()),
     })
 
 
