@@ -26,6 +26,8 @@ class Team(models.Model):
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    access_role: str | None  # set by library.access.with_role on the rows it returns
+
     class Meta:
         ordering = ["name"]
 

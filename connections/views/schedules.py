@@ -18,9 +18,18 @@ from connections.syncs.scheduleforms import SyncScheduleForm
 PANEL = "connections/panels/schedule.html"
 
 
-def panel_context(connection: Any, form: SyncScheduleForm | None = None, said: str = "") -> dict[str, Any]:
-    """What the panel shows: the schedule in words, its next run in the schedule's time zone, the form."""
-    schedule = SyncSchedule.objects.filter(connection=connection).select_related("periodic_task").first()
+_UNREAD = object()
+
+
+def panel_context(connection: Any, form: SyncScheduleForm | None = None, said: str = "",
+                  schedule: Any = _UNREAD) -> dict[str, Any]:
+    """What the panel shows: the schedule in words, its next run in the schedule's time zone, the form.
+
+    ``schedule``: the connection's schedule (or None) when the caller's query already joined it.
+    """
+    if schedule is _UNREAD:
+        schedule = (SyncSchedule.objects.filter(connection=connection)
+                    .select_related("periodic_task__interval", "periodic_task__crontab").first())
     upcoming = schedules.next_run(schedule)
     if upcoming is not None and schedule is not None:  # no schedule, no next run
         upcoming = upcoming.astimezone(zoneinfo.ZoneInfo(schedule.timezone))
