@@ -35,6 +35,7 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 	PYTHONPATH=$(CURDIR) $(BIN)/mypy
 

@@ -11,6 +11,7 @@ per second and the mean latency of one client alone (best of two interleaved rou
 page's ratio to the log-in page (the floor: a page that does almost nothing, measured in the same
 run). The target is list/login and detail/login >= 1/3.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ import requests
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))   # run as a script from anywhere
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 
 def main() -> None:
@@ -43,10 +44,16 @@ def main() -> None:
 
     var_dir = tempfile.mkdtemp(prefix="gc-bench-pages-")
     env = {
-        "VAR_DIR": var_dir, "DATABASE_URL": args.database_url or f"sqlite:///{var_dir}/bench.sqlite3",
-        "DJANGO_SETTINGS_MODULE": "graphconn.settings", "LOG_LEVEL": "WARNING",
-        "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
+        "VAR_DIR": var_dir,
+        "DATABASE_URL": args.database_url or f"sqlite:///{var_dir}/bench.sqlite3",
+        "DJANGO_SETTINGS_MODULE": "graphconn.settings",
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
     }
     os.environ.update(env)
@@ -60,23 +67,40 @@ def main() -> None:
     cookie, detail = populate(args.connections)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "graphconn.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning"], cwd=ROOT, env={**os.environ, **env})
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "graphconn.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_up(base)
         pages = {"login": ("/accounts/login/", None), "list": ("/", cookie), "detail": (detail, cookie)}
         # Two rounds, pages interleaved, best of each: the machine is shared, and a busy neighbour
         # in one page's seconds would otherwise decide the ratio.
-        rounds = [{name: measure(base + path, session, args.clients, args.seconds)
-                   for name, (path, session) in pages.items()} for _ in range(2)]
+        rounds = [
+            {name: measure(base + path, session, args.clients, args.seconds) for name, (path, session) in pages.items()}
+            for _ in range(2)
+        ]
         figures = {name: (max(r[name][0] for r in rounds), min(r[name][1] for r in rounds)) for name in pages}
     finally:
         server.terminate()
         server.wait(10)
     login_rate = figures["login"][0]
-    print(f"{args.clients} concurrent clients, {args.seconds:g} s per page, gunicorn 2 workers, "
-          f"{args.connections} connections, detail page with 20 runs")
+    print(
+        f"{args.clients} concurrent clients, {args.seconds:g} s per page, gunicorn 2 workers, "
+        f"{args.connections} connections, detail page with 20 runs"
+    )
     print(f"{'page':8s} {'req/s':>8s} {'vs login':>9s} {'1 client':>10s}")
     for name, (rate, latency) in figures.items():
         print(f"{name:8s} {rate:8.0f} {rate / login_rate:9.2f} {latency * 1000:8.1f} ms")
@@ -99,24 +123,50 @@ def populate(count: int) -> tuple[str, str]:
     first = None
     for index in range(count):
         connection = Connection.objects.create(
-            team=team, name=f"Connection {index:03d}", tenant="contoso.onmicrosoft.com",
-            client_id="6731de76-14a6-49ae-97bc-6eba6914391e", client_secret=f"secret-{index}-value~abcdefghijkl",
+            team=team,
+            name=f"Connection {index:03d}",
+            tenant="contoso.onmicrosoft.com",
+            client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
+            client_secret=f"secret-{index}-value~abcdefghijkl",
             token_url="https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
-            scope="https://graph.microsoft.com/.default", entity="users",
-            secret_expires_on=(now + timedelta(days=20)).date())
-        ConnectionToken.objects.create(connection=connection, state="valid", access_token="x" * 1200,
-                                       expires_at=now + timedelta(hours=1), permissions=["User.Read.All"])
+            scope="https://graph.microsoft.com/.default",
+            entity="users",
+            secret_expires_on=(now + timedelta(days=20)).date(),
+        )
+        ConnectionToken.objects.create(
+            connection=connection,
+            state="valid",
+            access_token="x" * 1200,
+            expires_at=now + timedelta(hours=1),
+            permissions=["User.Read.All"],
+        )
         first = first or connection
         for run in range(20 if connection is first else 1):
             job = Job.objects.create(kind=Job.Kind.SYNC, connection=connection, state="succeeded", sent_at=now)
             failed = run % 4 == 3
-            error = {"key": "graph.server_error", "severity": "error", "title": "Microsoft Graph had a problem",
-                     "explanation": "x" * 400, "evidence": [["HTTP status", "503"]] * 6,
-                     "steps": [{"text": "Try again.", "action": "retry", "url": None}], "kept": False}
-            SyncRun.objects.create(connection=connection, job=job, entity="users", status="failed" if failed else "succeeded",
-                                   created_at=now - timedelta(minutes=run), started_at=now - timedelta(minutes=run),
-                                   finished_at=now - timedelta(minutes=run) + timedelta(seconds=30), pages=5, rows=0 if failed else 4000,
-                                   bytes=1_000_000, error=error if failed else {}, message="Read 4000 rows in 5 pages.")
+            error = {
+                "key": "graph.server_error",
+                "severity": "error",
+                "title": "Microsoft Graph had a problem",
+                "explanation": "x" * 400,
+                "evidence": [["HTTP status", "503"]] * 6,
+                "steps": [{"text": "Try again.", "action": "retry", "url": None}],
+                "kept": False,
+            }
+            SyncRun.objects.create(
+                connection=connection,
+                job=job,
+                entity="users",
+                status="failed" if failed else "succeeded",
+                created_at=now - timedelta(minutes=run),
+                started_at=now - timedelta(minutes=run),
+                finished_at=now - timedelta(minutes=run) + timedelta(seconds=30),
+                pages=5,
+                rows=0 if failed else 4000,
+                bytes=1_000_000,
+                error=error if failed else {},
+                message="Read 4000 rows in 5 pages.",
+            )
     session = SessionStore()
     session["_auth_user_id"], session["_auth_user_backend"] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()

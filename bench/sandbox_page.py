@@ -4,6 +4,7 @@ Run: .venv/bin/python bench/sandbox_page.py [users]
 Prints the median time to build a page (GraphApi.handle) and to serialise it to JSON bytes, for
 a page at the start and one deep into a large generated directory.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from graphsandbox.directory import Directory  # noqa: E402
 from graphsandbox.graph import Caller, GraphApi  # noqa: E402
@@ -23,8 +24,9 @@ CALLER = Caller(app_id="bench", roles=frozenset({"User.Read.All"}), scopes=froze
 
 def request(url: str) -> Request:
     parts = urlsplit(url)
-    return Request("GET", parts.path, dict(parse_qsl(parts.query)), {}, base_url="https://graph.bench",
-                   raw_query=parts.query)
+    return Request(
+        "GET", parts.path, dict(parse_qsl(parts.query)), {}, base_url="https://graph.bench", raw_query=parts.query
+    )
 
 
 def timed(api: GraphApi, url: str, rounds: int = 15) -> tuple[float, float, int]:
@@ -32,7 +34,7 @@ def timed(api: GraphApi, url: str, rounds: int = 15) -> tuple[float, float, int]
     size = 0
     for _ in range(rounds):
         start = time.perf_counter()
-        resp = api.handle(request(url), "v1.0", urlsplit(url).path[len("/v1.0"):], CALLER)
+        resp = api.handle(request(url), "v1.0", urlsplit(url).path[len("/v1.0") :], CALLER)
         mid = time.perf_counter()
         size = len(resp.body_bytes())
         end = time.perf_counter()

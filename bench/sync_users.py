@@ -13,6 +13,7 @@ file. It prints each figure and its ratio against its target:
 (f) 20 runs with 1 % change each, then the stored versions per user;
 (g) peak resident memory of a first full sync at 10,000 and at N users (each in a child process).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))   # run as a script from anywhere
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 
 def main() -> None:
@@ -40,8 +41,11 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument("--rss-only", action="store_true", help="(g): one first full sync, print peak RSS")
     parser.add_argument("--runs", type=int, default=20, help="runs of (f)")
-    parser.add_argument("--profile", action="store_true",
-                        help="print cProfile's top functions and the queries over 20 ms of (b), (c) and (e)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print cProfile's top functions and the queries over 20 ms of (b), (c) and (e)",
+    )
     args = parser.parse_args()
 
     from graphsandbox.testing import start_sandbox
@@ -49,20 +53,28 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="gc-bench-sync-")
     database_url, drop = _database(args.database_url, var_dir)
     if not args.rss_only:
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}, {'PostgreSQL' if drop else 'SQLite'}")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, {'PostgreSQL' if drop else 'SQLite'}"
+        )
         print(f"starting a sandbox with {args.users:,} users…", flush=True)
     sandbox = start_sandbox(users=args.users, groups=10, seed=11)
     try:
-        os.environ.update({
-            "VAR_DIR": var_dir, "DATABASE_URL": database_url,
-            "GRAPH_SANDBOX_URL": sandbox.base_url, "GRAPH_CA_BUNDLE": sandbox.ca_path, "LOG_LEVEL": "WARNING",
-            "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
-            "DJANGO_SETTINGS_MODULE": "graphconn.settings",
-            # DEBUG off: with it on, Django keeps the text of every query in memory.
-            "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        })
+        os.environ.update(
+            {
+                "VAR_DIR": var_dir,
+                "DATABASE_URL": database_url,
+                "GRAPH_SANDBOX_URL": sandbox.base_url,
+                "GRAPH_CA_BUNDLE": sandbox.ca_path,
+                "LOG_LEVEL": "WARNING",
+                "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
+                "DJANGO_SETTINGS_MODULE": "graphconn.settings",
+                # DEBUG off: with it on, Django keeps the text of every query in memory.
+                "DEBUG": "false",
+                "SECRET_KEY": secrets.token_urlsafe(50),
+                "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            }
+        )
         import django
 
         django.setup()
@@ -106,15 +118,21 @@ def _connection(sandbox):
 
     team, _ = Team.objects.get_or_create(name="bench")
     return Connection.objects.create(
-        team=team, name=f"bench users {secrets.token_hex(2)}", tenant=sandbox.tenant_id,
-        client_id=sandbox.client_id, client_secret=sandbox.client_secret, service_url=sandbox.graph_url,
+        team=team,
+        name=f"bench users {secrets.token_hex(2)}",
+        tenant=sandbox.tenant_id,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        service_url=sandbox.graph_url,
         token_url=f"{sandbox.base_url}/{sandbox.tenant_id}/oauth2/v2.0/token",
-        scope="https://graph.microsoft.com/.default", entity="users")
+        scope="https://graph.microsoft.com/.default",
+        entity="users",
+    )
 
 
 def _run(connection, profile: bool = False):
-    from connections.syncs import engine as sync
     from connections.models import SyncRun
+    from connections.syncs import engine as sync
 
     sync_run = SyncRun.objects.create(connection=connection, entity=connection.entity)
     profiler = None
@@ -161,7 +179,7 @@ def _first_sync(sandbox) -> None:
 
 def floor(sandbox) -> tuple[float, int]:
     """(a): what any client must spend: the same pages, one keep-alive session, each page parsed."""
-    session = sandbox.session()   # a plain requests.Session that trusts the sandbox's CA
+    session = sandbox.session()  # a plain requests.Session that trusts the sandbox's CA
     session.headers["Authorization"] = f"Bearer {sandbox.token()}"
     started = time.perf_counter()
     url, params, items = f"{sandbox.graph_url}/users", {"$top": "999"}, 0
@@ -175,18 +193,19 @@ def floor(sandbox) -> tuple[float, int]:
 def change(sandbox, keys: list[str], label: str) -> None:
     session = sandbox.session()
     for index, key in enumerate(keys):
-        session.patch(f"{sandbox.base_url}/_sandbox/users/{key}", json={"jobTitle": f"{label} {index}"},
-                      timeout=10).raise_for_status()
+        session.patch(
+            f"{sandbox.base_url}/_sandbox/users/{key}", json={"jobTitle": f"{label} {index}"}, timeout=10
+        ).raise_for_status()
 
 
 def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = False) -> None:
     import random
 
-    from connections.tokens import fetch as tokens
     from connections.models import SyncRun, SyncVersion
+    from connections.tokens import fetch as tokens
 
     connection = _connection(sandbox)
-    tokens.ensure_token(connection)   # the token is not part of any figure
+    tokens.ensure_token(connection)  # the token is not part of any figure
     rng = random.Random(11)
     one_percent = max(1, users // 100)
 
@@ -202,7 +221,7 @@ def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = Fal
     assert first.rows == users and first.mode == "full", (first.rows, first.mode)
     line("(b) first full sync", b, b / a, "<= 1.5 x a", f"{first.rows:,} rows {first.pages} pages")
 
-    SyncRun.objects.filter(pk=first.pk).update(delta_link="")   # the next run reads everything
+    SyncRun.objects.filter(pk=first.pk).update(delta_link="")  # the next run reads everything
     full, c = _run(connection, profile)
     assert full.mode == "full" and (full.added, full.changed, full.removed) == (0, 0, 0)
     line("(c) full re-read, nothing changed", c, c / a, "<= 1.2 x a")
@@ -225,18 +244,33 @@ def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = Fal
         assert run.changed == one_percent, run.changed
         seconds.append(took)
     per_user = SyncVersion.objects.filter(stream__connection=connection).count() / users
-    print(f"(f) {runs} runs of 1 % change: {sum(seconds) / len(seconds):.2f} s each on average; "
-          f"{per_user:.3f} stored versions per user (target <= 1.25; the old store: {runs + 5} rows per user)")
+    print(
+        f"(f) {runs} runs of 1 % change: {sum(seconds) / len(seconds):.2f} s each on average; "
+        f"{per_user:.3f} stored versions per user (target <= 1.25; the old store: {runs + 5} rows per user)"
+    )
 
     rss = {}
     for count in sorted({10_000, users}):
-        out = subprocess.run([sys.executable, __file__, str(count), "--rss-only",
-                              "--database-url", database_url if database_url.startswith("postgres") else ""],
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                str(count),
+                "--rss-only",
+                "--database-url",
+                database_url if database_url.startswith("postgres") else "",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         rss[count] = float(out[-1])
     low, high = rss[min(rss)], rss[max(rss)]
-    print("(g) peak RSS of a first full sync: " + ", ".join(f"{n:,} users {v:.0f} MiB" for n, v in rss.items())
-          + f"; ratio {high / low:.2f} (target <= 1.2)")
+    print(
+        "(g) peak RSS of a first full sync: "
+        + ", ".join(f"{n:,} users {v:.0f} MiB" for n, v in rss.items())
+        + f"; ratio {high / low:.2f} (target <= 1.2)"
+    )
 
 
 if __name__ == "__main__":

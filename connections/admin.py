@@ -1,4 +1,5 @@
 """Django admin: teams with their members, connections (secret write-only), read-only audit log and jobs."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,9 +10,10 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from connections.accounts.lockout import ThrottledAdminAuthenticationForm
 from connections.library import audit
 from connections.library.forms import ProfileFieldsMixin, write_only_secret
-from connections.accounts.lockout import ThrottledAdminAuthenticationForm
+
 from .models import Alert, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
 
 
@@ -19,6 +21,7 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
+
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
@@ -34,7 +37,8 @@ class ConnectionAdminForm(ProfileFieldsMixin, forms.ModelForm):
     """The dashboard form's field checks; the stored secret is never rendered (blank keeps it)."""
 
     new_client_secret = write_only_secret(
-        "Client secret", "Write-only. Leave blank to keep the saved secret; type a value to replace it.")
+        "Client secret", "Write-only. Leave blank to keep the saved secret; type a value to replace it."
+    )
 
     class Meta:
         model = Connection
@@ -54,10 +58,26 @@ class ConnectionAdmin(admin.ModelAdmin):
     search_fields = ["name", "tenant", "client_id", "entity"]
     readonly_fields = ["id", "secret_state", "created_by", "created_at", "updated_by", "updated_at"]
     fieldsets = [
-        ("Connection", {"fields": ["id", "name", "team", "service_url", "entity", "item_url",
-                                    "odata_select", "odata_filter"]}),
-        ("OAuth2", {"fields": ["tenant", "token_version", "grant_type", "client_id", "token_url",
-                                "authorize_url", "redirect_url", "scope", "resource"]}),
+        (
+            "Connection",
+            {"fields": ["id", "name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter"]},
+        ),
+        (
+            "OAuth2",
+            {
+                "fields": [
+                    "tenant",
+                    "token_version",
+                    "grant_type",
+                    "client_id",
+                    "token_url",
+                    "authorize_url",
+                    "redirect_url",
+                    "scope",
+                    "resource",
+                ]
+            },
+        ),
         ("Client secret", {"fields": ["secret_state", "new_client_secret", "secret_expires_on"]}),
         ("History", {"fields": ["created_by", "created_at", "updated_by", "updated_at"]}),
     ]
@@ -68,9 +88,11 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Saved secret")
     def secret_state(self, obj: Connection) -> str:
-        return {"saved": "•••• saved", "none": "none", "unreadable": "unreadable with the configured keys — re-enter it"}[
-            obj.secret_state
-        ]
+        return {
+            "saved": "•••• saved",
+            "none": "none",
+            "unreadable": "unreadable with the configured keys — re-enter it",
+        }[obj.secret_state]
 
     def save_model(self, request: HttpRequest, obj: Connection, form: Any, change: bool) -> None:
         secret = form.cleaned_data.get("new_client_secret")
@@ -132,12 +154,22 @@ class JobAdmin(ReadOnlyAdmin):
 class SyncRunAdmin(ReadOnlyAdmin):
     """Runs for support work; the records themselves are browsed in the dashboard."""
 
-    list_display = ["created_at", "connection", "entity", "mode", "status", "pages", "rows", "added", "changed",
-                    "removed", "started_by"]
+    list_display = [
+        "created_at",
+        "connection",
+        "entity",
+        "mode",
+        "status",
+        "pages",
+        "rows",
+        "added",
+        "changed",
+        "removed",
+        "started_by",
+    ]
     list_filter = ["status", "mode"]
     search_fields = ["connection__name", "entity"]
     exclude = ["delta_link"]  # internal state, of no use to a reader
-
 
 
 @admin.register(NotificationChannel)

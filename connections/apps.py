@@ -8,4 +8,4 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Graph connections"
 
     def ready(self) -> None:
-        from connections.jobs import signals# noqa: F401  (Celery signal handlers that keep Job rows current)
+        from connections.jobs import signals  # noqa: F401  (Celery signal handlers that keep Job rows current)

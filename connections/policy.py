@@ -2,6 +2,7 @@
 
 Read from Django settings on each call (cheap, and tests can override settings).
 """
+
 from __future__ import annotations
 
 from django.conf import settings

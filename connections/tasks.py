@@ -4,6 +4,7 @@ Each task takes its job id first (the job id is the task id, see background.enqu
 are idempotent — a re-delivered token task joins or repeats a fetch, nothing is duplicated —
 so they run with ``acks_late``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,15 +19,14 @@ from django.utils import timezone
 from connections.alerts import channels
 from connections.alerts import checks as alert_checks
 from connections.alerts import states as alerts
-from connections.jobs import kinds
+from connections.jobs import kinds, reaper
 from connections.jobs import queue as background
-from connections.jobs import reaper
 from connections.library import audit
 from connections.models import Alert, Connection, Job, SyncRun, TokenFetch
 from connections.syncs import engine as sync
 from connections.syncs import retention
-from connections.tokens import appinfo, fetch as tokens
-from connections.tokens import probe
+from connections.tokens import appinfo, probe
+from connections.tokens import fetch as tokens
 from connections.tokens import session as graphsession
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,9 @@ def _user(job_id: str):
 
 
 @shared_task(bind=True, acks_late=True, name=kinds.FETCH_TOKEN_TASK)
-def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
-                reason: str = TokenFetch.Reason.FETCH) -> dict:
+def fetch_token(
+    self, job_id: str, connection_id: str, force: bool = False, reason: str = TokenFetch.Reason.FETCH
+) -> dict:
     connection = _connection(job_id, connection_id)
     if connection is None:
         return {"ok": False}
@@ -80,8 +81,9 @@ def fetch_token(self, job_id: str, connection_id: str, force: bool = False,
     except DatabaseError as error:
         return _unless_deleted(connection_id, error)
     if not outcome.ok:
-        background.mark_failed(job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed",
-                               result=result)
+        background.mark_failed(
+            job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed", result=result
+        )
     return result
 
 
@@ -104,13 +106,17 @@ def test_connection(self, job_id: str, connection_id: str) -> dict:
 @shared_task(name="connections.refresh_due_tokens")
 def refresh_due_tokens() -> dict:
     """Beat, every minute: queue a refresh for each token expiring within 5 minutes."""
-    busy = Job.objects.filter(kind__in=TOKEN_JOB_KINDS, state__in=[Job.State.QUEUED, Job.State.RUNNING],
-                              created_at__gte=timezone.now() - timedelta(minutes=10)).values("connection_id")
+    busy = Job.objects.filter(
+        kind__in=TOKEN_JOB_KINDS,
+        state__in=[Job.State.QUEUED, Job.State.RUNNING],
+        created_at__gte=timezone.now() - timedelta(minutes=10),
+    ).values("connection_id")
     refresh = kinds.get(Job.Kind.TOKEN_REFRESH)
     queued = 0
     for row in tokens.due_for_refresh().exclude(connection_id__in=busy):
-        background.enqueue(refresh.task, refresh.kind, connection=row.connection,
-                           args=refresh.task_args(row.connection_id))
+        background.enqueue(
+            refresh.task, refresh.kind, connection=row.connection, args=refresh.task_args(row.connection_id)
+        )
         queued += 1
     return {"queued": queued}
 
@@ -118,8 +124,11 @@ def refresh_due_tokens() -> dict:
 @shared_task(bind=True, acks_late=True, name=kinds.SYNC_ENTITY_TASK)
 def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
     """Idempotent: a re-delivered task finds its run finished (or running) and returns."""
-    run = SyncRun.objects.filter(pk=run_id, connection_id=connection_id).select_related(
-        "connection__team", "started_by").first()
+    run = (
+        SyncRun.objects.filter(pk=run_id, connection_id=connection_id)
+        .select_related("connection__team", "started_by")
+        .first()
+    )
     if run is None:
         background.mark_failed(job_id, "The connection or the sync run was deleted before the job ran.")
         return {"ok": False}
@@ -130,7 +139,6 @@ def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
 def prune_sync_runs() -> dict:
     """Beat, every six hours: drop sync runs beyond SYNC_RUNS_KEPT per connection."""
     return retention.prune_sync_runs()
-
 
 
 @shared_task(name=alerts.DELIVER_TASK, acks_late=True)

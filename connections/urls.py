@@ -1,4 +1,5 @@
 """URLs of the connection library (namespace ``connections``). ``connections/oauth/`` is reserved."""
+
 from django.urls import path
 
 from .views import alerts, consent, credentials, library, planner, schedules, syncs, tokens

@@ -1,4 +1,5 @@
 """The graphconn project: settings, URLs and the Celery app."""
+
 from .celery import app as celery_app
 
 __all__ = ("celery_app",)

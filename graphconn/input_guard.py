@@ -6,6 +6,7 @@ strips them from every query parameter, form field and cookie before any view or
 after it reads them. Tab, line feed and carriage return stay (multi-line fields); forms that must
 be one line refuse those themselves.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Response headers that Django 5.2 does not set by itself."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,7 +21,10 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         policy = settings.CONTENT_SECURITY_POLICY
-        if policy and "Content-Security-Policy" not in response and \
-                response.get("Content-Type", "").startswith("text/html"):
+        if (
+            policy
+            and "Content-Security-Policy" not in response
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
             response["Content-Security-Policy"] = policy
         return response

@@ -4,6 +4,7 @@ It rewrites the record's final message (arguments merged in) and any formatted t
 a secret passed as an argument, inside a dict, a URL query, a form body or an exception
 message is masked before any handler writes it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,7 @@ MASK = "[redacted]"
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # PEM private keys (a certificate credential's key), whole blocks
-    (re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S),
-     MASK),
+    (re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S), MASK),
     # Authorization: Bearer eyJ...  /  bearer tokens anywhere
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
     # JWTs standing alone (three base64url parts, header starting eyJ)

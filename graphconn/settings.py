@@ -4,6 +4,7 @@ Every value has a safe development default so that ``make run`` works on a bare 
 (SQLite under var/, kombu's filesystem broker under var/, generated keys under var/);
 with DEBUG off the secrets must be given and ``manage.py check --deploy`` is clean.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,7 @@ FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off "
-            "(comma-separated Fernet keys, newest first)."
+            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off (comma-separated Fernet keys, newest first)."
         )
     FIELD_ENCRYPTION_KEYS = [_dev_secret("field_encryption_key", lambda: Fernet.generate_key().decode())]
 for _index, _key in enumerate(FIELD_ENCRYPTION_KEYS):
@@ -185,7 +185,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 CONTENT_SECURITY_POLICY = env.str(
     "CONTENT_SECURITY_POLICY",
     default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
 )
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -290,8 +290,10 @@ WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
 # A running sync writes its heartbeat after every page and every few seconds while it waits to ask a
 # page again; one silent for this long is interrupted by the reaper (beat, every REAPER_SECONDS).
 # At most 2 minutes; at least a slow page (two outbound timeouts) plus a few heartbeats.
-SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=min(
-    120, max(int(2 * env.float("GRAPH_HTTP_TIMEOUT", default=15.0)) + 6 * WORKER_HEARTBEAT_SECONDS, 60)))
+SYNC_STALE_AFTER_SECONDS = env.int(
+    "SYNC_STALE_AFTER_SECONDS",
+    default=min(120, max(int(2 * env.float("GRAPH_HTTP_TIMEOUT", default=15.0)) + 6 * WORKER_HEARTBEAT_SECONDS, 60)),
+)
 # /healthz reports work queued longer than this as stuck.
 QUEUED_STUCK_AFTER_SECONDS = env.int("QUEUED_STUCK_AFTER_SECONDS", default=10 * 60)
 
@@ -374,5 +376,7 @@ _sso = _EntraSignIn.from_settings(_sys.modules[__name__])
 if _sso.problems():
     raise ImproperlyConfigured("Sign in with Microsoft: " + " ".join(_sso.problems()))
 if not LOCAL_LOGIN_ENABLED and not _sso.enabled:
-    raise ImproperlyConfigured("LOCAL_LOGIN_ENABLED=False needs Sign in with Microsoft (OIDC_TENANT_ID, "
-                               "OIDC_RP_CLIENT_ID and a secret or certificate); only superusers could log in otherwise.")
+    raise ImproperlyConfigured(
+        "LOCAL_LOGIN_ENABLED=False needs Sign in with Microsoft (OIDC_TENANT_ID, "
+        "OIDC_RP_CLIENT_ID and a secret or certificate); only superusers could log in otherwise."
+    )

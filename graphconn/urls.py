@@ -1,4 +1,5 @@
 """Top-level URLs: auth, admin, health, and the connection library."""
+
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponsePermanentRedirect

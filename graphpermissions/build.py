@@ -8,6 +8,7 @@ permission's ids, names, descriptions, consent and privilege per scheme, and for
 the permissions that grant ``GET`` on it with Microsoft's ``least=`` marks. Nothing is decided
 here: choosing the least privileged permission happens in ``graphpermissions.reference``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,12 @@ _WELL_FORMED = re.compile(r"^/[^{}]*(\{[^{}/]*\}[^{}]*)*$")
 
 def _deployment(deployments: list[dict[str, Any]], scheme: str) -> dict[str, Any] | None:
     """The public-cloud deployment of a permission for one scheme (visible and enabled first)."""
-    public = [d for d in deployments if d.get("scheme") == scheme and "public" in
-              [e.strip().lower() for e in str(d.get("environment") or "").split(";")]]
+    public = [
+        d
+        for d in deployments
+        if d.get("scheme") == scheme
+        and "public" in [e.strip().lower() for e in str(d.get("environment") or "").split(";")]
+    ]
     public.sort(key=lambda d: (bool(d.get("isHidden")), d.get("isEnabled") is False))
     return public[0] if public else None
 
@@ -53,9 +58,13 @@ def derive(permissions: dict[str, Any], provisioning: dict[str, Any], source: di
             if info is None or deployed is None or not deployed.get("id"):
                 continue
             offered = not deployed.get("isHidden") and deployed.get("isEnabled") is not False
-            kinds[kind] = [str(deployed["id"]).lower(), info.get("adminDisplayName") or "",
-                           int(bool(info.get("requiresAdminConsent", kind == "application"))),
-                           int(info.get("privilegeLevel") or 3), int(offered)]
+            kinds[kind] = [
+                str(deployed["id"]).lower(),
+                info.get("adminDisplayName") or "",
+                int(bool(info.get("requiresAdminConsent", kind == "application"))),
+                int(info.get("privilegeLevel") or 3),
+                int(offered),
+            ]
         if kinds:
             perms[name] = kinds
     names = sorted(perms)
@@ -71,8 +80,11 @@ def derive(permissions: dict[str, Any], provisioning: dict[str, Any], source: di
             for raw_path, marker in (path_set.get("paths") or {}).items():
                 if not _WELL_FORMED.match(raw_path):
                     continue  # a few entries are malformed (e.g. ``/applications/{id}}/repair``)
-                least = {SCHEMES[s] for s in re.sub(r"^least=", "", marker or "").split(",")
-                         if marker and s.strip() in SCHEMES}
+                least = {
+                    SCHEMES[s]
+                    for s in re.sub(r"^least=", "", marker or "").split(",")
+                    if marker and s.strip() in SCHEMES
+                }
                 target = paths.setdefault(normalise_reference_path(raw_path), {})
                 for kind in path_kinds:
                     if kind not in perms[name]:
@@ -87,9 +99,14 @@ def derive(permissions: dict[str, Any], provisioning: dict[str, Any], source: di
             codes = tuple(sorted((-(i + 1) if marked else i) for i, marked in kinds.get(kind, {}).items()))
             row.append(lists.setdefault(codes, len(lists)) if codes else -1)
         rows[path] = row
-    return {"format": FORMAT, "source": source, "names": names,
-            "permissions": [perms[n] for n in names],
-            "grant_lists": [list(codes) for codes in lists], "paths": rows}
+    return {
+        "format": FORMAT,
+        "source": source,
+        "names": names,
+        "permissions": [perms[n] for n in names],
+        "grant_lists": [list(codes) for codes in lists],
+        "paths": rows,
+    }
 
 
 SOURCE_FOLDER = Path(__file__).with_name("source")
@@ -100,8 +117,12 @@ def derive_folder(folder: Path = SOURCE_FOLDER, commit: str = SOURCE_COMMIT) -> 
     """The derived data for the reference files in ``folder``."""
     permissions = json.loads((folder / "permissions.json").read_text(encoding="utf-8"))["permissions"]
     provisioning = json.loads((folder / "provisioningInfo.json").read_text(encoding="utf-8"))["permissionDeployments"]
-    source = {"repository": "https://github.com/microsoftgraph/microsoft-graph-devx-content",
-              "folder": "permissions/new", "commit": commit, "licence": "MIT (see LICENSE beside this file)"}
+    source = {
+        "repository": "https://github.com/microsoftgraph/microsoft-graph-devx-content",
+        "folder": "permissions/new",
+        "commit": commit,
+        "licence": "MIT (see LICENSE beside this file)",
+    }
     return derive(permissions, provisioning, source)
 
 
@@ -117,8 +138,13 @@ def build(folder: Path = SOURCE_FOLDER, target: Path = DATA_FILE, commit: str = 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, nargs="?", default=SOURCE_FOLDER,
-                        help="folder with permissions.json and provisioningInfo.json (default: source/)")
+    parser.add_argument(
+        "folder",
+        type=Path,
+        nargs="?",
+        default=SOURCE_FOLDER,
+        help="folder with permissions.json and provisioningInfo.json (default: source/)",
+    )
     parser.add_argument("--commit", default=SOURCE_COMMIT, help="the source repository's commit, recorded in the file")
     args = parser.parse_args(argv)
     counts = build(args.folder, commit=args.commit)

@@ -11,6 +11,7 @@ the path for the token's kind, Microsoft's ``least=`` mark comes first, then the
 ``privilegeLevel``, then read before write, then the name. One path set in the reference often
 groups read and write methods, which is why a ``…ReadWrite…`` permission can carry the mark too.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ def _segment(raw: str) -> str:
 
 def _short_form(segment: str) -> str:
     """``microsoft.graph.delta()`` → ``delta``: the namespace and empty call are optional in Graph."""
-    short = segment[len("microsoft.graph."):] if segment.startswith("microsoft.graph.") else segment
+    short = segment[len("microsoft.graph.") :] if segment.startswith("microsoft.graph.") else segment
     return short[:-2] if short.endswith("()") else short
 
 

@@ -1,4 +1,5 @@
 """``python -m graphsandbox``: start the sandbox, print one JSON line describing it, serve until stopped."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,9 @@ from .server import SandboxServer, tls_context
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m graphsandbox",
-                                     description="A local stand-in for Entra ID and Microsoft Graph.")
+    parser = argparse.ArgumentParser(
+        prog="python -m graphsandbox", description="A local stand-in for Entra ID and Microsoft Graph."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed on start)")
     parser.add_argument("--users", type=int, default=200)
@@ -26,11 +28,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     parser.add_argument("--state-dir", default="var/sandbox", type=Path)
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access token lifetime, seconds")
-    parser.add_argument("--demo-redirect-uri", action="append", default=[],
-                        help="register another redirect URI on the demo app (repeatable)")
+    parser.add_argument(
+        "--demo-redirect-uri",
+        action="append",
+        default=[],
+        help="register another redirect URI on the demo app (repeatable)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log each request to stderr")
-    parser.add_argument("--init-only", action="store_true",
-                        help="write the CA, certificate and sandbox.json for --port, then exit without serving")
+    parser.add_argument(
+        "--init-only",
+        action="store_true",
+        help="write the CA, certificate and sandbox.json for --port, then exit without serving",
+    )
     return parser
 
 
@@ -46,27 +55,43 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     state_dir: Path = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = SandboxApp(Config(users=args.users, groups=args.groups, devices=args.devices, seed=args.seed,
-                            token_lifetime=args.token_lifetime,
-                            extra_redirect_uris=tuple(args.demo_redirect_uri)))
+    app = SandboxApp(
+        Config(
+            users=args.users,
+            groups=args.groups,
+            devices=args.devices,
+            seed=args.seed,
+            token_lifetime=args.token_lifetime,
+            extra_redirect_uris=tuple(args.demo_redirect_uri),
+        )
+    )
     ca_path = None
     context = None
     if not args.http:
         cert = issue_server_certificate(state_dir, extra_hosts=(args.host,))
         context = tls_context(str(cert.cert_path), str(cert.key_path))
         ca_path = str(cert.ca_path)
-    server = None if args.init_only else SandboxServer(args.host, args.port, app, ssl_context=context,
-                                                        access_log=args.access_log)
+    server = (
+        None
+        if args.init_only
+        else SandboxServer(args.host, args.port, app, ssl_context=context, access_log=args.access_log)
+    )
     port = args.port if server is None else server.port
     base_url = f"{'http' if args.http else 'https'}://{_url_host(args.host)}:{port}"
     registry = app.registry
     info = {
-        "base_url": base_url, "ca_path": ca_path,
-        "tenant_id": registry.tenant_id, "tenant_domain": registry.domain,
-        "client_id": registry.demo_client_id, "client_secret": registry.demo_secret,
-        "authority": f"{base_url}/{registry.tenant_id}", "graph_url": f"{base_url}/v1.0",
-        "portal_url": f"{base_url}/_sandbox/portal", "state_dir": str(state_dir),
-        "dashboard_client_id": registry.dashboard_client_id, "dashboard_client_secret": registry.dashboard_secret,
+        "base_url": base_url,
+        "ca_path": ca_path,
+        "tenant_id": registry.tenant_id,
+        "tenant_domain": registry.domain,
+        "client_id": registry.demo_client_id,
+        "client_secret": registry.demo_secret,
+        "authority": f"{base_url}/{registry.tenant_id}",
+        "graph_url": f"{base_url}/v1.0",
+        "portal_url": f"{base_url}/_sandbox/portal",
+        "state_dir": str(state_dir),
+        "dashboard_client_id": registry.dashboard_client_id,
+        "dashboard_client_secret": registry.dashboard_secret,
     }
     (state_dir / "sandbox.json").write_text(json.dumps(info, indent=2) + "\n")
     (state_dir / "sandbox.json").chmod(0o600)

@@ -1,4 +1,5 @@
 """The sandbox as one WSGI application: login paths, Graph paths and the control API on one base URL."""
+
 from __future__ import annotations
 
 import base64
@@ -48,9 +49,15 @@ def request_from_environ(environ: dict[str, Any]) -> Request:
         length = 0
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
-    return Request(method=environ.get("REQUEST_METHOD", "GET").upper(), path=path, query=query,
-                   headers=headers, body=body, base_url=f"{environ.get('wsgi.url_scheme', 'http')}://{host}",
-                   raw_query=raw_query)
+    return Request(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+        base_url=f"{environ.get('wsgi.url_scheme', 'http')}://{host}",
+        raw_query=raw_query,
+    )
 
 
 def _client_of(req: Request, token_request: bool) -> str | None:
@@ -79,18 +86,29 @@ def _reason(status: int) -> str:
 class SandboxApp:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.registry = Registry(seed=config.seed, token_lifetime=config.token_lifetime,
-                                 extra_redirect_uris=config.extra_redirect_uris)
-        self.directory = Directory(tenant_id=self.registry.tenant_id, domain=self.registry.domain,
-                                   users=config.users, groups=config.groups, devices=config.devices,
-                                   seed=config.seed)
+        self.registry = Registry(
+            seed=config.seed, token_lifetime=config.token_lifetime, extra_redirect_uris=config.extra_redirect_uris
+        )
+        self.directory = Directory(
+            tenant_id=self.registry.tenant_id,
+            domain=self.registry.domain,
+            users=config.users,
+            groups=config.groups,
+            devices=config.devices,
+            seed=config.seed,
+        )
         self.signer = Signer()
         self.faults = FaultTable()
         self.log = RequestLog()
         self.entra = Entra(self.registry, self.signer, self.directory)
         self.front = FrontDoor(self.signer, GraphApi(self.directory, lambda: graph_objects(self.registry)))
-        self.control = Control(self.registry, self.directory, self.faults, self.log,
-                               initial_delta_lifetime=self.directory.delta_token_lifetime)
+        self.control = Control(
+            self.registry,
+            self.directory,
+            self.faults,
+            self.log,
+            initial_delta_lifetime=self.directory.delta_token_lifetime,
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         response = self.dispatch(request_from_environ(environ))
@@ -118,8 +136,8 @@ class SandboxApp:
             return self.entra.fault(fault.status, fault.retry_after)
         overrides = ID_TOKEN_OVERRIDES.set(fault.id_token_claims if fault is not None else None)
         try:
-            return self.entra.route(req) or Response(404, {"error": "not_found",
-                                                          "error_description": f"No sandbox endpoint at {path}"})
+            return self.entra.route(req) or Response(
+                404, {"error": "not_found", "error_description": f"No sandbox endpoint at {path}"}
+            )
         finally:
             ID_TOKEN_OVERRIDES.reset(overrides)
-

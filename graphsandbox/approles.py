@@ -12,6 +12,7 @@ pointing at Graph, the "groups overage" claim
 Assigning a role the app does not define is refused, as Graph refuses an appRoleAssignment whose
 appRoleId is not one of the resource's appRoles.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -32,7 +33,8 @@ GROUP_CLAIM_KINDS = ("SecurityGroup", "All")
 # A test tool: claims that replace those of the ID tokens issued during this request (a tampered
 # or mis-issued token, so a relying party's checks can be tried). Set from a fault (app.py).
 ID_TOKEN_OVERRIDES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "id_token_overrides", default=None)
+    "id_token_overrides", default=None
+)
 
 
 class AssignmentError(ValueError):
@@ -60,8 +62,11 @@ def member_group_ids(directory: Directory, user_id: str) -> list[str]:
         if members is not None:
             if uid in members:
                 out.append(group["id"])
-        elif generated and pos < directory.n_groups and index in generator.group_member_indices(
-                directory.seed, pos, directory.n_users):
+        elif (
+            generated
+            and pos < directory.n_groups
+            and index in generator.group_member_indices(directory.seed, pos, directory.n_users)
+        ):
             out.append(group["id"])
     return out
 
@@ -86,8 +91,9 @@ def token_claims(registry: Registry, directory: Directory, app: App, user_id: st
     if group_claims:
         if len(groups) > GROUPS_OVERAGE_LIMIT:
             claims["_claim_names"] = {"groups": "src1"}
-            claims["_claim_sources"] = {"src1": {
-                "endpoint": f"https://graph.microsoft.com/v1.0/users/{user_id}/getMemberObjects"}}
+            claims["_claim_sources"] = {
+                "src1": {"endpoint": f"https://graph.microsoft.com/v1.0/users/{user_id}/getMemberObjects"}
+            }
         else:
             claims["groups"] = groups
     return claims
@@ -106,8 +112,9 @@ def _principal(directory: Directory, value: str) -> str:
 
 def assign(registry: Registry, directory: Directory, app: App, principal: str, role: str) -> str:
     if role not in app.app_roles:
-        raise AssignmentError(f"{app.display_name} defines no app role {role!r} "
-                              f"(its roles: {', '.join(app.app_roles) or 'none'})")
+        raise AssignmentError(
+            f"{app.display_name} defines no app role {role!r} (its roles: {', '.join(app.app_roles) or 'none'})"
+        )
     object_id = _principal(directory, principal)
     with registry.lock:
         app.assignments.setdefault(object_id, set()).add(role)
@@ -138,7 +145,7 @@ def sign_in_candidates(directory: Directory, app: App, n: int, hint: str = "") -
             out.setdefault(user["id"], user)
     for user in directory.sample_users(n):
         out.setdefault(user["id"], user)
-    return list(out.values())[:n + len(wanted)]
+    return list(out.values())[: n + len(wanted)]
 
 
 def role_hint(app: App, user_id: str) -> str:
@@ -153,14 +160,15 @@ def sign_out(req: Any, registry: Registry, tenant: str) -> Response:
     (https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request)."""
     target = req.query.get("post_logout_redirect_uri", "")
     if not registry.resolves(tenant):
-        body = f"<h1>Sorry, but we're having trouble signing you out.</h1><p>Tenant '{html.escape(tenant)}' not found.</p>"
+        body = (
+            f"<h1>Sorry, but we're having trouble signing you out.</h1><p>Tenant '{html.escape(tenant)}' not found.</p>"
+        )
         return Response(400, page("Sign out", body), {}, "text/html; charset=utf-8")
     with registry.lock:
         registered = {u for a in registry.apps.values() for u in a.redirect_uris}
     if target and target in registered:
         return Response(302, b"", {"Location": target, "Cache-Control": "no-store"}, "text/html; charset=utf-8")
-    body = ("<h1>You signed out of your account</h1>"
-            "<p>It's a good idea to close all browser windows.</p>")
+    body = "<h1>You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>"
     return Response(200, page("Sign out", body), {"Cache-Control": "no-store"}, "text/html; charset=utf-8")
 
 
@@ -172,15 +180,21 @@ def portal_section(directory: Directory | None, app: App, action: str) -> str:
     for principal, roles in sorted(app.assignments.items()):
         user = directory.get_user(principal) if directory else None
         group = None if user or not directory else directory.get_group(principal)
-        label = (f"{user.get('displayName')} ({user.get('userPrincipalName')})" if user
-                 else f"group {group.get('displayName')}" if group else principal)
+        label = (
+            f"{user.get('displayName')} ({user.get('userPrincipalName')})"
+            if user
+            else f"group {group.get('displayName')}"
+            if group
+            else principal
+        )
         for role in sorted(roles):
             rows.append(
                 f"<tr><td>{html.escape(label)}</td><td><code>{html.escape(role)}</code></td><td>"
                 f'<form class="inline" method="post" action="{action}/unassign">'
                 f'<input type="hidden" name="principal" value="{html.escape(principal)}">'
                 f'<input type="hidden" name="role" value="{html.escape(role)}">'
-                '<button class="danger">Remove</button></form></td></tr>')
+                '<button class="danger">Remove</button></form></td></tr>'
+            )
     options = "".join(f"<option>{html.escape(r)}</option>" for r in app.app_roles)
     claims = html.escape(app.group_membership_claims or "none")
     return (
@@ -190,17 +204,20 @@ def portal_section(directory: Directory | None, app: App, action: str) -> str:
         "<table><tr><th>User or group</th><th>Role</th><th></th></tr>" + "".join(rows) + "</table>"
         f'<form method="post" action="{action}/assign">'
         '<input type="text" name="principal" placeholder="User principal name or object id"> '
-        f'<select name="role">{options}</select> <button>Assign</button></form>')
+        f'<select name="role">{options}</select> <button>Assign</button></form>'
+    )
 
 
 def portal_groups_card() -> str:
     """Add a user to a group, or take them out (as Groups > Members does)."""
-    return ('<div class="card"><h3>Group membership</h3>'
-            '<form method="post" action="/_sandbox/portal/members">'
-            '<input type="text" name="group" placeholder="Group object id"> '
-            '<input type="text" name="user" placeholder="User principal name or id"> '
-            '<button name="op" value="add">Add member</button> '
-            '<button name="op" value="remove" class="secondary">Remove member</button></form></div>')
+    return (
+        '<div class="card"><h3>Group membership</h3>'
+        '<form method="post" action="/_sandbox/portal/members">'
+        '<input type="text" name="group" placeholder="Group object id"> '
+        '<input type="text" name="user" placeholder="User principal name or id"> '
+        '<button name="op" value="add">Add member</button> '
+        '<button name="op" value="remove" class="secondary">Remove member</button></form></div>'
+    )
 
 
 def change_membership(directory: Directory, group_id: str, user: str, add: bool) -> list[str]:

@@ -3,6 +3,7 @@
 Graph sends appRoleIds, never names, in appRoleAssignments; the ids come from
 ``permissions.app_role_id`` (real GUIDs where known) so the data side and this side agree.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,16 @@ _OIDC_SCOPE_IDS = {
     "email": "64a6cdd6-aab1-4aaf-94b8-3cc8405e90d0",
 }
 # Delegated scopes offered in the portal besides those with a known id.
-_MORE_SCOPES = ("Mail.ReadBasic", "Group.Read.All", "GroupMember.Read.All", "Device.Read.All",
-                "Application.Read.All", "Files.Read.All", "Sites.Read.All", "Contacts.Read")
+_MORE_SCOPES = (
+    "Mail.ReadBasic",
+    "Group.Read.All",
+    "GroupMember.Read.All",
+    "Device.Read.All",
+    "Application.Read.All",
+    "Files.Read.All",
+    "Sites.Read.All",
+    "Contacts.Read",
+)
 
 
 def scope_id(name: str) -> str:
@@ -47,8 +56,7 @@ def common_scopes() -> list[str]:
 def is_permission_name(name: str) -> bool:
     """Graph permission names look like ``Word.Word[.Word]`` (or one of the OIDC scopes)."""
     parts = name.split(".")
-    return name in OIDC_SCOPES or (len(parts) >= 2 and all(p and p.replace("-", "").isalnum()
-                                                           for p in parts))
+    return name in OIDC_SCOPES or (len(parts) >= 2 and all(p and p.replace("-", "").isalnum() for p in parts))
 
 
 def _assignment_id(sp_id: str, role_id: str) -> str:
@@ -68,55 +76,106 @@ def graph_objects(registry: Registry) -> tuple[list[dict[str, Any]], list[dict[s
     with registry.lock:
         apps = list(registry.apps.values())
         for app in apps:
-            access = ([{"id": app_role_id(r), "type": "Role"} for r in sorted(app.requested_roles | set(app.roles))]
-                      + [{"id": scope_id(s), "type": "Scope"} for s in sorted(app.scopes)])
-            applications.append({
-                "id": app.object_id, "appId": app.client_id, "displayName": app.display_name,
-                "createdDateTime": iso(app.created), "signInAudience": "AzureADMyOrg",
-                "publisherDomain": registry.domain,
-                "passwordCredentials": [
-                    {"keyId": s.key_id, "displayName": s.display_name, "hint": s.hint,
-                     "startDateTime": iso(s.start), "endDateTime": iso(s.end),
-                     "customKeyIdentifier": None, "secretText": None} for s in app.secrets],
-                # https://learn.microsoft.com/graph/api/resources/keycredential: the SHA-1 thumbprint
-                # is the customKeyIdentifier; the key itself is only returned with $select=keyCredentials.
-                "keyCredentials": [
-                    {"keyId": c.key_id, "displayName": c.display_name, "customKeyIdentifier": c.thumbprint,
-                     "startDateTime": iso(c.start), "endDateTime": iso(c.end),
-                     "type": "AsymmetricX509Cert", "usage": "Verify", "key": None} for c in app.certificates],
-                "requiredResourceAccess": [{"resourceAppId": GRAPH_APP_ID, "resourceAccess": access}],
-                "web": {"redirectUris": list(app.redirect_uris), "homePageUrl": None, "logoutUrl": None},
-                "_owners": sorted(app.owners),
-            })
-            principals.append({
-                "id": app.sp_id, "appId": app.client_id, "displayName": app.display_name,
-                "servicePrincipalType": "Application", "accountEnabled": True,
-                "appOwnerOrganizationId": registry.tenant_id, "appDisplayName": app.display_name,
-                "servicePrincipalNames": [app.client_id], "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
-                "_appRoleAssignments": [
-                    {"id": _assignment_id(app.sp_id, app_role_id(role)), "appRoleId": app_role_id(role),
-                     "createdDateTime": iso(when), "deletedDateTime": None,
-                     "principalDisplayName": app.display_name, "principalId": app.sp_id,
-                     "principalType": "ServicePrincipal", "resourceDisplayName": "Microsoft Graph",
-                     "resourceId": registry.graph_sp_id}
-                    for role, when in sorted(app.roles.items())],
-            })
+            access = [{"id": app_role_id(r), "type": "Role"} for r in sorted(app.requested_roles | set(app.roles))] + [
+                {"id": scope_id(s), "type": "Scope"} for s in sorted(app.scopes)
+            ]
+            applications.append(
+                {
+                    "id": app.object_id,
+                    "appId": app.client_id,
+                    "displayName": app.display_name,
+                    "createdDateTime": iso(app.created),
+                    "signInAudience": "AzureADMyOrg",
+                    "publisherDomain": registry.domain,
+                    "passwordCredentials": [
+                        {
+                            "keyId": s.key_id,
+                            "displayName": s.display_name,
+                            "hint": s.hint,
+                            "startDateTime": iso(s.start),
+                            "endDateTime": iso(s.end),
+                            "customKeyIdentifier": None,
+                            "secretText": None,
+                        }
+                        for s in app.secrets
+                    ],
+                    # https://learn.microsoft.com/graph/api/resources/keycredential: the SHA-1 thumbprint
+                    # is the customKeyIdentifier; the key itself is only returned with $select=keyCredentials.
+                    "keyCredentials": [
+                        {
+                            "keyId": c.key_id,
+                            "displayName": c.display_name,
+                            "customKeyIdentifier": c.thumbprint,
+                            "startDateTime": iso(c.start),
+                            "endDateTime": iso(c.end),
+                            "type": "AsymmetricX509Cert",
+                            "usage": "Verify",
+                            "key": None,
+                        }
+                        for c in app.certificates
+                    ],
+                    "requiredResourceAccess": [{"resourceAppId": GRAPH_APP_ID, "resourceAccess": access}],
+                    "web": {"redirectUris": list(app.redirect_uris), "homePageUrl": None, "logoutUrl": None},
+                    "_owners": sorted(app.owners),
+                }
+            )
+            principals.append(
+                {
+                    "id": app.sp_id,
+                    "appId": app.client_id,
+                    "displayName": app.display_name,
+                    "servicePrincipalType": "Application",
+                    "accountEnabled": True,
+                    "appOwnerOrganizationId": registry.tenant_id,
+                    "appDisplayName": app.display_name,
+                    "servicePrincipalNames": [app.client_id],
+                    "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+                    "_appRoleAssignments": [
+                        {
+                            "id": _assignment_id(app.sp_id, app_role_id(role)),
+                            "appRoleId": app_role_id(role),
+                            "createdDateTime": iso(when),
+                            "deletedDateTime": None,
+                            "principalDisplayName": app.display_name,
+                            "principalId": app.sp_id,
+                            "principalType": "ServicePrincipal",
+                            "resourceDisplayName": "Microsoft Graph",
+                            "resourceId": registry.graph_sp_id,
+                        }
+                        for role, when in sorted(app.roles.items())
+                    ],
+                }
+            )
     return applications, principals
 
 
 def graph_service_principal(registry: Registry) -> dict[str, Any]:
     """Microsoft Graph's service principal in the tenant, with the roles and scopes the sandbox knows."""
     return {
-        "id": registry.graph_sp_id, "appId": GRAPH_APP_ID, "displayName": "Microsoft Graph",
-        "appDisplayName": "Microsoft Graph", "servicePrincipalType": "Application",
-        "accountEnabled": True, "appOwnerOrganizationId": "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
-        "servicePrincipalNames": [GRAPH_APP_ID, "https://graph.microsoft.com/",
-                                  "https://graph.microsoft.com"],
-        "appRoles": [{"id": app_role_id(name), "value": name, "displayName": name,
-                      "description": name, "allowedMemberTypes": ["Application"], "isEnabled": True,
-                      "origin": "Application"} for name in common_app_roles()],
-        "oauth2PermissionScopes": [{"id": scope_id(name), "value": name, "type": "User",
-                                    "adminConsentDisplayName": name, "isEnabled": True}
-                                   for name in common_scopes() if name not in OIDC_SCOPES],
+        "id": registry.graph_sp_id,
+        "appId": GRAPH_APP_ID,
+        "displayName": "Microsoft Graph",
+        "appDisplayName": "Microsoft Graph",
+        "servicePrincipalType": "Application",
+        "accountEnabled": True,
+        "appOwnerOrganizationId": "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+        "servicePrincipalNames": [GRAPH_APP_ID, "https://graph.microsoft.com/", "https://graph.microsoft.com"],
+        "appRoles": [
+            {
+                "id": app_role_id(name),
+                "value": name,
+                "displayName": name,
+                "description": name,
+                "allowedMemberTypes": ["Application"],
+                "isEnabled": True,
+                "origin": "Application",
+            }
+            for name in common_app_roles()
+        ],
+        "oauth2PermissionScopes": [
+            {"id": scope_id(name), "value": name, "type": "User", "adminConsentDisplayName": name, "isEnabled": True}
+            for name in common_scopes()
+            if name not in OIDC_SCOPES
+        ],
         "_appRoleAssignments": [],
     }

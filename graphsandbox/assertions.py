@@ -14,6 +14,7 @@ Answers follow what Entra sends for each fault:
 - a wrong ``aud``, ``iss`` or ``sub``: Entra's exact code is not documented. GUESS: the sandbox answers
   ``AADSTS50027`` ("JWT token is invalid or malformed") with the offending claim named in the reason.
 """
+
 from __future__ import annotations
 
 import base64
@@ -57,24 +58,33 @@ def _malformed(reason: str) -> AssertionRefused:
 
 
 def _key_problem(app: App, reason: str, thumbprint: str, found: KeyCredential | None = None) -> AssertionRefused:
-    found_text = (f", Found key 'Start={found.start:%m/%d/%Y %H:%M:%S}, End={found.end:%m/%d/%Y %H:%M:%S}'"
-                  if found else "")
+    found_text = (
+        f", Found key 'Start={found.start:%m/%d/%Y %H:%M:%S}, End={found.end:%m/%d/%Y %H:%M:%S}'" if found else ""
+    )
     return AssertionRefused(
-        401, "invalid_client", 700027,
+        401,
+        "invalid_client",
+        700027,
         f"Client assertion contains an invalid signature. [Reason - {reason}, Thumbprint of key used by "
         f"client: '{thumbprint}'{found_text}, Please visit the Azure Portal, Graph Explorer or directly use "
-        f"MS Graph to see configured keys for app Id '{app.client_id}'. Review the documentation at {DOCS}]")
+        f"MS Graph to see configured keys for app Id '{app.client_id}'. Review the documentation at {DOCS}]",
+    )
 
 
 def verify(app: App, assertion: str, assertion_type: str, audiences: set[str], now: dt.datetime) -> KeyCredential:
     """The app's certificate that signed ``assertion``, or ``AssertionRefused`` in Entra's words."""
     if not assertion_type:
-        raise AssertionRefused(400, "invalid_request", 900144,
-                               "The request body must contain the following parameter: 'client_assertion_type'.")
+        raise AssertionRefused(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_assertion_type'.",
+        )
     if assertion_type != ASSERTION_TYPE:
         # GUESS: the code for a wrong assertion type is not documented.
-        raise AssertionRefused(400, "invalid_request", 700004,
-                               f"Client assertion type is invalid. Expected '{ASSERTION_TYPE}'.")
+        raise AssertionRefused(
+            400, "invalid_request", 700004, f"Client assertion type is invalid. Expected '{ASSERTION_TYPE}'."
+        )
     parts = assertion.split(".")
     if len(parts) != 3:
         raise _malformed("the client assertion is not a signed JWT (three dot-separated parts)")
@@ -95,18 +105,30 @@ def verify(app: App, assertion: str, assertion_type: str, audiences: set[str], n
         # GUESS: Entra refuses an expired registered certificate with this reason text.
         raise _key_problem(app, "The key used is expired.", thumbprint, credential)
     try:
-        jwt.decode(assertion, credential.public_key, algorithms=[alg],
-                   options={"verify_signature": True, "verify_exp": False, "verify_nbf": False,
-                            "verify_iat": False, "verify_aud": False, "verify_iss": False})
+        jwt.decode(
+            assertion,
+            credential.public_key,
+            algorithms=[alg],
+            options={
+                "verify_signature": True,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+                "verify_iss": False,
+            },
+        )
     except jwt.InvalidSignatureError:
-        raise _key_problem(app, "The provided signature value did not match the expected signature value.",
-                           thumbprint, credential) from None
+        raise _key_problem(
+            app, "The provided signature value did not match the expected signature value.", thumbprint, credential
+        ) from None
     except jwt.PyJWTError:
         raise _malformed("the client assertion could not be read as a JWT") from None
     _check_time(claims, now)
     if claims.get("aud") not in audiences:
-        raise _malformed(f"The audience claim '{claims.get('aud')}' of the client assertion is not this "
-                         "tenant's token endpoint")
+        raise _malformed(
+            f"The audience claim '{claims.get('aud')}' of the client assertion is not this tenant's token endpoint"
+        )
     for name in ("iss", "sub"):
         if str(claims.get(name, "")).lower() != app.client_id:
             raise _malformed(f"The '{name}' claim of the client assertion must be the client ID '{app.client_id}'")
@@ -138,6 +160,9 @@ def _check_time(claims: dict[str, Any], now: dt.datetime) -> None:
         raise _malformed("the client assertion has no valid 'exp' claim") from None
     if exp + CLOCK_SKEW <= now or nbf - CLOCK_SKEW > now:
         raise AssertionRefused(
-            401, "invalid_client", 700024,
+            401,
+            "invalid_client",
+            700024,
             f"Client assertion is not within its valid time range. Current time: {_when(now)}, assertion valid "
-            f"from {_when(nbf)}, expiry time of assertion {_when(exp)}. Review the documentation at {DOCS} .")
+            f"from {_when(nbf)}, expiry time of assertion {_when(exp)}. Review the documentation at {DOCS} .",
+        )

@@ -3,6 +3,7 @@
 Tests and demos use it to create apps, grant or revoke permissions, add or expire secrets,
 change the directory, inject faults and read the request counts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,12 @@ class RequestLog:
 
     def public(self) -> dict[str, Any]:
         with self._lock:
-            return {"total": self._total, "by_path": dict(self._by_path), "by_client": dict(self._by_client),
-                    "token_requests": dict(self._token_requests)}
+            return {
+                "total": self._total,
+                "by_path": dict(self._by_path),
+                "by_client": dict(self._by_client),
+                "token_requests": dict(self._token_requests),
+            }
 
 
 class ControlError(Exception):
@@ -77,8 +82,15 @@ def _names(data: dict[str, Any], key: str) -> list[str]:
 
 
 class Control:
-    def __init__(self, registry: Registry, directory: Directory, faults: FaultTable, log: RequestLog,
-                 *, initial_delta_lifetime: float) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        directory: Directory,
+        faults: FaultTable,
+        log: RequestLog,
+        *,
+        initial_delta_lifetime: float,
+    ) -> None:
         self.registry = registry
         self.directory = directory
         self.faults = faults
@@ -87,7 +99,7 @@ class Control:
         self._initial_delta_lifetime = initial_delta_lifetime
 
     def handle(self, req: Request) -> Response:
-        parts = [p for p in req.path.split("/") if p][1:]      # drop "_sandbox"
+        parts = [p for p in req.path.split("/") if p][1:]  # drop "_sandbox"
         if parts[:1] == ["portal"]:
             return self.portal.route(req, parts[1:])
         try:
@@ -119,12 +131,12 @@ class Control:
                 if not self.registry.delete_app(client_id):
                     raise ControlError(404, f"no app {client_id}")
                 return 200, {"deleted": client_id}
-            case ("POST" | "DELETE"), ["apps", client_id, "grants"]:
+            case (("POST" | "DELETE"), ["apps", client_id, "grants"]):
                 app = self._app(client_id)
                 change = self.registry.grant if method == "POST" else self.registry.revoke
                 change(app, _names(data, "roles"), _names(data, "scopes"))
                 return 200, app.public()
-            case ("POST" | "DELETE"), ["apps", client_id, "assignments"]:
+            case (("POST" | "DELETE"), ["apps", client_id, "assignments"]):
                 return 200, self.change_assignment(self._app(client_id), data, add=method == "POST")
             case "POST", ["groups", group_id, "members"]:
                 return 200, self.change_member(group_id, str(data.get("id") or ""), add=True)
@@ -132,18 +144,21 @@ class Control:
                 return 200, self.change_member(group_id, user_id, add=False)
             case "POST", ["apps", client_id, "secrets"]:
                 app = self._app(client_id)
-                expires = (_parse_time(data["expires"], "expires") if data.get("expires")
-                           else dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=180))
+                expires = (
+                    _parse_time(data["expires"], "expires")
+                    if data.get("expires")
+                    else dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=180)
+                )
                 secret, value = self.registry.add_secret(app, expires, str(data.get("display_name") or ""))
-                return 201, {"client_secret": value, "secret_id": secret.key_id,
-                             "end_date_time": iso(secret.end)}
+                return 201, {"client_secret": value, "secret_id": secret.key_id, "end_date_time": iso(secret.end)}
             case "POST", ["apps", client_id, "certificates"]:
                 app = self._app(client_id)
                 if not isinstance(data.get("certificate"), str):
                     raise ControlError(400, "certificate must be the certificate's PEM text (public part)")
                 try:
-                    credential = self.registry.add_certificate(app, data["certificate"],
-                                                               str(data.get("display_name") or ""))
+                    credential = self.registry.add_certificate(
+                        app, data["certificate"], str(data.get("display_name") or "")
+                    )
                 except ValueError as error:
                     raise ControlError(400, str(error)) from None
                 return 201, credential.public()
@@ -210,9 +225,12 @@ class Control:
         expires = _parse_time(data["secret_expires"], "secret_expires") if data.get("secret_expires") else None
         app, secret = self.registry.create_app(
             display_name=str(data.get("display_name") or "sandbox app"),
-            roles=roles if data.get("grant", True) else [], scopes=_names(data, "scopes"),
-            redirect_uris=redirect_uris, requested_roles=_names(data, "requested_roles") + roles,
-            secret_expires=expires)
+            roles=roles if data.get("grant", True) else [],
+            scopes=_names(data, "scopes"),
+            redirect_uris=redirect_uris,
+            requested_roles=_names(data, "requested_roles") + roles,
+            secret_expires=expires,
+        )
         app_roles = data.get("app_roles") or []
         if not isinstance(app_roles, list) or not all(isinstance(r, str) and r and " " not in r for r in app_roles):
             raise ControlError(400, "app_roles must be a list of role values without spaces")
@@ -221,9 +239,14 @@ class Control:
             raise ControlError(400, f"group_membership_claims must be one of {approles.GROUP_CLAIM_KINDS} or null")
         with self.registry.lock:
             app.app_roles, app.group_membership_claims = list(dict.fromkeys(app_roles)), claims
-        return {"tenant_id": self.registry.tenant_id, "client_id": app.client_id, "client_secret": secret,
-                "secret_id": app.secrets[0].key_id, "object_id": app.object_id,
-                "service_principal_id": app.sp_id}
+        return {
+            "tenant_id": self.registry.tenant_id,
+            "client_id": app.client_id,
+            "client_secret": secret,
+            "secret_id": app.secrets[0].key_id,
+            "object_id": app.object_id,
+            "service_principal_id": app.sp_id,
+        }
 
     def change_assignment(self, app: Any, data: dict[str, Any], *, add: bool) -> dict[str, Any]:
         """Assign an app role to a user or group (``principal``: UPN or object id), or remove it."""
@@ -246,14 +269,22 @@ class Control:
 
     def settings(self) -> dict[str, Any]:
         s = self.registry.settings
-        return {"token_lifetime_seconds": s.token_lifetime, "clock_offset_seconds": s.clock_offset,
-                "refresh_token_lifetime_seconds": s.refresh_token_lifetime,
-                "auth_code_lifetime_seconds": s.code_lifetime,
-                "delta_token_lifetime_seconds": self.directory.delta_token_lifetime}
+        return {
+            "token_lifetime_seconds": s.token_lifetime,
+            "clock_offset_seconds": s.clock_offset,
+            "refresh_token_lifetime_seconds": s.refresh_token_lifetime,
+            "auth_code_lifetime_seconds": s.code_lifetime,
+            "delta_token_lifetime_seconds": self.directory.delta_token_lifetime,
+        }
 
     def change_settings(self, data: dict[str, Any]) -> dict[str, Any]:
-        known = {"token_lifetime_seconds", "refresh_token_lifetime_seconds", "auth_code_lifetime_seconds",
-                 "delta_token_lifetime_seconds", "clock_offset_seconds"}
+        known = {
+            "token_lifetime_seconds",
+            "refresh_token_lifetime_seconds",
+            "auth_code_lifetime_seconds",
+            "delta_token_lifetime_seconds",
+            "clock_offset_seconds",
+        }
         unknown = set(data) - known
         if unknown:
             raise ControlError(400, f"unknown settings: {', '.join(sorted(unknown))}")
@@ -277,9 +308,14 @@ class Control:
     def state(self) -> dict[str, Any]:
         with self.registry.lock:
             apps = [a.public() for a in self.registry.apps.values()]
-        return {"tenants": [self.registry.tenant_public()], "apps": apps,
-                "directory": self.directory.stats(), "faults": self.faults.public(),
-                "settings": self.settings(), "requests": self.log.public()["total"]}
+        return {
+            "tenants": [self.registry.tenant_public()],
+            "apps": apps,
+            "directory": self.directory.stats(),
+            "faults": self.faults.public(),
+            "settings": self.settings(),
+            "requests": self.log.public()["total"],
+        }
 
     def reset(self) -> None:
         self.registry.reset()
@@ -287,4 +323,3 @@ class Control:
         self.directory.delta_token_lifetime = self._initial_delta_lifetime
         self.faults.clear()
         self.log.clear()
-

@@ -6,6 +6,7 @@ a client pages are reported again in the next round (Graph too may repeat an ent
 round reports every object changed since the token's sequence: current state for added and
 updated objects, `@removed` for deleted ones.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,9 +25,11 @@ def sync_state_not_found() -> QueryError:
     # (Microsoft 365 Dev blog, "Duration of change tracking tokens for identity and education
     # resources", 2020-07-03). `resyncRequired` (410) is the Outlook/OneDrive variant. Unknown and
     # malformed tokens get the same answer: for the client the remedy is identical (full re-sync).
-    return QueryError(400, "syncStateNotFound",
-                      "The sync state generation is not found. The delta token is expired and data "
-                      "must be synchronized again.")
+    return QueryError(
+        400,
+        "syncStateNotFound",
+        "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
+    )
 
 
 class DeltaEngine:
@@ -57,15 +60,20 @@ class DeltaEngine:
 
     # -- rounds ----------------------------------------------------------------------------------
 
-    def _initial(self, base: str, spec: EntitySpec, kind: str, state: dict,
-                 size: int, link_base: str) -> Response:
+    def _initial(self, base: str, spec: EntitySpec, kind: str, state: dict, size: int, link_base: str) -> Response:
         select = _select(state)
         ids = state.get("ids")
         view = self.directory.view(kind)
         if ids:
             items = [it for it in (view.get(i) for i in ids) if it is not None]
-            return self._respond(base, spec, select, [self._show(it, state, spec) for it in items],
-                                 link_base, delta_state=self._next_delta(state))
+            return self._respond(
+                base,
+                spec,
+                select,
+                [self._show(it, state, spec) for it in items],
+                link_base,
+                delta_state=self._next_delta(state),
+            )
         items, next_pos = [], None
         for pos, item in view.iter_from(int(state["p"])):
             if len(items) == size:
@@ -76,25 +84,25 @@ class DeltaEngine:
             return self._respond(base, spec, select, items, link_base, delta_state=self._next_delta(state))
         return self._respond(base, spec, select, items, link_base, skip_state={**state, "p": next_pos})
 
-    def _changes(self, base: str, spec: EntitySpec, kind: str, state: dict,
-                 size: int, link_base: str) -> Response:
+    def _changes(self, base: str, spec: EntitySpec, kind: str, state: dict, size: int, link_base: str) -> Response:
         select = _select(state)
         _, changes = self.directory.changes_since(kind, int(state["s"]))
         last_op: dict[str, str] = {}
         for change in changes:
             if change.seq > int(state["to"]):
                 break
-            last_op.pop(change.id, None)          # re-insert: order by latest change
+            last_op.pop(change.id, None)  # re-insert: order by latest change
             last_op[change.id] = change.op
         wanted = set(state.get("ids") or ())
         entries = [(i, op) for i, op in last_op.items() if not wanted or i in wanted]
         offset = int(state["o"])
         view = self.directory.view(kind)
         shown = []
-        for object_id, op in entries[offset:offset + size]:
+        for object_id, op in entries[offset : offset + size]:
             item = None if op == "deleted" else view.get(object_id)
-            shown.append({"id": object_id, "@removed": {"reason": "deleted"}} if item is None
-                         else self._show(item, state, spec))
+            shown.append(
+                {"id": object_id, "@removed": {"reason": "deleted"}} if item is None else self._show(item, state, spec)
+            )
         if offset + size < len(entries):
             return self._respond(base, spec, select, shown, link_base, skip_state={**state, "o": offset + size})
         done = {**state, "s": int(state["to"])}
@@ -102,21 +110,39 @@ class DeltaEngine:
 
     # -- tokens ----------------------------------------------------------------------------------
 
-    def _fresh_state(self, kind: str, select: tuple[str, ...] | None, ids: frozenset[str] | None,
-                     members: bool) -> dict:
-        return {"e": self.directory.epoch, "k": kind, "s": self.directory.seq,
-                "sel": list(select) if select else None, "ids": sorted(ids) if ids else None,
-                "mem": members}
+    def _fresh_state(
+        self, kind: str, select: tuple[str, ...] | None, ids: frozenset[str] | None, members: bool
+    ) -> dict:
+        return {
+            "e": self.directory.epoch,
+            "k": kind,
+            "s": self.directory.seq,
+            "sel": list(select) if select else None,
+            "ids": sorted(ids) if ids else None,
+            "mem": members,
+        }
 
     def _next_delta(self, state: dict) -> dict:
         """The deltaLink state: the round's starting sequence, stamped now."""
-        return {"e": state["e"], "k": state["k"], "s": int(state["s"]), "sel": state.get("sel"),
-                "ids": state.get("ids"), "mem": state.get("mem", False), "t": time.time()}
+        return {
+            "e": state["e"],
+            "k": state["k"],
+            "s": int(state["s"]),
+            "sel": state.get("sel"),
+            "ids": state.get("ids"),
+            "mem": state.get("mem", False),
+            "t": time.time(),
+        }
 
     def _decode(self, token: str, kind: str) -> dict:
         state = odata.decode_token(token, _DELTA_MAGIC)
-        if (state is None or state.get("e") != self.directory.epoch or state.get("k") != kind
-                or not isinstance(state.get("s"), int) or state["s"] > self.directory.seq):
+        if (
+            state is None
+            or state.get("e") != self.directory.epoch
+            or state.get("k") != kind
+            or not isinstance(state.get("s"), int)
+            or state["s"] > self.directory.seq
+        ):
             raise sync_state_not_found()
         return state
 
@@ -125,8 +151,17 @@ class DeltaEngine:
         if not isinstance(issued, (int, float)) or time.time() - issued > self.directory.delta_token_lifetime:
             raise sync_state_not_found()
 
-    def _respond(self, base: str, spec: EntitySpec, select: tuple[str, ...] | None, values: list[dict],
-                 link_base: str, *, skip_state: dict | None = None, delta_state: dict | None = None) -> Response:
+    def _respond(
+        self,
+        base: str,
+        spec: EntitySpec,
+        select: tuple[str, ...] | None,
+        values: list[dict],
+        link_base: str,
+        *,
+        skip_state: dict | None = None,
+        delta_state: dict | None = None,
+    ) -> Response:
         sel = f"({','.join(select)})" if select else ""
         body: dict = {"@odata.context": f"{base}/$metadata#{spec.name}{sel}"}
         if skip_state is not None:
@@ -137,7 +172,6 @@ class DeltaEngine:
         body["value"] = values
         return Response(200, body, {}, GRAPH_SUCCESS_CONTENT_TYPE)
 
-
     def _show(self, item: dict, state: dict, spec: EntitySpec) -> dict:
         """Delta results always carry the id, whatever $select says; groups can add members@delta
         (the whole current member list, where Graph would send only the additions and removals)."""
@@ -146,8 +180,10 @@ class DeltaEngine:
         if "id" not in shown:
             shown = {"id": item["id"], **shown}
         if state.get("mem"):
-            shown["members@delta"] = [{"@odata.type": "#microsoft.graph.user", "id": m}
-                                      for m in self.directory.group_member_ids(item["id"]) or []]
+            shown["members@delta"] = [
+                {"@odata.type": "#microsoft.graph.user", "id": m}
+                for m in self.directory.group_member_ids(item["id"]) or []
+            ]
         return shown
 
 
@@ -166,4 +202,3 @@ def _split_members(query: dict[str, str]) -> tuple[dict[str, str], bool]:
 def _select(state: dict) -> tuple[str, ...] | None:
     sel = state.get("sel")
     return tuple(sel) if sel else None
-

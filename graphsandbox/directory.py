@@ -5,6 +5,7 @@ an overlay, and every change is appended to a change log whose sequence number d
 Readers take a `View` (a cheap copy of one entity set's overlay, made under the lock) and page
 through it without holding the lock, so a slow filter scan never blocks a writer.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,14 +28,15 @@ class Change:
     seq: int
     kind: str
     id: str
-    op: str                    # "added" | "updated" | "deleted"
-    props: tuple[str, ...]     # changed properties (empty for deletes)
+    op: str  # "added" | "updated" | "deleted"
+    props: tuple[str, ...]  # changed properties (empty for deletes)
     at: float
 
 
 @dataclass
 class View:
     """One entity set as of one moment. Positions: 0..n_base-1 generated, then added items."""
+
     kind: str
     n_base: int
     make: Callable[[int], dict]
@@ -96,8 +98,16 @@ class View:
 class Directory:
     """Generated directory + overlay + change log; thread-safe."""
 
-    def __init__(self, *, tenant_id: str, domain: str, users: int, groups: int | None = None,
-                 devices: int | None = None, seed: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        domain: str,
+        users: int,
+        groups: int | None = None,
+        devices: int | None = None,
+        seed: int = 1,
+    ) -> None:
         self.tenant_id = tenant_id
         self.domain = domain
         self.seed = seed
@@ -127,8 +137,13 @@ class Directory:
     def stats(self) -> dict:
         with self._lock:
             counts = {k: self._base(k) - len(self._deleted[k]) + len(self._added[k]) for k in KINDS}
-            return {**counts, "changes": len(self._log), "seed": self.seed, "domain": self.domain,
-                    "tenant_id": self.tenant_id}
+            return {
+                **counts,
+                "changes": len(self._log),
+                "seed": self.seed,
+                "domain": self.domain,
+                "tenant_id": self.tenant_id,
+            }
 
     def _base(self, kind: str) -> int:
         return {"users": self.n_users, "groups": self.n_groups, "devices": self.n_devices}[kind]
@@ -146,10 +161,14 @@ class Directory:
         seed = self.seed
         with self._lock:
             return View(
-                kind=kind, n_base=self._base(kind), make=self._maker(kind),
+                kind=kind,
+                n_base=self._base(kind),
+                make=self._maker(kind),
                 index_of=lambda object_id: generator.index_of(seed, kind_key, object_id),
-                deleted=set(self._deleted[kind]), patched=dict(self._patched[kind]),
-                added_ids=list(self._added_ids[kind]), added=dict(self._added[kind]),
+                deleted=set(self._deleted[kind]),
+                patched=dict(self._patched[kind]),
+                added_ids=list(self._added_ids[kind]),
+                added=dict(self._added[kind]),
                 upn_index=dict(self._upn_index) if kind == "users" else {},
             )
 
@@ -328,8 +347,12 @@ class Directory:
         if object_id in self._added[kind]:
             return True
         i = generator.index_of(self.seed, kind[:-1], object_id)
-        return (i is not None and i < self._base(kind) and object_id not in self._deleted[kind]
-                and self._maker(kind)(i)["id"] == object_id)
+        return (
+            i is not None
+            and i < self._base(kind)
+            and object_id not in self._deleted[kind]
+            and self._maker(kind)(i)["id"] == object_id
+        )
 
     def _claim_upn(self, upn: str, object_id: str) -> None:
         """Reserve a UPN for an object; a UPN in use raises ValueError (as Graph's 400 would)."""
@@ -343,8 +366,9 @@ class Directory:
                 if live and (patched_upn or base["userPrincipalName"]).lower() == upn.lower():
                     existing = base["id"]
         if existing is not None and existing != object_id:
-            raise ValueError(f"Another object with the same value for property userPrincipalName "
-                             f"already exists: '{upn}'.")
+            raise ValueError(
+                f"Another object with the same value for property userPrincipalName already exists: '{upn}'."
+            )
         self._upn_index[upn.lower()] = object_id
 
     def _complete_user(self, item: dict) -> dict:

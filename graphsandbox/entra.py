@@ -3,6 +3,7 @@
 Bodies, headers, status codes and AADSTS codes follow docs/microsoft-wire-facts.md (token endpoints, their errors, access tokens) so MSAL, Azure Identity
 and hand-written clients cannot tell the sandbox from login.microsoftonline.com.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,8 @@ from urllib.parse import unquote, urlencode, urlsplit
 from . import approles, assertions
 from .apps import OIDC_SCOPES, is_permission_name
 from .layout import page
-from .tenants import App, AuthCode, Registry, SignedInUser
 from .permissions import GRAPH_APP_ID
+from .tenants import App, AuthCode, Registry, SignedInUser
 from .tokens import GRAPH_RESOURCE, Signer, b64url, opaque
 from .wire import Request, Response
 
@@ -37,10 +38,14 @@ GRANTS = ("client_credentials", "authorization_code", "refresh_token")
 
 def _ests_headers(request_id: str, code: int = 0) -> dict[str, str]:
     return {
-        "Cache-Control": "no-store, no-cache", "Pragma": "no-cache", "Expires": "-1",
+        "Cache-Control": "no-store, no-cache",
+        "Pragma": "no-cache",
+        "Expires": "-1",
         "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-        "X-Content-Type-Options": "nosniff", "P3P": 'CP="DSP CUR OTPi IND OTRi ONL FIN"',
-        "x-ms-request-id": request_id, "x-ms-ests-server": "2.1.18000.5 - SEC ProdSlices",
+        "X-Content-Type-Options": "nosniff",
+        "P3P": 'CP="DSP CUR OTPi IND OTRi ONL FIN"',
+        "x-ms-request-id": request_id,
+        "x-ms-ests-server": "2.1.18000.5 - SEC ProdSlices",
         "x-ms-clitelem": f"1,{code},0,,",
     }
 
@@ -48,11 +53,9 @@ def _ests_headers(request_id: str, code: int = 0) -> dict[str, str]:
 class AadError(Exception):
     """An ESTS error answer; raised anywhere inside a token request."""
 
-    def __init__(self, status: int, error: str, code: int, message: str, *,
-                 suberror: str | None = None) -> None:
+    def __init__(self, status: int, error: str, code: int, message: str, *, suberror: str | None = None) -> None:
         super().__init__(f"AADSTS{code}")
-        self.status, self.error, self.code, self.message, self.suberror = (
-            status, error, code, message, suberror)
+        self.status, self.error, self.code, self.message, self.suberror = (status, error, code, message, suberror)
 
     def response(self, correlation_id: str = "", headers: dict[str, str] | None = None) -> Response:
         trace_id = str(uuid.uuid4())
@@ -60,16 +63,19 @@ class AadError(Exception):
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
         body: dict[str, Any] = {
             "error": self.error,
-            "error_description": (f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace_id}"
-                                  f"\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}"),
-            "error_codes": [self.code], "timestamp": stamp, "trace_id": trace_id,
+            "error_description": (
+                f"AADSTS{self.code}: {self.message}\r\nTrace ID: {trace_id}"
+                f"\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {stamp}"
+            ),
+            "error_codes": [self.code],
+            "timestamp": stamp,
+            "trace_id": trace_id,
             "correlation_id": correlation_id,
             "error_uri": f"https://login.microsoftonline.com/error?code={self.code}",
         }
         if self.suberror:
             body["suberror"] = self.suberror
-        return Response(self.status, body, {**_ests_headers(trace_id, self.code), **(headers or {})},
-                        JSON_UTF8)
+        return Response(self.status, body, {**_ests_headers(trace_id, self.code), **(headers or {})}, JSON_UTF8)
 
 
 def basic_credentials(req: Request) -> tuple[str, str] | None:
@@ -85,18 +91,18 @@ def basic_credentials(req: Request) -> tuple[str, str] | None:
 
 
 def _missing(name: str) -> AadError:
-    return AadError(400, "invalid_request", 900144,
-                    f"The request body must contain the following parameter: '{name}'.")
+    return AadError(400, "invalid_request", 900144, f"The request body must contain the following parameter: '{name}'.")
 
 
 @dataclass
 class ScopeRequest:
     """A v2 ``scope`` parameter split into what Entra cares about."""
+
     raw: str
     oidc: set[str] = field(default_factory=set)
-    graph: dict[str, str] = field(default_factory=dict)    # short name -> form the client used
+    graph: dict[str, str] = field(default_factory=dict)  # short name -> form the client used
     default: bool = False
-    foreign: list[str] = field(default_factory=list)        # resources other than Graph
+    foreign: list[str] = field(default_factory=list)  # resources other than Graph
     invalid: list[str] = field(default_factory=list)
 
 
@@ -137,8 +143,7 @@ class Entra:
             return self.authorize(req, tenant, v1=len(rest) == 2)
         if rest in (["adminconsent"], ["v2.0", "adminconsent"]):
             return self.admin_consent(req, tenant, v2=len(rest) == 2)
-        if rest in ([".well-known", "openid-configuration"],
-                    ["v2.0", ".well-known", "openid-configuration"]):
+        if rest in ([".well-known", "openid-configuration"], ["v2.0", ".well-known", "openid-configuration"]):
             return self.openid_configuration(req, tenant, v2=len(rest) == 3)
         if rest in (["discovery", "keys"], ["discovery", "v2.0", "keys"]):
             return self.keys(req, tenant, v2=len(rest) == 3)
@@ -150,8 +155,12 @@ class Entra:
 
     def fault(self, status: int, retry_after: int | None) -> Response:
         """An injected failure on a login path, in ESTS's words."""
-        error = AadError(status, "server_error" if status == 500 else "temporarily_unavailable",
-                         90033, "A transient error has occurred. Please try again.")
+        error = AadError(
+            status,
+            "server_error" if status == 500 else "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         return error.response(headers=headers)
 
@@ -160,8 +169,12 @@ class Entra:
         correlation = req.header("client-request-id")
         try:
             if req.method != "POST":
-                raise AadError(400, "invalid_request", 900561,
-                               f"The endpoint only accepts POST, OPTIONS requests. Received a {req.method} request.")
+                raise AadError(
+                    400,
+                    "invalid_request",
+                    900561,
+                    f"The endpoint only accepts POST, OPTIONS requests. Received a {req.method} request.",
+                )
             body = self._token(req, tenant, v2)
         except AadError as error:
             return error.response(correlation)
@@ -177,25 +190,34 @@ class Entra:
                 raise AadError(401, "invalid_client", 7000215, "Invalid client secret provided.")
             client_id, secret = client_id or basic[0], secret or basic[1]
         if not self.registry.resolves(tenant):
-            raise AadError(400, "invalid_request", 90002,
-                           f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
-                           "and are signing into the correct cloud. Check with your subscription "
-                           "administrator, this may happen if there are no active subscriptions for the tenant.")
+            raise AadError(
+                400,
+                "invalid_request",
+                90002,
+                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
+                "and are signing into the correct cloud. Check with your subscription "
+                "administrator, this may happen if there are no active subscriptions for the tenant.",
+            )
         grant = form.get("grant_type", "")
         if not grant:
             raise _missing("grant_type")
         if grant not in GRANTS:
-            raise AadError(400, "unsupported_grant_type", 70003,
-                           f"The app requested an unsupported grant type '{grant}'.")
+            raise AadError(
+                400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
+            )
         if not client_id:
             raise _missing("client_id")
         app = self.registry.app(client_id)
         if app is None:
-            raise AadError(400, "unauthorized_client", 700016,
-                           f"Application with identifier '{client_id}' was not found in the directory "
-                           f"'{self._tenant_label(tenant)}'. This can happen if the application has not been "
-                           "installed by the administrator of the tenant or consented to by any user in the "
-                           "tenant. You may have sent your authentication request to the wrong tenant.")
+            raise AadError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{self._tenant_label(tenant)}'. This can happen if the application has not been "
+                "installed by the administrator of the tenant or consented to by any user in the "
+                "tenant. You may have sent your authentication request to the wrong tenant.",
+            )
         if form.get("client_assertion"):
             self._authenticate_assertion(req, app, form)
         else:
@@ -212,22 +234,37 @@ class Entra:
     def _authenticate(self, app: App, secret: str, grant: str, v2: bool) -> None:
         if not secret:
             if v2:
-                raise AadError(401, "invalid_client", 7000218,
-                               "The request body must contain the following parameter: "
-                               "'client_assertion' or 'client_secret'.")
-            raise AadError(400, "invalid_request", 90014,
-                           f"'client_assertion' or 'client_secret' is required for the '{grant}' grant type.")
+                raise AadError(
+                    401,
+                    "invalid_client",
+                    7000218,
+                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                )
+            raise AadError(
+                400,
+                "invalid_request",
+                90014,
+                f"'client_assertion' or 'client_secret' is required for the '{grant}' grant type.",
+            )
         verdict = self.registry.check_secret(app, secret)
         if verdict == "wrong":
-            raise AadError(401, "invalid_client", 7000215,
-                           "Invalid client secret provided. Ensure the secret being sent in the request is the "
-                           "client secret value, not the client secret ID, for a secret added to app "
-                           f"'{app.client_id}'.")
+            raise AadError(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the "
+                "client secret value, not the client secret ID, for a secret added to app "
+                f"'{app.client_id}'.",
+            )
         if verdict == "expired":
-            raise AadError(401, "invalid_client", 7000222,
-                           f"The provided client secret keys for app '{app.client_id}' are expired. Visit the "
-                           "Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or "
-                           "consider using certificate credentials for added security: https://aka.ms/certCreds.")
+            raise AadError(
+                401,
+                "invalid_client",
+                7000222,
+                f"The provided client secret keys for app '{app.client_id}' are expired. Visit the "
+                "Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or "
+                "consider using certificate credentials for added security: https://aka.ms/certCreds.",
+            )
 
     def _authenticate_assertion(self, req: Request, app: App, form: dict[str, str]) -> None:
         """private_key_jwt: a JWT signed with a certificate registered on the app (assertions.py).
@@ -243,11 +280,15 @@ class Entra:
             raise AadError(refused.status, refused.error, refused.code, refused.message) from None
 
     def _unknown_resource(self, resource: str) -> AadError:
-        return AadError(400, "invalid_resource", 500011,
-                        f"The resource principal named {resource} was not found in the tenant named "
-                        f"{self.registry.display_name}. This can happen if the application has not been "
-                        "installed by the administrator of the tenant or consented to by any user in the "
-                        "tenant. You might have sent your authentication request to the wrong tenant.")
+        return AadError(
+            400,
+            "invalid_resource",
+            500011,
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{self.registry.display_name}. This can happen if the application has not been "
+            "installed by the administrator of the tenant or consented to by any user in the "
+            "tenant. You might have sent your authentication request to the wrong tenant.",
+        )
 
     def _v1_resource(self, form: dict[str, str], required: bool) -> str:
         resource = form.get("resource", "")
@@ -271,9 +312,12 @@ class Entra:
         if scopes.foreign and len(raw.split()) == 1 and raw.endswith("/.default"):
             raise self._unknown_resource(scopes.foreign[0])
         if len(raw.split()) != 1 or not scopes.default:
-            raise AadError(400, "invalid_scope", 70011,
-                           f"The provided value for the input parameter 'scope' is not valid. "
-                           f"The scope {raw} is not valid.")
+            raise AadError(
+                400,
+                "invalid_scope",
+                70011,
+                f"The provided value for the input parameter 'scope' is not valid. The scope {raw} is not valid.",
+            )
         token, _, exp = self._app_token(app, GRAPH_RESOURCE)
         return self._v2_body(token, exp)
 
@@ -281,19 +325,28 @@ class Entra:
         """The Graph scopes a delegated token gets now; 65001 when one was never consented."""
         scopes = parse_scopes(" ".join(requested))
         if scopes.invalid:
-            raise AadError(400, "invalid_scope", 70011,
-                           "The provided value for the input parameter 'scope' is not valid. "
-                           f"The scope {' '.join(scopes.invalid)} is not valid.")
+            raise AadError(
+                400,
+                "invalid_scope",
+                70011,
+                "The provided value for the input parameter 'scope' is not valid. "
+                f"The scope {' '.join(scopes.invalid)} is not valid.",
+            )
         if scopes.foreign:
             raise self._unknown_resource(scopes.foreign[0])
         with self.registry.lock:
             consented = {s for s in app.scopes if s not in OIDC_SCOPES}
         missing = sorted(set(scopes.graph) - consented)
         if missing:
-            raise AadError(400, "invalid_grant", 65001,
-                           f"The user or administrator has not consented to use the application with ID "
-                           f"'{app.client_id}' named '{app.display_name}'. Send an interactive authorization "
-                           "request for this user and resource.", suberror="consent_required")
+            raise AadError(
+                400,
+                "invalid_grant",
+                65001,
+                f"The user or administrator has not consented to use the application with ID "
+                f"'{app.client_id}' named '{app.display_name}'. Send an interactive authorization "
+                "request for this user and resource.",
+                suberror="consent_required",
+            )
         granted = set(scopes.graph) | (consented if scopes.default or not scopes.graph else set())
         return sorted(granted), scopes
 
@@ -308,30 +361,54 @@ class Entra:
             if code.client_id != app.client_id:
                 raise AadError(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
             if code.used:
-                raise AadError(400, "invalid_grant", 54005,
-                               "OAuth2 Authorization code was already redeemed, please retry with a new valid "
-                               "code or use an existing refresh token.")
+                raise AadError(
+                    400,
+                    "invalid_grant",
+                    54005,
+                    "OAuth2 Authorization code was already redeemed, please retry with a new valid "
+                    "code or use an existing refresh token.",
+                )
             if code.expires < time.time():
-                raise AadError(400, "invalid_grant", 70008,
-                               "The provided authorization code or refresh token has expired due to inactivity. "
-                               "Send a new interactive authorization request for this user and resource.")
+                raise AadError(
+                    400,
+                    "invalid_grant",
+                    70008,
+                    "The provided authorization code or refresh token has expired due to inactivity. "
+                    "Send a new interactive authorization request for this user and resource.",
+                )
             redirect_uri = form.get("redirect_uri", "")
             if redirect_uri != code.redirect_uri:
-                raise AadError(400, "invalid_grant", 500112,
-                               f"The reply address '{redirect_uri}' does not match the reply address "
-                               f"'{code.redirect_uri}' provided when requesting Authorization code.")
-            if code.challenge and not _pkce_ok(code.challenge, code.challenge_method,
-                                               form.get("code_verifier", "")):
-                raise AadError(400, "invalid_grant", 501481,
-                               "The Code_Verifier does not match the code_challenge supplied in the "
-                               "authorization request.")
+                raise AadError(
+                    400,
+                    "invalid_grant",
+                    500112,
+                    f"The reply address '{redirect_uri}' does not match the reply address "
+                    f"'{code.redirect_uri}' provided when requesting Authorization code.",
+                )
+            if code.challenge and not _pkce_ok(code.challenge, code.challenge_method, form.get("code_verifier", "")):
+                raise AadError(
+                    400,
+                    "invalid_grant",
+                    501481,
+                    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                )
             granted, scopes = self._delegated_scopes(app, code.scopes)
             code.used = True
         resource = GRAPH_RESOURCE if v2 else (code.resource or self._v1_resource(form, required=False))
-        return self._delegated_body(req, app, code.user, granted, scopes, v2=v2, v1_resource=resource,
-                                    nonce=code.nonce, client_info=form.get("client_info") == "1",
-                                    offline=code.v1 or "offline_access" in scopes.oidc,
-                                    id_token="openid" in scopes.oidc, requested=code.scopes)
+        return self._delegated_body(
+            req,
+            app,
+            code.user,
+            granted,
+            scopes,
+            v2=v2,
+            v1_resource=resource,
+            nonce=code.nonce,
+            client_info=form.get("client_info") == "1",
+            offline=code.v1 or "offline_access" in scopes.oidc,
+            id_token="openid" in scopes.oidc,
+            requested=code.scopes,
+        )
 
     def _refresh(self, req: Request, app: App, form: dict[str, str], v2: bool) -> dict[str, Any]:
         value = form.get("refresh_token", "")
@@ -345,18 +422,33 @@ class Entra:
                 raise AadError(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
             idle = time.time() - grant.last_used
             if idle > self.registry.settings.refresh_token_lifetime:
-                raise AadError(400, "invalid_grant", 700082,
-                               "The refresh token has expired due to inactivity.\u00a0The token was issued on "
-                               f"{grant.issued.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z and was inactive for "
-                               f"{_timespan(idle)}.")
+                raise AadError(
+                    400,
+                    "invalid_grant",
+                    700082,
+                    "The refresh token has expired due to inactivity.\u00a0The token was issued on "
+                    f"{grant.issued.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z and was inactive for "
+                    f"{_timespan(idle)}.",
+                )
             grant.last_used = time.time()
         requested = tuple(form.get("scope", "").split()) if v2 and form.get("scope") else grant.scopes
         granted, scopes = self._delegated_scopes(app, requested)
         resource = self._v1_resource(form, required=False)
-        scopes.oidc |= set(grant.scopes) & OIDC_SCOPES      # a refresh keeps the sign-in's OIDC scopes
-        return self._delegated_body(req, app, grant.user, granted, scopes, v2=v2, v1_resource=resource,
-                                    nonce=None, client_info=form.get("client_info") == "1",
-                                    offline=True, id_token="openid" in scopes.oidc, requested=requested)
+        scopes.oidc |= set(grant.scopes) & OIDC_SCOPES  # a refresh keeps the sign-in's OIDC scopes
+        return self._delegated_body(
+            req,
+            app,
+            grant.user,
+            granted,
+            scopes,
+            v2=v2,
+            v1_resource=resource,
+            nonce=None,
+            client_info=form.get("client_info") == "1",
+            offline=True,
+            id_token="openid" in scopes.oidc,
+            requested=requested,
+        )
 
     # -- issuing ---------------------------------------------------------------------------
     def _times(self) -> tuple[int, int]:
@@ -367,11 +459,24 @@ class Entra:
     def _common_claims(self, app: App, aud: str) -> dict[str, Any]:
         tid = self.registry.tenant_id
         iat, exp = self._times()
-        return {"aud": aud, "iss": f"https://sts.windows.net/{tid}/", "iat": iat, "nbf": iat, "exp": exp,
-                "aio": opaque(60), "app_displayname": app.display_name, "appid": app.client_id,
-                "appidacr": "1", "idp": f"https://sts.windows.net/{tid}/",
-                "rh": f"0.A{opaque(48)}.", "tenant_region_scope": "EU", "tid": tid, "uti": opaque(16),
-                "ver": "1.0", "xms_tcdt": int(self.registry.created.timestamp())}
+        return {
+            "aud": aud,
+            "iss": f"https://sts.windows.net/{tid}/",
+            "iat": iat,
+            "nbf": iat,
+            "exp": exp,
+            "aio": opaque(60),
+            "app_displayname": app.display_name,
+            "appid": app.client_id,
+            "appidacr": "1",
+            "idp": f"https://sts.windows.net/{tid}/",
+            "rh": f"0.A{opaque(48)}.",
+            "tenant_region_scope": "EU",
+            "tid": tid,
+            "uti": opaque(16),
+            "ver": "1.0",
+            "xms_tcdt": int(self.registry.created.timestamp()),
+        }
 
     def _app_token(self, app: App, aud: str) -> tuple[str, int, int]:
         claims = self._common_claims(app, aud)
@@ -384,33 +489,66 @@ class Entra:
 
     def _user_token(self, app: App, user: SignedInUser, aud: str, scp: str) -> tuple[str, int, int]:
         claims = self._common_claims(app, aud)
-        claims.update({
-            "acct": 0, "acr": "1", "amr": ["pwd"], "family_name": user.surname, "given_name": user.given_name,
-            "idtyp": "user", "ipaddr": "127.0.0.1", "name": user.name, "oid": user.id, "platf": "3",
-            "puid": hashlib.sha256(user.id.encode()).hexdigest()[:16].upper(), "scp": scp,
-            "sid": str(uuid.uuid5(uuid.NAMESPACE_URL, user.id + app.client_id)),
-            "sub": _pairwise(app.client_id, user.id), "unique_name": user.upn, "upn": user.upn,
-            "wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"],
-        })
+        claims.update(
+            {
+                "acct": 0,
+                "acr": "1",
+                "amr": ["pwd"],
+                "family_name": user.surname,
+                "given_name": user.given_name,
+                "idtyp": "user",
+                "ipaddr": "127.0.0.1",
+                "name": user.name,
+                "oid": user.id,
+                "platf": "3",
+                "puid": hashlib.sha256(user.id.encode()).hexdigest()[:16].upper(),
+                "scp": scp,
+                "sid": str(uuid.uuid5(uuid.NAMESPACE_URL, user.id + app.client_id)),
+                "sub": _pairwise(app.client_id, user.id),
+                "unique_name": user.upn,
+                "upn": user.upn,
+                "wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"],
+            }
+        )
         return self.signer.sign(dict(sorted(claims.items()))), claims["iat"], claims["exp"]
 
-    def _id_token(self, req: Request, app: App, user: SignedInUser, nonce: str | None, v2: bool,
-                  email: bool) -> str:
+    def _id_token(self, req: Request, app: App, user: SignedInUser, nonce: str | None, v2: bool, email: bool) -> str:
         tid = self.registry.tenant_id
         now = int(time.time())
         claims: dict[str, Any] = {
-            "aud": app.client_id, "iat": now, "nbf": now, "exp": now + 3600, "name": user.name,
-            "oid": user.id, "sub": _pairwise(app.client_id, user.id), "tid": tid, "uti": opaque(16),
+            "aud": app.client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "name": user.name,
+            "oid": user.id,
+            "sub": _pairwise(app.client_id, user.id),
+            "tid": tid,
+            "uti": opaque(16),
         }
         if v2:
-            claims.update({"iss": f"{req.base_url}/{tid}/v2.0", "preferred_username": user.upn,
-                           "rh": f"0.A{opaque(48)}.", "ver": "2.0"})
+            claims.update(
+                {
+                    "iss": f"{req.base_url}/{tid}/v2.0",
+                    "preferred_username": user.upn,
+                    "rh": f"0.A{opaque(48)}.",
+                    "ver": "2.0",
+                }
+            )
             if email:
                 claims["email"] = user.upn
         else:
-            claims.update({"iss": f"https://sts.windows.net/{tid}/", "amr": ["pwd"],
-                           "family_name": user.surname, "given_name": user.given_name,
-                           "unique_name": user.upn, "upn": user.upn, "ver": "1.0"})
+            claims.update(
+                {
+                    "iss": f"https://sts.windows.net/{tid}/",
+                    "amr": ["pwd"],
+                    "family_name": user.surname,
+                    "given_name": user.given_name,
+                    "unique_name": user.upn,
+                    "upn": user.upn,
+                    "ver": "1.0",
+                }
+            )
         if nonce:
             claims["nonce"] = nonce
         claims.update(approles.token_claims(self.registry, self.directory, app, user.id))
@@ -419,18 +557,43 @@ class Entra:
 
     def _v2_body(self, token: str, exp: int, **extra: Any) -> dict[str, Any]:
         expires_in = exp - int(time.time()) - 1
-        return {"token_type": "Bearer", **extra, "expires_in": expires_in, "ext_expires_in": expires_in,
-                "access_token": token}
+        return {
+            "token_type": "Bearer",
+            **extra,
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": token,
+        }
 
     def _v1_body(self, token: str, iat: int, exp: int, resource: str, **extra: Any) -> dict[str, Any]:
         expires_in = str(exp - int(time.time()) - 1)
-        return {"token_type": "Bearer", **extra, "expires_in": expires_in, "ext_expires_in": expires_in,
-                "expires_on": str(exp), "not_before": str(iat), "resource": resource, "access_token": token}
+        return {
+            "token_type": "Bearer",
+            **extra,
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "expires_on": str(exp),
+            "not_before": str(iat),
+            "resource": resource,
+            "access_token": token,
+        }
 
-    def _delegated_body(self, req: Request, app: App, user: SignedInUser, granted: list[str],
-                        scopes: ScopeRequest, *, v2: bool, v1_resource: str, nonce: str | None,
-                        client_info: bool, offline: bool, id_token: bool,
-                        requested: tuple[str, ...]) -> dict[str, Any]:
+    def _delegated_body(
+        self,
+        req: Request,
+        app: App,
+        user: SignedInUser,
+        granted: list[str],
+        scopes: ScopeRequest,
+        *,
+        v2: bool,
+        v1_resource: str,
+        nonce: str | None,
+        client_info: bool,
+        offline: bool,
+        id_token: bool,
+        requested: tuple[str, ...],
+    ) -> dict[str, Any]:
         oidc_in_scp = sorted(scopes.oidc & {"openid", "profile", "email"})
         scp = " ".join(granted + oidc_in_scp) or "openid"
         aud = GRAPH_APP_ID if v2 else (GRAPH_APP_ID if v1_resource == GRAPH_APP_ID else GRAPH_RESOURCE)
@@ -463,12 +626,13 @@ class Entra:
         state = params.get("state")
 
         def fail(error: str, description: str) -> Response:
-            return _redirect(redirect_uri, {"error": error, "error_description": description,
-                                            "state": state}, mode)
+            return _redirect(redirect_uri, {"error": error, "error_description": description, "state": state}, mode)
 
         if params.get("response_type", "") != "code":
-            return fail("unsupported_response_type",
-                        f"AADSTS70005: response_type '{params.get('response_type', '')}' is not enabled for the application.")
+            return fail(
+                "unsupported_response_type",
+                f"AADSTS70005: response_type '{params.get('response_type', '')}' is not enabled for the application.",
+            )
         challenge = params.get("code_challenge") or None
         method = params.get("code_challenge_method") or "plain"
         if challenge and method not in ("S256", "plain"):
@@ -477,18 +641,25 @@ class Entra:
         if v1:
             resource = params.get("resource") or GRAPH_RESOURCE
             if resource not in GRAPH_RESOURCES:
-                return fail("invalid_resource", f"AADSTS500011: The resource principal named {resource} "
-                                                f"was not found in the tenant named {self.registry.display_name}.")
+                return fail(
+                    "invalid_resource",
+                    f"AADSTS500011: The resource principal named {resource} "
+                    f"was not found in the tenant named {self.registry.display_name}.",
+                )
             scopes = parse_scopes(raw_scope or "openid")
         else:
             if not raw_scope:
-                return fail("invalid_request", "AADSTS900144: The request body must contain the following "
-                                               "parameter: 'scope'.")
+                return fail(
+                    "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'scope'."
+                )
             resource = None
             scopes = parse_scopes(raw_scope)
             if scopes.invalid or scopes.foreign:
-                return fail("invalid_scope", f"AADSTS70011: The provided value for the input parameter "
-                                             f"'scope' is not valid. The scope {raw_scope} is not valid.")
+                return fail(
+                    "invalid_scope",
+                    f"AADSTS70011: The provided value for the input parameter "
+                    f"'scope' is not valid. The scope {raw_scope} is not valid.",
+                )
         if req.method == "GET":
             return self._sign_in_page(req, app, params, scopes, v1)
         if params.get("action") == "cancel":
@@ -497,12 +668,24 @@ class Entra:
         if found is None:
             return self._sign_in_page(req, app, params, scopes, v1, problem="Choose one of the listed users.")
         user = _signed_in(found)
-        code = self.registry.new_code(AuthCode(
-            client_id=app.client_id, redirect_uri=redirect_uri, user=user,
-            scopes=(tuple(raw_scope.split()) if not v1  # v1 asks for a resource: every consented scope
-                    else (f"{GRAPH_RESOURCE}/.default", *sorted(scopes.oidc))), resource=resource,
-            challenge=challenge, challenge_method=method, nonce=params.get("nonce") or None, v1=v1,
-            expires=time.time() + self.registry.settings.code_lifetime))
+        code = self.registry.new_code(
+            AuthCode(
+                client_id=app.client_id,
+                redirect_uri=redirect_uri,
+                user=user,
+                scopes=(
+                    tuple(raw_scope.split())
+                    if not v1  # v1 asks for a resource: every consented scope
+                    else (f"{GRAPH_RESOURCE}/.default", *sorted(scopes.oidc))
+                ),
+                resource=resource,
+                challenge=challenge,
+                challenge_method=method,
+                nonce=params.get("nonce") or None,
+                v1=v1,
+                expires=time.time() + self.registry.settings.code_lifetime,
+            )
+        )
         answer: dict[str, str | None] = {"code": code, "state": state}
         if v1:
             answer["session_state"] = str(uuid.uuid5(uuid.NAMESPACE_URL, user.id))
@@ -515,18 +698,25 @@ class Entra:
         client_id = params.get("client_id", "")
         app = self.registry.app(client_id) if client_id else None
         if app is None:
-            return _error_page(700016, f"Application with identifier '{client_id}' was not found in the "
-                                       f"directory '{self._tenant_label(tenant)}'.")
+            return _error_page(
+                700016,
+                f"Application with identifier '{client_id}' was not found in the "
+                f"directory '{self._tenant_label(tenant)}'.",
+            )
         redirect_uri = params.get("redirect_uri") or (app.redirect_uris[0] if app.redirect_uris else "")
         if redirect_uri not in app.redirect_uris:
-            return _error_page(50011, f"The redirect URI '{redirect_uri}' specified in the request does not "
-                                      "match the redirect URIs configured for the application "
-                                      f"'{app.client_id}'. Make sure the redirect URI sent in the request "
-                                      "matches one added to your application in the Azure portal.")
+            return _error_page(
+                50011,
+                f"The redirect URI '{redirect_uri}' specified in the request does not "
+                "match the redirect URIs configured for the application "
+                f"'{app.client_id}'. Make sure the redirect URI sent in the request "
+                "matches one added to your application in the Azure portal.",
+            )
         return app, redirect_uri
 
-    def _sign_in_page(self, req: Request, app: App, params: dict[str, str], scopes: ScopeRequest,
-                      v1: bool, problem: str = "") -> Response:
+    def _sign_in_page(
+        self, req: Request, app: App, params: dict[str, str], scopes: ScopeRequest, v1: bool, problem: str = ""
+    ) -> Response:
         with self.registry.lock:
             consented = set(app.scopes)
         wanted = sorted(consented - OIDC_SCOPES) if scopes.default or v1 else sorted(scopes.graph)
@@ -535,35 +725,42 @@ class Entra:
         rows = []
         for i, user in enumerate(users):
             checked = (hint and hint in (user.get("userPrincipalName", "").lower(), user.get("id"))) or (
-                not hint and i == 0)
+                not hint and i == 0
+            )
             rows.append(
                 f'<label class="user"><input type="radio" name="user" value="{html.escape(user["id"])}"'
-                f'{" checked" if checked else ""}> <b>{html.escape(user.get("displayName") or "")}</b>'
-                f' <span>{html.escape(user.get("userPrincipalName") or "")}</span>'
-                f'{approles.role_hint(app, user["id"])}</label>')
+                f"{' checked' if checked else ''}> <b>{html.escape(user.get('displayName') or '')}</b>"
+                f" <span>{html.escape(user.get('userPrincipalName') or '')}</span>"
+                f"{approles.role_hint(app, user['id'])}</label>"
+            )
         hidden = _hidden_fields({k: v for k, v in params.items() if k not in ("user", "action")})
-        perms = "".join(
-            f'<li>{html.escape(s)}{"" if s in consented else " <em>(not consented by an admin: redeeming the code will fail with AADSTS65001)</em>"}</li>'
-            for s in wanted) or "<li>Sign you in and read your profile</li>"
+        perms = (
+            "".join(
+                f"<li>{html.escape(s)}{'' if s in consented else ' <em>(not consented by an admin: redeeming the code will fail with AADSTS65001)</em>'}</li>"
+                for s in wanted
+            )
+            or "<li>Sign you in and read your profile</li>"
+        )
         body = (
             f"<h1>Sign in to {html.escape(app.display_name)}</h1>"
             f'<p class="muted">Tenant {html.escape(self.registry.domain)} &middot; '
-            f'{"v1" if v1 else "v2"} authorize endpoint</p>'
+            f"{'v1' if v1 else 'v2'} authorize endpoint</p>"
             + (f'<p class="error">{html.escape(problem)}</p>' if problem else "")
             + f'<form method="post" action="{html.escape(req.path)}">{hidden}'
             f"<h2>Pick an account</h2>{''.join(rows)}"
             f"<h2>This app would like to</h2><ul>{perms}</ul>"
             '<button type="submit" name="action" value="accept">Accept</button> '
-            '<button type="submit" name="action" value="cancel" class="secondary">Cancel</button></form>')
-        return Response(400 if problem else 200, page("Sign in to your account", body), {},
-                        "text/html; charset=utf-8")
+            '<button type="submit" name="action" value="cancel" class="secondary">Cancel</button></form>'
+        )
+        return Response(400 if problem else 200, page("Sign in to your account", body), {}, "text/html; charset=utf-8")
 
     # -- admin consent ---------------------------------------------------------------------
     def admin_consent(self, req: Request, tenant: str, *, v2: bool) -> Response:
         params = req.query if req.method == "GET" else req.form()
         if v2 and tenant.lower() == "common":
-            return _error_page(90130, "The v2.0 admin consent endpoint does not support /common; use "
-                                      "/organizations or the tenant.")
+            return _error_page(
+                90130, "The v2.0 admin consent endpoint does not support /common; use /organizations or the tenant."
+            )
         checked = self._page_client(tenant, params)
         if isinstance(checked, Response):
             return checked
@@ -572,29 +769,45 @@ class Entra:
         scope = params.get("scope") or f"{GRAPH_RESOURCE}/.default"
         if req.method == "GET":
             with self.registry.lock:
-                rows = "".join(f"<li>{html.escape(r)}{' <em>(already granted)</em>' if r in app.roles else ''}</li>"
-                               for r in sorted(app.requested_roles)) or "<li>(no application permissions requested)</li>"
+                rows = (
+                    "".join(
+                        f"<li>{html.escape(r)}{' <em>(already granted)</em>' if r in app.roles else ''}</li>"
+                        for r in sorted(app.requested_roles)
+                    )
+                    or "<li>(no application permissions requested)</li>"
+                )
             hidden = _hidden_fields({k: v for k, v in params.items() if k != "action"})
-            body = (f"<h1>Permissions requested</h1><p><b>{html.escape(app.display_name)}</b> "
-                    f'<span class="muted">{html.escape(app.client_id)}</span></p>'
-                    "<p>Accepting grants these application permissions for the whole organisation "
-                    f"({html.escape(self.registry.domain)}):</p><ul>{rows}</ul>"
-                    f'<form method="post" action="{html.escape(req.path)}">{hidden}'
-                    '<button type="submit" name="action" value="accept">Accept</button> '
-                    '<button type="submit" name="action" value="cancel" class="secondary">Cancel</button></form>')
+            body = (
+                f"<h1>Permissions requested</h1><p><b>{html.escape(app.display_name)}</b> "
+                f'<span class="muted">{html.escape(app.client_id)}</span></p>'
+                "<p>Accepting grants these application permissions for the whole organisation "
+                f"({html.escape(self.registry.domain)}):</p><ul>{rows}</ul>"
+                f'<form method="post" action="{html.escape(req.path)}">{hidden}'
+                '<button type="submit" name="action" value="accept">Accept</button> '
+                '<button type="submit" name="action" value="cancel" class="secondary">Cancel</button></form>'
+            )
             return Response(200, page("Permissions requested", body), {}, "text/html; charset=utf-8")
         if params.get("action") == "cancel":
             if v2:
                 trace, corr = uuid.uuid4(), uuid.uuid4()
                 stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-                return _redirect(redirect_uri, {
-                    "admin_consent": "True", "error": "consent_required",
-                    "error_description": "AADSTS65004: The resource owner or authorization server denied the "
-                                         f"request.\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\n"
-                                         f"Timestamp: {stamp}", "state": state}, "query")
-            return _redirect(redirect_uri, {"error": "permission_denied",
-                                            "error_description": "The admin canceled the request",
-                                            "state": state}, "query")
+                return _redirect(
+                    redirect_uri,
+                    {
+                        "admin_consent": "True",
+                        "error": "consent_required",
+                        "error_description": "AADSTS65004: The resource owner or authorization server denied the "
+                        f"request.\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\n"
+                        f"Timestamp: {stamp}",
+                        "state": state,
+                    },
+                    "query",
+                )
+            return _redirect(
+                redirect_uri,
+                {"error": "permission_denied", "error_description": "The admin canceled the request", "state": state},
+                "query",
+            )
         with self.registry.lock:
             requested = sorted(app.requested_roles)
         self.registry.grant(app, requested, [])
@@ -606,14 +819,22 @@ class Entra:
 
     # -- discovery -------------------------------------------------------------------------
     def _discovery_headers(self) -> dict[str, str]:
-        return {**_ests_headers(str(uuid.uuid4())), "Cache-Control": "max-age=86400, private",
-                "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, OPTIONS"}
+        return {
+            **_ests_headers(str(uuid.uuid4())),
+            "Cache-Control": "max-age=86400, private",
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+        }
 
     def _unknown_tenant(self, tenant: str) -> Response:
-        return AadError(400, "invalid_tenant", 90002,
-                        f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
-                        "are signing into the correct cloud. Check with your subscription administrator, "
-                        "this may happen if there are no active subscriptions for the tenant.").response()
+        return AadError(
+            400,
+            "invalid_tenant",
+            90002,
+            f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
+            "are signing into the correct cloud. Check with your subscription administrator, "
+            "this may happen if there are no active subscriptions for the tenant.",
+        ).response()
 
     def openid_configuration(self, req: Request, tenant: str, *, v2: bool) -> Response:
         if not self.registry.resolves(tenant):
@@ -621,50 +842,94 @@ class Entra:
         tid, base = self.registry.tenant_id, req.base_url
         seg = tenant.lower() if tenant.lower() in ("common", "organizations") else tid
         shared = {
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
-                                                      "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"], "id_token_signing_alg_values_supported": ["RS256"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
         }
-        region = {"tenant_region_scope": "EU", "cloud_instance_name": "microsoftonline.com",
-                  "cloud_graph_host_name": "graph.windows.net", "msgraph_host": "graph.microsoft.com",
-                  "rbac_url": "https://pas.windows.net"}
+        region = {
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+            "rbac_url": "https://pas.windows.net",
+        }
         if v2:
             doc: dict[str, Any] = {
-                "token_endpoint": f"{base}/{seg}/oauth2/v2.0/token", **shared,
+                "token_endpoint": f"{base}/{seg}/oauth2/v2.0/token",
+                **shared,
                 "jwks_uri": f"{base}/{seg}/discovery/v2.0/keys",
                 "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "issuer": f"{base}/{tid}/v2.0", "request_uri_parameter_supported": False,
+                "issuer": f"{base}/{tid}/v2.0",
+                "request_uri_parameter_supported": False,
                 "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
                 "authorization_endpoint": f"{base}/{seg}/oauth2/v2.0/authorize",
                 "device_authorization_endpoint": f"{base}/{seg}/oauth2/v2.0/devicecode",
-                "http_logout_supported": True, "frontchannel_logout_supported": True,
+                "http_logout_supported": True,
+                "frontchannel_logout_supported": True,
                 "end_session_endpoint": f"{base}/{seg}/oauth2/v2.0/logout",
-                "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-                                     "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat",
-                                     "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
-                                     "ver", "at_hash", "c_hash", "email"],
-                "kerberos_endpoint": f"{base}/{seg}/kerberos", **region,
+                "claims_supported": [
+                    "sub",
+                    "iss",
+                    "cloud_instance_name",
+                    "cloud_instance_host_name",
+                    "cloud_graph_host_name",
+                    "msgraph_host",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "acr",
+                    "nonce",
+                    "preferred_username",
+                    "name",
+                    "tid",
+                    "ver",
+                    "at_hash",
+                    "c_hash",
+                    "email",
+                ],
+                "kerberos_endpoint": f"{base}/{seg}/kerberos",
+                **region,
             }
         else:
             doc = {
-                "token_endpoint": f"{base}/{seg}/oauth2/token", **shared,
+                "token_endpoint": f"{base}/{seg}/oauth2/token",
+                **shared,
                 "jwks_uri": f"{base}/common/discovery/keys",
                 "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-                "scopes_supported": ["openid"], "issuer": f"https://sts.windows.net/{tid}/",
+                "scopes_supported": ["openid"],
+                "issuer": f"https://sts.windows.net/{tid}/",
                 "microsoft_multi_refresh_token": True,
                 "authorization_endpoint": f"{base}/{seg}/oauth2/authorize",
                 "device_authorization_endpoint": f"{base}/{seg}/oauth2/devicecode",
-                "http_logout_supported": True, "frontchannel_logout_supported": True,
+                "http_logout_supported": True,
+                "frontchannel_logout_supported": True,
                 "end_session_endpoint": f"{base}/{seg}/oauth2/logout",
-                "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name",
-                                     "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat",
-                                     "auth_time", "acr", "amr", "nonce", "email", "given_name",
-                                     "family_name", "nickname"],
+                "claims_supported": [
+                    "sub",
+                    "iss",
+                    "cloud_instance_name",
+                    "cloud_instance_host_name",
+                    "cloud_graph_host_name",
+                    "msgraph_host",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "acr",
+                    "amr",
+                    "nonce",
+                    "email",
+                    "given_name",
+                    "family_name",
+                    "nickname",
+                ],
                 "check_session_iframe": f"{base}/{seg}/oauth2/checksession",
                 "userinfo_endpoint": f"{base}/{seg}/openid/userinfo",
-                "kerberos_endpoint": f"{base}/{seg}/kerberos", **region,
+                "kerberos_endpoint": f"{base}/{seg}/kerberos",
+                **region,
             }
         return Response(200, doc, self._discovery_headers(), JSON_UTF8)
 
@@ -679,9 +944,11 @@ class Entra:
         segments = [p for p in urlsplit(endpoint).path.split("/") if p]
         tenant = segments[0] if segments else "common"
         host = urlsplit(req.base_url).netloc
-        body = {"tenant_discovery_endpoint": f"{req.base_url}/{tenant}/v2.0/.well-known/openid-configuration",
-                "api-version": "1.1",
-                "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}]}
+        body = {
+            "tenant_discovery_endpoint": f"{req.base_url}/{tenant}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [{"preferred_network": host, "preferred_cache": host, "aliases": [host]}],
+        }
         return Response(200, body, self._discovery_headers(), JSON_UTF8)
 
 
@@ -709,33 +976,44 @@ def _timespan(seconds: float) -> str:
 
 def _signed_in(user: dict[str, Any]) -> SignedInUser:
     name = user.get("displayName") or user.get("userPrincipalName") or user["id"]
-    return SignedInUser(id=user["id"], upn=user.get("userPrincipalName") or "", name=name,
-                        given_name=user.get("givenName") or name.split(" ")[0],
-                        surname=user.get("surname") or (name.split(" ")[-1] if " " in name else ""))
+    return SignedInUser(
+        id=user["id"],
+        upn=user.get("userPrincipalName") or "",
+        name=name,
+        given_name=user.get("givenName") or name.split(" ")[0],
+        surname=user.get("surname") or (name.split(" ")[-1] if " " in name else ""),
+    )
 
 
 def _hidden_fields(values: dict[str, str]) -> str:
-    return "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                   for k, v in values.items())
+    return "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in values.items())
 
 
 def _redirect(uri: str, params: dict[str, str | None], mode: str) -> Response:
     values = {k: v for k, v in params.items() if v is not None}
     if mode == "form_post":
         fields = _hidden_fields(values)
-        body = (f'<html><head><title>Working...</title></head><body onload="document.forms[0].submit()">'
-                f'<form method="POST" action="{html.escape(uri)}">{fields}'
-                "<noscript><p>Script is disabled. Click Submit to continue.</p>"
-                '<input type="submit" value="Submit"></noscript></form></body></html>')
+        body = (
+            f'<html><head><title>Working...</title></head><body onload="document.forms[0].submit()">'
+            f'<form method="POST" action="{html.escape(uri)}">{fields}'
+            "<noscript><p>Script is disabled. Click Submit to continue.</p>"
+            '<input type="submit" value="Submit"></noscript></form></body></html>'
+        )
         return Response(200, body, {"Cache-Control": "no-store, no-cache"}, "text/html; charset=utf-8")
     separator = "#" if mode == "fragment" else ("&" if "?" in uri else "?")
-    return Response(302, b"", {"Location": uri + separator + urlencode(values),
-                               "Cache-Control": "no-store, no-cache"}, "text/html; charset=utf-8")
+    return Response(
+        302,
+        b"",
+        {"Location": uri + separator + urlencode(values), "Cache-Control": "no-store, no-cache"},
+        "text/html; charset=utf-8",
+    )
 
 
 def _error_page(code: int, message: str) -> Response:
     """Entra's 'Sorry, but we're having trouble signing you in' page: never a redirect."""
-    body = ("<h1>Sorry, but we're having trouble signing you in.</h1>"
-            f'<p class="error">AADSTS{code}: {html.escape(message)}</p>'
-            f'<p class="muted">Request Id: {uuid.uuid4()}</p>')
+    body = (
+        "<h1>Sorry, but we're having trouble signing you in.</h1>"
+        f'<p class="error">AADSTS{code}: {html.escape(message)}</p>'
+        f'<p class="muted">Request Id: {uuid.uuid4()}</p>'
+    )
     return Response(400, page("Sign in to your account", body), {}, "text/html; charset=utf-8")

@@ -8,6 +8,7 @@ picks one status per strike. The odd answers a proxy or a broken gateway gives a
 ``location`` answers a redirect to that URL, and ``next_link`` serves the real page with its
 ``@odata.nextLink`` replaced.
 """
+
 from __future__ import annotations
 
 import random
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 FAULT_STATUSES = (429, 500, 502, 503, 504)
-BODY_STATUSES = range(400, 600)       # any error status may carry a replaced body
+BODY_STATUSES = range(400, 600)  # any error status may carry a replaced body
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
@@ -27,7 +28,7 @@ class Fault:
     count: int
     retry_after: int | None = None
     delay_ms: int = 0
-    id_token_claims: dict[str, Any] | None = None   # replace these claims in the ID tokens issued
+    id_token_claims: dict[str, Any] | None = None  # replace these claims in the ID tokens issued
     rate: float | None = None
     statuses: list[int] | None = None
     seed: int = 0
@@ -78,12 +79,21 @@ class FaultTable:
         claims = data.get("id_token_claims")
         if claims is not None and not (isinstance(claims, dict) and claims):
             raise ValueError("id_token_claims must be an object of claim names and values")
-        fault = Fault(path=path, status=status, count=count,
-                      retry_after=None if retry_after is None else int(retry_after),
-                      delay_ms=int(data.get("delay_ms") or 0),
-                      rate=None if rate is None else float(rate), statuses=statuses, seed=int(data.get("seed") or 0),
-                      body=body, content_type=str(data.get("content_type") or "text/html; charset=utf-8"),
-                      location=location, next_link=next_link, id_token_claims=claims)
+        fault = Fault(
+            path=path,
+            status=status,
+            count=count,
+            retry_after=None if retry_after is None else int(retry_after),
+            delay_ms=int(data.get("delay_ms") or 0),
+            rate=None if rate is None else float(rate),
+            statuses=statuses,
+            seed=int(data.get("seed") or 0),
+            body=body,
+            content_type=str(data.get("content_type") or "text/html; charset=utf-8"),
+            location=location,
+            next_link=next_link,
+            id_token_claims=claims,
+        )
         fault.rng.seed(fault.seed)
         if fault.count < 1 or fault.delay_ms < 0 or (fault.retry_after or 0) < 0:
             raise ValueError("count must be >= 1; delay_ms and retry_after must not be negative")

@@ -3,6 +3,7 @@
 Everything that makes a Graph answer look like Graph's and that does not depend on the data
 lives here: the 401/403 bodies, throttling and 5xx answers, and the headers on every response.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,22 @@ from .tokens import Signer, TokenRejected
 from .wire import GRAPH_SUCCESS_CONTENT_TYPE, Request, Response, graph_error
 
 GRAPH_VERSIONS = ("v1.0", "beta")
-WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                    'client_id="00000003-0000-0000-c000-000000000000"')
-AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {"DataCenter": "West Europe", "Slice": "E", "Ring": "5",
-                                            "ScaleUnit": "003", "RoleInstance": "AM2PEPF0001C7A5"}},
-                            separators=(",", ":"))
+WWW_AUTHENTICATE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+)
+AGS_DIAGNOSTIC = json.dumps(
+    {
+        "ServerInfo": {
+            "DataCenter": "West Europe",
+            "Slice": "E",
+            "Ring": "5",
+            "ScaleUnit": "003",
+            "RoleInstance": "AM2PEPF0001C7A5",
+        }
+    },
+    separators=(",", ":"),
+)
 _FAULTS = {
     429: ("TooManyRequests", "Please retry again later."),
     500: ("generalException", "General exception while processing."),
@@ -36,7 +48,7 @@ def split_graph_path(path: str) -> tuple[str, str] | None:
     for version in GRAPH_VERSIONS:
         prefix = "/" + version
         if path == prefix or path.startswith(prefix + "/"):
-            return version, path[len(prefix):] or "/"
+            return version, path[len(prefix) :] or "/"
     return None
 
 
@@ -68,25 +80,37 @@ class FrontDoor:
         try:
             claims = self.signer.verify_graph_token(token)
         except TokenRejected as rejected:
-            return graph_error(401, "InvalidAuthenticationToken", rejected.reason,
-                               headers={"WWW-Authenticate": WWW_AUTHENTICATE}, **ids)
+            return graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                rejected.reason,
+                headers={"WWW-Authenticate": WWW_AUTHENTICATE},
+                **ids,
+            )
         delegated = claims.get("idtyp") == "user" or "scp" in claims
         roles = frozenset(claims.get("roles") or ())
         scopes = frozenset(str(claims.get("scp") or "").split())
         if _is_me(rest) and not delegated:
-            return graph_error(400, "BadRequest", "/me request is only valid with delegated authentication flow.",
-                               **ids)
+            return graph_error(
+                400, "BadRequest", "/me request is only valid with delegated authentication flow.", **ids
+            )
         requirement = required(rest)
-        if requirement is not None and not satisfied(requirement, set() if delegated else set(roles),
-                                                     set(scopes) if delegated else set()):
+        if requirement is not None and not satisfied(
+            requirement, set() if delegated else set(roles), set(scopes) if delegated else set()
+        ):
             return graph_error(403, requirement.denied_code, requirement.denied_message, **ids)
-        caller = Caller(app_id=str(claims.get("appid") or claims.get("azp") or ""),
-                        roles=frozenset() if delegated else roles,
-                        scopes=scopes if delegated else frozenset(),
-                        user_id=str(claims["oid"]) if delegated and claims.get("oid") else None)
+        caller = Caller(
+            app_id=str(claims.get("appid") or claims.get("azp") or ""),
+            roles=frozenset() if delegated else roles,
+            scopes=scopes if delegated else frozenset(),
+            user_id=str(claims["oid"]) if delegated and claims.get("oid") else None,
+        )
         response = self.graph.handle(req, version, rest, caller)
-        visible = (basic_properties(requirement, set() if delegated else set(roles), set(scopes) if delegated else set())
-                   if requirement is not None else None)
+        visible = (
+            basic_properties(requirement, set() if delegated else set(roles), set(scopes) if delegated else set())
+            if requirement is not None
+            else None
+        )
         return _only_basic(response, visible) if visible is not None else response
 
     def _fault(self, fault: Fault, request_id: str, client_request_id: str) -> Response:
@@ -98,12 +122,14 @@ class FrontDoor:
             return Response(fault.status, fault.body, headers, fault.content_type)
         code, message = _FAULTS.get(fault.status, _FAULTS[500])
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        response = graph_error(fault.status, code, message, headers=headers, request_id=request_id,
-                               client_request_id=client_request_id)
+        response = graph_error(
+            fault.status, code, message, headers=headers, request_id=request_id, client_request_id=client_request_id
+        )
         if fault.status == 429:
             assert isinstance(response.body, dict)
             response.body["error"]["innerError"].update(
-                {"code": "429", "message": "Please retry after", "status": "429"})
+                {"code": "429", "message": "Please retry after", "status": "429"}
+            )
         return response
 
     def _decorate(self, response: Response, request_id: str, client_request_id: str) -> Response:
@@ -113,9 +139,14 @@ class FrontDoor:
             inner = body["error"].setdefault("innerError", {})
             inner["request-id"] = request_id
             inner["client-request-id"] = client_request_id
-        headers = {**response.headers, "request-id": request_id, "client-request-id": client_request_id,
-                   "x-ms-ags-diagnostic": AGS_DIAGNOSTIC,
-                   "Strict-Transport-Security": "max-age=31536000", "Date": formatdate(usegmt=True)}
+        headers = {
+            **response.headers,
+            "request-id": request_id,
+            "client-request-id": client_request_id,
+            "x-ms-ags-diagnostic": AGS_DIAGNOSTIC,
+            "Strict-Transport-Security": "max-age=31536000",
+            "Date": formatdate(usegmt=True),
+        }
         content_type = response.content_type
         if 200 <= response.status < 300:
             if content_type.startswith("application/json"):

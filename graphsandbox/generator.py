@@ -4,6 +4,7 @@ Nothing is stored, so a tenant of a million users costs no memory. Object ids ca
 (scrambled, in the last 12 hex digits) and user principal names end in ``i + 1``, so a lookup by
 id or UPN regenerates one item instead of searching.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,34 +14,158 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 _MASK48 = (1 << 48) - 1
-_MULT = 0x5DEECE66D                      # odd, so multiplication is invertible modulo 2**48
+_MULT = 0x5DEECE66D  # odd, so multiplication is invertible modulo 2**48
 _MULT_INV = pow(_MULT, -1, 1 << 48)
 _EPOCH = datetime(2018, 1, 1, tzinfo=timezone.utc)
-_NOW_ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)   # fixed, so output never depends on today
+_NOW_ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)  # fixed, so output never depends on today
 
 GIVEN = (
-    "Adele", "Alex", "Allan", "Amara", "Ana", "Anders", "Andrea", "Arjun", "Beatriz", "Ben",
-    "Bianca", "Carlos", "Charlotte", "Chen", "Chloe", "Christie", "Daniel", "Debra", "Diego",
-    "Elena", "Emily", "Enrico", "Erik", "Fatima", "Femi", "Grady", "Hana", "Hiroshi", "Ines",
-    "Irvin", "Isaiah", "Ivan", "Jakob", "Johanna", "Joni", "Jordan", "Kenji", "Laura", "Lee",
-    "Leila", "Lidia", "Lucas", "Lynne", "Maya", "Megan", "Miriam", "Mohammed", "Nadia", "Nestor",
-    "Nina", "Noah", "Olga", "Omar", "Patti", "Pedro", "Pradeep", "Priya", "Rafael", "Ravi", "Rosa",
-    "Samira", "Sanjay", "Sara", "Sofia", "Stefan", "Tariq", "Thomas", "Valentina", "Wei", "Yuki",
-    "Zainab", "Zoe",
+    "Adele",
+    "Alex",
+    "Allan",
+    "Amara",
+    "Ana",
+    "Anders",
+    "Andrea",
+    "Arjun",
+    "Beatriz",
+    "Ben",
+    "Bianca",
+    "Carlos",
+    "Charlotte",
+    "Chen",
+    "Chloe",
+    "Christie",
+    "Daniel",
+    "Debra",
+    "Diego",
+    "Elena",
+    "Emily",
+    "Enrico",
+    "Erik",
+    "Fatima",
+    "Femi",
+    "Grady",
+    "Hana",
+    "Hiroshi",
+    "Ines",
+    "Irvin",
+    "Isaiah",
+    "Ivan",
+    "Jakob",
+    "Johanna",
+    "Joni",
+    "Jordan",
+    "Kenji",
+    "Laura",
+    "Lee",
+    "Leila",
+    "Lidia",
+    "Lucas",
+    "Lynne",
+    "Maya",
+    "Megan",
+    "Miriam",
+    "Mohammed",
+    "Nadia",
+    "Nestor",
+    "Nina",
+    "Noah",
+    "Olga",
+    "Omar",
+    "Patti",
+    "Pedro",
+    "Pradeep",
+    "Priya",
+    "Rafael",
+    "Ravi",
+    "Rosa",
+    "Samira",
+    "Sanjay",
+    "Sara",
+    "Sofia",
+    "Stefan",
+    "Tariq",
+    "Thomas",
+    "Valentina",
+    "Wei",
+    "Yuki",
+    "Zainab",
+    "Zoe",
 )
 SURNAMES = (
-    "Adams", "Ahmed", "Alvarez", "Andersen", "Bauer", "Bowen", "Brown", "Castillo", "Chen", "Cohen",
-    "Costa", "Dubois", "Eriksson", "Fernandes", "Fischer", "Garcia", "Gupta", "Hansen", "Haddad",
-    "Ito", "Jansen", "Johnson", "Kaur", "Kim", "Kowalski", "Larsen", "Lee", "Lopez", "Martin",
-    "Moreau", "Muller", "Nakamura", "Nguyen", "Novak", "Okafor", "Olsen", "Patel", "Pereira",
-    "Petrov", "Quinn", "Rahman", "Rossi", "Sato", "Schmidt", "Silva", "Singh", "Smith", "Suzuki",
-    "Tanaka", "Taylor", "Thompson", "Vance", "Varga", "Wagner", "Walker", "Wang", "Weber", "Wilber",
-    "Wright", "Yilmaz", "Zhang", "Zimmermann",
+    "Adams",
+    "Ahmed",
+    "Alvarez",
+    "Andersen",
+    "Bauer",
+    "Bowen",
+    "Brown",
+    "Castillo",
+    "Chen",
+    "Cohen",
+    "Costa",
+    "Dubois",
+    "Eriksson",
+    "Fernandes",
+    "Fischer",
+    "Garcia",
+    "Gupta",
+    "Hansen",
+    "Haddad",
+    "Ito",
+    "Jansen",
+    "Johnson",
+    "Kaur",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lee",
+    "Lopez",
+    "Martin",
+    "Moreau",
+    "Muller",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Olsen",
+    "Patel",
+    "Pereira",
+    "Petrov",
+    "Quinn",
+    "Rahman",
+    "Rossi",
+    "Sato",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Smith",
+    "Suzuki",
+    "Tanaka",
+    "Taylor",
+    "Thompson",
+    "Vance",
+    "Varga",
+    "Wagner",
+    "Walker",
+    "Wang",
+    "Weber",
+    "Wilber",
+    "Wright",
+    "Yilmaz",
+    "Zhang",
+    "Zimmermann",
 )
 DEPARTMENTS = {
     "Sales": ("Account Executive", "Sales Manager", "Sales Representative", "Inside Sales Specialist"),
     "Marketing": ("Marketing Manager", "Content Strategist", "Product Marketing Manager", "Brand Specialist"),
-    "Engineering": ("Software Engineer", "Senior Software Engineer", "Engineering Manager", "Site Reliability Engineer"),
+    "Engineering": (
+        "Software Engineer",
+        "Senior Software Engineer",
+        "Engineering Manager",
+        "Site Reliability Engineer",
+    ),
     "Finance": ("Financial Analyst", "Accountant", "Finance Manager", "Controller"),
     "Human Resources": ("HR Generalist", "Recruiter", "HR Business Partner", "Payroll Specialist"),
     "IT": ("IT Administrator", "Helpdesk Technician", "Systems Engineer", "Security Analyst"),
@@ -64,12 +189,39 @@ OFFICES = (
     ("Sydney 9/902", "AU", "Australia", "Sydney", "+61 2 5555 0", "en-AU"),
 )
 GROUP_TOPICS = (
-    "Sales", "Marketing", "Engineering", "Finance", "HR", "IT Ops", "Legal", "Research", "Support",
-    "Leadership", "Project Falcon", "Project Atlas", "Project Nova", "Retail", "Design", "Security",
-    "Data Platform", "Mobile", "Partners", "Events",
+    "Sales",
+    "Marketing",
+    "Engineering",
+    "Finance",
+    "HR",
+    "IT Ops",
+    "Legal",
+    "Research",
+    "Support",
+    "Leadership",
+    "Project Falcon",
+    "Project Atlas",
+    "Project Nova",
+    "Retail",
+    "Design",
+    "Security",
+    "Data Platform",
+    "Mobile",
+    "Partners",
+    "Events",
 )
-GROUP_SUFFIXES = ("Team", "All Staff", "Managers", "EMEA", "Americas", "APAC", "Admins", "Readers",
-                  "Contractors", "Announcements")
+GROUP_SUFFIXES = (
+    "Team",
+    "All Staff",
+    "Managers",
+    "EMEA",
+    "Americas",
+    "APAC",
+    "Admins",
+    "Readers",
+    "Contractors",
+    "Announcements",
+)
 
 
 def _digest(seed: int, kind: str, i: int | str) -> bytes:
@@ -102,7 +254,7 @@ def index_of(seed: int, kind: str, object_id_: str) -> int | None:
 
 
 def _stamp(h: bytes, offset: int, span_days: int, start: datetime = _EPOCH) -> str:
-    seconds = int.from_bytes(h[offset:offset + 4], "big") % (span_days * 86400)
+    seconds = int.from_bytes(h[offset : offset + 4], "big") % (span_days * 86400)
     return (start + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -155,7 +307,7 @@ def group(seed: int, domain: str, i: int) -> dict:
     suffix = GROUP_SUFFIXES[h[11] % len(GROUP_SUFFIXES)]
     name = f"{topic} {suffix} {i + 1}"
     nick = _ascii(name)
-    kind = h[12] % 10                     # 0-3 Microsoft 365, 4-8 security, 9 distribution
+    kind = h[12] % 10  # 0-3 Microsoft 365, 4-8 security, 9 distribution
     unified = kind < 4
     mail_enabled = unified or kind == 9
     mail = f"{nick}@{domain}" if mail_enabled else None
@@ -238,10 +390,18 @@ def device(seed: int, i: int) -> dict:
 
 
 _SUBJECTS = (
-    "Quarterly review agenda", "Re: Budget for next year", "Team offsite logistics",
-    "Your expense report was approved", "Invitation: Architecture sync", "Re: Customer escalation",
-    "Weekly status update", "Welcome to the team!", "Action required: security training",
-    "Fwd: Contract draft v3", "Lunch on Friday?", "Release notes 4.2",
+    "Quarterly review agenda",
+    "Re: Budget for next year",
+    "Team offsite logistics",
+    "Your expense report was approved",
+    "Invitation: Architecture sync",
+    "Re: Customer escalation",
+    "Weekly status update",
+    "Welcome to the team!",
+    "Action required: security training",
+    "Fwd: Contract draft v3",
+    "Lunch on Friday?",
+    "Release notes 4.2",
 )
 
 
@@ -256,56 +416,80 @@ def messages(seed: int, user_item: dict) -> list[dict]:
         sender_addr = f"{_ascii(sender_name.split()[0])}.{_ascii(sender_name.split()[1])}@{owner.partition('@')[2] or 'example.com'}"
         received = _stamp(h, 2, 60, _NOW_ANCHOR - timedelta(days=60))
         subject = _SUBJECTS[h[6] % len(_SUBJECTS)]
-        preview = f"Hi {user_item.get('givenName') or 'there'}, following up on \"{subject}\"."
+        preview = f'Hi {user_item.get("givenName") or "there"}, following up on "{subject}".'
         sender = {"emailAddress": {"name": sender_name, "address": sender_addr}}
-        out.append({
-            "id": "AAMkAG" + base64.urlsafe_b64encode(h[7:55]).decode().rstrip("="),
-            "createdDateTime": received,
-            "lastModifiedDateTime": received,
-            "changeKey": base64.b64encode(h[55:64]).decode(),
-            "categories": [],
-            "receivedDateTime": received,
-            "sentDateTime": received,
-            "hasAttachments": h[6] % 4 == 0,
-            "internetMessageId": f"<{h[10:18].hex()}@mail.example.com>",
-            "subject": subject,
-            "bodyPreview": preview,
-            "importance": "high" if h[20] % 10 == 0 else "normal",
-            "parentFolderId": "AQMkAGInbox",
-            "conversationId": "AAQkAG" + base64.urlsafe_b64encode(h[21:37]).decode().rstrip("="),
-            "isRead": h[38] % 3 != 0,
-            "isDraft": False,
-            "body": {"contentType": "html", "content": f"<html><body><p>{preview}</p></body></html>"},
-            "sender": sender,
-            "from": sender,
-            "toRecipients": [{"emailAddress": {"name": user_item.get("displayName"), "address": owner}}],
-            "ccRecipients": [],
-            "bccRecipients": [],
-            "replyTo": [],
-        })
+        out.append(
+            {
+                "id": "AAMkAG" + base64.urlsafe_b64encode(h[7:55]).decode().rstrip("="),
+                "createdDateTime": received,
+                "lastModifiedDateTime": received,
+                "changeKey": base64.b64encode(h[55:64]).decode(),
+                "categories": [],
+                "receivedDateTime": received,
+                "sentDateTime": received,
+                "hasAttachments": h[6] % 4 == 0,
+                "internetMessageId": f"<{h[10:18].hex()}@mail.example.com>",
+                "subject": subject,
+                "bodyPreview": preview,
+                "importance": "high" if h[20] % 10 == 0 else "normal",
+                "parentFolderId": "AQMkAGInbox",
+                "conversationId": "AAQkAG" + base64.urlsafe_b64encode(h[21:37]).decode().rstrip("="),
+                "isRead": h[38] % 3 != 0,
+                "isDraft": False,
+                "body": {"contentType": "html", "content": f"<html><body><p>{preview}</p></body></html>"},
+                "sender": sender,
+                "from": sender,
+                "toRecipients": [{"emailAddress": {"name": user_item.get("displayName"), "address": owner}}],
+                "ccRecipients": [],
+                "bccRecipients": [],
+                "replyTo": [],
+            }
+        )
     out.sort(key=lambda m: str(m["receivedDateTime"]), reverse=True)
     return out
 
 
 # Real built-in role template ids (they are the same in every tenant).
 _ROLES = (
-    ("62e90394-69f5-4237-9190-012177145e10", "Global Administrator",
-     "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities."),
-    ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator",
-     "Can manage all aspects of users and groups, including resetting passwords for limited admins."),
-    ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader",
-     "Can read everything that a Global Administrator can, but not update anything."),
-    ("9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", "Application Administrator",
-     "Can create and manage all aspects of app registrations and enterprise apps."),
-    ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "Helpdesk Administrator",
-     "Can reset passwords for non-administrators and Helpdesk Administrators."),
+    (
+        "62e90394-69f5-4237-9190-012177145e10",
+        "Global Administrator",
+        "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.",
+    ),
+    (
+        "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "User Administrator",
+        "Can manage all aspects of users and groups, including resetting passwords for limited admins.",
+    ),
+    (
+        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        "Global Reader",
+        "Can read everything that a Global Administrator can, but not update anything.",
+    ),
+    (
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Application Administrator",
+        "Can create and manage all aspects of app registrations and enterprise apps.",
+    ),
+    (
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Helpdesk Administrator",
+        "Can reset passwords for non-administrators and Helpdesk Administrators.",
+    ),
 )
 
 
 def directory_roles(seed: int) -> list[dict]:
-    return [{"id": str(uuid.UUID(bytes=_digest(seed, "role", tid)[:16], version=4)),
-             "deletedDateTime": None, "description": desc, "displayName": name,
-             "roleTemplateId": tid} for tid, name, desc in _ROLES]
+    return [
+        {
+            "id": str(uuid.UUID(bytes=_digest(seed, "role", tid)[:16], version=4)),
+            "deletedDateTime": None,
+            "description": desc,
+            "displayName": name,
+            "roleTemplateId": tid,
+        }
+        for tid, name, desc in _ROLES
+    ]
 
 
 def _org_name(domain: str) -> str:
@@ -345,21 +529,36 @@ def organization(tenant_id: str, domain: str) -> dict:
         "assignedPlans": [],
         "provisionedPlans": [],
         "verifiedDomains": [
-            {"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": default,
-             "isInitial": initial, "name": name, "type": "Managed"}
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": default,
+                "isInitial": initial,
+                "name": name,
+                "type": "Managed",
+            }
             for name, default, initial in _domain_names(domain)
         ],
     }
 
 
 def domains(domain: str) -> list[dict]:
-    return [{
-        "id": name, "authenticationType": "Managed", "availabilityStatus": None,
-        "isAdminManaged": True, "isDefault": default, "isInitial": initial, "isRoot": True,
-        "isVerified": True, "passwordNotificationWindowInDays": None,
-        "passwordValidityPeriodInDays": 2147483647, "supportedServices": ["Email", "OfficeCommunicationsOnline"],
-        "state": None,
-    } for name, default, initial in _domain_names(domain)]
+    return [
+        {
+            "id": name,
+            "authenticationType": "Managed",
+            "availabilityStatus": None,
+            "isAdminManaged": True,
+            "isDefault": default,
+            "isInitial": initial,
+            "isRoot": True,
+            "isVerified": True,
+            "passwordNotificationWindowInDays": None,
+            "passwordValidityPeriodInDays": 2147483647,
+            "supportedServices": ["Email", "OfficeCommunicationsOnline"],
+            "state": None,
+        }
+        for name, default, initial in _domain_names(domain)
+    ]
 
 
 # Real SKU ids for common licences.
@@ -374,12 +573,19 @@ def subscribed_skus(tenant_id: str, domain: str, n_users: int) -> list[dict]:
     out = []
     for sku_id, part, share in _SKUS:
         bought = max(25, int(n_users * share * 1.1) // 5 * 5 + 5)
-        out.append({
-            "id": f"{tenant_id}_{sku_id}", "accountId": tenant_id, "accountName": _org_name(domain),
-            "appliesTo": "User", "capabilityStatus": "Enabled",
-            "consumedUnits": min(bought, int(n_users * share)),
-            "prepaidUnits": {"enabled": bought, "suspended": 0, "warning": 0, "lockedOut": 0},
-            "servicePlans": [], "skuId": sku_id, "skuPartNumber": part,
-            "subscriptionIds": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{sku_id}"))],
-        })
+        out.append(
+            {
+                "id": f"{tenant_id}_{sku_id}",
+                "accountId": tenant_id,
+                "accountName": _org_name(domain),
+                "appliesTo": "User",
+                "capabilityStatus": "Enabled",
+                "consumedUnits": min(bought, int(n_users * share)),
+                "prepaidUnits": {"enabled": bought, "suspended": 0, "warning": 0, "lockedOut": 0},
+                "servicePlans": [],
+                "skuId": sku_id,
+                "skuPartNumber": part,
+                "subscriptionIds": [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_id}/{sku_id}"))],
+            }
+        )
     return out

@@ -4,6 +4,7 @@ The server has already authenticated the caller, injected faults and checked per
 (`permissions.required`); `GraphApi.handle` only turns a path and its query options into the
 status and body Graph would send. Common headers (request-id, Date, …) are the server's job.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,7 @@ class Caller:
 @dataclass
 class _Ctx:
     req: Request
-    base: str          # "<scheme://host>/v1.0"
+    base: str  # "<scheme://host>/v1.0"
     path: str
     caller: Caller
 
@@ -45,8 +46,13 @@ class NotFound(Exception):
 
 
 def not_found(key: str) -> NotFound:
-    return NotFound(graph_error(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist or "
-                                "one of its queried reference-property objects are not present."))
+    return NotFound(
+        graph_error(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{key}' does not exist or one of its queried reference-property objects are not present.",
+        )
+    )
 
 
 def no_segment(segment: str) -> NotFound:
@@ -60,8 +66,7 @@ def json_ok(body: dict) -> Response:
 class GraphApi:
     """Serves GET requests for the sandbox tenant's directory, apps and mailboxes."""
 
-    def __init__(self, directory: Directory,
-                 app_objects: Callable[[], tuple[list[dict], list[dict]]]) -> None:
+    def __init__(self, directory: Directory, app_objects: Callable[[], tuple[list[dict], list[dict]]]) -> None:
         self.directory = directory
         self.app_objects = app_objects
         self.sort_cache = SortCache()
@@ -71,8 +76,9 @@ class GraphApi:
         ctx = _Ctx(req, f"{req.base_url}/{version}", path, caller)
         try:
             if req.method.upper() not in ("GET", "HEAD"):
-                return graph_error(405, "Request_BadRequest",
-                                   "Specified HTTP method is not allowed for the request target.")
+                return graph_error(
+                    405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+                )
             return self._route(ctx, [s for s in path.strip("/").split("/") if s])
         except QueryError as exc:
             return graph_error(exc.status, exc.code, exc.message)
@@ -98,8 +104,7 @@ class GraphApi:
         if key_arg is not None:
             return self._keyed(ctx, spec, _parse_key(key_arg), rest)
         if not rest:
-            return self._collection(ctx, spec, self._source(spec, ctx.caller), spec.name,
-                                    self._cache_key(spec))
+            return self._collection(ctx, spec, self._source(spec, ctx.caller), spec.name, self._cache_key(spec))
         if rest[0].lower() == "$count" and len(rest) == 1:
             return self._count(ctx, spec, self._source(spec, ctx.caller))
         if rest[0].lower() in DELTA_SEGMENTS and len(rest) == 1:
@@ -121,8 +126,12 @@ class GraphApi:
             return self._members(ctx, item, rest[1:])
         if spec.name == "servicePrincipals" and nav == "approleassignments" and len(rest) == 1:
             assignments = [a for a in item.get("_appRoleAssignments") or [] if isinstance(a, dict)]
-            return self._collection(ctx, schema.APP_ROLE_ASSIGNMENTS, ListSource(assignments),
-                                    f"servicePrincipals('{item['id']}')/appRoleAssignments")
+            return self._collection(
+                ctx,
+                schema.APP_ROLE_ASSIGNMENTS,
+                ListSource(assignments),
+                f"servicePrincipals('{item['id']}')/appRoleAssignments",
+            )
         raise no_segment(rest[0])
 
     def _me(self, ctx: _Ctx, rest: list[str]) -> Response:
@@ -182,19 +191,27 @@ class GraphApi:
         sel = f"({','.join(select)})" if select else ""
         return f"{ctx.base}/$metadata#{name}{sel}" + ("/$entity" if entity else "")
 
-    def _entity(self, ctx: _Ctx, spec: EntitySpec, item: dict, name: str,
-                extra: dict | None = None) -> Response:
+    def _entity(self, ctx: _Ctx, spec: EntitySpec, item: dict, name: str, extra: dict | None = None) -> Response:
         opts = odata.split_options(ctx.req.query)
         if "$expand" in opts:
             raise odata.unsupported(f"Expanding '{opts['$expand']}' is not supported by this sandbox.")
         select = odata.parse_select(opts["$select"], spec) if "$select" in opts else None
-        body = {"@odata.context": self._context(ctx, name, select, entity=True), **(extra or {}),
-                **odata.project(item, select, spec)}
+        body = {
+            "@odata.context": self._context(ctx, name, select, entity=True),
+            **(extra or {}),
+            **odata.project(item, select, spec),
+        }
         return json_ok(body)
 
-    def _collection(self, ctx: _Ctx, spec: EntitySpec, source: Source, name: str,
-                    cache_key: tuple | None = None,
-                    decorate: Callable[[dict, dict], dict] | None = None) -> Response:
+    def _collection(
+        self,
+        ctx: _Ctx,
+        spec: EntitySpec,
+        source: Source,
+        name: str,
+        cache_key: tuple | None = None,
+        decorate: Callable[[dict, dict], dict] | None = None,
+    ) -> Response:
         q = odata.parse_query(ctx.req.query, ctx.req.headers, spec)
         size = paging.page_size(ctx.req, q, spec)
         if cache_key is not None:
@@ -204,8 +221,9 @@ class GraphApi:
         if page.count is not None:
             body["@odata.count"] = page.count
         if page.next_token is not None:
-            body["@odata.nextLink"] = paging.link(ctx.base, "/" + ctx.path.strip("/"), ctx.req.query,
-                                                  {"$skiptoken": page.next_token})
+            body["@odata.nextLink"] = paging.link(
+                ctx.base, "/" + ctx.path.strip("/"), ctx.req.query, {"$skiptoken": page.next_token}
+            )
         values = []
         for item in page.items:
             shown = odata.project(item, q.select, spec)
@@ -228,8 +246,13 @@ class GraphApi:
             return self._count(ctx, schema.MEMBERS, source)
         if rest:
             raise no_segment(rest[0])
-        return self._collection(ctx, schema.MEMBERS, source, "directoryObjects",
-                                decorate=lambda _item, shown: {"@odata.type": "#microsoft.graph.user", **shown})
+        return self._collection(
+            ctx,
+            schema.MEMBERS,
+            source,
+            "directoryObjects",
+            decorate=lambda _item, shown: {"@odata.type": "#microsoft.graph.user", **shown},
+        )
 
     def _messages(self, ctx: _Ctx, user: dict, rest: list[str]) -> Response:
         messages = self.directory.messages(user["id"]) or []
@@ -237,6 +260,7 @@ class GraphApi:
 
         def etag(item: dict, shown: dict) -> dict:
             return {"@odata.etag": f'W/"{item.get("changeKey", "")}"', **shown}
+
         if not rest:
             return self._collection(ctx, schema.MESSAGES, ListSource(messages), name, decorate=etag)
         if len(rest) == 1:
@@ -252,8 +276,9 @@ class GraphApi:
         return json_ok({"@odata.context": f"{ctx.base}/$metadata", "value": value})
 
 
-_READ_ANY_APP = frozenset({"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
-                           "Directory.ReadWrite.All"})
+_READ_ANY_APP = frozenset(
+    {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
 
 
 def _owned_only(caller: Caller) -> bool:

@@ -1,4 +1,5 @@
 """The sandbox's own HTML pages (sign-in, consent, portal): one look, no script."""
+
 from __future__ import annotations
 
 import html
@@ -21,6 +22,8 @@ form.inline{display:inline}label.user{display:block;padding:6px;border:1px solid
 
 
 def page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
-            f"</head><body><main>{body}</main></body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_CSS}</style>'
+        f"</head><body><main>{body}</main></body></html>"
+    )

@@ -4,6 +4,7 @@
 Graph API turns into Graph's error body). `$filter` compiles to a plain Python predicate so a
 scan over a large generated directory stays cheap.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,10 +19,23 @@ from .schema import EntitySpec
 
 Predicate = Callable[[dict], bool]
 
-KNOWN_OPTIONS = ("$select", "$filter", "$top", "$skip", "$skiptoken", "$count", "$orderby",
-                 "$search", "$expand", "$format", "$deltatoken")
-ADVANCED_HINT = ("Try adding $count=true query parameter and ConsistencyLevel:eventual header. "
-                 "Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+KNOWN_OPTIONS = (
+    "$select",
+    "$filter",
+    "$top",
+    "$skip",
+    "$skiptoken",
+    "$count",
+    "$orderby",
+    "$search",
+    "$expand",
+    "$format",
+    "$deltatoken",
+)
+ADVANCED_HINT = (
+    "Try adding $count=true query parameter and ConsistencyLevel:eventual header. "
+    "Refer to https://aka.ms/graph-docs/advanced-queries for more information"
+)
 
 
 class QueryError(Exception):
@@ -45,8 +59,9 @@ def unknown_property(prop: str, spec: EntitySpec) -> QueryError:
 
 
 def unsupported_clause(prop: str, spec: EntitySpec) -> QueryError:
-    return unsupported(f"Unsupported or invalid query filter clause specified for property "
-                       f"'{prop}' of resource '{spec.resource}'.")
+    return unsupported(
+        f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{spec.resource}'."
+    )
 
 
 @dataclass
@@ -56,8 +71,8 @@ class Query:
     select: tuple[str, ...] | None = None
     predicate: Predicate | None = None
     orderby: tuple[str, bool] | None = None  # (property, descending)
-    count: bool = False                      # include @odata.count
-    eventual: bool = False                   # ConsistencyLevel: eventual was sent
+    count: bool = False  # include @odata.count
+    eventual: bool = False  # ConsistencyLevel: eventual was sent
     skiptoken: str | None = None
     deltatoken: str | None = None
     filter_ids: frozenset[str] | None = None  # delta: `id eq '…' or id eq '…'`
@@ -74,16 +89,14 @@ def split_options(query: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec, *,
-                delta: bool = False) -> Query:
+def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec, *, delta: bool = False) -> Query:
     """Validate every option for a collection of `spec`; raises QueryError like Graph."""
     opts = split_options(query)
     eventual = headers.get("consistencylevel", "").strip().lower() == "eventual"
     count_param = opts.get("$count", "").strip().lower()
     if count_param not in ("", "true", "false"):
         raise bad_request(f"Invalid value '{opts['$count']}' for $count query option found.")
-    q = Query(eventual=eventual, skiptoken=opts.get("$skiptoken"),
-              deltatoken=opts.get("$deltatoken"))
+    q = Query(eventual=eventual, skiptoken=opts.get("$skiptoken"), deltatoken=opts.get("$deltatoken"))
     # Advanced queries need the header *and* $count=true on directory objects.
     advanced = eventual and count_param == "true" if spec.directory else True
 
@@ -99,8 +112,7 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
         raw = opts["$top"].strip()
         top = int(raw) if re.fullmatch(r"-?\d+", raw) else None
         if top is None or not 1 <= top <= spec.max_top:
-            raise unsupported(f"Invalid page size specified: '{raw}'. Must be between 1 and "
-                              f"{spec.max_top} inclusive.")
+            raise unsupported(f"Invalid page size specified: '{raw}'. Must be between 1 and {spec.max_top} inclusive.")
         q.top = top
     if "$skip" in opts:
         if not spec.skip_supported:
@@ -119,8 +131,10 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
             q.predicate = compile_filter(opts["$filter"], spec, advanced)
     if "$search" in opts:
         if spec.directory and not eventual:
-            raise unsupported("Request with $search query parameter only works through MSGraph with "
-                              "a special request header: 'ConsistencyLevel: eventual'")
+            raise unsupported(
+                "Request with $search query parameter only works through MSGraph with "
+                "a special request header: 'ConsistencyLevel: eventual'"
+            )
         search = compile_search(opts["$search"], spec)
         q.predicate = search if q.predicate is None else _and(q.predicate, search)
     if "$orderby" in opts:
@@ -169,7 +183,7 @@ def project(item: dict, select: tuple[str, ...] | None, spec: EntitySpec) -> dic
 
 # -- skip tokens ----------------------------------------------------------------------------------
 
-_SKIP_MAGIC = b"DSpt\x02\x00"    # base64 "RFNwdAIA": directory skip tokens start with RFNwdA
+_SKIP_MAGIC = b"DSpt\x02\x00"  # base64 "RFNwdAIA": directory skip tokens start with RFNwdA
 
 
 def encode_token(payload: dict, magic: bytes = _SKIP_MAGIC) -> str:
@@ -183,7 +197,7 @@ def decode_token(token: str, magic: bytes = _SKIP_MAGIC) -> dict | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         if not raw.startswith(magic):
             return None
-        payload = json.loads(raw[len(magic):])
+        payload = json.loads(raw[len(magic) :])
     except (ValueError, UnicodeDecodeError):
         return None
     return payload if isinstance(payload, dict) else None
@@ -191,7 +205,8 @@ def decode_token(token: str, magic: bytes = _SKIP_MAGIC) -> dict | None:
 
 # -- $filter --------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<str>'(?:[^']|'')*')
   | (?P<dt>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)
@@ -199,7 +214,9 @@ _TOKEN = re.compile(r"""
   | (?P<num>-?\d+(?:\.\d+)?)
   | (?P<punct>[(),:/])
   | (?P<ident>[A-Za-z_][A-Za-z0-9_.@]*)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _COMPARE = ("eq", "ne", "gt", "ge", "lt", "le")
 _FUNCS = ("startswith", "endswith", "contains")
 
@@ -216,8 +233,7 @@ def _tokenize(text: str) -> list[_Tok]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise bad_request(f"Syntax error: character '{text[pos]}' is not valid at position "
-                              f"{pos} in '{text}'.")
+            raise bad_request(f"Syntax error: character '{text[pos]}' is not valid at position {pos} in '{text}'.")
         pos = m.end()
         kind = m.lastgroup or ""
         tok = m.group()
@@ -274,8 +290,9 @@ class _Parser:
 
     def advanced_operator(self, name: str) -> None:
         if self.spec.directory and not self.advanced:
-            raise unsupported(f"Operator '{name}' is not supported because the required parameters "
-                              f"might be missing. {ADVANCED_HINT}")
+            raise unsupported(
+                f"Operator '{name}' is not supported because the required parameters might be missing. {ADVANCED_HINT}"
+            )
 
     # grammar
     def parse(self) -> Predicate:
@@ -328,14 +345,14 @@ class _Parser:
         if not isinstance(literal, str):
             raise unsupported_clause(prop, self.spec)
         needle = literal.lower()
-        test = {"startswith": str.startswith, "endswith": str.endswith,
-                "contains": str.__contains__}[name]
+        test = {"startswith": str.startswith, "endswith": str.endswith, "contains": str.__contains__}[name]
 
         def pred(item: dict) -> bool:
             value = getter(item)
             if isinstance(value, list):
                 return any(isinstance(v, str) and test(v.lower(), needle) for v in value)
             return isinstance(value, str) and test(value.lower(), needle)
+
         return pred
 
     def comparison(self) -> Predicate:
@@ -358,6 +375,7 @@ class _Parser:
                 if isinstance(value, list):
                     return any(_fold(v) in wanted for v in value)
                 return _fold(value) in wanted
+
             return member
         if op not in _COMPARE:
             raise self.syntax_error()
@@ -410,6 +428,7 @@ class _Parser:
         def holds(item: dict) -> bool:
             values = _walk(item.get(prop), rest)
             return combine(inner(v) for v in values) if isinstance(values, list) else False
+
         return holds, prop, True
 
     def literal(self) -> Any:
@@ -444,6 +463,7 @@ def _or(a: Predicate, b: Predicate) -> Predicate:
 
 def _compare(getter: Callable[[dict], Any], op: str, literal: Any) -> Predicate:
     if isinstance(literal, datetime):
+
         def value_of(item: dict) -> Any:
             raw = getter(item)
             try:
@@ -455,6 +475,7 @@ def _compare(getter: Callable[[dict], Any], op: str, literal: Any) -> Predicate:
 
         def value_of(item: dict) -> Any:
             return _fold(getter(item))
+
     if op == "eq":
         return lambda item: value_of(item) == literal
     if op == "ne":
@@ -469,6 +490,7 @@ def _compare(getter: Callable[[dict], Any], op: str, literal: Any) -> Predicate:
             return bool(fn(value, literal))
         except TypeError:
             return False
+
     return ordered
 
 

@@ -3,6 +3,7 @@
 A skip token holds a *position* in the collection (or an offset into a sorted order), never the
 items, so paging through a million generated users keeps memory flat.
 """
+
 from __future__ import annotations
 
 import threading
@@ -107,7 +108,7 @@ def fetch(source: Source, q: Query, size: int, sort_cache: SortCache, cache_key:
     if q.orderby is not None:
         order = sort_cache.get_or_build(cache_key, lambda: _sorted_positions(source, q))
         offset = int(token.get("o", q.skip))
-        items = [it for it in (source.at(p) for p in order[offset:offset + size]) if it is not None]
+        items = [it for it in (source.at(p) for p in order[offset : offset + size]) if it is not None]
         nxt = offset + size
         token_out = odata.encode_token({"o": nxt}) if nxt < len(order) else None
         return Page(items, token_out, len(order) if first and q.count else None)

@@ -3,6 +3,7 @@
 People use it in demos (journey 4): see each app's granted permissions and secrets, grant or revoke
 a permission, add a secret, copy the admin-consent URL. Plain HTML forms, inline CSS, no scripts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,24 +11,26 @@ import html
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlencode
 
-from .apps import common_app_roles, common_scopes
-from .tenants import App, iso, utcnow
 from . import approles
 from .approles import AssignmentError, assign, change_membership, unassign
+from .apps import common_app_roles, common_scopes
 from .layout import page
+from .tenants import App, iso, utcnow
 from .wire import Request, Response
 
 if TYPE_CHECKING:
     from .directory import Directory
     from .tenants import Registry
 
+
 def _html(status: int, title: str, body: str) -> Response:
     return Response(status, page(title, body), {"Cache-Control": "no-store"}, "text/html; charset=utf-8")
 
 
 def _back(anchor: str = "") -> Response:
-    return Response(303, b"", {"Location": "/_sandbox/portal" + (f"#{anchor}" if anchor else "")},
-                    "text/html; charset=utf-8")
+    return Response(
+        303, b"", {"Location": "/_sandbox/portal" + (f"#{anchor}" if anchor else "")}, "text/html; charset=utf-8"
+    )
 
 
 class Portal:
@@ -44,16 +47,22 @@ class Portal:
             return _html(405, "Not allowed", "<h1>Method not allowed</h1>")
         if parts == ["apps"]:
             name = form.get("display_name", "").strip() or "sandbox app"
-            created, secret = self.registry.create_app(display_name=name, roles=[], scopes=[], redirect_uris=[],
-                                                       requested_roles=[], secret_expires=None)
+            created, secret = self.registry.create_app(
+                display_name=name, roles=[], scopes=[], redirect_uris=[], requested_roles=[], secret_expires=None
+            )
             return _html(201, "App created", self._secret_banner(created, secret) + self._overview(req))
         if parts == ["members"] and self.directory is not None:
-
             try:
-                change_membership(self.directory, form.get("group", "").strip(), form.get("user", "").strip(),
-                                  form.get("op") != "remove")
+                change_membership(
+                    self.directory,
+                    form.get("group", "").strip(),
+                    form.get("user", "").strip(),
+                    form.get("op") != "remove",
+                )
             except AssignmentError as error:
-                return _html(400, "Not changed", f'<p class="error">{html.escape(str(error))}</p>' + self._overview(req))
+                return _html(
+                    400, "Not changed", f'<p class="error">{html.escape(str(error))}</p>' + self._overview(req)
+                )
             return _back()
         if len(parts) != 3 or parts[0] != "apps":
             return _html(404, "Not found", "<h1>Not found</h1>")
@@ -68,29 +77,36 @@ class Portal:
             (self.registry.grant if action == "grant" else self.registry.revoke)(app, roles, scopes)
             return _back(f"app-{app.client_id}")
         if action in ("assign", "unassign") and self.directory is not None:
-
             try:
                 (assign if action == "assign" else unassign)(
-                    self.registry, self.directory, app, form.get("principal", "").strip(), form.get("role", ""))
+                    self.registry, self.directory, app, form.get("principal", "").strip(), form.get("role", "")
+                )
             except AssignmentError as error:
-                return _html(400, "Not assigned", f'<p class="error">{html.escape(str(error))}</p>' + self._overview(req))
+                return _html(
+                    400, "Not assigned", f'<p class="error">{html.escape(str(error))}</p>' + self._overview(req)
+                )
             return _back(f"app-{app.client_id}")
         if action == "secrets":
             try:
                 days = int(form.get("days", "180"))
             except ValueError:
                 days = 180
-            _, secret = self.registry.add_secret(app, utcnow() + dt.timedelta(days=days),
-                                                 form.get("display_name", "").strip())
+            _, secret = self.registry.add_secret(
+                app, utcnow() + dt.timedelta(days=days), form.get("display_name", "").strip()
+            )
             return _html(201, "Secret added", self._secret_banner(app, secret) + self._overview(req))
         if action == "certificates":
             try:
-                self.registry.add_certificate(app, form.get("certificate", "").strip(),
-                                              form.get("display_name", "").strip())
+                self.registry.add_certificate(
+                    app, form.get("certificate", "").strip(), form.get("display_name", "").strip()
+                )
             except ValueError as error:
-                return _html(400, "Not a certificate",
-                             f'<p class="error">The certificate was not added: {html.escape(str(error))}.</p>'
-                             + self._overview(req))
+                return _html(
+                    400,
+                    "Not a certificate",
+                    f'<p class="error">The certificate was not added: {html.escape(str(error))}.</p>'
+                    + self._overview(req),
+                )
             return _back(f"app-{app.client_id}")
         if action == "own-itself":
             with self.registry.lock:
@@ -103,14 +119,18 @@ class Portal:
 
     @staticmethod
     def _delete_button(action: str, key_id: str) -> str:
-        return (f'<form class="inline" method="post" action="{action}/delete-credential">'
-                f'<input type="hidden" name="key_id" value="{html.escape(key_id)}">'
-                '<button class="secondary">Delete</button></form>')
+        return (
+            f'<form class="inline" method="post" action="{action}/delete-credential">'
+            f'<input type="hidden" name="key_id" value="{html.escape(key_id)}">'
+            '<button class="secondary">Delete</button></form>'
+        )
 
     def _secret_banner(self, app: App, secret: str) -> str:
         # Shown once, as the Azure portal does; it is never stored or shown again.
-        return (f'<div class="banner"><b>New client secret for {html.escape(app.display_name)}</b> '
-                f"(copy it now, it is not shown again): <code>{html.escape(secret)}</code></div>")
+        return (
+            f'<div class="banner"><b>New client secret for {html.escape(app.display_name)}</b> '
+            f"(copy it now, it is not shown again): <code>{html.escape(secret)}</code></div>"
+        )
 
     def _overview(self, req: Request) -> str:
         reg = self.registry
@@ -127,17 +147,24 @@ class Portal:
             f"<h2>App registrations ({len(apps)})</h2>{cards}"
             '<div class="card"><h3>New app registration</h3><form method="post" action="/_sandbox/portal/apps">'
             '<input type="text" name="display_name" placeholder="Display name"> '
-            "<button>Register</button></form></div>" + approles.portal_groups_card())
+            "<button>Register</button></form></div>" + approles.portal_groups_card()
+        )
 
     def _app_card(self, req: Request, app: App) -> str:
         cid = app.client_id
         action = f"/_sandbox/portal/apps/{quote(cid)}"
         redirect = app.redirect_uris[0] if app.redirect_uris else ""
         consent_v1 = f"{req.base_url}/{self.registry.tenant_id}/adminconsent?" + urlencode(
-            {"client_id": cid, "redirect_uri": redirect, "state": "portal"})
+            {"client_id": cid, "redirect_uri": redirect, "state": "portal"}
+        )
         consent_v2 = f"{req.base_url}/{self.registry.tenant_id}/v2.0/adminconsent?" + urlencode(
-            {"client_id": cid, "scope": "https://graph.microsoft.com/.default", "redirect_uri": redirect,
-             "state": "portal"})
+            {
+                "client_id": cid,
+                "scope": "https://graph.microsoft.com/.default",
+                "redirect_uri": redirect,
+                "state": "portal",
+            }
+        )
 
         def perm_rows(names: list[str], kind: str, status: dict[str, str]) -> str:
             rows = []
@@ -146,15 +173,21 @@ class Portal:
                     f"<tr><td>{html.escape(name)}</td><td>{status[name]}</td><td>"
                     f'<form class="inline" method="post" action="{action}/{"revoke" if "Granted" in status[name] else "grant"}">'
                     f'<input type="hidden" name="kind" value="{kind}"><input type="hidden" name="permission" value="{html.escape(name)}">'
-                    + ('<button class="danger">Revoke</button>' if "Granted" in status[name]
-                       else "<button>Grant admin consent</button>")
-                    + "</form></td></tr>")
+                    + (
+                        '<button class="danger">Revoke</button>'
+                        if "Granted" in status[name]
+                        else "<button>Grant admin consent</button>"
+                    )
+                    + "</form></td></tr>"
+                )
             return "".join(rows)
 
         def add_form(kind: str, options: list[str]) -> str:
             opts = "".join(f"<option>{html.escape(o)}</option>" for o in options)
-            return (f'<form method="post" action="{action}/grant"><input type="hidden" name="kind" value="{kind}">'
-                    f'<select name="permission">{opts}</select> <button>Grant</button></form>')
+            return (
+                f'<form method="post" action="{action}/grant"><input type="hidden" name="kind" value="{kind}">'
+                f'<select name="permission">{opts}</select> <button>Grant</button></form>'
+            )
 
         role_status = {r: '<span class="ok">Granted for the organisation</span>' for r in app.roles}
         for r in app.requested_roles - set(app.roles):
@@ -163,42 +196,60 @@ class Portal:
         secrets_rows = "".join(
             f"<tr><td>{html.escape(s.display_name)}</td><td><code>{s.key_id}</code></td><td>{html.escape(s.hint)}…</td>"
             f"<td>{iso(s.end)}</td><td>{'<span class=warn>Expired</span>' if s.end <= utcnow() else '<span class=ok>Valid</span>'}</td>"
-            f"<td>{self._delete_button(action, s.key_id)}</td></tr>" for s in app.secrets)
+            f"<td>{self._delete_button(action, s.key_id)}</td></tr>"
+            for s in app.secrets
+        )
         cert_rows = "".join(
             f"<tr><td>{html.escape(c.display_name)}</td><td><code>{c.thumbprint}</code></td>"
             f"<td>{iso(c.start)}</td><td>{iso(c.end)}</td><td>{'<span class=warn>Expired</span>' if c.end <= utcnow() else '<span class=ok>Valid</span>'}</td>"
-            f"<td>{self._delete_button(action, c.key_id)}</td></tr>" for c in app.certificates)
+            f"<td>{self._delete_button(action, c.key_id)}</td></tr>"
+            for c in app.certificates
+        )
         return (
             f'<div class="card" id="app-{html.escape(cid)}"><h2>{html.escape(app.display_name)}</h2>'
             f"Application (client) ID <code>{cid}</code><br>"
             f'<span class="muted">Object ID <code>{app.object_id}</code> &middot; service principal <code>{app.sp_id}</code></span>'
             "<h3>Redirect URIs</h3>"
-            + ("".join(f"<code>{html.escape(u)}</code><br>" for u in app.redirect_uris) or '<span class="muted">none</span>')
+            + (
+                "".join(f"<code>{html.escape(u)}</code><br>" for u in app.redirect_uris)
+                or '<span class="muted">none</span>'
+            )
             + "<h3>Application permissions (Microsoft Graph)</h3><table><tr><th>Permission</th><th>Status</th><th></th></tr>"
-            + perm_rows(sorted(role_status), "role", role_status) + "</table>"
+            + perm_rows(sorted(role_status), "role", role_status)
+            + "</table>"
             + add_form("role", [r for r in common_app_roles() if r not in app.roles])
             + "<h3>Delegated permissions</h3><table><tr><th>Scope</th><th>Status</th><th></th></tr>"
-            + perm_rows(sorted(scope_status), "scope", scope_status) + "</table>"
+            + perm_rows(sorted(scope_status), "scope", scope_status)
+            + "</table>"
             + add_form("scope", [s for s in common_scopes() if s not in app.scopes])
             + "<h3>Client secrets</h3><table><tr><th>Description</th><th>Secret ID</th><th>Value</th><th>Expires</th><th></th><th></th></tr>"
-            + secrets_rows + "</table>"
+            + secrets_rows
+            + "</table>"
             + f'<form method="post" action="{action}/secrets"><input type="text" name="display_name" placeholder="Description"> '
             '<select name="days"><option value="180">180 days</option><option value="365">12 months</option>'
             '<option value="1">1 day</option><option value="-1">already expired</option></select> '
             "<button>New client secret</button></form>"
             "<h3>Certificates</h3><table><tr><th>Description</th><th>Thumbprint</th><th>Start</th><th>Expires</th><th></th><th></th></tr>"
-            + cert_rows + "</table>"
+            + cert_rows
+            + "</table>"
             + f'<form method="post" action="{action}/certificates"><label>Upload certificate (public part, PEM)<br>'
             '<textarea name="certificate" rows="4" cols="70" placeholder="-----BEGIN CERTIFICATE-----"></textarea></label><br>'
             '<input type="text" name="display_name" placeholder="Description (optional)"> <button>Add certificate</button></form>'
             "<h3>Owners</h3>"
-            + (f"<code>{', '.join(html.escape(o) for o in sorted(app.owners))}</code>" if app.owners
-               else '<span class="muted">none</span>')
-            + ("" if cid in app.owners else f' <form class="inline" method="post" action="{action}/own-itself">'
-               '<button class="secondary">Make the app an owner of itself</button></form>')
+            + (
+                f"<code>{', '.join(html.escape(o) for o in sorted(app.owners))}</code>"
+                if app.owners
+                else '<span class="muted">none</span>'
+            )
+            + (
+                ""
+                if cid in app.owners
+                else f' <form class="inline" method="post" action="{action}/own-itself">'
+                '<button class="secondary">Make the app an owner of itself</button></form>'
+            )
             + approles.portal_section(self.directory, app, action)
             + "<h3>Admin consent URL</h3>"
             f'<a href="{html.escape(consent_v1)}"><code>{html.escape(consent_v1)}</code></a><br>'
             f'<span class="muted">v2.0:</span> <a href="{html.escape(consent_v2)}"><code>{html.escape(consent_v2)}</code></a>'
-            "</div>")
-
+            "</div>"
+        )

@@ -4,6 +4,7 @@ wsgiref closes the connection after every request; SDK paging over HTTPS then pa
 handshake per page, so this keeps connections alive and does the handshake on the worker thread
 (a slow client never blocks ``accept``).
 """
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "graphsandbox"
     sys_version = ""
-    timeout = 75          # idle keep-alive connections end after this many seconds
-    disable_nagle_algorithm = True   # headers and body go out in two writes; no 40 ms delayed-ACK stall
+    timeout = 75  # idle keep-alive connections end after this many seconds
+    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
     server: SandboxServer
 
     def _read_body(self) -> bytes:
@@ -44,16 +45,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _run(self) -> None:
         body = self._read_body()
         path, _, query = self.path.partition("?")
-        if path.startswith(("http://", "https://")):        # absolute-form request target
+        if path.startswith(("http://", "https://")):  # absolute-form request target
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
         environ: dict[str, Any] = {
-            "REQUEST_METHOD": self.command, "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(path).encode("utf-8").decode("latin-1"), "QUERY_STRING": query,
-            "SERVER_NAME": self.server.server_address[0], "SERVER_PORT": str(self.server.server_address[1]),
-            "SERVER_PROTOCOL": self.request_version, "REMOTE_ADDR": self.client_address[0],
-            "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "wsgi.version": (1, 0), "wsgi.url_scheme": self.server.scheme, "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(path).encode("utf-8").decode("latin-1"),
+            "QUERY_STRING": query,
+            "SERVER_NAME": self.server.server_address[0],
+            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": self.server.scheme,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
             "wsgi.run_once": False,
         }
         for name, value in self.headers.items():
@@ -67,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         try:
             payload = b"".join(self.server.app(environ, start_response))
-        except Exception:                   # answer 500 rather than drop the connection
+        except Exception:  # answer 500 rather than drop the connection
             traceback.print_exc()
             started[:] = ["500 Internal Server Error", [("Content-Type", "application/json")]]
             payload = b'{"error":{"code":"InternalServerError","message":"The sandbox failed; see its log."}}'
@@ -96,8 +106,9 @@ class SandboxServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, app: WsgiApp, *, ssl_context: ssl.SSLContext | None,
-                 access_log: bool = False) -> None:
+    def __init__(
+        self, host: str, port: int, app: WsgiApp, *, ssl_context: ssl.SSLContext | None, access_log: bool = False
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.app = app
         self.ssl_context = ssl_context
@@ -114,7 +125,7 @@ class SandboxServer(ThreadingHTTPServer):
             request.settimeout(30)
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
-            return                          # a client that does not trust the CA, or a port scan
+            return  # a client that does not trust the CA, or a port scan
         try:
             self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         finally:

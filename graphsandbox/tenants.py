@@ -3,6 +3,7 @@
 Everything derived from ``--seed`` (tenant id, demo app id and secret) is the same on every start,
 so a dashboard profile saved against the sandbox keeps working after a restart or a reset.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,11 @@ DEMO_SCOPES = ("User.Read", "Mail.Read", "offline_access", "openid", "profile")
 # The dashboard's own app registration (its users sign in to graphconn with it): app roles
 # named graphconn.<team>.<role>, assigned to the first directory users (see approles.py).
 DASHBOARD_APP_NAME = "graphconn dashboard sign-in"
-DASHBOARD_REDIRECT_URIS = tuple(f"http://{host}:8000{path}" for host in ("127.0.0.1", "localhost")
-                                for path in ("/sso/callback/", "/accounts/login/"))
+DASHBOARD_REDIRECT_URIS = tuple(
+    f"http://{host}:8000{path}"
+    for host in ("127.0.0.1", "localhost")
+    for path in ("/sso/callback/", "/accounts/login/")
+)
 DASHBOARD_APP_ROLES = ("graphconn.demo.admin", "graphconn.demo.operator", "graphconn.demo.viewer")
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "_-.~"
@@ -60,13 +64,18 @@ class Secret:
     display_name: str
     start: dt.datetime
     end: dt.datetime
-    digest: str          # sha256 of the value; the value itself is never kept
-    hint: str            # first 3 characters, as Graph's passwordCredential.hint
+    digest: str  # sha256 of the value; the value itself is never kept
+    hint: str  # first 3 characters, as Graph's passwordCredential.hint
 
     def public(self) -> dict[str, Any]:
-        return {"secret_id": self.key_id, "display_name": self.display_name,
-                "start_date_time": iso(self.start), "end_date_time": iso(self.end),
-                "hint": self.hint, "expired": self.end <= utcnow()}
+        return {
+            "secret_id": self.key_id,
+            "display_name": self.display_name,
+            "start_date_time": iso(self.start),
+            "end_date_time": iso(self.end),
+            "hint": self.hint,
+            "expired": self.end <= utcnow(),
+        }
 
 
 @dataclass
@@ -75,13 +84,14 @@ class KeyCredential:
 
     Entra keeps only the public part; its validity is the certificate's own notBefore/notAfter.
     """
+
     key_id: str
     display_name: str
     start: dt.datetime
     end: dt.datetime
-    sha1: bytes           # thumbprint of the DER encoding (x5t)
-    sha256: bytes         # x5t#S256
-    public_key: Any       # a cryptography public key, to verify client assertions
+    sha1: bytes  # thumbprint of the DER encoding (x5t)
+    sha256: bytes  # x5t#S256
+    public_key: Any  # a cryptography public key, to verify client assertions
 
     @property
     def thumbprint(self) -> str:
@@ -89,23 +99,28 @@ class KeyCredential:
         return self.sha1.hex().upper()
 
     def public(self) -> dict[str, Any]:
-        return {"key_id": self.key_id, "display_name": self.display_name, "thumbprint": self.thumbprint,
-                "start_date_time": iso(self.start), "end_date_time": iso(self.end),
-                "expired": self.end <= utcnow()}
+        return {
+            "key_id": self.key_id,
+            "display_name": self.display_name,
+            "thumbprint": self.thumbprint,
+            "start_date_time": iso(self.start),
+            "end_date_time": iso(self.end),
+            "expired": self.end <= utcnow(),
+        }
 
 
 @dataclass
 class App:
     client_id: str
-    object_id: str               # the application object
-    sp_id: str                   # its service principal in the tenant
+    object_id: str  # the application object
+    sp_id: str  # its service principal in the tenant
     display_name: str
     created: dt.datetime
     redirect_uris: list[str] = field(default_factory=list)
     secrets: list[Secret] = field(default_factory=list)
-    roles: dict[str, dt.datetime] = field(default_factory=dict)   # granted app roles -> grant time
+    roles: dict[str, dt.datetime] = field(default_factory=dict)  # granted app roles -> grant time
     requested_roles: set[str] = field(default_factory=set)
-    scopes: set[str] = field(default_factory=set)                 # consented delegated scopes
+    scopes: set[str] = field(default_factory=set)  # consented delegated scopes
     # The app's own appRoles (values) for users, their assignments (user or group id -> values)
     # and groupMembershipClaims ("SecurityGroup", "All" or None): see approles.py.
     app_roles: list[str] = field(default_factory=list)
@@ -115,14 +130,22 @@ class App:
     owners: set[str] = field(default_factory=set)  # client IDs of apps owning this registration
 
     def public(self) -> dict[str, Any]:
-        return {"client_id": self.client_id, "object_id": self.object_id,
-                "service_principal_id": self.sp_id, "display_name": self.display_name,
-                "redirect_uris": list(self.redirect_uris),
-                "granted_roles": sorted(self.roles), "requested_roles": sorted(self.requested_roles),
-                "scopes": sorted(self.scopes), "secrets": [s.public() for s in self.secrets],
-                "certificates": [c.public() for c in self.certificates], "owners": sorted(self.owners),
-                "app_roles": list(self.app_roles), "group_membership_claims": self.group_membership_claims,
-                "assignments": {p: sorted(r) for p, r in sorted(self.assignments.items())}}
+        return {
+            "client_id": self.client_id,
+            "object_id": self.object_id,
+            "service_principal_id": self.sp_id,
+            "display_name": self.display_name,
+            "redirect_uris": list(self.redirect_uris),
+            "granted_roles": sorted(self.roles),
+            "requested_roles": sorted(self.requested_roles),
+            "scopes": sorted(self.scopes),
+            "secrets": [s.public() for s in self.secrets],
+            "certificates": [c.public() for c in self.certificates],
+            "owners": sorted(self.owners),
+            "app_roles": list(self.app_roles),
+            "group_membership_claims": self.group_membership_claims,
+            "assignments": {p: sorted(r) for p, r in sorted(self.assignments.items())},
+        }
 
 
 @dataclass(frozen=True)
@@ -139,8 +162,8 @@ class AuthCode:
     client_id: str
     redirect_uri: str
     user: SignedInUser
-    scopes: tuple[str, ...]           # as requested at /authorize (v2) or () for v1
-    resource: str | None              # v1 only
+    scopes: tuple[str, ...]  # as requested at /authorize (v2) or () for v1
+    resource: str | None  # v1 only
     challenge: str | None
     challenge_method: str
     nonce: str | None
@@ -163,14 +186,13 @@ class Settings:
     token_lifetime: int = 3600
     refresh_token_lifetime: int = 90 * 24 * 3600
     code_lifetime: int = 600
-    clock_offset: int = 0   # seconds Entra's clock is ahead of true time (client assertion checks only)
+    clock_offset: int = 0  # seconds Entra's clock is ahead of true time (client assertion checks only)
 
 
 class Registry:
     """All Entra-side state, guarded by one lock (requests run on many threads)."""
 
-    def __init__(self, *, seed: int, token_lifetime: int = 3600,
-                 extra_redirect_uris: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, seed: int, token_lifetime: int = 3600, extra_redirect_uris: tuple[str, ...] = ()) -> None:
         self.seed = seed
         rng = random.Random(f"graphsandbox-tenant-{seed}")
         self.tenant_id = _rng_uuid(rng)
@@ -202,13 +224,20 @@ class Registry:
             self.settings = Settings(token_lifetime=self._initial_lifetime)
             client_id, object_id, sp_id, key_id = (_rng_uuid(rng) for _ in range(4))
             value = _secret_value(rng)
-            app = App(client_id=client_id, object_id=object_id, sp_id=sp_id,
-                      display_name=DEMO_APP_NAME, created=self.created,
-                      redirect_uris=list(dict.fromkeys(DEMO_REDIRECT_URIS + self._extra_redirect_uris)),
-                      roles={r: self.created for r in DEMO_ROLES},
-                      requested_roles=set(DEMO_REQUESTED_ROLES), scopes=set(DEMO_SCOPES))
-            app.secrets.append(_make_secret(value, key_id, "demo secret", self.created,
-                                            self.created + dt.timedelta(days=3650)))
+            app = App(
+                client_id=client_id,
+                object_id=object_id,
+                sp_id=sp_id,
+                display_name=DEMO_APP_NAME,
+                created=self.created,
+                redirect_uris=list(dict.fromkeys(DEMO_REDIRECT_URIS + self._extra_redirect_uris)),
+                roles={r: self.created for r in DEMO_ROLES},
+                requested_roles=set(DEMO_REQUESTED_ROLES),
+                scopes=set(DEMO_SCOPES),
+            )
+            app.secrets.append(
+                _make_secret(value, key_id, "demo secret", self.created, self.created + dt.timedelta(days=3650))
+            )
             self.apps[client_id] = app
             self.demo_client_id, self.demo_secret = client_id, value
             self._add_dashboard_app()
@@ -220,12 +249,22 @@ class Registry:
         rng = random.Random(f"graphsandbox-dashboard-app-{self.seed}")
         client_id, object_id, sp_id, key_id = (_rng_uuid(rng) for _ in range(4))
         value = _secret_value(rng)
-        app = App(client_id=client_id, object_id=object_id, sp_id=sp_id, display_name=DASHBOARD_APP_NAME,
-                  created=self.created, redirect_uris=list(DASHBOARD_REDIRECT_URIS),
-                  scopes={"openid", "profile"}, app_roles=list(DASHBOARD_APP_ROLES),
-                  assignments=demo_assignments(self.seed, self.domain, DASHBOARD_APP_ROLES))
-        app.secrets.append(_make_secret(value, key_id, "dashboard sign-in secret", self.created,
-                                        self.created + dt.timedelta(days=3650)))
+        app = App(
+            client_id=client_id,
+            object_id=object_id,
+            sp_id=sp_id,
+            display_name=DASHBOARD_APP_NAME,
+            created=self.created,
+            redirect_uris=list(DASHBOARD_REDIRECT_URIS),
+            scopes={"openid", "profile"},
+            app_roles=list(DASHBOARD_APP_ROLES),
+            assignments=demo_assignments(self.seed, self.domain, DASHBOARD_APP_ROLES),
+        )
+        app.secrets.append(
+            _make_secret(
+                value, key_id, "dashboard sign-in secret", self.created, self.created + dt.timedelta(days=3650)
+            )
+        )
         self.apps[client_id] = app
         self.dashboard_client_id, self.dashboard_secret = client_id, value
 
@@ -241,14 +280,28 @@ class Registry:
     def app(self, client_id: str) -> App | None:
         return self.apps.get(client_id.strip().lower())
 
-    def create_app(self, *, display_name: str, roles: list[str], scopes: list[str],
-                   redirect_uris: list[str], requested_roles: list[str],
-                   secret_expires: dt.datetime | None) -> tuple[App, str]:
+    def create_app(
+        self,
+        *,
+        display_name: str,
+        roles: list[str],
+        scopes: list[str],
+        redirect_uris: list[str],
+        requested_roles: list[str],
+        secret_expires: dt.datetime | None,
+    ) -> tuple[App, str]:
         now = utcnow()
-        app = App(client_id=str(uuid.uuid4()), object_id=str(uuid.uuid4()), sp_id=str(uuid.uuid4()),
-                  display_name=display_name, created=now, redirect_uris=list(redirect_uris),
-                  roles={r: now for r in roles}, requested_roles=set(requested_roles),
-                  scopes=set(scopes))
+        app = App(
+            client_id=str(uuid.uuid4()),
+            object_id=str(uuid.uuid4()),
+            sp_id=str(uuid.uuid4()),
+            display_name=display_name,
+            created=now,
+            redirect_uris=list(redirect_uris),
+            roles={r: now for r in roles},
+            requested_roles=set(requested_roles),
+            scopes=set(scopes),
+        )
         value = self._add_secret(app, secret_expires or now + dt.timedelta(days=180))
         with self.lock:
             self.apps[app.client_id] = app
@@ -266,8 +319,7 @@ class Registry:
         value = _secret_value()
         start = min(utcnow(), expires)
         with self.lock:
-            app.secrets.append(_make_secret(value, str(uuid.uuid4()), display_name or "sandbox secret",
-                                            start, expires))
+            app.secrets.append(_make_secret(value, str(uuid.uuid4()), display_name or "sandbox secret", start, expires))
         return value
 
     def add_certificate(self, app: App, pem: str | bytes, display_name: str = "") -> KeyCredential:
@@ -278,17 +330,22 @@ class Registry:
 
         data = pem.encode() if isinstance(pem, str) else pem
         try:
-            cert = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
-                    else x509.load_der_x509_certificate(data))
+            cert = (
+                x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data else x509.load_der_x509_certificate(data)
+            )
         except ValueError:
             raise ValueError("that is not an X.509 certificate (PEM or DER)") from None
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
             raise ValueError("only RSA certificates are supported for client assertions")
         credential = KeyCredential(
-            key_id=str(uuid.uuid4()), display_name=display_name or cert.subject.rfc4514_string(),
-            start=cert.not_valid_before_utc, end=cert.not_valid_after_utc,
-            sha1=cert.fingerprint(hashes.SHA1()), sha256=cert.fingerprint(hashes.SHA256()),  # noqa: S303
-            public_key=cert.public_key())
+            key_id=str(uuid.uuid4()),
+            display_name=display_name or cert.subject.rfc4514_string(),
+            start=cert.not_valid_before_utc,
+            end=cert.not_valid_after_utc,
+            sha1=cert.fingerprint(hashes.SHA1()),
+            sha256=cert.fingerprint(hashes.SHA256()),  # noqa: S303
+            public_key=cert.public_key(),
+        )
         with self.lock:
             app.certificates.append(credential)
         return credential
@@ -344,5 +401,11 @@ class Registry:
 
 
 def _make_secret(value: str, key_id: str, name: str, start: dt.datetime, end: dt.datetime) -> Secret:
-    return Secret(key_id=key_id, display_name=name, start=start, end=end,
-                  digest=hashlib.sha256(value.encode()).hexdigest(), hint=value[:3])
+    return Secret(
+        key_id=key_id,
+        display_name=name,
+        start=start,
+        end=end,
+        digest=hashlib.sha256(value.encode()).hexdigest(),
+        hint=value[:3],
+    )

@@ -8,6 +8,7 @@
 Stable interface: ``base_url``, ``ca_path``, ``tenant_id``, ``tenant_domain``, ``client_id``,
 ``client_secret``, ``stop()``, ``control.get/post/patch/delete(path, json=None)``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,7 @@ class ControlClient:
     def request(self, method: str, path: str, json: Any = None) -> Any:
         response = self.session.request(method, self._url(path), json=json, timeout=30)
         if response.status_code >= 400:
-            raise requests.HTTPError(f"{method} {path}: {response.status_code} {response.text}",
-                                     response=response)
+            raise requests.HTTPError(f"{method} {path}: {response.status_code} {response.text}", response=response)
         return response.json() if response.content else None
 
     def get(self, path: str, json: Any = None) -> Any:
@@ -113,9 +113,12 @@ class RunningSandbox:
 
     def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
         """A fresh v2 client-credentials access token (the demo app's by default)."""
-        response = self.token_call(grant_type="client_credentials", client_id=client_id or self.client_id,
-                                   client_secret=client_secret or self.client_secret,
-                                   scope="https://graph.microsoft.com/.default")
+        response = self.token_call(
+            grant_type="client_credentials",
+            client_id=client_id or self.client_id,
+            client_secret=client_secret or self.client_secret,
+            scope="https://graph.microsoft.com/.default",
+        )
         response.raise_for_status()
         return str(response.json()["access_token"])
 
@@ -123,15 +126,30 @@ class RunningSandbox:
         """POST a token request with exactly the given form fields; the raw answer."""
         return self.session().post(self.token_url(tenant, v2=v2), data=form, timeout=30)
 
-    def sign_in(self, *, client_id: str, redirect_uri: str, scope: str = "", state: str = "state-1",
-                challenge: str | None = None, v1: bool = False, tenant: str | None = None,
-                user: str | None = None, action: str = "accept",
-                extra: dict[str, str] | None = None) -> dict[str, str]:
+    def sign_in(
+        self,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        scope: str = "",
+        state: str = "state-1",
+        challenge: str | None = None,
+        v1: bool = False,
+        tenant: str | None = None,
+        user: str | None = None,
+        action: str = "accept",
+        extra: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         """Open the authorize page, pick a user (the first listed by default) and submit the form,
         as a person would; returns the query of the redirect to ``redirect_uri``."""
         url = f"{self.base_url}/{tenant or self.tenant_id}/oauth2/{'' if v1 else 'v2.0/'}authorize"
-        params: dict[str, str] = {"client_id": client_id, "response_type": "code",
-                                  "redirect_uri": redirect_uri, "state": state, **(extra or {})}
+        params: dict[str, str] = {
+            "client_id": client_id,
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "state": state,
+            **(extra or {}),
+        }
         if scope:
             params["scope"] = scope
         if challenge:
@@ -141,8 +159,9 @@ class RunningSandbox:
         if page.status_code != 200:
             raise AssertionError(f"authorize page answered {page.status_code}: {page.text[:500]}")
         listed = re.findall(r'name="user" value="([^"]+)"', page.text)
-        answer = http.post(url, data={**params, "user": user or listed[0], "action": action},
-                           allow_redirects=False, timeout=30)
+        answer = http.post(
+            url, data={**params, "user": user or listed[0], "action": action}, allow_redirects=False, timeout=30
+        )
         location = answer.headers.get("Location", "")
         if answer.status_code != 302 or not location.startswith(redirect_uri):
             raise AssertionError(f"authorize answered {answer.status_code} {location}: {answer.text[:500]}")
@@ -188,14 +207,34 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
-def start_sandbox(*, users: int = 50, groups: int | None = 10, seed: int = 1, http: bool = False,
-                  extra_args: Sequence[str] = (), state_dir: str | os.PathLike[str] | None = None,
-                  host: str = "127.0.0.1") -> RunningSandbox:
+def start_sandbox(
+    *,
+    users: int = 50,
+    groups: int | None = 10,
+    seed: int = 1,
+    http: bool = False,
+    extra_args: Sequence[str] = (),
+    state_dir: str | os.PathLike[str] | None = None,
+    host: str = "127.0.0.1",
+) -> RunningSandbox:
     """Run ``python -m graphsandbox --port 0`` and wait for its JSON line."""
     state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="graphsandbox-"))
     state.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "graphsandbox", "--host", host, "--port", "0", "--users", str(users),
-               "--seed", str(seed), "--state-dir", str(state)]
+    command = [
+        sys.executable,
+        "-m",
+        "graphsandbox",
+        "--host",
+        host,
+        "--port",
+        "0",
+        "--users",
+        str(users),
+        "--seed",
+        str(seed),
+        "--state-dir",
+        str(state),
+    ]
     if groups is not None:
         command += ["--groups", str(groups)]
     if http:
@@ -203,8 +242,9 @@ def start_sandbox(*, users: int = 50, groups: int | None = 10, seed: int = 1, ht
     command += list(extra_args)
     log_path = state / "sandbox.log"
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                   env=_child_env())
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=_child_env()
+        )
     assert process.stdout is not None
     lines: queue.Queue[bytes | None] = queue.Queue()
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
@@ -216,12 +256,20 @@ def start_sandbox(*, users: int = 50, groups: int | None = 10, seed: int = 1, ht
             raise RuntimeError(f"the sandbox did not start within {START_TIMEOUT:.0f}s; see {log_path}") from None
         if line is None:
             process.wait()
-            raise RuntimeError(f"the sandbox exited with {process.returncode}: "
-                               f"{log_path.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"the sandbox exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}"
+            )
         if line.lstrip().startswith(b"{"):
             info = json.loads(line)
             break
-    return RunningSandbox(base_url=info["base_url"], ca_path=info["ca_path"], tenant_id=info["tenant_id"],
-                          tenant_domain=info["tenant_domain"], client_id=info["client_id"],
-                          client_secret=info["client_secret"], state_dir=str(state), process=process,
-                          log_path=str(log_path))
+    return RunningSandbox(
+        base_url=info["base_url"],
+        ca_path=info["ca_path"],
+        tenant_id=info["tenant_id"],
+        tenant_domain=info["tenant_domain"],
+        client_id=info["client_id"],
+        client_secret=info["client_secret"],
+        state_dir=str(state),
+        process=process,
+        log_path=str(log_path),
+    )

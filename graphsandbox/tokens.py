@@ -4,6 +4,7 @@ The key is made at start (like Entra's rolling keys, clients must fetch the JWKS
 it); ``kid`` and ``x5t`` are the base64url SHA-1 thumbprint of a self-signed certificate, as
 Entra publishes them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,9 +61,13 @@ class Signer:
         now = dt.datetime.now(dt.timezone.utc)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounts.accesscontrol.windows.net")])
         cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(self.public_key).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=365))
             .sign(self._key, hashes.SHA256())
         )
         der = cert.public_bytes(serialization.Encoding.DER)
@@ -71,15 +76,23 @@ class Signer:
 
     def jwks(self, issuer: str | None = None) -> dict[str, Any]:
         numbers = self.public_key.public_numbers()
-        key: dict[str, Any] = {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid,
-                               "n": _int_b64(numbers.n), "e": _int_b64(numbers.e), "x5c": [self._x5c]}
+        key: dict[str, Any] = {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.kid,
+            "n": _int_b64(numbers.n),
+            "e": _int_b64(numbers.e),
+            "x5c": [self._x5c],
+        }
         if issuer:
             key["issuer"] = issuer
         return {"keys": [key]}
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self._key, algorithm="RS256",
-                          headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
+        return jwt.encode(
+            claims, self._key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid}
+        )
 
     def verify_graph_token(self, token: str) -> dict[str, Any]:
         """The claims of a valid Graph access token, else ``TokenRejected`` with Graph's reason."""
@@ -90,9 +103,13 @@ class Signer:
         except jwt.DecodeError:
             raise TokenRejected(COMPACT) from None
         try:
-            return jwt.decode(token, self.public_key, algorithms=["RS256"],
-                              audience=list(GRAPH_AUDIENCES),
-                              options={"require": ["exp", "aud", "tid"]})
+            return jwt.decode(
+                token,
+                self.public_key,
+                algorithms=["RS256"],
+                audience=list(GRAPH_AUDIENCES),
+                options={"require": ["exp", "aud", "tid"]},
+            )
         except jwt.ExpiredSignatureError:
             raise TokenRejected(EXPIRED) from None
         except jwt.InvalidSignatureError:  # a DecodeError subclass, but a validation failure

@@ -4,6 +4,7 @@ The server turns a WSGI environ into a ``Request`` and a ``Response`` back into 
 handler (Entra, Graph, control API) works on these plain values so it can be unit-tested
 without a socket.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,11 @@ from urllib.parse import parse_qs
 @dataclass
 class Request:
     method: str
-    path: str                      # URL path, percent-decoded, without the query string
-    query: dict[str, str]          # query parameters, last value wins (keys keep their `$`)
-    headers: dict[str, str]        # lower-case header names
+    path: str  # URL path, percent-decoded, without the query string
+    query: dict[str, str]  # query parameters, last value wins (keys keep their `$`)
+    headers: dict[str, str]  # lower-case header names
     body: bytes = b""
-    base_url: str = ""             # scheme://host:port the client used, no trailing slash
+    base_url: str = ""  # scheme://host:port the client used, no trailing slash
     raw_query: str = ""
 
     def header(self, name: str, default: str = "") -> str:
@@ -52,13 +53,19 @@ class Response:
 
 
 GRAPH_SUCCESS_CONTENT_TYPE = (
-    "application/json;odata.metadata=minimal;odata.streaming=true;"
-    "IEEE754Compatible=false;charset=utf-8"
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 )
 
 
-def graph_error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                request_id: str | None = None, client_request_id: str | None = None) -> Response:
+def graph_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    request_id: str | None = None,
+    client_request_id: str | None = None,
+) -> Response:
     """Graph's OData error body (https://learn.microsoft.com/graph/errors); the server adds the common headers."""
     request_id = request_id or str(uuid.uuid4())
     body = {

@@ -10,6 +10,7 @@ Microsoft marks User.ReadBasic.All least for ``/users`` but it does not grant ``
 Any other path Microsoft's reference knows (``sites/{id}/lists/{id}/items``,
 ``users/jane@contoso.com/calendar/events``) is diagnosed from the same data (``resolve``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,7 +19,6 @@ from functools import cached_property
 
 from graphpermissions import APPLICATION, DELEGATED, reference
 from graphpermissions.reference import bare_path, is_write
-
 from microsoft.clouds import is_guid
 
 # Properties a *.ReadBasic.* permission returns. For users Microsoft lists the basic profile:
@@ -26,10 +26,12 @@ from microsoft.clouds import is_guid
 # names the security identifier), https://learn.microsoft.com/graph/permissions-reference#userreadbasicall.
 # For groups it only says "basic group properties", so that list is our guess.
 BASIC_PROPERTIES: dict[str, frozenset[str]] = {
-    "User.ReadBasic.All": frozenset({"id", "displayName", "givenName", "surname", "mail",
-                                     "userPrincipalName", "securityIdentifier"}),
-    "Group.ReadBasic.All": frozenset({"id", "displayName", "description", "mail", "mailNickname",
-                                      "mailEnabled", "securityEnabled", "groupTypes"}),
+    "User.ReadBasic.All": frozenset(
+        {"id", "displayName", "givenName", "surname", "mail", "userPrincipalName", "securityIdentifier"}
+    ),
+    "Group.ReadBasic.All": frozenset(
+        {"id", "displayName", "description", "mail", "mailNickname", "mailEnabled", "securityEnabled", "groupTypes"}
+    ),
 }
 SHORT_ALTERNATIVES = 4  # how many other accepted permissions a sentence names
 
@@ -139,9 +141,11 @@ def _with_select(rule: PermissionRule, select: str) -> PermissionRule:
     if first is None:
         return rule
     fuller = (first,) + tuple(p for p in rule.higher if p != first and "basic" not in p.casefold())
-    note = (f"Microsoft marks {basic} as the least privileged permission for this read, but it "
-            f"returns only basic properties, and the connection's $select asks for "
-            f"{', '.join(beyond)}; so {fuller[0]} is the one to add.")
+    note = (
+        f"Microsoft marks {basic} as the least privileged permission for this read, but it "
+        f"returns only basic properties, and the connection's $select asks for "
+        f"{', '.join(beyond)}; so {fuller[0]} is the one to add."
+    )
     return PermissionRule(fuller[:1], fuller[1:], note)
 
 
@@ -228,6 +232,7 @@ def lookup(entity_path: str) -> Entity | None:
 APP_ROLE_IDS: dict[str, str] = {n: reference().id_of(n, APPLICATION) or "" for n in reference().names(APPLICATION)}
 APP_ROLE_NAMES: dict[str, str] = {guid: name for name, guid in APP_ROLE_IDS.items()}
 DELEGATED_SCOPE_IDS: dict[str, str] = {n: reference().id_of(n, DELEGATED) or "" for n in reference().names(DELEGATED)}
+
 
 def permission_name(app_role_id: str) -> str | None:
     """The permission name of a Graph appRoleAssignment's ``appRoleId``, or None if unknown."""

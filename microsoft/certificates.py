@@ -5,6 +5,7 @@ The assertion follows https://learn.microsoft.com/entra/identity-platform/certif
 PS256 with ``x5t#S256`` (current) or RS256 with ``x5t`` (older), ``aud`` = the token endpoint,
 ``iss`` = ``sub`` = the client ID, a unique ``jti``, ``nbf``/``iat`` now and ``exp`` minutes later.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+
 from microsoft.redaction import sensitive_variables
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -56,8 +58,13 @@ class LoadedCertificate:
 
 
 @sensitive_variables()  # the debug 500 page must not show a key or its password
-def load(*, certificate: bytes | None = None, private_key: bytes | None = None,
-         pkcs12_data: bytes | None = None, password: str = "") -> LoadedCertificate:
+def load(
+    *,
+    certificate: bytes | None = None,
+    private_key: bytes | None = None,
+    pkcs12_data: bytes | None = None,
+    password: str = "",
+) -> LoadedCertificate:
     """Read a PEM certificate and key (one file holding both is fine) or a PKCS#12 file."""
     secret = password.encode() if password else None
     if pkcs12_data:
@@ -66,8 +73,10 @@ def load(*, certificate: bytes | None = None, private_key: bytes | None = None,
         except UnsupportedAlgorithm:
             raise CertificateError(ONLY_RSA, "pkcs12_file") from None
         except ValueError:
-            raise CertificateError("The PKCS#12 file could not be opened: the password is wrong or it is not a "
-                                   ".pfx/.p12 file.", "pkcs12_password") from None
+            raise CertificateError(
+                "The PKCS#12 file could not be opened: the password is wrong or it is not a .pfx/.p12 file.",
+                "pkcs12_password",
+            ) from None
         if cert is None or key is None:
             raise CertificateError("The PKCS#12 file must hold a certificate and its private key.", "pkcs12_file")
         return _loaded(cert, key, "pkcs12_file")
@@ -81,7 +90,7 @@ def load(*, certificate: bytes | None = None, private_key: bytes | None = None,
 def _pem_certificate(data: bytes) -> x509.Certificate:
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
-            return x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE-----"):])
+            return x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE-----") :])
         return x509.load_der_x509_certificate(data)
     except ValueError:
         raise CertificateError("That file is not an X.509 certificate (PEM with BEGIN CERTIFICATE, or DER).") from None
@@ -91,17 +100,21 @@ def _pem_certificate(data: bytes) -> x509.Certificate:
 def _pem_key(data: bytes, password: bytes | None, field_name: str) -> rsa.RSAPrivateKey:
     found = _KEY_BLOCK.search(data)
     if found is None:
-        raise CertificateError("No private key found: upload the key as PEM (BEGIN PRIVATE KEY), or a file "
-                               "with both the certificate and the key.", field_name)
+        raise CertificateError(
+            "No private key found: upload the key as PEM (BEGIN PRIVATE KEY), or a file "
+            "with both the certificate and the key.",
+            field_name,
+        )
     try:
-        key = serialization.load_pem_private_key(data[found.start():], password)
+        key = serialization.load_pem_private_key(data[found.start() :], password)
     except UnsupportedAlgorithm:
         raise CertificateError(ONLY_RSA, field_name) from None
     except TypeError:
         raise CertificateError("The private key is encrypted: enter its password.", "pkcs12_password") from None
     except ValueError:
-        raise CertificateError("The private key could not be read (wrong password, or not a PEM key).",
-                               field_name) from None
+        raise CertificateError(
+            "The private key could not be read (wrong password, or not a PEM key).", field_name
+        ) from None
     return key  # type: ignore[return-value]
 
 
@@ -117,8 +130,9 @@ def _loaded(cert: x509.Certificate, key: object, key_field: str) -> LoadedCertif
     if key.public_key().public_bytes(serialization.Encoding.DER, public) != certificate_key:
         raise CertificateError("The private key does not belong to this certificate.", key_field)
     return LoadedCertificate(
-        private_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()).decode(),
+        private_key_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
         certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
         subject=cert.subject.rfc4514_string() or "(empty subject)",
         issuer=cert.issuer.rfc4514_string() or "(empty issuer)",
@@ -135,8 +149,16 @@ def _b64url_hex(value: str) -> str:
 
 
 @sensitive_variables()  # the debug 500 page must not show the key
-def client_assertion(*, private_key_pem: str, thumbprint_sha1: str, thumbprint_sha256: str, client_id: str,
-                     audience: str, form: str = "PS256", now: dt.datetime | None = None) -> str:
+def client_assertion(
+    *,
+    private_key_pem: str,
+    thumbprint_sha1: str,
+    thumbprint_sha256: str,
+    client_id: str,
+    audience: str,
+    form: str = "PS256",
+    now: dt.datetime | None = None,
+) -> str:
     """A signed client assertion for one token request (a fresh ``jti`` each time)."""
     issued = now or dt.datetime.now(dt.timezone.utc)
     if form == "RS256":
@@ -144,9 +166,15 @@ def client_assertion(*, private_key_pem: str, thumbprint_sha1: str, thumbprint_s
     else:
         form = "PS256"
         headers = {"typ": "JWT", "x5t#S256": _b64url_hex(thumbprint_sha256)}
-    claims = {"aud": audience, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()),
-              "nbf": int(issued.timestamp()), "iat": int(issued.timestamp()),
-              "exp": int((issued + ASSERTION_LIFETIME).timestamp())}
+    claims = {
+        "aud": audience,
+        "iss": client_id,
+        "sub": client_id,
+        "jti": str(uuid.uuid4()),
+        "nbf": int(issued.timestamp()),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + ASSERTION_LIFETIME).timestamp()),
+    }
     # Only RSA keys are ever saved (``load`` refuses the others).
     key = cast(rsa.RSAPrivateKey, serialization.load_pem_private_key(private_key_pem.encode(), None))
     return jwt.encode(claims, key, algorithm=form, headers=headers)

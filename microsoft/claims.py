@@ -5,6 +5,7 @@ Graph validates them (docs/microsoft-wire-facts.md, "Access tokens"). The token 
 (audience, tenant, app, lifetime, roles or scp) so people can see which permissions it carries.
 Never use these values to decide who may do what.
 """
+
 from __future__ import annotations
 
 import base64

@@ -7,6 +7,7 @@ hosts), the Azure portal of each cloud, and ``az cloud list`` (the CLI's cloud n
 Microsoft Graph's app id and permission ids come with the shipped permission reference
 (``graphpermissions``), which the sandbox reads too.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,8 @@ class Cloud:
     graph_hosts: tuple[str, ...]
     portal_host: str
     label: str = ""
-    az_cloud: str = ""                      # the Azure CLI's name for it (``az cloud set --name``)
-    login_aliases: tuple[str, ...] = ()     # other login hosts of the cloud that answer the same
+    az_cloud: str = ""  # the Azure CLI's name for it (``az cloud set --name``)
+    login_aliases: tuple[str, ...] = ()  # other login hosts of the cloud that answer the same
 
     @property
     def graph_resource(self) -> str:
@@ -42,14 +43,40 @@ class Cloud:
 
 GLOBAL = "global"
 CLOUDS: dict[str, Cloud] = {
-    GLOBAL: Cloud("global", "login.microsoftonline.com", ("graph.microsoft.com",), "portal.azure.com",
-                  "Global (worldwide)", "AzureCloud", ("login.microsoft.com", "login.windows.net")),
-    "usgov": Cloud("usgov", "login.microsoftonline.us", ("graph.microsoft.us",), "portal.azure.us",
-                   "US Government (GCC High)", "AzureUSGovernment"),
-    "usdod": Cloud("usdod", "login.microsoftonline.us", ("dod-graph.microsoft.us",), "portal.azure.us",
-                   "US Government (DoD)", "AzureUSGovernment"),
-    "china": Cloud("china", "login.chinacloudapi.cn", ("microsoftgraph.chinacloudapi.cn",), "portal.azure.cn",
-                   "China (21Vianet)", "AzureChinaCloud", ("login.partner.microsoftonline.cn",)),
+    GLOBAL: Cloud(
+        "global",
+        "login.microsoftonline.com",
+        ("graph.microsoft.com",),
+        "portal.azure.com",
+        "Global (worldwide)",
+        "AzureCloud",
+        ("login.microsoft.com", "login.windows.net"),
+    ),
+    "usgov": Cloud(
+        "usgov",
+        "login.microsoftonline.us",
+        ("graph.microsoft.us",),
+        "portal.azure.us",
+        "US Government (GCC High)",
+        "AzureUSGovernment",
+    ),
+    "usdod": Cloud(
+        "usdod",
+        "login.microsoftonline.us",
+        ("dod-graph.microsoft.us",),
+        "portal.azure.us",
+        "US Government (DoD)",
+        "AzureUSGovernment",
+    ),
+    "china": Cloud(
+        "china",
+        "login.chinacloudapi.cn",
+        ("microsoftgraph.chinacloudapi.cn",),
+        "portal.azure.cn",
+        "China (21Vianet)",
+        "AzureChinaCloud",
+        ("login.partner.microsoftonline.cn",),
+    ),
 }
 DEFAULT_CLOUD = CLOUDS[GLOBAL]
 

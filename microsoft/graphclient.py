@@ -3,6 +3,7 @@
 All requests go through ``outbound.request`` (allowed hosts, TLS, retries with Retry-After);
 an HTTP error is returned as a ``GraphResponse``, not raised, so callers can diagnose it.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,9 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from microsoft.redaction import sensitive_variables
 
 from microsoft import outbound
+from microsoft.redaction import sensitive_variables
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,15 @@ def convention_problem(convention: str) -> str:
     if len(convention) > ITEM_URL_MAX:
         return f"The item URL convention is limited to {ITEM_URL_MAX} characters."
     names = PLACEHOLDER.findall(convention)
-    if any(name not in ITEM_PLACEHOLDERS for name in names) or "{" in PLACEHOLDER.sub("", convention) \
-            or "}" in PLACEHOLDER.sub("", convention):
-        return ("Only the placeholders {entity} and {key} may be used. Write them exactly so, without a "
-                "format spec or conversion such as {key:>10} or {key!r}.")
+    if (
+        any(name not in ITEM_PLACEHOLDERS for name in names)
+        or "{" in PLACEHOLDER.sub("", convention)
+        or "}" in PLACEHOLDER.sub("", convention)
+    ):
+        return (
+            "Only the placeholders {entity} and {key} may be used. Write them exactly so, without a "
+            "format spec or conversion such as {key:>10} or {key!r}."
+        )
     if "entity" not in names or "key" not in names:
         return "The item URL convention must contain both {entity} and {key}."
     return ""
@@ -75,8 +81,14 @@ def item_url(service_url: str, convention: str, entity: str, key: str) -> str:
 
 
 @sensitive_variables()  # the debug 500 page must not show secrets or tokens
-def get(url: str, access_token: str, *, policy: outbound.OutboundPolicy,
-        params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> GraphResponse:
+def get(
+    url: str,
+    access_token: str,
+    *,
+    policy: outbound.OutboundPolicy,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> GraphResponse:
     """GET a Graph URL with the bearer token; transport failures raise ``outbound.OutboundError``."""
     sent = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", **(headers or {})}
     response = outbound.request("GET", url, policy=policy, params=params, headers=sent)
@@ -85,8 +97,7 @@ def get(url: str, access_token: str, *, policy: outbound.OutboundPolicy,
         body: Any = orjson.loads(content) if content else None  # ~3x faster than json on Graph pages
     except ValueError:  # orjson.JSONDecodeError is one
         body = {"_text": content[:500].decode("utf-8", "replace")}
-    return GraphResponse(response.status_code, body, {k.lower(): v for k, v in response.headers.items()},
-                         len(content))
+    return GraphResponse(response.status_code, body, {k.lower(): v for k, v in response.headers.items()}, len(content))
 
 
 def query_params(select: str = "", filter_: str = "", top: int | None = None) -> dict[str, str]:

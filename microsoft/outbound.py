@@ -6,6 +6,7 @@ through ``request()``, which checks the URL and every redirect target against th
 retries transient failures with capped, jittered backoff, and turns transport failures into
 ``OutboundError`` messages that name the host and never the query, headers or body.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
 from microsoft import clouds
 from microsoft.redaction import sensitive_variables
 
@@ -130,8 +132,7 @@ def check_url(url: str, policy: OutboundPolicy) -> None:
         return
     if _is_ip_literal(host):
         raise DisallowedURL(
-            f"{label} is an IP address; only the exact addresses listed in GRAPH_ALLOWED_HOSTS "
-            "may be called."
+            f"{label} is an IP address; only the exact addresses listed in GRAPH_ALLOWED_HOSTS may be called."
         )
     if port != 443 and policy.allows(host, 443):
         raise DisallowedURL(f"Port {port} of {host} is not in GRAPH_ALLOWED_HOSTS (only 443 is).")
@@ -241,8 +242,14 @@ def _send(
     with _session() as session:
         try:
             return session.request(
-                method, url, data=data, headers=headers, params=params,
-                timeout=policy.timeout, verify=policy.ca_bundle or True, allow_redirects=False,
+                method,
+                url,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=policy.timeout,
+                verify=policy.ca_bundle or True,
+                allow_redirects=False,
             )
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError):
             # check_url passed the URL itself, so requests choked on the answer's Location (it parses

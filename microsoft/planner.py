@@ -8,6 +8,7 @@ https://learn.microsoft.com/entra/identity-platform/reference-microsoft-graph-ap
 https://learn.microsoft.com/cli/azure/ad/app/permission and
 https://learn.microsoft.com/entra/identity-platform/v2-admin-consent.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from graphpermissions import APPLICATION, DELEGATED, GRAPH_APP_ID, Permission, reference
-
 from microsoft import catalogue
 from microsoft.clouds import CLOUDS, DEFAULT_CLOUD, GLOBAL
 from microsoft.tokenclient import graph_admin_consent_url
@@ -43,10 +43,10 @@ class Need:
 
 @dataclass(frozen=True)
 class Plan:
-    token_kind: str                     # "app" or "delegated"
+    token_kind: str  # "app" or "delegated"
     needs: tuple[Need, ...]
-    impossible: tuple[str, ...] = ()    # entities this kind of token can never read
-    unknown: tuple[str, ...] = ()       # paths Microsoft's reference does not know
+    impossible: tuple[str, ...] = ()  # entities this kind of token can never read
+    unknown: tuple[str, ...] = ()  # paths Microsoft's reference does not know
     notes: tuple[str, ...] = ()
 
     @property
@@ -73,21 +73,39 @@ class Plan:
             lines.append(f"az ad app permission admin-consent --id {app}")
         return "\n".join(lines)
 
-    def consent_urls(self, tenant: str, client_id: str, redirect_uri: str | None,
-                     first_login_host: str | None = None,
-                     first_graph_service_url: str | None = None) -> list[tuple[str, str]]:
+    def consent_urls(
+        self,
+        tenant: str,
+        client_id: str,
+        redirect_uri: str | None,
+        first_login_host: str | None = None,
+        first_graph_service_url: str | None = None,
+    ) -> list[tuple[str, str]]:
         """``(label, admin-consent URL)`` for each cloud; ``first_*`` puts a connection's own first
         (its login host and its Graph service URL)."""
         tenant = tenant.strip() or "organizations"
         app = client_id.strip() or "<application-client-id>"
         urls = []
         if first_login_host:
-            urls.append(("This connection's cloud", graph_admin_consent_url(
-                first_login_host, tenant, app, first_graph_service_url or DEFAULT_CLOUD.graph_base,
-                redirect_uri=redirect_uri)))
+            urls.append(
+                (
+                    "This connection's cloud",
+                    graph_admin_consent_url(
+                        first_login_host,
+                        tenant,
+                        app,
+                        first_graph_service_url or DEFAULT_CLOUD.graph_base,
+                        redirect_uri=redirect_uri,
+                    ),
+                )
+            )
         for name, cloud in CLOUDS.items():
-            urls.append((CLOUD_LABELS[name], graph_admin_consent_url(
-                cloud.login_host, tenant, app, cloud.graph_base, redirect_uri=redirect_uri)))
+            urls.append(
+                (
+                    CLOUD_LABELS[name],
+                    graph_admin_consent_url(cloud.login_host, tenant, app, cloud.graph_base, redirect_uri=redirect_uri),
+                )
+            )
         return urls
 
 
@@ -127,7 +145,8 @@ def plan(entity_paths: Iterable[str], token_kind: str, select: str = "") -> Plan
     needs = tuple(
         Need(perm, tuple(dict.fromkeys(display for display, _ in entries)), tuple(rule for _, rule in entries))
         for name, entries in sorted(chosen.items(), key=lambda item: item[0].casefold())
-        if (perm := reference().permission(name, kind)) is not None)
+        if (perm := reference().permission(name, kind)) is not None
+    )
     return Plan(token_kind, needs, tuple(impossible), tuple(unknown), tuple(dict.fromkeys(notes)))
 
 
@@ -153,8 +172,9 @@ def removable(token_permissions: Iterable[str], needed: Plan) -> tuple[list[str]
             used[need.permission.name] = need.permission.name
             continue
         candidates = need.rules[0].accepted if need.rules else ()
-        stand_in = next((h for h in candidates if h.casefold() in have
-                         and all(rule.satisfied_by([h]) for rule in need.rules)), None)
+        stand_in = next(
+            (h for h in candidates if h.casefold() in have and all(rule.satisfied_by([h]) for rule in need.rules)), None
+        )
         if stand_in:
             used.setdefault(next(x for x in held if x.casefold() == stand_in.casefold()), need.permission.name)
     unneeded = [h for h in held if h not in used]

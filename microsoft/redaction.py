@@ -4,6 +4,7 @@ The package needs no Django. Where Django is installed, its ``sensitive_variable
 functions whose local variables (client secrets, assertions, tokens) an error report must hide;
 it is looked up by name so that importing this package never requires Django.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,6 +20,7 @@ def _identity(*names: str) -> Callable[[F], F]:
 
 try:
     sensitive_variables: Callable[..., Callable[[F], F]] = importlib.import_module(
-        "django.views.decorators.debug").sensitive_variables
+        "django.views.decorators.debug"
+    ).sensitive_variables
 except ImportError:  # outside Django there is no error report to redact
     sensitive_variables = _identity

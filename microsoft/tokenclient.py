@@ -5,6 +5,7 @@ exact error fields (AADSTS codes, trace id, correlation id) and both response sh
 hides those behind its own discovery and caching; the protocol parts used here are a form POST and
 a URL, which a library would not make shorter or safer.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlencode, urlsplit
 
-from microsoft.redaction import sensitive_variables
-
 from microsoft import outbound
 from microsoft.clouds import (  # the clouds' facts live there; CLOUDS and Cloud are read from here too
     CLOUDS,
@@ -25,6 +24,7 @@ from microsoft.clouds import (  # the clouds' facts live there; CLOUDS and Cloud
     cloud_for_graph_host,
     cloud_of_login_host,
 )
+from microsoft.redaction import sensitive_variables
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 OIDC_SCOPES = ("openid", "profile", "offline_access")
@@ -92,8 +92,7 @@ class TokenRequest:
         if self.resource:
             fields["resource"] = self.resource
         if self.grant_type == "authorization_code":
-            fields.update(code=self.code, redirect_uri=self.redirect_uri,
-                          code_verifier=self.code_verifier)
+            fields.update(code=self.code, redirect_uri=self.redirect_uri, code_verifier=self.code_verifier)
         elif self.grant_type == "refresh_token":
             fields["refresh_token"] = self.refresh_token
         return {k: v for k, v in fields.items() if v}
@@ -202,8 +201,12 @@ def request_token(req: TokenRequest, policy: outbound.OutboundPolicy) -> TokenRe
     """POST ``req`` to its token endpoint and parse the answer, or raise ``TokenError``."""
     try:
         response = outbound.request(
-            "POST", req.token_url, policy=policy, data=req.form(),
-            headers={"Accept": "application/json"}, retry=True,
+            "POST",
+            req.token_url,
+            policy=policy,
+            data=req.form(),
+            headers={"Accept": "application/json"},
+            retry=True,
         )
     except outbound.OutboundError as exc:
         raise TokenError(exc.message, kind=exc.kind) from None
@@ -239,16 +242,13 @@ def _graph_answer(status: int, error: dict) -> TokenError:
 
 def _not_a_token_response(status: int, content_type: str) -> TokenError:
     return TokenError(
-        "The token endpoint answered with something that is not a token response "
-        f"(HTTP {status}, {content_type}).",
+        f"The token endpoint answered with something that is not a token response (HTTP {status}, {content_type}).",
         kind="bad_response",
         status=status,
     )
 
 
-def parse_token_response(
-    body: dict, issued_at: datetime, request_id: str | None = None
-) -> TokenResult:
+def parse_token_response(body: dict, issued_at: datetime, request_id: str | None = None) -> TokenResult:
     """Both shapes: v1 sends numbers as strings plus ``expires_on``/``not_before``/``resource``;
     v2 sends integers plus ``scope``. ``expires_on`` wins over ``expires_in`` when present."""
     expires_on = _as_int(body.get("expires_on"))
@@ -341,9 +341,7 @@ def authorize_url(
     return f"{authorize_endpoint}{separator}{urlencode(params, quote_via=quote)}"
 
 
-def tenant_urls(
-    tenant: str, version: str, login_host: str = DEFAULT_CLOUD.login_host
-) -> tuple[str, str]:
+def tenant_urls(tenant: str, version: str, login_host: str = DEFAULT_CLOUD.login_host) -> tuple[str, str]:
     """``(token_url, authorize_url)`` for a tenant (GUID or domain) on the v1 or v2 endpoint."""
     if version not in ("v1", "v2"):
         raise ValueError(f"Unknown endpoint version {version!r}; use 'v1' or 'v2'.")
@@ -398,8 +396,14 @@ def graph_admin_consent_url(
     """The admin-consent URL for everything the app has configured on Microsoft Graph: v2, on
     ``login_host``, with the ``/.default`` scope of the cloud of ``graph_service_url``. The one
     builder behind the consent button, the diagnoses' consent step and the planner's links."""
-    return admin_consent_url(login_host, tenant, client_id, redirect_uri=redirect_uri,
-                             scope=default_scope_or_resource("v2", graph_service_url), state=state)
+    return admin_consent_url(
+        login_host,
+        tenant,
+        client_id,
+        redirect_uri=redirect_uri,
+        scope=default_scope_or_resource("v2", graph_service_url),
+        state=state,
+    )
 
 
 def portal_app_url(client_id: str, cloud: str | Cloud = "global", blade: str = "CallAnAPI") -> str:
@@ -414,4 +418,3 @@ def portal_app_url(client_id: str, cloud: str | Cloud = "global", blade: str = "
 
 def portal_api_permissions_url(client_id: str, cloud: str | Cloud = "global") -> str:
     return portal_app_url(client_id, cloud, "CallAnAPI")
-

@@ -3,6 +3,7 @@
 Team A: admin_a (admin), operator_a (operator), viewer_a (viewer); team B: outsider (admin of B
 only). ``login(user)`` returns a logged-in test Client. Import with ``from tests.cast import *``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,9 +14,22 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 __all__ = [
-    "SECRET_A", "SECRET_B", "make_connection", "make_member", "make_user",
-    "team_a", "team_b", "admin_a", "operator_a", "viewer_a", "outsider", "superuser",
-    "connection_a", "connection_b", "login", "connection_factory",
+    "SECRET_A",
+    "SECRET_B",
+    "make_connection",
+    "make_member",
+    "make_user",
+    "team_a",
+    "team_b",
+    "admin_a",
+    "operator_a",
+    "viewer_a",
+    "outsider",
+    "superuser",
+    "connection_a",
+    "connection_b",
+    "login",
+    "connection_factory",
 ]
 
 # Distinctive values, so tests can search pages, logs and tables for them.

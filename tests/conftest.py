@@ -1,5 +1,6 @@
 """Shared fixtures: the cast (tests/cast.py), the factories (tests/factories.py: sandbox apps and
 connections, runs, the buttons), the Graph sandbox, the broker and a real worker."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,6 @@ from django.conf import settings
 
 from tests.cast import *  # noqa: F401,F403  (team/user/connection fixtures)
 from tests.factories import *  # noqa: F401,F403  (sandbox app/connection fixtures, run_job, receiver, ...)
-
 from tests.worker import WorkerProcess, test_database_url
 
 # A diagnosis whose steps offer an action its registered kind does not declare raises (here and in
@@ -35,9 +35,12 @@ def broker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         folder = tmp_path_factory.mktemp("broker")
         options = {
-            "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"), "control_folder": str(folder / "control"),
-            "store_processed": False, "polling_interval": 0.1,
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+            "polling_interval": 0.1,
         }
         for key in ("data_folder_in", "processed_folder", "control_folder"):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
@@ -94,8 +97,9 @@ def worker_mail_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_path_factory, webhook_receiver,
-                worker_mail_dir) -> Iterator[WorkerProcess]:
+def live_worker(
+    django_db_setup, django_db_blocker, sandbox, broker_env, tmp_path_factory, webhook_receiver, worker_mail_dir
+) -> Iterator[WorkerProcess]:
     """One real Celery worker process for the session, on the test database and broker."""
     env = {
         **os.environ,
@@ -108,7 +112,8 @@ def live_worker(django_db_setup, django_db_blocker, sandbox, broker_env, tmp_pat
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "SECRET_KEY": settings.SECRET_KEY,
         "ALERT_WEBHOOK_HOSTS": ",".join(settings.ALERT_WEBHOOK_HOSTS),
-        "EMAIL_URL": "filemail://", "EMAIL_FILE_PATH": str(worker_mail_dir),
+        "EMAIL_URL": "filemail://",
+        "EMAIL_FILE_PATH": str(worker_mail_dir),
     }
     worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start()

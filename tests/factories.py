@@ -8,6 +8,7 @@ Plain functions take keyword arguments; the fixtures (``sandbox_app``, ``sandbox
 package by tests/conftest.py. The cast (teams, users per role, the two plain connections) is in
 tests/cast.py.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,12 +32,39 @@ from django.urls import reverse
 from tests.cast import make_connection
 
 __all__ = [
-    "GRAPH", "CALLBACK", "SIGN_IN_SCOPES", "JOB_ID", "RUN_ID", "Cert", "make_cert", "make_sandbox_app", "make_sandbox_connection",
-    "make_published_run", "make_run", "make_token", "make_schedule", "make_channel",
-    "press", "press_sync", "detail", "token_requests", "sandbox_listing", "follow_button", "start_sign_in", "start_consent",
+    "GRAPH",
+    "CALLBACK",
+    "SIGN_IN_SCOPES",
+    "JOB_ID",
+    "RUN_ID",
+    "Cert",
+    "make_cert",
+    "make_sandbox_app",
+    "make_sandbox_connection",
+    "make_published_run",
+    "make_run",
+    "make_token",
+    "make_schedule",
+    "make_channel",
+    "press",
+    "press_sync",
+    "detail",
+    "token_requests",
+    "sandbox_listing",
+    "follow_button",
+    "start_sign_in",
+    "start_consent",
     "answer_entra_page",
-    "add_channels", "mails", "wait_until",
-    "sandbox_app", "sandbox_connection", "run_job", "wait_for_run", "sync_inline", "cert_factory", "receiver",
+    "add_channels",
+    "mails",
+    "wait_until",
+    "sandbox_app",
+    "sandbox_connection",
+    "run_job",
+    "wait_for_run",
+    "sync_inline",
+    "cert_factory",
+    "receiver",
 ]
 
 GRAPH = "https://graph.microsoft.com"
@@ -71,8 +99,8 @@ class Cert:
 
     def pkcs12(self, password: str) -> bytes:
         return pkcs12.serialize_key_and_certificates(
-            b"graphconn", self.key, self.certificate, None,
-            serialization.BestAvailableEncryption(password.encode()))
+            b"graphconn", self.key, self.certificate, None, serialization.BestAvailableEncryption(password.encode())
+        )
 
 
 def make_cert(cn: str = "graphconn test", days: int = 365, key_index: int = 0) -> Cert:
@@ -80,15 +108,24 @@ def make_cert(cn: str = "graphconn test", days: int = 365, key_index: int = 0) -
     key = _key(key_index)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return Cert(cert.public_bytes(serialization.Encoding.PEM), key_pem, key, cert)
 
 
 # The sandbox tenant ----------------------------------------------------------------------------
+
 
 def make_sandbox_app(sandbox: Any, *, certificate: Cert | None = None, **fields: Any) -> dict[str, Any]:
     """A new app registration in the sandbox tenant (``roles=[...]``, ``requested_roles=[...]``,
@@ -96,15 +133,26 @@ def make_sandbox_app(sandbox: Any, *, certificate: Cert | None = None, **fields:
     and secret. ``certificate``: that certificate is registered on the app too."""
     app = sandbox.control.post("/_sandbox/apps", {"display_name": "graphconn test app", **fields})
     if certificate is not None:
-        sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates",
-                             {"certificate": certificate.cert_pem.decode()})
+        sandbox.control.post(
+            f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": certificate.cert_pem.decode()}
+        )
     return app
 
 
-def make_sandbox_connection(sandbox: Any, team: Any, app: dict[str, Any] | None = None, *, version: str = "v2",
-                            delegated: bool = False, name: str = "sandbox users", secret: str | None = None,
-                            credential: str = "secret", certificate: Cert | None = None,
-                            assertion_form: str = "PS256", **fields: Any) -> Any:
+def make_sandbox_connection(
+    sandbox: Any,
+    team: Any,
+    app: dict[str, Any] | None = None,
+    *,
+    version: str = "v2",
+    delegated: bool = False,
+    name: str = "sandbox users",
+    secret: str | None = None,
+    credential: str = "secret",
+    certificate: Cert | None = None,
+    assertion_form: str = "PS256",
+    **fields: Any,
+) -> Any:
     """A saved profile on ``sandbox``'s tenant for ``app`` (a ``make_sandbox_app`` answer; None: the
     sandbox's demo app, User.Read.All).
 
@@ -139,12 +187,15 @@ def make_sandbox_connection(sandbox: Any, team: Any, app: dict[str, Any] | None 
     }
     connection = make_connection(team, name, secret=secret, **values)
     if certificate is not None:
-        from microsoft import certificates
         from connections.credentials import expiry as credentials
+        from microsoft import certificates
 
-        credentials.save_certificate(connection, certificates.load(certificate=certificate.cert_pem,
-                                                                   private_key=certificate.key_pem),
-                                     assertion_form, None)
+        credentials.save_certificate(
+            connection,
+            certificates.load(certificate=certificate.cert_pem, private_key=certificate.key_pem),
+            assertion_form,
+            None,
+        )
     return connection
 
 
@@ -189,21 +240,36 @@ def answer_entra_page(sandbox: Any, url: str, action: str = "accept") -> str:
 
 # Rows ------------------------------------------------------------------------------------------
 
+
 def make_published_run(connection: Any, items: dict[str, dict[str, Any]], **fields: Any) -> Any:
     """A succeeded run of ``connection`` whose snapshot is ``items`` (key → item), written the way
     the sync store publishes: the stream's next sequence number and one version per item."""
-    from connections.syncs import engine as sync
     from connections.models import SyncRun, SyncVersion
+    from connections.syncs import engine as sync
 
-    run = SyncRun.objects.create(connection=connection, entity=fields.pop("entity", "users"), status="succeeded",
-                                 rows=len(items), pages=1, **fields)
-    seq = (SyncRun.objects.filter(stream=run.stream).exclude(seq=None).order_by("-seq")
-           .values_list("seq", flat=True).first() or 0) + 1
+    run = SyncRun.objects.create(
+        connection=connection,
+        entity=fields.pop("entity", "users"),
+        status="succeeded",
+        rows=len(items),
+        pages=1,
+        **fields,
+    )
+    seq = (
+        SyncRun.objects.filter(stream=run.stream)
+        .exclude(seq=None)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+        or 0
+    ) + 1
     SyncRun.objects.filter(pk=run.pk).update(seq=seq)
     run.seq = seq
     SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
-    SyncVersion.objects.bulk_create(SyncVersion(stream=run.stream, key=key, valid_from=seq, data=item,
-                                                digest=sync.digest(item)) for key, item in items.items())
+    SyncVersion.objects.bulk_create(
+        SyncVersion(stream=run.stream, key=key, valid_from=seq, data=item, digest=sync.digest(item))
+        for key, item in items.items()
+    )
     return run
 
 
@@ -238,6 +304,7 @@ def make_channel(team: Any, **fields: Any) -> Any:
 
 
 # What a person does on the pages ---------------------------------------------------------------
+
 
 def press(client: Client, connection: Any, button: str) -> str:
     """Press an operator button the way the page does (htmx POST); the queued job's id."""
@@ -286,8 +353,10 @@ def detail(client: Client, connection: Any) -> str:
 
 def add_channels(client: Client, team: Any, receiver: Any, *, kind: str = "teams") -> None:
     """Add a webhook and an email channel through the page, as a team admin does."""
-    for data in ({"team": team.pk, "name": "Ops hook", "kind": kind, "url": receiver.url("/hook")},
-                 {"team": team.pk, "name": "Ops mail", "kind": "email", "emails": "ops@example.test"}):
+    for data in (
+        {"team": team.pk, "name": "Ops hook", "kind": kind, "url": receiver.url("/hook")},
+        {"team": team.pk, "name": "Ops mail", "kind": "email", "emails": "ops@example.test"},
+    ):
         response = client.post(reverse("connections:channel_new"), data)
         assert response.status_code == 302, response.content.decode()[:3000]
 
@@ -297,8 +366,13 @@ def mails(folder: Path) -> list[str]:
     return [p.read_text(errors="replace") for p in sorted(folder.iterdir())] if folder.exists() else []
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1,
-               action: Callable[[], Any] | None = None, what: str = "") -> Any:
+def wait_until(
+    check: Callable[[], Any],
+    timeout: float = 30.0,
+    every: float = 0.1,
+    action: Callable[[], Any] | None = None,
+    what: str = "",
+) -> Any:
     """Polls ``check`` every ``every`` seconds (calling ``action`` between tries) until it answers
     something true, and returns that; fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -311,6 +385,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, every: float = 0
 
 
 # Fixtures --------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def sandbox_app(clean_sandbox) -> Callable[..., dict[str, Any]]:
@@ -363,8 +438,8 @@ def wait_for_run(live_worker) -> Callable[..., Any]:
 def sync_inline(db) -> Callable[..., Any]:
     """``sync_inline(connection, user, page_size=None)``: start a run and run it here, to the end."""
     from connections.jobs import actions
-    from connections.syncs import engine as sync
     from connections.models import SyncRun
+    from connections.syncs import engine as sync
 
     def run(connection: Any, user: Any, page_size: int | None = None) -> SyncRun:
         job = actions.start(connection, "sync", user)

@@ -1,6 +1,7 @@
 """A tiny TCP forwarder the tests can cut and restore, to make a real service 'unreachable', or
 freeze and thaw, to make it hang like a stopped (SIGSTOP) process: connections are accepted and
 bytes are taken, but nothing comes back until it thaws."""
+
 from __future__ import annotations
 
 import socket

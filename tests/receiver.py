@@ -1,6 +1,7 @@
 """A local HTTPS webhook receiver for alert tests: it stands where Teams, Slack or a generic JSON
 webhook would be, and keeps what it was sent. Its certificate is issued by the sandbox's CA, which
 the dashboard and the worker already trust (GRAPH_CA_BUNDLE)."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ class WebhookReceiver:
                     data = json.loads(body)
                 except ValueError:
                     data = body.decode("utf-8", "replace")
-                receiver.received.append({"path": self.path, "json": data,
-                                          "content_type": self.headers.get("Content-Type", "")})
+                receiver.received.append(
+                    {"path": self.path, "json": data, "content_type": self.headers.get("Content-Type", "")}
+                )
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

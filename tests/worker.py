@@ -1,4 +1,5 @@
 """A real Celery worker in a subprocess, consuming the same broker and test database as the tests."""
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,28 @@ class WorkerProcess:
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "graphconn", "worker", "--pool", self.env.get("CELERY_POOL", "threads"),
-             "--concurrency", str(self.concurrency), "--loglevel", "INFO",
-             "--hostname", f"{self.name or f'test-worker-{os.getpid()}'}@%h", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "graphconn",
+                "worker",
+                "--pool",
+                self.env.get("CELERY_POOL", "threads"),
+                "--concurrency",
+                str(self.concurrency),
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"{self.name or f'test-worker-{os.getpid()}'}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:

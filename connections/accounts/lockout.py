@@ -3,11 +3,11 @@
 Counted per username and client address in the database (so every web process sees the same
 count); a success clears that pair's failures. The lock is temporary and says how long it lasts.
 """
+
 from __future__ import annotations
 
 import math
 from datetime import timedelta
-
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -31,8 +31,11 @@ def _recent(username: str, ip: str | None):
 
 def seconds_locked(request: HttpRequest, username: str) -> int:
     """How long ``username`` stays locked from this address (0: it may try)."""
-    failures = list(_recent(username, client_ip(request)).order_by("-at").values_list("at", flat=True)
-                    [:settings.LOGIN_FAILURE_LIMIT])
+    failures = list(
+        _recent(username, client_ip(request))
+        .order_by("-at")
+        .values_list("at", flat=True)[: settings.LOGIN_FAILURE_LIMIT]
+    )
     if len(failures) < settings.LOGIN_FAILURE_LIMIT:
         return 0
     unlock = failures[-1] + _window()

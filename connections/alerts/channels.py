@@ -11,6 +11,7 @@ with an Adaptive Card attachment
 (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using);
 the generic webhook gets the alert's fields as JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,9 @@ from django.core.mail import send_mail
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from microsoft import outbound
 from connections.encryption.fields import plaintext
 from connections.models import Alert, AlertDelivery, NotificationChannel
+from microsoft import outbound
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ def policy() -> outbound.OutboundPolicy:
     return outbound.OutboundPolicy(
         allowed_hosts=frozenset(getattr(settings, "ALERT_WEBHOOK_HOSTS", ()) or ()),
         ca_bundle=getattr(settings, "GRAPH_CA_BUNDLE", None) or None,
-        timeout=min(float(getattr(settings, "GRAPH_HTTP_TIMEOUT", 10.0)), 10.0), retries=1)
+        timeout=min(float(getattr(settings, "GRAPH_HTTP_TIMEOUT", 10.0)), 10.0),
+        retries=1,
+    )
 
 
 @sensitive_variables()  # a webhook URL is a secret
@@ -59,16 +62,27 @@ class Message:
 
     @classmethod
     def of(cls, alert: Alert) -> Message:
-        return cls(alert.event, alert.title, alert.text, alert.link,
-                   alert.connection.name if alert.connection else "", alert.team.name)
+        return cls(
+            alert.event,
+            alert.title,
+            alert.text,
+            alert.link,
+            alert.connection.name if alert.connection else "",
+            alert.team.name,
+        )
 
 
 def test_message(channel: NotificationChannel) -> Message:
     link = settings.PUBLIC_BASE_URL + "/"
-    return Message("test", "graphconn: test alert",
-                   f"This is a test alert for channel {channel.name} of team {channel.team.name}. "
-                   f"Alerts about the team's connections will arrive here.\n\nOpen graphconn: {link}",
-                   link, "", channel.team.name)
+    return Message(
+        "test",
+        "graphconn: test alert",
+        f"This is a test alert for channel {channel.name} of team {channel.team.name}. "
+        f"Alerts about the team's connections will arrive here.\n\nOpen graphconn: {link}",
+        link,
+        "",
+        channel.team.name,
+    )
 
 
 def payload(kind: str, message: Message) -> dict[str, Any]:
@@ -76,16 +90,30 @@ def payload(kind: str, message: Message) -> dict[str, Any]:
         return {"text": f"*{message.title}*\n{message.text}"}
     if kind == NotificationChannel.Kind.TEAMS:
         card = {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+            "type": "AdaptiveCard",
             "version": "1.4",
-            "body": [{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": message.title, "wrap": True},
-                     {"type": "TextBlock", "text": message.text, "wrap": True}],
+            "body": [
+                {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": message.title, "wrap": True},
+                {"type": "TextBlock", "text": message.text, "wrap": True},
+            ],
             "actions": [{"type": "Action.OpenUrl", "title": "Open in graphconn", "url": message.link}],
         }
-        return {"type": "message", "attachments": [
-            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
-    return {"event": message.event, "title": message.title, "text": message.text, "link": message.link,
-            "connection": message.connection, "team": message.team, "sent_at": timezone.now().isoformat()}
+        return {
+            "type": "message",
+            "attachments": [
+                {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+            ],
+        }
+    return {
+        "event": message.event,
+        "title": message.title,
+        "text": message.text,
+        "link": message.link,
+        "connection": message.connection,
+        "team": message.team,
+        "sent_at": timezone.now().isoformat(),
+    }
 
 
 @sensitive_variables()  # the webhook URL is a secret
@@ -97,8 +125,14 @@ def send(channel: NotificationChannel, message: Message) -> str:
             send_mail(message.title, message.text, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
             return ""
         url = plaintext(channel.url)
-        response = outbound.request("POST", url, policy=policy(), data=json.dumps(payload(channel.kind, message)),
-                                    headers={"Content-Type": "application/json"}, retry=False)
+        response = outbound.request(
+            "POST",
+            url,
+            policy=policy(),
+            data=json.dumps(payload(channel.kind, message)),
+            headers={"Content-Type": "application/json"},
+            retry=False,
+        )
         if 200 <= response.status_code < 300:
             return ""
         return f"{channel.host} answered HTTP {response.status_code}."
@@ -112,7 +146,9 @@ def send(channel: NotificationChannel, message: Message) -> str:
 def record_result(channel: NotificationChannel, problem: str) -> None:
     NotificationChannel.objects.filter(pk=channel.pk).update(
         status=NotificationChannel.Status.FAILING if problem else NotificationChannel.Status.OK,
-        last_error=problem[:500], last_attempt_at=timezone.now())
+        last_error=problem[:500],
+        last_attempt_at=timezone.now(),
+    )
     channel.status = NotificationChannel.Status.FAILING if problem else NotificationChannel.Status.OK
     channel.last_error = problem[:500]
 

@@ -3,6 +3,7 @@ expiry and changes-only-sync alerts.
 
 Above the token services in the house: it gets tokens and reads Entra, then records alert states.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,8 @@ import logging
 
 from connections.alerts.states import observe_delta, observe_expiry
 from connections.models import Connection, ConnectionToken
-from connections.tokens import appinfo, fetch as tokens
+from connections.tokens import appinfo
+from connections.tokens import fetch as tokens
 
 log = logging.getLogger(__name__)
 

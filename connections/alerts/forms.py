@@ -1,4 +1,5 @@
 """The alert channel form: a team's email list or webhook (its URL write-only)."""
+
 from __future__ import annotations
 
 from typing import Any, cast
@@ -16,8 +17,9 @@ from microsoft import outbound
 class ChannelForm(forms.ModelForm):
     """A team's notification channel. The webhook URL is write-only (it alone lets anyone post)."""
 
-    url = write_only_secret("Webhook URL", "https://… as the service shows it; its host must be in "
-                                           "ALERT_WEBHOOK_HOSTS. Never shown again.")
+    url = write_only_secret(
+        "Webhook URL", "https://… as the service shows it; its host must be in ALERT_WEBHOOK_HOSTS. Never shown again."
+    )
 
     class Meta:
         model = NotificationChannel

@@ -6,6 +6,7 @@ new state; only a change creates an ``Alert``, which a worker then sends to the 
 says "recovered"; a credential alerts when it enters 30, 7 or 1 days before its end, when it
 expires, and when it is renewed. Nothing here may break the sync or token fetch that calls it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,30 +27,33 @@ log = logging.getLogger(__name__)
 DELIVER_TASK = "connections.deliver_alert"  # the Celery task that sends an alert to its channels
 
 SYNC, TOKEN, CREDENTIAL = "sync", "token", "credential"
-DELTA = "delta"   # a scheduled connection's deltaLink is close to Graph's 7-day limit (deltawindow.py)
+DELTA = "delta"  # a scheduled connection's deltaLink is close to Graph's 7-day limit (deltawindow.py)
 OK, FAILED = "ok", "failed"
 
 
 @dataclass(frozen=True)
 class Event:
     key: str
-    label: str          # for the page listing sent alerts
-    severity: str       # error, warning, info
+    label: str  # for the page listing sent alerts
+    severity: str  # error, warning, info
 
 
-EVENTS: dict[str, Event] = {e.key: e for e in (
-    Event("sync_failed", "Sync failed", "error"),
-    Event("sync_recovered", "Sync recovered", "info"),
-    Event("token_failed", "Token fetch failed", "error"),
-    Event("token_recovered", "Token fetch recovered", "info"),
-    Event("credential_30", "Credential expires within 30 days", "warning"),
-    Event("credential_7", "Credential expires within 7 days", "warning"),
-    Event("credential_1", "Credential expires within a day", "error"),
-    Event("credential_expired", "Credential expired", "error"),
-    Event("credential_renewed", "Credential renewed", "info"),
-    Event("delta_ageing", "Changes-only sync about to expire", "warning"),
-    Event("delta_recovered", "Changes-only sync kept", "info"),
-)}
+EVENTS: dict[str, Event] = {
+    e.key: e
+    for e in (
+        Event("sync_failed", "Sync failed", "error"),
+        Event("sync_recovered", "Sync recovered", "info"),
+        Event("token_failed", "Token fetch failed", "error"),
+        Event("token_recovered", "Token fetch recovered", "info"),
+        Event("credential_30", "Credential expires within 30 days", "warning"),
+        Event("credential_7", "Credential expires within 7 days", "warning"),
+        Event("credential_1", "Credential expires within a day", "error"),
+        Event("credential_expired", "Credential expired", "error"),
+        Event("credential_renewed", "Credential renewed", "info"),
+        Event("delta_ageing", "Changes-only sync about to expire", "warning"),
+        Event("delta_recovered", "Changes-only sync kept", "info"),
+    )
+}
 
 
 def link_to(connection: Connection) -> str:
@@ -63,12 +67,18 @@ def observe(connection: Connection, topic: str, *, ok: bool, detail: str = "") -
 
     def texts(old: str) -> tuple[str, str, str] | None:
         if new == FAILED:
-            return (f"{topic}_failed", f"{connection.name}: {what} failed",
-                    f"The {what} of {connection.name} (team {connection.team.name}) failed: {detail or 'see the page'}. "
-                    "Further failures are not alerted until it works again.")
+            return (
+                f"{topic}_failed",
+                f"{connection.name}: {what} failed",
+                f"The {what} of {connection.name} (team {connection.team.name}) failed: {detail or 'see the page'}. "
+                "Further failures are not alerted until it works again.",
+            )
         if old == FAILED:
-            return (f"{topic}_recovered", f"{connection.name}: {what} works again",
-                    f"The {what} of {connection.name} (team {connection.team.name}) succeeded again.")
+            return (
+                f"{topic}_recovered",
+                f"{connection.name}: {what} works again",
+                f"The {what} of {connection.name} (team {connection.team.name}) succeeded again.",
+            )
         return None
 
     return _transition(connection, topic, new, texts)
@@ -85,17 +95,26 @@ def observe_expiry(connection: Connection, today: dt.date | None = None) -> Aler
         if new == OK:
             if old == OK:
                 return None
-            return ("credential_renewed", f"{connection.name}: {kind} renewed",
-                    f"The {kind} of {connection.name} (team {connection.team.name}) no longer expires soon"
-                    + (f" (now {when})." if when else "."))
+            return (
+                "credential_renewed",
+                f"{connection.name}: {kind} renewed",
+                f"The {kind} of {connection.name} (team {connection.team.name}) no longer expires soon"
+                + (f" (now {when})." if when else "."),
+            )
         if new == "expired":
-            return ("credential_expired", f"{connection.name}: {kind} expired",
-                    f"The {kind} of {connection.name} (team {connection.team.name}) has expired ({when}). "
-                    f"Token requests fail until a new {kind} is created in Entra ID and saved here.")
-        return (f"credential_{new}", f"{connection.name}: {kind} {expiry.words}",
-                f"The {kind} of {connection.name} (team {connection.team.name}) expires in "
-                f"{expiry.days} day{'s' if expiry.days != 1 else ''} ({when}). Create a new {kind} in Entra ID "
-                "and save it with the connection before then.")
+            return (
+                "credential_expired",
+                f"{connection.name}: {kind} expired",
+                f"The {kind} of {connection.name} (team {connection.team.name}) has expired ({when}). "
+                f"Token requests fail until a new {kind} is created in Entra ID and saved here.",
+            )
+        return (
+            f"credential_{new}",
+            f"{connection.name}: {kind} {expiry.words}",
+            f"The {kind} of {connection.name} (team {connection.team.name}) expires in "
+            f"{expiry.days} day{'s' if expiry.days != 1 else ''} ({when}). Create a new {kind} in Entra ID "
+            "and save it with the connection before then.",
+        )
 
     return _transition(connection, CREDENTIAL, new, texts)
 
@@ -110,30 +129,36 @@ def observe_delta(connection: Connection, now: dt.datetime | None = None) -> Ale
 
     def texts(old: str) -> tuple[str, str, str] | None:
         if new != OK:
-            return ("delta_ageing", f"{connection.name}: changes-only sync about to expire",
-                    f"The last successful sync of {connection.name} (team {connection.team.name}) that can be "
-                    "continued with changes only is more than 6 days old, and Microsoft Graph forgets it after "
-                    "about 7 days. The next scheduled run will do a full read; make sure the schedule runs at "
-                    "least weekly.")
+            return (
+                "delta_ageing",
+                f"{connection.name}: changes-only sync about to expire",
+                f"The last successful sync of {connection.name} (team {connection.team.name}) that can be "
+                "continued with changes only is more than 6 days old, and Microsoft Graph forgets it after "
+                "about 7 days. The next scheduled run will do a full read; make sure the schedule runs at "
+                "least weekly.",
+            )
         if old == OK:
             return None
-        return ("delta_recovered", f"{connection.name}: changes-only sync kept",
-                f"A newer sync of {connection.name} (team {connection.team.name}) succeeded, so the next "
-                "scheduled run can read changes only again.")
+        return (
+            "delta_recovered",
+            f"{connection.name}: changes-only sync kept",
+            f"A newer sync of {connection.name} (team {connection.team.name}) succeeded, so the next "
+            "scheduled run can read changes only again.",
+        )
 
     return _transition(connection, DELTA, new, texts)
 
 
-def _transition(connection: Connection, topic: str, new: str,
-                texts: Callable[[str], tuple[str, str, str] | None]) -> Alert | None:
+def _transition(
+    connection: Connection, topic: str, new: str, texts: Callable[[str], tuple[str, str, str] | None]
+) -> Alert | None:
     """Move the topic to ``new``; create (and queue) an alert when that is a change worth one.
 
     The conditional UPDATE makes the change happen once even when two workers see it at once.
     """
     try:
         with transaction.atomic():
-            row, created = AlertState.objects.get_or_create(connection=connection, topic=topic,
-                                                            defaults={"state": new})
+            row, created = AlertState.objects.get_or_create(connection=connection, topic=topic, defaults={"state": new})
             old = OK if created else row.state
             if not created:
                 if old == new:
@@ -145,8 +170,14 @@ def _transition(connection: Connection, topic: str, new: str,
                 return None
             event, title, text = made
             link = link_to(connection)
-            alert = Alert.objects.create(team_id=connection.team_id, connection=connection, event=event,
-                                         title=title[:300], text=f"{text}\n\nOpen the connection: {link}", link=link)
+            alert = Alert.objects.create(
+                team_id=connection.team_id,
+                connection=connection,
+                event=event,
+                title=title[:300],
+                text=f"{text}\n\nOpen the connection: {link}",
+                link=link,
+            )
             transaction.on_commit(lambda: _queue(alert.pk))
         log.info("alert %s for connection %s: %s", alert.pk, connection.pk, event)
         return alert

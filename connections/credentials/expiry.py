@@ -4,6 +4,7 @@ Expiry comes from Entra itself when the app may read its own registration (Graph
 ``passwordCredentials`` and ``keyCredentials``; see appinfo.py), from the certificate for a
 certificate connection, and otherwise from the date a person typed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,15 +18,20 @@ from django.db.models import Min, OuterRef, Subquery
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from microsoft import certificates
 from connections.encryption.fields import plaintext
 from connections.models import AppCredential, Connection, ConnectionCertificate, CredentialCheck
+from microsoft import certificates
 
 WARN_DAYS = 30
 # Levels in order of urgency; an alert is sent when a connection's level changes.
 LEVELS = ("", "30", "7", "1", "expired")
-LEVEL_WORDS = {"": "fine", "30": "expires within 30 days", "7": "expires within 7 days",
-               "1": "expires within a day", "expired": "has expired"}
+LEVEL_WORDS = {
+    "": "fine",
+    "30": "expires within 30 days",
+    "7": "expires within 7 days",
+    "1": "expires within a day",
+    "expired": "has expired",
+}
 
 
 class CertificateMissing(Exception):
@@ -43,23 +49,39 @@ def assertion_for(connection: Connection) -> str:
     if cert is None:
         raise CertificateMissing()
     return certificates.client_assertion(
-        private_key_pem=plaintext(cert.private_key), thumbprint_sha1=cert.thumbprint_sha1,
-        thumbprint_sha256=cert.thumbprint_sha256, client_id=connection.client_id,
-        audience=connection.token_url, form=cert.assertion_form)
+        private_key_pem=plaintext(cert.private_key),
+        thumbprint_sha1=cert.thumbprint_sha1,
+        thumbprint_sha256=cert.thumbprint_sha256,
+        client_id=connection.client_id,
+        audience=connection.token_url,
+        form=cert.assertion_form,
+    )
 
 
 @sensitive_variables()
-def save_certificate(connection: Connection, loaded: certificates.LoadedCertificate, form: str,
-                     user: Any) -> ConnectionCertificate:
+def save_certificate(
+    connection: Connection, loaded: certificates.LoadedCertificate, form: str, user: Any
+) -> ConnectionCertificate:
     """Keep the certificate (key encrypted) and switch the connection to it; the old token is kept
     until it expires (it stays valid at Microsoft regardless of how it was obtained)."""
     with transaction.atomic():
-        cert, _ = ConnectionCertificate.objects.update_or_create(connection=connection, defaults={
-            "private_key": loaded.private_key_pem, "certificate_pem": loaded.certificate_pem,
-            "subject": loaded.subject[:500], "issuer": loaded.issuer[:500], "serial": loaded.serial[:100],
-            "thumbprint_sha1": loaded.thumbprint_sha1, "thumbprint_sha256": loaded.thumbprint_sha256,
-            "not_before": loaded.not_before, "not_after": loaded.not_after, "assertion_form": form,
-            "uploaded_at": timezone.now(), "uploaded_by": user if getattr(user, "pk", None) else None})
+        cert, _ = ConnectionCertificate.objects.update_or_create(
+            connection=connection,
+            defaults={
+                "private_key": loaded.private_key_pem,
+                "certificate_pem": loaded.certificate_pem,
+                "subject": loaded.subject[:500],
+                "issuer": loaded.issuer[:500],
+                "serial": loaded.serial[:100],
+                "thumbprint_sha1": loaded.thumbprint_sha1,
+                "thumbprint_sha256": loaded.thumbprint_sha256,
+                "not_before": loaded.not_before,
+                "not_after": loaded.not_after,
+                "assertion_form": form,
+                "uploaded_at": timezone.now(),
+                "uploaded_by": user if getattr(user, "pk", None) else None,
+            },
+        )
         Connection.objects.filter(pk=connection.pk).update(credential_type="certificate")
         connection.credential_type = "certificate"
         AppCredential.objects.filter(connection=connection).update(in_use=False)
@@ -126,8 +148,10 @@ def record(connection: Connection, read: CredentialsRead, secret: str) -> None:
     """Replace the stored list with what Graph said, marking the credential this connection holds."""
     now = timezone.now()
     with transaction.atomic():
-        CredentialCheck.objects.update_or_create(connection=connection, defaults={
-            "checked_at": now, "readable": read.readable, "problem": read.problem[:500]})
+        CredentialCheck.objects.update_or_create(
+            connection=connection,
+            defaults={"checked_at": now, "readable": read.readable, "problem": read.problem[:500]},
+        )
         if not read.readable:
             return  # the last list Graph gave stays, marked by the check's time
         cert = certificate_of(connection) if connection.uses_certificate else None
@@ -135,18 +159,32 @@ def record(connection: Connection, read: CredentialsRead, secret: str) -> None:
         held = [] if connection.uses_certificate else read.held_secrets(secret)
         for item in read.secrets:
             in_use = item in held
-            rows.append(AppCredential(
-                connection=connection, kind=AppCredential.Kind.SECRET, key_id=str(item.get("keyId") or "")[:64],
-                display_name=str(item.get("displayName") or "")[:500], hint=str(item.get("hint") or "")[:10],
-                start_at=_when(item.get("startDateTime")), end_at=_when(item.get("endDateTime")), in_use=in_use))
+            rows.append(
+                AppCredential(
+                    connection=connection,
+                    kind=AppCredential.Kind.SECRET,
+                    key_id=str(item.get("keyId") or "")[:64],
+                    display_name=str(item.get("displayName") or "")[:500],
+                    hint=str(item.get("hint") or "")[:10],
+                    start_at=_when(item.get("startDateTime")),
+                    end_at=_when(item.get("endDateTime")),
+                    in_use=in_use,
+                )
+            )
         for item in read.certificates:
             thumbprint = _thumbprint(item.get("customKeyIdentifier"))
-            rows.append(AppCredential(
-                connection=connection, kind=AppCredential.Kind.CERTIFICATE,
-                key_id=str(item.get("keyId") or "")[:64], display_name=str(item.get("displayName") or "")[:500],
-                thumbprint=thumbprint, start_at=_when(item.get("startDateTime")),
-                end_at=_when(item.get("endDateTime")),
-                in_use=bool(cert and thumbprint == cert.thumbprint_sha1)))
+            rows.append(
+                AppCredential(
+                    connection=connection,
+                    kind=AppCredential.Kind.CERTIFICATE,
+                    key_id=str(item.get("keyId") or "")[:64],
+                    display_name=str(item.get("displayName") or "")[:500],
+                    thumbprint=thumbprint,
+                    start_at=_when(item.get("startDateTime")),
+                    end_at=_when(item.get("endDateTime")),
+                    in_use=bool(cert and thumbprint == cert.thumbprint_sha1),
+                )
+            )
         AppCredential.objects.filter(connection=connection).delete()
         AppCredential.objects.bulk_create([r for r in rows if r.key_id])
 
@@ -158,12 +196,12 @@ def record(connection: Connection, read: CredentialsRead, secret: str) -> None:
 class Expiry:
     ends_on: dt.date | None
     days: int | None
-    level: str          # one of LEVELS
-    source: str         # "entra", "certificate", "manual" or ""
+    level: str  # one of LEVELS
+    source: str  # "entra", "certificate", "manual" or ""
 
     @property
     def words(self) -> str:
-        """"5 days left", "expires today", "expired 3 days ago", "no expiry known"."""
+        """ "5 days left", "expires today", "expired 3 days ago", "no expiry known"."""
         if self.days is None:
             return "no expiry known"
         if self.days < 0:
@@ -174,8 +212,12 @@ class Expiry:
 
     @property
     def source_words(self) -> str:
-        return {"entra": "read from Entra ID", "certificate": "from the certificate",
-                "manual": "entered by hand", "": ""}[self.source]
+        return {
+            "entra": "read from Entra ID",
+            "certificate": "from the certificate",
+            "manual": "entered by hand",
+            "": "",
+        }[self.source]
 
 
 def level_for(days: int | None, ended: bool = False) -> str:
@@ -192,8 +234,12 @@ def level_for(days: int | None, ended: bool = False) -> str:
 
 def in_use_end_subquery() -> Subquery:
     """For list pages: the end of the credential in use as Entra listed it (one subquery per row)."""
-    return Subquery(AppCredential.objects.filter(connection=OuterRef("pk"), in_use=True)
-                    .values("connection").annotate(end=Min("end_at")).values("end")[:1])
+    return Subquery(
+        AppCredential.objects.filter(connection=OuterRef("pk"), in_use=True)
+        .values("connection")
+        .annotate(end=Min("end_at"))
+        .values("end")[:1]
+    )
 
 
 _MISSING = object()
@@ -205,8 +251,7 @@ def expiry(connection: Connection, today: dt.date | None = None) -> Expiry:
     today = today or timezone.localdate()
     entra_end: Any = getattr(connection, "in_use_end", _MISSING)  # a datetime, None or _MISSING
     if entra_end is _MISSING:
-        entra_end = (AppCredential.objects.filter(connection=connection, in_use=True)
-                     .aggregate(end=Min("end_at"))["end"])
+        entra_end = AppCredential.objects.filter(connection=connection, in_use=True).aggregate(end=Min("end_at"))["end"]
     ends_at: dt.datetime | None = None
     ends_on: dt.date | None = None
     source = ""
@@ -239,7 +284,6 @@ def for_page(connection: Connection) -> Connection:
     for row in rows:
         ends_on = timezone.localtime(row.end_at).date() if row.end_at else None
         days = (ends_on - today).days if ends_on else None
-        row.expiry = Expiry(ends_on, days, level_for(days, bool(row.end_at and row.end_at <= timezone.now())),
-                            "entra")
+        row.expiry = Expiry(ends_on, days, level_for(days, bool(row.end_at and row.end_at <= timezone.now())), "entra")
     connection.app_credential_rows = rows
     return connection

@@ -1,4 +1,5 @@
 """The certificate upload form: a credential beyond the client secret."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,9 +7,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from microsoft import certificates
 from connections.library.forms import write_only_secret
 from connections.models import ConnectionCertificate
+from microsoft import certificates
 
 _NEVER_SHOWN = "Files and passwords are never sent back to your browser: choose them again after an error."
 
@@ -16,14 +17,21 @@ _NEVER_SHOWN = "Files and passwords are never sent back to your browser: choose 
 class CertificateForm(forms.Form):
     """PEM certificate + key (or one PEM holding both), or a PKCS#12 file with its password."""
 
-    certificate_file = forms.FileField(label="Certificate (PEM or DER)", required=False,
-                                       help_text="A .pem/.crt/.cer file; it may also hold the private key.")
-    private_key_file = forms.FileField(label="Private key (PEM)", required=False,
-                                       help_text="Leave empty when the certificate file holds the key.")
+    certificate_file = forms.FileField(
+        label="Certificate (PEM or DER)",
+        required=False,
+        help_text="A .pem/.crt/.cer file; it may also hold the private key.",
+    )
+    private_key_file = forms.FileField(
+        label="Private key (PEM)", required=False, help_text="Leave empty when the certificate file holds the key."
+    )
     pkcs12_file = forms.FileField(label="…or a PKCS#12 file (.pfx/.p12)", required=False)
     pkcs12_password = write_only_secret("Password of the PKCS#12 file or the encrypted key")
-    assertion_form = forms.ChoiceField(label="Client assertion", choices=ConnectionCertificate.AssertionForm.choices,
-                                       initial=ConnectionCertificate.AssertionForm.PS256)
+    assertion_form = forms.ChoiceField(
+        label="Client assertion",
+        choices=ConnectionCertificate.AssertionForm.choices,
+        initial=ConnectionCertificate.AssertionForm.PS256,
+    )
 
     never_shown = _NEVER_SHOWN
 
@@ -43,15 +51,18 @@ class CertificateForm(forms.Form):
         if self.errors:
             return data
         try:
-            loaded = certificates.load(certificate=cert, private_key=key, pkcs12_data=p12,
-                                       password=data.get("pkcs12_password") or "")
+            loaded = certificates.load(
+                certificate=cert, private_key=key, pkcs12_data=p12, password=data.get("pkcs12_password") or ""
+            )
         except certificates.CertificateError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
             return data
         if loaded.not_after <= timezone.now():
-            self.add_error("pkcs12_file" if p12 else "certificate_file",
-                           f"This certificate expired on {loaded.not_after:%Y-%m-%d}: Entra ID refuses assertions "
-                           "signed with it. Create a new certificate and upload that.")
+            self.add_error(
+                "pkcs12_file" if p12 else "certificate_file",
+                f"This certificate expired on {loaded.not_after:%Y-%m-%d}: Entra ID refuses assertions "
+                "signed with it. Create a new certificate and upload that.",
+            )
             return data
         data["loaded"] = loaded
         return data

@@ -5,6 +5,7 @@ Reading the attribute decrypts; a value no configured key can decrypt reads as a
 "re-enter it". Saving a row whose value is unreadable writes the original ciphertext back
 unchanged: an unreadable secret is never silently replaced.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 The key list is read on every call (cheaply, through a cache keyed on the list) so a changed
 setting — a deploy with a new key, or a test's override — takes effect without a restart.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """Starting background work from the pages: one job per kind per connection at a time."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,10 +7,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from connections.syncs import engine as sync
 from connections.jobs import kinds
 from connections.jobs.queue import enqueue
 from connections.models import Connection, Job
+from connections.syncs import engine as sync
 
 
 def start(connection: Connection, kind: str, user: Any) -> Job:
@@ -19,8 +20,9 @@ def start(connection: Connection, kind: str, user: Any) -> Job:
     if spec.sync_run:  # the run beside the job is what is single: the engine creates both
         return sync.start(connection, user)
     recent = timezone.now() - timedelta(minutes=5)
-    running = Job.objects.filter(connection=connection, kind=spec.kind, created_at__gte=recent,
-                                 state__in=[Job.State.QUEUED, Job.State.RUNNING]).first()
+    running = Job.objects.filter(
+        connection=connection, kind=spec.kind, created_at__gte=recent, state__in=[Job.State.QUEUED, Job.State.RUNNING]
+    ).first()
     if running is not None:
         return running
     return enqueue(spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk))

@@ -1,4 +1,5 @@
 """Health of what the dashboard depends on: database, broker, at least one live worker."""
+
 from __future__ import annotations
 
 import os
@@ -7,11 +8,11 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from connections.models import Job, SyncRun, WorkerHeartbeat
 
@@ -44,8 +45,9 @@ def check_broker() -> Check:
                 return Check("broker", False, "broker folder is missing or not writable")
             return Check("broker", True, "filesystem")
         if scheme in ("redis", "rediss"):
-            client = redis.Redis.from_url(url, socket_connect_timeout=HEALTH_TIMEOUT, socket_timeout=HEALTH_TIMEOUT,
-                                          retry=Retry(NoBackoff(), 0))  # one try: /healthz stays fast
+            client = redis.Redis.from_url(
+                url, socket_connect_timeout=HEALTH_TIMEOUT, socket_timeout=HEALTH_TIMEOUT, retry=Retry(NoBackoff(), 0)
+            )  # one try: /healthz stays fast
             try:
                 client.ping()
             finally:
@@ -69,8 +71,11 @@ def check_workers() -> Check:
         return Check("worker", False, f"{type(exc).__name__}: heartbeat unreadable")
     if alive:
         return Check("worker", True, f"{alive} worker(s) alive")
-    return Check("worker", False, "no worker heartbeat in the last "
-                 f"{settings.WORKER_STALE_AFTER_SECONDS} s — is the Celery worker running?")
+    return Check(
+        "worker",
+        False,
+        f"no worker heartbeat in the last {settings.WORKER_STALE_AFTER_SECONDS} s — is the Celery worker running?",
+    )
 
 
 def check_work() -> Check:
@@ -83,14 +88,21 @@ def check_work() -> Check:
         queued_long = now - timedelta(seconds=settings.QUEUED_STUCK_AFTER_SECONDS)
         stuck_runs = SyncRun.objects.filter(
             models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before(now))
-            | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=queued_long)).count()
+            | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=queued_long)
+        ).count()
         stuck_jobs = Job.objects.filter(state=Job.State.QUEUED, created_at__lt=queued_long).count()
         waiting = Job.objects.filter(state=Job.State.QUEUED, sent_at__isnull=True, send_failures__gt=0).count()
     except Exception as exc:
         return Check("work", False, f"{type(exc).__name__}: runs and jobs unreadable")
-    problems = [text for count, text in (
-        (stuck_runs, f"{stuck_runs} sync run(s) stuck"), (stuck_jobs, f"{stuck_jobs} job(s) queued for long"),
-        (waiting, f"{waiting} job(s) waiting for the broker")) if count]
+    problems = [
+        text
+        for count, text in (
+            (stuck_runs, f"{stuck_runs} sync run(s) stuck"),
+            (stuck_jobs, f"{stuck_jobs} job(s) queued for long"),
+            (waiting, f"{waiting} job(s) waiting for the broker"),
+        )
+        if count
+    ]
     return Check("work", not problems, "; ".join(problems) or "nothing stuck")
 
 

@@ -6,6 +6,7 @@ A kind's task is named, not imported: the task modules sit above this package, a
 records the name on the job and sends by it (so a job recorded while the broker was away is sent
 again by the same name).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,14 +27,14 @@ SYNC_FRAGMENT = "connections/syncs/_progress.html"
 @dataclass(frozen=True)
 class JobKind:
     kind: Job.Kind
-    task: str                      # the Celery task name
-    args: tuple = ()               # the task's arguments after the job id and the connection id
-    started: str = ""              # what the page says once the button queued it ({entity}: the connection's)
-    fragment: str = JOB_FRAGMENT   # the live fragment a button answers with
-    token: bool = False            # fetches a token: the automatic refresh waits while one is active
-    panel: bool = False            # shown in the token panel, the newest one (finished or not)
-    reads_item: bool = False       # its result is an item read from Graph, not a token
-    sync_run: bool = False         # started through the sync engine, with a run beside the job
+    task: str  # the Celery task name
+    args: tuple = ()  # the task's arguments after the job id and the connection id
+    started: str = ""  # what the page says once the button queued it ({entity}: the connection's)
+    fragment: str = JOB_FRAGMENT  # the live fragment a button answers with
+    token: bool = False  # fetches a token: the automatic refresh waits while one is active
+    panel: bool = False  # shown in the token panel, the newest one (finished or not)
+    reads_item: bool = False  # its result is an item read from Graph, not a token
+    sync_run: bool = False  # started through the sync engine, with a run beside the job
 
     @property
     def label(self) -> str:
@@ -47,18 +48,39 @@ class JobKind:
         return (str(connection_id), *self.args, *more)
 
 
-KINDS: dict[str, JobKind] = {spec.kind: spec for spec in (
-    JobKind(Job.Kind.TOKEN_FETCH, FETCH_TOKEN_TASK, (False, TokenFetch.Reason.FETCH),
-            started="Getting an access token…", token=True, panel=True),
-    JobKind(Job.Kind.TOKEN_REFETCH, FETCH_TOKEN_TASK, (True, TokenFetch.Reason.REFETCH),
-            started="Re-fetching the token (ignoring the saved one)…", token=True, panel=True),
-    JobKind(Job.Kind.TOKEN_REFRESH, FETCH_TOKEN_TASK, (False, TokenFetch.Reason.REFRESH), token=True, panel=True),
-    JobKind(Job.Kind.TEST, TEST_CONNECTION_TASK, started="Testing the connection: token, then one item…",
-            panel=True, reads_item=True),
-    JobKind(Job.Kind.SYNC, SYNC_ENTITY_TASK, started="Sync of {entity} started.", fragment=SYNC_FRAGMENT,
-            sync_run=True),
-    JobKind(Job.Kind.PING, PING_TASK),
-)}
+KINDS: dict[str, JobKind] = {
+    spec.kind: spec
+    for spec in (
+        JobKind(
+            Job.Kind.TOKEN_FETCH,
+            FETCH_TOKEN_TASK,
+            (False, TokenFetch.Reason.FETCH),
+            started="Getting an access token…",
+            token=True,
+            panel=True,
+        ),
+        JobKind(
+            Job.Kind.TOKEN_REFETCH,
+            FETCH_TOKEN_TASK,
+            (True, TokenFetch.Reason.REFETCH),
+            started="Re-fetching the token (ignoring the saved one)…",
+            token=True,
+            panel=True,
+        ),
+        JobKind(Job.Kind.TOKEN_REFRESH, FETCH_TOKEN_TASK, (False, TokenFetch.Reason.REFRESH), token=True, panel=True),
+        JobKind(
+            Job.Kind.TEST,
+            TEST_CONNECTION_TASK,
+            started="Testing the connection: token, then one item…",
+            panel=True,
+            reads_item=True,
+        ),
+        JobKind(
+            Job.Kind.SYNC, SYNC_ENTITY_TASK, started="Sync of {entity} started.", fragment=SYNC_FRAGMENT, sync_run=True
+        ),
+        JobKind(Job.Kind.PING, PING_TASK),
+    )
+}
 
 
 def get(kind: str) -> JobKind:

@@ -1,4 +1,5 @@
 """Queueing background work and keeping its Job row and the worker heartbeat current."""
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,8 @@ from django.db import DatabaseError, close_old_connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from graphconn.redaction import redact
-
 from connections.models import Job, SyncRun, WorkerHeartbeat
+from graphconn.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,13 @@ def enqueue(task: str | Task, kind: str, *, user: Any = None, args: tuple = (), 
     the caller: when the broker is away the job stays recorded, *waiting for the broker*, and
     ``resend_waiting`` (beat, and every worker on start-up) sends it when the broker is back.
     """
-    job = Job.objects.create(kind=kind, requested_by=user if getattr(user, "pk", None) else None,
-                             task_name=task if isinstance(task, str) else task.name, task_args=list(args),
-                             **job_fields)
+    job = Job.objects.create(
+        kind=kind,
+        requested_by=user if getattr(user, "pk", None) else None,
+        task_name=task if isinstance(task, str) else task.name,
+        task_args=list(args),
+        **job_fields,
+    )
     transaction.on_commit(lambda: send(job))
     return job
 
@@ -50,11 +54,13 @@ def send(job: Job) -> bool:
     try:
         app.send_task(job.task_name, args=(str(job.pk), *job.task_args), task_id=str(job.pk), retry=False)
     except Exception as error:  # any broker failure: the job is recorded and will be sent again
-        log.warning("job %s could not be sent to the broker (%s); it waits for the broker", job.pk,
-                    type(error).__name__)
+        log.warning(
+            "job %s could not be sent to the broker (%s); it waits for the broker", job.pk, type(error).__name__
+        )
         try:
             Job.objects.filter(pk=job.pk, sent_at__isnull=True).update(
-                send_failures=F("send_failures") + 1, message=WAITING_MESSAGE)
+                send_failures=F("send_failures") + 1, message=WAITING_MESSAGE
+            )
             SyncRun.objects.filter(job_id=job.pk, status=SyncRun.Status.QUEUED).update(message=WAITING_MESSAGE)
         except DatabaseError:
             log.warning("job %s: its waiting state could not be written", job.pk, exc_info=True)
@@ -74,8 +80,11 @@ def send(job: Job) -> bool:
 def resend_waiting(limit: int = 500) -> dict[str, int]:
     """Send every queued job the broker never took (oldest first); stop at the first failure,
     since the broker is still away then."""
-    waiting = Job.objects.filter(state=Job.State.QUEUED, sent_at__isnull=True).exclude(task_name="").filter(
-        models.Q(send_failures__gt=0) | models.Q(created_at__lt=timezone.now() - RESEND_AFTER))
+    waiting = (
+        Job.objects.filter(state=Job.State.QUEUED, sent_at__isnull=True)
+        .exclude(task_name="")
+        .filter(models.Q(send_failures__gt=0) | models.Q(created_at__lt=timezone.now() - RESEND_AFTER))
+    )
     sent = 0
     for job in waiting.order_by("created_at")[:limit]:
         if not send(job):

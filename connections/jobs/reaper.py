@@ -12,6 +12,7 @@ REAPER_SECONDS, and each worker once on start-up:
 Both bounds are far shorter than the broker's visibility timeout, after which Redis would hand an
 unacknowledged task to another worker; that redelivered task then finds its run finished and stops.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,19 +24,25 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from connections.jobs import queue as background
-from connections.syncs import store
 from connections.models import Connection, Job, SyncRun, WorkerHeartbeat
+from connections.syncs import store
 
 log = logging.getLogger(__name__)
 
-RUN_STALE = ("The worker running this sync stopped reporting progress (it was killed, lost its connection "
-             "or was restarted). Nothing it read is kept.")
-WORKER_GONE = ("The worker running this job stopped (it was killed or restarted) before finishing. "
-               "Press the button again.")
-RUN_WORKER_GONE = ("The worker running this sync stopped (it was killed or restarted) before finishing. "
-                   "Nothing it read is kept.")
-WORKER_LOST = ("The worker process running this sync was killed (out of memory, or stopped by an "
-               "operator). Nothing it read is kept.")
+RUN_STALE = (
+    "The worker running this sync stopped reporting progress (it was killed, lost its connection "
+    "or was restarted). Nothing it read is kept."
+)
+WORKER_GONE = (
+    "The worker running this job stopped (it was killed or restarted) before finishing. Press the button again."
+)
+RUN_WORKER_GONE = (
+    "The worker running this sync stopped (it was killed or restarted) before finishing. Nothing it read is kept."
+)
+WORKER_LOST = (
+    "The worker process running this sync was killed (out of memory, or stopped by an "
+    "operator). Nothing it read is kept."
+)
 
 
 def stale_before(now: datetime | None = None) -> datetime:

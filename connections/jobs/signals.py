@@ -1,4 +1,5 @@
 """Celery signal handlers: they move Job rows through their states and run the heartbeat."""
+
 from __future__ import annotations
 
 import threading
@@ -36,9 +37,11 @@ def _job_failed(task_id: str | None = None, exception: BaseException | None = No
         if isinstance(exception, WorkerLostError):  # the pool child died: its sync run ends too
             end_job(task_id, WORKER_LOST)
             return
-        end_job(task_id, f"The job stopped on an unexpected error ({type(exception).__name__}); "
-                         "the worker's log has the details.",
-                "The sync stopped on an unexpected error; the worker's log has the details.")
+        end_job(
+            task_id,
+            f"The job stopped on an unexpected error ({type(exception).__name__}); the worker's log has the details.",
+            "The sync stopped on an unexpected error; the worker's log has the details.",
+        )
 
 
 @worker_ready.connect

@@ -7,6 +7,7 @@ revealed), and a role too low for the action answers 403. Superusers see and do 
 The scoping itself (``scope``, ``TeamScopedQuerySet``) lives with the team models; models owned
 through a chain of foreign keys set ``team_field`` to that chain (e.g. ``"connection__team"``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,8 +82,14 @@ def with_role(queryset: Q, request_or_user: Any, team_field: str | None = None) 
     return queryset.annotate(access_role=Subquery(role_of_user))
 
 
-def get_for_user(queryset: models.QuerySet[M], request_or_user: Any, min_role: str | None = None, *,
-                 team_field: str | None = None, **lookup: Any) -> M:
+def get_for_user(
+    queryset: models.QuerySet[M],
+    request_or_user: Any,
+    min_role: str | None = None,
+    *,
+    team_field: str | None = None,
+    **lookup: Any,
+) -> M:
     """One object of the user's teams, in one query; 404 if absent or another team's, 403 if the role is too low.
 
     The returned object carries ``.can`` (a ``Can``) for the templates.
@@ -99,8 +106,9 @@ def get_for_user(queryset: models.QuerySet[M], request_or_user: Any, min_role: s
     return obj
 
 
-def get_connection_for_user(request_or_user: Any, pk: Any, min_role: str | None = None,
-                            queryset: models.QuerySet[Connection] | None = None) -> Connection:
+def get_connection_for_user(
+    request_or_user: Any, pk: Any, min_role: str | None = None, queryset: models.QuerySet[Connection] | None = None
+) -> Connection:
     """The connection ``pk`` if the user's team owns it (404 otherwise; 403 below ``min_role``).
 
     ``queryset`` lets a page add annotations (``status.with_status``); scoping still applies.
@@ -110,6 +118,13 @@ def get_connection_for_user(request_or_user: Any, pk: Any, min_role: str | None 
 
 
 __all__ = [
-    "Can", "admin_teams", "can_for", "get_connection_for_user", "get_for_user", "role_in_team", "scope",
-    "user_of", "with_role",
+    "Can",
+    "admin_teams",
+    "can_for",
+    "get_connection_for_user",
+    "get_for_user",
+    "role_in_team",
+    "scope",
+    "user_of",
+    "with_role",
 ]

@@ -3,6 +3,7 @@
 Secrets never reach the log: fields holding encrypted values are named, never valued, and
 free-text detail is passed through the same redaction as log records.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -13,12 +14,11 @@ from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
 
-from graphconn.redaction import redact
-
-from connections.library.access import user_of
 from connections.encryption.fields import EncryptedTextField
+from connections.library.access import user_of
 from connections.models import AuditEntry, Connection
 from connections.models.sso import person_label
+from graphconn.redaction import redact
 
 Action = AuditEntry.Action
 
@@ -66,9 +66,7 @@ def record(
     if ip is None and isinstance(request_or_user, HttpRequest):
         ip = client_ip(request_or_user)
     secret = secret_field_names()
-    kept = {
-        name: [_plain(old), _plain(new)] for name, (old, new) in (changes or {}).items() if name not in secret
-    }
+    kept = {name: [_plain(old), _plain(new)] for name, (old, new) in (changes or {}).items() if name not in secret}
     return AuditEntry.objects.create(
         connection=connection,
         connection_name=connection.name if connection else "",

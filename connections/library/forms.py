@@ -1,5 +1,6 @@
 """The connection profile form: validation that keeps the server from calling arbitrary URLs,
 server-side defaults for token/authorise URLs and scope/resource, and a write-only secret."""
+
 from __future__ import annotations
 
 import re
@@ -11,12 +12,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from microsoft import catalogue, graphclient, outbound, tokenclient
-from microsoft.clouds import DEFAULT_CLOUD, GUID
 from connections.library.access import admin_teams
 from connections.models import Connection
 from connections.models.profiles import default_redirect_url
 from connections.policy import outbound_policy
+from microsoft import catalogue, graphclient, outbound, tokenclient
+from microsoft.clouds import DEFAULT_CLOUD, GUID
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{0,61}}[A-Za-z0-9]$")
@@ -50,7 +51,10 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 def write_only_secret(label: str, help_text: str = "") -> forms.CharField:
     """A secret input that is never rendered back, not even after a validation error."""
     return forms.CharField(
-        label=label, required=False, strip=True, help_text=help_text,
+        label=label,
+        required=False,
+        strip=True,
+        help_text=help_text,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
@@ -76,15 +80,16 @@ class ProfileFieldsMixin:
     def clean_service_url(self) -> str:
         url = self._clean_outbound("service_url")
         if "?" in url or "#" in url:  # paths are appended to it
-            raise ValidationError(f"The service URL is a base such as {DEFAULT_CLOUD.graph_base}, "
-                                  "without ? or #.")
+            raise ValidationError(f"The service URL is a base such as {DEFAULT_CLOUD.graph_base}, without ? or #.")
         return url
 
     def clean_token_url(self) -> str:
         url = self._clean_outbound("token_url")
         if url and urlsplit(url).path.strip("/").split("/")[0].lower() in ("v1.0", "beta"):
-            raise ValidationError("This is a Microsoft Graph URL. The token URL is Entra ID's token endpoint, "
-                                  f"such as {DEFAULT_CLOUD.login_base}/{{tenant}}/oauth2/v2.0/token.")
+            raise ValidationError(
+                "This is a Microsoft Graph URL. The token URL is Entra ID's token endpoint, "
+                f"such as {DEFAULT_CLOUD.login_base}/{{tenant}}/oauth2/v2.0/token."
+            )
         return url
 
     def clean_authorize_url(self) -> str:
@@ -121,8 +126,7 @@ class ProfileFieldsMixin:
         entity = raw.strip("/")
         if not ENTITY_PATH.match(entity) or ".." in entity or "//" in raw:
             raise ValidationError(
-                "Enter a Graph path such as users or groups/{id}/members "
-                "(no https://, no query string, no ..)."
+                "Enter a Graph path such as users or groups/{id}/members (no https://, no query string, no ..)."
             )
         return entity
 
@@ -157,9 +161,24 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
     class Meta:
         model = Connection
         fields = [
-            "name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter",
-            "tenant", "token_version", "grant_type", "client_id", "secret_expires_on",
-            "token_url", "authorize_url", "redirect_url", "scope", "resource", "credential_type",
+            "name",
+            "team",
+            "service_url",
+            "entity",
+            "item_url",
+            "odata_select",
+            "odata_filter",
+            "tenant",
+            "token_version",
+            "grant_type",
+            "client_id",
+            "secret_expires_on",
+            "token_url",
+            "authorize_url",
+            "redirect_url",
+            "scope",
+            "resource",
+            "credential_type",
         ]
         widgets = {
             "secret_expires_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -179,13 +198,25 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "scope": f"v2 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}/.default",
             "resource": f"v1 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}",
             "credential_type": "With a certificate, upload it on the connection's page after saving; "
-                               "no secret is needed then.",
+            "no secret is needed then.",
         }
 
     sections = (
         ("Connection", ("name", "team", "service_url", "entity", "item_url", "odata_select", "odata_filter")),
-        ("OAuth2", ("tenant", "token_version", "grant_type", "client_id", "token_url", "authorize_url",
-                    "redirect_url", "scope", "resource")),
+        (
+            "OAuth2",
+            (
+                "tenant",
+                "token_version",
+                "grant_type",
+                "client_id",
+                "token_url",
+                "authorize_url",
+                "redirect_url",
+                "scope",
+                "resource",
+            ),
+        ),
         ("Client secret", ("credential_type", "client_secret", "secret_expires_on")),
     )
 

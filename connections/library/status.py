@@ -12,6 +12,7 @@
 The token state comes from the connection's ``ConnectionToken`` row, the refusal from its ``GraphRefusal``; the last
 sync comes from the connection's newest ``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -44,8 +45,16 @@ class _WithStatus(ModelIterable):
     def __iter__(self):
         rows = list(super().__iter__())
         ids = [row._last_sync_id for row in rows if row._last_sync_id]
-        runs = {run.pk: run for run in SyncRun.objects.filter(pk__in=ids).only(
-            "status", "rows", "added", "changed", "removed", "created_at", "started_at", "finished_at")} if ids else {}
+        runs = (
+            {
+                run.pk: run
+                for run in SyncRun.objects.filter(pk__in=ids).only(
+                    "status", "rows", "added", "changed", "removed", "created_at", "started_at", "finished_at"
+                )
+            }
+            if ids
+            else {}
+        )
         now = timezone.now()
         for row in rows:
             _fill(row, runs.get(row._last_sync_id), now)
@@ -105,8 +114,10 @@ def problems(connection: Connection, today: datetime.date | None = None) -> list
     if getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED:
         found.append("The last sync failed.")
     if getattr(connection, "delta_stale", False):  # set by the list (deltawindow.stale)
-        found.append("The last changes-only sync is almost 7 days old: the next scheduled run will do a full "
-                     "read; make sure the schedule runs at least weekly.")
+        found.append(
+            "The last changes-only sync is almost 7 days old: the next scheduled run will do a full "
+            "read; make sure the schedule runs at least weekly."
+        )
     return found
 
 
@@ -125,10 +136,12 @@ HEALTH_ORDER: dict[str, int] = {state: rank for rank, state in enumerate(Health)
 def health(connection: Connection, found: list[str], expiry: credentials.Expiry) -> Health:
     """Failing when the work itself fails (token, last sync, Graph's refusal, an expired credential);
     needs attention for anything else ``problems`` found; never run before the first token or sync."""
-    failing = (getattr(connection, "token_state", "none") == "error"
-               or getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED
-               or bool(getattr(connection, "graph_refusal", ""))
-               or expiry.level == "expired")
+    failing = (
+        getattr(connection, "token_state", "none") == "error"
+        or getattr(connection, "last_sync_status", None) == SyncRun.Status.FAILED
+        or bool(getattr(connection, "graph_refusal", ""))
+        or expiry.level == "expired"
+    )
     if failing:
         return Health.FAILING
     if found:

@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0004_syncrun_syncrecord'),
+        ("connections", "0004_syncrun_syncrecord"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('created', 'Created'), ('edited', 'Edited'), ('deleted', 'Deleted'), ('secret_replaced', 'Replaced the client secret'), ('token_fetched', 'Fetched a token'), ('token_refetched', 'Re-fetched the token'), ('tested', 'Tested the connection'), ('synced', 'Ran a sync'), ('signed_in', 'Signed in (authorization code)'), ('signed_out', 'Removed the sign-in')], max_length=30),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("edited", "Edited"),
+                    ("deleted", "Deleted"),
+                    ("secret_replaced", "Replaced the client secret"),
+                    ("token_fetched", "Fetched a token"),
+                    ("token_refetched", "Re-fetched the token"),
+                    ("tested", "Tested the connection"),
+                    ("synced", "Ran a sync"),
+                    ("signed_in", "Signed in (authorization code)"),
+                    ("signed_out", "Removed the sign-in"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0005_audit_sync_label'),
+        ("connections", "0005_audit_sync_label"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='connectiontoken',
-            name='granted',
-            field=models.JSONField(blank=True, help_text='Graph application permissions granted to the app (admin consent); null when unreadable', null=True),
+            model_name="connectiontoken",
+            name="granted",
+            field=models.JSONField(
+                blank=True,
+                help_text="Graph application permissions granted to the app (admin consent); null when unreadable",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='connectiontoken',
-            name='granted_checked_at',
+            model_name="connectiontoken",
+            name="granted_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

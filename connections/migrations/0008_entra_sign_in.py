@@ -7,45 +7,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0007_login_failures'),
+        ("connections", "0007_login_failures"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ClaimMapping',
+            name="ClaimMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('claim', models.CharField(choices=[('roles', 'App role (roles claim)'), ('groups', 'Group object id (groups claim)')], default='roles', max_length=10)),
-                ('value', models.CharField(help_text="The app role's value (e.g. graphconn.finance.admin) or the group's object id.", max_length=255)),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('operator', 'Operator'), ('admin', 'Admin')], default='viewer', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claim_mappings', to='connections.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "claim",
+                    models.CharField(
+                        choices=[("roles", "App role (roles claim)"), ("groups", "Group object id (groups claim)")],
+                        default="roles",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(
+                        help_text="The app role's value (e.g. graphconn.finance.admin) or the group's object id.",
+                        max_length=255,
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("viewer", "Viewer"), ("operator", "Operator"), ("admin", "Admin")],
+                        default="viewer",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claim_mappings",
+                        to="connections.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Entra role or group mapping',
-                'ordering': ['team__name', 'claim', 'value'],
-                'constraints': [models.UniqueConstraint(fields=('claim', 'value', 'team'), name='one_mapping_per_claim_and_team')],
+                "verbose_name": "Entra role or group mapping",
+                "ordering": ["team__name", "claim", "value"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("claim", "value", "team"), name="one_mapping_per_claim_and_team")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EntraIdentity',
+            name="EntraIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tenant_id', models.CharField(max_length=36, verbose_name='tenant id (tid)')),
-                ('object_id', models.CharField(max_length=36, verbose_name='object id (oid)')),
-                ('upn', models.CharField(blank=True, max_length=255, verbose_name='user principal name')),
-                ('display_name', models.CharField(blank=True, max_length=255)),
-                ('roles', models.JSONField(blank=True, default=list, verbose_name='app roles at the last sign-in')),
-                ('groups', models.JSONField(blank=True, default=list, verbose_name='groups at the last sign-in')),
-                ('last_sign_in_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='entra_identity', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("tenant_id", models.CharField(max_length=36, verbose_name="tenant id (tid)")),
+                ("object_id", models.CharField(max_length=36, verbose_name="object id (oid)")),
+                ("upn", models.CharField(blank=True, max_length=255, verbose_name="user principal name")),
+                ("display_name", models.CharField(blank=True, max_length=255)),
+                ("roles", models.JSONField(blank=True, default=list, verbose_name="app roles at the last sign-in")),
+                ("groups", models.JSONField(blank=True, default=list, verbose_name="groups at the last sign-in")),
+                ("last_sign_in_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entra_identity",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'Entra ID account',
-                'constraints': [models.UniqueConstraint(fields=('tenant_id', 'object_id'), name='one_user_per_entra_account')],
+                "verbose_name": "Entra ID account",
+                "constraints": [
+                    models.UniqueConstraint(fields=("tenant_id", "object_id"), name="one_user_per_entra_account")
+                ],
             },
         ),
     ]

@@ -6,12 +6,12 @@ run uses, so every run stays browsable, comparable and exportable. This migratio
 next one folds the records into versions and the one after drops the per-run table (PostgreSQL
 does not alter a table in the transaction that just updated its rows).
 """
+
 import django.db.models.deletion
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("connections", "0007_login_failures"),
     ]
@@ -20,9 +20,18 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="syncrun",
             name="status",
-            field=models.CharField(choices=[("queued", "Queued"), ("running", "Running"), ("succeeded", "Succeeded"),
-                                            ("failed", "Failed"), ("cancelled", "Cancelled"),
-                                            ("interrupted", "Interrupted")], default="queued", max_length=12),
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                    ("interrupted", "Interrupted"),
+                ],
+                default="queued",
+                max_length=12,
+            ),
         ),
         migrations.CreateModel(
             name="SyncStream",
@@ -32,30 +41,45 @@ class Migration(migrations.Migration):
                 ("entity", models.CharField(max_length=300)),
                 ("odata_select", models.CharField(blank=True, max_length=1000, verbose_name="$select")),
                 ("odata_filter", models.CharField(blank=True, max_length=1000, verbose_name="$filter")),
-                ("connection", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
-                                                 related_name="sync_streams", to="connections.connection")),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_streams",
+                        to="connections.connection",
+                    ),
+                ),
             ],
             options={
-                "constraints": [models.UniqueConstraint(fields=("connection", "signature"), name="one_stream_per_read")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("connection", "signature"), name="one_stream_per_read")
+                ],
             },
         ),
         migrations.AddField(
             model_name="syncrun",
             name="stream",
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE,
-                                    related_name="runs", to="connections.syncstream"),
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="runs",
+                to="connections.syncstream",
+            ),
         ),
         migrations.AddField(
             model_name="syncrun",
             name="seq",
-            field=models.PositiveBigIntegerField(blank=True, help_text="set when published: the snapshot's place",
-                                                 null=True),
+            field=models.PositiveBigIntegerField(
+                blank=True, help_text="set when published: the snapshot's place", null=True
+            ),
         ),
         migrations.AddField(
             model_name="syncrun",
             name="trigger",
-            field=models.CharField(choices=[("manual", "by hand"), ("schedule", "by schedule")], default="manual",
-                                   max_length=10),
+            field=models.CharField(
+                choices=[("manual", "by hand"), ("schedule", "by schedule")], default="manual", max_length=10
+            ),
         ),
         migrations.AddField(
             model_name="syncrun",
@@ -71,19 +95,39 @@ class Migration(migrations.Migration):
                 ("valid_to", models.PositiveBigIntegerField(blank=True, null=True)),
                 ("digest", models.CharField(max_length=32)),
                 ("data", models.JSONField()),
-                ("removed", models.BooleanField(default=False, help_text="a tombstone: the item was removed at "
-                                                "valid_from (data: as it last was)")),
-                ("stream", models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE,
-                                             related_name="+", to="connections.syncstream")),
+                (
+                    "removed",
+                    models.BooleanField(
+                        default=False,
+                        help_text="a tombstone: the item was removed at valid_from (data: as it last was)",
+                    ),
+                ),
+                (
+                    "stream",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="connections.syncstream",
+                    ),
+                ),
             ],
             options={
-                "indexes": [models.Index(fields=["stream", "valid_from"], name="sync_version_from"),
-                            models.Index(condition=models.Q(("valid_to__isnull", False)), fields=["stream", "valid_to"],
-                                         name="sync_version_to")],
+                "indexes": [
+                    models.Index(fields=["stream", "valid_from"], name="sync_version_from"),
+                    models.Index(
+                        condition=models.Q(("valid_to__isnull", False)),
+                        fields=["stream", "valid_to"],
+                        name="sync_version_to",
+                    ),
+                ],
                 "constraints": [
                     models.UniqueConstraint(fields=("stream", "key", "valid_from"), name="one_version_per_key_and_seq"),
-                    models.UniqueConstraint(condition=models.Q(("valid_to__isnull", True)), fields=("stream", "key"),
-                                            name="one_current_version_per_key"),
+                    models.UniqueConstraint(
+                        condition=models.Q(("valid_to__isnull", True)),
+                        fields=("stream", "key"),
+                        name="one_current_version_per_key",
+                    ),
                 ],
             },
         ),
@@ -94,8 +138,15 @@ class Migration(migrations.Migration):
                 ("key", models.CharField(max_length=400)),
                 ("digest", models.CharField(max_length=32)),
                 ("data", models.TextField()),
-                ("run", models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE,
-                                          related_name="+", to="connections.syncrun")),
+                (
+                    "run",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="connections.syncrun",
+                    ),
+                ),
             ],
         ),
     ]

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0008_credentials_alerts'),
-        ('connections', '0008_entra_sign_in'),
+        ("connections", "0008_credentials_alerts"),
+        ("connections", "0008_entra_sign_in"),
     ]
 
-    operations = [
-    ]
+    operations = []

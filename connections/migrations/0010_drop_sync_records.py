@@ -1,5 +1,6 @@
 """The per-run record table goes (its rows are versions now); sequence numbers are unique per
 connection; the staging table is tuned per database (see tune_stage)."""
+
 from django.db import migrations, models
 
 
@@ -19,7 +20,6 @@ def untune_stage(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("connections", "0009_fold_sync_records"),
     ]

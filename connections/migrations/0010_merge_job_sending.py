@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0008_job_sending'),
-        ('connections', '0009_merge_credentials_sign_in'),
+        ("connections", "0008_job_sending"),
+        ("connections", "0009_merge_credentials_sign_in"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -7,28 +7,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0010_drop_sync_records'),
-        ('django_celery_beat', '0019_alter_periodictasks_options'),
+        ("connections", "0010_drop_sync_records"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SyncSchedule',
+            name="SyncSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('interval', 'Every …'), ('cron', 'Cron expression')], default='interval', max_length=8)),
-                ('every', models.PositiveIntegerField(default=60)),
-                ('unit', models.CharField(choices=[('minutes', 'minutes'), ('hours', 'hours'), ('seconds', 'seconds')], default='minutes', max_length=8)),
-                ('cron', models.CharField(blank=True, help_text='minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5', max_length=100, verbose_name='cron expression')),
-                ('timezone', models.CharField(default='UTC', max_length=64, verbose_name='time zone')),
-                ('enabled', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('connection', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sync_schedule', to='connections.connection')),
-                ('periodic_task', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='django_celery_beat.periodictask')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("interval", "Every …"), ("cron", "Cron expression")], default="interval", max_length=8
+                    ),
+                ),
+                ("every", models.PositiveIntegerField(default=60)),
+                (
+                    "unit",
+                    models.CharField(
+                        choices=[("minutes", "minutes"), ("hours", "hours"), ("seconds", "seconds")],
+                        default="minutes",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "cron",
+                    models.CharField(
+                        blank=True,
+                        help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5",
+                        max_length=100,
+                        verbose_name="cron expression",
+                    ),
+                ),
+                ("timezone", models.CharField(default="UTC", max_length=64, verbose_name="time zone")),
+                ("enabled", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "connection",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_schedule",
+                        to="connections.connection",
+                    ),
+                ),
+                (
+                    "periodic_task",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="django_celery_beat.periodictask",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0010_merge_job_sending'),
-        ('connections', '0011_sync_schedules'),
+        ("connections", "0010_merge_job_sending"),
+        ("connections", "0011_sync_schedules"),
     ]
 
-    operations = [
-    ]
+    operations = []

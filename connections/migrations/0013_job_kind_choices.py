@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0012_merge_sync_store'),
+        ("connections", "0012_merge_sync_store"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='job',
-            name='kind',
-            field=models.CharField(choices=[('token_fetch', 'Get access token'), ('token_refetch', 'Re-fetch token'), ('token_refresh', 'Automatic refresh'), ('test', 'Test connection'), ('sync', 'Sync'), ('ping', 'Ping')], max_length=40),
+            model_name="job",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("token_fetch", "Get access token"),
+                    ("token_refetch", "Re-fetch token"),
+                    ("token_refresh", "Automatic refresh"),
+                    ("test", "Test connection"),
+                    ("sync", "Sync"),
+                    ("ping", "Ping"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0013_job_kind_choices'),
-        ('connections', '0014_graph_refusal'),
+        ("connections", "0013_job_kind_choices"),
+        ("connections", "0014_graph_refusal"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -1,4 +1,5 @@
 """Alerts: per-team notification channels, one state per connection and topic, and what was sent."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,9 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField
-from .teams import Team
+
+from .teams import Team, TeamScopedQuerySet
 
 
 class NotificationChannel(models.Model):
@@ -39,8 +40,9 @@ class NotificationChannel(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = TeamScopedQuerySet.as_manager()
 
@@ -76,8 +78,9 @@ class Alert(models.Model):
     """One state change worth telling people about (the text holds no secret or token)."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="alerts")
-    connection = models.ForeignKey("connections.Connection", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="alerts")
+    connection = models.ForeignKey(
+        "connections.Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
     event = models.CharField(max_length=30)
     title = models.CharField(max_length=300)
     text = models.TextField()

@@ -1,13 +1,13 @@
 """Who did what to which connection. Never holds a secret's value."""
+
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .teams import TeamScopedQuerySet
 from .profiles import Connection
-from .teams import Team
+from .teams import Team, TeamScopedQuerySet
 
 
 class AuditEntry(models.Model):
@@ -32,7 +32,9 @@ class AuditEntry(models.Model):
     )
     connection_name = models.CharField(max_length=100, blank=True)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=30, choices=Action.choices)
     fields = models.JSONField("changed fields", default=list, blank=True)

@@ -1,5 +1,6 @@
 """Credentials beyond the client secret: the connection's certificate, and what Entra says of every
 credential of the app (read from Graph after token fetches and daily)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField
+
+from .teams import TeamScopedQuerySet
 
 
 class ConnectionQuerySet(TeamScopedQuerySet):
@@ -27,7 +29,8 @@ class ConnectionCertificate(models.Model):
         RS256 = "RS256", "RS256 with x5t (older)"
 
     connection = models.OneToOneField(
-        "connections.Connection", on_delete=models.CASCADE, primary_key=True, related_name="certificate")
+        "connections.Connection", on_delete=models.CASCADE, primary_key=True, related_name="certificate"
+    )
     private_key = EncryptedTextField()
     certificate_pem = models.TextField()
     subject = models.CharField(max_length=500)
@@ -39,8 +42,9 @@ class ConnectionCertificate(models.Model):
     not_after = models.DateTimeField()
     assertion_form = models.CharField(max_length=5, choices=AssertionForm.choices, default=AssertionForm.PS256)
     uploaded_at = models.DateTimeField(default=timezone.now)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ConnectionQuerySet.as_manager()
 
@@ -81,7 +85,8 @@ class CredentialCheck(models.Model):
     """The last time the app's credentials were read from Entra, and why not when it failed."""
 
     connection = models.OneToOneField(
-        "connections.Connection", on_delete=models.CASCADE, primary_key=True, related_name="credential_check")
+        "connections.Connection", on_delete=models.CASCADE, primary_key=True, related_name="credential_check"
+    )
     checked_at = models.DateTimeField(null=True, blank=True)
     readable = models.BooleanField(default=False)
     problem = models.CharField(max_length=500, blank=True)

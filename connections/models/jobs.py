@@ -1,4 +1,5 @@
 """The state of background work, kept in our own tables so no Celery result backend is needed."""
+
 from __future__ import annotations
 
 import uuid
@@ -73,7 +74,9 @@ class Job(Lifecycle, models.Model):
     error = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True)
     worker = models.CharField(max_length=200, blank=True)
-    connection = models.ForeignKey("connections.Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    connection = models.ForeignKey(
+        "connections.Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
     # What to send to the broker, kept so a job the broker never took can be sent again.
     task_name = models.CharField(max_length=200, blank=True)
     task_args = models.JSONField(default=list, blank=True)

@@ -1,4 +1,5 @@
 """Failed log-ins, kept briefly so that password guessing is slowed down."""
+
 from __future__ import annotations
 
 from django.db import models

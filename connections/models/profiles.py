@@ -1,4 +1,5 @@
 """The connection profile: everything needed to get a token and read one Graph entity."""
+
 from __future__ import annotations
 
 import datetime
@@ -9,10 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from microsoft.clouds import DEFAULT_CLOUD
-from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField, UnreadableSecret
-from .teams import Team
+from microsoft.clouds import DEFAULT_CLOUD
+
+from .teams import Team, TeamScopedQuerySet
 
 DEFAULT_SERVICE_URL = DEFAULT_CLOUD.graph_base  # https://graph.microsoft.com/v1.0
 DEFAULT_ITEM_URL = "{entity}/{key}"
@@ -45,8 +46,11 @@ class Connection(models.Model):
     client_id = models.CharField("application (client) ID", max_length=36)
     client_secret = EncryptedTextField(blank=True)
     credential_type = models.CharField(
-        "credential", max_length=12, default="secret",
-        choices=[("secret", "Client secret"), ("certificate", "Certificate (private_key_jwt)")])
+        "credential",
+        max_length=12,
+        default="secret",
+        choices=[("secret", "Client secret"), ("certificate", "Certificate (private_key_jwt)")],
+    )
     secret_expires_on = models.DateField("secret expires on", null=True, blank=True)
     token_version = models.CharField(
         "token endpoint version", max_length=2, choices=TokenVersion.choices, default=TokenVersion.V2
@@ -106,7 +110,7 @@ class Connection(models.Model):
 
     @property
     def secret_state(self) -> str:
-        """"none", "saved" or "unreadable" (no configured key decrypts it): what pages show."""
+        """ "none", "saved" or "unreadable" (no configured key decrypts it): what pages show."""
         value = self.client_secret
         if isinstance(value, UnreadableSecret):
             return "unreadable"
@@ -118,7 +122,7 @@ class Connection(models.Model):
         return (self.secret_expires_on - (today or timezone.localdate())).days
 
     def secret_expiry_level(self, today: datetime.date | None = None) -> str:
-        """"" (fine or unknown), "warn" (≤30 days), "alarm" (≤7 days) or "expired"."""
+        """ "" (fine or unknown), "warn" (≤30 days), "alarm" (≤7 days) or "expired"."""
         days = self.days_until_secret_expiry(today)
         if days is None or days > SECRET_WARN_DAYS:
             return ""

@@ -5,6 +5,7 @@ It is kept apart from the token row on purpose: a refusal is about what Graph an
 entity, and it outlives a **Re-fetch token**, which then says whether the new token carries what
 was missing.
 """
+
 from __future__ import annotations
 
 from django.db import models
@@ -25,7 +26,8 @@ class GraphRefusal(models.Model):
         SYNC = "sync", "Sync"
 
     connection = models.OneToOneField(
-        "connections.Connection", on_delete=models.CASCADE, primary_key=True, related_name="last_refusal")
+        "connections.Connection", on_delete=models.CASCADE, primary_key=True, related_name="last_refusal"
+    )
     source = models.CharField(max_length=10, choices=Source.choices, blank=True)
     refused_at = models.DateTimeField(default=timezone.now)
     status = models.PositiveSmallIntegerField(help_text="Graph's HTTP status")
@@ -36,9 +38,11 @@ class GraphRefusal(models.Model):
     resolved = models.BooleanField(default=False, help_text="a re-fetched token now carries what was missing")
     token_kind = models.CharField(max_length=10, blank=True, help_text="app or delegated")
     token_permissions = models.JSONField(
-        default=list, blank=True, help_text="the permissions of the token the diagnosis last compared")
+        default=list, blank=True, help_text="the permissions of the token the diagnosis last compared"
+    )
     granted = models.JSONField(
-        null=True, blank=True, help_text="the app's granted permissions when diagnosed; null when unreadable")
+        null=True, blank=True, help_text="the app's granted permissions when diagnosed; null when unreadable"
+    )
 
     objects = RefusalQuerySet.as_manager()
 

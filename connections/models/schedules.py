@@ -1,4 +1,5 @@
 """A connection's sync schedule: the operators' choice, kept beside the PeriodicTask beat runs."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -20,20 +21,26 @@ class SyncSchedule(models.Model):
     class Unit(models.TextChoices):
         MINUTES = "minutes", "minutes"
         HOURS = "hours", "hours"
-        SECONDS = "seconds", "seconds"   # not offered on the page; tests and the shell only
+        SECONDS = "seconds", "seconds"  # not offered on the page; tests and the shell only
 
     connection = models.OneToOneField(Connection, on_delete=models.CASCADE, related_name="sync_schedule")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.INTERVAL)
     every = models.PositiveIntegerField(default=60)
     unit = models.CharField(max_length=8, choices=Unit.choices, default=Unit.MINUTES)
-    cron = models.CharField("cron expression", max_length=100, blank=True,
-                            help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5")
+    cron = models.CharField(
+        "cron expression",
+        max_length=100,
+        blank=True,
+        help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5",
+    )
     timezone = models.CharField("time zone", max_length=64, default="UTC")
     enabled = models.BooleanField(default=True)
-    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
-                                         on_delete=models.SET_NULL, related_name="+")
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(default=dj_timezone.now)
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
 """Who signed in with Microsoft, and which Entra app roles or groups give which team and role."""
+
 from __future__ import annotations
 
 import uuid
@@ -64,13 +65,16 @@ class ClaimMapping(models.Model):
 
     claim = models.CharField(max_length=10, choices=Claim.choices, default=Claim.ROLE)
     value = models.CharField(
-        max_length=255, help_text="The app role's value (e.g. graphconn.finance.admin) or the group's object id.")
+        max_length=255, help_text="The app role's value (e.g. graphconn.finance.admin) or the group's object id."
+    )
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="claim_mappings")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["claim", "value", "team"], name="one_mapping_per_claim_and_team")]
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "value", "team"], name="one_mapping_per_claim_and_team")
+        ]
         ordering = ["team__name", "claim", "value"]
         verbose_name = "Entra role or group mapping"
 
@@ -88,6 +92,8 @@ class ClaimMapping(models.Model):
                 self.value = str(uuid.UUID(self.value))
             except ValueError:
                 raise ValidationError(
-                    {"value": "A group is named by its object id, a GUID such as "
-                              "0b9f4d9e-8f3c-4c8e-9a6a-1d2e3f4a5b6c (Entra ID > Groups > the group > Object ID)."}
+                    {
+                        "value": "A group is named by its object id, a GUID such as "
+                        "0b9f4d9e-8f3c-4c8e-9a6a-1d2e3f4a5b6c (Entra ID > Groups > the group > Object ID)."
+                    }
                 ) from None

@@ -8,6 +8,7 @@ snapshot is every version of its stream with ``valid_from <= seq < valid_to`` â€
 and a run writes only what changed. A running run's items wait in ``SyncStage`` (invisible to
 every page) until the run is published in one transaction.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,10 @@ class SyncStream(models.Model):
     @classmethod
     def of(cls, connection_id: object, entity: str, odata_select: str, odata_filter: str) -> SyncStream:
         stream, _ = cls.objects.get_or_create(
-            connection_id=connection_id, signature=signature_of(entity, odata_select, odata_filter),
-            defaults={"entity": entity, "odata_select": odata_select, "odata_filter": odata_filter})
+            connection_id=connection_id,
+            signature=signature_of(entity, odata_select, odata_filter),
+            defaults={"entity": entity, "odata_select": odata_select, "odata_filter": odata_filter},
+        )
         return stream
 
 
@@ -97,12 +100,20 @@ class SyncRun(Lifecycle, models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     connection = models.ForeignKey("connections.Connection", on_delete=models.CASCADE, related_name="sync_runs")
-    job = models.OneToOneField("connections.Job", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="sync_run")
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                 help_text="the successful run this one is compared with")
+    job = models.OneToOneField(
+        "connections.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="sync_run"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    previous = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the successful run this one is compared with",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.FULL)
     # What was read: copied from the profile when the run starts, so later edits do not blur it.
@@ -137,8 +148,10 @@ class SyncRun(Lifecycle, models.Model):
         indexes = [models.Index(fields=["connection", "-created_at"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["connection"], condition=models.Q(status__in=["queued", "running"]),
-                name="one_active_sync_per_connection"),
+                fields=["connection"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_sync_per_connection",
+            ),
             models.UniqueConstraint(fields=["connection", "seq"], name="one_sync_seq_per_connection"),
         ]
 
@@ -156,7 +169,8 @@ class SyncRun(Lifecycle, models.Model):
         if self.seq is None:
             return SyncVersion.objects.none()
         return SyncVersion.objects.filter(stream_id=self.stream_id, valid_from__lte=self.seq, removed=False).filter(
-            models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=self.seq))
+            models.Q(valid_to__isnull=True) | models.Q(valid_to__gt=self.seq)
+        )
 
     @property
     def percent(self) -> int | None:
@@ -180,15 +194,17 @@ class SyncVersion(models.Model):
     ``digest`` makes comparing a run with the current snapshot a matter of short strings in SQL."""
 
     id = models.BigAutoField(primary_key=True)
-    stream = models.ForeignKey(SyncStream, on_delete=models.CASCADE, related_name="+",
-                               db_index=False)  # every index below starts with it
+    stream = models.ForeignKey(
+        SyncStream, on_delete=models.CASCADE, related_name="+", db_index=False
+    )  # every index below starts with it
     key = models.CharField(max_length=400)
     valid_from = models.PositiveBigIntegerField()
     valid_to = models.PositiveBigIntegerField(null=True, blank=True)
     digest = models.CharField(max_length=32)
     data = models.JSONField()
-    removed = models.BooleanField(default=False, help_text="a tombstone: the item was removed at valid_from "
-                                                           "(data: as it last was)")
+    removed = models.BooleanField(
+        default=False, help_text="a tombstone: the item was removed at valid_from (data: as it last was)"
+    )
 
     objects = SyncVersionQuerySet.as_manager()
 
@@ -197,13 +213,16 @@ class SyncVersion(models.Model):
             # A key's history, and a run's snapshot in key order (browse, export).
             models.UniqueConstraint(fields=["stream", "key", "valid_from"], name="one_version_per_key_and_seq"),
             # The current snapshot, which every full run is compared with.
-            models.UniqueConstraint(fields=["stream", "key"], condition=models.Q(valid_to__isnull=True),
-                                    name="one_current_version_per_key"),
+            models.UniqueConstraint(
+                fields=["stream", "key"], condition=models.Q(valid_to__isnull=True), name="one_current_version_per_key"
+            ),
         ]
         indexes = [
             models.Index(fields=["stream", "valid_from"], name="sync_version_from"),
             # Only ended versions: inserting a current one (most writes) does not touch it.
-            models.Index(fields=["stream", "valid_to"], name="sync_version_to", condition=models.Q(valid_to__isnull=False)),
+            models.Index(
+                fields=["stream", "valid_to"], name="sync_version_to", condition=models.Q(valid_to__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -223,4 +242,3 @@ class SyncStage(models.Model):
     key = models.CharField(max_length=400)
     digest = models.CharField(max_length=32)
     data = models.TextField()
-

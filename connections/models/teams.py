@@ -1,4 +1,5 @@
 """Teams own connections; a membership gives a user one role in one team."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ class Membership(models.Model):
 
 # Team scoping: every query of team-owned rows goes through ``scope`` (``Model.objects.for_user``).
 
+
 def user_of(request_or_user: Any) -> Any:
     """Accept a request or a user, so service code and views call the same helpers."""
     return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
@@ -65,8 +67,9 @@ def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
     return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
 
 
-def scope(queryset: _QuerySet, request_or_user: Any, min_role: str | None = None,
-          team_field: str = "team") -> _QuerySet:
+def scope(
+    queryset: _QuerySet, request_or_user: Any, min_role: str | None = None, team_field: str = "team"
+) -> _QuerySet:
     """``queryset`` limited to rows of the user's teams (all rows for superusers, none for anonymous)."""
     user = user_of(request_or_user)
     if user is None or not user.is_authenticated or not user.is_active:

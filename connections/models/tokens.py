@@ -1,11 +1,13 @@
 """Tokens: the current one per connection (encrypted) and the history of every fetch."""
+
 from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
 
-from .teams import TeamScopedQuerySet
 from connections.encryption.fields import EncryptedTextField
+
+from .teams import TeamScopedQuerySet
 
 
 class TokenQuerySet(TeamScopedQuerySet):
@@ -45,8 +47,10 @@ class ConnectionToken(models.Model):
     error = models.JSONField(default=dict, blank=True, help_text="the diagnosis of the last failed fetch")
     error_at = models.DateTimeField(null=True, blank=True)
     granted = models.JSONField(
-        null=True, blank=True,
-        help_text="Graph application permissions granted to the app (admin consent); null when unreadable")
+        null=True,
+        blank=True,
+        help_text="Graph application permissions granted to the app (admin consent); null when unreadable",
+    )
     granted_checked_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=64, blank=True)
@@ -59,8 +63,12 @@ class ConnectionToken(models.Model):
     @property
     def is_valid(self) -> bool:
         """Valid, unexpired and readable (a token no configured key decrypts is fetched anew)."""
-        return bool(self.state == self.State.VALID and self.expires_at and self.expires_at > timezone.now()
-                    and isinstance(self.access_token, str))
+        return bool(
+            self.state == self.State.VALID
+            and self.expires_at
+            and self.expires_at > timezone.now()
+            and isinstance(self.access_token, str)
+        )
 
     @property
     def granted_not_in_token(self) -> list[str]:
@@ -76,8 +84,11 @@ class ConnectionToken(models.Model):
 
     def valid_for(self, seconds: float) -> bool:
         """True when the token is valid and stays so for at least ``seconds`` more."""
-        return (self.is_valid and self.expires_at is not None
-                and (self.expires_at - timezone.now()).total_seconds() >= seconds)
+        return (
+            self.is_valid
+            and self.expires_at is not None
+            and (self.expires_at - timezone.now()).total_seconds() >= seconds
+        )
 
 
 class TokenFetch(models.Model):

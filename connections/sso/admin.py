@@ -1,4 +1,5 @@
 """Django admin pages of Sign in with Microsoft: the role and group mappings (site superusers only)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from connections.accounts.lockout import ThrottledAdminAuthenticationForm
+
 from ..models import ClaimMapping, EntraIdentity
 
 
@@ -18,9 +20,11 @@ class AdminLoginForm(ThrottledAdminAuthenticationForm):
     def confirm_login_allowed(self, user: Any) -> None:
         super().confirm_login_allowed(user)
         if not settings.LOCAL_LOGIN_ENABLED and not user.is_superuser:
-            raise ValidationError("Password log-in is switched off on this server; only site superusers may "
-                                  "log in here. Sign in with Microsoft on the dashboard's log-in page.",
-                                  code="local_login_off")
+            raise ValidationError(
+                "Password log-in is switched off on this server; only site superusers may "
+                "log in here. Sign in with Microsoft on the dashboard's log-in page.",
+                code="local_login_off",
+            )
 
 
 admin.site.login_form = AdminLoginForm
@@ -50,12 +54,17 @@ class ClaimMappingAdmin(SuperusersOnly, admin.ModelAdmin):
     list_display = ["value", "claim", "team", "role"]
     list_filter = ["claim", "role", "team"]
     search_fields = ["value", "team__name"]
-    fieldsets = [(None, {
-        "fields": ["claim", "value", "team", "role"],
-        "description": "People who sign in with Microsoft get the teams their token's app roles or groups map "
-                       "to (the highest role per team), at every sign-in; a role or group removed in Entra "
-                       "removes the team at their next sign-in.",
-    })]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": ["claim", "value", "team", "role"],
+                "description": "People who sign in with Microsoft get the teams their token's app roles or groups map "
+                "to (the highest role per team), at every sign-in; a role or group removed in Entra "
+                "removes the team at their next sign-in.",
+            },
+        )
+    ]
 
 
 @admin.register(EntraIdentity)

@@ -8,6 +8,7 @@ person is matched by ``tid`` + ``oid`` instead of e-mail, the claims come from t
 (Entra's userinfo endpoint carries no roles or groups), and the token endpoint and the keys are
 fetched through ``outbound`` (allowed hosts, the configured CA, plain-word errors).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -19,14 +20,15 @@ from django.views.decorators.debug import sensitive_variables
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
+from connections.policy import outbound_policy
 from microsoft import outbound, tokenclient
+
 from . import mapping
 from .certificate import ClientCertificate
 from .config import EntraSignIn
 from .refusals import SignInRefused
-from connections.policy import outbound_policy
 
-EXCHANGE_TIMEOUT = 10.0   # the browser waits on the code redemption and the keys
+EXCHANGE_TIMEOUT = 10.0  # the browser waits on the code redemption and the keys
 CLOCK_SKEW_SECONDS = 120
 
 
@@ -37,10 +39,10 @@ def library_setting(name: str, *default: Any) -> Any:
         "OIDC_OP_AUTHORIZATION_ENDPOINT": config.authorize_url,
         "OIDC_OP_TOKEN_ENDPOINT": config.token_url,
         "OIDC_OP_JWKS_ENDPOINT": config.jwks_url,
-        "OIDC_OP_USER_ENDPOINT": None,          # claims come from the ID token
+        "OIDC_OP_USER_ENDPOINT": None,  # claims come from the ID token
         "OIDC_RP_CLIENT_ID": config.client_id,
         "OIDC_RP_CLIENT_SECRET": config.client_secret,
-        "OIDC_RP_SIGN_ALGO": "RS256",           # Entra signs ID tokens with RS256 only
+        "OIDC_RP_SIGN_ALGO": "RS256",  # Entra signs ID tokens with RS256 only
         "OIDC_RP_SCOPES": "openid profile",
         "OIDC_USE_NONCE": True,
         "OIDC_USE_PKCE": True,
@@ -73,23 +75,32 @@ class EntraBackend(OIDCAuthenticationBackend):
     def get_token(self, payload: dict[str, Any]) -> dict[str, Any]:
         config = EntraSignIn.from_settings()
         secret, assertion = payload.get("client_secret"), None
-        if config.client_certificate_file:          # the certificate replaces the secret
+        if config.client_certificate_file:  # the certificate replaces the secret
             try:
                 certificate = ClientCertificate.load(config.client_certificate_file)
             except ValueError as error:
                 raise SignInRefused("certificate", f"{error} Tell your graphconn administrator.", status=502) from None
             secret, assertion = None, certificate.assertion(payload["client_id"], self.OIDC_OP_TOKEN_ENDPOINT)
         request = tokenclient.TokenRequest(
-            token_url=self.OIDC_OP_TOKEN_ENDPOINT, client_id=payload["client_id"], client_secret=secret,
-            client_assertion=assertion, grant_type="authorization_code", code=payload["code"],
-            redirect_uri=payload["redirect_uri"], code_verifier=payload.get("code_verifier"))
+            token_url=self.OIDC_OP_TOKEN_ENDPOINT,
+            client_id=payload["client_id"],
+            client_secret=secret,
+            client_assertion=assertion,
+            grant_type="authorization_code",
+            code=payload["code"],
+            redirect_uri=payload["redirect_uri"],
+            code_verifier=payload.get("code_verifier"),
+        )
         try:
             result = tokenclient.request_token(request, _policy())
         except tokenclient.TokenError as error:
             raise SignInRefused.token_endpoint(error) from None
         if not result.id_token:
-            raise SignInRefused("no_id_token", "Microsoft's answer held no identity token (id_token), so "
-                                "nobody can be signed in. The app registration must allow the openid scope.")
+            raise SignInRefused(
+                "no_id_token",
+                "Microsoft's answer held no identity token (id_token), so "
+                "nobody can be signed in. The app registration must allow the openid scope.",
+            )
         return {"id_token": result.id_token, "access_token": result.access_token}
 
     def retrieve_matching_jwk(self, token: str) -> jwt.PyJWK:
@@ -102,13 +113,18 @@ class EntraBackend(OIDCAuthenticationBackend):
             response = outbound.request("GET", self.OIDC_OP_JWKS_ENDPOINT, policy=_policy())
             body = response.json() if response.status_code == 200 else None
         except outbound.OutboundError as error:
-            raise SignInRefused("unreachable", f"The tenant's signing keys could not be read: {error.message}") from None
+            raise SignInRefused(
+                "unreachable", f"The tenant's signing keys could not be read: {error.message}"
+            ) from None
         except ValueError:
             body = None
         keys = body.get("keys") if isinstance(body, dict) else None
         if not isinstance(keys, list):
-            raise SignInRefused("no_keys", "The tenant's signing keys (JWKS) could not be read from "
-                                f"{outbound.safe_url(self.OIDC_OP_JWKS_ENDPOINT)}.")
+            raise SignInRefused(
+                "no_keys",
+                "The tenant's signing keys (JWKS) could not be read from "
+                f"{outbound.safe_url(self.OIDC_OP_JWKS_ENDPOINT)}.",
+            )
         for key in keys:
             if not isinstance(key, dict) or key.get("kid") != header.get("kid"):
                 continue
@@ -117,8 +133,11 @@ class EntraBackend(OIDCAuthenticationBackend):
                     return jwt.PyJWK(key)
                 except jwt.PyJWTError:
                     break
-        raise SignInRefused("signature", "The identity token is signed with a key the tenant does not publish, "
-                            "so it cannot be trusted. Nobody was signed in.")
+        raise SignInRefused(
+            "signature",
+            "The identity token is signed with a key the tenant does not publish, "
+            "so it cannot be trusted. Nobody was signed in.",
+        )
 
     # -- the ID token: signature, issuer, audience, tenant, lifetime ------------------------
     @sensitive_variables("token")
@@ -132,30 +151,54 @@ class EntraBackend(OIDCAuthenticationBackend):
         if tid not in config.allowed_tenants:
             raise SignInRefused.other_tenant(tid, config)
         try:
-            return jwt.decode(token, key, algorithms=["RS256"], audience=config.client_id,
-                              issuer=config.issuer(tid), leeway=CLOCK_SKEW_SECONDS,
-                              options={"require": ["exp", "iat", "aud", "iss", "tid", "oid"]})
+            return jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=config.client_id,
+                issuer=config.issuer(tid),
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "iat", "aud", "iss", "tid", "oid"]},
+            )
         except jwt.InvalidSignatureError:
-            raise SignInRefused("signature", "The identity token's signature does not match the tenant's "
-                                "published keys, so it cannot be trusted. Nobody was signed in.") from None
+            raise SignInRefused(
+                "signature",
+                "The identity token's signature does not match the tenant's "
+                "published keys, so it cannot be trusted. Nobody was signed in.",
+            ) from None
         except jwt.ExpiredSignatureError:
-            raise SignInRefused("expired", "The identity token Microsoft sent has expired. Sign in again; if "
-                                "this keeps happening, check this server's clock.") from None
+            raise SignInRefused(
+                "expired",
+                "The identity token Microsoft sent has expired. Sign in again; if "
+                "this keeps happening, check this server's clock.",
+            ) from None
         except jwt.ImmatureSignatureError:
-            raise SignInRefused("not_yet_valid", "The identity token is not valid yet; check this server's "
-                                "clock, then sign in again.") from None
+            raise SignInRefused(
+                "not_yet_valid", "The identity token is not valid yet; check this server's clock, then sign in again."
+            ) from None
         except jwt.InvalidAudienceError:
-            raise SignInRefused("audience", "The identity token was issued to another application, not to "
-                                f"graphconn (audience {unverified.get('aud')!s:.60}, expected {config.client_id}). "
-                                "Nobody was signed in.") from None
+            raise SignInRefused(
+                "audience",
+                "The identity token was issued to another application, not to "
+                f"graphconn (audience {unverified.get('aud')!s:.60}, expected {config.client_id}). "
+                "Nobody was signed in.",
+            ) from None
         except jwt.InvalidIssuerError:
-            raise SignInRefused("issuer", f"The identity token was not issued by {config.issuer(tid)} (its "
-                                f"issuer is {unverified.get('iss')!s:.100}). Nobody was signed in.") from None
+            raise SignInRefused(
+                "issuer",
+                f"The identity token was not issued by {config.issuer(tid)} (its "
+                f"issuer is {unverified.get('iss')!s:.100}). Nobody was signed in.",
+            ) from None
         except jwt.MissingRequiredClaimError as error:
-            raise SignInRefused("claims", f"The identity token lacks the {error.claim} claim, so the "
-                                "person cannot be identified. Nobody was signed in.") from None
+            raise SignInRefused(
+                "claims",
+                f"The identity token lacks the {error.claim} claim, so the "
+                "person cannot be identified. Nobody was signed in.",
+            ) from None
         except jwt.PyJWTError:
-            raise SignInRefused("malformed", "The identity token could not be verified. Nobody was signed in.") from None
+            raise SignInRefused(
+                "malformed", "The identity token could not be verified. Nobody was signed in."
+            ) from None
 
     def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -165,9 +208,12 @@ class EntraBackend(OIDCAuthenticationBackend):
         except SuspiciousOperation:
             # Keys and payload are checked above (SignInRefused); what the library itself still
             # refuses after them is a nonce that differs from the one this sign-in sent.
-            raise SignInRefused("nonce", "The identity token does not carry the one-time value (nonce) this "
-                                "sign-in sent: it belongs to another sign-in and may be replayed. Nobody was "
-                                "signed in. Start again with Sign in with Microsoft.") from None
+            raise SignInRefused(
+                "nonce",
+                "The identity token does not carry the one-time value (nonce) this "
+                "sign-in sent: it belongs to another sign-in and may be replayed. Nobody was "
+                "signed in. Start again with Sign in with Microsoft.",
+            ) from None
 
     def get_user(self, user_id: Any) -> Any:
         """The session's user, unless an admin has switched the account off since (as ModelBackend)."""
@@ -180,13 +226,19 @@ class EntraBackend(OIDCAuthenticationBackend):
 
     def verify_claims(self, claims: dict[str, Any]) -> bool:
         if "_claim_names" in claims and "groups" in (claims.get("_claim_names") or {}):
-            raise SignInRefused("groups_overage", "Your account is in more groups than a token can list, so "
-                                "graphconn cannot see which of them give you access. Ask your administrator "
-                                "to give you graphconn's access through an app role instead of a group.")
+            raise SignInRefused(
+                "groups_overage",
+                "Your account is in more groups than a token can list, so "
+                "graphconn cannot see which of them give you access. Ask your administrator "
+                "to give you graphconn's access through an app role instead of a group.",
+            )
         for name in ("oid", "tid"):
             if not claims.get(name):
-                raise SignInRefused("claims", f"The identity token lacks the {name} claim, so the person cannot "
-                                    "be identified. Nobody was signed in.")
+                raise SignInRefused(
+                    "claims",
+                    f"The identity token lacks the {name} claim, so the person cannot "
+                    "be identified. Nobody was signed in.",
+                )
         return True
 
     def filter_users_by_claims(self, claims: dict[str, Any]) -> Any:

@@ -6,6 +6,7 @@ same code a certificate connection uses (``microsoft.certificates``): PS256 with
 ``aud`` = the token endpoint, ``iss`` = ``sub`` = the client id, a fresh ``jti``
 (https://learn.microsoft.com/entra/identity-platform/certificate-credentials).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,5 +41,9 @@ class ClientCertificate:
 
     def assertion(self, client_id: str, token_url: str) -> str:
         return certificates.client_assertion(
-            private_key_pem=self.loaded.private_key_pem, thumbprint_sha1=self.loaded.thumbprint_sha1,
-            thumbprint_sha256=self.loaded.thumbprint_sha256, client_id=client_id, audience=token_url)
+            private_key_pem=self.loaded.private_key_pem,
+            thumbprint_sha1=self.loaded.thumbprint_sha1,
+            thumbprint_sha256=self.loaded.thumbprint_sha256,
+            client_id=client_id,
+            audience=token_url,
+        )

@@ -9,6 +9,7 @@ person in, also when signing in through ``organizations``
 (https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference).
 No Django imports beyond settings access: settings.py validates these values at start-up.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -30,12 +31,12 @@ def _guid(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class EntraSignIn:
-    tenant: str                        # a tenant id, or "organizations"
+    tenant: str  # a tenant id, or "organizations"
     client_id: str
     client_secret: str
-    client_certificate_file: str       # PEM key + certificate, used instead of the secret when set
-    authority: str                     # https://login.microsoftonline.com (or a national cloud, or the sandbox)
-    allowed_tenants: tuple[str, ...]   # tenant ids whose people may sign in
+    client_certificate_file: str  # PEM key + certificate, used instead of the secret when set
+    authority: str  # https://login.microsoftonline.com (or a national cloud, or the sandbox)
+    allowed_tenants: tuple[str, ...]  # tenant ids whose people may sign in
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> EntraSignIn:
@@ -48,11 +49,14 @@ class EntraSignIn:
             allowed = allowed or ([tenant] if _guid(tenant) else [])
         elif tenant:
             tenant = MULTI_TENANT
-        return cls(tenant=tenant, client_id=(getattr(settings, "OIDC_RP_CLIENT_ID", "") or "").strip(),
-                   client_secret=getattr(settings, "OIDC_RP_CLIENT_SECRET", "") or "",
-                   client_certificate_file=(getattr(settings, "OIDC_RP_CLIENT_CERTIFICATE_FILE", "") or "").strip(),
-                   authority=(getattr(settings, "OIDC_AUTHORITY_HOST", "") or DEFAULT_CLOUD.login_base).rstrip("/"),
-                   allowed_tenants=tuple(allowed))
+        return cls(
+            tenant=tenant,
+            client_id=(getattr(settings, "OIDC_RP_CLIENT_ID", "") or "").strip(),
+            client_secret=getattr(settings, "OIDC_RP_CLIENT_SECRET", "") or "",
+            client_certificate_file=(getattr(settings, "OIDC_RP_CLIENT_CERTIFICATE_FILE", "") or "").strip(),
+            authority=(getattr(settings, "OIDC_AUTHORITY_HOST", "") or DEFAULT_CLOUD.login_base).rstrip("/"),
+            allowed_tenants=tuple(allowed),
+        )
 
     @property
     def enabled(self) -> bool:
@@ -66,11 +70,15 @@ class EntraSignIn:
         if not self.tenant:
             found.append("OIDC_TENANT_ID must be set (the organisation's tenant id, or 'organizations').")
         elif self.tenant != MULTI_TENANT and not _guid(self.tenant):
-            found.append(f"OIDC_TENANT_ID must be a tenant id (a GUID) or 'organizations', not {self.tenant!r}: "
-                         "Entra ID > Overview > Tenant ID.")
+            found.append(
+                f"OIDC_TENANT_ID must be a tenant id (a GUID) or 'organizations', not {self.tenant!r}: "
+                "Entra ID > Overview > Tenant ID."
+            )
         if self.tenant == MULTI_TENANT and not self.allowed_tenants:
-            found.append("With OIDC_TENANT_ID=organizations, OIDC_ALLOWED_TENANTS must list the tenant ids "
-                         "whose people may sign in (comma-separated).")
+            found.append(
+                "With OIDC_TENANT_ID=organizations, OIDC_ALLOWED_TENANTS must list the tenant ids "
+                "whose people may sign in (comma-separated)."
+            )
         bad = [t for t in self.allowed_tenants if not _guid(t)]
         if bad:
             found.append(f"OIDC_ALLOWED_TENANTS entries must be tenant ids (GUIDs): {', '.join(bad)}.")
@@ -84,8 +92,10 @@ class EntraSignIn:
             except ValueError as error:
                 found.append(str(error))
         elif not self.client_secret:
-            found.append("OIDC_RP_CLIENT_SECRET must be set (a client secret of the app registration), or "
-                         "OIDC_RP_CLIENT_CERTIFICATE_FILE (its certificate's PEM key and certificate).")
+            found.append(
+                "OIDC_RP_CLIENT_SECRET must be set (a client secret of the app registration), or "
+                "OIDC_RP_CLIENT_CERTIFICATE_FILE (its certificate's PEM key and certificate)."
+            )
         if urlsplit(self.authority).scheme != "https":
             found.append(f"OIDC_AUTHORITY_HOST must be an https:// URL, not {self.authority!r}.")
         return found
@@ -109,5 +119,6 @@ class EntraSignIn:
     def end_session_url(self, post_logout_redirect_uri: str) -> str:
         """Entra's sign-out; it comes back to ``post_logout_redirect_uri`` when that is registered
         (https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request)."""
-        return (f"{self.authority}/{self.tenant}/oauth2/v2.0/logout?"
-                + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
+        return f"{self.authority}/{self.tenant}/oauth2/v2.0/logout?" + urlencode(
+            {"post_logout_redirect_uri": post_logout_redirect_uri}
+        )

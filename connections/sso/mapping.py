@@ -4,6 +4,7 @@ Entra is the source of truth for people who sign in with Microsoft: their member
 replaced at every sign-in by what their ``roles`` and ``groups`` map to, so a role removed in
 Entra is gone at the next sign-in, and a person with no mapping keeps no team.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,21 +39,29 @@ class Person:
             return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
         upn = str(claims.get("preferred_username") or claims.get("upn") or "")
-        return cls(tenant_id=str(claims.get("tid") or "").lower(), object_id=str(claims.get("oid") or "").lower(),
-                   upn=upn[:255], display_name=str(claims.get("name") or upn)[:255],
-                   roles=strings("roles"), groups=tuple(g.lower() for g in strings("groups")))
+        return cls(
+            tenant_id=str(claims.get("tid") or "").lower(),
+            object_id=str(claims.get("oid") or "").lower(),
+            upn=upn[:255],
+            display_name=str(claims.get("name") or upn)[:255],
+            roles=strings("roles"),
+            groups=tuple(g.lower() for g in strings("groups")),
+        )
 
 
 def users_for(person: Person) -> Any:
-    return get_user_model().objects.filter(entra_identity__tenant_id=person.tenant_id,
-                                           entra_identity__object_id=person.object_id)
+    return get_user_model().objects.filter(
+        entra_identity__tenant_id=person.tenant_id, entra_identity__object_id=person.object_id
+    )
 
 
 def teams_for(person: Person) -> dict[int, str]:
     """team id → the highest role that the person's app roles and groups map to."""
     found: dict[int, str] = {}
-    matches = ClaimMapping.objects.filter(Q(claim=ClaimMapping.Claim.ROLE, value__in=person.roles)
-                                          | Q(claim=ClaimMapping.Claim.GROUP, value__in=person.groups))
+    matches = ClaimMapping.objects.filter(
+        Q(claim=ClaimMapping.Claim.ROLE, value__in=person.roles)
+        | Q(claim=ClaimMapping.Claim.GROUP, value__in=person.groups)
+    )
     for mapping in matches:
         if ROLE_RANK[mapping.role] > ROLE_RANK.get(found.get(mapping.team_id, ""), 0):
             found[mapping.team_id] = mapping.role
@@ -87,18 +96,27 @@ def create_user(person: Person) -> Any:
 def update_user(user: Any, person: Person) -> Any:
     """Copy name and UPN, then make the memberships exactly what the claims map to."""
     EntraIdentity.objects.filter(user=user).update(
-        upn=person.upn, display_name=person.display_name, roles=list(person.roles), groups=list(person.groups),
-        last_sign_in_at=timezone.now())
+        upn=person.upn,
+        display_name=person.display_name,
+        roles=list(person.roles),
+        groups=list(person.groups),
+        last_sign_in_at=timezone.now(),
+    )
     wanted = teams_for(person)
     current = {m.team_id: m for m in Membership.objects.select_for_update().filter(user=user)}
     for team_id, membership in current.items():
         if team_id not in wanted:
             membership.delete()
-            log.info("sign-in: %s lost %s of team %s (no longer in their Entra claims)",
-                     person.object_id, membership.role, team_id)
+            log.info(
+                "sign-in: %s lost %s of team %s (no longer in their Entra claims)",
+                person.object_id,
+                membership.role,
+                team_id,
+            )
         elif membership.role != wanted[team_id]:
-            log.info("sign-in: %s is now %s of team %s (was %s)", person.object_id, wanted[team_id], team_id,
-                     membership.role)
+            log.info(
+                "sign-in: %s is now %s of team %s (was %s)", person.object_id, wanted[team_id], team_id, membership.role
+            )
             membership.role = wanted[team_id]
             membership.save(update_fields=["role"])
     for team_id, role in wanted.items():

@@ -1,4 +1,5 @@
 """URLs of Sign in with Microsoft (namespace ``sso``). The callback is the app registration's redirect URI."""
+
 from django.urls import path
 
 from . import views

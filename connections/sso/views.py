@@ -4,6 +4,7 @@ The flow is mozilla-django-oidc's views; these subclasses only turn every refusa
 that says what happened (the library answers a bad callback with a bare redirect or a 400), keep
 people without a team out of an empty dashboard, and offer Entra's sign-out afterwards.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,23 +26,28 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from connections.library.audit import client_ip
 from connections.models import EntraIdentity
 from connections.models.sso import person_label
+
 from ..views.auth import LoginView
 from . import refusals
 from .backend import library_setting
 from .config import EntraSignIn
 from .refusals import SignInRefused
 
-SIGNED_IN_KEY = "sso_signed_in"        # this session began with Sign in with Microsoft
-NO_ACCESS_KEY = "sso_no_access"        # who signed in without a team, for the "ask your admin" page
-PENDING_SECONDS = 600                  # a sign-in must come back within ten minutes
+SIGNED_IN_KEY = "sso_signed_in"  # this session began with Sign in with Microsoft
+NO_ACCESS_KEY = "sso_no_access"  # who signed in without a team, for the "ask your admin" page
+PENDING_SECONDS = 600  # a sign-in must come back within ten minutes
 
 log = logging.getLogger(__name__)
 
 
 def refused(request: HttpRequest, refusal: SignInRefused) -> HttpResponse:
     log.warning("Sign in with Microsoft refused (%s) for a browser at %s", refusal.reason, client_ip(request))
-    return render(request, "sso/refused.html", {"refusal": refusal, "sso_enabled": EntraSignIn.from_settings().enabled},
-                  status=refusal.status)
+    return render(
+        request,
+        "sso/refused.html",
+        {"refusal": refusal, "sso_enabled": EntraSignIn.from_settings().enabled},
+        status=refusal.status,
+    )
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -73,8 +79,9 @@ class SignInCallback(OIDCAuthenticationCallbackView):
             if entry is not None:
                 del pending[state]
                 request.session.modified = True
-            return refused(request, refusals.from_error_redirect(request.GET["error"],
-                                                                 request.GET.get("error_description", "")))
+            return refused(
+                request, refusals.from_error_redirect(request.GET["error"], request.GET.get("error_description", ""))
+            )
         if entry is None:
             return refused(request, refusals.STATE_UNKNOWN)
         if not request.GET.get("code"):
@@ -86,7 +93,7 @@ class SignInCallback(OIDCAuthenticationCallbackView):
             request.session.modified = True
             return refused(request, refusals.STATE_EXPIRED)
         try:
-            return super().get(request)    # takes the state (once), redeems the code, checks the token
+            return super().get(request)  # takes the state (once), redeems the code, checks the token
         except SignInRefused as refusal:
             return refused(request, refusal)
         except SuspiciousOperation:
@@ -96,18 +103,26 @@ class SignInCallback(OIDCAuthenticationCallbackView):
         user = getattr(self, "user", None)
         if user is not None and not user.is_active:
             return refused(self.request, refusals.DISABLED)
-        return refused(self.request, SignInRefused("failed", "The sign-in could not be completed. Nobody was "
-                                                   "signed in. Start again with Sign in with Microsoft."))
+        return refused(
+            self.request,
+            SignInRefused(
+                "failed",
+                "The sign-in could not be completed. Nobody was signed in. Start again with Sign in with Microsoft.",
+            ),
+        )
 
     def login_success(self) -> HttpResponse:
         user = self.user
         if not user.is_superuser and not user.memberships.exists():
             if self.request.user.is_authenticated:
                 auth.logout(self.request)
-            identity = EntraIdentity.objects.get(user=user)    # as just updated from the token
+            identity = EntraIdentity.objects.get(user=user)  # as just updated from the token
             self.request.session[NO_ACCESS_KEY] = {
-                "name": identity.display_name, "upn": identity.upn, "roles": identity.roles[:20],
-                "groups": identity.groups[:20]}
+                "name": identity.display_name,
+                "upn": identity.upn,
+                "roles": identity.roles[:20],
+                "groups": identity.groups[:20],
+            }
             return redirect("sso:no_access")
         response = super().login_success()
         self.request.session[SIGNED_IN_KEY] = True
@@ -160,6 +175,7 @@ class LoginPage(LoginView):
         if not settings.LOCAL_LOGIN_ENABLED:
             context = self.get_context_data(
                 refusal="Password log-in is switched off on this server: sign in with your Microsoft work "
-                        "account. (Site administrators can still use the Django admin's log-in.)")
+                "account. (Site administrators can still use the Django admin's log-in.)"
+            )
             return self.render_to_response(context, status=403)
         return super().post(request, *args, **kwargs)

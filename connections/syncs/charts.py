@@ -2,6 +2,7 @@
 Content-Security-Policy holds. Every picture carries its own text alternative (``<title>``/``<desc>``
 and ``role="img"``), so a screen reader hears the same facts the bars show.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,9 +32,15 @@ class RunPoint:
     @classmethod
     def of(cls, run: Any) -> RunPoint:
         started = run.started_at or run.created_at
-        return cls(status=run.status, rows=run.rows or 0, added=run.added or 0, changed=run.changed or 0,
-                   removed=run.removed or 0, seconds=run.duration,
-                   label=f"{started:%Y-%m-%d %H:%M} UTC" if started else "")
+        return cls(
+            status=run.status,
+            rows=run.rows or 0,
+            added=run.added or 0,
+            changed=run.changed or 0,
+            removed=run.removed or 0,
+            seconds=run.duration,
+            label=f"{started:%Y-%m-%d %H:%M} UTC" if started else "",
+        )
 
     @property
     def failed(self) -> bool:
@@ -81,18 +88,23 @@ def history_svg(runs: Sequence[Any], *, chart_id: str = "sync-history", slots: i
         shapes.append(format_html('<g class="run"><title>{}</title>', _bar_title(point)))
         if point.failed:
             shapes.append(f'<rect class="bar failed" x="{x:.1f}" y="0" width="{bar:.1f}" height="{ROWS_HEIGHT}"/>')
-            shapes.append(f'<path class="cross" d="M{x:.1f} 0L{x + bar:.1f} {ROWS_HEIGHT}'
-                          f'M{x + bar:.1f} 0L{x:.1f} {ROWS_HEIGHT}"/>')
+            shapes.append(
+                f'<path class="cross" d="M{x:.1f} 0L{x + bar:.1f} {ROWS_HEIGHT}'
+                f'M{x + bar:.1f} 0L{x:.1f} {ROWS_HEIGHT}"/>'
+            )
         else:
             height = max(point.rows / most_rows * ROWS_HEIGHT, 1.0 if point.rows else 0.0)
-            shapes.append(f'<rect class="bar {escape(point.status)}" x="{x:.1f}" y="{ROWS_HEIGHT - height:.1f}" '
-                          f'width="{bar:.1f}" height="{height:.1f}"/>')
+            shapes.append(
+                f'<rect class="bar {escape(point.status)}" x="{x:.1f}" y="{ROWS_HEIGHT - height:.1f}" '
+                f'width="{bar:.1f}" height="{height:.1f}"/>'
+            )
         y = float(base)
         for kind, count in (("added", point.added), ("changed", point.changed), ("removed", point.removed)):
             if count:
                 height = max(count / most_changes * CHANGES_HEIGHT, 1.0)
-                shapes.append(f'<rect class="change {kind}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" '
-                              f'height="{height:.1f}"/>')
+                shapes.append(
+                    f'<rect class="change {kind}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}"/>'
+                )
                 y += height
         shapes.append("</g>")
     height = base + CHANGES_HEIGHT
@@ -101,8 +113,18 @@ def history_svg(runs: Sequence[Any], *, chart_id: str = "sync-history", slots: i
         'aria-labelledby="{}-title {}-desc"><title id="{}-title">Sync history</title>'
         '<desc id="{}-desc">{}</desc>'
         '<line class="axis" x1="0" y1="{}" x2="{}" y2="{}"/>{}</svg>',
-        WIDTH, height, chart_id, chart_id, chart_id, chart_id, _summary(points),
-        ROWS_HEIGHT + GAP / 2, WIDTH, ROWS_HEIGHT + GAP / 2, mark_safe("".join(shapes)))
+        WIDTH,
+        height,
+        chart_id,
+        chart_id,
+        chart_id,
+        chart_id,
+        _summary(points),
+        ROWS_HEIGHT + GAP / 2,
+        WIDTH,
+        ROWS_HEIGHT + GAP / 2,
+        mark_safe("".join(shapes)),
+    )
 
 
 def changes_sparkline(run: Any) -> SafeString:
@@ -120,5 +142,10 @@ def changes_sparkline(run: Any) -> SafeString:
             shapes.append(f'<rect class="change {kind}" x="{x:.1f}" y="0" width="{width:.1f}" height="8"/>')
             x += width
     alt = f"{run.added} added, {run.changed} changed, {run.removed} removed of {run.rows} rows"
-    return format_html('<svg class="chart sparkline" viewBox="0 0 60 8" preserveAspectRatio="none" role="img" '
-                       'aria-label="{}"><title>{}</title>{}</svg>', alt, alt, mark_safe("".join(shapes)))
+    return format_html(
+        '<svg class="chart sparkline" viewBox="0 0 60 8" preserveAspectRatio="none" role="img" '
+        'aria-label="{}"><title>{}</title>{}</svg>',
+        alt,
+        alt,
+        mark_safe("".join(shapes)),
+    )

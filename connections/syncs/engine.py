@@ -14,6 +14,7 @@ is parsed once (orjson) and each item serialised once: that text is both its dig
 stored. Progress is written on the first page and then at most every ``PROGRESS_EVERY`` seconds;
 whether the run was cancelled is checked on every page.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,16 +34,18 @@ from django.conf import settings
 from django.db import IntegrityError, models, reset_queries, transaction
 from django.utils import timezone
 
-from connections.library import audit
+from connections.alerts import states as alerts
 from connections.jobs import kinds
 from connections.jobs import queue as background
-from microsoft import catalogue, diagnoses as diagnostics, graphclient, outbound
-from connections.tokens import fetch as tokens, session as graphsession
-from connections.syncs import store as syncstore
-from connections.alerts import states as alerts
+from connections.library import audit
 from connections.models import Connection, ConnectionToken, GraphRefusal, Job, SyncRun, SyncVersion, TokenFetch
 from connections.syncs import control as synccontrol
+from connections.syncs import store as syncstore
 from connections.syncs.store import QUEUED_STALE_AFTER, STALE_AFTER, clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
+from connections.tokens import fetch as tokens
+from connections.tokens import session as graphsession
+from microsoft import catalogue, graphclient, outbound
+from microsoft import diagnoses as diagnostics
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class Stopped(Exception):
 
 # -- starting -------------------------------------------------------------------------------------
 
+
 def expire_stale_runs(connection: Connection) -> None:
     """Fail runs whose worker vanished, so they stop blocking Sync now."""
     from connections.jobs.reaper import reap
@@ -78,7 +82,8 @@ def expire_stale_runs(connection: Connection) -> None:
     now = timezone.now()
     stale = SyncRun.objects.filter(connection=connection).filter(
         models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-        | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER))
+        | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER)
+    )
     for run in stale:
         _fail(run, run.job_id, diagnostics.sync.stale(run.heartbeat_at or run.created_at), user=None)
 
@@ -93,14 +98,20 @@ def start(connection: Connection, user: Any, *, trigger: str = SyncRun.Trigger.M
     active = _active(connection)
     if active is not None and active.job is not None:
         return active.job
-    run = SyncRun(connection=connection, started_by=user if getattr(user, "pk", None) else None,
-                  entity=connection.entity, odata_select=connection.odata_select,
-                  odata_filter=connection.odata_filter, trigger=trigger)
+    run = SyncRun(
+        connection=connection,
+        started_by=user if getattr(user, "pk", None) else None,
+        entity=connection.entity,
+        odata_select=connection.odata_select,
+        odata_filter=connection.odata_filter,
+        trigger=trigger,
+    )
     try:
         with transaction.atomic():
             spec = kinds.get(Job.Kind.SYNC)
-            run.job = background.enqueue(spec.task, spec.kind, user=user, connection=connection,
-                                         args=spec.task_args(connection.pk, str(run.pk)))
+            run.job = background.enqueue(
+                spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk, str(run.pk))
+            )
             run.save(force_insert=True)
     except IntegrityError:
         active = _active(connection)
@@ -118,10 +129,22 @@ def _claim(run: SyncRun) -> bool:
     """QUEUED → RUNNING (or take over a stale RUNNING run) with one conditional UPDATE."""
     now = timezone.now()
     claimable = models.Q(status=SyncRun.Status.QUEUED) | models.Q(
-        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
-    claimed = SyncRun.objects.filter(pk=run.pk, cancel_requested=False).filter(claimable).update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now, pages=0, rows=0, bytes=0, total=None,
-        message="Getting a token…")
+        status=SyncRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    claimed = (
+        SyncRun.objects.filter(pk=run.pk, cancel_requested=False)
+        .filter(claimable)
+        .update(
+            status=SyncRun.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            pages=0,
+            rows=0,
+            bytes=0,
+            total=None,
+            message="Getting a token…",
+        )
+    )
     if claimed:
         syncstore.discard(run)  # a taken-over run starts again from nothing
         run.refresh_from_db()
@@ -130,7 +153,10 @@ def _claim(run: SyncRun) -> bool:
 
 # -- running --------------------------------------------------------------------------------------
 
-def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_size: int | None = None) -> dict[str, Any]:
+
+def run_sync(
+    connection: Connection, run: SyncRun, job_id: str | None, *, page_size: int | None = None
+) -> dict[str, Any]:
     """Run ``run`` to the end. A finished run, or one another worker is running, is left alone
     (so a re-delivered task is harmless). ``page_size`` overrides the entity's largest page."""
     if not _claim(run):
@@ -177,8 +203,12 @@ def run_sync(connection: Connection, run: SyncRun, job_id: str | None, *, page_s
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
     """The last published run of the same stream: its snapshot is the one this run changes."""
-    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, stream_id=run.stream_id)
-                .exclude(pk=run.pk).order_by("-seq").first())
+    previous = (
+        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED, stream_id=run.stream_id)
+        .exclude(pk=run.pk)
+        .order_by("-seq")
+        .first()
+    )
     if previous is not None:
         SyncRun.objects.filter(pk=run.pk).update(previous=previous)
         run.previous = previous
@@ -201,8 +231,13 @@ class _Reader:
         # A patient session: it retries pages itself (with a time budget and a live message).
         try:
             session = graphsession.GraphSession.open(
-                connection, reason=TokenFetch.Reason.FETCH, source=GraphRefusal.Source.SYNC, job_id=job_id,
-                user=user, patience=float(settings.SYNC_PAGE_RETRY_SECONDS))
+                connection,
+                reason=TokenFetch.Reason.FETCH,
+                source=GraphRefusal.Source.SYNC,
+                job_id=job_id,
+                user=user,
+                patience=float(settings.SYNC_PAGE_RETRY_SECONDS),
+            )
         except graphsession.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnostics.sync.crashed(), kept=True) from None
         return cls(connection, run, session)
@@ -219,21 +254,26 @@ class _Reader:
     def policy(self) -> outbound.OutboundPolicy:
         return self.session.policy
 
-    def get(self, url: str, params: dict[str, str] | None = None,
-            headers: dict[str, str] | None = None) -> graphclient.GraphResponse:
+    def get(
+        self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> graphclient.GraphResponse:
         """One page, retried (same URL) on 429/5xx and lost connections for at most
         SYNC_PAGE_RETRY_SECONDS; the last answer is returned for the caller to diagnose."""
         self._check_link(url)
         try:
-            return self.session.get(url, params, headers, answered=lambda: self._prefetched(url, params),
-                                    wait=self._retry_wait)
+            return self.session.get(
+                url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
+            )
         except graphsession.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnostics.sync.crashed(), kept=True) from None
 
     def _retry_wait(self, seconds: float, reason: str, attempt: int) -> None:
         budget = self.session.patience or 0.0
-        self._wait(seconds, f"{reason}: trying page {self.run.pages + 1} again in {seconds:.0f} s "
-                            f"(try {attempt}; gives up {budget:.0f} s after the first try)…")
+        self._wait(
+            seconds,
+            f"{reason}: trying page {self.run.pages + 1} again in {seconds:.0f} s "
+            f"(try {attempt}; gives up {budget:.0f} s after the first try)…",
+        )
 
     def _wait(self, seconds: float, message: str) -> None:
         """Sleep, telling the page why, and keep the run's heartbeat fresh so the reaper leaves it be."""
@@ -258,12 +298,22 @@ class _Reader:
                 raise outbound.DisallowedURL("The URL has an invalid port or host name.") from None
             if foreign:
                 # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
-                raise SyncFailed(diagnostics.sync.foreign_link(self.connection.entity, urlsplit(url).netloc or "no host",
-                                                               urlsplit(self.connection.service_url).netloc), kept=True)
+                raise SyncFailed(
+                    diagnostics.sync.foreign_link(
+                        self.connection.entity,
+                        urlsplit(url).netloc or "no host",
+                        urlsplit(self.connection.service_url).netloc,
+                    ),
+                    kept=True,
+                )
             outbound.check_url(url, self.policy)
         except outbound.DisallowedURL as refused:
-            raise SyncFailed(diagnostics.sync.unreadable_link(
-                self.connection.entity, refused.message, urlsplit(self.connection.service_url).netloc), kept=True) from None
+            raise SyncFailed(
+                diagnostics.sync.unreadable_link(
+                    self.connection.entity, refused.message, urlsplit(self.connection.service_url).netloc
+                ),
+                kept=True,
+            ) from None
 
     def prefetch(self, url: str, headers: dict[str, str]) -> None:
         """Start downloading the next page while this one is stored: only a link that passes our own
@@ -367,8 +417,9 @@ def _latest_delta_link(reader: _Reader, base: str, select: str) -> str:
     return link if isinstance(link, str) else ""
 
 
-def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | None,
-           headers: dict[str, str]) -> Iterator[dict[str, Any]]:
+def _pages(
+    reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | None, headers: dict[str, str]
+) -> Iterator[dict[str, Any]]:
     """Each page's body, following ``@odata.nextLink`` as-is; counts pages and bytes on the run."""
     next_url: str | None = url
     reported = 0.0
@@ -377,7 +428,8 @@ def _pages(reader: _Reader, run: SyncRun, url: str, params: dict[str, str] | Non
         response = reader.get(next_url, params=params, headers=headers)
         if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:  # _text: not JSON
             if run.mode == SyncRun.Mode.DELTA and (
-                    response.status == 410 or response.error_code in ("syncStateNotFound", "resyncRequired")):
+                response.status == 410 or response.error_code in ("syncStateNotFound", "resyncRequired")
+            ):
                 raise DeltaExpired()
             raise reader.refuse(response)
         body = response.body
@@ -448,8 +500,9 @@ def _delta_run(reader: _Reader, run: SyncRun, previous: SyncRun) -> dict[str, di
 def _progress(job_id: str | None, run: SyncRun) -> None:
     pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
     total = f" of {run.total}" if run.total else ""
-    run.message = (f"{pages} of changes read…" if run.mode == SyncRun.Mode.DELTA
-                   else f"{pages}, {run.rows} rows{total} so far…")
+    run.message = (
+        f"{pages} of changes read…" if run.mode == SyncRun.Mode.DELTA else f"{pages}, {run.rows} rows{total} so far…"
+    )
     _set(run, pages=run.pages, rows=run.rows, bytes=run.bytes, heartbeat_at=timezone.now(), message=run.message)
     reset_queries()  # with DEBUG on, Django keeps every query's text (each page's INSERT) until a request ends
     if job_id:
@@ -464,8 +517,15 @@ def _set(run: SyncRun, **fields: Any) -> None:
 
 # -- finishing ------------------------------------------------------------------------------------
 
-def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, reader: _Reader, user: Any,
-             changes: dict[str, dict[str, Any] | None] | None) -> dict[str, Any]:
+
+def _succeed(
+    connection: Connection,
+    run: SyncRun,
+    previous: SyncRun | None,
+    reader: _Reader,
+    user: Any,
+    changes: dict[str, dict[str, Any] | None] | None,
+) -> dict[str, Any]:
     """Publish the run (one transaction) and say so; a cancelled run raises ``NotPublished``."""
     pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
     fields = {"pages": run.pages, "bytes": run.bytes, "delta_link": run.delta_link, "mode": run.mode}
@@ -479,24 +539,34 @@ def _succeed(connection: Connection, run: SyncRun, previous: SyncRun | None, rea
         counts = {"added": published.added, "changed": published.changed, "removed": published.removed}
     _set(run, message=f"Read {rows} rows in {pages}.")
     reader.session.succeeded()
-    compared = (f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else "")
-    audit.record(user, connection, audit.Action.SYNCED,
-                 detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}{_by(run)}")
+    compared = f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else ""
+    audit.record(
+        user,
+        connection,
+        audit.Action.SYNCED,
+        detail=f"{run.entity}: succeeded, {rows} rows ({run.get_mode_display().lower()}){compared}{_by(run)}",
+    )
     alerts.observe(connection, alerts.SYNC, ok=True)
     return {"ok": True, "run_id": str(run.pk), "rows": rows, "pages": run.pages, "mode": run.mode, **counts}
 
 
-def _fail(run: SyncRun, job_id: str | uuid.UUID | None, diagnosis: diagnostics.Diagnosis, user: Any,
-          kept: bool = False) -> dict[str, Any]:
+def _fail(
+    run: SyncRun, job_id: str | uuid.UUID | None, diagnosis: diagnostics.Diagnosis, user: Any, kept: bool = False
+) -> dict[str, Any]:
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
     error = {**diagnosis.to_dict(), "kept": kept}
     result = {"ok": False, "run_id": str(run.pk), "rows": run.rows, "pages": run.pages, "diagnosis": error}
     # The worker that ran it has the last word: failed, whatever the run's status says by now.
-    syncstore.end_run(run, SyncRun.Status.FAILED, diagnosis.title, error=error, job_id=job_id, job_result=result,
-                      only_active=False)
+    syncstore.end_run(
+        run, SyncRun.Status.FAILED, diagnosis.title, error=error, job_id=job_id, job_result=result, only_active=False
+    )
     connection = run.connection
-    audit.record(user, connection, audit.Action.SYNCED,
-                 detail=f"{run.entity}: failed after {run.pages} pages{_by(run)}: {diagnosis.title}")
+    audit.record(
+        user,
+        connection,
+        audit.Action.SYNCED,
+        detail=f"{run.entity}: failed after {run.pages} pages{_by(run)}: {diagnosis.title}",
+    )
     alerts.observe(connection, alerts.SYNC, ok=False, detail=diagnosis.title)
     return result
 
@@ -521,6 +591,7 @@ def _stopped(run: SyncRun) -> dict[str, Any]:
 
 # -- comparing ------------------------------------------------------------------------------------
 
+
 def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
     """Added and changed versions of ``run``, and the removed ones, by the run's sequence number."""
     return syncstore.change_querysets(run)
@@ -528,9 +599,9 @@ def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str                      # added, changed, removed
+    kind: str  # added, changed, removed
     key: str
-    data: dict[str, Any]           # the record now (or, when removed, as it was)
+    data: dict[str, Any]  # the record now (or, when removed, as it was)
     fields: tuple[tuple[str, Any, Any], ...] = ()  # changed: (field, before, after)
 
     @property
@@ -545,7 +616,7 @@ def changes(run: SyncRun, kind: str, offset: int = 0, limit: int = 50) -> list[C
     """One page of ``kind`` changes of ``run`` against the snapshot before it (two queries)."""
     if not run.compared:
         return []
-    rows = list(change_querysets(run)[kind].order_by("key")[offset:offset + limit])
+    rows = list(change_querysets(run)[kind].order_by("key")[offset : offset + limit])
     if kind != "changed":
         return [Change(kind, r.key, r.data) for r in rows]
     before = syncstore.versions_before(run, [r.key for r in rows])

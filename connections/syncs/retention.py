@@ -7,6 +7,7 @@ neither in its snapshot (``valid_from <= seq < valid_to``) nor as the "before" o
 changed — is deleted, with what pruned runs had staged.
 Rows are deleted in batches so a large stream does not hold one long transaction.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -21,8 +22,11 @@ BATCH = 5000
 def runs_to_prune(keep: int) -> list[SyncRun]:
     finished = SyncRun.objects.exclude(status__in=SyncRun.ACTIVE)
     bases = set(
-        finished.filter(status=SyncRun.Status.SUCCEEDED).order_by().values("connection_id", "stream_id")
-        .annotate(newest=Max("created_at")).values_list("connection_id", "stream_id", "newest")
+        finished.filter(status=SyncRun.Status.SUCCEEDED)
+        .order_by()
+        .values("connection_id", "stream_id")
+        .annotate(newest=Max("created_at"))
+        .values_list("connection_id", "stream_id", "newest")
     )
     doomed: list[SyncRun] = []
     for connection_id in finished.order_by().values_list("connection_id", flat=True).distinct():
@@ -39,11 +43,14 @@ def unseen_versions(stream_id: int) -> models.QuerySet[SyncVersion]:
     versions = SyncVersion.objects.filter(stream_id=stream_id)
     # A version that was replaced (not removed: a tombstone holds those) is also kept for the run that
     # replaced it: that run's change set shows it as "before".
-    successor = SyncVersion.objects.filter(stream_id=stream_id, key=models.OuterRef("key"),
-                                           valid_from=models.OuterRef("valid_to"), removed=False)
-    ended = versions.filter(valid_to__isnull=False).exclude(
-        models.Exists(published.filter(seq__lt=models.OuterRef("valid_to")))).exclude(
-        models.Exists(published.filter(seq=models.OuterRef("valid_to"))) & models.Exists(successor))
+    successor = SyncVersion.objects.filter(
+        stream_id=stream_id, key=models.OuterRef("key"), valid_from=models.OuterRef("valid_to"), removed=False
+    )
+    ended = (
+        versions.filter(valid_to__isnull=False)
+        .exclude(models.Exists(published.filter(seq__lt=models.OuterRef("valid_to"))))
+        .exclude(models.Exists(published.filter(seq=models.OuterRef("valid_to"))) & models.Exists(successor))
+    )
     current = versions.filter(valid_to__isnull=True).exclude(models.Exists(published))
     return ended | current
 

@@ -1,5 +1,6 @@
 """The sync schedule form on the detail page: off, every N minutes or hours, or a cron expression
 in a time zone. Validation is ``schedules.save``'s; this only turns fields into its arguments."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -10,29 +11,36 @@ from django.forms.renderers import BaseRenderer
 from django.utils.choices import BaseChoiceIterator
 from django.utils.safestring import SafeString
 
-from connections.syncs import schedules
 from connections.models import SyncSchedule
+from connections.syncs import schedules
 
 _RENDERED: dict[tuple, SafeString] = {}
 
 
-class RenderedOnce:
+class RenderedOnce(forms.Widget):
     """Widget mixin: a widget's HTML depends only on its class, name, value, attributes and choices, so
     each combination is rendered once and then reused. Django renders every widget and every option
     through templates on each page: the ~600 time zones alone cost more than the rest of the
     connection page, the other four fields about a tenth of it."""
 
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None,
-               renderer: BaseRenderer | None = None) -> SafeString:
-        shown = self.format_value(value)  # type: ignore[attr-defined]
-        key = (type(self), name, tuple(shown) if isinstance(shown, list) else shown,
-               tuple(sorted(self.build_attrs(self.attrs, attrs).items())),  # type: ignore[attr-defined]
-               tuple(getattr(self, "choices", ())), self.is_required, renderer)  # type: ignore[attr-defined]
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: BaseRenderer | None = None
+    ) -> SafeString:
+        shown = self.format_value(value)
+        key = (
+            type(self),
+            name,
+            tuple(shown) if isinstance(shown, list) else shown,
+            tuple(sorted(self.build_attrs(self.attrs, attrs).items())),
+            tuple(getattr(self, "choices", ())),
+            self.is_required,
+            renderer,
+        )
         html = _RENDERED.get(key)
         if html is None:
             if len(_RENDERED) >= 256:  # typed values (every, cron) make new keys: stay bounded
                 _RENDERED.clear()
-            html = _RENDERED[key] = super().render(name, value, attrs, renderer)  # type: ignore[misc]
+            html = _RENDERED[key] = super().render(name, value, attrs, renderer)
         return html
 
 
@@ -69,21 +77,37 @@ MODES = [("off", "Off (started by hand only)"), ("interval", "Every …"), ("cro
 
 class SyncScheduleForm(forms.Form):
     mode = forms.ChoiceField(choices=MODES, widget=_RadioSelect, initial="off")
-    every = forms.IntegerField(min_value=1, max_value=schedules.MAX_EVERY["minutes"], initial=60, required=False,
-                               widget=_NumberInput)
-    unit = forms.ChoiceField(choices=[("minutes", "minutes"), ("hours", "hours")], initial="minutes", required=False,
-                             widget=_Select)
-    cron = forms.CharField(max_length=100, required=False, label="Cron expression", widget=_TextInput,
-                           help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5")
-    time_zone = forms.ChoiceField(label="Time zone", initial="UTC", required=False, widget=_Select,
-                                  choices=_TimeZones(),
-                                  help_text="Cron times are read in this zone; the next run is shown in it.")
+    every = forms.IntegerField(
+        min_value=1, max_value=schedules.MAX_EVERY["minutes"], initial=60, required=False, widget=_NumberInput
+    )
+    unit = forms.ChoiceField(
+        choices=[("minutes", "minutes"), ("hours", "hours")], initial="minutes", required=False, widget=_Select
+    )
+    cron = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Cron expression",
+        widget=_TextInput,
+        help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5",
+    )
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        initial="UTC",
+        required=False,
+        widget=_Select,
+        choices=_TimeZones(),
+        help_text="Cron times are read in this zone; the next run is shown in it.",
+    )
 
     def __init__(self, *args: Any, schedule: SyncSchedule | None = None, **kwargs: Any) -> None:
         if schedule is not None and not kwargs.get("data") and not args:
-            kwargs["initial"] = {"mode": schedule.kind if schedule.enabled else "off", "every": schedule.every,
-                                 "unit": schedule.unit if schedule.unit != "seconds" else "minutes",
-                                 "cron": schedule.cron, "time_zone": schedule.timezone}
+            kwargs["initial"] = {
+                "mode": schedule.kind if schedule.enabled else "off",
+                "every": schedule.every,
+                "unit": schedule.unit if schedule.unit != "seconds" else "minutes",
+                "cron": schedule.cron,
+                "time_zone": schedule.timezone,
+            }
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
@@ -106,9 +130,24 @@ class SyncScheduleForm(forms.Form):
         if data["mode"] == "off":
             schedule = SyncSchedule.objects.filter(connection=connection).first()
             if schedule is not None and schedule.enabled:
-                return schedules.save(connection, kind=schedule.kind, every=schedule.every, unit=schedule.unit,
-                                      cron=schedule.cron, time_zone=schedule.timezone, enabled=False, user=user)
+                return schedules.save(
+                    connection,
+                    kind=schedule.kind,
+                    every=schedule.every,
+                    unit=schedule.unit,
+                    cron=schedule.cron,
+                    time_zone=schedule.timezone,
+                    enabled=False,
+                    user=user,
+                )
             return schedule
-        return schedules.save(connection, kind=data["mode"], every=data.get("every") or 60,
-                              unit=data.get("unit") or "minutes", cron=data.get("cron") or "",
-                              time_zone=data["time_zone"], enabled=True, user=user)
+        return schedules.save(
+            connection,
+            kind=data["mode"],
+            every=data.get("every") or 60,
+            unit=data.get("unit") or "minutes",
+            cron=data.get("cron") or "",
+            time_zone=data["time_zone"],
+            enabled=True,
+            user=user,
+        )

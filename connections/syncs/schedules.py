@@ -4,6 +4,7 @@ what the operator chose, its ``PeriodicTask`` is what beat reads. Beat only queu
 ``connections.scheduled_sync``; that task starts a sync the same way Sync now does, so a run
 already queued or running is never started twice (the database's one-active-run constraint).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,14 @@ def check_cron(expression: str) -> list[str]:
 
     fields = expression.split()
     if len(fields) != 5:
-        raise ScheduleError("A cron expression has five fields: minute, hour, day of month, month, day of week "
-                            "(e.g. 30 6 * * 1-5).")
-    for value, (name, top, bottom) in zip(fields, [("minute", 60, 0), ("hour", 24, 0), ("day of month", 31, 1),
-                                                  ("month", 12, 1), ("day of week", 7, 0)], strict=True):
+        raise ScheduleError(
+            "A cron expression has five fields: minute, hour, day of month, month, day of week (e.g. 30 6 * * 1-5)."
+        )
+    for value, (name, top, bottom) in zip(
+        fields,
+        [("minute", 60, 0), ("hour", 24, 0), ("day of month", 31, 1), ("month", 12, 1), ("day of week", 7, 0)],
+        strict=True,
+    ):
         try:
             crontab_parser(top, bottom).parse(value)
         except (ParseException, ValueError, IndexError):
@@ -50,8 +55,17 @@ def check_cron(expression: str) -> list[str]:
     return fields
 
 
-def save(connection: Connection, *, kind: str, every: int = 60, unit: str = "minutes", cron: str = "",
-         time_zone: str = "UTC", enabled: bool = True, user: Any = None) -> SyncSchedule:
+def save(
+    connection: Connection,
+    *,
+    kind: str,
+    every: int = 60,
+    unit: str = "minutes",
+    cron: str = "",
+    time_zone: str = "UTC",
+    enabled: bool = True,
+    user: Any = None,
+) -> SyncSchedule:
     """Create or change the connection's schedule and its PeriodicTask, in one transaction."""
     if time_zone not in time_zones():
         raise ScheduleError(f"“{time_zone}” is not a time zone name (e.g. Europe/Berlin, UTC).")
@@ -71,8 +85,13 @@ def save(connection: Connection, *, kind: str, every: int = 60, unit: str = "min
         schedule.periodic_task = _periodic_task(connection, schedule)
         schedule.save()
     state = "on" if enabled else "paused"
-    audit.record(user, connection, audit.Action.EDITED, fields=["sync schedule"],
-                 detail=f"sync schedule {state}: {schedule.describe()}" + (f" (was {before})" if before else ""))
+    audit.record(
+        user,
+        connection,
+        audit.Action.EDITED,
+        fields=["sync schedule"],
+        detail=f"sync schedule {state}: {schedule.describe()}" + (f" (was {before})" if before else ""),
+    )
     return schedule
 
 
@@ -83,14 +102,19 @@ def _periodic_task(connection: Connection, schedule: SyncSchedule) -> PeriodicTa
     else:
         minute, hour, day_of_month, month, day_of_week = schedule.cron.split()
         crontab, _ = CrontabSchedule.objects.get_or_create(
-            minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month, day_of_week=day_of_week,
-            timezone=zoneinfo.ZoneInfo(schedule.timezone))
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month,
+            day_of_week=day_of_week,
+            timezone=zoneinfo.ZoneInfo(schedule.timezone),
+        )
     task = schedule.periodic_task or PeriodicTask(name=f"sync of connection {connection.pk}", task=TASK)
     task.interval, task.crontab = interval, crontab
     task.args = json.dumps([str(connection.pk)])
     task.enabled, task.expire_seconds = schedule.enabled, EXPIRES
     task.description = f"Sync of {connection.name} ({connection.team})"[:200]
-    task.last_run_at = None   # a changed schedule counts from now, not from its last fire
+    task.last_run_at = None  # a changed schedule counts from now, not from its last fire
     task.save()
     return task
 

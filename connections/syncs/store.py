@@ -14,25 +14,27 @@ with ``valid_from <= seq < valid_to``. A running run never touches them:
 A run that fails, is cancelled or whose worker dies is never published: its staged rows are
 dropped (``end_run``) and no snapshot, change set or export sees anything of it.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import re
 import uuid
-from datetime import timedelta
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from django.db import connection as db, models, transaction
+from django.db import connection as db
+from django.db import models, transaction
 from django.utils import timezone
 
-from connections.library import audit
 from connections.jobs import queue as background
-from microsoft import diagnoses as diagnostics
+from connections.library import audit
 from connections.models import Connection, SyncRun, SyncStage, SyncStream, SyncVersion
+from microsoft import diagnoses as diagnostics
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,13 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=10)
 QUEUED_STALE_AFTER = timedelta(hours=2)
 
-SQLITE_BATCH = 500      # rows per executemany on SQLite
-KEY_BATCH = 500         # keys per ``IN (…)`` lookup
-KEY_MAX = 400           # SyncVersion.key's length
+SQLITE_BATCH = 500  # rows per executemany on SQLite
+KEY_BATCH = 500  # keys per ``IN (…)`` lookup
+KEY_MAX = 400  # SyncVersion.key's length
 
 
 # -- items ----------------------------------------------------------------------------------------
+
 
 def clean(item: dict[str, Any]) -> dict[str, Any]:
     """The item without OData annotations (``@odata.type``, ``@removed``, ``members@delta``…)."""
@@ -72,6 +75,7 @@ def key_of(item: dict[str, Any], key_name: str, text: bytes) -> str:
 
 
 # -- staging (full runs) --------------------------------------------------------------------------
+
 
 def _copy_field(value: bytes) -> bytes:
     """A value in COPY's text format: backslash, tab, newline and carriage return escaped."""
@@ -115,10 +119,18 @@ class Stager:
             if self.postgres:
                 # orjson never writes a raw tab, newline or carriage return: only its backslashes need
                 # doubling for COPY's text format (and keys get the full escaping).
-                buffer = b"".join([b"%s\t%s\t%s\t%s\n" % (
-                    run_id, key.encode() if _PLAIN_KEY(key) else _copy_field(key.encode()),
-                    digest.encode(), text.replace(b"\\", b"\\\\") if b"\\" in text else text)
-                    for key, digest, text in rows])
+                buffer = b"".join(
+                    [
+                        b"%s\t%s\t%s\t%s\n"
+                        % (
+                            run_id,
+                            key.encode() if _PLAIN_KEY(key) else _copy_field(key.encode()),
+                            digest.encode(),
+                            text.replace(b"\\", b"\\\\") if b"\\" in text else text,
+                        )
+                        for key, digest, text in rows
+                    ]
+                )
                 with transaction.atomic():
                     # Staged rows are disposable (a crash drops the run anyway): no waiting for the disk.
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -128,8 +140,13 @@ class Stager:
                 run_hex = _uuid(self.run.pk)
                 sql = f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES (%s, %s, %s, %s)'
                 for start in range(0, len(rows), SQLITE_BATCH):
-                    cursor.executemany(sql, [(run_hex, key, digest, text.decode())
-                                             for key, digest, text in rows[start:start + SQLITE_BATCH]])
+                    cursor.executemany(
+                        sql,
+                        [
+                            (run_hex, key, digest, text.decode())
+                            for key, digest, text in rows[start : start + SQLITE_BATCH]
+                        ],
+                    )
 
 
 def discard(run: SyncRun) -> int:
@@ -138,6 +155,7 @@ def discard(run: SyncRun) -> int:
 
 
 # -- publishing -----------------------------------------------------------------------------------
+
 
 def _uuid(value: Any) -> Any:
     """A UUID as raw SQL takes it: native on PostgreSQL, 32 hex digits on SQLite (as Django stores it)."""
@@ -150,7 +168,7 @@ class Counts:
     added: int
     changed: int
     removed: int
-    rows: int          # items in the published snapshot
+    rows: int  # items in the published snapshot
 
 
 class NotPublished(Exception):
@@ -176,8 +194,11 @@ def _current(run: SyncRun) -> models.QuerySet[SyncVersion]:
 def _changed_count(run: SyncRun, seq: int) -> int:
     """Versions that began at ``seq`` replacing one that ended there: the changed items."""
     ended = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=seq, removed=False, key=models.OuterRef("key"))
-    return SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=seq, removed=False).filter(
-        models.Exists(ended)).count()
+    return (
+        SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=seq, removed=False)
+        .filter(models.Exists(ended))
+        .count()
+    )
 
 
 def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Counts:
@@ -200,13 +221,15 @@ def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Coun
                 f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND NOT removed '
                 f'AND NOT EXISTS (SELECT 1 FROM "{stage}" s WHERE s.run_id = %s '
                 f'AND s."key" = "{version}"."key" AND s.digest = "{version}".digest)',
-                [seq, stream_id, run_id])
+                [seq, stream_id, run_id],
+            )
             ended = cursor.rowcount
             # …so do the tombstones of removed items that are back…
             cursor.execute(
                 f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND removed '
                 f'AND EXISTS (SELECT 1 FROM "{stage}" s WHERE s.run_id = %s AND s."key" = "{version}"."key")',
-                [seq, stream_id, run_id])
+                [seq, stream_id, run_id],
+            )
             # …the staged items without a current version begin here (added, changed or back). An
             # item Graph listed twice (it changed while the run paged) counts once, as last read…
             cursor.execute(
@@ -216,15 +239,17 @@ def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Coun
                 f'AND later."key" = s."key" AND later.id > s.id) '
                 f'AND NOT EXISTS (SELECT 1 FROM "{version}" v WHERE v.stream_id = %s '
                 f'AND v."key" = s."key" AND v.valid_to IS NULL)',
-                [stream_id, seq, run_id, stream_id])
+                [stream_id, seq, run_id, stream_id],
+            )
             began = cursor.rowcount
             # …and each item that ended without coming back gets a tombstone (its last data).
             cursor.execute(
                 f'INSERT INTO "{version}" (stream_id, "key", valid_from, valid_to, digest, data, removed) '
                 f'SELECT stream_id, "key", %s, NULL, digest, data, TRUE FROM "{version}" v '
-                f'WHERE v.stream_id = %s AND v.valid_to = %s AND NOT v.removed AND NOT EXISTS ('
+                f"WHERE v.stream_id = %s AND v.valid_to = %s AND NOT v.removed AND NOT EXISTS ("
                 f'SELECT 1 FROM "{version}" n WHERE n.stream_id = %s AND n."key" = v."key" AND n.valid_from = %s)',
-                [seq, stream_id, seq, stream_id, seq])
+                [seq, stream_id, seq, stream_id, seq],
+            )
             removed = cursor.rowcount
         changed = _changed_count(run, seq) if ended and began else 0
         added = began - changed
@@ -235,8 +260,7 @@ def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Coun
     return counts
 
 
-def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previous_rows: int,
-                  **fields: Any) -> Counts:
+def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previous_rows: int, **fields: Any) -> Counts:
     """Apply a delta run's ``changes`` (key → changed properties, None: removed) to the current
     snapshot and mark the run succeeded — one transaction, writing only what really changed."""
     with transaction.atomic():
@@ -247,9 +271,10 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
         added = changed = removed = 0
         keys = list(changes)
         for start in range(0, len(keys), KEY_BATCH):
-            batch = keys[start:start + KEY_BATCH]
-            current = {v.key: v for v in _current(run).filter(key__in=batch).only("id", "key", "digest", "data",
-                                                                                   "removed")}
+            batch = keys[start : start + KEY_BATCH]
+            current = {
+                v.key: v for v in _current(run).filter(key__in=batch).only("id", "key", "digest", "data", "removed")
+            }
             for key in batch:
                 change, old = changes[key], current.get(key)
                 if old is not None and old.removed:  # a tombstone: the item was removed before
@@ -260,8 +285,16 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
                 if change is None:
                     if old is not None:
                         ends.append(old.id)
-                        begins.append(SyncVersion(stream_id=run.stream_id, key=key, valid_from=seq, digest=old.digest,
-                                                  data=old.data, removed=True))
+                        begins.append(
+                            SyncVersion(
+                                stream_id=run.stream_id,
+                                key=key,
+                                valid_from=seq,
+                                digest=old.digest,
+                                data=old.data,
+                                removed=True,
+                            )
+                        )
                         removed += 1
                     continue
                 data = {**old.data, **change} if old is not None else change
@@ -274,10 +307,17 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
                     changed += 1
                 else:
                     added += 1
-                begins.append(SyncVersion(stream_id=run.stream_id, key=key[:KEY_MAX],
-                                          valid_from=seq, digest=new_digest, data=orjson.loads(text)))
+                begins.append(
+                    SyncVersion(
+                        stream_id=run.stream_id,
+                        key=key[:KEY_MAX],
+                        valid_from=seq,
+                        digest=new_digest,
+                        data=orjson.loads(text),
+                    )
+                )
         for start in range(0, len(ends), KEY_BATCH):
-            SyncVersion.objects.filter(pk__in=ends[start:start + KEY_BATCH]).update(valid_to=seq)
+            SyncVersion.objects.filter(pk__in=ends[start : start + KEY_BATCH]).update(valid_to=seq)
         SyncVersion.objects.bulk_create(begins, batch_size=KEY_BATCH)
         counts = Counts(added, changed, removed, previous_rows + added - removed)
         _mark_succeeded(run, seq, counts, fields)
@@ -286,8 +326,15 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
 
 def _mark_succeeded(run: SyncRun, seq: int, counts: Counts, fields: dict[str, Any]) -> None:
     now = timezone.now()
-    values = {"status": SyncRun.Status.SUCCEEDED, "seq": seq, "finished_at": now, "heartbeat_at": now,
-              "rows": counts.rows, "error": {}, **fields}
+    values = {
+        "status": SyncRun.Status.SUCCEEDED,
+        "seq": seq,
+        "finished_at": now,
+        "heartbeat_at": now,
+        "rows": counts.rows,
+        "error": {},
+        **fields,
+    }
     if run.previous_id is not None:
         values.update(added=counts.added, changed=counts.changed, removed=counts.removed)
     SyncRun.objects.filter(pk=run.pk).update(**values)
@@ -297,8 +344,17 @@ def _mark_succeeded(run: SyncRun, seq: int, counts: Counts, fields: dict[str, An
 
 # -- stopping -------------------------------------------------------------------------------------
 
-def end_run(run: SyncRun, status: str, message: str, *, error: dict[str, Any] | None = None,
-            job_id: object | None = None, job_result: dict[str, Any] | None = None, only_active: bool = True) -> bool:
+
+def end_run(
+    run: SyncRun,
+    status: str,
+    message: str,
+    *,
+    error: dict[str, Any] | None = None,
+    job_id: object | None = None,
+    job_result: dict[str, Any] | None = None,
+    only_active: bool = True,
+) -> bool:
     """End ``run`` without publishing it — failed, cancelled or interrupted — and fail its job with
     it, in one transaction: the one place a run stops short. The run says ``message`` (and
     ``error``, its diagnosis), what it staged is dropped and its rows figure is zeroed (nothing of
@@ -312,8 +368,10 @@ def end_run(run: SyncRun, status: str, message: str, *, error: dict[str, Any] | 
         runs = SyncRun.objects.filter(pk=run.pk)
         if only_active:
             runs = runs.filter(status__in=SyncRun.ACTIVE)
-        ended = runs.update(status=status, finished_at=now, message=message, error=error or {},
-                            rows=0) > 0 or not only_active  # rows: no partial figure that looks like data
+        ended = (
+            runs.update(status=status, finished_at=now, message=message, error=error or {}, rows=0) > 0
+            or not only_active
+        )  # rows: no partial figure that looks like data
         if ended:
             SyncStage.objects.filter(run_id=run.pk).delete()
             if job_id:
@@ -330,14 +388,16 @@ def interrupt_run(run: SyncRun, message: str) -> bool:
     harmless on a finished run (returns False then).
     The next run starts from the last published snapshot, exactly as if this one never happened."""
     diagnosis = diagnostics.sync.interrupted(message, run.heartbeat_at or run.created_at, run.pages)
-    if not end_run(run, SyncRun.Status.INTERRUPTED, message, error={**diagnosis.to_dict(), "kept": False},
-                   job_id=run.job_id):
+    if not end_run(
+        run, SyncRun.Status.INTERRUPTED, message, error={**diagnosis.to_dict(), "kept": False}, job_id=run.job_id
+    ):
         return False
     audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}"[:500])
     return True
 
 
 # -- reading --------------------------------------------------------------------------------------
+
 
 def snapshot(run: SyncRun) -> models.QuerySet[SyncVersion]:
     """Every item of ``run`` as published (nothing for a run that was never published)."""
@@ -355,18 +415,20 @@ def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
     if run.seq is None:
         none = SyncVersion.objects.none()
         return {"added": none, "changed": none, "removed": none}
-    began = SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=run.seq)   # the run's change set
-    replaced = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=run.seq, removed=False,
-                                          key=models.OuterRef("key"))
+    began = SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=run.seq)  # the run's change set
+    replaced = SyncVersion.objects.filter(
+        stream_id=run.stream_id, valid_to=run.seq, removed=False, key=models.OuterRef("key")
+    )
     return {
         "added": began.filter(removed=False).exclude(models.Exists(replaced)),
         "changed": began.filter(removed=False).filter(models.Exists(replaced)),
-        "removed": began.filter(removed=True),    # tombstones, holding the item as it last was
+        "removed": began.filter(removed=True),  # tombstones, holding the item as it last was
     }
 
 
 def versions_before(run: SyncRun, keys: list[str]) -> dict[str, dict[str, Any]]:
     """The data of ``keys`` as they were before ``run`` changed them."""
-    rows = SyncVersion.objects.filter(stream_id=run.stream_id, valid_to=run.seq, removed=False,
-                                      key__in=keys).values_list("key", "data")
+    rows = SyncVersion.objects.filter(
+        stream_id=run.stream_id, valid_to=run.seq, removed=False, key__in=keys
+    ).values_list("key", "data")
     return dict(rows)

@@ -5,6 +5,7 @@ of the user's teams, and the same row as template markup (about 45 nodes, two fi
 per row) cost more than all of the list's queries together. What the row shows, and in which
 words, is what the template showed; keep the two in step when a column changes.
 """
+
 from __future__ import annotations
 
 import html
@@ -30,8 +31,11 @@ def _e(value: Any) -> str:
 def _token(c: Any) -> str:
     state = c.token_state
     if state == "valid":
-        until = (f" <small>until {date_filter(template_localtime(c.token_expires_at), 'H:i')} UTC</small>"
-                 if c.token_expires_at else "")
+        until = (
+            f" <small>until {date_filter(template_localtime(c.token_expires_at), 'H:i')} UTC</small>"
+            if c.token_expires_at
+            else ""
+        )
         return f'<span class="badge ok">valid</span>{until}'
     if state == "expired":
         return '<span class="badge warn">expired</span>'
@@ -51,8 +55,10 @@ def _last_sync(c: Any) -> str:
         if c.last_sync_rows is not None:
             said += f" <small>{_e(c.last_sync_rows)} rows</small>"
         if c.last_sync_added is not None:
-            said += (f' <small class="muted" title="added, changed, removed since the sync before">'
-                     f"+{_e(c.last_sync_added)} ~{_e(c.last_sync_changed)} &minus;{_e(c.last_sync_removed)}</small>")
+            said += (
+                f' <small class="muted" title="added, changed, removed since the sync before">'
+                f"+{_e(c.last_sync_added)} ~{_e(c.last_sync_changed)} &minus;{_e(c.last_sync_removed)}</small>"
+            )
         if c.last_sync_at:
             said += f' <br><small class="muted">{when(c.last_sync_at)}</small>'
     else:
@@ -68,8 +74,10 @@ def _credential(c: Any) -> str:
         return f'<span class="muted">{kind}</span><br> <span class="muted">expiry unknown</span>'
     badge = "bad" if e.level in ("expired", "1", "7") else "warn" if e.level == "30" else "ok"
     ends, source = e.ends_on.isoformat(), _e(e.source_words)
-    return (f'<span class="muted">{kind}</span><br> <span class="badge {badge}" title="{ends}, {source}">'
-            f'{_e(e.words)}</span> <br><small class="muted">{ends} · {source}</small>')
+    return (
+        f'<span class="muted">{kind}</span><br> <span class="badge {badge}" title="{ends}, {source}">'
+        f'{_e(e.words)}</span> <br><small class="muted">{ends} · {source}</small>'
+    )
 
 
 def _problems(c: Any) -> str:
@@ -77,8 +85,10 @@ def _problems(c: Any) -> str:
     if not found:
         return '<span class="badge ok">none</span>'
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    return (f'<span class="badge bad" title="{_e(" ".join(found))}">{len(found)} problem{pluralize(len(found))}</span>'
-            f" <br><small>{_e(found[0])}{more}</small>")
+    return (
+        f'<span class="badge bad" title="{_e(" ".join(found))}">{len(found)} problem{pluralize(len(found))}</span>'
+        f" <br><small>{_e(found[0])}{more}</small>"
+    )
 
 
 @register.simple_tag
@@ -96,4 +106,5 @@ def connection_row(c: Any) -> SafeString:
         f"      <td>{_last_sync(c)}</td>\n"
         f"      <td>{_credential(c)}</td>\n"
         f"      <td>{_problems(c)}</td>\n"
-        "    </tr>")
+        "    </tr>"
+    )

@@ -1,4 +1,5 @@
 """Template tags for the permission pages: the over-privilege note and a declined consent's outcome."""
+
 from __future__ import annotations
 
 from typing import Any

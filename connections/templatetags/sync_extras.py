@@ -1,11 +1,13 @@
 """Template helpers for the syncs panel and pages."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from django import template
 
-from connections.syncs import charts, engine as sync
+from connections.syncs import charts
+from connections.syncs import engine as sync
 
 register = template.Library()
 
@@ -28,7 +30,7 @@ def recent_sync_runs(connection: Any) -> list[Any]:
 
 @register.filter
 def signed_changes(run: Any) -> str:
-    """"+1 ~2 −3" for a compared run, "" for a first run."""
+    """ "+1 ~2 −3" for a compared run, "" for a first run."""
     if not run.compared:
         return ""
     return f"+{run.added} ~{run.changed} \u2212{run.removed}"

@@ -1,4 +1,5 @@
 """Times as people read them: relative ("3 minutes ago", "in 2 hours"), the exact UTC time on hover."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ JUST_NOW = dt.timedelta(seconds=45)
 
 
 def relative(value: dt.datetime, now: dt.datetime | None = None) -> str:
-    """"just now", "5 minutes ago", "in 2 hours" (one unit, as a glance needs)."""
+    """ "just now", "5 minutes ago", "in 2 hours" (one unit, as a glance needs)."""
     now = now or timezone.now()
     if abs(now - value) < JUST_NOW:
         return "just now"
@@ -33,5 +34,9 @@ def when(value: Any) -> SafeString | str:
     if timezone.is_naive(value):
         value = timezone.make_aware(value, dt.timezone.utc)
     exact = value.astimezone(dt.timezone.utc)
-    return format_html('<time datetime="{}" title="{}">{}</time>', exact.isoformat(timespec="seconds"),
-                       f"{exact:%Y-%m-%d %H:%M:%S} UTC", relative(value))
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        exact.isoformat(timespec="seconds"),
+        f"{exact:%Y-%m-%d %H:%M:%S} UTC",
+        relative(value),
+    )

@@ -1,4 +1,5 @@
 """Template helpers for the token and job fragments."""
+
 from __future__ import annotations
 
 import datetime
@@ -7,8 +8,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from connections.tokens import fetch as tokens
 from connections.jobs import kinds
+from connections.tokens import fetch as tokens
 
 register = template.Library()
 

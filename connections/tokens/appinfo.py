@@ -4,6 +4,7 @@ Both reads need the app to be allowed to read its own objects (Application.Read.
 Directory.Read.All); without that they return None (the credentials read says why) and the pages
 say so — never an error.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -11,18 +12,19 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from microsoft import catalogue, graphclient, outbound
 from connections.alerts import states as alerts
-from connections.credentials.expiry import CredentialsRead, record as record_credentials
-from connections.encryption.keys import UndecryptableSecret
+from connections.credentials.expiry import CredentialsRead
+from connections.credentials.expiry import record as record_credentials
 from connections.encryption.fields import plaintext
+from connections.encryption.keys import UndecryptableSecret
 from connections.models import Connection, ConnectionToken
 from connections.policy import outbound_policy
+from microsoft import catalogue, graphclient, outbound
 
 
 @dataclass(frozen=True)
 class AppFacts:
-    granted: frozenset[str] | None           # Graph application permissions with admin consent
+    granted: frozenset[str] | None  # Graph application permissions with admin consent
     secret_expires_on: datetime.date | None  # of the secret the profile holds, when recognisable
     credentials: CredentialsRead | None = None  # every secret and certificate of the app, or why not
 
@@ -36,7 +38,8 @@ def read_app_facts(connection: Connection, access_token: str, secret: str) -> Ap
 
 def _granted(connection: Connection, token: str, policy: outbound.OutboundPolicy) -> frozenset[str] | None:
     url = graphclient.collection_url(
-        connection.service_url, f"servicePrincipals(appId='{connection.client_id}')/appRoleAssignments")
+        connection.service_url, f"servicePrincipals(appId='{connection.client_id}')/appRoleAssignments"
+    )
     try:
         response = graphclient.get(url, token, policy=policy)
     except outbound.OutboundError:
@@ -52,15 +55,17 @@ def read_credentials(connection: Connection, token: str, policy: outbound.Outbou
     (https://learn.microsoft.com/graph/api/application-get)."""
     url = graphclient.collection_url(connection.service_url, f"applications(appId='{connection.client_id}')")
     try:
-        response = graphclient.get(url, token, policy=policy,
-                                   params={"$select": "passwordCredentials,keyCredentials"})
+        response = graphclient.get(url, token, policy=policy, params={"$select": "passwordCredentials,keyCredentials"})
     except outbound.OutboundError as error:
         return CredentialsRead(problem=f"Graph could not be reached: {error.message}")
     if response.status in (401, 403):
-        return CredentialsRead(problem=(
-            "The app may not read its own registration: grant it the "
-            "application permission Application.Read.All (or Application.ReadWrite.OwnedBy and add the app "
-            "as an owner of itself), then re-fetch the token."))
+        return CredentialsRead(
+            problem=(
+                "The app may not read its own registration: grant it the "
+                "application permission Application.Read.All (or Application.ReadWrite.OwnedBy and add the app "
+                "as an owner of itself), then re-fetch the token."
+            )
+        )
     if response.status == 404:
         return CredentialsRead(problem="Graph did not find this app registration in the tenant.")
     if not response.ok or not isinstance(response.body, dict):

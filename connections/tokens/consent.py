@@ -9,6 +9,7 @@ https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant
 The returned ``tenant`` is shown, never trusted for anything (Microsoft's docs say so).
 A pending consent works once, for ten minutes, in the session that started it.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from microsoft import diagnoses as diagnostics, outbound, tokenclient
-from connections.tokens import fetch as tokens
 from connections.models import Connection
 from connections.policy import outbound_policy
+from connections.tokens import fetch as tokens
+from microsoft import diagnoses as diagnostics
+from microsoft import outbound, tokenclient
 
 SESSION_KEY = "graphconn_consent_pending"
 OUTCOME_KEY = "graphconn_consent_outcome"
@@ -45,9 +47,12 @@ class Return:
     def of(cls, params: dict[str, str]) -> Return:
         error = params.get("error", "").strip()
         tenant = params.get("tenant", "").strip()
-        return cls(granted=params.get("admin_consent", "").lower() == "true" and not error,
-                   tenant=tenant if TENANT_PATTERN.match(tenant) else "",
-                   error=error[:100], description=params.get("error_description", "")[:500])
+        return cls(
+            granted=params.get("admin_consent", "").lower() == "true" and not error,
+            tenant=tenant if TENANT_PATTERN.match(tenant) else "",
+            error=error[:100],
+            description=params.get("error_description", "")[:500],
+        )
 
 
 def is_consent_return(request: HttpRequest) -> bool:
@@ -63,8 +68,13 @@ def consent_url(connection: Connection, state: str | None = None) -> str:
     """The connection's admin-consent URL (v2, on its cloud's login host, ``/.default`` scope)."""
     context = tokens.context_for(connection)
     return tokenclient.graph_admin_consent_url(
-        context.login_host, connection.tenant, connection.client_id, connection.service_url,
-        redirect_uri=connection.redirect_url or None, state=state)
+        context.login_host,
+        connection.tenant,
+        connection.client_id,
+        connection.service_url,
+        redirect_uri=connection.redirect_url or None,
+        state=state,
+    )
 
 
 def begin(request: HttpRequest, connection: Connection) -> str:
@@ -88,11 +98,14 @@ def take(request: HttpRequest, state: str) -> str:
     entry = pending.pop(state, None) if state else None
     request.session[SESSION_KEY] = pending
     if not state:
-        raise ConsentRefused("The answer carries no state value, so it cannot be matched to a consent "
-                             "started from this dashboard.")
+        raise ConsentRefused(
+            "The answer carries no state value, so it cannot be matched to a consent started from this dashboard."
+        )
     if entry is None or entry.get("user") != str(request.user.pk):
-        raise ConsentRefused("The answer's state value does not match a consent started from this browser "
-                             "session: it is unknown or was already used.")
+        raise ConsentRefused(
+            "The answer's state value does not match a consent started from this browser "
+            "session: it is unknown or was already used."
+        )
     if time.time() - entry["at"] > PENDING_SECONDS:
         raise ConsentRefused("The consent took longer than ten minutes, so its state value has expired.")
     return entry["connection"]

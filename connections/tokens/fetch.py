@@ -5,6 +5,7 @@
 fifty tasks at once) find the claim taken and wait for that fetch's result instead of sending
 their own request. The claim expires by itself so a killed worker cannot keep it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,25 +22,29 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from connections.alerts import states as alerts
-from connections.library import audit
-from microsoft import claims, clouds, diagnoses as diagnostics, tokenclient
 from connections.credentials import expiry as credentials
-from connections.encryption.keys import UndecryptableSecret
 from connections.encryption.fields import plaintext
+from connections.encryption.keys import UndecryptableSecret
+from connections.library import audit
 from connections.models import Connection, ConnectionToken, TokenFetch
 from connections.policy import outbound_policy
+from microsoft import claims, clouds, tokenclient
+from microsoft import diagnoses as diagnostics
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 180          # longer than one token request with all its retries
-REUSE_SECONDS = 300          # a cached token is reused only while it has 5 more minutes
-WAIT_SECONDS = 120           # how long a caller waits for another caller's fetch
+CLAIM_SECONDS = 180  # longer than one token request with all its retries
+REUSE_SECONDS = 300  # a cached token is reused only while it has 5 more minutes
+WAIT_SECONDS = 120  # how long a caller waits for another caller's fetch
 
 # Audit actions are AuditEntry.Action values; a failure is recorded under the action tried.
 AUDIT_ACTIONS: dict[str, str] = {
-    TokenFetch.Reason.FETCH: "token_fetched", TokenFetch.Reason.REFETCH: "token_refetched",
-    TokenFetch.Reason.REFRESH: "token_fetched", TokenFetch.Reason.TEST: "token_fetched",
-    TokenFetch.Reason.SIGN_IN: "signed_in", TokenFetch.Reason.EXPIRED: "token_refetched",
+    TokenFetch.Reason.FETCH: "token_fetched",
+    TokenFetch.Reason.REFETCH: "token_refetched",
+    TokenFetch.Reason.REFRESH: "token_fetched",
+    TokenFetch.Reason.TEST: "token_fetched",
+    TokenFetch.Reason.SIGN_IN: "signed_in",
+    TokenFetch.Reason.EXPIRED: "token_refetched",
 }
 
 
@@ -51,8 +56,8 @@ class Outcome:
     token: ConnectionToken
     fetch: TokenFetch | None = None
     diagnosis: diagnostics.Diagnosis | None = None
-    cached: bool = False      # an existing token was still good; nothing was sent
-    joined: bool = False      # another caller's fetch answered this one
+    cached: bool = False  # an existing token was still good; nothing was sent
+    joined: bool = False  # another caller's fetch answered this one
 
     def as_result(self) -> dict[str, Any]:
         """JSON for Job.result (no secrets)."""
@@ -75,8 +80,9 @@ def permissions_page_url(connection: Connection) -> str | None:
     login = urlsplit(connection.token_url).netloc
     if not template or not login or tokenclient.is_microsoft_login_host(login):
         return None
-    return (template.replace("{client_id}", quote(connection.client_id, safe=""))
-            .replace("{tenant}", quote(connection.tenant, safe="")))
+    return template.replace("{client_id}", quote(connection.client_id, safe="")).replace(
+        "{tenant}", quote(connection.tenant, safe="")
+    )
 
 
 def context_for(connection: Connection) -> diagnostics.Context:
@@ -113,14 +119,22 @@ def token_row(connection: Connection) -> ConnectionToken:
     return row
 
 
-def ensure_token(connection: Connection, *, reason: str = TokenFetch.Reason.FETCH,
-                 job_id: str | None = None, user: Any = None) -> Outcome:
+def ensure_token(
+    connection: Connection, *, reason: str = TokenFetch.Reason.FETCH, job_id: str | None = None, user: Any = None
+) -> Outcome:
     """A usable token: the stored one if it is good for 5 more minutes, else a fresh one."""
     return fetch_token(connection, force=False, reason=reason, job_id=job_id, user=user)
 
 
-def fetch_token(connection: Connection, *, force: bool, reason: str = TokenFetch.Reason.FETCH,
-                job_id: str | None = None, user: Any = None, wait: float = WAIT_SECONDS) -> Outcome:
+def fetch_token(
+    connection: Connection,
+    *,
+    force: bool,
+    reason: str = TokenFetch.Reason.FETCH,
+    job_id: str | None = None,
+    user: Any = None,
+    wait: float = WAIT_SECONDS,
+) -> Outcome:
     """Get a token for ``connection``; ``force`` ignores a cached one (Re-fetch token).
 
     At most one request per connection is in flight: a caller that cannot claim the row waits
@@ -217,8 +231,7 @@ class SignInRequired(Exception):
     """A delegated connection without a refresh token: a person must sign in."""
 
 
-def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: str | None,
-           user: Any) -> Outcome:
+def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: str | None, user: Any) -> Outcome:
     fetch = TokenFetch.objects.create(connection=connection, job_id=job_id, reason=reason)
     ctx = context_for(connection)
     try:
@@ -234,15 +247,23 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
     except UndecryptableSecret as exc:
         return record_failure(connection, row, fetch, unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:
-        return record_failure(connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user)
+        return record_failure(
+            connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user
+        )
     return store_result(connection, row, fetch, result, reason, user)
 
 
 _SIGN_IN_KEYS = {"token.sign_in_again", "token.consent_required"}  # diagnostics' keys
 
 
-def store_result(connection: Connection, row: ConnectionToken, fetch: TokenFetch,
-                 result: tokenclient.TokenResult, reason: str, user: Any) -> Outcome:
+def store_result(
+    connection: Connection,
+    row: ConnectionToken,
+    fetch: TokenFetch,
+    result: tokenclient.TokenResult,
+    reason: str,
+    user: Any,
+) -> Outcome:
     """Save a new token (encrypted), its display claims, and what its permissions gained or lost."""
     decoded = claims.decode(result.access_token)
     permissions = sorted(claims.permissions(decoded))
@@ -264,36 +285,68 @@ def store_result(connection: Connection, row: ConnectionToken, fetch: TokenFetch
     row.request_id = result.request_id or ""
     row.error, row.error_at = {}, None
     # Never the claim columns: they belong to the caller holding the claim (see fetch_token).
-    row.save(update_fields=["state", "access_token", "refresh_token", "token_type", "kind", "issued_at",
-                            "expires_at", "fetched_at", "scope", "claims", "permissions", "request_id",
-                            "error", "error_at"])
+    row.save(
+        update_fields=[
+            "state",
+            "access_token",
+            "refresh_token",
+            "token_type",
+            "kind",
+            "issued_at",
+            "expires_at",
+            "fetched_at",
+            "scope",
+            "claims",
+            "permissions",
+            "request_id",
+            "error",
+            "error_at",
+        ]
+    )
     fetch.ok, fetch.finished_at = True, now
     fetch.permissions = permissions
     if previous:  # a first token gains nothing: there is nothing to compare it with
         fetch.gained, fetch.lost = sorted(gained), sorted(lost)
     fetch.expires_at, fetch.request_id = result.expires_at, result.request_id or ""
     fetch.save()
-    detail = ("automatic refresh; " if reason == TokenFetch.Reason.REFRESH else "") + \
-        f"expires {result.expires_at:%Y-%m-%d %H:%M} UTC"
+    detail = (
+        "automatic refresh; " if reason == TokenFetch.Reason.REFRESH else ""
+    ) + f"expires {result.expires_at:%Y-%m-%d %H:%M} UTC"
     if previous and (gained or lost):
-        detail += "; " + "; ".join(filter(None, [
-            f"gained {', '.join(sorted(gained))}" if gained else "",
-            f"lost {', '.join(sorted(lost))}" if lost else ""]))
+        detail += "; " + "; ".join(
+            filter(
+                None,
+                [
+                    f"gained {', '.join(sorted(gained))}" if gained else "",
+                    f"lost {', '.join(sorted(lost))}" if lost else "",
+                ],
+            )
+        )
     audit.record(user, connection, AUDIT_ACTIONS.get(reason, "token_fetched"), detail=detail)
     log.info("token for connection %s fetched (%s), expires %s", connection.pk, reason, result.expires_at)
     alerts.observe(connection, alerts.TOKEN, ok=True)
     return Outcome(True, row, fetch=fetch)
 
 
-def record_failure(connection: Connection, row: ConnectionToken, fetch: TokenFetch, diagnosis: diagnostics.Diagnosis,
-            user: Any, *, sign_in: bool = False, request_id: str = "") -> Outcome:
+def record_failure(
+    connection: Connection,
+    row: ConnectionToken,
+    fetch: TokenFetch,
+    diagnosis: diagnostics.Diagnosis,
+    user: Any,
+    *,
+    sign_in: bool = False,
+    request_id: str = "",
+) -> Outcome:
     now = timezone.now()
     row.state = ConnectionToken.State.SIGN_IN if sign_in else ConnectionToken.State.ERROR
     row.error, row.error_at, row.fetched_at = diagnosis.to_dict(), now, now
     row.save(update_fields=["state", "error", "error_at", "fetched_at"])
     fetch.finished_at, fetch.diagnosis, fetch.request_id = now, diagnosis.to_dict(), request_id[:64]
     fetch.save(update_fields=["finished_at", "diagnosis", "request_id"])
-    audit.record(user, connection, AUDIT_ACTIONS.get(fetch.reason, "token_fetched"), detail=f"failed: {diagnosis.title}")
+    audit.record(
+        user, connection, AUDIT_ACTIONS.get(fetch.reason, "token_fetched"), detail=f"failed: {diagnosis.title}"
+    )
     log.info("token for connection %s failed: %s", connection.pk, diagnosis.key)
     alerts.observe(connection, alerts.TOKEN, ok=False, detail=diagnosis.title)
     return Outcome(False, row, fetch=fetch, diagnosis=diagnosis)
@@ -308,13 +361,22 @@ def display_claims(decoded: claims.Claims) -> dict[str, Any]:
         return value.isoformat() if value else None
 
     return {
-        "readable": True, "audience": decoded.audience, "issuer": decoded.issuer,
-        "tenant_id": decoded.tenant_id, "app_id": decoded.app_id,
-        "app_display_name": decoded.app_display_name, "object_id": decoded.object_id,
-        "issued_at": iso(decoded.issued_at), "not_before": iso(decoded.not_before),
-        "expires_at": iso(decoded.expires_at), "version": decoded.version,
-        "kind": decoded.grant_kind, "roles": list(decoded.roles), "scopes": list(decoded.scopes),
-        "upn": decoded.upn, "name": decoded.name,
+        "readable": True,
+        "audience": decoded.audience,
+        "issuer": decoded.issuer,
+        "tenant_id": decoded.tenant_id,
+        "app_id": decoded.app_id,
+        "app_display_name": decoded.app_display_name,
+        "object_id": decoded.object_id,
+        "issued_at": iso(decoded.issued_at),
+        "not_before": iso(decoded.not_before),
+        "expires_at": iso(decoded.expires_at),
+        "version": decoded.version,
+        "kind": decoded.grant_kind,
+        "roles": list(decoded.roles),
+        "scopes": list(decoded.scopes),
+        "upn": decoded.upn,
+        "name": decoded.name,
     }
 
 
@@ -329,6 +391,8 @@ def unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Di
 def due_for_refresh(within: timedelta = timedelta(seconds=REUSE_SECONDS)):
     """Tokens that expire within ``within`` and can be renewed without a person."""
     horizon = timezone.now() + within
-    return (ConnectionToken.objects.filter(state=ConnectionToken.State.VALID, expires_at__lte=horizon)
-            .filter(Q(connection__grant_type=Connection.GrantType.CLIENT_CREDENTIALS) | ~Q(refresh_token=""))
-            .select_related("connection"))
+    return (
+        ConnectionToken.objects.filter(state=ConnectionToken.State.VALID, expires_at__lte=horizon)
+        .filter(Q(connection__grant_type=Connection.GrantType.CLIENT_CREDENTIALS) | ~Q(refresh_token=""))
+        .select_related("connection")
+    )

@@ -4,6 +4,7 @@
 the connection, so a callback is accepted only by the browser session that started it, only
 once, and only within ten minutes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,12 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from connections.credentials import expiry as credentials
-from microsoft import diagnoses as diagnostics, outbound, tokenclient
-from connections.tokens import fetch as tokens
 from connections.encryption.keys import UndecryptableSecret
 from connections.models import Connection, TokenFetch
 from connections.policy import outbound_policy
+from connections.tokens import fetch as tokens
+from microsoft import diagnoses as diagnostics
+from microsoft import outbound, tokenclient
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,13 @@ def begin(request: HttpRequest, connection: Connection) -> str:
     request.session[SESSION_KEY] = pending
     v1 = connection.token_version == Connection.TokenVersion.V1
     return tokenclient.authorize_url(
-        connection.authorize_url, connection.client_id, connection.redirect_url,
-        (connection.resource if v1 else connection.scope) or "", state, challenge, v1=v1,
+        connection.authorize_url,
+        connection.client_id,
+        connection.redirect_url,
+        (connection.resource if v1 else connection.scope) or "",
+        state,
+        challenge,
+        v1=v1,
     )
 
 
@@ -65,7 +72,8 @@ def take_pending(request: HttpRequest, state: str) -> Pending:
     if entry is None:
         raise CallbackRefused(
             "This sign-in answer does not match a sign-in started from this browser session (the "
-            "state value is unknown or was already used). Start again with Sign in with Microsoft.")
+            "state value is unknown or was already used). Start again with Sign in with Microsoft."
+        )
     if time.time() - entry["at"] > PENDING_SECONDS:
         raise CallbackRefused("This sign-in took longer than ten minutes. Start again with Sign in with Microsoft.")
     return Pending(entry["connection"], entry["verifier"])
@@ -77,19 +85,28 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
     row = tokens.token_row(connection)
     fetch = TokenFetch.objects.create(connection=connection, reason=TokenFetch.Reason.SIGN_IN)
     try:
-        request = tokens.token_request(connection, "authorization_code", code=code,
-                                       redirect_uri=connection.redirect_url, code_verifier=pending.verifier)
+        request = tokens.token_request(
+            connection,
+            "authorization_code",
+            code=code,
+            redirect_uri=connection.redirect_url,
+            code_verifier=pending.verifier,
+        )
     except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
         return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:  # nothing is sent; the page says to upload one
-        return tokens.record_failure(connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user)
+        return tokens.record_failure(
+            connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user
+        )
     # The browser waits on this request: a short timeout and one retry, the rest as configured.
     policy = replace(outbound_policy(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:
         result = tokenclient.request_token(request, policy)
     except tokenclient.TokenError as err:
         diagnosis = diagnostics.diagnose_token_error(err, tokens.context_for(connection))
-        return tokens.record_failure(connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or "")
+        return tokens.record_failure(
+            connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or ""
+        )
     except Exception:  # the fetch row is never left unfinished; the log has the traceback
         log.exception("sign-in code exchange for connection %s crashed", connection.pk)
         return tokens.record_failure(connection, row, fetch, diagnostics.signin.crashed(), user, sign_in=True)

@@ -4,19 +4,23 @@ The app's grants serve every connection of the team that uses the same app in th
 so the plan covers all of their entities: a permission another of those connections needs is
 never called removable.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from microsoft import planner
 from connections.models import Connection
+from microsoft import planner
 
 
 def sibling_entities(connection: Connection) -> list[str]:
     """The entities of every connection of the team with this connection's app and tenant."""
-    others = (Connection.objects.filter(team_id=connection.team_id, client_id=connection.client_id,
-                                        tenant=connection.tenant)
-              .exclude(pk=connection.pk).order_by("name").values_list("entity", flat=True))
+    others = (
+        Connection.objects.filter(team_id=connection.team_id, client_id=connection.client_id, tenant=connection.tenant)
+        .exclude(pk=connection.pk)
+        .order_by("name")
+        .values_list("entity", flat=True)
+    )
     return list(dict.fromkeys([connection.entity, *others]))
 
 
@@ -27,8 +31,11 @@ def token_kind(connection: Connection) -> str:
 def plan_for(connection: Connection, entities: list[str] | None = None, kind: str | None = None) -> planner.Plan:
     """The plan for ``entities`` (default: those of the connections sharing the app) read with a
     ``kind`` token (default: the connection's), under the connection's ``$select``."""
-    return planner.plan(entities if entities is not None else sibling_entities(connection),
-                        kind or token_kind(connection), connection.odata_select)
+    return planner.plan(
+        entities if entities is not None else sibling_entities(connection),
+        kind or token_kind(connection),
+        connection.odata_select,
+    )
 
 
 @dataclass(frozen=True)

@@ -4,24 +4,29 @@ Reads through the connection's Graph session (``session``), which keeps the last
 connection's ``GraphRefusal`` — kept across **Re-fetch token**, so that the page can then say which
 missing permission the new token gained, or that the grant has not reached new tokens yet.
 """
+
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from connections.tokens import appinfo, fetch as tokens, session as graphsession
-from connections.library import audit
-from microsoft import catalogue, diagnoses as diagnostics, graphclient, outbound
 from connections.encryption.keys import UndecryptableSecret
+from connections.library import audit
 from connections.models import Connection, GraphRefusal, TokenFetch
+from connections.tokens import appinfo
+from connections.tokens import fetch as tokens
+from connections.tokens import session as graphsession
+from microsoft import catalogue, graphclient, outbound
+from microsoft import diagnoses as diagnostics
 
 
 def test_connection(connection: Connection, *, job_id: str | None = None, user: Any = None) -> dict[str, Any]:
     """Token + ``GET {entity}?$top=1`` + the first item by the item URL convention."""
     started = time.monotonic()
     try:
-        graph = graphsession.GraphSession.open(connection, reason=TokenFetch.Reason.TEST,
-                                               source=GraphRefusal.Source.TEST, job_id=job_id, user=user)
+        graph = graphsession.GraphSession.open(
+            connection, reason=TokenFetch.Reason.TEST, source=GraphRefusal.Source.TEST, job_id=job_id, user=user
+        )
     except graphsession.TokenUnavailable as unavailable:
         return _result(False, "token", started, diagnosis=unavailable.diagnosis)
     url = graphclient.collection_url(connection.service_url, connection.entity)
@@ -31,8 +36,15 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
         if not response.ok:
             diagnosis = graph.refuse(response)
             audit.record(user, connection, "tested", detail=f"failed: {diagnosis.title}")
-            return _result(False, "graph", started, diagnosis=diagnosis, status=response.status,
-                           request_id=response.request_id, refetched=graph.refetched)
+            return _result(
+                False,
+                "graph",
+                started,
+                diagnosis=diagnosis,
+                status=response.status,
+                request_id=response.request_id,
+                refetched=graph.refetched,
+            )
         items = response.body.get("value") if isinstance(response.body, dict) else None
         if items is not None and not isinstance(items, list):
             items = []  # an odd answer ("value" that is not a list) has no first item to show
@@ -50,9 +62,17 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
     row = graph.token
     appinfo.refresh_app_facts(connection, row)
     audit.record(user, connection, "tested", detail=f"read {connection.entity}: HTTP {response.status}")
-    return _result(True, "done", started, status=response.status, request_id=response.request_id,
-                   sample=_summary(sample), item_status=item_status, refetched=graph.refetched,
-                   permissions=row.permissions)
+    return _result(
+        True,
+        "done",
+        started,
+        status=response.status,
+        request_id=response.request_id,
+        sample=_summary(sample),
+        item_status=item_status,
+        refetched=graph.refetched,
+        permissions=row.permissions,
+    )
 
 
 def _read_first_item(connection: Connection, graph: graphsession.GraphSession, items: list | None) -> int | None:
@@ -67,8 +87,9 @@ def _read_first_item(connection: Connection, graph: graphsession.GraphSession, i
     return graph.get(url).status
 
 
-def _result(ok: bool, stage: str, started: float, *, diagnosis: diagnostics.Diagnosis | None = None,
-            **extra: Any) -> dict[str, Any]:
+def _result(
+    ok: bool, stage: str, started: float, *, diagnosis: diagnostics.Diagnosis | None = None, **extra: Any
+) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": ok, "stage": stage, "elapsed_ms": int((time.monotonic() - started) * 1000)}
     if diagnosis is not None:
         result["diagnosis"] = diagnosis.to_dict()

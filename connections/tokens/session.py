@@ -16,6 +16,7 @@ The refusal is kept across **Re-fetch token** on purpose: ``reassess_after_refet
 whether the new token carries the permission Graph refused for, or that the grant has not reached
 new tokens yet (instead of repeating the first diagnosis).
 """
+
 from __future__ import annotations
 
 import random
@@ -30,8 +31,10 @@ from django.utils import timezone
 from connections.encryption.fields import plaintext
 from connections.models import Connection, ConnectionToken, GraphRefusal, TokenFetch
 from connections.policy import outbound_policy
-from connections.tokens import appinfo, fetch as tokens
-from microsoft import catalogue, diagnoses as diagnostics, graphclient, outbound
+from connections.tokens import appinfo
+from connections.tokens import fetch as tokens
+from microsoft import catalogue, graphclient, outbound
+from microsoft import diagnoses as diagnostics
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRIED_TRANSPORT = frozenset({"unreachable", "timeout"})
@@ -63,8 +66,16 @@ class GraphSession:
     refetched: bool = False
 
     @classmethod
-    def open(cls, connection: Connection, *, reason: str, source: str, job_id: str | None = None,
-             user: Any = None, patience: float | None = None) -> GraphSession:
+    def open(
+        cls,
+        connection: Connection,
+        *,
+        reason: str,
+        source: str,
+        job_id: str | None = None,
+        user: Any = None,
+        patience: float | None = None,
+    ) -> GraphSession:
         """A session with a usable token; ``TokenUnavailable`` when there is none."""
         outcome = tokens.ensure_token(connection, reason=reason, job_id=job_id, user=user)
         if not outcome.ok:
@@ -80,9 +91,15 @@ class GraphSession:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def get(self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None, *,
-            answered: Callable[[], graphclient.GraphResponse | None] | None = None,
-            wait: Wait | None = None) -> graphclient.GraphResponse:
+    def get(
+        self,
+        url: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        answered: Callable[[], graphclient.GraphResponse | None] | None = None,
+        wait: Wait | None = None,
+    ) -> graphclient.GraphResponse:
         """GET ``url`` with the token; the last answer is returned for the caller to diagnose.
 
         ``answered``: an answer already downloaded for this URL (a prefetched page), taken instead
@@ -113,15 +130,21 @@ class GraphSession:
                 return response  # type: ignore[return-value]
             (wait or _sleep)(pause, reason, attempt + 1)
 
-    def _once(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None,
-              answered: Callable[[], graphclient.GraphResponse | None] | None) -> graphclient.GraphResponse:
+    def _once(
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        answered: Callable[[], graphclient.GraphResponse | None] | None,
+    ) -> graphclient.GraphResponse:
         response = answered() if answered is not None else None
         if response is None:
             response = graphclient.get(url, self.access_token, policy=self.policy, params=params, headers=headers)
         if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
             # The token was refused (expired or revoked): re-fetch once, then ask again.
-            outcome = tokens.fetch_token(self.connection, force=True, reason=TokenFetch.Reason.EXPIRED,
-                                         job_id=self.job_id, user=self.user)
+            outcome = tokens.fetch_token(
+                self.connection, force=True, reason=TokenFetch.Reason.EXPIRED, job_id=self.job_id, user=self.user
+            )
             if not outcome.ok:
                 raise TokenUnavailable(outcome.diagnosis)
             self.token, self.refetched = outcome.token, True
@@ -134,8 +157,13 @@ class GraphSession:
         """The diagnosis of a failed answer, kept nowhere (the caller shows it)."""
         body = response.body if isinstance(response.body, dict) else None
         return diagnostics.diagnose_graph_error(
-            response.status, body, response.headers, tokens.context_for(self.connection),
-            frozenset(self.token.permissions or []), self.token.kind or "app")
+            response.status,
+            body,
+            response.headers,
+            tokens.context_for(self.connection),
+            frozenset(self.token.permissions or []),
+            self.token.kind or "app",
+        )
 
     def refuse(self, response: graphclient.GraphResponse) -> diagnostics.Diagnosis:
         """Diagnose a failed answer (on 403 with the app's grants, re-read now) and keep it as the
@@ -144,16 +172,31 @@ class GraphSession:
         granted = appinfo.refresh_app_facts(self.connection, row).granted if response.status == 403 else None
         body = response.body if isinstance(response.body, dict) else None
         diagnosis = diagnostics.diagnose_graph_error(
-            response.status, body, response.headers, tokens.context_for(self.connection),
-            frozenset(row.permissions or []), row.kind or "app", previous=None, granted=granted)
-        GraphRefusal.objects.update_or_create(connection=self.connection, defaults={
-            "source": self.source, "refused_at": timezone.now(), "status": response.status,
-            "entity": self.connection.entity, "body": body,
-            "headers": {k: v for k, v in response.headers.items() if k in KEPT_HEADERS},
-            "diagnosis": diagnosis.to_dict(), "resolved": False, "token_kind": row.kind or "app",
-            "token_permissions": list(row.permissions or []),
-            "granted": sorted(granted) if granted is not None else None,
-        })
+            response.status,
+            body,
+            response.headers,
+            tokens.context_for(self.connection),
+            frozenset(row.permissions or []),
+            row.kind or "app",
+            previous=None,
+            granted=granted,
+        )
+        GraphRefusal.objects.update_or_create(
+            connection=self.connection,
+            defaults={
+                "source": self.source,
+                "refused_at": timezone.now(),
+                "status": response.status,
+                "entity": self.connection.entity,
+                "body": body,
+                "headers": {k: v for k, v in response.headers.items() if k in KEPT_HEADERS},
+                "diagnosis": diagnosis.to_dict(),
+                "resolved": False,
+                "token_kind": row.kind or "app",
+                "token_permissions": list(row.permissions or []),
+                "granted": sorted(granted) if granted is not None else None,
+            },
+        )
         return diagnosis
 
     def succeeded(self) -> None:
@@ -187,6 +230,7 @@ def _sleep(seconds: float, reason: str, attempt: int) -> None:
 
 # -- the refusal ----------------------------------------------------------------------------------
 
+
 def refusal_of(connection: Connection) -> GraphRefusal | None:
     return GraphRefusal.objects.filter(connection=connection).first()
 
@@ -218,8 +262,15 @@ def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diag
         granted = frozenset(row.granted) if row.granted is not None else None
         previous = diagnostics.PreviousAttempt.of(before, stored.token_permissions or [])
         after = diagnostics.diagnose_graph_error(
-            stored.status, stored.body, stored.headers or {}, tokens.context_for(connection),
-            permissions, row.kind or "app", previous=previous, granted=granted)
+            stored.status,
+            stored.body,
+            stored.headers or {},
+            tokens.context_for(connection),
+            permissions,
+            row.kind or "app",
+            previous=previous,
+            granted=granted,
+        )
         stored.diagnosis, stored.token_permissions, stored.granted = after.to_dict(), sorted(permissions), row.granted
         stored.save(update_fields=["diagnosis", "token_permissions", "granted"])
     return after

@@ -1,5 +1,6 @@
 """The alerts page: each team's notification channels (admins add and remove them, operators test
 them) and the alerts recently sent. Webhook URLs are never shown, only their host."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +13,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.alerts import channels
-from connections.library.access import Can, admin_teams, get_for_user, scope, with_role
 from connections.alerts.forms import ChannelForm
+from connections.library.access import Can, admin_teams, get_for_user, scope, with_role
+
 from ..models import Alert, NotificationChannel, Role, Team
 
 RECENT_ALERTS = 30
@@ -21,15 +23,28 @@ RECENT_ALERTS = 30
 
 def _page(request: HttpRequest, form: ChannelForm | None) -> HttpResponse:
     teams = list(scope(Team.objects.all(), request, team_field="pk"))
-    rows = list(with_role(NotificationChannel.objects.for_user(request).select_related("team"), request)
-                .order_by("team__name", "name"))
+    rows = list(
+        with_role(NotificationChannel.objects.for_user(request).select_related("team"), request).order_by(
+            "team__name", "name"
+        )
+    )
     for row in rows:
         row.can = Can(row.access_role)
-    recent = (Alert.objects.for_user(request).select_related("team", "connection")
-              .prefetch_related("deliveries__channel")[:RECENT_ALERTS])
-    return render(request, "connections/alerts.html", {
-        "teams": teams, "channels": rows, "alerts": recent, "form": form,
-    })
+    recent = (
+        Alert.objects.for_user(request)
+        .select_related("team", "connection")
+        .prefetch_related("deliveries__channel")[:RECENT_ALERTS]
+    )
+    return render(
+        request,
+        "connections/alerts.html",
+        {
+            "teams": teams,
+            "channels": rows,
+            "alerts": recent,
+            "form": form,
+        },
+    )
 
 
 @require_GET
@@ -72,5 +87,3 @@ def channel_delete(request: HttpRequest, channel_id: Any) -> HttpResponse:
     channel.delete()
     messages.success(request, f"Channel “{name}” removed.")
     return redirect("connections:alerts")
-
-

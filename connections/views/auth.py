@@ -1,4 +1,5 @@
 """The log-in page, with a temporary lock after repeated failures (connections/logins.py)."""
+
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views

@@ -1,4 +1,5 @@
 """The admin-consent round trip: start it with a state, and handle Entra's answer."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,9 +10,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from connections.jobs import actions
+from connections.library.access import get_connection_for_user
 from connections.tokens import consent
 from microsoft import outbound
-from connections.library.access import get_connection_for_user
+
 from ..models import Job, Role
 
 
@@ -32,8 +34,9 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
     try:
         connection_id = consent.take(request, request.GET.get("state", ""))
     except consent.ConsentRefused as refused:
-        return render(request, "connections/consent/unmatched.html",
-                      {"reason": str(refused), "answer": answer}, status=400)
+        return render(
+            request, "connections/consent/unmatched.html", {"reason": str(refused), "answer": answer}, status=400
+        )
     connection = get_connection_for_user(request, connection_id, Role.OPERATOR)
     if not answer.granted:
         diagnosis = consent.declined_diagnosis(connection, answer)
@@ -41,6 +44,9 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
         messages.warning(request, f"{diagnosis.title}: nothing was changed.")
         return redirect("connections:detail", pk=connection.pk)
     actions.start(connection, Job.Kind.TOKEN_REFETCH, request.user)
-    messages.success(request, f"Admin consent granted for {answer.tenant or connection.tenant}. The token is "
-                              "being re-fetched, so it carries the newly granted permissions.")
+    messages.success(
+        request,
+        f"Admin consent granted for {answer.tenant or connection.tenant}. The token is "
+        "being re-fetched, so it carries the newly granted permissions.",
+    )
     return redirect("connections:detail", pk=connection.pk)

@@ -1,4 +1,5 @@
 """Certificate credentials of a connection: upload (admins), switch back to the secret."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections.library import audit
 from connections.credentials import expiry as credentials
-from connections.library.access import get_connection_for_user
 from connections.credentials.forms import CertificateForm
+from connections.library import audit
+from connections.library.access import get_connection_for_user
+
 from ..models import Role
 
 
@@ -24,15 +26,29 @@ def certificate_upload(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         loaded = form.cleaned_data["loaded"]
         cert = credentials.save_certificate(connection, loaded, form.cleaned_data["assertion_form"], request.user)
-        audit.record(request, connection, audit.Action.CERTIFICATE_UPLOADED, fields=["private_key"],
-                     detail=f"{cert.subject}, SHA-1 {cert.thumbprint_sha1}, valid until {cert.not_after:%Y-%m-%d}")
-        messages.success(request, f"Certificate saved; {connection.name} now signs in with it. Upload the same "
-                                  "certificate (public part) to the app registration if you have not yet.")
+        audit.record(
+            request,
+            connection,
+            audit.Action.CERTIFICATE_UPLOADED,
+            fields=["private_key"],
+            detail=f"{cert.subject}, SHA-1 {cert.thumbprint_sha1}, valid until {cert.not_after:%Y-%m-%d}",
+        )
+        messages.success(
+            request,
+            f"Certificate saved; {connection.name} now signs in with it. Upload the same "
+            "certificate (public part) to the app registration if you have not yet.",
+        )
         return redirect("connections:detail", pk=connection.pk)
-    return render(request, "connections/certificate_form.html", {
-        "connection": connection, "can": connection.can, "form": form,
-        "certificate": credentials.certificate_of(connection),
-    })
+    return render(
+        request,
+        "connections/certificate_form.html",
+        {
+            "connection": connection,
+            "can": connection.can,
+            "form": form,
+            "certificate": credentials.certificate_of(connection),
+        },
+    )
 
 
 @require_POST

@@ -5,6 +5,7 @@ once the work is finished, and that response carries ``connection-changed``, on 
 panels re-render. A polled fragment whose object is gone (deleted, or access lost) answers 286,
 which makes htmx stop polling, instead of a 404 every second for as long as the tab stays open.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,8 +29,9 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def started(request: HtmxHttpRequest, connection: Connection, template: str, context: dict[str, Any],
-            message: str) -> HttpResponse:
+def started(
+    request: HtmxHttpRequest, connection: Connection, template: str, context: dict[str, Any], message: str
+) -> HttpResponse:
     """After a button queued work: its live fragment for htmx, else a message on the detail page."""
     if request.htmx:
         return render(request, template, context)
@@ -55,8 +57,10 @@ def stops_polling_when_gone(view: Callable[..., HttpResponse]) -> Callable[..., 
         except Http404:
             if not request.htmx:
                 raise
-            return HttpResponse('<p class="muted">This is no longer available: the connection or its '
-                                "run was deleted, or you no longer have access. Reload the page.</p>",
-                                status=STOP_POLLING)
+            return HttpResponse(
+                '<p class="muted">This is no longer available: the connection or its '
+                "run was deleted, or you no longer have access. Reload the page.</p>",
+                status=STOP_POLLING,
+            )
 
     return wrapper

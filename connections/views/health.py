@@ -1,4 +1,5 @@
 """GET /healthz: JSON status of database, broker and workers (200 only when all are up)."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required

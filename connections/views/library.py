@@ -3,6 +3,7 @@
 Every connection is fetched through connections.library.access, so another team's connection answers
 404 and a role too low for the action answers 403.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,15 +18,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from microsoft import clouds
-from connections.library import audit
 from connections.credentials import expiry as credentials
-from connections.syncs import deltawindow
-from connections.syncs import schedules as sync_schedules
+from connections.library import audit
 from connections.library.access import Can, admin_teams, get_connection_for_user, scope, with_role
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
-from ..models import AuditEntry, Connection, Role, SyncSchedule, Team
 from connections.library.status import HEALTH_ORDER, Health, health, problems, with_status
+from connections.syncs import deltawindow
+from connections.syncs import schedules as sync_schedules
+from microsoft import clouds
+
+from ..models import AuditEntry, Connection, Role, SyncSchedule, Team
 from .schedules import panel_context as schedule_panel_context
 
 AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
@@ -35,9 +37,22 @@ AUDIT_TRAIL_LENGTH = 50
 # What the list reads of each connection, its team, token and certificate (the tokens, claims,
 # certificates and keys stay in the database; a field left out here would cost a query per row).
 LIST_FIELDS = (
-    "id", "team", "name", "grant_type", "token_version", "entity", "credential_type", "client_secret",
-    "secret_expires_on", "odata_filter", "team__name", "token__state", "token__expires_at", "token__error",
-    "token__graph_error", "certificate__not_after",
+    "id",
+    "team",
+    "name",
+    "grant_type",
+    "token_version",
+    "entity",
+    "credential_type",
+    "client_secret",
+    "secret_expires_on",
+    "odata_filter",
+    "team__name",
+    "token__state",
+    "token__expires_at",
+    "token__error",
+    "token__graph_error",
+    "certificate__not_after",
 )
 
 
@@ -71,19 +86,26 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     counts = {state: sum(row.health == state for row in rows) for state in Health}
     state = request.GET.get("state", "")
     entity = request.GET.get("entity", "")
-    shown = [row for row in rows if (state not in Health.values or row.health == state)
-             and (entity not in entities or row.entity == entity)]
-    return render(request, "connections/list.html", {
-        "connections": shown,
-        "total": len(rows),
-        "counts": [(Health(key), count) for key, count in counts.items()],
-        "entities": entities,
-        "selected_state": state if state in Health.values else "",
-        "selected_entity": entity if entity in entities else "",
-        "teams": teams,
-        "selected_team": selected,
-        "can_create": any(Can(role).admin for role in roles.values()),
-    })
+    shown = [
+        row
+        for row in rows
+        if (state not in Health.values or row.health == state) and (entity not in entities or row.entity == entity)
+    ]
+    return render(
+        request,
+        "connections/list.html",
+        {
+            "connections": shown,
+            "total": len(rows),
+            "counts": [(Health(key), count) for key, count in counts.items()],
+            "entities": entities,
+            "selected_state": state if state in Health.values else "",
+            "selected_entity": entity if entity in entities else "",
+            "teams": teams,
+            "selected_team": selected,
+            "can_create": any(Can(role).admin for role in roles.values()),
+        },
+    )
 
 
 def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
@@ -105,33 +127,44 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
         schedule = connection.sync_schedule
     except SyncSchedule.DoesNotExist:
         schedule = None
-    return render(request, "connections/detail.html", {
-        "connection": connection,
-        "can": connection.can,
-        "problems": problems(connection),
-        "audit_entries": _audit_entries(request, connection),
-        "sync_schedule": schedule_panel_context(connection, schedule=schedule),
-    })
+    return render(
+        request,
+        "connections/detail.html",
+        {
+            "connection": connection,
+            "can": connection.can,
+            "problems": problems(connection),
+            "audit_entries": _audit_entries(request, connection),
+            "sync_schedule": schedule_panel_context(connection, schedule=schedule),
+        },
+    )
 
 
 @require_GET
 def audit_trail(request: HttpRequest, pk: Any) -> HttpResponse:
     """The audit trail alone: the detail page reloads it when a job finishes."""
     connection = get_connection_for_user(request, pk)
-    return render(request, "connections/_audit_section.html",
-                  {"connection": connection, "audit_entries": _audit_entries(request, connection)})
+    return render(
+        request,
+        "connections/_audit_section.html",
+        {"connection": connection, "audit_entries": _audit_entries(request, connection)},
+    )
 
 
 def _form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> HttpResponse:
-    return render(request, "connections/form.html", {
-        "form": form,
-        "connection": connection,
-        "secret_retype": SECRET_RETYPE if form.is_bound and form.errors else "",
-        "sandbox_url": getattr(settings, "GRAPH_SANDBOX_URL", "") or "",
-        "login_base": login_base_for(form["service_url"].value() or ""),
-        "login_bases": json.dumps(clouds.login_bases_by_graph_host()),
-        "guid_pattern": clouds.GUID_PATTERN,
-    })
+    return render(
+        request,
+        "connections/form.html",
+        {
+            "form": form,
+            "connection": connection,
+            "secret_retype": SECRET_RETYPE if form.is_bound and form.errors else "",
+            "sandbox_url": getattr(settings, "GRAPH_SANDBOX_URL", "") or "",
+            "login_base": login_base_for(form["service_url"].value() or ""),
+            "login_bases": json.dumps(clouds.login_bases_by_graph_host()),
+            "guid_pattern": clouds.GUID_PATTERN,
+        },
+    )
 
 
 def _snapshot(connection: Connection) -> dict[str, Any]:

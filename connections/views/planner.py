@@ -1,4 +1,5 @@
 """The least-privilege planner pages: standalone (a new app) and per connection."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from microsoft import catalogue, planner
-from connections.tokens import privileges, fetch as tokens
 from connections.library.access import get_connection_for_user
 from connections.library.forms import ProfileFieldsMixin
+from connections.tokens import fetch as tokens
+from connections.tokens import privileges
+from microsoft import catalogue, planner
 
 MAX_FREE_PATHS = 20
 MULTI_TENANT_NAMES = ("organizations", "common")  # admin consent turns common into organizations
@@ -24,17 +26,25 @@ class PlannerForm(ProfileFieldsMixin, forms.Form):
     left empty, and the tenant may also be one of Entra's multi-tenant names."""
 
     entities = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(e.path, f"{e.display_name} ({e.path})") for e in catalogue.LISTED])
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(e.path, f"{e.display_name} ({e.path})") for e in catalogue.LISTED],
+    )
     free_paths = forms.CharField(
-        required=False, label="Other paths, one per line", max_length=4000,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "sites/{site-id}/lists/{list-id}/items"}))
-    kind = forms.ChoiceField(choices=[("app", "Application (client credentials, no user)"),
-                                      ("delegated", "Delegated (a user signs in)")], initial="app")
+        required=False,
+        label="Other paths, one per line",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "sites/{site-id}/lists/{list-id}/items"}),
+    )
+    kind = forms.ChoiceField(
+        choices=[("app", "Application (client credentials, no user)"), ("delegated", "Delegated (a user signs in)")],
+        initial="app",
+    )
     tenant = forms.CharField(required=False, max_length=255, help_text="Tenant ID or domain; empty: organizations.")
     client_id = forms.CharField(required=False, max_length=36, label="Application (client) ID")
-    redirect_uri = forms.URLField(required=False, max_length=500, label="Redirect URI (optional)",
-                                   assume_scheme="https")
+    redirect_uri = forms.URLField(
+        required=False, max_length=500, label="Redirect URI (optional)", assume_scheme="https"
+    )
 
     def clean_client_id(self) -> str:
         return super().clean_client_id() if self.cleaned_data["client_id"].strip() else ""
@@ -58,13 +68,17 @@ class PlannerForm(ProfileFieldsMixin, forms.Form):
         return [*self.cleaned_data.get("entities", []), *self.cleaned_data.get("free_paths", [])]
 
 
-def _outputs(plan: planner.Plan, client_id: str, tenant: str, redirect_uri: str | None,
-             cloud: str = "global", **first: Any) -> dict[str, Any]:
+def _outputs(
+    plan: planner.Plan, client_id: str, tenant: str, redirect_uri: str | None, cloud: str = "global", **first: Any
+) -> dict[str, Any]:
     return {
         "plan": plan,
         "manifest": plan.manifest(),
-        "az_commands": [(planner.CLOUD_LABELS[name], plan.az_commands(client_id, name))
-                        for name in planner.CLOUD_LABELS if name != "usdod"],
+        "az_commands": [
+            (planner.CLOUD_LABELS[name], plan.az_commands(client_id, name))
+            for name in planner.CLOUD_LABELS
+            if name != "usdod"
+        ],
         "consent_urls": plan.consent_urls(tenant, client_id, redirect_uri, **first),
         "cloud": cloud,
     }
@@ -88,16 +102,21 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk)
     current = privileges.sibling_entities(connection)
     listed = {e.path for e in catalogue.LISTED}
-    initial = {"entities": [p for p in current if p in listed],
-               "free_paths": "\n".join(p for p in current if p not in listed),
-               "kind": privileges.token_kind(connection)}
+    initial = {
+        "entities": [p for p in current if p in listed],
+        "free_paths": "\n".join(p for p in current if p not in listed),
+        "kind": privileges.token_kind(connection),
+    }
     form = PlannerForm(request.GET or None, initial=initial)
     for name in ("tenant", "client_id", "redirect_uri"):
         del form.fields[name]
     if form.is_bound:
         if not form.is_valid():
-            return render(request, "connections/permissions/connection.html",
-                          {"connection": connection, "can": connection.can, "form": form})
+            return render(
+                request,
+                "connections/permissions/connection.html",
+                {"connection": connection, "can": connection.can, "form": form},
+            )
         plan = privileges.plan_for(connection, form.paths(), form.cleaned_data["kind"])
     else:
         plan = privileges.plan_for(connection)
@@ -105,12 +124,27 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
     context_ = tokens.context_for(connection)
     row = getattr(connection, "token", None)
     held = list(getattr(row, "permissions", None) or [])
-    unneeded, replaceable = planner.removable(held, plan) if kind == "app" and row is not None and row.kind == "app" else ([], [])
+    unneeded, replaceable = (
+        planner.removable(held, plan) if kind == "app" and row is not None and row.kind == "app" else ([], [])
+    )
     missing = [n.permission.name for n in plan.needs if not all(rule.satisfied_by(held) for rule in n.rules)]
     context: dict[str, Any] = {
-        "connection": connection, "can": connection.can, "form": form, "held": held,
-        "unneeded": unneeded, "replaceable": replaceable, "missing": missing,
+        "connection": connection,
+        "can": connection.can,
+        "form": form,
+        "held": held,
+        "unneeded": unneeded,
+        "replaceable": replaceable,
+        "missing": missing,
     }
-    context.update(_outputs(plan, connection.client_id, connection.tenant, connection.redirect_url or None,
-                            first_login_host=context_.login_host, first_graph_service_url=connection.service_url))
+    context.update(
+        _outputs(
+            plan,
+            connection.client_id,
+            connection.tenant,
+            connection.redirect_url or None,
+            first_login_host=context_.login_host,
+            first_graph_service_url=connection.service_url,
+        )
+    )
     return render(request, "connections/permissions/connection.html", context)

@@ -1,4 +1,5 @@
 """The sync schedule panel of the detail page: shown to everyone, changed by operators."""
+
 from __future__ import annotations
 
 import zoneinfo
@@ -9,11 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from connections.syncs import schedules
 from connections.library.access import get_connection_for_user
+from connections.syncs import schedules
+from connections.syncs.scheduleforms import SyncScheduleForm
+
 from ..models import Role, SyncSchedule
 from . import fragments
-from connections.syncs.scheduleforms import SyncScheduleForm
 
 PANEL = "connections/panels/schedule.html"
 
@@ -21,20 +23,30 @@ PANEL = "connections/panels/schedule.html"
 _UNREAD = object()
 
 
-def panel_context(connection: Any, form: SyncScheduleForm | None = None, said: str = "",
-                  schedule: Any = _UNREAD) -> dict[str, Any]:
+def panel_context(
+    connection: Any, form: SyncScheduleForm | None = None, said: str = "", schedule: Any = _UNREAD
+) -> dict[str, Any]:
     """What the panel shows: the schedule in words, its next run in the schedule's time zone, the form.
 
     ``schedule``: the connection's schedule (or None) when the caller's query already joined it.
     """
     if schedule is _UNREAD:
-        schedule = (SyncSchedule.objects.filter(connection=connection)
-                    .select_related("periodic_task__interval", "periodic_task__crontab").first())
+        schedule = (
+            SyncSchedule.objects.filter(connection=connection)
+            .select_related("periodic_task__interval", "periodic_task__crontab")
+            .first()
+        )
     upcoming = schedules.next_run(schedule)
     if upcoming is not None and schedule is not None:  # no schedule, no next run
         upcoming = upcoming.astimezone(zoneinfo.ZoneInfo(schedule.timezone))
-    return {"connection": connection, "can": connection.can, "schedule": schedule, "next_run": upcoming,
-            "schedule_form": form or SyncScheduleForm(schedule=schedule), "schedule_said": said}
+    return {
+        "connection": connection,
+        "can": connection.can,
+        "schedule": schedule,
+        "next_run": upcoming,
+        "schedule_form": form or SyncScheduleForm(schedule=schedule),
+        "schedule_said": said,
+    }
 
 
 @require_GET
@@ -53,8 +65,11 @@ def schedule_save(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
         except schedules.ScheduleError as error:
             form.add_error(None, str(error))
         else:
-            said = (f"Sync schedule saved: {schedule.describe()}." if schedule is not None and schedule.enabled
-                    else "Sync schedule off: syncs run only when an operator starts one.")
+            said = (
+                f"Sync schedule saved: {schedule.describe()}."
+                if schedule is not None and schedule.enabled
+                else "Sync schedule off: syncs run only when an operator starts one."
+            )
             if request.htmx:
                 return render(request, PANEL, panel_context(connection, said=said))
             messages.success(request, said)

@@ -4,6 +4,7 @@ its export (CSV, JSON Lines, streamed) and what changed since the previous run.
 Runs are fetched through ``access.get_for_user`` with the connection's id in the lookup, so a run
 of another team (or of another connection) answers 404.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,10 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.jobs import actions, kinds
-from connections.syncs import engine as sync, control as synccontrol
 from connections.library.access import get_connection_for_user, get_for_user
+from connections.syncs import control as synccontrol
+from connections.syncs import engine as sync
+
 from ..models import Job, Role, SyncRun, SyncVersion
 from . import fragments
 
@@ -38,8 +41,9 @@ PROGRESS_TEMPLATE = kinds.SYNC_FRAGMENT
 
 
 def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
-    run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
-                       request, pk=run_id, connection_id=pk)
+    run = get_for_user(
+        SyncRun.objects.select_related("connection__team", "job", "started_by"), request, pk=run_id, connection_id=pk
+    )
     run.connection.can = run.can
     return run
 
@@ -49,22 +53,35 @@ def sync_start(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     spec = kinds.get(Job.Kind.SYNC)
     run = actions.start(connection, spec.kind, request.user).sync_run
-    return fragments.started(request, connection, spec.fragment,
-                             {"run": run, "connection": connection, "can": connection.can},
-                             spec.started_message(connection.entity))
+    return fragments.started(
+        request,
+        connection,
+        spec.fragment,
+        {"run": run, "connection": connection, "can": connection.can},
+        spec.started_message(connection.entity),
+    )
 
 
 @require_POST
 def sync_cancel(request: fragments.HtmxHttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     """Cancel (operators): a queued run stops at once, a running one at its next page."""
-    run = get_for_user(SyncRun.objects.select_related("connection__team", "job", "started_by"),
-                       request, Role.OPERATOR, pk=run_id, connection_id=pk)
+    run = get_for_user(
+        SyncRun.objects.select_related("connection__team", "job", "started_by"),
+        request,
+        Role.OPERATOR,
+        pk=run_id,
+        connection_id=pk,
+    )
     run.connection.can = run.can
     said = synccontrol.cancel(run, request.user)
     run.refresh_from_db()
     if request.htmx:
-        return fragments.polled(request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can},
-                                finished=run.is_finished)
+        return fragments.polled(
+            request,
+            PROGRESS_TEMPLATE,
+            {"run": run, "connection": run.connection, "can": run.can},
+            finished=run.is_finished,
+        )
     messages.info(request, said)
     return redirect("connections:detail", pk=run.connection_id)
 
@@ -74,8 +91,9 @@ def sync_cancel(request: fragments.HtmxHttpRequest, pk: Any, run_id: Any) -> Htt
 def sync_progress(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     """The polled fragment of one run (see ``fragments``)."""
     run = _run_for_user(request, pk, run_id)
-    return fragments.polled(request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can},
-                            finished=run.is_finished)
+    return fragments.polled(
+        request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can}, finished=run.is_finished
+    )
 
 
 @require_GET
@@ -88,9 +106,15 @@ def sync_panel(request: HttpRequest, pk: Any) -> HttpResponse:
 def sync_list(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk)
     runs = Paginator(SyncRun.objects.filter(connection=connection).select_related("started_by"), RUNS_PER_PAGE)
-    return render(request, "connections/syncs/list.html", {
-        "connection": connection, "can": connection.can, "page": runs.get_page(request.GET.get("page")),
-    })
+    return render(
+        request,
+        "connections/syncs/list.html",
+        {
+            "connection": connection,
+            "can": connection.can,
+            "page": runs.get_page(request.GET.get("page")),
+        },
+    )
 
 
 @require_GET
@@ -105,10 +129,19 @@ def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     page = Paginator(records.only("key", "data"), RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     columns = columns_for(run)
     rows = [(record.key, [sync.as_text(record.data.get(name)) for name in columns]) for record in page]
-    return render(request, "connections/syncs/detail.html", {
-        "run": run, "connection": run.connection, "can": run.can, "columns": columns, "rows": rows,
-        "page": page, "q": query,
-    })
+    return render(
+        request,
+        "connections/syncs/detail.html",
+        {
+            "run": run,
+            "connection": run.connection,
+            "can": run.can,
+            "columns": columns,
+            "rows": rows,
+            "page": page,
+            "q": query,
+        },
+    )
 
 
 @require_GET
@@ -121,10 +154,20 @@ def sync_changes(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     paginator = Paginator(range(total), CHANGES_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     found = sync.changes(run, kind, page.start_index() - 1 if total else 0, CHANGES_PER_PAGE) if total else []
-    return render(request, "connections/syncs/changes.html", {
-        "run": run, "connection": run.connection, "can": run.can, "kind": kind, "kinds": CHANGE_KINDS,
-        "changes": found, "page": page, "previous": run.previous if run.previous_id else None,
-    })
+    return render(
+        request,
+        "connections/syncs/changes.html",
+        {
+            "run": run,
+            "connection": run.connection,
+            "can": run.can,
+            "kind": kind,
+            "kinds": CHANGE_KINDS,
+            "changes": found,
+            "page": page,
+            "previous": run.previous if run.previous_id else None,
+        },
+    )
 
 
 @require_GET
@@ -134,16 +177,21 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
     Only a successful run: a running one would give a partial file that looks complete."""
     run = _run_for_user(request, pk, run_id)
     fmt = request.GET.get("format", "csv")
-    refused = ("Export formats are CSV and JSON Lines." if fmt not in ("csv", "jsonl") else
-               "" if run.status == SyncRun.Status.SUCCEEDED else
-               f"Only a successful run can be exported; this one is {run.get_status_display().lower()}.")
+    refused = (
+        "Export formats are CSV and JSON Lines."
+        if fmt not in ("csv", "jsonl")
+        else ""
+        if run.status == SyncRun.Status.SUCCEEDED
+        else f"Only a successful run can be exported; this one is {run.get_status_display().lower()}."
+    )
     if refused:
         messages.error(request, refused)
         return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
     data = run.records.order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
     if fmt == "jsonl":
-        response = StreamingHttpResponse((json.dumps(d, ensure_ascii=False) + "\n" for d in data),
-                                         content_type="application/x-ndjson; charset=utf-8")
+        response = StreamingHttpResponse(
+            (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"
+        )
     else:
         response = StreamingHttpResponse(_csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8")
     name = slugify(f"{run.connection.name}-{run.entity}") or "sync"
@@ -152,6 +200,7 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
 
 
 # -- helpers ----------------------------------------------------------------------------------------
+
 
 def search(records: models.QuerySet[SyncVersion], query: str) -> models.QuerySet[SyncVersion]:
     """Records whose JSON text contains ``query`` (any case; on SQLite, letters outside ASCII only

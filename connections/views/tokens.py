@@ -1,4 +1,5 @@
 """Token buttons, live job status, the token panel, and the Sign in with Microsoft flow."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -8,9 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from connections.jobs import actions, kinds
-from connections.tokens import consent, oauth, fetch as tokens
-from microsoft import outbound
 from connections.library.access import get_connection_for_user
+from connections.tokens import consent, oauth
+from connections.tokens import fetch as tokens
+from microsoft import outbound
+
 from ..models import Job, Role
 from . import consent as consent_views
 from . import fragments
@@ -22,8 +25,13 @@ def _start(request: fragments.HtmxHttpRequest, pk: str, kind: str) -> HttpRespon
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     job = actions.start(connection, kind, request.user)
     spec = kinds.get(kind)
-    return fragments.started(request, connection, spec.fragment, {"job": job, "connection": connection},
-                             spec.started_message(connection.entity))
+    return fragments.started(
+        request,
+        connection,
+        spec.fragment,
+        {"job": job, "connection": connection},
+        spec.started_message(connection.entity),
+    )
 
 
 @require_POST
@@ -60,8 +68,10 @@ def token_panel(request: HttpRequest, pk: str) -> HttpResponse:
 def oauth_start(request: HttpRequest, pk: str) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     if not connection.is_delegated:
-        messages.error(request, "This connection uses client credentials: there is nobody to sign in. "
-                                "Use Get access token instead.")
+        messages.error(
+            request,
+            "This connection uses client credentials: there is nobody to sign in. Use Get access token instead.",
+        )
         return redirect("connections:detail", pk=connection.pk)
     if not connection.authorize_url:
         messages.error(request, "The connection has no authorise URL. Edit it and fill in the tenant to get one.")

@@ -13,6 +13,7 @@ its steps may offer): ``token_endpoint`` (Entra ID's AADSTS errors), ``transport
 answer), ``graph`` (Graph's refusals), ``credentials`` (a credential the dashboard cannot use),
 ``signin``, ``consent`` and ``sync``.
 """
+
 from __future__ import annotations
 
 from microsoft.diagnoses import consent, credentials, graph, signin, sync, token_endpoint, transport
@@ -41,9 +42,30 @@ ACTION_RETRY = Action.RETRY
 ACTION_ADMIN_CONSENT = Action.ADMIN_CONSENT
 
 __all__ = [
-    "ACTION_ADMIN_CONSENT", "ACTION_EDIT_CONNECTION", "ACTION_EDIT_SECRET", "ACTION_REFETCH_TOKEN",
-    "ACTION_RETRY", "ACTION_SIGN_IN", "REGISTRY", "SERVICE_HEALTH_URL", "Action", "Context", "Diagnosis",
-    "Kind", "PreviousAttempt", "Severity", "Step", "consent", "credentials", "diagnose_graph_error",
-    "diagnose_token_error", "diagnose_transport_error", "graph", "looks_like_guid", "signin", "sync",
-    "token_endpoint", "transport",
+    "ACTION_ADMIN_CONSENT",
+    "ACTION_EDIT_CONNECTION",
+    "ACTION_EDIT_SECRET",
+    "ACTION_REFETCH_TOKEN",
+    "ACTION_RETRY",
+    "ACTION_SIGN_IN",
+    "REGISTRY",
+    "SERVICE_HEALTH_URL",
+    "Action",
+    "Context",
+    "Diagnosis",
+    "Kind",
+    "PreviousAttempt",
+    "Severity",
+    "Step",
+    "consent",
+    "credentials",
+    "diagnose_graph_error",
+    "diagnose_token_error",
+    "diagnose_transport_error",
+    "graph",
+    "looks_like_guid",
+    "signin",
+    "sync",
+    "token_endpoint",
+    "transport",
 ]

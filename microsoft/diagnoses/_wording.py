@@ -1,5 +1,6 @@
 """Wording helpers and the steps several diagnoses share (links to the portal, the consent page,
 the dashboard's buttons)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -67,12 +68,15 @@ def _permissions_page_step(ctx: Context, text: str) -> Step:
 
 
 def _admin_consent_step(ctx: Context, text: str | None = None) -> Step:
-    url = graph_admin_consent_url(ctx.login_host, ctx.tenant, ctx.client_id, ctx.graph_service_url,
-                                  redirect_uri=ctx.redirect_uri)
+    url = graph_admin_consent_url(
+        ctx.login_host, ctx.tenant, ctx.client_id, ctx.graph_service_url, redirect_uri=ctx.redirect_uri
+    )
     return Step(
-        text or "Grant admin consent for the tenant (a Global Administrator or Privileged Role "
+        text
+        or "Grant admin consent for the tenant (a Global Administrator or Privileged Role "
         "Administrator has to do this): open the consent page and accept.",
-        url=url, action=Action.ADMIN_CONSENT,
+        url=url,
+        action=Action.ADMIN_CONSENT,
     )
 
 
@@ -80,7 +84,5 @@ def _edit_connection_step(text: str) -> Step:
     return Step(text, action=Action.EDIT_CONNECTION)
 
 
-
 def _portal_host(ctx: Context) -> str:
     return CLOUDS[ctx.portal_cloud].portal_host
-

@@ -5,6 +5,7 @@ so every key the dashboard can show is listed in ``REGISTRY`` with its severity 
 its steps may offer. Stored diagnoses (JSON on sync runs, token rows and fetches, in the session)
 keep the shape ``to_dict`` has always written; ``from_dict`` reads it back.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from microsoft.tokenclient import cloud_for_login_host
 from microsoft.clouds import DEFAULT_CLOUD, is_guid
+from microsoft.tokenclient import cloud_for_login_host
 
 
 class Severity(StrEnum):
@@ -85,8 +86,9 @@ class Diagnosis:
             "title": self.title,
             "explanation": self.explanation,
             "evidence": [[str(a), str(b)] for a, b in self.evidence],
-            "steps": [{"text": s.text, "url": s.url, "action": str(s.action) if s.action else None}
-                      for s in self.steps],
+            "steps": [
+                {"text": s.text, "url": s.url, "action": str(s.action) if s.action else None} for s in self.steps
+            ],
             "missing": list(self.missing),
         }
 
@@ -111,8 +113,9 @@ _STEP_ACTIONS = {a.value for a in Action} - {Action.OPEN_LINK.value}
 
 def _step_from_dict(data: Mapping[str, Any]) -> Step:
     action = data.get("action")
-    return Step(str(data.get("text", "")), url=data.get("url") or None,
-                action=action if action in _STEP_ACTIONS else None)
+    return Step(
+        str(data.get("text", "")), url=data.get("url") or None, action=action if action in _STEP_ACTIONS else None
+    )
 
 
 # --- the registry --------------------------------------------------------------------------------
@@ -140,17 +143,31 @@ class Kind:
     def matches(self, key: str) -> bool:
         return key.startswith(self.key[:-1]) if self.family else key == self.key
 
-    def build(self, *, title: str, explanation: str, evidence: Iterable[tuple[str, str]] = (),
-              steps: Iterable[Step] = (), missing: Iterable[str] = (), severity: Severity | None = None,
-              key: str | None = None) -> Diagnosis:
+    def build(
+        self,
+        *,
+        title: str,
+        explanation: str,
+        evidence: Iterable[tuple[str, str]] = (),
+        steps: Iterable[Step] = (),
+        missing: Iterable[str] = (),
+        severity: Severity | None = None,
+        key: str | None = None,
+    ) -> Diagnosis:
         """The diagnosis of this kind. ``key``: a family's full key; ``severity``: when this case
         is more (or less) serious than the kind's usual one."""
         key = key or self.key
         if not self.matches(key) or (self.family and key == self.key):
             raise ValueError(f"{key!r} is not a key of the kind {self.key!r}")
-        diagnosis = Diagnosis(key=key, severity=severity or self.severity, title=title,
-                              explanation=explanation, evidence=list(evidence), steps=list(steps),
-                              missing=tuple(missing))
+        diagnosis = Diagnosis(
+            key=key,
+            severity=severity or self.severity,
+            title=title,
+            explanation=explanation,
+            evidence=list(evidence),
+            steps=list(steps),
+            missing=tuple(missing),
+        )
         undeclared = diagnosis.controls - self.actions
         if undeclared and os.environ.get(STRICT_ENV) == "1":
             raise ValueError(f"{key} offers {sorted(undeclared)}, which its kind does not declare")
@@ -244,8 +261,6 @@ class PreviousAttempt:
     @classmethod
     def of(cls, diagnosis: Diagnosis, token_permissions: Iterable[str] = ()) -> PreviousAttempt:
         return cls(diagnosis.key, frozenset(token_permissions), diagnosis.missing)
-
-
 
 
 def looks_like_guid(value: str) -> bool:

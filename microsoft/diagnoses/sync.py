@@ -1,5 +1,6 @@
 """A sync run that stopped on the dashboard's side: no worker left, the task's time limit, an
 unexpected error, or a next-page link the dashboard will not follow."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,9 +29,12 @@ def stale(last_sign_of_life: datetime) -> Diagnosis:
 def interrupted(message: str, last_sign_of_life: datetime, pages: int) -> Diagnosis:
     """The run's worker died (``message`` says how the dashboard found out)."""
     return INTERRUPTED.build(
-        title="The sync was interrupted", explanation=message,
-        evidence=[("Last sign of life", f"{last_sign_of_life:%Y-%m-%d %H:%M:%S} UTC"),
-                  ("Pages read before", str(pages))],
+        title="The sync was interrupted",
+        explanation=message,
+        evidence=[
+            ("Last sign of life", f"{last_sign_of_life:%Y-%m-%d %H:%M:%S} UTC"),
+            ("Pages read before", str(pages)),
+        ],
         steps=[Step("Press Sync now to start again.", action=Action.RETRY)],
     )
 
@@ -42,8 +46,13 @@ def too_long(pages: int, rows: int) -> Diagnosis:
         explanation=f"The worker stopped the run at its time limit (CELERY_TASK_SOFT_TIME_LIMIT) after {pages} pages "
         f"and {rows} rows. Nothing this run read was kept.",
         evidence=[("Pages read", str(pages)), ("Rows read", str(rows))],
-        steps=[Step("Narrow the read with $select or $filter, or ask your admin to raise "
-                    "CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT.", action=Action.EDIT_CONNECTION)],
+        steps=[
+            Step(
+                "Narrow the read with $select or $filter, or ask your admin to raise "
+                "CELERY_TASK_SOFT_TIME_LIMIT and CELERY_TASK_TIME_LIMIT.",
+                action=Action.EDIT_CONNECTION,
+            )
+        ],
     )
 
 
@@ -52,8 +61,12 @@ def crashed() -> Diagnosis:
         title="The sync stopped on an unexpected error",
         explanation="The worker hit an error the dashboard does not recognise; the details are in the worker's log. "
         "Nothing this run read was kept.",
-        steps=[Step("Press Sync now to try again; if it happens again, send the worker log to your admin.",
-                    action=Action.RETRY)],
+        steps=[
+            Step(
+                "Press Sync now to try again; if it happens again, send the worker log to your admin.",
+                action=Action.RETRY,
+            )
+        ],
     )
 
 
@@ -65,8 +78,13 @@ def foreign_link(entity: str, next_host: str, service_host: str) -> Diagnosis:
         f"service URL ({service_host}). The dashboard sends the access token only "
         "to the service URL's host, so the sync stopped and kept nothing.",
         evidence=[("Next page host", next_host), ("Service URL host", service_host)],
-        steps=[Step("Check that the service URL is the Graph host the tenant uses (global or a national "
-                    "cloud), then sync again.", action=Action.EDIT_CONNECTION)],
+        steps=[
+            Step(
+                "Check that the service URL is the Graph host the tenant uses (global or a national "
+                "cloud), then sync again.",
+                action=Action.EDIT_CONNECTION,
+            )
+        ],
     )
 
 
@@ -78,6 +96,11 @@ def unreadable_link(entity: str, problem: str, service_host: str) -> Diagnosis:
         f"dashboard's outbound check: {problem.rstrip('.')}. Nothing was sent to it, and the sync stopped and "
         "kept nothing.",
         evidence=[("Problem", problem), ("Service URL host", service_host)],
-        steps=[Step("Try again; if it keeps happening, something between the dashboard and Graph (a proxy) "
-                    "is rewriting answers.", action=Action.RETRY)],
+        steps=[
+            Step(
+                "Try again; if it keeps happening, something between the dashboard and Graph (a proxy) "
+                "is rewriting answers.",
+                action=Action.RETRY,
+            )
+        ],
     )

@@ -1,6 +1,7 @@
 """The token endpoint refused (Entra ID's AADSTS errors: the secret, the certificate's signed
 assertion, the app, the tenant, the scope, consent, the sign-in), and the dashboard's own reasons
 for not asking it (a fetch already running, no sign-in yet)."""
+
 from __future__ import annotations
 
 from microsoft.diagnoses._wording import (
@@ -19,36 +20,44 @@ from microsoft.diagnoses.transport import _transport
 from microsoft.tokenclient import TokenError, default_scope_or_resource
 
 # The kinds this module builds (key, usual severity, what their steps offer).
-APP_NOT_FOUND = register("token.app_not_found", Severity.ERROR,
-                         Action.ADMIN_CONSENT, Action.EDIT_CONNECTION, Action.OPEN_LINK, Action.REFETCH_TOKEN)
-ASSERTION_AUDIENCE = register("token.assertion_audience", Severity.ERROR,
-                              Action.EDIT_CONNECTION, Action.REFETCH_TOKEN)
+APP_NOT_FOUND = register(
+    "token.app_not_found",
+    Severity.ERROR,
+    Action.ADMIN_CONSENT,
+    Action.EDIT_CONNECTION,
+    Action.OPEN_LINK,
+    Action.REFETCH_TOKEN,
+)
+ASSERTION_AUDIENCE = register("token.assertion_audience", Severity.ERROR, Action.EDIT_CONNECTION, Action.REFETCH_TOKEN)
 ASSERTION_TIME = register("token.assertion_time", Severity.ERROR, Action.REFETCH_TOKEN)
-BAD_SECRET = register("token.bad_secret", Severity.ERROR,
-                      Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN)
-CERTIFICATE_EXPIRED = register("token.certificate_expired", Severity.ERROR,
-                               Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN)
-CERTIFICATE_UNKNOWN = register("token.certificate_unknown", Severity.ERROR,
-                               Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN)
-CERTIFICATE_WRONG_KEY = register("token.certificate_wrong_key", Severity.ERROR,
-                                 Action.EDIT_SECRET, Action.REFETCH_TOKEN)
-CONSENT_REQUIRED = register("token.consent_required", Severity.ERROR,
-                            Action.ADMIN_CONSENT, Action.OPEN_LINK, Action.SIGN_IN)
-INVALID_RESOURCE = register("token.invalid_resource", Severity.ERROR,
-                            Action.EDIT_CONNECTION, Action.REFETCH_TOKEN)
+BAD_SECRET = register("token.bad_secret", Severity.ERROR, Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN)
+CERTIFICATE_EXPIRED = register(
+    "token.certificate_expired", Severity.ERROR, Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN
+)
+CERTIFICATE_UNKNOWN = register(
+    "token.certificate_unknown", Severity.ERROR, Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN
+)
+CERTIFICATE_WRONG_KEY = register(
+    "token.certificate_wrong_key", Severity.ERROR, Action.EDIT_SECRET, Action.REFETCH_TOKEN
+)
+CONSENT_REQUIRED = register(
+    "token.consent_required", Severity.ERROR, Action.ADMIN_CONSENT, Action.OPEN_LINK, Action.SIGN_IN
+)
+INVALID_RESOURCE = register("token.invalid_resource", Severity.ERROR, Action.EDIT_CONNECTION, Action.REFETCH_TOKEN)
 INVALID_SCOPE = register("token.invalid_scope", Severity.ERROR, Action.EDIT_CONNECTION, Action.REFETCH_TOKEN)
 MISSING_SECRET = register("token.missing_secret", Severity.ERROR, Action.EDIT_SECRET, Action.REFETCH_TOKEN)
-REDIRECT_URI_MISMATCH = register("token.redirect_uri_mismatch", Severity.ERROR,
-                                 Action.OPEN_LINK, Action.SIGN_IN)
-SECRET_EXPIRED = register("token.secret_expired", Severity.ERROR,
-                          Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN)
-SECRET_ID_PASTED = register("token.secret_id_pasted", Severity.ERROR,
-                            Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN)
-SERVICE_UNAVAILABLE = register("token.service_unavailable", Severity.WARNING,
-                               Action.OPEN_LINK, Action.REFETCH_TOKEN)
+REDIRECT_URI_MISMATCH = register("token.redirect_uri_mismatch", Severity.ERROR, Action.OPEN_LINK, Action.SIGN_IN)
+SECRET_EXPIRED = register(
+    "token.secret_expired", Severity.ERROR, Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN
+)
+SECRET_ID_PASTED = register(
+    "token.secret_id_pasted", Severity.ERROR, Action.EDIT_SECRET, Action.OPEN_LINK, Action.REFETCH_TOKEN
+)
+SERVICE_UNAVAILABLE = register("token.service_unavailable", Severity.WARNING, Action.OPEN_LINK, Action.REFETCH_TOKEN)
 SIGN_IN_AGAIN = register("token.sign_in_again", Severity.ERROR, Action.SIGN_IN)
-TENANT_NOT_FOUND = register("token.tenant_not_found", Severity.ERROR,
-                            Action.EDIT_CONNECTION, Action.OPEN_LINK, Action.REFETCH_TOKEN)
+TENANT_NOT_FOUND = register(
+    "token.tenant_not_found", Severity.ERROR, Action.EDIT_CONNECTION, Action.OPEN_LINK, Action.REFETCH_TOKEN
+)
 UNKNOWN = register("token.unknown", Severity.ERROR, Action.OPEN_LINK, Action.REFETCH_TOKEN)
 WRONG_CLOUD = register("token.wrong_cloud", Severity.ERROR, Action.EDIT_CONNECTION, Action.REFETCH_TOKEN)
 BUSY = register("token.busy", Severity.INFO, Action.RETRY)
@@ -108,8 +117,7 @@ def _token_evidence(err: TokenError, ctx: Context) -> list[tuple[str, str]]:
 def _new_secret_steps(ctx: Context, first: str) -> list[Step]:
     return [
         Step(first, url=_portal(ctx, "Credentials")),
-        Step("Paste the new secret's Value into this connection with Replace secret.",
-             action=Action.EDIT_SECRET),
+        Step("Paste the new secret's Value into this connection with Replace secret.", action=Action.EDIT_SECRET),
         _refetch_step(),
     ]
 
@@ -125,8 +133,9 @@ def _bad_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) 
             "its Value straight away.",
             evidence=evidence,
             steps=_new_secret_steps(
-                ctx, "Open the app's Certificates & secrets page. If you cannot see the Value any "
-                "more, choose New client secret and copy the Value column (not Secret ID)."
+                ctx,
+                "Open the app's Certificates & secrets page. If you cannot see the Value any "
+                "more, choose New client secret and copy the Value column (not Secret ID).",
             ),
         )
     return BAD_SECRET.build(
@@ -136,8 +145,9 @@ def _bad_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) 
         "Make sure you copy the secret's Value column, not its Secret ID.",
         evidence=evidence,
         steps=_new_secret_steps(
-            ctx, "Open the app's Certificates & secrets page and check that the secret still "
-            "exists; if you do not have its Value any more, create a new client secret."
+            ctx,
+            "Open the app's Certificates & secrets page and check that the secret still "
+            "exists; if you do not have its Value any more, create a new client secret.",
         ),
     )
 
@@ -145,7 +155,8 @@ def _bad_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) 
 def _expired_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
     expiry = (
         f" The expiry date saved with this connection is {ctx.secret_expires_on:%Y-%m-%d}."
-        if ctx.secret_expires_on else ""
+        if ctx.secret_expires_on
+        else ""
     )
     if ctx.secret_expires_on:
         evidence = evidence + [("Saved secret expiry", f"{ctx.secret_expires_on:%Y-%m-%d}")]
@@ -155,8 +166,11 @@ def _expired_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str
         f"no longer accepts it.{expiry} Secrets cannot be extended: create a new one and save its "
         "Value here.",
         evidence=evidence,
-        steps=_new_secret_steps(ctx, "Open the app's Certificates & secrets page and create a new client "
-                          "secret; copy its Value (shown only once)."),
+        steps=_new_secret_steps(
+            ctx,
+            "Open the app's Certificates & secrets page and create a new client "
+            "secret; copy its Value (shown only once).",
+        ),
     )
 
 
@@ -169,11 +183,16 @@ def _app_not_found(err: TokenError, ctx: Context, evidence: list[tuple[str, str]
         "must first be consented to by an administrator of this tenant.",
         evidence=evidence,
         steps=[
-            Step("Compare the Application (client) ID and the Directory (tenant) ID on the app's "
-                 "Overview page with this connection.", url=_portal(ctx, "Overview")),
+            Step(
+                "Compare the Application (client) ID and the Directory (tenant) ID on the app's "
+                "Overview page with this connection.",
+                url=_portal(ctx, "Overview"),
+            ),
             _edit_connection_step("Correct the app ID or the tenant in the connection."),
-            _admin_consent_step(ctx, "If the app is registered in another tenant, have an "
-                                "administrator of this tenant grant consent to it."),
+            _admin_consent_step(
+                ctx,
+                "If the app is registered in another tenant, have an administrator of this tenant grant consent to it.",
+            ),
             _refetch_step(),
         ],
     )
@@ -187,13 +206,14 @@ def _tenant_not_found(err: TokenError, ctx: Context, evidence: list[tuple[str, s
         "Government or China tenant cannot sign in at the global login host, and the reverse.",
         evidence=evidence,
         steps=[
-            Step("Look up the Tenant ID on the Microsoft Entra overview page of your tenant.",
-                 url=f"https://{_portal_host(ctx)}/#view/Microsoft_AAD_IAM/ActiveDirectoryMenuBlade/~/Overview"),
+            Step(
+                "Look up the Tenant ID on the Microsoft Entra overview page of your tenant.",
+                url=f"https://{_portal_host(ctx)}/#view/Microsoft_AAD_IAM/ActiveDirectoryMenuBlade/~/Overview",
+            ),
             _edit_connection_step("Correct the tenant (and the token URL) in the connection."),
             _refetch_step(),
         ],
     )
-
 
 
 def _invalid_scope(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
@@ -203,8 +223,8 @@ def _invalid_scope(err: TokenError, ctx: Context, evidence: list[tuple[str, str]
         "With client credentials the scope must be the API's address followed by /.default, "
         f"exactly {expected}: individual permission names are not accepted, because the token "
         "gets every application permission already granted to the app."
-        if not ctx.delegated else
-        f"Scopes must all belong to one API (for Graph, {expected} or names such as "
+        if not ctx.delegated
+        else f"Scopes must all belong to one API (for Graph, {expected} or names such as "
         "https://graph.microsoft.com/User.Read) and be separated by spaces."
     )
     return INVALID_SCOPE.build(
@@ -255,11 +275,10 @@ def _grant_expired(err: TokenError, ctx: Context, evidence: list[tuple[str, str]
         70008: "the sign-in code or refresh token expired because it was not used for a while",
         700082: "the refresh token was not used for 90 days and has expired",
         50173: "the refresh token was revoked, usually because the user changed their password or "
-               "an administrator revoked their sessions",
+        "an administrator revoked their sessions",
         54005: "the sign-in code was already used once",
     }
-    reason = reasons.get(err.code or 0, "the sign-in (authorization code or refresh token) is no "
-                                       "longer valid")
+    reason = reasons.get(err.code or 0, "the sign-in (authorization code or refresh token) is no longer valid")
     return SIGN_IN_AGAIN.build(
         title="Sign in again",
         explanation=f"Entra ID refused the saved sign-in: {reason}. The dashboard cannot renew this "
@@ -276,8 +295,7 @@ def _missing_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str
         "none. This connection has no secret saved, or it could not be decrypted.",
         evidence=evidence,
         steps=[
-            Step("Save the secret's Value in the connection with Replace secret.",
-                 action=Action.EDIT_SECRET),
+            Step("Save the secret's Value in the connection with Replace secret.", action=Action.EDIT_SECRET),
             _refetch_step(),
         ],
     )
@@ -290,8 +308,10 @@ def _wrong_cloud(err: TokenError, ctx: Context, evidence: list[tuple[str, str]])
         f"login host {ctx.login_host} (global, US Government and China are separate). Use that "
         "cloud's login host and Graph URL.",
         evidence=evidence,
-        steps=[_edit_connection_step("Change the token URL and Graph service URL to the tenant's cloud."),
-         _refetch_step()],
+        steps=[
+            _edit_connection_step("Change the token URL and Graph service URL to the tenant's cloud."),
+            _refetch_step(),
+        ],
     )
 
 
@@ -302,8 +322,10 @@ def _redirect_mismatch(err: TokenError, ctx: Context, evidence: list[tuple[str, 
         "URIs. Add it exactly (scheme, host, port and path) under Authentication as a Web "
         "platform redirect URI.",
         evidence=evidence,
-        steps=[Step("Add the redirect URL on the app's Authentication page.", url=_portal(ctx, "Authentication")),
-         Step("Then sign in again.", action=Action.SIGN_IN)],
+        steps=[
+            Step("Add the redirect URL on the app's Authentication page.", url=_portal(ctx, "Authentication")),
+            Step("Then sign in again.", action=Action.SIGN_IN),
+        ],
     )
 
 
@@ -314,16 +336,16 @@ def _entra_unavailable(err: TokenError, ctx: Context, evidence: list[tuple[str, 
         "not in the connection. The dashboard retried a few times before giving up. Try again in a "
         "few minutes; if it lasts, check Microsoft 365 service health.",
         evidence=evidence,
-        steps=[_refetch_step("Press Re-fetch token in a few minutes."),
-         Step("Check Microsoft 365 service health.", url=SERVICE_HEALTH_URL)],
+        steps=[
+            _refetch_step("Press Re-fetch token in a few minutes."),
+            Step("Check Microsoft 365 service health.", url=SERVICE_HEALTH_URL),
+        ],
     )
 
 
 def _unknown_aadsts(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
     code = f"AADSTS{err.code}" if err.code else (err.error or "an error")
-    lookup = err.error_uri or (
-        f"https://login.microsoftonline.com/error?code={err.code}" if err.code else None
-    )
+    lookup = err.error_uri or (f"https://login.microsoftonline.com/error?code={err.code}" if err.code else None)
     return UNKNOWN.build(
         title=f"Entra ID refused the token request ({code})",
         explanation=f"Entra ID answered with {code}, which the dashboard has no specific advice for. Its own "
@@ -358,8 +380,11 @@ def _certificate_evidence(ctx: Context, evidence: list[tuple[str, str]]) -> list
 
 
 def _upload_certificate_step(ctx: Context) -> Step:
-    return Step("Open the app's Certificates & secrets page, Certificates tab, and upload this connection's "
-                "certificate (the public .cer/.pem part; never the private key).", url=_portal(ctx, "Credentials"))
+    return Step(
+        "Open the app's Certificates & secrets page, Certificates tab, and upload this connection's "
+        "certificate (the public .cer/.pem part; never the private key).",
+        url=_portal(ctx, "Credentials"),
+    )
 
 
 def _certificate_rejected(err: TokenError, ctx: Context, evidence: list[tuple[str, str]]) -> Diagnosis:
@@ -373,10 +398,15 @@ def _certificate_rejected(err: TokenError, ctx: Context, evidence: list[tuple[st
             "certificate was never uploaded to the app registration, was uploaded to another app, or was "
             "deleted there (for example after a renewal).",
             evidence=evidence,
-            steps=[_upload_certificate_step(ctx),
-             Step("Or upload the certificate that is registered on the app (with its private key) to this "
-                  "connection.", action=Action.EDIT_SECRET),
-             _refetch_step()],
+            steps=[
+                _upload_certificate_step(ctx),
+                Step(
+                    "Or upload the certificate that is registered on the app (with its private key) to this "
+                    "connection.",
+                    action=Action.EDIT_SECRET,
+                ),
+                _refetch_step(),
+            ],
         )
     if "expired" in text:
         return CERTIFICATE_EXPIRED.build(
@@ -384,10 +414,14 @@ def _certificate_rejected(err: TokenError, ctx: Context, evidence: list[tuple[st
             explanation=f"The certificate registered on app {ctx.client_id} with this thumbprint is past its end date, so "
             "Entra ID no longer accepts assertions signed with it. Certificates cannot be extended.",
             evidence=evidence,
-            steps=[Step("Create a new certificate, upload its public part to the app's Certificates & secrets page.",
-                  url=_portal(ctx, "Credentials")),
-             Step("Upload the new certificate and its private key to this connection.", action=Action.EDIT_SECRET),
-             _refetch_step()],
+            steps=[
+                Step(
+                    "Create a new certificate, upload its public part to the app's Certificates & secrets page.",
+                    url=_portal(ctx, "Credentials"),
+                ),
+                Step("Upload the new certificate and its private key to this connection.", action=Action.EDIT_SECRET),
+                _refetch_step(),
+            ],
         )
     return CERTIFICATE_WRONG_KEY.build(
         title="The assertion's signature does not match the certificate",
@@ -395,9 +429,13 @@ def _certificate_rejected(err: TokenError, ctx: Context, evidence: list[tuple[st
         "private key. The private key saved with this connection belongs to another certificate (often an "
         "old key kept after a renewal).",
         evidence=evidence,
-        steps=[Step("Upload the certificate and its matching private key again (one PKCS#12 file keeps them "
-              "together).", action=Action.EDIT_SECRET),
-         _refetch_step()],
+        steps=[
+            Step(
+                "Upload the certificate and its matching private key again (one PKCS#12 file keeps them together).",
+                action=Action.EDIT_SECRET,
+            ),
+            _refetch_step(),
+        ],
     )
 
 
@@ -409,9 +447,13 @@ def _assertion_time(err: TokenError, ctx: Context, evidence: list[tuple[str, str
         "now (it was made for a time outside its valid range). The dashboard signs each assertion for "
         "the next few minutes, so the clock of the machine running the dashboard's workers is off.",
         evidence=_certificate_evidence(ctx, evidence + [("Dashboard's time (UTC)", _time(None, ctx))]),
-        steps=[Step("Ask your administrator to synchronise the clock of the worker machines (NTP, "
-              "e.g. timedatectl set-ntp true) and compare it with Entra's time shown above."),
-         _refetch_step("Then press Re-fetch token.")],
+        steps=[
+            Step(
+                "Ask your administrator to synchronise the clock of the worker machines (NTP, "
+                "e.g. timedatectl set-ntp true) and compare it with Entra's time shown above."
+            ),
+            _refetch_step("Then press Re-fetch token."),
+        ],
     )
 
 
@@ -426,9 +468,13 @@ def _assertion_malformed(err: TokenError, ctx: Context, evidence: list[tuple[str
             "request went to. The dashboard puts the connection's token URL there, so the token URL does not "
             "belong to this tenant's login endpoint (for example another tenant, cloud or a proxy).",
             evidence=evidence + [("Login host of the token URL", ctx.login_host)],
-            steps=[_edit_connection_step("Set the token URL to https://<login host>/<tenant>/oauth2/v2.0/token of "
-                                   "the tenant the app is registered in (leave it blank to fill it)."),
-             _refetch_step()],
+            steps=[
+                _edit_connection_step(
+                    "Set the token URL to https://<login host>/<tenant>/oauth2/v2.0/token of "
+                    "the tenant the app is registered in (leave it blank to fill it)."
+                ),
+                _refetch_step(),
+            ],
         )
     return _unknown_aadsts(err, ctx, evidence)
 
@@ -456,6 +502,10 @@ def sign_in_required(connection_name: str, grant_type: str) -> Diagnosis:
         explanation=f"{connection_name} reads Graph as a signed-in person (authorization code). The dashboard "
         "has no refresh token for it yet, or the last one was refused, so a person must sign in again.",
         evidence=[("Grant type", grant_type)],
-        steps=[Step("Press Sign in with Microsoft and sign in as the user whose data this "
-                    "connection reads.", action=Action.SIGN_IN)],
+        steps=[
+            Step(
+                "Press Sign in with Microsoft and sign in as the user whose data this connection reads.",
+                action=Action.SIGN_IN,
+            )
+        ],
     )

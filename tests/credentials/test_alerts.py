@@ -1,6 +1,7 @@
 """Alerts people receive: credential expiry read from the sandbox's Entra, one alert per state change
 (webhook to a local HTTPS receiver, email), sync failures alerted once and "recovered" once, and
 channels whose host is not allowed refused at save."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.jobs import actions
 from connections import tasks
+from connections.jobs import actions
 from connections.models import Alert, AlertDelivery, CredentialCheck, NotificationChannel
 from tests.factories import add_channels, mails, press_sync, wait_until
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clears_it(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job, receiver,
-        worker_mail_dir):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job, receiver, worker_mail_dir
+):
     client = login(admin_a)
     add_channels(client, team_a, receiver)
     ends = timezone.now() + dt.timedelta(days=5)
@@ -51,8 +52,9 @@ def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clear
     assert Alert.objects.filter(connection=conn).count() == 1
 
     # Rotation: a new secret in Entra, the old one deleted, the new value saved with the connection.
-    new = clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/secrets",
-                                     {"expires": (timezone.now() + dt.timedelta(days=180)).isoformat()})
+    new = clean_sandbox.control.post(
+        f"/_sandbox/apps/{app['client_id']}/secrets", {"expires": (timezone.now() + dt.timedelta(days=180)).isoformat()}
+    )
     clean_sandbox.control.delete(f"/_sandbox/apps/{app['client_id']}/credentials/{app['secret_id']}")
     conn.client_secret = new["client_secret"]
     conn.save()
@@ -62,14 +64,17 @@ def test_a_secret_ending_in_5_days_is_listed_and_alerted_once_and_rotation_clear
     listing = client.get(reverse("connections:list")).content.decode()
     assert ">5 days left<" not in listing and ">180 days left<" in listing
     assert [a.event for a in Alert.objects.filter(connection=conn).order_by("created_at")] == [
-        "credential_7", "credential_renewed"]
+        "credential_7",
+        "credential_renewed",
+    ]
     assert len(renewed) == 2
     page = client.get(reverse("connections:detail", args=[conn.pk])).content.decode()
     assert "used by this connection" in page and new["client_secret"][:3] in page
 
 
 def test_an_app_owning_itself_reads_its_expiry_with_owned_by(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job
+):
     ends = timezone.now() + dt.timedelta(days=20)
     app = sandbox_app(roles=["User.Read.All", "Application.ReadWrite.OwnedBy"], secret_expires=ends.isoformat())
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/owners", {})
@@ -83,7 +88,8 @@ def test_an_app_owning_itself_reads_its_expiry_with_owned_by(
 
 
 def test_without_permission_to_read_the_app_the_typed_date_stays_and_the_page_says_why(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job
+):
     app = sandbox_app(roles=["User.Read.All"])
     typed = timezone.localdate() + dt.timedelta(days=40)
     conn = sandbox_connection(team_a, app, name="no app read", secret_expires_on=typed)
@@ -97,8 +103,8 @@ def test_without_permission_to_read_the_app_the_typed_date_stays_and_the_page_sa
 
 
 def test_a_sync_failing_three_times_alerts_once_and_recovered_once(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, wait_for_run, wait_for_job,
-        receiver):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, wait_for_run, wait_for_job, receiver
+):
     client = login(admin_a)
     add_channels(client, team_a, receiver, kind="slack")
     app = sandbox_app(roles=["User.Read.All"], requested_roles=["Group.Read.All"])
@@ -121,7 +127,9 @@ def test_a_sync_failing_three_times_alerts_once_and_recovered_once(
     hooks = receiver.wait_for(2)
     assert "works again" in hooks[1]["json"]["text"]
     assert [a.event for a in Alert.objects.filter(connection=conn).order_by("created_at")] == [
-        "sync_failed", "sync_recovered"]
+        "sync_failed",
+        "sync_recovered",
+    ]
     wait_until(lambda: NotificationChannel.objects.get(name="Ops hook").status == "failing")
     page = client.get(reverse("connections:alerts")).content.decode()
     assert "failing" in page and "answered HTTP 500" in page
@@ -130,7 +138,8 @@ def test_a_sync_failing_three_times_alerts_once_and_recovered_once(
 
 
 def test_token_fetches_failing_twice_alert_once_and_recovered_once(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job, receiver):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, run_job, receiver
+):
     client = login(admin_a)
     add_channels(client, team_a, receiver, kind="webhook")
     app = sandbox_app(roles=["User.Read.All"])
@@ -150,13 +159,17 @@ def test_token_fetches_failing_twice_alert_once_and_recovered_once(
     assert hooks[0]["json"]["link"].endswith(f"/connections/{conn.pk}/")
 
 
-@pytest.mark.parametrize("url,message", [
-    ("https://hooks.example.net/services/T000/B000/XXXX", "is not in ALERT_WEBHOOK_HOSTS"),
-    ("http://hooks.slack.com/services/T000/B000/XXXX", "Only https://"),
-])
+@pytest.mark.parametrize(
+    "url,message",
+    [
+        ("https://hooks.example.net/services/T000/B000/XXXX", "is not in ALERT_WEBHOOK_HOSTS"),
+        ("http://hooks.slack.com/services/T000/B000/XXXX", "Only https://"),
+    ],
+)
 def test_a_webhook_on_a_host_that_is_not_allowed_is_refused_at_save(team_a, admin_a, login, url, message):
-    response = login(admin_a).post(reverse("connections:channel_new"),
-                                   {"team": team_a.pk, "name": "Elsewhere", "kind": "webhook", "url": url})
+    response = login(admin_a).post(
+        reverse("connections:channel_new"), {"team": team_a.pk, "name": "Elsewhere", "kind": "webhook", "url": url}
+    )
     assert response.status_code == 200
     assert message in response.context["form"].errors["url"][0]
     page = response.content.decode()

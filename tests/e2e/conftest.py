@@ -4,6 +4,7 @@ No browser is downloaded: the tests use an installed Chromium (``CHROMIUM`` or t
 and skip with the reason when there is none (``CHROMIUM=/nonexistent`` shows that).
 Jobs run on the real worker (``live_worker``), which shares the test database with the server.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,15 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import sync_playwright
 
-
 CHROMIUM_NAMES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 PAGES = pytest.StashKey[list[tuple[Any, Path]]]()
 
 
@@ -87,13 +93,16 @@ def browser(chromium_executable: str) -> Iterator[Any]:
 @pytest.fixture(autouse=True)
 def _plain_static_files(settings: Any) -> None:
     """Templates must not need a collectstatic manifest (DEBUG=False picks the manifest storage)."""
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture
-def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
-               tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
+def browser_as(
+    browser: Any, live_server: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[Any], Any]]:
     """``browser_as(user, **context_options)`` → a Page logged in as ``user`` on the live server
     (session cookie, no password), or of a visitor who has not logged in for ``None``; the options
     go to Playwright's ``new_context``.
@@ -113,8 +122,15 @@ def browser_as(browser: Any, live_server: Any, request: pytest.FixtureRequest,
         if user is not None:
             client = Client()
             client.force_login(user)
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "url": live_server.url,
-                                  "value": client.cookies[settings.SESSION_COOKIE_NAME].value}])
+            context.add_cookies(
+                [
+                    {
+                        "name": settings.SESSION_COOKIE_NAME,
+                        "url": live_server.url,
+                        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    }
+                ]
+            )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -1,4 +1,5 @@
 """What a user does on the connection page in the browser: press an htmx button, watch a job finish."""
+
 from __future__ import annotations
 
 import re

@@ -2,6 +2,7 @@
 serious or critical accessibility violation. The same walk saves a screenshot of each page; with
 ``SCREENSHOTS_DIR`` set (``docs/screenshots`` for the README) they are kept there.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,11 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     page.route(f"**{AXE_URL}", lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"))
     page.add_script_tag(url=AXE_URL)
     results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"][:5]]}
-            for v in results["violations"] if v["impact"] in BLOCKING]
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"][:5]]}
+        for v in results["violations"]
+        if v["impact"] in BLOCKING
+    ]
 
 
 def screenshot(page: Page, name: str, tmp_path: Path) -> None:
@@ -52,8 +55,17 @@ def _sync(client: Any, connection: Any, wait_for_job: Any) -> SyncRun:
 
 
 def test_main_pages_have_no_serious_accessibility_violations(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, login, browser_as, live_worker,
-        wait_for_job, tmp_path):
+    clean_sandbox,
+    sandbox_app,
+    sandbox_connection,
+    team_a,
+    admin_a,
+    login,
+    browser_as,
+    live_worker,
+    wait_for_job,
+    tmp_path,
+):
     users = sandbox_connection(team_a, name="Directory users")
     groups_app = sandbox_app(roles=["User.Read.All"], requested_roles=["GroupMember.Read.All"])
     groups = sandbox_connection(team_a, groups_app, name="Directory groups", entity="groups")
@@ -86,8 +98,9 @@ def test_main_pages_have_no_serious_accessibility_violations(
             found[name] = violations
         screenshot(page, name, tmp_path)
     # A sync while it runs: Graph answers slowly, so the running state lasts long enough to be seen.
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2,
-                                                    "delay_ms": 2500})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2, "delay_ms": 2500}
+    )
     page.goto(pages["detail"])
     with page.expect_response(lambda r: r.url.endswith("/syncs/start/")):
         page.locator("#sync-panel").get_by_role("button", name="Sync now", exact=True).click()
@@ -109,8 +122,7 @@ def test_login_page_has_no_serious_accessibility_violations(browser_as, tmp_path
     screenshot(page, "login", tmp_path)
 
 
-def test_pages_fit_a_375_px_screen_and_copy_buttons_copy(
-        sandbox_connection, team_a, admin_a, browser_as, tmp_path):
+def test_pages_fit_a_375_px_screen_and_copy_buttons_copy(sandbox_connection, team_a, admin_a, browser_as, tmp_path):
     connection = sandbox_connection(team_a, name="Phone users")
     page = browser_as(admin_a)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -129,7 +141,8 @@ def test_pages_fit_a_375_px_screen_and_copy_buttons_copy(
 
 
 def test_a_link_to_a_section_opens_it_and_the_page_fits_a_laptop_screen(
-        sandbox_connection, team_a, admin_a, browser_as):
+    sandbox_connection, team_a, admin_a, browser_as
+):
     connection = sandbox_connection(team_a, name="Sections")
     page = browser_as(admin_a)
     page.set_viewport_size({"width": 1280, "height": 800})

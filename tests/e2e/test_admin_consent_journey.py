@@ -2,6 +2,7 @@
 the diagnosis → Accept on the sandbox's consent page → back on the connection, which says consent
 was granted and re-fetches the token by itself (no click on Re-fetch) → the page says what was
 gained → Sync now reads the groups."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,8 @@ CALLBACK_PATH = "/connections/oauth/callback"
 
 
 def test_admin_consent_comes_home_refetches_by_itself_and_the_sync_works(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, browser_as, live_server, live_worker):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, browser_as, live_server, live_worker
+):
     callback = live_server.url + CALLBACK_PATH
     app = sandbox_app(roles=["User.Read.All"], requested_roles=["GroupMember.Read.All"], redirect_uris=[callback])
     connection = sandbox_connection(team_a, app, name="Sandbox groups", entity="groups", redirect_url=callback)
@@ -24,8 +26,9 @@ def test_admin_consent_comes_home_refetches_by_itself_and_the_sync_works(
     page = browser_as(operator_a, ignore_https_errors=True)
     page.goto(reverse("connections:detail", args=[connection.pk]))
 
-    refused = wait_for_job(page, press_job_button(page, button(page.locator(".token-panel .actions"), "Test connection"),
-                                                  "/test/"))
+    refused = wait_for_job(
+        page, press_job_button(page, button(page.locator(".token-panel .actions"), "Test connection"), "/test/")
+    )
     expect(refused.locator(".badge[data-state]")).to_have_text("Failed")
     diagnosis = page.locator('[data-diagnosis="graph.permission_missing"]')
     expect(diagnosis).to_contain_text("The token lacks Group.ReadBasic.All")
@@ -46,9 +49,11 @@ def test_admin_consent_comes_home_refetches_by_itself_and_the_sync_works(
     expect(token_panel(page).locator(".permissions")).to_contain_text("GroupMember.Read.All")
     expect(page.locator('[data-diagnosis="graph.permission_missing"]')).to_have_count(0)
     expect(page.locator('[data-diagnosis="graph.permission_now_in_token"]')).to_contain_text(
-        "The new token carries GroupMember.Read.All")
+        "The new token carries GroupMember.Read.All"
+    )
 
     with page.expect_response(lambda r: r.url.endswith("/syncs/start/")):
         button(page.locator("#sync-panel"), "Sync now").click()
-    expect(page.locator("#sync-panel .badge[data-state]").first).to_have_attribute("data-state", "succeeded",
-                                                                                  timeout=30_000)
+    expect(page.locator("#sync-panel .badge[data-state]").first).to_have_attribute(
+        "data-state", "succeeded", timeout=30_000
+    )

@@ -1,5 +1,6 @@
 """Journey 2 in a real browser, from the start: an admin creates a connection from tenant, app ID
 and secret on the form, then Test connection gets a token and reads one item, shown in the page."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,8 +31,9 @@ def test_create_a_connection_on_the_form_then_test_it(clean_sandbox, team_a, adm
     connection = Connection.objects.get(name="Made in the browser")
     assert connection.client_secret == sandbox.client_secret and sandbox.client_secret not in page.content()
 
-    job = wait_for_job(page, press_job_button(page, button(page.locator(".token-panel .actions"), "Test connection"),
-                                              "/test/"))
+    job = wait_for_job(
+        page, press_job_button(page, button(page.locator(".token-panel .actions"), "Test connection"), "/test/")
+    )
     expect(job.locator(".badge[data-state]")).to_have_text("Succeeded")
     expect(job).to_contain_text("Read users: HTTP 200")
     expect(token_panel(page).locator(".token-inspector .badge.ok")).to_have_text("valid")

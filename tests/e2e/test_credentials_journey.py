@@ -1,5 +1,6 @@
 """In a real browser: switch a connection to a certificate, see every credential's expiry read from
 the sandbox's Entra without a reload, add a Slack and an email channel, and get exactly one alert."""
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_certificate_entra_expiry_channels_and_one_alert(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, browser_as, live_worker,
-        webhook_receiver, tmp_path):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, browser_as, live_worker, webhook_receiver, tmp_path
+):
     webhook_receiver.clear()
     cert = make_cert(cn="browser journey", days=5)
     app = sandbox_app(roles=["User.Read.All", "Application.Read.All"], certificate=cert)

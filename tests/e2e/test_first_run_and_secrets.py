@@ -1,6 +1,7 @@
 """Journeys 1 and 5 in a real browser: the demo data loaded the way ``make run`` loads it, a log-in
 with the printed demo login, the demo connections there; and a wrong or an expired secret explained
 on the connection in plain words with the next step."""
+
 from __future__ import annotations
 
 import io
@@ -48,13 +49,16 @@ def _expired_secret_app(sandbox):
     return make_sandbox_app(sandbox, display_name="expired", roles=["User.Read.All"], secret_expires=past)
 
 
-@pytest.mark.parametrize("case, title, step", [
-    ("wrong", "The client secret is wrong", "client secret"),
-    ("expired", "The client secret has expired", "new client secret"),
-])
+@pytest.mark.parametrize(
+    "case, title, step",
+    [
+        ("wrong", "The client secret is wrong", "client secret"),
+        ("expired", "The client secret has expired", "new client secret"),
+    ],
+)
 def test_a_wrong_or_expired_secret_is_explained_with_the_next_step(
-        case, title, step, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, browser_as,
-        live_worker):
+    case, title, step, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, browser_as, live_worker
+):
     if case == "wrong":
         app = sandbox_app(roles=["User.Read.All"])
         secret = "Xy7~not.the-right-secret-value-0123456789"
@@ -65,8 +69,9 @@ def test_a_wrong_or_expired_secret_is_explained_with_the_next_step(
     page = browser_as(operator_a)
     page.goto(reverse("connections:detail", args=[connection.pk]))
 
-    job = wait_for_job(page, press_job_button(
-        page, button(page.locator(".token-panel .actions"), "Get access token"), "/token/fetch/"))
+    job = wait_for_job(
+        page, press_job_button(page, button(page.locator(".token-panel .actions"), "Get access token"), "/token/fetch/")
+    )
 
     expect(job.locator(".badge[data-state]")).to_have_text("Failed")
     diagnosis = page.locator("[data-diagnosis^='token.']").first

@@ -1,6 +1,7 @@
 """Journey 9 in a real browser: schedule a connection to sync every hour, add the team's Slack
 channel; a failing sync sends one alert there and one "works again" when it recovers; a secret that
 expires in 7 days is on the health board and in an alert."""
+
 from __future__ import annotations
 
 import datetime
@@ -28,13 +29,14 @@ def sync_now(page, expected: str) -> None:
 
 
 def test_hourly_schedule_one_alert_per_state_change_and_an_expiring_secret(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, browser_as, live_worker,
-        webhook_receiver):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, admin_a, browser_as, live_worker, webhook_receiver
+):
     webhook_receiver.clear()
     app = sandbox_app(roles=["User.Read.All"], requested_roles=["GroupMember.Read.All"])
     groups = sandbox_connection(team_a, app, name="Hourly groups", entity="groups")
-    expiring = sandbox_connection(team_a, name="Expiring users",
-                                  secret_expires_on=timezone.localdate() + datetime.timedelta(days=7))
+    expiring = sandbox_connection(
+        team_a, name="Expiring users", secret_expires_on=timezone.localdate() + datetime.timedelta(days=7)
+    )
     page = browser_as(admin_a)
 
     page.goto(reverse("connections:alerts"))
@@ -63,13 +65,16 @@ def test_hourly_schedule_one_alert_per_state_change_and_an_expiring_secret(
 
     # Granted and re-fetched: the next run works, and the channel hears it once.
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/grants", {"roles": ["GroupMember.Read.All"]})
-    wait_for_job(page, press_job_button(page, button(page.locator(".token-panel .actions"), "Re-fetch token"),
-                                        "/token/refetch/"))
+    wait_for_job(
+        page, press_job_button(page, button(page.locator(".token-panel .actions"), "Re-fetch token"), "/token/refetch/")
+    )
     sync_now(page, "succeeded")
     hooks = webhook_receiver.wait_for(2)
     assert "works again" in hooks[1]["json"]["text"]
     assert [a.event for a in Alert.objects.filter(connection=groups).order_by("created_at")] == [
-        "sync_failed", "sync_recovered"]
+        "sync_failed",
+        "sync_recovered",
+    ]
 
     # The daily credential check (beat) finds the secret ending in 7 days: on the board and in Slack.
     checks.check_all()

@@ -1,5 +1,6 @@
 """In a real browser: an operator schedules a connection's syncs (the next run appears in the page),
 then presses Sync now and Cancel; the run ends cancelled and nothing of it is kept."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,9 @@ from tests.e2e.pages import assert_not_reloaded, assert_polling_stopped, button,
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_schedule_then_sync_now_and_cancel(clean_sandbox, sandbox_connection, team_a, operator_a, browser_as,
-                                           live_worker):
+def test_schedule_then_sync_now_and_cancel(
+    clean_sandbox, sandbox_connection, team_a, operator_a, browser_as, live_worker
+):
     connection = sandbox_connection(team_a)
     page = browser_as(operator_a)
     page.goto(reverse("connections:detail", args=[connection.pk]))
@@ -35,8 +37,9 @@ def test_schedule_then_sync_now_and_cancel(clean_sandbox, sandbox_connection, te
     assert SyncSchedule.objects.get(connection=connection).periodic_task.enabled
 
     # Slow answers, so there is time to press Cancel before the first page arrives.
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 3,
-                                                    "delay_ms": 2500})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 3, "delay_ms": 2500}
+    )
     with page.expect_response(lambda r: r.url.endswith("/syncs/start/")) as started:
         button(page.locator("#sync-panel"), "Sync now").click()
     run_id = re.search(r'data-run="([0-9a-f-]{36})"', started.value.text()).group(1)

@@ -1,5 +1,6 @@
 """Journey 3 in a real browser: Sync now shows a live progress bar, the runs list has the finished run
 with every user, Browse opens the table and the CSV export downloads every user."""
+
 from __future__ import annotations
 
 import csv
@@ -16,12 +17,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_sync_now_shows_progress_lists_the_run_browses_and_exports_every_user(
-        clean_sandbox, sandbox_connection, team_a, operator_a, browser_as, live_worker):
+    clean_sandbox, sandbox_connection, team_a, operator_a, browser_as, live_worker
+):
     connection = sandbox_connection(team_a)
     users = {u["id"] for u in sandbox_listing(clean_sandbox)}
     # Slow answers from /v1.0/users, so the running state lasts long enough to be seen.
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2,
-                                                    "delay_ms": 1500})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2, "delay_ms": 1500}
+    )
     page = browser_as(operator_a)
     page.goto(reverse("connections:detail", args=[connection.pk]))
     url = page.url

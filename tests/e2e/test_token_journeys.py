@@ -1,5 +1,6 @@
 """Journeys 2 and 4 in a real browser: Test connection shows its result and the token in-page, and a
 refused groups read is diagnosed, granted, re-fetched from the diagnosis and then read."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,14 +8,21 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.e2e.pages import (
-    assert_not_reloaded, assert_polling_stopped, button, mark_page, press_job_button, token_panel, wait_for_job,
+    assert_not_reloaded,
+    assert_polling_stopped,
+    button,
+    mark_page,
+    press_job_button,
+    token_panel,
+    wait_for_job,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_test_connection_shows_the_read_and_the_token_without_a_reload(
-        sandbox_connection, team_a, operator_a, browser_as, live_worker):
+    sandbox_connection, team_a, operator_a, browser_as, live_worker
+):
     connection = sandbox_connection(team_a)
     page = browser_as(operator_a)
     page.goto(reverse("connections:detail", args=[connection.pk]))
@@ -43,7 +51,8 @@ def groups_app(sandbox_app):
 
 
 def test_missing_group_permission_is_diagnosed_granted_refetched_and_read(
-        clean_sandbox, sandbox_connection, groups_app, team_a, operator_a, browser_as, live_worker):
+    clean_sandbox, sandbox_connection, groups_app, team_a, operator_a, browser_as, live_worker
+):
     connection = sandbox_connection(team_a, groups_app, name="groups", entity="groups")
     page = browser_as(operator_a)
     page.goto(reverse("connections:detail", args=[connection.pk]))

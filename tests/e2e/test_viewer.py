@@ -1,5 +1,6 @@
 """Journey 7 in a real browser: a viewer sees the connection but no operator or admin buttons, and
 another team's connection is a 404."""
+
 from __future__ import annotations
 
 import pytest

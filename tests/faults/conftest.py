@@ -1,5 +1,6 @@
 """Fault-suite fixtures: a way to the broker the tests can cut, freeze and restore, and workers of
 the test's own that it may kill."""
+
 from __future__ import annotations
 
 import os
@@ -84,16 +85,21 @@ def own_worker(django_db_blocker, sandbox, broker_env, tmp_path, settings) -> It
 
     def start(**extra: str) -> WorkerProcess:
         env = {
-            **os.environ, **broker_env, "CELERY_QUEUE": queue,
+            **os.environ,
+            **broker_env,
+            "CELERY_QUEUE": queue,
             "DATABASE_URL": test_database_url(),
-            "GRAPH_SANDBOX_URL": sandbox.base_url, "GRAPH_CA_BUNDLE": sandbox.ca_path,
+            "GRAPH_SANDBOX_URL": sandbox.base_url,
+            "GRAPH_CA_BUNDLE": sandbox.ca_path,
             "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
             "WORKER_HEARTBEAT_SECONDS": "1",
             "FIELD_ENCRYPTION_KEYS": ",".join(django_settings.FIELD_ENCRYPTION_KEYS),
-            "SECRET_KEY": django_settings.SECRET_KEY, **extra,
+            "SECRET_KEY": django_settings.SECRET_KEY,
+            **extra,
         }
-        worker = WorkerProcess(env, tmp_path / f"worker-{len(started)}.log", concurrency=2,
-                               name=f"{queue}-{len(started)}")
+        worker = WorkerProcess(
+            env, tmp_path / f"worker-{len(started)}.log", concurrency=2, name=f"{queue}-{len(started)}"
+        )
         worker.start()
         started.append(worker)
         with django_db_blocker.unblock():

@@ -1,5 +1,6 @@
 """The broker goes away (stopped, or frozen like a SIGSTOPped Redis): pressing a button still answers
 at once in words, the work waits in the database, and it runs when the broker is back."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,8 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections.jobs import queue as background
 from connections import tasks
+from connections.jobs import queue as background
 from connections.models import Job, SyncRun
 from tests.factories import press_sync, wait_until
 
@@ -19,25 +20,26 @@ WAITING = "the task queue is unreachable; it will start when it is back"
 
 @pytest.mark.smoke
 def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_it_is_back(
-        broker_link, live_worker, sandbox_connection, team_a, operator_a, login):
+    broker_link, live_worker, sandbox_connection, team_a, operator_a, login
+):
     connection = sandbox_connection(team_a)
     client = login(operator_a)
     broker_link.cut()
 
-    run = press_sync(client, connection)   # 200, not 500
+    run = press_sync(client, connection)  # 200, not 500
     page = client.get(reverse("connections:sync_progress", args=[connection.pk, run.pk])).content.decode()
     token = client.post(reverse("connections:token_fetch", args=[connection.pk]), HTTP_HX_REQUEST="true")
 
     assert WAITING in page
     assert token.status_code == 200 and WAITING in token.content.decode()
     assert run.status == "queued" and Job.objects.get(pk=run.job_id).waiting_for_broker
-    again = press_sync(client, connection)          # Sync now again: the same waiting run, no second one
+    again = press_sync(client, connection)  # Sync now again: the same waiting run, no second one
     assert again.pk == run.pk
     health = client.get("/healthz")
     assert health.status_code == 503 and health.json()["status"] == "degraded"
 
     broker_link.restore()
-    tasks.resend_waiting_jobs.delay()     # what beat sends every 30 s
+    tasks.resend_waiting_jobs.delay()  # what beat sends every 30 s
     job = Job.objects.get(pk=run.job_id)
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
     assert SyncRun.objects.get(pk=run.pk).rows == 250
@@ -46,20 +48,22 @@ def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_
     assert Job.objects.get(pk=job.pk).sent_at is not None
 
 
-def test_a_starting_worker_sends_what_waited_for_the_broker(broker_link, own_worker, sandbox_connection,
-                                                            team_a, operator_a, login):
+def test_a_starting_worker_sends_what_waited_for_the_broker(
+    broker_link, own_worker, sandbox_connection, team_a, operator_a, login
+):
     connection = sandbox_connection(team_a)
     broker_link.cut()
     run = press_sync(login(operator_a), connection)
     assert Job.objects.get(pk=run.job_id).waiting_for_broker
     broker_link.restore()
 
-    own_worker()   # no beat: the worker's start-up sweep sends it
+    own_worker()  # no beat: the worker's start-up sweep sends it
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
 
 
 def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
-        broker_link, live_worker, sandbox_connection, team_a, operator_a, login):
+    broker_link, live_worker, sandbox_connection, team_a, operator_a, login
+):
     if broker_link.freeze is None:
         pytest.skip("a filesystem broker cannot hang")
     connection = sandbox_connection(team_a)

@@ -1,5 +1,6 @@
 """A worker killed mid-sync (SIGKILL, no warm shutdown): the system notices, interrupts the run in
 words within its bound, keeps nothing partial, and the next Sync now gives the right result."""
+
 from __future__ import annotations
 
 import os
@@ -22,15 +23,17 @@ FAST_REAPER = {"SYNC_STALE_AFTER_SECONDS": "3", "WORKER_STALE_AFTER_SECONDS": "3
 @pytest.fixture
 def slow_pages(clean_sandbox):
     """Every users page takes 0.3 s: a 250-user read in pages of 25 lasts about 3 s."""
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "delay_ms": 300,
-                                                    "count": 10_000})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "delay_ms": 300, "count": 10_000}
+    )
     yield
     clean_sandbox.control.delete("/_sandbox/faults")
 
 
 @pytest.mark.smoke
 def test_a_worker_killed_mid_sync_is_noticed_and_the_next_run_is_right(
-        own_worker, sandbox_connection, team_a, operator_a, login, slow_pages, settings):
+    own_worker, sandbox_connection, team_a, operator_a, login, slow_pages, settings
+):
     settings.SYNC_STALE_AFTER_SECONDS = 3
     connection = sandbox_connection(team_a)
     client = login(operator_a)
@@ -42,25 +45,31 @@ def test_a_worker_killed_mid_sync_is_noticed_and_the_next_run_is_right(
 
     doomed.kill()
     killed_at = time.monotonic()
-    assert SyncStage.objects.filter(run=run).exists()   # it had staged part of the run
+    assert SyncStage.objects.filter(run=run).exists()  # it had staged part of the run
 
     own_worker(**FAST_REAPER)  # its start-up sweep reaps; then beat's reaper task, as every 30 s
-    wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "interrupted", timeout=20, every=1,
-               action=tasks.reap_stale_work.delay)
+    wait_until(
+        lambda: SyncRun.objects.get(pk=run.pk).status == "interrupted",
+        timeout=20,
+        every=1,
+        action=tasks.reap_stale_work.delay,
+    )
     interrupted = time.monotonic() - killed_at
 
     run.refresh_from_db()
     assert interrupted < 3 + 3 + 5, interrupted  # bound: stale heartbeat, plus the next reaper pass
     # Whichever the reaper saw first — the run's stale heartbeat or its worker's — it says so in words.
     assert run.error["key"] == "sync.interrupted" and "Nothing it read is kept" in run.error["explanation"]
-    assert "stopped reporting progress" in run.error["explanation"] or "sync stopped (it was killed" in run.error[
-        "explanation"]
+    assert (
+        "stopped reporting progress" in run.error["explanation"]
+        or "sync stopped (it was killed" in run.error["explanation"]
+    )
     assert run.rows == 0 and not run.records.exists() and not SyncStage.objects.filter(run=run).exists()
     assert Job.objects.get(pk=run.job_id).state == "failed"
     page = client.get(reverse("connections:sync_progress", args=[connection.pk, run.pk])).content.decode()
     assert "The sync was interrupted" in page
 
-    again = press_sync(client, connection)   # not the dead run
+    again = press_sync(client, connection)  # not the dead run
     assert again.pk != run.pk
     wait_until(lambda: SyncRun.objects.get(pk=again.pk).is_finished, timeout=30)
     again.refresh_from_db()
@@ -72,8 +81,9 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
-def test_a_killed_pool_child_ends_its_sync_run_too(own_worker, sandbox_connection, team_a, operator_a, login,
-                                                  slow_pages, settings):
+def test_a_killed_pool_child_ends_its_sync_run_too(
+    own_worker, sandbox_connection, team_a, operator_a, login, slow_pages, settings
+):
     connection = sandbox_connection(team_a)
     client = login(operator_a)
     worker = own_worker(CELERY_POOL="prefork", **FAST_REAPER)
@@ -81,7 +91,7 @@ def test_a_killed_pool_child_ends_its_sync_run_too(own_worker, sandbox_connectio
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).rows >= 25)
 
     for child in _children(worker.proc.pid):
-        os.kill(child, signal.SIGKILL)   # the pool child running the task; the main process lives on
+        os.kill(child, signal.SIGKILL)  # the pool child running the task; the main process lives on
 
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).is_finished, timeout=15)
     run.refresh_from_db()

@@ -1,5 +1,6 @@
 """The production web command (docker/start-web) runs gunicorn whose access log never holds a query
 string: the OAuth callback's query carries the authorization code."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,14 @@ def test_the_access_log_names_the_callback_path_but_not_its_code(tmp_path):
     env = {**os.environ, "VAR_DIR": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     log = tmp_path / "gunicorn.log"
     with log.open("w") as out:
-        server = subprocess.Popen(["sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            ["sh", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         url = f"http://127.0.0.1:{port}/connections/oauth/callback?code=AUTH-CODE-0123456789&state=abc"
         deadline = time.monotonic() + 20

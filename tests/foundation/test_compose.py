@@ -1,4 +1,5 @@
 """docker-compose.yml describes production; no Docker engine runs here, so it is checked here."""
+
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,9 @@ def test_image_holds_every_package_the_project_installs() -> None:
     import tomllib
 
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
-    copied = {part.split("/")[0] for line in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.M)
-              for part in line.split()}
+    copied = {
+        part.split("/")[0] for line in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.M) for part in line.split()
+    }
     includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     for package in (pattern.rstrip("*") for pattern in includes):
         assert package in copied, f"the Dockerfile does not copy {package}/"

@@ -1,4 +1,5 @@
 """With DEBUG off, error pages explain in words and show no internals."""
+
 from __future__ import annotations
 
 import uuid

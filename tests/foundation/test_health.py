@@ -1,4 +1,5 @@
 """/healthz reports database, broker and worker, and answers 503 when one is down."""
+
 from __future__ import annotations
 
 import time
@@ -46,8 +47,10 @@ def test_it_goes_503_when_the_broker_is_unreachable_and_back(client, live_worker
     else:
         folder = tmp_path / "queue"
         folder.mkdir()
-        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS,
-                                                   "data_folder_out": str(folder)}
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "data_folder_out": str(folder),
+        }
         cut, restore = (lambda: folder.rmdir()), (lambda: folder.mkdir())
 
     _wait_health(client, 200)

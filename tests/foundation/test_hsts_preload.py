@@ -1,4 +1,5 @@
 """HSTS preload is a one-way commitment a deployer opts into: off with DEBUG off, on when asked."""
+
 from __future__ import annotations
 
 from cryptography.fernet import Fernet
@@ -9,8 +10,16 @@ PRINT = "from django.conf import settings as s; print(s.SECURE_HSTS_SECONDS, s.S
 
 
 def _production(tmp_path, **env: str) -> str:
-    result = _manage("shell", "-c", PRINT, DEBUG="False", SECRET_KEY="x" * 30 + "-Kq9vLp2Zr8Tn4Wm6Yb1Hc3Jd5Fg7Ds0Ax",
-                     FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(), VAR_DIR=str(tmp_path), **env)
+    result = _manage(
+        "shell",
+        "-c",
+        PRINT,
+        DEBUG="False",
+        SECRET_KEY="x" * 30 + "-Kq9vLp2Zr8Tn4Wm6Yb1Hc3Jd5Fg7Ds0Ax",
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        VAR_DIR=str(tmp_path),
+        **env,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
 

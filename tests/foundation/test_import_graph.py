@@ -3,6 +3,7 @@
 Function-level imports count too (they are how cycles used to hide). The layer rules themselves
 are import-linter contracts in pyproject.toml, run by `make lint`.
 """
+
 from __future__ import annotations
 
 import grimp

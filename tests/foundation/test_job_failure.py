@@ -1,4 +1,5 @@
 """A task that crashes shows a sentence on the job fragment, never the exception's own text."""
+
 from __future__ import annotations
 
 import pytest

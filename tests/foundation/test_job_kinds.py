@@ -1,5 +1,6 @@
 """One job contract: each job kind has one registry entry whose task a worker runs, and a sync
 job's failure ends its run and its job together."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,7 @@ def test_every_kind_has_one_entry_whose_task_a_worker_registers() -> None:
     for kind, spec in kinds.KINDS.items():
         assert spec.kind == kind and spec.label == Job.Kind(kind).label
         assert spec.task in app.tasks, f"{kind}: no task is registered as {spec.task}"
-    assert kinds.label("gone_kind") == "Gone kind"   # a job of a kind no longer defined still has a name
+    assert kinds.label("gone_kind") == "Gone kind"  # a job of a kind no longer defined still has a name
 
 
 @pytest.mark.django_db
@@ -32,7 +33,7 @@ def test_a_crashed_sync_task_fails_its_job_by_interrupting_its_run(login, viewer
     job = Job.objects.create(kind=Job.Kind.SYNC, connection=connection_a, state=Job.State.RUNNING)
     run = SyncRun.objects.create(connection=connection_a, job=job, entity="users", status=SyncRun.Status.RUNNING)
 
-    task_failure.send(sender=None, task_id=str(job.pk), exception=RuntimeError("boom"))   # as Celery sends it
+    task_failure.send(sender=None, task_id=str(job.pk), exception=RuntimeError("boom"))  # as Celery sends it
 
     run.refresh_from_db()
     job.refresh_from_db()

@@ -1,4 +1,5 @@
 """Every page but /healthz and the login page sends anonymous visitors to log in."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,8 +32,8 @@ def _concrete(route: str) -> str | None:
     out = route
     while "<" in out:
         start, end = out.index("<"), out.index(">")
-        kind = out[start + 1:end].split(":")[0] if ":" in out[start + 1:end] else "str"
-        out = out[:start] + samples.get(kind, "x") + out[end + 1:]
+        kind = out[start + 1 : end].split(":")[0] if ":" in out[start + 1 : end] else "str"
+        out = out[:start] + samples.get(kind, "x") + out[end + 1 :]
     return "/" + out
 
 

@@ -1,4 +1,5 @@
 """Repeated failed log-ins lock that username from that address for a while, and say so."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -54,6 +55,7 @@ def test_the_admin_log_in_page_is_locked_too(client, django_user_model, settings
     django_user_model.objects.create_superuser("root", password="correct horse battery")
     for _ in range(2):
         client.post("/admin/login/", {"username": "root", "password": "wrong"}, REMOTE_ADDR="10.0.0.9")
-    locked = client.post("/admin/login/", {"username": "root", "password": "correct horse battery"},
-                         REMOTE_ADDR="10.0.0.9")
+    locked = client.post(
+        "/admin/login/", {"username": "root", "password": "correct horse battery"}, REMOTE_ADDR="10.0.0.9"
+    )
     assert locked.status_code == 200 and b"Too many failed log-ins" in locked.content

@@ -1,4 +1,5 @@
 """The logging filter masks secrets in every shape of log record we emit."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Every HTML page carries a Content-Security-Policy that allows no inline code and no eval."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Background work runs in a real worker process and its state shows in our Job model."""
+
 from __future__ import annotations
 
 import os

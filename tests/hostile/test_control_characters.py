@@ -1,5 +1,6 @@
 """NUL and other control characters at every entry point: a clear answer, never a 500, nothing
 half-written (PostgreSQL refuses NUL in text, so there these requests were server errors)."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -27,8 +28,10 @@ def test_the_oauth_callback_error_with_nul_records_a_finished_failed_fetch(login
     started = client.post(reverse("connections:oauth_start", args=[delegated.pk]))
     state = parse_qs(urlsplit(started["Location"]).query)["state"][0]
 
-    response = client.get(reverse("connections:oauth_callback") + f"?state={state}&error=access_denied%00"
-                          "&error_description=no%01thanks", follow=True)
+    response = client.get(
+        reverse("connections:oauth_callback") + f"?state={state}&error=access_denied%00&error_description=no%01thanks",
+        follow=True,
+    )
 
     assert response.status_code == 200
     assert "Sign-in was cancelled" in response.content.decode()

@@ -2,6 +2,7 @@
 is typed or put in a URL — NUL and control characters, huge, numeric, URL-ish, template-ish or
 right-to-left text — the answer is never a 5xx, and nothing is left half-saved. Runs on the
 configured database (PostgreSQL in CI, where NUL in text is refused by the database itself)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,21 +19,71 @@ from tests.library.test_form_validation import valid_data
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = settings(max_examples=25, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-NASTY = ["", "\x00", "a\x00b", "%00", "\x1b[2J", "\u202egnp.exe", "{entity:@>999}", "{0}", "x" * 5000, "../../etc",
-         "https://169.254.169.254/latest", "javascript:alert(1)", "' OR 1=1 --", "<script>x</script>", "-1", "0",
-         "99999999999999999999999", "1e309", "NaN", "[]", "{}", "\ud7ff", "👍" * 50, " ", "\r\n", "=HYPERLINK(1)"]
+EXAMPLES = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+NASTY = [
+    "",
+    "\x00",
+    "a\x00b",
+    "%00",
+    "\x1b[2J",
+    "\u202egnp.exe",
+    "{entity:@>999}",
+    "{0}",
+    "x" * 5000,
+    "../../etc",
+    "https://169.254.169.254/latest",
+    "javascript:alert(1)",
+    "' OR 1=1 --",
+    "<script>x</script>",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "1e309",
+    "NaN",
+    "[]",
+    "{}",
+    "\ud7ff",
+    "👍" * 50,
+    " ",
+    "\r\n",
+    "=HYPERLINK(1)",
+]
 CONTROLS = st.characters(min_codepoint=0, max_codepoint=31)
 HOSTILE = st.one_of(
     st.sampled_from(NASTY),
     st.text(st.characters(blacklist_categories=["Cs"]), max_size=80),
-    st.builds(lambda a, b, c: a + b + c, st.text(max_size=5), st.text(CONTROLS, min_size=1, max_size=3),
-              st.sampled_from(NASTY)),  # control characters inside otherwise ordinary text
+    st.builds(
+        lambda a, b, c: a + b + c,
+        st.text(max_size=5),
+        st.text(CONTROLS, min_size=1, max_size=3),
+        st.sampled_from(NASTY),
+    ),  # control characters inside otherwise ordinary text
 )
-FORM_FIELDS = ["name", "service_url", "entity", "item_url", "odata_select", "odata_filter", "tenant", "token_version",
-               "grant_type", "client_id", "client_secret", "secret_expires_on", "token_url", "authorize_url",
-               "redirect_url", "scope", "resource", "team"]
+FORM_FIELDS = [
+    "name",
+    "service_url",
+    "entity",
+    "item_url",
+    "odata_select",
+    "odata_filter",
+    "tenant",
+    "token_version",
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "secret_expires_on",
+    "token_url",
+    "authorize_url",
+    "redirect_url",
+    "scope",
+    "resource",
+    "team",
+]
 
 
 def assert_not_half_saved() -> None:
@@ -77,14 +128,18 @@ def test_the_connection_form_never_fails_and_never_half_saves(world, fields: dic
 @given(username=HOSTILE, password=HOSTILE, next_url=HOSTILE)
 @example(username="a\x00b", password="x", next_url="/")
 def test_the_log_in_form_never_fails(client, fast_hashing, username: str, password: str, next_url: str):
-    response = client.post(reverse("login") + "?" + _query({"next": next_url}),
-                           {"username": username, "password": password})
+    response = client.post(
+        reverse("login") + "?" + _query({"next": next_url}), {"username": username, "password": password}
+    )
     assert response.status_code in (200, 302, 400, 403)
 
 
 @EXAMPLES
-@given(params=st.dictionaries(st.sampled_from(["state", "code", "error", "error_description", "session_state"]),
-                              HOSTILE, max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["state", "code", "error", "error_description", "session_state"]), HOSTILE, max_size=4
+    )
+)
 @example(params={"state": "\x00", "error": "access_denied\x00"})
 def test_the_oauth_callback_never_fails_and_never_leaves_a_fetch_open(world, params: dict[str, str]):
     client = world[0]
@@ -93,17 +148,42 @@ def test_the_oauth_callback_never_fails_and_never_leaves_a_fetch_open(world, par
     assert_not_half_saved()
 
 
-PAGES = ["list", "detail", "audit_trail", "token_panel", "sync_list", "sync_panel", "sync_detail", "sync_changes",
-         "sync_export", "sync_progress", "edit", "delete", "new"]
+PAGES = [
+    "list",
+    "detail",
+    "audit_trail",
+    "token_panel",
+    "sync_list",
+    "sync_panel",
+    "sync_detail",
+    "sync_changes",
+    "sync_export",
+    "sync_progress",
+    "edit",
+    "delete",
+    "new",
+]
 
 
 @EXAMPLES
-@given(page=st.sampled_from(PAGES), params=st.dictionaries(
-    st.one_of(st.sampled_from(["q", "page", "kind", "format", "team", "next", "sort"]), HOSTILE), HOSTILE, max_size=4))
+@given(
+    page=st.sampled_from(PAGES),
+    params=st.dictionaries(
+        st.one_of(st.sampled_from(["q", "page", "kind", "format", "team", "next", "sort"]), HOSTILE),
+        HOSTILE,
+        max_size=4,
+    ),
+)
 def test_every_page_takes_any_query_parameters(world, page: str, params: dict[str, str]):
     client, connection, run, _ = world
-    args = {"list": [], "new": [], "sync_detail": [connection.pk, run.pk], "sync_changes": [connection.pk, run.pk],
-            "sync_export": [connection.pk, run.pk], "sync_progress": [connection.pk, run.pk]}.get(page, [connection.pk])
+    args = {
+        "list": [],
+        "new": [],
+        "sync_detail": [connection.pk, run.pk],
+        "sync_changes": [connection.pk, run.pk],
+        "sync_export": [connection.pk, run.pk],
+        "sync_progress": [connection.pk, run.pk],
+    }.get(page, [connection.pk])
     response = client.get(reverse(f"connections:{page}", args=args) + "?" + _query(params))
     assert response.status_code < 500, (page, params, response.status_code)
     if response.streaming:

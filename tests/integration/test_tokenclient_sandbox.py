@@ -1,5 +1,6 @@
 """The token client against the sandbox over real HTTPS: both endpoint versions, every AADSTS case
 the sandbox produces (parsed and diagnosed), retries, time-outs and refused transports."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,8 +39,11 @@ def token_request(sandbox, version: str = "v2", *, tenant: str | None = None, **
 
 def context(sandbox, req: TokenRequest, **overrides) -> Context:
     values = dict(
-        connection_name="sandbox", tenant=urlsplit(req.token_url).path.split("/")[1],
-        client_id=req.client_id, login_host=host_of(sandbox), entity_path="users",
+        connection_name="sandbox",
+        tenant=urlsplit(req.token_url).path.split("/")[1],
+        client_id=req.client_id,
+        login_host=host_of(sandbox),
+        entity_path="users",
         secret_looks_like_guid=looks_like_guid(req.client_secret or ""),
         scope_or_resource=req.scope or req.resource,
     )
@@ -128,8 +132,9 @@ AADSTS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("build, status, error, code, key", AADSTS_CASES,
-                         ids=[c[0].__name__.removeprefix("_case_") for c in AADSTS_CASES])
+@pytest.mark.parametrize(
+    "build, status, error, code, key", AADSTS_CASES, ids=[c[0].__name__.removeprefix("_case_") for c in AADSTS_CASES]
+)
 def test_each_aadsts_error_is_parsed_and_diagnosed(sandbox, sandbox_policy, build, status, error, code, key):
     req, overrides = build(sandbox)
 
@@ -162,8 +167,9 @@ def test_a_503_from_the_token_endpoint_is_retried(sandbox, sandbox_policy):
 
 def test_a_token_endpoint_that_keeps_failing_is_explained(sandbox, sandbox_policy):
     req = token_request(sandbox)
-    sandbox.control.post("/_sandbox/faults", {"path": urlsplit(req.token_url).path, "status": 503,
-                                              "count": 10, "retry_after": 0})
+    sandbox.control.post(
+        "/_sandbox/faults", {"path": urlsplit(req.token_url).path, "status": 503, "count": 10, "retry_after": 0}
+    )
 
     with pytest.raises(TokenError) as caught:
         request_token(req, sandbox_policy)
@@ -197,8 +203,9 @@ def test_an_html_answer_is_not_taken_for_a_token(sandbox, sandbox_policy):
         request_token(req, sandbox_policy)
 
     assert caught.value.kind == "bad_response"
-    assert str(caught.value) == ("The token endpoint answered with something that is not a token "
-                                 "response (HTTP 200, text/html).")
+    assert str(caught.value) == (
+        "The token endpoint answered with something that is not a token response (HTTP 200, text/html)."
+    )
 
 
 def test_an_untrusted_sandbox_certificate_is_refused(sandbox, sandbox_policy):
@@ -225,8 +232,13 @@ def test_a_host_outside_the_policy_is_never_called(sandbox, sandbox_policy):
 
 
 def _read_groups(sandbox, policy, access_token: str):
-    return outbound.request("GET", f"{sandbox.graph_url}/groups", policy=policy, params={"$top": "1"},
-                            headers={"Authorization": f"Bearer {access_token}"})
+    return outbound.request(
+        "GET",
+        f"{sandbox.graph_url}/groups",
+        policy=policy,
+        params={"$top": "1"},
+        headers={"Authorization": f"Bearer {access_token}"},
+    )
 
 
 def test_a_missing_grant_is_diagnosed_then_fixed_by_grant_and_refetch(sandbox, sandbox_policy):
@@ -237,13 +249,28 @@ def test_a_missing_grant_is_diagnosed_then_fixed_by_grant_and_refetch(sandbox, s
     first_permissions = claims.permissions(claims.decode(first.access_token))
 
     denied = _read_groups(sandbox, sandbox_policy, first.access_token)
-    before_grant = diagnose_graph_error(denied.status_code, denied.json(), denied.headers, ctx,
-                                        first_permissions, "app", granted=frozenset({"User.Read.All"}))
+    before_grant = diagnose_graph_error(
+        denied.status_code,
+        denied.json(),
+        denied.headers,
+        ctx,
+        first_permissions,
+        "app",
+        granted=frozenset({"User.Read.All"}),
+    )
     sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/grants", {"roles": ["GroupMember.Read.All"]})
     granted = frozenset(sandbox.control.get(f"/_sandbox/apps/{app['client_id']}")["granted_roles"])
     still_denied = _read_groups(sandbox, sandbox_policy, first.access_token)
-    after_grant = diagnose_graph_error(still_denied.status_code, still_denied.json(), still_denied.headers,
-                                       ctx, first_permissions, "app", None, granted)
+    after_grant = diagnose_graph_error(
+        still_denied.status_code,
+        still_denied.json(),
+        still_denied.headers,
+        ctx,
+        first_permissions,
+        "app",
+        None,
+        granted,
+    )
     second = request_token(req, sandbox_policy)
     second_permissions = claims.permissions(claims.decode(second.access_token))
 

@@ -4,6 +4,7 @@ URLs added later (tokens, OAuth, jobs, runs) are covered automatically: their co
 filled with objects of the other team (uuid kwargs named like a model get an object of that
 model; any other uuid gets the connection).
 """
+
 from __future__ import annotations
 
 import re
@@ -170,7 +171,9 @@ def test_an_admin_cannot_create_in_or_move_to_another_team(login, admin_a, team_
     client = login(admin_a)
     response = client.post(reverse("connections:new"), {**valid_data(team_b), "name": "Sneaky"})
     assert response.status_code == 200 and "team" in response.context["form"].errors
-    response = client.post(reverse("connections:edit", args=[connection_a.pk]), {**valid_data(team_b), "name": "A users"})
+    response = client.post(
+        reverse("connections:edit", args=[connection_a.pk]), {**valid_data(team_b), "name": "A users"}
+    )
     assert "team" in response.context["form"].errors
     assert not Connection.objects.filter(name="Sneaky").exists()
     assert Connection.objects.get(pk=connection_a.pk).team_id != team_b.pk

@@ -1,4 +1,5 @@
 """The audit log (who did what, never a secret) and Django admin (secret write-only, log read-only)."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,13 @@ def test_record_takes_the_ip_from_remote_addr_not_a_forged_header(admin_a, conne
 
 
 def test_record_never_stores_secret_values(operator_a, connection_a):
-    entry = audit.record(operator_a, connection_a, audit.Action.EDITED, fields=["client_secret", "name"],
-                         changes={"client_secret": ("old", SECRET_A), "name": ("a", "b")})
+    entry = audit.record(
+        operator_a,
+        connection_a,
+        audit.Action.EDITED,
+        fields=["client_secret", "name"],
+        changes={"client_secret": ("old", SECRET_A), "name": ("a", "b")},
+    )
     assert entry.fields == ["client_secret", "name"]
     assert entry.changes == {"name": ["a", "b"]} and entry.ip is None
 
@@ -44,12 +50,24 @@ def test_admin_connection_form_never_renders_the_secret_and_blank_keeps_it(login
     page = client.get(url).content.decode()
     assert SECRET_A not in page and "•••• saved" in page
     data = {
-        "name": "A users", "team": connection_a.team_id, "service_url": connection_a.service_url,
-        "entity": "groups", "item_url": "{entity}/{key}", "odata_select": "", "odata_filter": "",
-        "tenant": connection_a.tenant, "token_version": "v2", "grant_type": "client_credentials",
-        "client_id": connection_a.client_id, "token_url": connection_a.token_url, "authorize_url": "",
-        "redirect_url": connection_a.redirect_url, "scope": connection_a.scope, "resource": "",
-        "new_client_secret": "", "secret_expires_on": "",
+        "name": "A users",
+        "team": connection_a.team_id,
+        "service_url": connection_a.service_url,
+        "entity": "groups",
+        "item_url": "{entity}/{key}",
+        "odata_select": "",
+        "odata_filter": "",
+        "tenant": connection_a.tenant,
+        "token_version": "v2",
+        "grant_type": "client_credentials",
+        "client_id": connection_a.client_id,
+        "token_url": connection_a.token_url,
+        "authorize_url": "",
+        "redirect_url": connection_a.redirect_url,
+        "scope": connection_a.scope,
+        "resource": "",
+        "new_client_secret": "",
+        "secret_expires_on": "",
     }
     assert client.post(url, data).status_code == 302
     connection = Connection.objects.get(pk=connection_a.pk)
@@ -59,28 +77,44 @@ def test_admin_connection_form_never_renders_the_secret_and_blank_keeps_it(login
     assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == ["edited", "secret_replaced"]
 
 
-
-@pytest.mark.parametrize("field, value, message", [
-    ("token_url", "https://169.254.169.254/latest/meta-data", "is an IP address"),
-    ("service_url", "https://graph.evil.example/v1.0", "is not in GRAPH_ALLOWED_HOSTS"),
-    ("item_url", "{0}/{entity}/{key}", "Only the placeholders {entity} and {key} may be used."),
-    ("tenant", "not a tenant", "Enter the directory (tenant) ID"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("token_url", "https://169.254.169.254/latest/meta-data", "is an IP address"),
+        ("service_url", "https://graph.evil.example/v1.0", "is not in GRAPH_ALLOWED_HOSTS"),
+        ("item_url", "{0}/{entity}/{key}", "Only the placeholders {entity} and {key} may be used."),
+        ("tenant", "not a tenant", "Enter the directory (tenant) ID"),
+    ],
+)
 def test_the_admin_form_checks_fields_like_the_dashboard_form(login, superuser, connection_a, field, value, message):
     client = login(superuser)
     url = reverse("admin:connections_connection_change", args=[connection_a.pk])
     data = {
-        "name": "A users", "team": connection_a.team_id, "service_url": connection_a.service_url,
-        "entity": "users", "item_url": "{entity}/{key}", "odata_select": "", "odata_filter": "",
-        "tenant": connection_a.tenant, "token_version": "v2", "grant_type": "client_credentials",
-        "client_id": connection_a.client_id, "token_url": connection_a.token_url, "authorize_url": "",
-        "redirect_url": connection_a.redirect_url, "scope": connection_a.scope, "resource": "",
-        "new_client_secret": "", "secret_expires_on": "", field: value,
+        "name": "A users",
+        "team": connection_a.team_id,
+        "service_url": connection_a.service_url,
+        "entity": "users",
+        "item_url": "{entity}/{key}",
+        "odata_select": "",
+        "odata_filter": "",
+        "tenant": connection_a.tenant,
+        "token_version": "v2",
+        "grant_type": "client_credentials",
+        "client_id": connection_a.client_id,
+        "token_url": connection_a.token_url,
+        "authorize_url": "",
+        "redirect_url": connection_a.redirect_url,
+        "scope": connection_a.scope,
+        "resource": "",
+        "new_client_secret": "",
+        "secret_expires_on": "",
+        field: value,
     }
     response = client.post(url, data)
     assert response.status_code == 200 and message in response.content.decode()
     assert getattr(Connection.objects.get(pk=connection_a.pk), field) != value
     assert not AuditEntry.objects.exists()
+
 
 def test_admin_audit_log_and_jobs_are_read_only(login, superuser, connection_a):
     audit.record(superuser, connection_a, audit.Action.CREATED)
@@ -89,7 +123,9 @@ def test_admin_audit_log_and_jobs_are_read_only(login, superuser, connection_a):
     entry = AuditEntry.objects.get()
     assert client.get(reverse("admin:connections_auditentry_changelist")).status_code == 200
     assert client.get(reverse("admin:connections_auditentry_add")).status_code == 403
-    assert client.post(reverse("admin:connections_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:connections_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    )
     assert client.get(reverse("admin:connections_job_changelist")).status_code == 200
     assert client.post(reverse("admin:connections_job_delete", args=[job.pk]), {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists() and Job.objects.filter(pk=job.pk).exists()

@@ -1,4 +1,5 @@
 """Secrets are ciphertext at rest, keys rotate, and a missing key is a clear per-row error."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,8 +11,8 @@ from django.db import connection as db
 from django.urls import reverse
 
 from connections.encryption import keys as crypto
-from connections.encryption.keys import UndecryptableSecret
 from connections.encryption.fields import UnreadableSecret, plaintext
+from connections.encryption.keys import UndecryptableSecret
 from connections.management.commands.rotate_encryption_keys import encrypted_fields
 from connections.models import Connection
 from tests.cast import SECRET_A, SECRET_B
@@ -112,8 +113,10 @@ def test_an_unreadable_secret_is_shown_and_never_overwritten(settings, login, ad
     # Saving other fields keeps the unreadable ciphertext as it was.
     from tests.library.test_form_validation import valid_data
 
-    response = client.post(reverse("connections:edit", args=[connection_a.pk]),
-                           valid_data(connection_a.team, name="A users renamed", client_secret=""))
+    response = client.post(
+        reverse("connections:edit", args=[connection_a.pk]),
+        valid_data(connection_a.team, name="A users renamed", client_secret=""),
+    )
     assert response.status_code == 302
     settings.FIELD_ENCRYPTION_KEYS = good_keys
     connection = Connection.objects.get(pk=connection_a.pk)

@@ -1,4 +1,5 @@
 """The connection form: each bad input is a field error and saves nothing; defaults and helpers."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -128,7 +129,9 @@ def test_blank_urls_scope_and_redirect_are_filled_for_v2(login, admin_a, team_a)
 
 
 def test_v1_fills_the_resource_and_the_v1_endpoint(login, admin_a, team_a):
-    login(admin_a).post(reverse("connections:new"), valid_data(team_a, token_version="v1", tenant="contoso.onmicrosoft.com"))
+    login(admin_a).post(
+        reverse("connections:new"), valid_data(team_a, token_version="v1", tenant="contoso.onmicrosoft.com")
+    )
     connection = Connection.objects.get(name="Contoso users")
     assert connection.token_url == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/token"
     assert connection.resource == "https://graph.microsoft.com"
@@ -161,7 +164,9 @@ def test_no_sandbox_option_without_a_sandbox(login, admin_a, team_a, settings):
 
 def test_a_guid_shaped_secret_saves_with_a_warning(login, admin_a, team_a):
     response = login(admin_a).post(
-        reverse("connections:new"), valid_data(team_a, client_secret="0d5e3b2a-9c1f-4e8d-b7a6-5f4e3d2c1b0a"), follow=True
+        reverse("connections:new"),
+        valid_data(team_a, client_secret="0d5e3b2a-9c1f-4e8d-b7a6-5f4e3d2c1b0a"),
+        follow=True,
     )
     assert Connection.objects.filter(name="Contoso users").exists()
     page = response.content.decode()

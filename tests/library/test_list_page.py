@@ -1,4 +1,5 @@
 """The home page: every connection of the user's teams with its status, in a fixed number of queries."""
+
 from __future__ import annotations
 
 import datetime
@@ -16,15 +17,22 @@ pytestmark = pytest.mark.django_db
 
 def add_connections(team, count: int) -> None:
     Connection.objects.bulk_create(
-        Connection(team=team, name=f"Bulk {i:03}", tenant="contoso.com", client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
-                   client_secret=f"bulk-secret-{i}", secret_expires_on=timezone.localdate() + datetime.timedelta(days=i % 40))
+        Connection(
+            team=team,
+            name=f"Bulk {i:03}",
+            tenant="contoso.com",
+            client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
+            client_secret=f"bulk-secret-{i}",
+            secret_expires_on=timezone.localdate() + datetime.timedelta(days=i % 40),
+        )
         for i in range(count)
     )
 
 
 @pytest.mark.parametrize("count", [3, 300])
-def test_the_list_takes_a_fixed_number_of_queries(login, admin_a, team_a, team_b, outsider, count,
-                                                  django_assert_max_num_queries):
+def test_the_list_takes_a_fixed_number_of_queries(
+    login, admin_a, team_a, team_b, outsider, count, django_assert_max_num_queries
+):
     add_connections(team_a, count)
     add_connections(team_b, 5)
     first = Connection.objects.filter(team=team_a).order_by("name").first()
@@ -73,12 +81,12 @@ def test_filter_by_team(login, team_a, team_b, connection_a, connection_b):
     assert "B users" in filtered and "A users" not in filtered
 
 
-
 @pytest.mark.parametrize("team", ["99999999999999999999999999", "\x00", "abc", "-1", "１"])
 def test_an_odd_team_filter_shows_every_team_instead_of_failing(login, admin_a, connection_a, team):
     response = login(admin_a).get("/", {"team": team})
     assert response.status_code == 200
     assert "A users" in response.content.decode()
+
 
 def test_the_empty_state_explains_what_to_do(login, admin_a, viewer_a):
     page = login(admin_a).get("/").content.decode()
@@ -108,8 +116,9 @@ def test_the_health_board_words_each_state_counts_them_and_filters(login, admin_
     later = timezone.now() + datetime.timedelta(hours=1)
     healthy = make_connection(team_a, "Healthy users")
     make_token(healthy, state="valid", expires_at=later)
-    make_run(healthy, status=SyncRun.Status.SUCCEEDED, rows=10, added=1, changed=2,
-             removed=3, finished_at=timezone.now())
+    make_run(
+        healthy, status=SyncRun.Status.SUCCEEDED, rows=10, added=1, changed=2, removed=3, finished_at=timezone.now()
+    )
     failing = make_connection(team_a, "Failing groups", entity="groups")
     make_token(failing, state="error", error={"title": "The client secret is wrong"})
     refused = make_connection(team_a, "Refused devices", entity="devices")
@@ -122,10 +131,16 @@ def test_the_health_board_words_each_state_counts_them_and_filters(login, admin_
     response = client.get("/")
     rows = response.context["connections"]
     assert [(c.name, c.health) for c in rows] == [
-        ("Failing groups", "failing"), ("Refused devices", "failing"), ("Expiring soon", "attention"),
-        ("Brand new", "never"), ("Healthy users", "healthy")]
+        ("Failing groups", "failing"),
+        ("Refused devices", "failing"),
+        ("Expiring soon", "attention"),
+        ("Brand new", "never"),
+        ("Healthy users", "healthy"),
+    ]
     page = response.content.decode()
-    assert '<span class="health failing">Failing</span>' in page and '<span class="health healthy">Healthy</span>' in page
+    assert (
+        '<span class="health failing">Failing</span>' in page and '<span class="health healthy">Healthy</span>' in page
+    )
     assert "<strong>2</strong> failing" in page and "<strong>1</strong> needs attention" in page
     assert "Graph refused the last read: The token lacks Device.Read.All." in page
     assert "The last token request failed: The client secret is wrong." in page

@@ -1,4 +1,5 @@
 """load_demo: demo users and team at once, sandbox connections when the sandbox has written its details."""
+
 from __future__ import annotations
 
 import json
@@ -72,16 +73,25 @@ def test_with_the_dashboard_app_it_maps_the_demo_roles_and_writes_the_sign_in_se
     from connections.sso.config import EntraSignIn
 
     path = tmp_path / "sandbox.json"
-    path.write_text(json.dumps({**SANDBOX, "dashboard_client_id": "2c5d7e1d-1111-2222-3333-444455556666",
-                                "dashboard_client_secret": "sbx~dashboard.secret"}))
+    path.write_text(
+        json.dumps(
+            {
+                **SANDBOX,
+                "dashboard_client_id": "2c5d7e1d-1111-2222-3333-444455556666",
+                "dashboard_client_secret": "sbx~dashboard.secret",
+            }
+        )
+    )
     env = tmp_path / "sign-in.env"
     call_command("load_demo", sandbox_json=str(path), sso_env=str(env))
     call_command("load_demo", sandbox_json=str(path), sso_env=str(env))
 
     mappings = set(ClaimMapping.objects.values_list("value", "team__name", "role"))
-    assert mappings == {("graphconn.demo.admin", "Demo team", "admin"),
-                        ("graphconn.demo.operator", "Demo team", "operator"),
-                        ("graphconn.demo.viewer", "Demo team", "viewer")}
+    assert mappings == {
+        ("graphconn.demo.admin", "Demo team", "admin"),
+        ("graphconn.demo.operator", "Demo team", "operator"),
+        ("graphconn.demo.viewer", "Demo team", "viewer"),
+    }
     values = dict(line.split("=", 1) for line in env.read_text().splitlines())
     settings = type("S", (), {k: v.strip("'") for k, v in values.items()})
     config = EntraSignIn.from_settings(settings)

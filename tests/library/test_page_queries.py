@@ -1,5 +1,6 @@
 """The connection list and a connection's page cost a fixed number of queries, however many
 connections, runs, tokens and audit entries there are (no query per row)."""
+
 from __future__ import annotations
 
 import re
@@ -22,12 +23,21 @@ def _connections(team, count: int, prefix: str = "c") -> list:
     now = timezone.now()
     for index in range(count):
         conn = make_connection(team, f"{prefix}{index:02d}")
-        make_token(conn, state="valid" if index % 3 else "error",
-                   expires_at=now + timedelta(minutes=index - 5), error={"title": "Bad secret"})
+        make_token(
+            conn,
+            state="valid" if index % 3 else "error",
+            expires_at=now + timedelta(minutes=index - 5),
+            error={"title": "Bad secret"},
+        )
         for run in range(3):
-            make_run(conn, entity="users", status="failed" if run == 2 else "succeeded",
-                     rows=run * 10, created_at=now - timedelta(minutes=run),
-                     error={"title": "Graph had a problem"} if run == 2 else {})
+            make_run(
+                conn,
+                entity="users",
+                status="failed" if run == 2 else "succeeded",
+                rows=run * 10,
+                created_at=now - timedelta(minutes=run),
+                error={"title": "Graph had a problem"} if run == 2 else {},
+            )
         made.append(conn)
     return made
 
@@ -68,8 +78,9 @@ def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(
     few, page = _queries(client, "/")
     row = {name: page.split(f"<strong>{name}</strong>", 1)[1].split("</tr>", 1)[0] for name in ("sched00", "sched01")}
     # relative, with the exact time on hover
-    assert re.search(r'next-run">next <time datetime="[^"]+" title="[^"]+ UTC">in (59\xa0minutes|1\xa0hour)<',
-                     row["sched00"])
+    assert re.search(
+        r'next-run">next <time datetime="[^"]+" title="[^"]+ UTC">in (59\xa0minutes|1\xa0hour)<', row["sched00"]
+    )
     assert "not scheduled" in row["sched01"] and "not scheduled" not in row["sched00"]
 
     for conn in _connections(team_a, 18, prefix="more"):

@@ -1,5 +1,6 @@
 """profile-form.js, run in node against a minimal stand-in for the form: the helpers fill the token
 and authorise URLs and scope/resource, keep what the user typed, and "Use the sandbox" points at it."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,12 @@ def run(tmp_path: Path, sandbox: str = "") -> dict:
     harness.write_text(HARNESS)
     script = Path(settings.BASE_DIR) / "static" / "js" / "profile-form.js"
     login_bases = json.dumps(clouds.login_bases_by_graph_host())  # what the form page renders
-    result = subprocess.run(["node", str(harness), str(script), sandbox, login_bases, clouds.GUID_PATTERN],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["node", str(harness), str(script), sandbox, login_bases, clouds.GUID_PATTERN],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -63,7 +68,9 @@ def run(tmp_path: Path, sandbox: str = "") -> dict:
 def test_tenant_and_version_fill_urls_and_scope_or_resource(tmp_path):
     out = run(tmp_path)
     assert out["v2"]["token_url"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
-    assert out["v2"]["authorize_url"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+    assert (
+        out["v2"]["authorize_url"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+    )
     assert out["v2"]["scope"] == "https://graph.microsoft.com/.default"
     assert out["v2_hidden"] == {"resource": True, "authorize_url": True}
     assert out["v1"]["token_url"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/token"

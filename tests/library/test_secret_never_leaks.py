@@ -1,5 +1,6 @@
 """The client secret never shows in a page, a log record or the audit log: create, edit, failed
 validation and delete."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def test_the_secret_never_leaks(login, admin_a, team_a, caplog):
     visit(failed)
     assert "Re-type the client secret" in failed.content.decode()
     assert Connection.objects.get(pk=connection.pk).client_secret == FIRST
-    failed_new = client.post(reverse("connections:new"), valid_data(team_a, name="Other", client_secret=THIRD, client_id="x"))
+    failed_new = client.post(
+        reverse("connections:new"), valid_data(team_a, name="Other", client_secret=THIRD, client_id="x")
+    )
     visit(failed_new)
     # edit that replaces the secret
     visit(client.post(edit, valid_data(team_a, client_secret=SECOND), follow=True))
@@ -70,8 +73,10 @@ def test_the_edit_form_keeps_the_secret_when_left_blank(login, admin_a, team_a, 
     client = login(admin_a)
     page = client.get(reverse("connections:edit", args=[connection_a.pk])).content.decode()
     assert "Saved — leave blank to keep it" in page and SECRET_A not in page
-    response = client.post(reverse("connections:edit", args=[connection_a.pk]),
-                           valid_data(team_a, name="A users", client_secret="", entity="groups"))
+    response = client.post(
+        reverse("connections:edit", args=[connection_a.pk]),
+        valid_data(team_a, name="A users", client_secret="", entity="groups"),
+    )
     assert response.status_code == 302
     connection = Connection.objects.get(pk=connection_a.pk)
     assert connection.client_secret == SECRET_A and connection.entity == "groups"
@@ -82,8 +87,9 @@ def test_the_edit_form_keeps_the_secret_when_left_blank(login, admin_a, team_a, 
 
 
 @pytest.mark.parametrize("where", ["form", "admin"])
-def test_the_error_report_of_a_crashed_save_masks_the_secret(login, admin_a, superuser, team_a, connection_a,
-                                                             monkeypatch, where):
+def test_the_error_report_of_a_crashed_save_masks_the_secret(
+    login, admin_a, superuser, team_a, connection_a, monkeypatch, where
+):
     """What the debug page or the admins' error mail would show after an unexpected error."""
     import sys
 

@@ -2,6 +2,7 @@
 (a CSRF-protected POST button, or a link) for a role that may use it, and none that changes state
 for a viewer. Retry does what its step says: on a sync run the same POST as Sync now (labelled Sync
 again, so it is not mistaken for the panel's own button), elsewhere Test connection."""
+
 from __future__ import annotations
 
 import re
@@ -19,17 +20,28 @@ TEMPLATE = "connections/_diagnosis.html"
 
 
 def every_action() -> Diagnosis:
-    steps = [Step(f"Step for {action}.", url="https://portal.azure.com/#blade" if action is Action.OPEN_LINK else None,
-                  action=None if action is Action.OPEN_LINK else action)
-             for action in sorted(REGISTRY.actions)]
-    return Diagnosis(key="demo.every_action", severity=Severity.ERROR, title="Every action",
-                     explanation="One step per action.", steps=steps)
+    steps = [
+        Step(
+            f"Step for {action}.",
+            url="https://portal.azure.com/#blade" if action is Action.OPEN_LINK else None,
+            action=None if action is Action.OPEN_LINK else action,
+        )
+        for action in sorted(REGISTRY.actions)
+    ]
+    return Diagnosis(
+        key="demo.every_action",
+        severity=Severity.ERROR,
+        title="Every action",
+        explanation="One step per action.",
+        steps=steps,
+    )
 
 
 def render(connection, role: str, **context) -> str:
     request = RequestFactory().get("/")
-    return render_to_string(TEMPLATE, {"d": every_action(), "connection": connection, "can": Can(role), **context},
-                            request=request)
+    return render_to_string(
+        TEMPLATE, {"d": every_action(), "connection": connection, "can": Can(role), **context}, request=request
+    )
 
 
 def control(html: str, action: str) -> str | None:
@@ -83,8 +95,9 @@ def test_editing_is_offered_to_admins_only(connection_a):
 
 
 def failed_run(connection, diagnosis: Diagnosis) -> SyncRun:
-    return SyncRun.objects.create(connection=connection, entity=connection.entity, status=SyncRun.Status.FAILED,
-                                  error=diagnosis.to_dict())
+    return SyncRun.objects.create(
+        connection=connection, entity=connection.entity, status=SyncRun.Status.FAILED, error=diagnosis.to_dict()
+    )
 
 
 @pytest.mark.django_db
@@ -106,11 +119,16 @@ def test_a_crashed_sync_offers_sync_now_and_pressing_it_starts_a_new_run(connect
 
 @pytest.mark.django_db
 def test_a_token_request_that_timed_out_offers_test_connection_and_pressing_it_queues_the_test(
-        connection_a, operator_a, login):
-    timed_out = REGISTRY["token.timeout"].build(title="The token endpoint did not answer in time",
-                                                explanation="No answer.",
-                                                steps=[Step("Try again.", action=Action.RETRY)])
-    ConnectionToken.objects.create(connection=connection_a, state=ConnectionToken.State.ERROR, error=timed_out.to_dict())
+    connection_a, operator_a, login
+):
+    timed_out = REGISTRY["token.timeout"].build(
+        title="The token endpoint did not answer in time",
+        explanation="No answer.",
+        steps=[Step("Try again.", action=Action.RETRY)],
+    )
+    ConnectionToken.objects.create(
+        connection=connection_a, state=ConnectionToken.State.ERROR, error=timed_out.to_dict()
+    )
     client = login(operator_a)
 
     page = client.get(reverse("connections:detail", args=[connection_a.pk])).content.decode()

@@ -1,5 +1,6 @@
 """The least-privilege planner: the permission set, the manifest block, az commands and consent
 URLs per cloud; the pages (standalone and per connection) and the over-privilege note."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from microsoft import planner
 from graphpermissions import GRAPH_APP_ID
+from microsoft import planner
 from tests.permissions.test_reference import raw_id
 
 CLIENT = "6731de76-14a6-49ae-97bc-6eba6914391e"
@@ -21,8 +22,11 @@ def test_users_groups_and_sign_ins_need_exactly_three_application_permissions():
 
     assert set(plan.names) == {"User.Read.All", "Group.ReadBasic.All", "AuditLog.Read.All"}
     why = {n.permission.name: n.entities for n in plan.needs}
-    assert why == {"User.Read.All": ("Users",), "Group.ReadBasic.All": ("Groups",),
-                   "AuditLog.Read.All": ("Sign-in logs",)}
+    assert why == {
+        "User.Read.All": ("Users",),
+        "Group.ReadBasic.All": ("Groups",),
+        "AuditLog.Read.All": ("Sign-in logs",),
+    }
     assert all(n.permission.admin_consent for n in plan.needs)
 
 
@@ -45,7 +49,8 @@ def test_delegated_plans_use_scope_ids():
 
     access = json.loads(plan.manifest())["requiredResourceAccess"][0]["resourceAccess"]
     assert {(a["id"], a["type"]) for a in access} == {
-        (raw_id(name, "delegated"), "Scope") for name in ("User.Read.All", "Group.ReadBasic.All", "AuditLog.Read.All")}
+        (raw_id(name, "delegated"), "Scope") for name in ("User.Read.All", "Group.ReadBasic.All", "AuditLog.Read.All")
+    }
 
 
 def test_admin_consent_urls_for_the_global_cloud_and_us_government():
@@ -56,15 +61,18 @@ def test_admin_consent_urls_for_the_global_cloud_and_us_government():
     assert urls["Global (worldwide)"] == (
         f"https://login.microsoftonline.com/{TENANT}/v2.0/adminconsent?client_id={CLIENT}"
         "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
-        "&redirect_uri=https%3A%2F%2Fdash.example%2Fconnections%2Foauth%2Fcallback")
+        "&redirect_uri=https%3A%2F%2Fdash.example%2Fconnections%2Foauth%2Fcallback"
+    )
     assert urls["US Government (GCC High)"] == (
         f"https://login.microsoftonline.us/{TENANT}/v2.0/adminconsent?client_id={CLIENT}"
         "&scope=https%3A%2F%2Fgraph.microsoft.us%2F.default"
-        "&redirect_uri=https%3A%2F%2Fdash.example%2Fconnections%2Foauth%2Fcallback")
+        "&redirect_uri=https%3A%2F%2Fdash.example%2Fconnections%2Foauth%2Fcallback"
+    )
     assert "scope=https%3A%2F%2Fdod-graph.microsoft.us%2F.default" in urls["US Government (DoD)"]
     assert urls["China (21Vianet)"].startswith(f"https://login.chinacloudapi.cn/{TENANT}/v2.0/adminconsent?")
     assert dict(plan.consent_urls("", CLIENT, None))["Global (worldwide)"].startswith(
-        "https://login.microsoftonline.com/organizations/v2.0/adminconsent?")
+        "https://login.microsoftonline.com/organizations/v2.0/adminconsent?"
+    )
 
 
 def test_az_commands_add_every_permission_then_consent_per_cloud():
@@ -73,15 +81,18 @@ def test_az_commands_add_every_permission_then_consent_per_cloud():
     lines = plan.az_commands(CLIENT).splitlines()
     assert lines[0].startswith(f"az ad app permission add --id {CLIENT} --api {GRAPH_APP_ID} --api-permissions ")
     assert set(lines[0].split("--api-permissions ")[1].split()) == {
-        f"{raw_id(n, 'application')}=Role" for n in ("User.Read.All", "Group.ReadBasic.All", "AuditLog.Read.All")}
+        f"{raw_id(n, 'application')}=Role" for n in ("User.Read.All", "Group.ReadBasic.All", "AuditLog.Read.All")
+    }
     assert lines[1] == f"az ad app permission admin-consent --id {CLIENT}"
     assert plan.az_commands(CLIENT, "usgov").splitlines()[0] == "az cloud set --name AzureUSGovernment"
 
 
 def test_a_permission_covering_another_entity_is_not_added_twice():
     assert planner.plan(["groups", "groups/{id}/members"], "app").names == ("Group.ReadBasic.All",)
-    assert planner.plan(["users", "users/adele@contoso.com/messages"], "app").names == ("Mail.ReadBasic.All",
-                                                                                        "User.Read.All")
+    assert planner.plan(["users", "users/adele@contoso.com/messages"], "app").names == (
+        "Mail.ReadBasic.All",
+        "User.Read.All",
+    )
 
 
 def test_what_cannot_be_planned_is_said():
@@ -102,6 +113,7 @@ def test_removable_says_what_an_app_token_carries_beyond_the_plan():
 
 # -- pages -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.smoke
 @pytest.mark.django_db
 def test_the_standalone_planner_page_shows_the_set_and_copy_ready_blocks(login, viewer_a):
@@ -109,8 +121,16 @@ def test_the_standalone_planner_page_shows_the_set_and_copy_ready_blocks(login, 
     url = reverse("connections:planner")
 
     empty = client.get(url)
-    page = client.get(url, {"entities": ["users", "groups", "auditLogs/signIns"], "kind": "app",
-                            "tenant": TENANT, "client_id": CLIENT, "redirect_uri": REDIRECT}).content.decode()
+    page = client.get(
+        url,
+        {
+            "entities": ["users", "groups", "auditLogs/signIns"],
+            "kind": "app",
+            "tenant": TENANT,
+            "client_id": CLIENT,
+            "redirect_uri": REDIRECT,
+        },
+    ).content.decode()
 
     assert empty.status_code == 200 and "data-plan" not in empty.content.decode()
     for name in ("User.Read.All", "Group.ReadBasic.All", "AuditLog.Read.All"):
@@ -119,16 +139,19 @@ def test_the_standalone_planner_page_shows_the_set_and_copy_ready_blocks(login, 
     assert f"az ad app permission admin-consent --id {CLIENT}" in page
     assert "login.microsoftonline.us/contoso.onmicrosoft.com/v2.0/adminconsent" in page
     assert 'id="plan-manifest" class="copy" data-copy="the manifest block"' in page and "js/copy.js" in page
-    assert "Returns only basic properties (description, displayName" in page   # Group.ReadBasic.All
+    assert "Returns only basic properties (description, displayName" in page  # Group.ReadBasic.All
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("params, message", [
-    ({"client_id": "not-a-guid", "kind": "app"}, "is a GUID"),
-    ({"tenant": "bad tenant!", "kind": "app"}, "GUID or a domain"),
-    ({"free_paths": "\n".join(f"users/{i}" for i in range(25)), "kind": "app"}, "At most 20 paths"),
-    ({"kind": "robot"}, "Select a valid choice"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"client_id": "not-a-guid", "kind": "app"}, "is a GUID"),
+        ({"tenant": "bad tenant!", "kind": "app"}, "GUID or a domain"),
+        ({"free_paths": "\n".join(f"users/{i}" for i in range(25)), "kind": "app"}, "At most 20 paths"),
+        ({"kind": "robot"}, "Select a valid choice"),
+    ],
+)
 def test_bad_planner_input_is_explained_not_a_500(login, viewer_a, params, message):
     response = login(viewer_a).get(reverse("connections:planner"), params)
 
@@ -137,8 +160,14 @@ def test_bad_planner_input_is_explained_not_a_500(login, viewer_a, params, messa
 
 @pytest.mark.django_db
 def test_free_paths_in_the_planner(login, viewer_a):
-    page = login(viewer_a).get(reverse("connections:planner"), {
-        "free_paths": "sites/contoso.sharepoint.com,1,2/lists/Documents/items\nteamz/nope", "kind": "app"}).content.decode()
+    page = (
+        login(viewer_a)
+        .get(
+            reverse("connections:planner"),
+            {"free_paths": "sites/contoso.sharepoint.com,1,2/lists/Documents/items\nteamz/nope", "kind": "app"},
+        )
+        .content.decode()
+    )
 
     assert 'data-permission="Sites.Read.All"' in page and "does not know teamz/nope" in page
 
@@ -152,7 +181,8 @@ def test_a_free_path_that_is_not_a_url_is_unknown_not_a_500(login, viewer_a):
 
 @pytest.mark.django_db
 def test_the_connection_planner_covers_the_apps_connections_and_another_team_gets_404(
-        login, viewer_a, outsider, team_a, connection_factory):
+    login, viewer_a, outsider, team_a, connection_factory
+):
     first = connection_factory(team_a, "users", entity="users", client_id=CLIENT, tenant=TENANT)
     connection_factory(team_a, "groups", entity="groups", client_id=CLIENT, tenant=TENANT)
     connection_factory(team_a, "other app", entity="devices", tenant=TENANT)
@@ -169,18 +199,22 @@ def test_the_connection_planner_covers_the_apps_connections_and_another_team_get
 
 @pytest.mark.django_db(transaction=True)
 def test_the_token_panel_notes_roles_beyond_what_the_connection_reads(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job
+):
     broad = sandbox_connection(team_a, sandbox_app(roles=["Directory.ReadWrite.All", "Mail.Send"]), name="broad")
     exact = sandbox_connection(team_a, sandbox_app(roles=["User.Read.All"]), name="exact")
     client = login(operator_a)
-    assert run_job(client, broad, "test").state == "succeeded"   # a warning, never a blocker
+    assert run_job(client, broad, "test").state == "succeeded"  # a warning, never a blocker
     assert run_job(client, exact, "token_fetch").state == "succeeded"
 
     page = client.get(reverse("connections:detail", args=[broad.pk])).content.decode()
 
     note = page.split("data-over-privilege>")[1].split("</p>")[0]
     assert "<strong>Mail.Send</strong> is not needed" in note
-    assert "<strong>Directory.ReadWrite.All</strong> could be replaced by the less privileged <strong>User.Read.All</strong>" in note
+    assert (
+        "<strong>Directory.ReadWrite.All</strong> could be replaced by the less privileged <strong>User.Read.All</strong>"
+        in note
+    )
     assert reverse("connections:connection_permissions", args=[broad.pk]) in note
     assert "data-over-privilege" not in client.get(reverse("connections:detail", args=[exact.pk])).content.decode()
     planned = client.get(reverse("connections:connection_permissions", args=[broad.pk])).content.decode()

@@ -5,6 +5,7 @@ The expected answers are worked out here from the unchanged reference files kept
 kind, the permissions whose path sets grant it (deployed to the public cloud, not hidden), Microsoft's
 ``least=`` mark first, then the lower privilege level, then read before write, then the name.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ from functools import lru_cache
 
 import pytest
 
-from microsoft import catalogue
 from graphpermissions import APPLICATION, DELEGATED, build, reference
+from microsoft import catalogue
 
 SCHEME = {APPLICATION: "Application", DELEGATED: "DelegatedWork"}
 
@@ -28,8 +29,13 @@ def raw() -> tuple[dict, dict]:
 
 def raw_id(name: str, kind: str) -> str | None:
     for d in raw()[1].get(name, []):
-        if d.get("scheme") == SCHEME[kind] and "public" in str(d.get("environment", "")).lower().split(";") \
-                and not d.get("isHidden") and d.get("isEnabled") is not False and d.get("id"):
+        if (
+            d.get("scheme") == SCHEME[kind]
+            and "public" in str(d.get("environment", "")).lower().split(";")
+            and not d.get("isHidden")
+            and d.get("isEnabled") is not False
+            and d.get("id")
+        ):
             return d["id"].lower()
     return None
 
@@ -61,15 +67,22 @@ def raw_least(template: str, kind: str) -> str | None:
 
 # (typed path, as someone might enter it; the path as Microsoft's reference writes it)
 FREE_PATHS = [
-    ("sites/contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"
-     "/lists/Documents/items", "/sites/{id}/lists/{id}/items"),
+    (
+        "sites/contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"
+        "/lists/Documents/items",
+        "/sites/{id}/lists/{id}/items",
+    ),
     ("users/jane@contoso.com/calendar/events", "/users/{id}/calendar/events"),
     ("/v1.0/users/{user-id}/messages", "/users/{id}/messages"),
-    ("https://graph.microsoft.com/v1.0/groups/02bd9fd6-8f93-4758-87c3-1fb73740a315/members?$top=5",
-     "/groups/{id}/members"),
+    (
+        "https://graph.microsoft.com/v1.0/groups/02bd9fd6-8f93-4758-87c3-1fb73740a315/members?$top=5",
+        "/groups/{id}/members",
+    ),
     ("applications(appId='46e6adf4-a9cf-4b60-9390-0ba6fb00bf6b')", "/applications(appid={value})"),
-    ("servicePrincipals(appId='00000003-0000-0000-c000-000000000000')/appRoleAssignedTo",
-     "/serviceprincipals(appid={value})/approleassignedto"),
+    (
+        "servicePrincipals(appId='00000003-0000-0000-c000-000000000000')/appRoleAssignedTo",
+        "/serviceprincipals(appid={value})/approleassignedto",
+    ),
     ("drives/b!abc/items/01ABC/children", "/drives/{id}/items/{id}/children"),
     ("users/:id/contacts", "/users/{id}/contacts"),
     ("me/calendar/events", "/me/calendar/events"),
@@ -113,8 +126,9 @@ def test_free_paths_get_microsofts_least_privileged_permission(typed, template, 
 
 def test_the_free_path_table_is_long_enough_and_all_answered():
     assert len(FREE_PATHS) >= 20
-    assert all(reference().least([typed], APPLICATION) or reference().least([typed], DELEGATED)
-               for typed, _ in FREE_PATHS)
+    assert all(
+        reference().least([typed], APPLICATION) or reference().least([typed], DELEGATED) for typed, _ in FREE_PATHS
+    )
 
 
 @pytest.mark.parametrize("entity", catalogue.ENTITIES, ids=lambda e: e.path)
@@ -136,8 +150,12 @@ def test_every_catalogue_entity_needs_what_the_raw_reference_grants(entity):
 def raw_grants(template: str, kind: str, name: str) -> bool:
     scheme = SCHEME[kind]
     entry = raw()[0][name]
-    return any("GET" in ps["methods"] and scheme in ps["schemeKeys"]
-               and any(p.lower() == template.lower() for p in ps["paths"]) for ps in entry["pathSets"])
+    return any(
+        "GET" in ps["methods"]
+        and scheme in ps["schemeKeys"]
+        and any(p.lower() == template.lower() for p in ps["paths"])
+        for ps in entry["pathSets"]
+    )
 
 
 def test_users_and_groups_follow_microsofts_marks_including_delta():
@@ -149,11 +167,20 @@ def test_users_and_groups_follow_microsofts_marks_including_delta():
     assert catalogue.lookup("groups").application.least == ("Group.ReadBasic.All",)
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("User.Read.All", APPLICATION), ("User.Read.All", DELEGATED), ("Group.ReadBasic.All", APPLICATION),
-    ("GroupMember.Read.All", APPLICATION), ("AuditLog.Read.All", APPLICATION), ("Sites.Read.All", APPLICATION),
-    ("Mail.ReadBasic", DELEGATED), ("Domain.Read.All", APPLICATION), ("Directory.ReadWrite.All", APPLICATION),
-])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("User.Read.All", APPLICATION),
+        ("User.Read.All", DELEGATED),
+        ("Group.ReadBasic.All", APPLICATION),
+        ("GroupMember.Read.All", APPLICATION),
+        ("AuditLog.Read.All", APPLICATION),
+        ("Sites.Read.All", APPLICATION),
+        ("Mail.ReadBasic", DELEGATED),
+        ("Domain.Read.All", APPLICATION),
+        ("Directory.ReadWrite.All", APPLICATION),
+    ],
+)
 def test_ids_are_the_raw_references(name, kind):
     assert reference().id_of(name, kind) == raw_id(name, kind)
     assert reference().name_of_id(raw_id(name, kind).upper(), kind) == name

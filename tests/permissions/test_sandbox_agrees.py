@@ -1,12 +1,13 @@
 """The sandbox keeps its own permission rules; they must agree with the shipped reference the
 dashboard diagnoses from, for every entity the picker lists (and the unlisted templates)."""
+
 from __future__ import annotations
 
 import pytest
 
-from microsoft import catalogue
 from graphpermissions import APPLICATION, DELEGATED, reference
 from graphsandbox import permissions as sandbox
+from microsoft import catalogue
 
 ENTITIES = [e for e in catalogue.ENTITIES]
 

@@ -1,4 +1,5 @@
 """Calling GraphApi in-process with the same values the sandbox server would build (no socket)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,14 +23,20 @@ def api_for(d: Directory, apps: list[dict] | None = None, sps: list[dict] | None
     return GraphApi(d, lambda: (list(apps or []), list(sps or [])))
 
 
-def call(api: GraphApi, url: str, headers: dict[str, str] | None = None, caller: Caller = APP,
-         method: str = "GET") -> Response:
+def call(
+    api: GraphApi, url: str, headers: dict[str, str] | None = None, caller: Caller = APP, method: str = "GET"
+) -> Response:
     """`url` is absolute (a nextLink) or a path starting with /v1.0 or /beta."""
     parts = urlsplit(url)
     version, _, rest = parts.path.lstrip("/").partition("/")
-    req = Request(method=method, path=parts.path, query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                  headers={k.lower(): v for k, v in (headers or {}).items()}, base_url=BASE,
-                  raw_query=parts.query)
+    req = Request(
+        method=method,
+        path=parts.path,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers={k.lower(): v for k, v in (headers or {}).items()},
+        base_url=BASE,
+        raw_query=parts.query,
+    )
     return api.handle(req, version, "/" + rest, caller)
 
 

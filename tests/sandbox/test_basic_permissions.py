@@ -1,5 +1,6 @@
 """Basic permissions (User.ReadBasic.All, Group.ReadBasic.All) read the collection, but only the
 basic properties carry values; the fuller permission shows everything."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,9 @@ pytestmark = pytest.mark.usefixtures("clean_sandbox")
 def read(sandbox, roles, path):
     app = sandbox.control.post("/_sandbox/apps", {"display_name": "basic", "roles": roles})
     token = sandbox.token(app["client_id"], app["client_secret"])
-    answer = sandbox.session().get(f"{sandbox.graph_url}{path}", headers={"Authorization": f"Bearer {token}"},
-                                   timeout=30)
+    answer = sandbox.session().get(
+        f"{sandbox.graph_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     assert answer.status_code == 200, answer.text[:300]
     return answer.json()
 

@@ -1,5 +1,6 @@
 """The sandbox accepts client assertions (private_key_jwt) signed with a certificate registered on the
 app — from MSAL for Python, Microsoft's own client, in both forms — and refuses bad ones in Entra's words."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,13 +30,17 @@ def test_msal_gets_a_token_with_a_registered_certificate(clean_sandbox: RunningS
     cert = make_cert()
     app = app_with_certificate(clean_sandbox, cert)
     credential = {"private_key": cert.key_pem.decode()}
-    if form == "sha1":   # RS256 with x5t
+    if form == "sha1":  # RS256 with x5t
         credential["thumbprint"] = cert.thumbprint
-    else:                # PS256 with x5t#S256 (MSAL computes it from the certificate)
+    else:  # PS256 with x5t#S256 (MSAL computes it from the certificate)
         credential["public_certificate"] = cert.cert_pem.decode()
     client = msal.ConfidentialClientApplication(
-        app["client_id"], client_credential=credential, authority=f"{clean_sandbox.base_url}/{clean_sandbox.tenant_id}",
-        instance_discovery=False, http_client=clean_sandbox.session())
+        app["client_id"],
+        client_credential=credential,
+        authority=f"{clean_sandbox.base_url}/{clean_sandbox.tenant_id}",
+        instance_discovery=False,
+        http_client=clean_sandbox.session(),
+    )
 
     result = client.acquire_token_for_client(GRAPH_DEFAULT)
 
@@ -45,28 +50,45 @@ def test_msal_gets_a_token_with_a_registered_certificate(clean_sandbox: RunningS
 def _assertion(cert, client_id: str, aud: str, *, lifetime: int = 600, start: int = 0, key=None) -> str:
     now = int(dt.datetime.now(dt.timezone.utc).timestamp()) + start
     x5t = jwt.utils.base64url_encode(bytes.fromhex(cert.thumbprint)).decode()
-    return jwt.encode({"aud": aud, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": now,
-                       "exp": now + lifetime}, key or cert.key_pem, algorithm="RS256", headers={"x5t": x5t})
+    return jwt.encode(
+        {"aud": aud, "iss": client_id, "sub": client_id, "jti": str(uuid.uuid4()), "nbf": now, "exp": now + lifetime},
+        key or cert.key_pem,
+        algorithm="RS256",
+        headers={"x5t": x5t},
+    )
 
 
 def _call(sandbox: RunningSandbox, client_id: str, assertion: str):
-    return sandbox.token_call(client_id=client_id, grant_type="client_credentials", scope=GRAPH_DEFAULT[0],
-                              client_assertion_type=ASSERTION_TYPE, client_assertion=assertion)
+    return sandbox.token_call(
+        client_id=client_id,
+        grant_type="client_credentials",
+        scope=GRAPH_DEFAULT[0],
+        client_assertion_type=ASSERTION_TYPE,
+        client_assertion=assertion,
+    )
 
 
-@pytest.mark.parametrize("case,code,words", [
-    ("unknown", 700027, "The key was not found."),
-    ("wrong_key", 700027, "did not match the expected signature value"),
-    ("expired", 700024, "not within its valid time range"),
-    ("audience", 50027, "audience claim"),
-])
+@pytest.mark.parametrize(
+    "case,code,words",
+    [
+        ("unknown", 700027, "The key was not found."),
+        ("wrong_key", 700027, "did not match the expected signature value"),
+        ("expired", 700024, "not within its valid time range"),
+        ("audience", 50027, "audience claim"),
+    ],
+)
 def test_bad_assertions_get_entras_answers(clean_sandbox: RunningSandbox, case: str, code: int, words: str) -> None:
     cert = make_cert()
     app = app_with_certificate(clean_sandbox, cert, register=case != "unknown")
     aud = clean_sandbox.token_url()
     key = make_cert(key_index=1).key_pem if case == "wrong_key" else None
-    assertion = _assertion(cert, app["client_id"], "https://login.example.com/x/oauth2/v2.0/token"
-                           if case == "audience" else aud, start=-3600 if case == "expired" else 0, key=key)
+    assertion = _assertion(
+        cert,
+        app["client_id"],
+        "https://login.example.com/x/oauth2/v2.0/token" if case == "audience" else aud,
+        start=-3600 if case == "expired" else 0,
+        key=key,
+    )
 
     response = _call(clean_sandbox, app["client_id"], assertion)
 
@@ -81,24 +103,33 @@ def test_the_portal_uploads_a_certificate_and_graph_lists_it(clean_sandbox: Runn
     cert = make_cert(cn="portal upload")
     app = clean_sandbox.control.post("apps", {"display_name": "portal app", "roles": ["Application.Read.All"]})
     session = clean_sandbox.session()
-    page = session.post(f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/certificates",
-                        data={"certificate": cert.cert_pem.decode()}, allow_redirects=True)
+    page = session.post(
+        f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/certificates",
+        data={"certificate": cert.cert_pem.decode()},
+        allow_redirects=True,
+    )
     assert page.status_code == 200 and cert.thumbprint in page.text
-    bad = session.post(f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/certificates",
-                       data={"certificate": "not a certificate"})
+    bad = session.post(
+        f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/certificates",
+        data={"certificate": "not a certificate"},
+    )
     assert bad.status_code == 400 and "not an X.509 certificate" in bad.text
 
     session.headers["Authorization"] = f"Bearer {clean_sandbox.token(app['client_id'], app['client_secret'])}"
-    listed = session.get(f"{clean_sandbox.graph_url}/applications(appId='{app['client_id']}')",
-                         params={"$select": "passwordCredentials,keyCredentials"}).json()
+    listed = session.get(
+        f"{clean_sandbox.graph_url}/applications(appId='{app['client_id']}')",
+        params={"$select": "passwordCredentials,keyCredentials"},
+    ).json()
     assert [k["customKeyIdentifier"] for k in listed["keyCredentials"]] == [cert.thumbprint]
     assert listed["keyCredentials"][0]["type"] == "AsymmetricX509Cert"
     assert listed["passwordCredentials"][0]["hint"] == app["client_secret"][:3]
     by_object = session.get(f"{clean_sandbox.graph_url}/applications/{app['object_id']}").json()
     assert by_object["keyCredentials"][0]["keyId"] == listed["keyCredentials"][0]["keyId"]
 
-    deleted = session.post(f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/delete-credential",
-                           data={"key_id": listed["keyCredentials"][0]["keyId"]})
+    deleted = session.post(
+        f"{clean_sandbox.base_url}/_sandbox/portal/apps/{app['client_id']}/delete-credential",
+        data={"key_id": listed["keyCredentials"][0]["keyId"]},
+    )
     assert deleted.status_code == 200 and cert.thumbprint not in deleted.text
     assert clean_sandbox.control.get(f"apps/{app['client_id']}")["certificates"] == []
 
@@ -115,4 +146,5 @@ def test_owned_by_reads_only_the_apps_the_caller_owns(clean_sandbox: RunningSand
 
     assert session.get(own).json()["appId"] == app["client_id"]
     assert [a["appId"] for a in session.get(f"{clean_sandbox.graph_url}/applications").json()["value"]] == [
-        app["client_id"]]
+        app["client_id"]
+    ]

@@ -1,4 +1,5 @@
 """The control API and the portal page: apps, grants, secrets, directory changes, settings, reset."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,13 @@ def roles_of(token: str) -> list[str]:
 
 def test_state_lists_tenant_apps_directory_and_never_secret_values(sandbox: RunningSandbox) -> None:
     state = sandbox.control.get("state")
-    assert state["tenants"] == [{"tenant_id": sandbox.tenant_id, "domain": sandbox.tenant_domain,
-                                 "display_name": state["tenants"][0]["display_name"]}]
+    assert state["tenants"] == [
+        {
+            "tenant_id": sandbox.tenant_id,
+            "domain": sandbox.tenant_domain,
+            "display_name": state["tenants"][0]["display_name"],
+        }
+    ]
     demo = next(a for a in state["apps"] if a["client_id"] == sandbox.client_id)
     assert demo["display_name"] == "graphconn demo"
     assert demo["granted_roles"] == ["User.Read.All"]
@@ -29,13 +35,16 @@ def test_state_lists_tenant_apps_directory_and_never_secret_values(sandbox: Runn
     assert "http://127.0.0.1:8000/connections/oauth/callback" in demo["redirect_uris"]
     assert demo["secrets"][0]["hint"] == sandbox.client_secret[:3] and not demo["secrets"][0]["expired"]
     assert state["directory"]["users"] == 250
-    assert sandbox.client_secret not in requests.get(sandbox.base_url + "/_sandbox/state",
-                                                     verify=sandbox.ca_path, timeout=30).text
+    assert (
+        sandbox.client_secret
+        not in requests.get(sandbox.base_url + "/_sandbox/state", verify=sandbox.ca_path, timeout=30).text
+    )
 
 
 def test_created_app_gets_tokens_with_its_granted_roles(clean_sandbox: RunningSandbox) -> None:
-    created = clean_sandbox.control.post("apps", {"display_name": "reader", "roles": ["Group.Read.All"],
-                                                  "redirect_uris": ["http://localhost:9000/cb"]})
+    created = clean_sandbox.control.post(
+        "apps", {"display_name": "reader", "roles": ["Group.Read.All"], "redirect_uris": ["http://localhost:9000/cb"]}
+    )
     assert created["tenant_id"] == clean_sandbox.tenant_id
     assert len(created["client_secret"]) == 40 and created["secret_id"]
     assert roles_of(clean_sandbox.token(created["client_id"], created["client_secret"])) == ["Group.Read.All"]
@@ -46,23 +55,32 @@ def test_created_app_gets_tokens_with_its_granted_roles(clean_sandbox: RunningSa
 
 def test_new_secret_works_and_an_expired_one_is_refused(clean_sandbox: RunningSandbox) -> None:
     sb = clean_sandbox
-    fresh = sb.control.post(f"apps/{sb.client_id}/secrets",
-                            {"expires": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)).isoformat()})
+    fresh = sb.control.post(
+        f"apps/{sb.client_id}/secrets",
+        {"expires": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)).isoformat()},
+    )
     assert fresh["end_date_time"].endswith("Z") and fresh["secret_id"]
     assert sb.token(sb.client_id, fresh["client_secret"])
-    assert sb.token()                                       # the old secret still works too
+    assert sb.token()  # the old secret still works too
     expired = sb.control.post(f"apps/{sb.client_id}/secrets", {"expires": "2020-01-01T00:00:00Z"})
-    answer = sb.token_call(grant_type="client_credentials", client_id=sb.client_id,
-                           client_secret=expired["client_secret"], scope="https://graph.microsoft.com/.default")
+    answer = sb.token_call(
+        grant_type="client_credentials",
+        client_id=sb.client_id,
+        client_secret=expired["client_secret"],
+        scope="https://graph.microsoft.com/.default",
+    )
     assert answer.status_code == 401 and answer.json()["error_codes"] == [7000222]
 
 
 def test_deleted_app_is_unknown(clean_sandbox: RunningSandbox) -> None:
     created = clean_sandbox.control.post("apps", {"display_name": "gone"})
     clean_sandbox.control.delete(f"apps/{created['client_id']}")
-    answer = clean_sandbox.token_call(grant_type="client_credentials", client_id=created["client_id"],
-                                      client_secret=created["client_secret"],
-                                      scope="https://graph.microsoft.com/.default")
+    answer = clean_sandbox.token_call(
+        grant_type="client_credentials",
+        client_id=created["client_id"],
+        client_secret=created["client_secret"],
+        scope="https://graph.microsoft.com/.default",
+    )
     assert answer.json()["error_codes"] == [700016]
 
 
@@ -75,16 +93,18 @@ def test_app_registrations_are_visible_through_graph(clean_sandbox: RunningSandb
     assert app["appId"] == sb.client_id
     assert app["passwordCredentials"][0]["hint"] == sb.client_secret[:3]
     assert sb.client_secret not in str(app)
-    assignments = http.get(f"{sb.graph_url}/servicePrincipals(appId='{sb.client_id}')/appRoleAssignments",
-                           headers=headers, timeout=30).json()["value"]
-    assert {a["appRoleId"] for a in assignments} >= {"df021288-bdef-4463-88db-98f22de89214",
-                                                     "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30"}
+    assignments = http.get(
+        f"{sb.graph_url}/servicePrincipals(appId='{sb.client_id}')/appRoleAssignments", headers=headers, timeout=30
+    ).json()["value"]
+    assert {a["appRoleId"] for a in assignments} >= {
+        "df021288-bdef-4463-88db-98f22de89214",
+        "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+    }
 
 
 def test_directory_changes_show_in_graph_and_reset_undoes_them(clean_sandbox: RunningSandbox) -> None:
     sb = clean_sandbox
-    added = sb.control.post("users", {"displayName": "Ada Lovelace",
-                                      "userPrincipalName": f"ada@{sb.tenant_domain}"})
+    added = sb.control.post("users", {"displayName": "Ada Lovelace", "userPrincipalName": f"ada@{sb.tenant_domain}"})
     assert sb.control.get("state")["directory"]["users"] == 251
     sb.control.patch(f"users/{added['id']}", {"jobTitle": "Analyst"})
     headers = {"Authorization": f"Bearer {sb.token()}"}
@@ -110,8 +130,9 @@ def test_directory_changes_show_in_graph_and_reset_undoes_them(clean_sandbox: Ru
 
 
 def test_settings_change_and_validate(clean_sandbox: RunningSandbox) -> None:
-    changed = clean_sandbox.control.post("settings", {"delta_token_lifetime_seconds": 5,
-                                                      "refresh_token_lifetime_seconds": 60})
+    changed = clean_sandbox.control.post(
+        "settings", {"delta_token_lifetime_seconds": 5, "refresh_token_lifetime_seconds": 60}
+    )
     assert changed["delta_token_lifetime_seconds"] == 5 and changed["refresh_token_lifetime_seconds"] == 60
     with pytest.raises(requests.HTTPError):
         clean_sandbox.control.post("settings", {"nonsense": 1})
@@ -137,15 +158,25 @@ def test_portal_grants_revokes_and_adds_a_secret(clean_sandbox: RunningSandbox) 
     assert "<script" not in page.text and "http://" not in page.text.split("<body>")[0]
     grant_action = f"/_sandbox/portal/apps/{sb.client_id}/grant"
     assert f'action="{grant_action}"' in page.text
-    granted = http.post(sb.base_url + grant_action, data={"kind": "role", "permission": "Group.Read.All"},
-                        allow_redirects=False, timeout=30)
+    granted = http.post(
+        sb.base_url + grant_action,
+        data={"kind": "role", "permission": "Group.Read.All"},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert granted.status_code == 303 and granted.headers["Location"].startswith("/_sandbox/portal")
     assert "Group.Read.All" in roles_of(sb.token())
-    http.post(f"{sb.base_url}/_sandbox/portal/apps/{sb.client_id}/revoke",
-              data={"kind": "role", "permission": "Group.Read.All"}, timeout=30)
+    http.post(
+        f"{sb.base_url}/_sandbox/portal/apps/{sb.client_id}/revoke",
+        data={"kind": "role", "permission": "Group.Read.All"},
+        timeout=30,
+    )
     assert "Group.Read.All" not in roles_of(sb.token())
-    added = http.post(f"{sb.base_url}/_sandbox/portal/apps/{sb.client_id}/secrets",
-                      data={"days": "30", "display_name": "from portal"}, timeout=30)
+    added = http.post(
+        f"{sb.base_url}/_sandbox/portal/apps/{sb.client_id}/secrets",
+        data={"days": "30", "display_name": "from portal"},
+        timeout=30,
+    )
     shown = re.search(r"not shown again\): <code>([^<]+)</code>", added.text)
     assert shown
     assert sb.token(sb.client_id, shown.group(1))

@@ -1,4 +1,5 @@
 """Delta queries on users and groups: initial round, deltaLink, later changes, token expiry."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,11 @@ import pytest
 
 from tests.sandbox.graph_requests import BASE, all_pages, api_for, directory, error, ok
 
-EXPIRED = (400, "syncStateNotFound",
-           "The sync state generation is not found. The delta token is expired and data must be synchronized again.")
+EXPIRED = (
+    400,
+    "syncStateNotFound",
+    "The sync state generation is not found. The delta token is expired and data must be synchronized again.",
+)
 
 
 @pytest.fixture
@@ -52,8 +56,11 @@ def test_later_round_reports_added_updated_and_removed_users(api, d):
     body = ok(api, delta_link)
     by_id = {i["id"]: i for i in body["value"]}
     assert by_id[added["id"]] == {"id": added["id"], "displayName": "Nia Okoye", "jobTitle": None}
-    assert by_id[changed["id"]] == {"id": changed["id"], "displayName": changed["displayName"],
-                                    "jobTitle": "Chief of Staff"}
+    assert by_id[changed["id"]] == {
+        "id": changed["id"],
+        "displayName": changed["displayName"],
+        "jobTitle": "Chief of Staff",
+    }
     assert by_id[victim["id"]] == {"id": victim["id"], "@removed": {"reason": "deleted"}}
     assert len(by_id) == 3
 

@@ -1,4 +1,5 @@
 """The generated directory and its overlay of changes, through Directory's own API."""
+
 from __future__ import annotations
 
 import threading
@@ -22,9 +23,23 @@ def test_generated_users_look_real_and_are_unique():
     assert len({u["id"] for u in users}) == 3000
     assert len({u["userPrincipalName"].lower() for u in users}) == 3000
     first = users[0]
-    for prop in ("id", "displayName", "givenName", "surname", "userPrincipalName", "businessPhones",
-                 "jobTitle", "mail", "mobilePhone", "officeLocation", "preferredLanguage", "department",
-                 "accountEnabled", "createdDateTime", "usageLocation"):
+    for prop in (
+        "id",
+        "displayName",
+        "givenName",
+        "surname",
+        "userPrincipalName",
+        "businessPhones",
+        "jobTitle",
+        "mail",
+        "mobilePhone",
+        "officeLocation",
+        "preferredLanguage",
+        "department",
+        "accountEnabled",
+        "createdDateTime",
+        "usageLocation",
+    ):
         assert prop in first
     assert first["userPrincipalName"].endswith("@contoso.test")
     assert first["displayName"] == f"{first['givenName']} {first['surname']}"
@@ -49,14 +64,20 @@ def test_lookup_by_id_and_by_upn_in_any_case():
     assert d.get_user("nobody@contoso.test") is None
     assert d.get_user("00000000-0000-0000-0000-000000000000") is None
     group_id = d.view("groups").at(0)["id"]
-    assert d.get_user(group_id) is None          # a group's id is not a user
+    assert d.get_user(group_id) is None  # a group's id is not a user
     assert d.get_group(group_id)["id"] == group_id
 
 
 def test_add_update_delete_user_show_in_reads_stats_and_change_log():
     d = directory(users=10)
-    added = d.add_user({"displayName": "Nia Okoye", "givenName": "Nia", "surname": "Okoye",
-                        "userPrincipalName": "nia.okoye@contoso.test"})
+    added = d.add_user(
+        {
+            "displayName": "Nia Okoye",
+            "givenName": "Nia",
+            "surname": "Okoye",
+            "userPrincipalName": "nia.okoye@contoso.test",
+        }
+    )
     assert d.get_user("NIA.OKOYE@contoso.test")["id"] == added["id"]
     assert added["mail"] is None and added["accountEnabled"] is True
     assert d.stats()["users"] == 11
@@ -95,8 +116,15 @@ def test_groups_and_their_membership_changes():
     d.delete_user(members[0])
     assert members[0] not in d.group_member_ids(group["id"])
 
-    new = d.add_group({"displayName": "Project Osprey", "mailNickname": "osprey", "securityEnabled": True,
-                       "mailEnabled": False, "members": members[1:3]})
+    new = d.add_group(
+        {
+            "displayName": "Project Osprey",
+            "mailNickname": "osprey",
+            "securityEnabled": True,
+            "mailEnabled": False,
+            "members": members[1:3],
+        }
+    )
     assert d.get_group(new["id"])["groupTypes"] == []
     assert d.group_member_ids(new["id"]) == members[1:3]
     d.update_group(group["id"], {"members": [members[1]], "description": "Shrunk"})

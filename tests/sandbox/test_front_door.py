@@ -1,4 +1,5 @@
 """Graph's front door: bearer-token checks, permission checks, and the headers on every answer."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,10 @@ from graphsandbox.testing import RunningSandbox
 # Every test starts from the sandbox's start state (tests in this file change grants and settings).
 pytestmark = pytest.mark.usefixtures("clean_sandbox")
 
-WWW_AUTH = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-            'client_id="00000003-0000-0000-c000-000000000000"')
+WWW_AUTH = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+)
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -62,8 +65,11 @@ def test_garbage_token(sandbox: RunningSandbox) -> None:
 
 def test_tampered_token_and_wrong_audience(sandbox: RunningSandbox) -> None:
     assert_401(get(sandbox, "/v1.0/users", _tampered(sandbox.token())), "Access token validation failure.")
-    stranger = jwt.encode({"aud": "https://graph.microsoft.com", "tid": sandbox.tenant_id, "exp": 2**31},
-                          "a-key-that-is-not-the-sandbox-s-key-at-all", algorithm="HS256")
+    stranger = jwt.encode(
+        {"aud": "https://graph.microsoft.com", "tid": sandbox.tenant_id, "exp": 2**31},
+        "a-key-that-is-not-the-sandbox-s-key-at-all",
+        algorithm="HS256",
+    )
     assert_401(get(sandbox, "/v1.0/users", stranger), "Access token validation failure.")
 
 
@@ -71,8 +77,13 @@ def test_id_token_is_not_an_access_token(clean_sandbox: RunningSandbox) -> None:
     sb = clean_sandbox
     redirect = "http://127.0.0.1:8000/connections/oauth/callback"
     code = sb.sign_in(client_id=sb.client_id, redirect_uri=redirect, scope="User.Read openid")["code"]
-    body = sb.token_call(grant_type="authorization_code", client_id=sb.client_id, client_secret=sb.client_secret,
-                         code=code, redirect_uri=redirect).json()
+    body = sb.token_call(
+        grant_type="authorization_code",
+        client_id=sb.client_id,
+        client_secret=sb.client_secret,
+        code=code,
+        redirect_uri=redirect,
+    ).json()
     assert_401(get(sb, "/v1.0/me", body["id_token"]), "Access token validation failure.")
 
 
@@ -91,7 +102,7 @@ def test_groups_are_refused_until_granted_and_a_new_token_is_fetched(clean_sandb
     assert denied.json()["error"]["message"] == "Insufficient privileges to complete the operation."
     assert_graph_headers(denied)
     sb.control.post(f"apps/{sb.client_id}/grants", {"roles": ["Group.Read.All"]})
-    assert get(sb, "/v1.0/groups", old).status_code == 403          # the old token predates the grant
+    assert get(sb, "/v1.0/groups", old).status_code == 403  # the old token predates the grant
     fresh = get(sb, "/v1.0/groups", sb.token())
     assert fresh.status_code == 200
     assert len(fresh.json()["value"]) == 30
@@ -104,8 +115,9 @@ def test_success_headers_and_client_request_id_echo(sandbox: RunningSandbox) -> 
     assert answer.status_code == 200
     assert answer.headers["client-request-id"] == "mine-123"
     assert answer.headers["request-id"] != "mine-123"
-    assert answer.headers["Content-Type"] == ("application/json;odata.metadata=minimal;odata.streaming=true;"
-                                              "IEEE754Compatible=false;charset=utf-8")
+    assert answer.headers["Content-Type"] == (
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+    )
     assert answer.headers["OData-Version"] == "4.0" and answer.headers["Cache-Control"] == "no-cache"
     assert_graph_headers(answer)
     plain = get(sandbox, "/v1.0/users?$top=1", sandbox.token())
@@ -115,8 +127,11 @@ def test_success_headers_and_client_request_id_echo(sandbox: RunningSandbox) -> 
 def test_app_token_on_me_is_a_bad_request(sandbox: RunningSandbox) -> None:
     answer = get(sandbox, "/v1.0/me", sandbox.token())
     assert answer.status_code == 400
-    assert answer.json()["error"] == {**answer.json()["error"], "code": "BadRequest",
-                                      "message": "/me request is only valid with delegated authentication flow."}
+    assert answer.json()["error"] == {
+        **answer.json()["error"],
+        "code": "BadRequest",
+        "message": "/me request is only valid with delegated authentication flow.",
+    }
 
 
 def test_beta_is_served_and_unknown_paths_are_404_json(sandbox: RunningSandbox) -> None:
@@ -132,6 +147,6 @@ def test_requests_are_counted_by_path_and_client(clean_sandbox: RunningSandbox, 
         get(clean_sandbox, path, token)
     counts = clean_sandbox.control.get("requests")
     assert counts["by_path"][path] == 3
-    assert counts["by_client"][clean_sandbox.client_id] == 4          # one token request + three calls
+    assert counts["by_client"][clean_sandbox.client_id] == 4  # one token request + three calls
     assert counts["token_requests"] == {clean_sandbox.client_id: 1}
     assert counts["total"] == 4

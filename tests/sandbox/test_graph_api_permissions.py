@@ -1,4 +1,5 @@
 """The least-privileged permission table the front door enforces (in line with Microsoft's reference)."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,24 +7,27 @@ import pytest
 from graphsandbox.permissions import APP_ROLE_IDS, APP_ROLE_NAMES, app_role_id, required, satisfied
 
 
-@pytest.mark.parametrize("path,least_app,least_delegated", [
-    ("/users", "User.ReadBasic.All", "User.ReadBasic.All"),
-    ("/users/adele@contoso.test", "User.ReadBasic.All", "User.ReadBasic.All"),
-    ("/users/delta", "User.Read.All", "User.Read.All"),
-    ("/users/$count", "User.ReadBasic.All", "User.ReadBasic.All"),
-    ("/groups", "Group.ReadBasic.All", "Group.ReadBasic.All"),
-    ("/groups/abc/members", "GroupMember.ReadBasic.All", "GroupMember.ReadBasic.All"),
-    ("/devices", "Device.Read.All", "Device.Read.All"),
-    ("/applications(appId='x')", "Application.Read.All", "Application.Read.All"),
-    ("/servicePrincipals", "Application.Read.All", "Application.Read.All"),
-    ("/directoryRoles", "RoleManagement.Read.Directory", "RoleManagement.Read.Directory"),
-    ("/organization", "DeviceManagementServiceConfig.Read.All", "DeviceManagementServiceConfig.Read.All"),
-    ("/domains", "Domain.Read.All", "Domain.Read.All"),
-    ("/subscribedSkus", "LicenseAssignment.Read.All", "LicenseAssignment.Read.All"),
-    ("/users/abc/messages", "Mail.ReadBasic.All", "Mail.ReadBasic"),
-    ("/me", None, "User.Read"),
-    ("/me/messages", None, "Mail.ReadBasic"),
-])
+@pytest.mark.parametrize(
+    "path,least_app,least_delegated",
+    [
+        ("/users", "User.ReadBasic.All", "User.ReadBasic.All"),
+        ("/users/adele@contoso.test", "User.ReadBasic.All", "User.ReadBasic.All"),
+        ("/users/delta", "User.Read.All", "User.Read.All"),
+        ("/users/$count", "User.ReadBasic.All", "User.ReadBasic.All"),
+        ("/groups", "Group.ReadBasic.All", "Group.ReadBasic.All"),
+        ("/groups/abc/members", "GroupMember.ReadBasic.All", "GroupMember.ReadBasic.All"),
+        ("/devices", "Device.Read.All", "Device.Read.All"),
+        ("/applications(appId='x')", "Application.Read.All", "Application.Read.All"),
+        ("/servicePrincipals", "Application.Read.All", "Application.Read.All"),
+        ("/directoryRoles", "RoleManagement.Read.Directory", "RoleManagement.Read.Directory"),
+        ("/organization", "DeviceManagementServiceConfig.Read.All", "DeviceManagementServiceConfig.Read.All"),
+        ("/domains", "Domain.Read.All", "Domain.Read.All"),
+        ("/subscribedSkus", "LicenseAssignment.Read.All", "LicenseAssignment.Read.All"),
+        ("/users/abc/messages", "Mail.ReadBasic.All", "Mail.ReadBasic"),
+        ("/me", None, "User.Read"),
+        ("/me/messages", None, "Mail.ReadBasic"),
+    ],
+)
 def test_least_privileged_permission_per_path(path, least_app, least_delegated):
     req = required(path)
     assert req is not None
@@ -42,10 +46,14 @@ def test_higher_privileged_permissions_are_accepted():
 
 def test_denials_use_the_code_of_the_workload():
     assert (required("/users").denied_code, required("/users").denied_message) == (
-        "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )
     mail = required("/users/abc/messages")
     assert (mail.denied_code, mail.denied_message) == (
-        "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        "ErrorAccessDenied",
+        "Access is denied. Check credentials and try again.",
+    )
 
 
 def test_directory_audits_need_either_audit_or_directory_read():

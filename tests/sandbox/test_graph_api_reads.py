@@ -1,4 +1,5 @@
 """Entity reads through GraphApi: paging, keys, 404s, members, apps, mailboxes, fixed collections."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,13 +9,35 @@ from tests.sandbox.graph_requests import BASE, TENANT, all_pages, api_for, call,
 
 APP_ID = "4a1f0c9e-2b3d-4e5f-8a6b-7c8d9e0f1a2b"
 SP_ID = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
-APPS = [{"id": "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b", "appId": APP_ID, "displayName": "Payroll sync",
-         "signInAudience": "AzureADMyOrg", "passwordCredentials": [], "_secrets": ["never shown"]}]
-SPS = [{"id": SP_ID, "appId": APP_ID, "displayName": "Payroll sync", "servicePrincipalType": "Application",
-        "_appRoleAssignments": [{"id": "a1", "appRoleId": "df021288-bdef-4463-88db-98f22de89214",
-                                 "principalId": SP_ID, "principalType": "ServicePrincipal",
-                                 "resourceId": "9d0c1b2a-0000-4000-8000-000000000001",
-                                 "resourceDisplayName": "Microsoft Graph", "_grantedAt": 1}]}]
+APPS = [
+    {
+        "id": "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a9b",
+        "appId": APP_ID,
+        "displayName": "Payroll sync",
+        "signInAudience": "AzureADMyOrg",
+        "passwordCredentials": [],
+        "_secrets": ["never shown"],
+    }
+]
+SPS = [
+    {
+        "id": SP_ID,
+        "appId": APP_ID,
+        "displayName": "Payroll sync",
+        "servicePrincipalType": "Application",
+        "_appRoleAssignments": [
+            {
+                "id": "a1",
+                "appRoleId": "df021288-bdef-4463-88db-98f22de89214",
+                "principalId": SP_ID,
+                "principalType": "ServicePrincipal",
+                "resourceId": "9d0c1b2a-0000-4000-8000-000000000001",
+                "resourceDisplayName": "Microsoft Graph",
+                "_grantedAt": 1,
+            }
+        ],
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +65,18 @@ def test_get_user_by_id_and_by_upn(api, d):
         assert body["@odata.context"] == f"{BASE}/v1.0/$metadata#users/$entity"
         assert body["id"] == user["id"] and body["displayName"] == user["displayName"]
     body = ok(api, f"/v1.0/users/{user['id']}?$select=department")
-    assert body == {"@odata.context": f"{BASE}/v1.0/$metadata#users(department)/$entity",
-                    "department": user["department"]}
+    assert body == {
+        "@odata.context": f"{BASE}/v1.0/$metadata#users(department)/$entity",
+        "department": user["department"],
+    }
 
 
 def test_unknown_key_is_graphs_404(api):
     assert error(api, "/v1.0/users/ghost@contoso.test") == (
-        404, "Request_ResourceNotFound",
-        "Resource 'ghost@contoso.test' does not exist or one of its queried reference-property objects are not present.")
+        404,
+        "Request_ResourceNotFound",
+        "Resource 'ghost@contoso.test' does not exist or one of its queried reference-property objects are not present.",
+    )
     assert error(api, "/v1.0/groups/6e7f8a9b-0000-4000-8000-000000000000")[:2] == (404, "Request_ResourceNotFound")
 
 
@@ -85,7 +112,9 @@ def test_fixed_collections(api):
     assert ok(api, f"/v1.0/organization/{TENANT}")["id"] == TENANT
     domains = ok(api, "/v1.0/domains")["value"]
     assert {(x["id"], x["isDefault"], x["isInitial"]) for x in domains} == {
-        ("contoso.test", True, False), ("contoso.onmicrosoft.com", False, True)}
+        ("contoso.test", True, False),
+        ("contoso.onmicrosoft.com", False, True),
+    }
     skus = ok(api, "/v1.0/subscribedSkus")["value"]
     assert "ENTERPRISEPACK" in {s["skuPartNumber"] for s in skus}
     roles = ok(api, "/v1.0/directoryRoles")["value"]
@@ -96,7 +125,9 @@ def test_applications_and_service_principals_come_from_the_registry(api):
     apps = ok(api, "/v1.0/applications")["value"]
     assert apps[0]["appId"] == APP_ID and "_secrets" not in apps[0]
     app = ok(api, f"/v1.0/applications(appId='{APP_ID}')")
-    assert app["@odata.context"] == f"{BASE}/v1.0/$metadata#applications/$entity" and app["displayName"] == "Payroll sync"
+    assert (
+        app["@odata.context"] == f"{BASE}/v1.0/$metadata#applications/$entity" and app["displayName"] == "Payroll sync"
+    )
     assert ok(api, f"/v1.0/servicePrincipals(appId='{APP_ID}')")["id"] == SP_ID
     assignments = ok(api, f"/v1.0/servicePrincipals(appId='{APP_ID}')/appRoleAssignments")
     assert assignments["@odata.context"] == f"{BASE}/v1.0/$metadata#servicePrincipals('{SP_ID}')/appRoleAssignments"
@@ -119,7 +150,7 @@ def test_me_and_mailboxes_for_a_delegated_caller(api, d):
     message = mine["value"][0]
     one = ok(api, f"/v1.0/me/messages/{message['id']}?$select=subject", caller=me)
     assert one["subject"] == message["subject"]
-    assert error(api, "/v1.0/me")[:2] == (400, "BadRequest")     # app-only token
+    assert error(api, "/v1.0/me")[:2] == (400, "BadRequest")  # app-only token
 
 
 def test_beta_uses_its_own_context(api):

@@ -4,6 +4,7 @@ The client is built the supported way for a custom endpoint: a kiota ``GraphRequ
 an ``httpx.AsyncClient`` that trusts the sandbox's CA and has the sandbox's ``/v1.0`` as base URL,
 and an access-token provider that hands out a sandbox token for the sandbox's host.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                               BaseBearerTokenAuthenticationProvider)
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory, PageIterator
@@ -33,8 +37,9 @@ class SandboxTokens(AccessTokenProvider):
         self._sandbox = sandbox
         self._hosts = AllowedHostsValidator([urlsplit(sandbox.base_url).hostname or ""])
 
-    async def get_authorization_token(self, uri: str,
-                                      additional_authentication_context: dict[str, Any] | None = None) -> str:
+    async def get_authorization_token(
+        self, uri: str, additional_authentication_context: dict[str, Any] | None = None
+    ) -> str:
         if not self._hosts.is_url_host_valid(uri):
             return ""
         return await asyncio.to_thread(self._sandbox.token)

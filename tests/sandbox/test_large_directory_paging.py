@@ -1,4 +1,5 @@
 """Large generated directories: paging 100,000 users keeps memory flat; lookups stay instant."""
+
 from __future__ import annotations
 
 import tracemalloc

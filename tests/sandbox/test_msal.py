@@ -1,4 +1,5 @@
 """MSAL for Python gets tokens from the sandbox unchanged, and PyJWT verifies them with its JWKS."""
+
 from __future__ import annotations
 
 import html
@@ -18,11 +19,16 @@ pytestmark = pytest.mark.usefixtures("clean_sandbox")
 GRAPH_DEFAULT = ["https://graph.microsoft.com/.default"]
 
 
-def msal_app(sandbox: RunningSandbox, tenant: str, client_id: str | None = None,
-             secret: str | None = None) -> msal.ConfidentialClientApplication:
+def msal_app(
+    sandbox: RunningSandbox, tenant: str, client_id: str | None = None, secret: str | None = None
+) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(
-        client_id or sandbox.client_id, client_credential=secret or sandbox.client_secret,
-        authority=f"{sandbox.base_url}/{tenant}", instance_discovery=False, http_client=sandbox.session())
+        client_id or sandbox.client_id,
+        client_credential=secret or sandbox.client_secret,
+        authority=f"{sandbox.base_url}/{tenant}",
+        instance_discovery=False,
+        http_client=sandbox.session(),
+    )
 
 
 def verified(sandbox: RunningSandbox, token: str) -> dict:
@@ -30,9 +36,13 @@ def verified(sandbox: RunningSandbox, token: str) -> dict:
     context = ssl.create_default_context(cafile=sandbox.ca_path)
     keys = jwt.PyJWKClient(f"{sandbox.base_url}/{sandbox.tenant_id}/discovery/v2.0/keys", ssl_context=context)
     key = keys.get_signing_key_from_jwt(token)
-    return jwt.decode(token, key.key, algorithms=["RS256"],
-                      audience=["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"],
-                      issuer=f"https://sts.windows.net/{sandbox.tenant_id}/")
+    return jwt.decode(
+        token,
+        key.key,
+        algorithms=["RS256"],
+        audience=["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"],
+        issuer=f"https://sts.windows.net/{sandbox.tenant_id}/",
+    )
 
 
 @pytest.mark.parametrize("tenant_kind", ["id", "domain"])
@@ -55,9 +65,10 @@ def test_roles_appear_only_in_tokens_fetched_after_the_grant(clean_sandbox: Runn
 
     sb.control.post(f"apps/{created['client_id']}/grants", {"roles": ["User.Read.All"]})
     cached = app.acquire_token_for_client(GRAPH_DEFAULT)
-    assert cached["access_token"] == before["access_token"]       # MSAL's cache: the grant is not in it
+    assert cached["access_token"] == before["access_token"]  # MSAL's cache: the grant is not in it
     fresh = msal_app(sb, sb.tenant_id, created["client_id"], created["client_secret"]).acquire_token_for_client(
-        GRAPH_DEFAULT)
+        GRAPH_DEFAULT
+    )
     assert verified(sb, fresh["access_token"])["roles"] == ["User.Read.All"]
     assert "roles" not in verified(sb, before["access_token"])
 
@@ -78,8 +89,12 @@ def test_msal_auth_code_flow_and_silent_refresh(clean_sandbox: RunningSandbox) -
     hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
     fields = {html.unescape(k): html.unescape(v) for k, v in hidden}
     user = re.findall(r'name="user" value="([^"]+)"', page.text)[0]
-    answer = session.post(flow["auth_uri"].split("?")[0], data={**fields, "user": user, "action": "accept"},
-                          allow_redirects=False, timeout=30)
+    answer = session.post(
+        flow["auth_uri"].split("?")[0],
+        data={**fields, "user": user, "action": "accept"},
+        allow_redirects=False,
+        timeout=30,
+    )
     query = {k: v[-1] for k, v in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
     result = app.acquire_token_by_auth_code_flow(flow, query)
     assert "access_token" in result, result

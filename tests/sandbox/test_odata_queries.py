@@ -1,4 +1,5 @@
 """Graph's query options on /users and /groups, with Graph's own error texts (https://learn.microsoft.com/graph/aad-advanced-queries)."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,10 @@ def test_top_within_range_limits_the_page(api, top):
 @pytest.mark.parametrize("top", ["0", "1000", "-5", "ten"])
 def test_top_out_of_range_is_refused(api, top):
     assert error(api, f"/v1.0/users?$top={top}") == (
-        400, "Request_UnsupportedQuery",
-        f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")
+        400,
+        "Request_UnsupportedQuery",
+        f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.",
+    )
 
 
 def test_default_properties_are_graphs_list_with_nulls_not_omitted(api, users):
@@ -58,12 +61,18 @@ def test_select_narrows_properties_and_the_context(api):
 
 def test_select_of_an_unknown_property_is_refused(api):
     assert error(api, "/v1.0/users?$select=id,foo") == (
-        400, "Request_BadRequest", "Could not find a property named 'foo' on type 'microsoft.graph.user'.")
+        400,
+        "Request_BadRequest",
+        "Could not find a property named 'foo' on type 'microsoft.graph.user'.",
+    )
 
 
 def test_option_without_dollar_is_refused(api):
     assert error(api, "/v1.0/users?select=id") == (
-        400, "Request_BadRequest", "Unrecognized query argument specified: 'select'.")
+        400,
+        "Request_BadRequest",
+        "Unrecognized query argument specified: 'select'.",
+    )
 
 
 def test_skip_is_not_supported_on_users(api):
@@ -84,8 +93,11 @@ def test_filter_startswith(api, users):
 
 
 def test_filter_in_and_or_and_parentheses(api, users):
-    got, _ = all_pages(api, "/v1.0/users?$filter=(jobTitle eq 'Recruiter' or jobTitle eq 'Accountant') "
-                            "and accountEnabled eq true&$select=id")
+    got, _ = all_pages(
+        api,
+        "/v1.0/users?$filter=(jobTitle eq 'Recruiter' or jobTitle eq 'Accountant') "
+        "and accountEnabled eq true&$select=id",
+    )
     expected = [u["id"] for u in users if u["jobTitle"] in ("Recruiter", "Accountant") and u["accountEnabled"]]
     assert names(got) == expected and expected
     got, _ = all_pages(api, "/v1.0/users?$filter=usageLocation in ('DE','FR')&$select=id")
@@ -97,16 +109,21 @@ def test_filter_null_and_bool_literals(api, users):
     assert names(got) == [u["id"] for u in users if u["mail"] is None]
 
 
-@pytest.mark.parametrize("clause,operator", [
-    ("jobTitle ne 'Recruiter'", "ne"),
-    ("not(startswith(displayName,'a'))", "not"),
-    ("endswith(mail,'@contoso.test')", "endsWith"),
-])
+@pytest.mark.parametrize(
+    "clause,operator",
+    [
+        ("jobTitle ne 'Recruiter'", "ne"),
+        ("not(startswith(displayName,'a'))", "not"),
+        ("endswith(mail,'@contoso.test')", "endsWith"),
+    ],
+)
 def test_advanced_operators_need_consistency_level_and_count(api, users, clause, operator):
     assert error(api, f"/v1.0/users?$filter={clause}") == (
-        400, "Request_UnsupportedQuery",
+        400,
+        "Request_UnsupportedQuery",
         f"Operator '{operator}' is not supported because the required parameters might be missing. "
-        f"{ADVANCED} Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+        f"{ADVANCED} Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+    )
     # The header alone is not enough; with $count=true too the query runs.
     assert error(api, f"/v1.0/users?$filter={clause}", EVENTUAL)[0] == 400
     got, pages = all_pages(api, f"/v1.0/users?$filter={clause}&$count=true&$select=id", EVENTUAL)
@@ -122,15 +139,20 @@ def test_advanced_operators_need_consistency_level_and_count(api, users, clause,
 
 def test_advanced_only_property_needs_the_header(api, users):
     assert error(api, "/v1.0/users?$filter=officeLocation eq 'London 2/204'") == (
-        400, "Request_UnsupportedQuery",
-        "Unsupported or invalid query filter clause specified for property 'officeLocation' of resource 'User'.")
+        400,
+        "Request_UnsupportedQuery",
+        "Unsupported or invalid query filter clause specified for property 'officeLocation' of resource 'User'.",
+    )
     got, _ = all_pages(api, "/v1.0/users?$filter=officeLocation eq 'London 2/204'&$count=true", EVENTUAL)
     assert names(got) == [u["id"] for u in users if u["officeLocation"] == "London 2/204"]
 
 
 def test_filter_on_an_unknown_property_or_bad_syntax_is_refused(api):
     assert error(api, "/v1.0/users?$filter=shoeSize eq 42") == (
-        400, "Request_BadRequest", "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'.")
+        400,
+        "Request_BadRequest",
+        "Could not find a property named 'shoeSize' on type 'microsoft.graph.user'.",
+    )
     assert error(api, "/v1.0/users?$filter=displayName eq")[0] == 400
     assert error(api, "/v1.0/users?$filter=contains(displayName,'a')")[1] == "Request_UnsupportedQuery"
 
@@ -156,6 +178,7 @@ def test_count_appears_on_the_first_page_only(api):
 def test_count_segment_needs_the_header_and_answers_plain_text(api, users):
     assert error(api, "/v1.0/users/$count") == (400, "Request_BadRequest", "$count is not currently supported.")
     from tests.sandbox.graph_requests import call
+
     resp = call(api, "/v1.0/users/$count", EVENTUAL)
     assert (resp.status, resp.content_type, resp.body) == (200, "text/plain", "250")
     resp = call(api, "/v1.0/users/$count?$filter=startswith(displayName,'a')", EVENTUAL)
@@ -182,14 +205,19 @@ def test_orderby_with_filter_is_an_advanced_query(api):
 
 def test_orderby_on_an_unsupported_property_is_refused(api):
     assert error(api, "/v1.0/groups?$orderby=mail") == (
-        400, "Request_UnsupportedQuery", "Unsupported sort property 'mail' for 'Group'.")
+        400,
+        "Request_UnsupportedQuery",
+        "Unsupported sort property 'mail' for 'Group'.",
+    )
 
 
 def test_search_needs_the_header(api, users):
     assert error(api, '/v1.0/users?$search="displayName:ma"') == (
-        400, "Request_UnsupportedQuery",
+        400,
+        "Request_UnsupportedQuery",
         "Request with $search query parameter only works through MSGraph with a special request header: "
-        "'ConsistencyLevel: eventual'")
+        "'ConsistencyLevel: eventual'",
+    )
     got, _ = all_pages(api, '/v1.0/users?$search="displayName:ma"&$select=id,displayName', EVENTUAL)
     assert got and all(any(w.lower().startswith("ma") for w in g["displayName"].split()) for g in got)
 

@@ -1,5 +1,6 @@
 """Sign in with Microsoft against the session's sandbox: the dashboard's app registration, sandbox
 users with app roles or groups, and ``sign_in(client, user)`` doing what a browser does."""
+
 from __future__ import annotations
 
 import re
@@ -25,10 +26,16 @@ def sso_app(clean_sandbox, settings) -> dict[str, Any]:
 
 
 def register_dashboard_app(sandbox: Any, settings: Any, base: str) -> dict[str, Any]:
-    app = sandbox.control.post("/_sandbox/apps", {
-        "display_name": "graphconn sign-in (tests)", "scopes": ["openid", "profile"], "app_roles": ROLES,
-        "group_membership_claims": "SecurityGroup",
-        "redirect_uris": [f"{base}/sso/callback/", f"{base}/accounts/login/"]})
+    app = sandbox.control.post(
+        "/_sandbox/apps",
+        {
+            "display_name": "graphconn sign-in (tests)",
+            "scopes": ["openid", "profile"],
+            "app_roles": ROLES,
+            "group_membership_claims": "SecurityGroup",
+            "redirect_uris": [f"{base}/sso/callback/", f"{base}/accounts/login/"],
+        },
+    )
     settings.OIDC_TENANT_ID = sandbox.tenant_id
     settings.OIDC_ALLOWED_TENANTS = []
     settings.OIDC_RP_CLIENT_ID = app["client_id"]
@@ -44,11 +51,13 @@ def entra_user(clean_sandbox) -> Callable[..., dict[str, Any]]:
 
     def create(name: str, *, role: str | None = None, app: dict[str, Any] | None = None) -> dict[str, Any]:
         local = re.sub(r"\W+", ".", name.lower())
-        user = sandbox.control.post("/_sandbox/users", {
-            "displayName": name, "userPrincipalName": f"{local}@{sandbox.tenant_domain}"})
+        user = sandbox.control.post(
+            "/_sandbox/users", {"displayName": name, "userPrincipalName": f"{local}@{sandbox.tenant_domain}"}
+        )
         if role:
-            sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/assignments",
-                                 {"principal": user["id"], "role": role})
+            sandbox.control.post(
+                f"/_sandbox/apps/{app['client_id']}/assignments", {"principal": user["id"], "role": role}
+            )
         return user
 
     return create
@@ -57,8 +66,9 @@ def entra_user(clean_sandbox) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def security_group(clean_sandbox) -> Callable[..., dict[str, Any]]:
     def create(name: str, members: list[str]) -> dict[str, Any]:
-        return clean_sandbox.control.post("/_sandbox/groups", {
-            "displayName": name, "securityEnabled": True, "mailEnabled": False, "members": members})
+        return clean_sandbox.control.post(
+            "/_sandbox/groups", {"displayName": name, "securityEnabled": True, "mailEnabled": False, "members": members}
+        )
 
     return create
 
@@ -71,8 +81,9 @@ def authorize(sandbox: Any, authorize_url: str, user_id: str, tamper: dict[str, 
     page = http.get(endpoint, params=params, timeout=30)
     assert page.status_code == 200, page.text[:500]
     assert f'value="{user_id}"' in page.text, "the sign-in page does not list the user"
-    answer = http.post(endpoint, data={**params, "user": user_id, "action": "accept"}, allow_redirects=False,
-                       timeout=30)
+    answer = http.post(
+        endpoint, data={**params, "user": user_id, "action": "accept"}, allow_redirects=False, timeout=30
+    )
     assert answer.status_code == 302, answer.text[:500]
     return answer.headers["Location"]
 
@@ -86,7 +97,7 @@ def sign_in(clean_sandbox) -> Callable[..., Any]:
         assert start.status_code == 302, start.content[:500]
         callback = authorize(clean_sandbox, start["Location"], user["id"], tamper)
         assert callback.startswith(f"{BASE}/sso/callback/"), callback
-        return client.get(callback[len(BASE):])
+        return client.get(callback[len(BASE) :])
 
     return run
 
@@ -94,7 +105,7 @@ def sign_in(clean_sandbox) -> Callable[..., Any]:
 def callback_url(sandbox: Any, client: Client, user: dict[str, Any]) -> str:
     """A genuine callback URL (code + state) for ``client``'s session, not yet visited."""
     start = client.get("/sso/login/")
-    return authorize(sandbox, start["Location"], user["id"])[len(BASE):]
+    return authorize(sandbox, start["Location"], user["id"])[len(BASE) :]
 
 
 __all__ = ["ROLES", "BASE", "authorize", "callback_url", "query_of", "register_dashboard_app", "urlencode"]

@@ -1,4 +1,5 @@
 """The dashboard proves itself to Entra with a certificate instead of a client secret."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,9 @@ def ada(sso_app, entra_user, team_a):
 
 def test_sign_in_with_a_registered_certificate_and_no_secret(clean_sandbox, sso_app, ada, sign_in, settings, tmp_path):
     cert = make_cert()
-    clean_sandbox.control.post(f"/_sandbox/apps/{sso_app['client_id']}/certificates",
-                               {"certificate": cert.cert_pem.decode()})
+    clean_sandbox.control.post(
+        f"/_sandbox/apps/{sso_app['client_id']}/certificates", {"certificate": cert.cert_pem.decode()}
+    )
     settings.OIDC_RP_CLIENT_SECRET = ""
     settings.OIDC_RP_CLIENT_CERTIFICATE_FILE = key_file(tmp_path, cert)
 
@@ -53,10 +55,18 @@ def test_a_certificate_file_without_its_key_is_a_start_up_problem(tmp_path):
     cert = make_cert()
     path = tmp_path / "cert-only.pem"
     path.write_bytes(cert.cert_pem)
-    settings = type("S", (), {"OIDC_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-                              "OIDC_RP_CLIENT_ID": "0b5c7e1d-1111-2222-3333-444455556666",
-                              "OIDC_RP_CLIENT_CERTIFICATE_FILE": str(path)})
+    settings = type(
+        "S",
+        (),
+        {
+            "OIDC_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "OIDC_RP_CLIENT_ID": "0b5c7e1d-1111-2222-3333-444455556666",
+            "OIDC_RP_CLIENT_CERTIFICATE_FILE": str(path),
+        },
+    )
     problems = EntraSignIn.from_settings(settings).problems()
-    assert len(problems) == 1 and problems[0].startswith(f"OIDC_RP_CLIENT_CERTIFICATE_FILE {path}: No private key found")
+    assert len(problems) == 1 and problems[0].startswith(
+        f"OIDC_RP_CLIENT_CERTIFICATE_FILE {path}: No private key found"
+    )
     settings.OIDC_RP_CLIENT_CERTIFICATE_FILE = str(tmp_path / "missing.pem")
     assert "cannot be read" in EntraSignIn.from_settings(settings).problems()[0]

@@ -1,4 +1,5 @@
 """Password log-in next to Sign in with Microsoft, and switched off (Django admin keeps working)."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,20 +38,20 @@ def test_with_local_login_off_the_form_is_gone_and_posting_is_refused(sso_app, l
     response = client.post(reverse("login"), {"username": "local", "password": PASSWORD})
     assert response.status_code == 403
     assert "Password log-in is switched off" in response.content.decode()
-    assert client.get(reverse("connections:list")).status_code == 302    # not logged in
+    assert client.get(reverse("connections:list")).status_code == 302  # not logged in
 
 
 def test_with_local_login_off_a_superuser_still_logs_in_to_django_admin(sso_app, root, settings):
     settings.LOCAL_LOGIN_ENABLED = False
     client = Client()
-    response = client.post(reverse("admin:login"), {"username": "root", "password": PASSWORD,
-                                                    "next": reverse("admin:index")})
+    response = client.post(
+        reverse("admin:login"), {"username": "root", "password": PASSWORD, "next": reverse("admin:index")}
+    )
     assert response.status_code == 302 and response["Location"] == reverse("admin:index")
     assert client.get(reverse("admin:index")).status_code == 200
 
 
-def test_with_local_login_off_staff_who_are_not_superusers_cannot_use_the_admin_log_in(sso_app, local_user,
-                                                                                       settings):
+def test_with_local_login_off_staff_who_are_not_superusers_cannot_use_the_admin_log_in(sso_app, local_user, settings):
     settings.LOCAL_LOGIN_ENABLED = False
     local_user.is_staff = True
     local_user.save()
@@ -95,7 +96,8 @@ def test_the_mapping_admin_page_is_for_superusers_only(sso_app, root, admin_a, t
     assert client.get(add).status_code == 200
     bad = client.post(add, {"claim": "groups", "value": "finance-team", "team": team_a.pk, "role": "viewer"})
     assert bad.status_code == 200 and "A group is named by its object id" in bad.content.decode()
-    good = client.post(add, {"claim": "groups", "value": "0B9F4D9E-8F3C-4C8E-9A6A-1D2E3F4A5B6C",
-                             "team": team_a.pk, "role": "viewer"})
+    good = client.post(
+        add, {"claim": "groups", "value": "0B9F4D9E-8F3C-4C8E-9A6A-1D2E3F4A5B6C", "team": team_a.pk, "role": "viewer"}
+    )
     assert good.status_code == 302
     assert ClaimMapping.objects.get().value == "0b9f4d9e-8f3c-4c8e-9a6a-1d2e3f4a5b6c"

@@ -1,4 +1,5 @@
 """Sign in with Microsoft: who becomes what, from the token's app roles and groups (real sandbox, real HTTP)."""
+
 from __future__ import annotations
 
 import pytest
@@ -59,12 +60,12 @@ def test_the_highest_mapped_role_wins(sso_app, entra_user, security_group, sign_
     ClaimMapping.objects.create(claim="groups", value=group["id"], team=mapped, role="viewer")
 
     assert sign_in(Client(), olga).status_code == 302
-    assert list(Membership.objects.filter(user__entra_identity__object_id=olga["id"]).values_list("role", flat=True)) \
-        == ["operator"]
+    assert list(
+        Membership.objects.filter(user__entra_identity__object_id=olga["id"]).values_list("role", flat=True)
+    ) == ["operator"]
 
 
-def test_a_user_with_no_mapping_sees_whom_to_ask_not_an_empty_dashboard(sso_app, entra_user, sign_in, mapped,
-                                                                        settings):
+def test_a_user_with_no_mapping_sees_whom_to_ask_not_an_empty_dashboard(sso_app, entra_user, sign_in, mapped, settings):
     settings.SSO_ACCESS_CONTACT = "it-help@contoso.example"
     nora = entra_user("Nora Nomap")
     client = Client()
@@ -77,7 +78,7 @@ def test_a_user_with_no_mapping_sees_whom_to_ask_not_an_empty_dashboard(sso_app,
     assert page.status_code == 403
     assert "You have no team in graphconn yet" in text and "Nora Nomap" in text and nora["userPrincipalName"] in text
     assert "Ask it-help@contoso.example" in text
-    assert client.get(reverse("connections:list")).status_code == 302   # not signed in
+    assert client.get(reverse("connections:list")).status_code == 302  # not signed in
     assert get_user_model().objects.filter(entra_identity__object_id=nora["id"]).exists()
 
 
@@ -88,15 +89,16 @@ def test_role_removed_in_entra_is_gone_at_the_next_sign_in(clean_sandbox, sso_ap
     user = get_user_model().objects.get(entra_identity__object_id=ada["id"])
     assert user.memberships.get().role == "admin"
 
-    clean_sandbox.control.delete(f"/_sandbox/apps/{sso_app['client_id']}/assignments",
-                                 {"principal": ada["id"], "role": ADMIN})
+    clean_sandbox.control.delete(
+        f"/_sandbox/apps/{sso_app['client_id']}/assignments", {"principal": ada["id"], "role": ADMIN}
+    )
     client = Client()
     response = sign_in(client, ada)
 
     assert response["Location"] == reverse("sso:no_access")
     assert not user.memberships.exists()
     assert client.get(reverse("connections:list")).status_code == 302
-    assert get_user_model().objects.filter(entra_identity__object_id=ada["id"]).count() == 1   # same user
+    assert get_user_model().objects.filter(entra_identity__object_id=ada["id"]).count() == 1  # same user
 
 
 def test_a_role_changed_in_entra_applies_at_the_next_sign_in(clean_sandbox, sso_app, entra_user, sign_in, mapped):
@@ -119,8 +121,10 @@ def test_users_are_matched_by_object_id_not_by_name(clean_sandbox, sso_app, entr
     signed_in = get_user_model().objects.get(entra_identity__object_id=ada["id"])
     assert signed_in.pk != local.pk and not local.memberships.exists()
 
-    clean_sandbox.control.patch(f"/_sandbox/users/{ada['id']}", {"displayName": "Ada Lovelace",
-                                                                  "userPrincipalName": f"ada.l@{clean_sandbox.tenant_domain}"})
+    clean_sandbox.control.patch(
+        f"/_sandbox/users/{ada['id']}",
+        {"displayName": "Ada Lovelace", "userPrincipalName": f"ada.l@{clean_sandbox.tenant_domain}"},
+    )
     assert sign_in(Client(), ada).status_code == 302
     again = EntraIdentity.objects.get(object_id=ada["id"])
     assert again.user_id == signed_in.pk and again.display_name == "Ada Lovelace"
@@ -155,8 +159,9 @@ def test_sign_out_ends_the_session_and_offers_entras_sign_out(clean_sandbox, sso
     assert answer.status_code == 302 and answer.headers["Location"] == "http://testserver/accounts/login/"
 
 
-def test_a_microsoft_sign_in_lasts_a_working_day_then_entra_is_asked_again(sso_app, entra_user, sign_in, mapped,
-                                                                             settings):
+def test_a_microsoft_sign_in_lasts_a_working_day_then_entra_is_asked_again(
+    sso_app, entra_user, sign_in, mapped, settings
+):
     settings.SSO_SESSION_SECONDS = 3600
     ada = entra_user("Ada Admin", role=ADMIN, app=sso_app)
     client = Client()
@@ -178,8 +183,8 @@ def test_sign_in_returns_to_the_page_that_asked_for_it(clean_sandbox, sso_app, e
     assert f'href="/sso/login/?next={detail}"' in login_page
 
     start = client.get("/sso/login/", {"next": detail})
-    response = client.get(authorize(clean_sandbox, start["Location"], ada["id"])[len(BASE):])
+    response = client.get(authorize(clean_sandbox, start["Location"], ada["id"])[len(BASE) :])
     assert response["Location"] == detail
     client.post(reverse("logout"))
     evil = client.get("/sso/login/", {"next": "https://evil.example/"})
-    assert client.get(authorize(clean_sandbox, evil["Location"], ada["id"])[len(BASE):])["Location"] == "/"
+    assert client.get(authorize(clean_sandbox, evil["Location"], ada["id"])[len(BASE) :])["Location"] == "/"

@@ -5,6 +5,7 @@ The sandbox apps and connections, the sandbox's own listing and the two ways to 
 shared ones (tests/factories.py). ``make_sandbox_connection(big, team)`` points a connection at
 the 2,500-user sandbox.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,11 +52,18 @@ def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
     from tests.worker import WorkerProcess, test_database_url
 
     queue = f"own-{os.getpid()}-{time.monotonic_ns()}"
-    env = {**os.environ, **broker_env, "CELERY_QUEUE": queue, "DATABASE_URL": test_database_url(),
-           "GRAPH_SANDBOX_URL": big_sandbox.base_url, "GRAPH_CA_BUNDLE": str(Path(big_sandbox.ca_path)),
-           "APP_PERMISSIONS_URL_TEMPLATE": big_sandbox.portal_url,
-           "WORKER_HEARTBEAT_SECONDS": "1", "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-           "SECRET_KEY": settings.SECRET_KEY}
+    env = {
+        **os.environ,
+        **broker_env,
+        "CELERY_QUEUE": queue,
+        "DATABASE_URL": test_database_url(),
+        "GRAPH_SANDBOX_URL": big_sandbox.base_url,
+        "GRAPH_CA_BUNDLE": str(Path(big_sandbox.ca_path)),
+        "APP_PERMISSIONS_URL_TEMPLATE": big_sandbox.portal_url,
+        "WORKER_HEARTBEAT_SECONDS": "1",
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
     worker = WorkerProcess(env, tmp_path / "own-worker.log", concurrency=1, name="own-worker")
     session_queue = app.conf.task_default_queue
     monkeypatch.setattr(settings, "CELERY_TASK_DEFAULT_QUEUE", queue)
@@ -65,11 +73,11 @@ def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
         deadline = time.monotonic() + 60
         while not WorkerHeartbeat.objects.filter(hostname__startswith="own-worker@").exists():
             assert worker.proc.poll() is None and time.monotonic() < deadline, (
-                (tmp_path / "own-worker.log").read_text()[-3000:])
+                tmp_path / "own-worker.log"
+            ).read_text()[-3000:]
             time.sleep(0.2)
         yield worker
     finally:
         app.conf.task_default_queue = session_queue
         worker.stop()
         WorkerHeartbeat.objects.filter(hostname__startswith="own-worker@").delete()  # a killed worker leaves its row
-

@@ -1,6 +1,7 @@
 """A sync's refusal is the connection's Graph refusal, exactly like Test connection's: the Diagnostics
 panel explains it, Re-fetch token reassesses it (still missing, then carried), and a read that works
 removes it. Also: upgrading moves the refusal each token row held into its new home."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,12 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def diagnostics_panel(client, conn) -> str:
     page = client.get(reverse("connections:detail", args=[conn.pk])).content.decode()
-    return page[page.index('id="diagnostics"'):]
+    return page[page.index('id="diagnostics"') :]
 
 
 def test_a_refused_sync_is_reassessed_by_refetch_and_cleared_by_the_next_read(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, live_worker,
-        wait_for_run, wait_for_job):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_run, wait_for_job
+):
     app = sandbox_app(roles=["User.Read.All"], requested_roles=["Group.Read.All"])
     conn = sandbox_connection(team_a, app, name="groups", entity="groups")
     client = login(operator_a)
@@ -85,9 +86,13 @@ def test_upgrading_moves_each_token_rows_refusal_to_its_own_home_and_back(latest
     at = timezone.now().replace(microsecond=0)
     stored = {
         "diagnosis": {"key": "graph.permission_missing", "title": "The token lacks Group.ReadBasic.All"},
-        "status": 403, "body": {"error": {"code": "Authorization_RequestDenied"}},
-        "headers": {"request-id": "r-1"}, "token_permissions": ["User.Read.All"], "token_kind": "app",
-        "entity": "groups", "granted": ["User.Read.All"],
+        "status": 403,
+        "body": {"error": {"code": "Authorization_RequestDenied"}},
+        "headers": {"request-id": "r-1"},
+        "token_permissions": ["User.Read.All"],
+        "token_kind": "app",
+        "entity": "groups",
+        "granted": ["User.Read.All"],
     }
     Token.objects.create(connection=refused, state="valid", graph_error=stored, graph_error_at=at)
     Token.objects.create(connection=clean, state="valid")

@@ -1,20 +1,20 @@
 """A run whose worker is SIGKILLed, or that an operator cancels, leaves nothing visible; the next run
 is exactly right. Real worker processes (one of the test's own, so it can be killed), real sandbox."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
 from connections.jobs import actions
-from connections.syncs import engine as sync
 from connections.models import AuditEntry, Job, SyncRun, SyncStage, SyncVersion
+from connections.syncs import engine as sync
 from tests.factories import make_run, make_sandbox_connection, sandbox_listing, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SELECT = "id,displayName,jobTitle,userPrincipalName"
-FILTER = "accountEnabled eq true"   # a filtered read is always a full one: several pages to stop between
+FILTER = "accountEnabled eq true"  # a filtered read is always a full one: several pages to stop between
 
 
 def snapshot(run: SyncRun) -> dict[str, dict]:
@@ -46,7 +46,8 @@ def slow_pages(sandbox) -> None:
 
 
 def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exact(
-        big, team_a, operator_a, viewer_a, login, sync_inline, own_worker):
+    big, team_a, operator_a, viewer_a, login, sync_inline, own_worker
+):
     conn = make_sandbox_connection(big, team_a, name="big users", odata_select=SELECT, odata_filter=FILTER)
     first = sync_inline(conn, operator_a)
     before = listed(big)
@@ -59,24 +60,24 @@ def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exac
 
     run = SyncRun.objects.get(job=actions.start(conn, "sync", operator_a))
     wait_until(lambda: SyncStage.objects.filter(run=run).exists(), what="the first page to be staged")
-    own_worker.proc.kill()   # SIGKILL: no clean-up code of the worker runs
+    own_worker.proc.kill()  # SIGKILL: no clean-up code of the worker runs
     own_worker.proc.wait(10)
 
     run.refresh_from_db()
     assert run.status == "running" and not run.records.exists()
-    assert SyncStage.objects.filter(run=run).exists()          # what it staged is there, but seen nowhere:
+    assert SyncStage.objects.filter(run=run).exists()  # what it staged is there, but seen nowhere:
     assert SyncVersion.objects.count() == versions
     assert snapshot(first) == before and export(client, first) == exported
     page = client.get(reverse("connections:sync_detail", args=[conn.pk, first.pk])).content.decode()
     assert "After the crash" not in page
 
-    sync.interrupt_run(run, "The worker running this sync stopped.")   # what the reaper does
+    sync.interrupt_run(run, "The worker running this sync stopped.")  # what the reaper does
 
     run.refresh_from_db()
     assert run.status == "interrupted" and run.message == "The worker running this sync stopped."
     assert not SyncStage.objects.filter(run=run).exists() and not run.records.exists()
     assert Job.objects.get(pk=run.job_id).state == "failed"
-    sync.interrupt_run(run, "again")                              # harmless on a finished run
+    sync.interrupt_run(run, "again")  # harmless on a finished run
     run.refresh_from_db()
     assert run.message == "The worker running this sync stopped."
 
@@ -91,7 +92,8 @@ def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exac
 
 
 def test_cancel_stops_at_the_next_page_and_keeps_nothing(
-        big, team_a, operator_a, viewer_a, login, sync_inline, own_worker):
+    big, team_a, operator_a, viewer_a, login, sync_inline, own_worker
+):
     conn = make_sandbox_connection(big, team_a, name="big users", odata_select=SELECT, odata_filter=FILTER)
     first = sync_inline(conn, operator_a)
     before = snapshot(first)
@@ -108,22 +110,28 @@ def test_cancel_stops_at_the_next_page_and_keeps_nothing(
     # A viewer may not cancel; the button is not shown to them either.
     viewer = login(viewer_a)
     assert viewer.post(reverse("connections:sync_cancel", args=[conn.pk, run.pk])).status_code == 403
-    assert 'data-action="cancel-sync"' not in viewer.get(
-        reverse("connections:sync_progress", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert (
+        'data-action="cancel-sync"'
+        not in viewer.get(
+            reverse("connections:sync_progress", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true"
+        ).content.decode()
+    )
 
     answer = operator.post(reverse("connections:sync_cancel", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true")
 
     assert answer.status_code == 200 and "Cancelling" in answer.content.decode()
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "cancelled", what="the worker to stop")
     run.refresh_from_db()
-    assert run.pages < 3                                       # it stopped before the last page
+    assert run.pages < 3  # it stopped before the last page
     assert not SyncStage.objects.filter(run=run).exists() and not run.records.exists()
     assert SyncVersion.objects.count() == versions and snapshot(first) == before
     assert Job.objects.get(pk=run.job_id).state == "failed"
     assert AuditEntry.objects.filter(connection=conn, detail__contains="cancel asked by operator_a").exists()
     page = operator.get(detail).content.decode()
     assert "Cancelled" in page and "nothing this run read was kept" in page
-    assert operator.get(reverse("connections:sync_export", args=[conn.pk, run.pk]), {"format": "csv"}).status_code == 302
+    assert (
+        operator.get(reverse("connections:sync_export", args=[conn.pk, run.pk]), {"format": "csv"}).status_code == 302
+    )
 
     big.control.delete("/_sandbox/faults")
     after = sync_inline(conn, operator_a)
@@ -142,4 +150,4 @@ def test_a_queued_run_is_cancelled_at_once(sandbox_connection, team_a, operator_
     run.refresh_from_db()
     assert run.status == "cancelled" and "Sync cancelled." in response.content.decode()
     assert run.message.startswith("Cancelled by operator_a")
-    assert sync.run_sync(conn, run, None)["skipped"]            # a late delivery does nothing
+    assert sync.run_sync(conn, run, None)["skipped"]  # a late delivery does nothing

@@ -1,11 +1,13 @@
 """Odd answers from Graph or Entra ID — error bodies in every shape, links that do not parse, a token
 URL pointing at Graph — each ends in a diagnosis, never an "unexpected error"."""
+
 from __future__ import annotations
 
 import pytest
 
-from connections.tokens import probe, fetch as tokens
 from connections.models import TokenFetch
+from connections.tokens import fetch as tokens
+from connections.tokens import probe
 
 pytestmark = pytest.mark.django_db
 
@@ -34,16 +36,31 @@ def test_a_token_url_pointing_at_a_graph_path_is_explained(clean_sandbox, sandbo
     assert TokenFetch.objects.get(connection=connection).finished_at is not None
 
 
-@pytest.mark.parametrize(("status", "body", "content_type", "key", "said"), [
-    (502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", "graph.server_error", "502 Bad Gateway"),
-    (500, "", "application/json", "graph.server_error", "(no message)"),
-    (400, '{"error": "invalid_request", "error_description": "bad things"}', "application/json",
-     "graph.bad_query", "bad things"),
-    (400, '{"error": ["odd"]}', "application/json", "graph.bad_query", "(no message)"),
-    (404, "null", "application/json", "graph.not_found", "(no message)"),
-])
-def test_every_error_body_shape_is_diagnosed(clean_sandbox, users, operator_a, sync_inline,
-                                             status, body, content_type, key, said):
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "key", "said"),
+    [
+        (
+            502,
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            "text/html",
+            "graph.server_error",
+            "502 Bad Gateway",
+        ),
+        (500, "", "application/json", "graph.server_error", "(no message)"),
+        (
+            400,
+            '{"error": "invalid_request", "error_description": "bad things"}',
+            "application/json",
+            "graph.bad_query",
+            "bad things",
+        ),
+        (400, '{"error": ["odd"]}', "application/json", "graph.bad_query", "(no message)"),
+        (404, "null", "application/json", "graph.not_found", "(no message)"),
+    ],
+)
+def test_every_error_body_shape_is_diagnosed(
+    clean_sandbox, users, operator_a, sync_inline, status, body, content_type, key, said
+):
     fault(clean_sandbox, status=status, body=body, content_type=content_type)
     run = sync_inline(users, operator_a)
     assert run.status == "failed"
@@ -59,13 +76,20 @@ def test_an_html_page_with_status_200_is_not_an_empty_success(clean_sandbox, use
     assert not result["ok"] and result["diagnosis"]["key"] == "graph.not_found"
 
 
-@pytest.mark.parametrize(("link", "key"), [
-    ("https://127.0.0.1:8865:8899/x", "sync.unreadable_link"), ("https://[::1/x", "sync.unreadable_link"),
-    ("https://[::1]:99999/x", "sync.unreadable_link"), ("http://graph.microsoft.com/v1.0/users", "sync.foreign_link"),
-    ("javascript:alert(1)", "sync.foreign_link"), ("", None),
-])
-def test_a_next_link_that_does_not_parse_stops_the_run_with_a_diagnosis(clean_sandbox, users, operator_a,
-                                                                        sync_inline, link, key):
+@pytest.mark.parametrize(
+    ("link", "key"),
+    [
+        ("https://127.0.0.1:8865:8899/x", "sync.unreadable_link"),
+        ("https://[::1/x", "sync.unreadable_link"),
+        ("https://[::1]:99999/x", "sync.unreadable_link"),
+        ("http://graph.microsoft.com/v1.0/users", "sync.foreign_link"),
+        ("javascript:alert(1)", "sync.foreign_link"),
+        ("", None),
+    ],
+)
+def test_a_next_link_that_does_not_parse_stops_the_run_with_a_diagnosis(
+    clean_sandbox, users, operator_a, sync_inline, link, key
+):
     fault(clean_sandbox, next_link=link, count=1)
     run = sync_inline(users, operator_a, page_size=50)
     if not link:  # an empty nextLink is the last page
@@ -77,8 +101,9 @@ def test_a_next_link_that_does_not_parse_stops_the_run_with_a_diagnosis(clean_sa
 
 
 @pytest.mark.parametrize("location", ["https://127.0.0.1:8865:8899/x", "https://[::1/x", "https://10.0.0.1/latest"])
-def test_a_redirect_to_a_url_that_does_not_parse_is_refused_with_a_diagnosis(clean_sandbox, users, operator_a,
-                                                                            sync_inline, location):
+def test_a_redirect_to_a_url_that_does_not_parse_is_refused_with_a_diagnosis(
+    clean_sandbox, users, operator_a, sync_inline, location
+):
     fault(clean_sandbox, status=302, location=location)
     run = sync_inline(users, operator_a)
     assert run.status == "failed"

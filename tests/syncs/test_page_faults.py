@@ -1,11 +1,12 @@
 """Bad minutes at Graph: with about 30 % of page requests failing (429 with and without Retry-After,
 500, 502, 503, 504), every run still gives the clean snapshot; the wait is shown on the run."""
+
 from __future__ import annotations
 
 import pytest
 
-from connections.syncs import engine as sync
 from connections.models import SyncRun, SyncStage
+from connections.syncs import engine as sync
 from tests.factories import sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +26,9 @@ def snapshot(run: SyncRun) -> set[tuple[str, str]]:
     return set(run.records.values_list("key", "digest"))
 
 
-def test_thirty_percent_faults_over_twenty_runs_give_identical_snapshots(clean_sandbox, enabled_users,
-                                                                         operator_a, sync_inline):
+def test_thirty_percent_faults_over_twenty_runs_give_identical_snapshots(
+    clean_sandbox, enabled_users, operator_a, sync_inline
+):
     clean = sync_inline(enabled_users, operator_a, page_size=40)
     assert clean.status == "succeeded" and clean.pages >= 3
     expected = snapshot(clean)
@@ -35,10 +37,21 @@ def test_thirty_percent_faults_over_twenty_runs_give_identical_snapshots(clean_s
 
     # 5 % throttled with Retry-After: 1, and about 26 % of 429/500/502/503/504 without it: ~30 % in all.
     control = clean_sandbox.control
-    control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 429, "retry_after": 1, "rate": 0.05,
-                                      "count": 10_000, "seed": 11})
-    control.post("/_sandbox/faults", {"path": "/v1.0/users", "statuses": [429, 500, 502, 503, 504],
-                                      "retry_after": None, "rate": 0.265, "count": 10_000, "seed": 12})
+    control.post(
+        "/_sandbox/faults",
+        {"path": "/v1.0/users", "status": 429, "retry_after": 1, "rate": 0.05, "count": 10_000, "seed": 11},
+    )
+    control.post(
+        "/_sandbox/faults",
+        {
+            "path": "/v1.0/users",
+            "statuses": [429, 500, 502, 503, 504],
+            "retry_after": None,
+            "rate": 0.265,
+            "count": 10_000,
+            "seed": 12,
+        },
+    )
     before = control.get("/_sandbox/requests")["total"]
 
     runs = [sync_inline(enabled_users, operator_a, page_size=40) for _ in range(RUNS)]
@@ -51,8 +64,9 @@ def test_thirty_percent_faults_over_twenty_runs_give_identical_snapshots(clean_s
     assert 0.2 < failed / requests < 0.4, (failed, requests)  # the faults really struck about 30 %
 
 
-def test_the_wait_before_a_page_is_asked_again_is_shown_on_the_run(clean_sandbox, enabled_users, operator_a,
-                                                                   sync_inline, monkeypatch):
+def test_the_wait_before_a_page_is_asked_again_is_shown_on_the_run(
+    clean_sandbox, enabled_users, operator_a, sync_inline, monkeypatch
+):
     shown: list[str] = []
     wait = sync._Reader._wait
 
@@ -61,8 +75,9 @@ def test_the_wait_before_a_page_is_asked_again_is_shown_on_the_run(clean_sandbox
         wait(reader, seconds, message)
 
     monkeypatch.setattr(sync._Reader, "_wait", recording)
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 503, "count": 2,
-                                                    "retry_after": None})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": 503, "count": 2, "retry_after": None}
+    )
     run = sync_inline(enabled_users, operator_a, page_size=40)
 
     assert run.status == "succeeded", run.error
@@ -70,8 +85,9 @@ def test_the_wait_before_a_page_is_asked_again_is_shown_on_the_run(clean_sandbox
     assert "try 3" in shown[1] and "gives up 120 s after the first try" in shown[1]
 
 
-def test_a_page_unavailable_past_its_budget_fails_the_run_with_a_diagnosis(clean_sandbox, enabled_users,
-                                                                           operator_a, sync_inline, settings):
+def test_a_page_unavailable_past_its_budget_fails_the_run_with_a_diagnosis(
+    clean_sandbox, enabled_users, operator_a, sync_inline, settings
+):
     settings.SYNC_PAGE_RETRY_SECONDS = 1
     clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 504, "count": 1000})
     run = sync_inline(enabled_users, operator_a, page_size=40)

@@ -1,4 +1,5 @@
 """Old sync runs are pruned per connection; the delta base and running runs always stay."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections.syncs import retention
 from connections import tasks
 from connections.models import SyncRun, SyncStage, SyncVersion
+from connections.syncs import retention
 from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
@@ -22,26 +23,33 @@ def make_runs(connection, statuses, entity="users"):
     now = timezone.now()
     runs = []
     for age, status in enumerate(reversed(statuses)):
-        run = make_run(connection, status=status, entity=entity,
-                       created_at=now - timedelta(hours=age))
+        run = make_run(connection, status=status, entity=entity, created_at=now - timedelta(hours=age))
         runs.append(run)
     runs.reverse()
     published = None
     for run in runs:
         if run.status == S:
-            seq = (SyncRun.objects.filter(connection=connection).exclude(seq=None).order_by("-seq")
-                   .values_list("seq", flat=True).first() or 0) + 1
+            seq = (
+                SyncRun.objects.filter(connection=connection)
+                .exclude(seq=None)
+                .order_by("-seq")
+                .values_list("seq", flat=True)
+                .first()
+                or 0
+            ) + 1
             SyncRun.objects.filter(pk=run.pk).update(seq=seq)
             run.seq = seq
             if published is not None:  # what the run before saw alone ends here
                 SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
             SyncVersion.objects.bulk_create(
-                SyncVersion(stream=run.stream, key=f"{run.pk}-{i}", valid_from=seq,
-                            data={"i": i}, digest="x" * 32) for i in range(2))
+                SyncVersion(stream=run.stream, key=f"{run.pk}-{i}", valid_from=seq, data={"i": i}, digest="x" * 32)
+                for i in range(2)
+            )
             published = run
         else:
-            SyncStage.objects.bulk_create(SyncStage(run=run, key=f"{run.pk}-{i}", data="{}", digest="x" * 32)
-                                          for i in range(2))
+            SyncStage.objects.bulk_create(
+                SyncStage(run=run, key=f"{run.pk}-{i}", data="{}", digest="x" * 32) for i in range(2)
+            )
     return runs
 
 

@@ -1,6 +1,7 @@
 """Sync schedules: operators set them on the detail page (interval or cron in a time zone, next run
 shown); the real ``celery beat`` with django-celery-beat's database scheduler and the real worker
 run them, say "by schedule", and never start a second run while one is active."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ import yaml
 from django.conf import settings
 from django.urls import reverse
 
-from connections.syncs import schedules
 from connections.models import AuditEntry, SyncRun, SyncSchedule
+from connections.syncs import schedules
 from tests import worker
 from tests.factories import make_schedule
 from tests.worker import ROOT
@@ -55,7 +56,11 @@ def test_a_cron_schedule_runs_in_the_connections_time_zone(login, operator_a, co
     schedule = SyncSchedule.objects.get(connection=connection_a)
     crontab = schedule.periodic_task.crontab
     assert (crontab.minute, crontab.hour, crontab.day_of_week, str(crontab.timezone)) == (
-        "30", "6", "1-5", "America/New_York")
+        "30",
+        "6",
+        "1-5",
+        "America/New_York",
+    )
     local = schedules.next_run(schedule).astimezone(zoneinfo.ZoneInfo("America/New_York"))
     assert (local.hour, local.minute) == (6, 30) and local.isoweekday() <= 5
 
@@ -69,7 +74,10 @@ def test_bad_schedules_are_explained_and_change_nothing(login, operator_a, conne
         ({"mode": "cron", "cron": "61 * * * *", "time_zone": "UTC"}, "The minute field “61” is not valid."),
         ({"mode": "cron", "cron": "every day", "time_zone": "UTC"}, "A cron expression has five fields"),
         ({"mode": "interval", "every": "0", "unit": "minutes", "time_zone": "UTC"}, "greater than or equal to 1"),
-        ({"mode": "interval", "every": "5", "unit": "minutes", "time_zone": "Mars/Olympus"}, "not one of the available"),
+        (
+            {"mode": "interval", "every": "5", "unit": "minutes", "time_zone": "Mars/Olympus"},
+            "not one of the available",
+        ),
     ]:
         page = post(client, connection_a, **data)
         assert page.status_code == 200 and message in page.content.decode(), data
@@ -91,7 +99,8 @@ def test_off_pauses_the_schedule(login, operator_a, connection_a):
 
 @pytest.mark.django_db
 def test_viewers_see_the_schedule_but_cannot_change_it_and_other_teams_get_404(
-        login, operator_a, viewer_a, outsider, connection_a):
+    login, operator_a, viewer_a, outsider, connection_a
+):
     post(login(operator_a), connection_a, mode="interval", every="5", unit="minutes", time_zone="UTC")
     viewer = login(viewer_a)
 
@@ -114,13 +123,34 @@ def test_beat_runs_the_database_scheduler_in_every_way_the_project_starts_it():
 @pytest.fixture
 def beat(live_worker, broker_env, tmp_path):
     """``celery beat`` with the database scheduler, on the tests' database and broker."""
-    env = {**os.environ, **broker_env, "DATABASE_URL": worker.test_database_url(),
-           "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS), "SECRET_KEY": settings.SECRET_KEY}
+    env = {
+        **os.environ,
+        **broker_env,
+        "DATABASE_URL": worker.test_database_url(),
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
     log = open(tmp_path / "beat.log", "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "graphconn", "beat", "--loglevel", "INFO",
-         "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--schedule", str(tmp_path / "unused")],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "graphconn",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "--schedule",
+            str(tmp_path / "unused"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     yield proc
     proc.terminate()
     try:
@@ -132,7 +162,8 @@ def beat(live_worker, broker_env, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_scheduled_connection_runs_on_its_schedule_and_never_twice_at_once(
-        clean_sandbox, sandbox_connection, team_a, operator_a, login, beat, tmp_path):
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, beat, tmp_path
+):
     conn = sandbox_connection(team_a)
     make_schedule(conn, kind="interval", every=2, unit="seconds", user=operator_a)
 
@@ -149,8 +180,9 @@ def test_a_scheduled_connection_runs_on_its_schedule_and_never_twice_at_once(
     assert second.mode == "delta" and second.previous_id == first.pk
 
     # A slow run (Graph answers take 3 s) spans several beats: none of them starts a second run.
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 3,
-                                                    "delay_ms": 3000})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 3, "delay_ms": 3000}
+    )
     deadline = time.monotonic() + 60
     slow = None
     while slow is None:
@@ -162,9 +194,11 @@ def test_a_scheduled_connection_runs_on_its_schedule_and_never_twice_at_once(
         time.sleep(0.3)
     during = SyncRun.objects.filter(connection=conn, created_at__gt=slow.created_at, created_at__lt=slow.finished_at)
     assert not during.exists(), "a run was started while another was active"
-    fired = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=dt_timezone.utc)
-             for line in (tmp_path / "beat.log").read_text().splitlines()
-             if "Sending due task sync of connection" in line]
+    fired = [
+        datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=dt_timezone.utc)
+        for line in (tmp_path / "beat.log").read_text().splitlines()
+        if "Sending due task sync of connection" in line
+    ]
     assert any(slow.started_at < at < slow.finished_at for at in fired), "beat did not fire during the slow run"
     make_schedule(conn, kind="interval", every=2, unit="seconds", enabled=False, user=operator_a)
 

@@ -1,4 +1,5 @@
 """Upgrading from per-run records to versions keeps every run browsable, comparable and exportable."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,8 +9,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from connections.syncs import engine as sync
 from connections.models import SyncRun, SyncVersion
+from connections.syncs import engine as sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,16 +42,21 @@ def test_every_old_run_keeps_its_records_and_its_changes():
     now = timezone.now()
     states = [
         {"a": {"v": 1}, "b": {"v": 1}, "c": {"v": 1}},
-        {"a": {"v": 1}, "b": {"v": 2}, "d": {"v": 1}},          # b changed, c removed, d added
-        {"a": {"v": 1}, "b": {"v": 2}, "d": {"v": 1}},          # nothing changed
+        {"a": {"v": 1}, "b": {"v": 2}, "d": {"v": 1}},  # b changed, c removed, d added
+        {"a": {"v": 1}, "b": {"v": 2}, "d": {"v": 1}},  # nothing changed
     ]
     runs = []
     for index, state in enumerate(states):
-        run = Run.objects.create(connection=conn, status="succeeded", entity="users", rows=len(state),
-                                 created_at=now + timedelta(minutes=index),
-                                 finished_at=now + timedelta(minutes=index, seconds=5),
-                                 previous=runs[-1] if runs else None,
-                                 **({"added": 0, "changed": 0, "removed": 0} if runs else {}))
+        run = Run.objects.create(
+            connection=conn,
+            status="succeeded",
+            entity="users",
+            rows=len(state),
+            created_at=now + timedelta(minutes=index),
+            finished_at=now + timedelta(minutes=index, seconds=5),
+            previous=runs[-1] if runs else None,
+            **({"added": 0, "changed": 0, "removed": 0} if runs else {}),
+        )
         Record.objects.bulk_create(Record(run=run, key=k, data=d, digest=sync.digest(d)) for k, d in state.items())
         runs.append(run)
     failed = Run.objects.create(connection=conn, status="failed", entity="users", created_at=now)
@@ -60,7 +66,7 @@ def test_every_old_run_keeps_its_records_and_its_changes():
     for run, state in zip(runs, states, strict=True):
         new = SyncRun.objects.get(pk=run.pk)
         assert {v.key: v.data for v in new.records} == state
-    assert SyncVersion.objects.count() == 6      # a, b, c, then b', d and c's tombstone: not 3 × 3 rows
+    assert SyncVersion.objects.count() == 6  # a, b, c, then b', d and c's tombstone: not 3 × 3 rows
     second = SyncRun.objects.get(pk=runs[1].pk)
     assert [c.key for c in sync.changes(second, "changed")] == ["b"]
     assert [c.key for c in sync.changes(second, "added")] == ["d"]

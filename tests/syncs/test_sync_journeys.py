@@ -1,5 +1,6 @@
 """Journeys 3 and 4 through the pages, with the real worker: Sync now, the live progress, every
 user stored and exported; a refused groups sync diagnosed, granted, re-fetched and synced."""
+
 from __future__ import annotations
 
 import csv
@@ -30,12 +31,14 @@ def export(client, run: SyncRun, fmt: str) -> str:
 
 @pytest.mark.smoke
 def test_sync_now_shows_progress_then_every_user_and_exports_them(
-        clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_run):
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_run
+):
     conn = sandbox_connection(team_a)
     client = login(operator_a)
     # Slow answers, so the running state can be seen the way the page sees it.
-    clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2,
-                                                    "delay_ms": 1500})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2, "delay_ms": 1500}
+    )
     detail_url = reverse("connections:detail", args=[conn.pk])
     assert "Sync now" in client.get(detail_url).content.decode()
 
@@ -77,8 +80,8 @@ def test_sync_now_shows_progress_then_every_user_and_exports_them(
 
 
 def test_groups_refused_then_granted_refetched_and_synced(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, live_worker,
-        wait_for_run, wait_for_job):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_run, wait_for_job
+):
     app = sandbox_app(roles=["User.Read.All"], requested_roles=["Group.Read.All", "GroupMember.Read.All"])
     conn = sandbox_connection(team_a, app, name="groups", entity="groups")
     client = login(operator_a)

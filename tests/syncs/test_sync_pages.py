@@ -1,5 +1,6 @@
 """The run pages: browse with search and pages, the change set, exports, and who may see and do what.
 Runs are made in the test process against the sandbox (no worker needed)."""
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,9 @@ def users(sandbox_connection, team_a):
 
 @pytest.fixture
 def synced(clean_sandbox, users, operator_a, sync_inline) -> SyncRun:
-    clean_sandbox.control.post("/_sandbox/users", {"displayName": "Zoë Ångström",
-                                                   "userPrincipalName": "zoe.angstrom@example.test"})
+    clean_sandbox.control.post(
+        "/_sandbox/users", {"displayName": "Zoë Ångström", "userPrincipalName": "zoe.angstrom@example.test"}
+    )
     run = sync_inline(users, operator_a)
     assert run.status == "succeeded", run.error
     return run
@@ -38,7 +40,7 @@ def test_browse_pages_through_every_record_with_the_profiles_columns(login, view
     first = client.get(url("sync_detail", synced))
     html = first.content.decode()
     assert first.status_code == 200
-    assert len(ROW.findall(html)) == 50 and "Page 1 of 6" in html          # 251 records
+    assert len(ROW.findall(html)) == 50 and "Page 1 of 6" in html  # 251 records
     assert '<th scope="col">id</th>' in html and '<th scope="col">displayName</th>' in html
     keys = set()
     for number in range(1, 7):
@@ -59,7 +61,6 @@ def test_search_filters_on_the_server_in_any_field_and_any_case(login, viewer_a,
     assert ROW.findall(nothing) == [] and "No records match" in nothing
 
 
-
 def test_an_overlong_or_odd_search_is_answered_not_a_server_error(login, viewer_a, synced):
     client = login(viewer_a)
     long = client.get(url("sync_detail", synced), {"q": "Zoë" + "x" * 60000})
@@ -68,19 +69,22 @@ def test_an_overlong_or_odd_search_is_answered_not_a_server_error(login, viewer_
     with_nul = client.get(url("sync_detail", synced), {"q": "Zoë\x00 Ång"})
     assert with_nul.status_code == 200 and "Zoë Ångström" in with_nul.content.decode()
 
+
 def test_search_keeps_its_query_across_pages(login, viewer_a, synced):
     html = login(viewer_a).get(url("sync_detail", synced), {"q": "@"}).content.decode()
     assert "q=%40&amp;page=2" in html
 
 
 def test_the_changes_page_lists_added_changed_with_fields_and_removed(
-        clean_sandbox, users, operator_a, viewer_a, login, sync_inline, synced):
+    clean_sandbox, users, operator_a, viewer_a, login, sync_inline, synced
+):
     listed = sandbox_listing(clean_sandbox)
     changed, removed = listed[10], listed[20]
     clean_sandbox.control.patch(f"/_sandbox/users/{changed['id']}", {"officeLocation": "Moon Base 1"})
     clean_sandbox.control.delete(f"/_sandbox/users/{removed['id']}")
-    added = clean_sandbox.control.post("/_sandbox/users", {"displayName": "Nova Newhire",
-                                                           "userPrincipalName": "nova@example.test"})
+    added = clean_sandbox.control.post(
+        "/_sandbox/users", {"displayName": "Nova Newhire", "userPrincipalName": "nova@example.test"}
+    )
 
     second = sync_inline(users, operator_a)
 
@@ -102,12 +106,12 @@ def test_the_changes_page_lists_added_changed_with_fields_and_removed(
     assert "nothing to compare" in first_page
 
 
-def test_a_full_rerun_without_delta_is_compared_too(clean_sandbox, sandbox_connection, team_a, operator_a,
-                                                    sync_inline):
+def test_a_full_rerun_without_delta_is_compared_too(clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline):
     conn = sandbox_connection(team_a, name="enabled", odata_filter="accountEnabled eq true")
     first = sync_inline(conn, operator_a)
-    someone = next(u for u in sandbox_listing(clean_sandbox) if u["id"] in
-                   set(first.records.values_list("key", flat=True)))
+    someone = next(
+        u for u in sandbox_listing(clean_sandbox) if u["id"] in set(first.records.values_list("key", flat=True))
+    )
     clean_sandbox.control.patch(f"/_sandbox/users/{someone['id']}", {"jobTitle": "Renamed"})
 
     second = sync_inline(conn, operator_a)
@@ -127,11 +131,13 @@ def test_exports_stream_every_record(login, viewer_a, synced):
     assert "Export formats are CSV and JSON Lines." in refused.content.decode()
 
 
-
 def test_the_csv_export_defuses_spreadsheet_formulas_in_directory_text(
-        login, viewer_a, clean_sandbox, users, operator_a, sync_inline):
-    clean_sandbox.control.post("/_sandbox/users", {"displayName": '=HYPERLINK("https://evil.example","x")',
-                                                   "userPrincipalName": "formula@example.test"})
+    login, viewer_a, clean_sandbox, users, operator_a, sync_inline
+):
+    clean_sandbox.control.post(
+        "/_sandbox/users",
+        {"displayName": '=HYPERLINK("https://evil.example","x")', "userPrincipalName": "formula@example.test"},
+    )
     run = sync_inline(users, operator_a)
     response = login(viewer_a).get(url("sync_export", run), {"format": "csv"})
     text = b"".join(response.streaming_content).decode()
@@ -139,6 +145,7 @@ def test_the_csv_export_defuses_spreadsheet_formulas_in_directory_text(
     assert not any(line.startswith("=") or ",=" in line for line in text.splitlines())
     jsonl = b"".join(login(viewer_a).get(url("sync_export", run), {"format": "jsonl"}).streaming_content).decode()
     assert '"displayName": "=HYPERLINK(' in jsonl  # JSON Lines keeps the data as Graph gave it
+
 
 def test_a_run_that_has_not_succeeded_is_not_exported(login, viewer_a, synced):
     SyncRun.objects.filter(pk=synced.pk).update(status=SyncRun.Status.RUNNING)

@@ -1,5 +1,6 @@
 """Runs that cannot finish: nothing partial stays (records or their count), Sync now is never held by
 a run whose worker is gone, and /healthz names stuck work."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,14 +9,15 @@ import pytest
 from django.utils import timezone
 
 from connections.jobs import actions, reaper
-from connections.syncs import engine as sync
 from connections.models import Job, SyncRun, SyncStage
+from connections.syncs import engine as sync
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_run_failing_on_page_three_keeps_no_records_and_no_row_count(clean_sandbox, sandbox_connection, team_a,
-                                                                     operator_a, sync_inline, settings, monkeypatch):
+def test_a_run_failing_on_page_three_keeps_no_records_and_no_row_count(
+    clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline, settings, monkeypatch
+):
     settings.SYNC_PAGE_RETRY_SECONDS, settings.SYNC_PAGE_BACKOFF_BASE = 0.3, 0.05
     connection = sandbox_connection(team_a, odata_filter="accountEnabled eq true")
     progress = sync._progress
@@ -35,13 +37,15 @@ def test_a_run_failing_on_page_three_keeps_no_records_and_no_row_count(clean_san
 
 
 def test_sync_now_interrupts_a_run_whose_heartbeat_is_stale_and_starts_a_new_one(
-        clean_sandbox, sandbox_connection, team_a, operator_a, settings):
+    clean_sandbox, sandbox_connection, team_a, operator_a, settings
+):
     settings.SYNC_STALE_AFTER_SECONDS = 120
     connection = sandbox_connection(team_a)
     job = actions.start(connection, "sync", operator_a)
     dead = SyncRun.objects.get(job=job)
-    SyncRun.objects.filter(pk=dead.pk).update(status="running", rows=40,
-                                              heartbeat_at=timezone.now() - timedelta(seconds=121))
+    SyncRun.objects.filter(pk=dead.pk).update(
+        status="running", rows=40, heartbeat_at=timezone.now() - timedelta(seconds=121)
+    )
     SyncStage.objects.create(run=dead, key="k", data="{}", digest="d")
 
     again = actions.start(connection, "sync", operator_a)
@@ -75,8 +79,9 @@ def test_healthz_names_stuck_runs_and_jobs(client, clean_sandbox, sandbox_connec
     assert "job(s) queued for long" in body["checks"]["work"]["detail"]
 
 
-def test_a_running_job_of_a_worker_without_heartbeat_is_ended_with_its_run(clean_sandbox, sandbox_connection,
-                                                                        team_a, operator_a, settings):
+def test_a_running_job_of_a_worker_without_heartbeat_is_ended_with_its_run(
+    clean_sandbox, sandbox_connection, team_a, operator_a, settings
+):
     from connections.models import WorkerHeartbeat
 
     settings.WORKER_STALE_AFTER_SECONDS = 45

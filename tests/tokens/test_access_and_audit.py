@@ -1,4 +1,5 @@
 """Who may press what (journey 7 for the token layer), and the audit trail of token work."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,7 +55,8 @@ def test_a_job_of_another_connection_is_404_through_mine(fetched, sandbox_connec
 
 
 def test_fetch_refetch_and_test_are_audited_without_token_or_secret(
-        clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job
+):
     conn = sandbox_connection(team_a, secret=None)
     client = login(operator_a)
     run_job(client, conn, "token_fetch")

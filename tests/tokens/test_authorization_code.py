@@ -1,5 +1,6 @@
 """Journey 6: Sign in with Microsoft → the sandbox's sign-in page → callback with state and PKCE →
 tokens stored encrypted; refresh rotates; an expired refresh token asks for a new sign-in."""
+
 from __future__ import annotations
 
 import re
@@ -21,23 +22,33 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def delegated(sandbox_app, sandbox_connection, team_a):
     app = sandbox_app(redirect_uris=[CALLBACK], scopes=SIGN_IN_SCOPES)
-    return sandbox_connection(team_a, app, delegated=True, name="signed-in reader",
-                              scope=f"{GRAPH}/User.Read", entity="me")
+    return sandbox_connection(
+        team_a, app, delegated=True, name="signed-in reader", scope=f"{GRAPH}/User.Read", entity="me"
+    )
 
 
 def stored_column(connection, column: str) -> str:
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM connections_connectiontoken WHERE connection_id = %s",
-                       [connection.pk.hex if db.vendor == "sqlite" else connection.pk])
+        cursor.execute(
+            f"SELECT {column} FROM connections_connectiontoken WHERE connection_id = %s",
+            [connection.pk.hex if db.vendor == "sqlite" else connection.pk],
+        )
         return cursor.fetchone()[0]
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_sign_in_with_pkce_stores_encrypted_tokens_and_shows_scp(
-        version, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login):
+    version, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login
+):
     app = sandbox_app(redirect_uris=[CALLBACK], scopes=SIGN_IN_SCOPES)
-    delegated = sandbox_connection(team_a, app, version=version, delegated=True, entity="me",
-                                   **({"scope": f"{GRAPH}/User.Read"} if version == "v2" else {}))
+    delegated = sandbox_connection(
+        team_a,
+        app,
+        version=version,
+        delegated=True,
+        entity="me",
+        **({"scope": f"{GRAPH}/User.Read"} if version == "v2" else {}),
+    )
     client = login(operator_a)
     authorize_url = start_sign_in(client, delegated)
 
@@ -101,7 +112,8 @@ def test_cancelled_sign_in_is_explained(clean_sandbox, delegated, operator_a, lo
 
 
 def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
-        clean_sandbox, delegated, operator_a, login, run_job):
+    clean_sandbox, delegated, operator_a, login, run_job
+):
     client = login(operator_a)
     client.get(answer_entra_page(clean_sandbox, start_sign_in(client, delegated)))
     before = ConnectionToken.objects.get(connection=delegated)
@@ -125,7 +137,8 @@ def test_refresh_rotates_and_an_expired_refresh_token_asks_to_sign_in_again(
 
 
 def test_beat_refreshes_a_signed_in_connection_with_its_refresh_token(
-        clean_sandbox, delegated, operator_a, login, live_worker, wait_for_job):
+    clean_sandbox, delegated, operator_a, login, live_worker, wait_for_job
+):
     client = login(operator_a)
     client.get(answer_entra_page(clean_sandbox, start_sign_in(client, delegated)))
     before = ConnectionToken.objects.get(connection=delegated)

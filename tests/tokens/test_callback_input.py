@@ -1,4 +1,5 @@
 """The OAuth callback under odd input: it answers in plain words and never sends a half request."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -26,8 +27,7 @@ def sign_in_state(client, connection) -> str:
     return parse_qs(urlsplit(start_sign_in(client, connection)).query)["state"][0]
 
 
-def test_an_unreadable_secret_at_the_callback_is_explained_and_nothing_is_sent(
-        settings, login, operator_a, delegated):
+def test_an_unreadable_secret_at_the_callback_is_explained_and_nothing_is_sent(settings, login, operator_a, delegated):
     client = login(operator_a)
     state = sign_in_state(client, delegated)
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
@@ -41,10 +41,19 @@ def test_an_unreadable_secret_at_the_callback_is_explained_and_nothing_is_sent(
     assert fetch.diagnosis["key"] == "token.secret_unreadable" and not fetch.ok
 
 
-@pytest.mark.parametrize("query", [
-    "", "state", "state=&code=", "state=%00&code=x", "code=x&code=y", "state=a&state=b",
-    "error=access_denied", "state=" + "s" * 5000,
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "state",
+        "state=&code=",
+        "state=%00&code=x",
+        "code=x&code=y",
+        "state=a&state=b",
+        "error=access_denied",
+        "state=" + "s" * 5000,
+    ],
+)
 def test_a_malformed_callback_is_refused_in_plain_words(login, operator_a, delegated, query):
     client = login(operator_a)
     sign_in_state(client, delegated)
@@ -61,4 +70,5 @@ def test_sign_in_never_sends_the_browser_to_a_host_that_is_not_allowed(login, op
     response = client.post(reverse("connections:oauth_start", args=[delegated.pk]), follow=True)
     assert response.redirect_chain == [(reverse("connections:detail", args=[delegated.pk]), 302)]
     assert "The authorise URL is refused: Host login.evil.example is not in GRAPH_ALLOWED_HOSTS." in (
-        response.content.decode())
+        response.content.decode()
+    )

@@ -1,5 +1,6 @@
 """Journey 2 through the buttons: Get access token on v1 and v2 endpoints, stored encrypted,
 claims shown, the token itself never in the page."""
+
 from __future__ import annotations
 
 import time
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.mark.smoke
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_get_access_token_button_stores_an_encrypted_token_and_shows_its_claims(
-        version, clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    version, clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job
+):
     conn = sandbox_connection(team_a, version=version)
     client = login(operator_a)
 
@@ -32,16 +34,18 @@ def test_get_access_token_button_stores_an_encrypted_token_and_shows_its_claims(
     plain = token.access_token
     assert plain.count(".") == 2  # a JWT
     with db.cursor() as cursor:
-        cursor.execute("SELECT access_token FROM connections_connectiontoken WHERE connection_id = %s",
-                       [conn.pk.hex if db.vendor == "sqlite" else conn.pk])
+        cursor.execute(
+            "SELECT access_token FROM connections_connectiontoken WHERE connection_id = %s",
+            [conn.pk.hex if db.vendor == "sqlite" else conn.pk],
+        )
         stored = cursor.fetchone()[0]
     assert stored and plain not in stored and plain.split(".")[1] not in stored
 
     page = detail(client, conn)
-    assert clean_sandbox.tenant_id in page          # tenant claim
-    assert clean_sandbox.client_id in page          # app claim
-    assert "https://sts.windows.net/" in page       # issuer
-    assert "User.Read.All" in page                  # roles
+    assert clean_sandbox.tenant_id in page  # tenant claim
+    assert clean_sandbox.client_id in page  # app claim
+    assert "https://sts.windows.net/" in page  # issuer
+    assert "User.Read.All" in page  # roles
     assert "Application (app-only)" in page
     assert "<code>https://graph.microsoft.com</code>" in page  # audience
     assert 'class="countdown"' in page
@@ -51,7 +55,8 @@ def test_get_access_token_button_stores_an_encrypted_token_and_shows_its_claims(
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_second_get_reuses_the_saved_token_and_refetch_ignores_it(
-        version, clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    version, clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job
+):
     conn = sandbox_connection(team_a, version=version)
     client = login(operator_a)
     run_job(client, conn, "token_fetch")
@@ -68,11 +73,18 @@ def test_second_get_reuses_the_saved_token_and_refetch_ignores_it(
 
 
 def test_job_fragment_polls_until_finished_then_tells_the_page(
-        clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_job):
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, wait_for_job
+):
     conn = sandbox_connection(team_a)
     client = login(operator_a)
-    clean_sandbox.control.post("/_sandbox/faults", {   # a slow token endpoint: time to see "running"
-        "path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "delay_ms": 1500, "count": 1})
+    clean_sandbox.control.post(
+        "/_sandbox/faults",
+        {  # a slow token endpoint: time to see "running"
+            "path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token",
+            "delay_ms": 1500,
+            "count": 1,
+        },
+    )
     response = client.post(reverse("connections:token_fetch", args=[conn.pk]), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert 'hx-trigger="every 1s' in html and 'data-state="queued"' in html
@@ -94,12 +106,13 @@ def test_job_fragment_polls_until_finished_then_tells_the_page(
     assert "hx-trigger" not in body and "hx-get" not in body
     assert "New token" in body and "Succeeded" in body
     panel = client.get(reverse("connections:token_panel", args=[conn.pk])).content.decode()
-    assert f'id="job-{job_id}"' in panel and "New token" in panel   # the result stays in view
-    assert "hx-get=\"" + status_url not in panel                    # and does not poll again
+    assert f'id="job-{job_id}"' in panel and "New token" in panel  # the result stays in view
+    assert 'hx-get="' + status_url not in panel  # and does not poll again
 
 
 def test_test_connection_reads_one_item_and_recovers_from_a_refused_token(
-        clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job
+):
     """Graph answers 401 to a damaged saved token: the test re-fetches once and reads."""
     conn = sandbox_connection(team_a)
     client = login(operator_a)
@@ -121,13 +134,12 @@ def test_test_connection_reads_one_item_and_recovers_from_a_refused_token(
     assert requests["/v1.0/users"] == 2  # refused once, then read with the new token
 
 
-def test_token_tasks_are_acks_late_and_a_redelivered_job_sends_nothing_twice(
-        clean_sandbox, sandbox_connection, team_a):
+def test_token_tasks_are_acks_late_and_a_redelivered_job_sends_nothing_twice(clean_sandbox, sandbox_connection, team_a):
     assert tasks.fetch_token.acks_late and tasks.test_connection.acks_late
     conn = sandbox_connection(team_a)
     job = Job.objects.create(kind="token_fetch", connection=conn)
     first = tasks.fetch_token(str(job.pk), str(conn.pk))
-    again = tasks.fetch_token(str(job.pk), str(conn.pk))   # the broker delivered it a second time
+    again = tasks.fetch_token(str(job.pk), str(conn.pk))  # the broker delivered it a second time
     assert first["ok"] and again["ok"] and again["cached"]
     assert token_requests(clean_sandbox, clean_sandbox.client_id) == 1
     assert TokenFetch.objects.filter(connection=conn).count() == 1

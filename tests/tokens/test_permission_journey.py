@@ -1,6 +1,7 @@
 """Journey 4: reading groups without the permission is diagnosed, the grant is made in the sandbox,
 Re-fetch token shows the permission gained, and the read then works. Also: a re-fetch without the
 grant changes the diagnosis instead of repeating it."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,15 +29,16 @@ def grant(sandbox, app, *roles):
 
 @pytest.mark.smoke
 def test_grant_then_refetch_says_what_was_gained_and_the_read_works(
-        clean_sandbox, groups_app, groups_connection, operator_a, login, run_job):
+    clean_sandbox, groups_app, groups_connection, operator_a, login, run_job
+):
     client = login(operator_a)
 
     failed = run_job(client, groups_connection, "test")
     assert failed.state == "failed"
     diagnosis = failed.result["diagnosis"]
     assert diagnosis["key"] == "graph.permission_missing"
-    assert diagnosis["missing"][0] == "Group.ReadBasic.All"        # least privileged (Microsoft's mark)
-    assert "Group.Read.All" in diagnosis["explanation"]              # accepted too
+    assert diagnosis["missing"][0] == "Group.ReadBasic.All"  # least privileged (Microsoft's mark)
+    assert "Group.Read.All" in diagnosis["explanation"]  # accepted too
     assert "refetch_token" in [step["action"] for step in diagnosis["steps"]]
     page = detail(client, groups_connection)
     assert 'data-diagnosis="graph.permission_missing"' in page and "Group.ReadBasic.All" in page
@@ -50,8 +52,9 @@ def test_grant_then_refetch_says_what_was_gained_and_the_read_works(
     page = detail(client, groups_connection)
     assert "gained Group.Read.All" in page
     assert "The new token carries Group.Read.All" in page
-    assert AuditEntry.objects.filter(connection=groups_connection, action="token_refetched",
-                                     detail__contains="gained Group.Read.All").exists()
+    assert AuditEntry.objects.filter(
+        connection=groups_connection, action="token_refetched", detail__contains="gained Group.Read.All"
+    ).exists()
 
     passed = run_job(client, groups_connection, "test")
     assert passed.state == "succeeded", passed.error
@@ -62,8 +65,7 @@ def test_grant_then_refetch_says_what_was_gained_and_the_read_works(
     assert "No problems recorded" in page and "Read groups: HTTP 200" in page
 
 
-def test_refetch_without_the_grant_changes_the_diagnosis(
-        clean_sandbox, groups_connection, operator_a, login, run_job):
+def test_refetch_without_the_grant_changes_the_diagnosis(clean_sandbox, groups_connection, operator_a, login, run_job):
     client = login(operator_a)
     first = run_job(client, groups_connection, "test").result["diagnosis"]
 
@@ -80,7 +82,8 @@ def test_refetch_without_the_grant_changes_the_diagnosis(
 
 
 def test_with_readable_grants_the_page_compares_granted_with_the_token(
-        clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job):
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job
+):
     """An app that may read its own grants (Application.Read.All): granted vs in the token."""
     app = sandbox_app(roles=["User.Read.All", "Application.Read.All"])
     conn = sandbox_connection(team_a, app, name="groups", entity="groups")
@@ -90,7 +93,7 @@ def test_with_readable_grants_the_page_compares_granted_with_the_token(
     assert first["key"] == "graph.permission_not_granted"
 
     grant(clean_sandbox, app, "GroupMember.Read.All")
-    stale = run_job(client, conn, "test").result["diagnosis"]   # the saved token predates the grant
+    stale = run_job(client, conn, "test").result["diagnosis"]  # the saved token predates the grant
     assert stale["key"] == "graph.granted_not_in_token"
     page = detail(client, conn)
     assert "Granted to the app (admin consent):" in page and "GroupMember.Read.All" in page
@@ -101,8 +104,9 @@ def test_with_readable_grants_the_page_compares_granted_with_the_token(
     assert conn.secret_expires_on is not None  # read from the app's passwordCredentials
 
 
-def test_token_panel_says_granted_but_not_in_this_token(clean_sandbox, sandbox_app, sandbox_connection, team_a,
-                                                       operator_a, login, run_job):
+def test_token_panel_says_granted_but_not_in_this_token(
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job
+):
     """An app that may read its own grants: after an admin grants more, the panel says a
     re-fetch would add it — before any read fails."""
     app = sandbox_app(roles=["User.Read.All", "Application.Read.All"])

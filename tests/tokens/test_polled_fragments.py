@@ -1,4 +1,5 @@
 """A polled job or sync fragment whose connection was deleted stops polling instead of 404ing every second."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,10 @@ def polled(connection_a):
     """The two polled URLs of a running job and a running sync of ``connection_a``."""
     job = Job.objects.create(kind="test", connection=connection_a, state=Job.State.RUNNING)
     run = make_run(connection_a, status=SyncRun.Status.RUNNING, entity="users")
-    return [reverse("connections:job_status", args=[connection_a.pk, job.pk]),
-            reverse("connections:sync_progress", args=[connection_a.pk, run.pk])]
+    return [
+        reverse("connections:job_status", args=[connection_a.pk, job.pk]),
+        reverse("connections:sync_progress", args=[connection_a.pk, run.pk]),
+    ]
 
 
 def test_a_running_fragment_keeps_polling(login, viewer_a, polled):

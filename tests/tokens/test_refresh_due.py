@@ -1,4 +1,5 @@
 """Beat's refresh_due_tokens: only tokens expiring within 5 minutes are renewed, by the worker."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,8 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from connections import tasks
-from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionToken, Job
+from connections.tokens import fetch as tokens
 from tests.factories import make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,8 +21,9 @@ def test_beat_schedules_the_refresh_every_minute():
     assert entry["schedule"] in (60, 60.0, timedelta(minutes=1))
 
 
-def test_refresh_due_tokens_renews_only_what_is_due(clean_sandbox, sandbox_connection, team_a, live_worker,
-                                                    wait_for_job):
+def test_refresh_due_tokens_renews_only_what_is_due(
+    clean_sandbox, sandbox_connection, team_a, live_worker, wait_for_job
+):
     due = sandbox_connection(team_a, name="due")
     fresh = sandbox_connection(team_a, name="fresh")
     for conn in (due, fresh):
@@ -30,8 +32,7 @@ def test_refresh_due_tokens_renews_only_what_is_due(clean_sandbox, sandbox_conne
     ConnectionToken.objects.filter(connection=due).update(expires_at=soon)
     fresh_before = ConnectionToken.objects.get(connection=fresh)
     signed_out = sandbox_connection(team_a, name="delegated, no refresh token", delegated=True)
-    make_token(signed_out, state="valid", kind="delegated", expires_at=soon,
-               access_token="placeholder.token.value")
+    make_token(signed_out, state="valid", kind="delegated", expires_at=soon, access_token="placeholder.token.value")
 
     assert tasks.refresh_due_tokens() == {"queued": 1}
     job = Job.objects.get(kind="token_refresh")

@@ -1,4 +1,5 @@
 """Single flight: however many callers ask at once, one connection sends one token request."""
+
 from __future__ import annotations
 
 import threading
@@ -6,10 +7,10 @@ import threading
 import pytest
 from django.db import connection as db
 
-from connections.jobs import queue as background
 from connections import tasks
-from connections.tokens import fetch as tokens
+from connections.jobs import queue as background
 from connections.models import ConnectionToken, Job, TokenFetch
+from connections.tokens import fetch as tokens
 from tests.factories import token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,8 +57,10 @@ def test_fifty_concurrent_calls_send_one_token_request(clean_sandbox, sandbox_co
 def test_refetches_pressed_during_a_slow_fetch_share_it(clean_sandbox, sandbox_connection, team_a):
     """Even Re-fetch (force) does not stack requests: those asked while one is in flight join it."""
     conn = sandbox_connection(team_a)
-    clean_sandbox.control.post("/_sandbox/faults", {
-        "path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "delay_ms": 1500, "count": CALLERS})
+    clean_sandbox.control.post(
+        "/_sandbox/faults",
+        {"path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "delay_ms": 1500, "count": CALLERS},
+    )
 
     outcomes = _in_threads(lambda: tokens.fetch_token(conn, force=True))
 
@@ -66,12 +69,15 @@ def test_refetches_pressed_during_a_slow_fetch_share_it(clean_sandbox, sandbox_c
     assert ConnectionToken.objects.get(connection=conn).claimed_by == ""
 
 
-def test_fifty_queued_jobs_send_one_token_request(clean_sandbox, sandbox_connection, team_a, live_worker,
-                                                  wait_for_job):
+def test_fifty_queued_jobs_send_one_token_request(clean_sandbox, sandbox_connection, team_a, live_worker, wait_for_job):
     conn = sandbox_connection(team_a)
 
-    jobs = [background.enqueue(tasks.fetch_token, "token_fetch", connection=conn,
-                               args=(str(conn.pk), False, TokenFetch.Reason.FETCH)) for _ in range(CALLERS)]
+    jobs = [
+        background.enqueue(
+            tasks.fetch_token, "token_fetch", connection=conn, args=(str(conn.pk), False, TokenFetch.Reason.FETCH)
+        )
+        for _ in range(CALLERS)
+    ]
     finished = [wait_for_job(job.pk, timeout=60) for job in jobs]
 
     assert all(job.state == Job.State.SUCCEEDED for job in finished), [j.error for j in finished if j.error][:3]

@@ -1,5 +1,6 @@
 """Journey 5: every token-endpoint failure is explained on the detail page in plain words, with the
 next step; transient failures are retried, a hanging endpoint times out with a clear error."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.urls import reverse
 
-from connections.tokens import fetch as tokens
 from connections.models import AuditEntry, ConnectionToken
+from connections.tokens import fetch as tokens
 from tests.factories import GRAPH, detail, make_sandbox_app, token_requests
 
 BAD_SECRET = "Xy7~not.the-right-secret-value-0123456789"
@@ -60,7 +61,8 @@ CASES = [
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("change, key, title", CASES, ids=[c[1] for c in CASES])
 def test_token_error_is_diagnosed_on_the_detail_page(
-        change, key, title, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job):
+    change, key, title, clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job
+):
     app = sandbox_app(roles=["User.Read.All"])
     fields = change(clean_sandbox, app)
     conn = sandbox_connection(team_a, app, **fields)
@@ -84,10 +86,12 @@ def test_token_error_is_diagnosed_on_the_detail_page(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_503_then_200_token_endpoint_succeeds_after_a_retry(
-        clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job):
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, run_job
+):
     conn = sandbox_connection(team_a)
-    clean_sandbox.control.post("/_sandbox/faults", {
-        "path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "status": 503, "count": 1})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "status": 503, "count": 1}
+    )
 
     job = run_job(login(operator_a), conn, "token_fetch")
 
@@ -97,12 +101,12 @@ def test_a_503_then_200_token_endpoint_succeeds_after_a_retry(
 
 
 @pytest.mark.django_db
-def test_a_hanging_token_endpoint_times_out_with_a_clear_error(
-        clean_sandbox, sandbox_connection, team_a, settings):
+def test_a_hanging_token_endpoint_times_out_with_a_clear_error(clean_sandbox, sandbox_connection, team_a, settings):
     settings.GRAPH_HTTP_TIMEOUT = 0.5
     conn = sandbox_connection(team_a)
-    clean_sandbox.control.post("/_sandbox/faults", {
-        "path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "delay_ms": 2500, "count": 1})
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": f"/{clean_sandbox.tenant_id}/oauth2/v2.0/token", "delay_ms": 2500, "count": 1}
+    )
 
     outcome = tokens.fetch_token(conn, force=True)
 

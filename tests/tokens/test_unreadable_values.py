@@ -1,6 +1,7 @@
 """Values no configured key decrypts (a key removed before rotating) never crash a job: the
 cached token keeps working, an unreadable token is fetched anew, and an unreadable secret is
 explained ("re-enter it") without anything being sent."""
+
 from __future__ import annotations
 
 import pytest
@@ -59,8 +60,10 @@ def test_unreadable_secret_and_token_are_explained(clean_sandbox, users_connecti
 
     assert job.state == "failed"
     assert job.result["diagnosis"]["key"] == "token.secret_unreadable"
-    assert "re-enter" in " ".join(step["text"] for step in job.result["diagnosis"]["steps"]).lower() or \
-        "enter the client secret again" in job.result["diagnosis"]["steps"][0]["text"]
+    assert (
+        "re-enter" in " ".join(step["text"] for step in job.result["diagnosis"]["steps"]).lower()
+        or "enter the client secret again" in job.result["diagnosis"]["steps"][0]["text"]
+    )
     assert clean_sandbox.control.get("/_sandbox/requests")["token_requests"] == {}  # nothing was sent
 
 

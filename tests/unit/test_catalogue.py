@@ -1,4 +1,5 @@
 """The entity catalogue: lookups of listed and free paths, permissions, app role ids."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,17 +38,29 @@ def test_lookup_returns_none_for_unknown_paths(path):
 def test_the_picker_lists_the_documented_entities_and_not_the_free_path_templates():
     listed = {e.path for e in LISTED}
 
-    assert listed == {"users", "groups", "devices", "applications", "servicePrincipals", "directoryRoles",
-                      "organization", "domains", "subscribedSkus", "auditLogs/signIns",
-                      "auditLogs/directoryAudits", "me/messages", "sites"}
+    assert listed == {
+        "users",
+        "groups",
+        "devices",
+        "applications",
+        "servicePrincipals",
+        "directoryRoles",
+        "organization",
+        "domains",
+        "subscribedSkus",
+        "auditLogs/signIns",
+        "auditLogs/directoryAudits",
+        "me/messages",
+        "sites",
+    }
 
 
 def test_the_least_privileged_permissions_are_microsofts():
     """Checked in full against the raw reference in tests/permissions; here the ones people meet."""
     least = {e.path: e.application.least for e in catalogue.ENTITIES}
 
-    assert least["users"] == ("User.Read.All",)          # users/delta is not granted by User.ReadBasic.All
-    assert least["groups"] == ("Group.ReadBasic.All",)   # Microsoft's mark for /groups and /groups/delta
+    assert least["users"] == ("User.Read.All",)  # users/delta is not granted by User.ReadBasic.All
+    assert least["groups"] == ("Group.ReadBasic.All",)  # Microsoft's mark for /groups and /groups/delta
     assert least["devices"] == ("Device.Read.All",)
     assert least["servicePrincipals"] == ("Application.Read.All",)
     assert least["directoryRoles"] == ("RoleManagement.Read.Directory",)

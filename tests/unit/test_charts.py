@@ -1,4 +1,5 @@
 """Sync history pictures: what the bars show is also said in words (the picture's text alternative)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,13 +12,24 @@ T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
 
 def run(status="succeeded", rows=100, added=None, changed=None, removed=None, minute=0, seconds=2.0):
     start = T0 + dt.timedelta(minutes=minute)
-    return SimpleNamespace(status=status, rows=rows, added=added, changed=changed, removed=removed,
-                           created_at=start, started_at=start, duration=seconds)
+    return SimpleNamespace(
+        status=status,
+        rows=rows,
+        added=added,
+        changed=changed,
+        removed=removed,
+        created_at=start,
+        started_at=start,
+        duration=seconds,
+    )
 
 
 def test_history_says_in_words_what_the_bars_show_newest_last():
-    runs = [run(rows=103, added=5, changed=10, removed=2, minute=20), run("failed", rows=0, minute=10),
-            run(rows=100, minute=0)]  # newest first, as the database gives them
+    runs = [
+        run(rows=103, added=5, changed=10, removed=2, minute=20),
+        run("failed", rows=0, minute=10),
+        run(rows=100, minute=0),
+    ]  # newest first, as the database gives them
     svg = charts.history_svg(runs, chart_id="c1")
     assert svg.startswith('<svg class="chart history"') and 'role="img"' in svg
     assert 'aria-labelledby="c1-title c1-desc"' in svg

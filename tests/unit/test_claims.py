@@ -1,4 +1,5 @@
 """Decoding tokens for display: real claim shapes, and garbage that must not raise."""
+
 from __future__ import annotations
 
 import base64
@@ -21,20 +22,41 @@ def jwt(payload: dict) -> str:
     return f"{b64({'typ': 'JWT', 'alg': 'RS256', 'kid': 'k1'})}.{b64(payload)}.c2lnbmF0dXJl"
 
 
-APP_TOKEN = jwt({
-    "aud": "https://graph.microsoft.com", "iss": f"https://sts.windows.net/{TID}/",
-    "iat": 1717046428, "nbf": 1717046428, "exp": 1717050328, "app_displayname": "downloader",
-    "appid": "6731de76-14a6-49ae-97bc-6eba6914391e", "appidacr": "1", "idtyp": "app",
-    "oid": "b1a2c3d4-0000-4000-8000-000000000001", "roles": ["User.Read.All", "Mail.Read"],
-    "sub": "b1a2c3d4-0000-4000-8000-000000000001", "tid": TID, "ver": "1.0",
-})
+APP_TOKEN = jwt(
+    {
+        "aud": "https://graph.microsoft.com",
+        "iss": f"https://sts.windows.net/{TID}/",
+        "iat": 1717046428,
+        "nbf": 1717046428,
+        "exp": 1717050328,
+        "app_displayname": "downloader",
+        "appid": "6731de76-14a6-49ae-97bc-6eba6914391e",
+        "appidacr": "1",
+        "idtyp": "app",
+        "oid": "b1a2c3d4-0000-4000-8000-000000000001",
+        "roles": ["User.Read.All", "Mail.Read"],
+        "sub": "b1a2c3d4-0000-4000-8000-000000000001",
+        "tid": TID,
+        "ver": "1.0",
+    }
+)
 
-USER_TOKEN = jwt({
-    "aud": "00000003-0000-0000-c000-000000000000", "iss": f"https://login.microsoftonline.com/{TID}/v2.0",
-    "iat": 1717046428, "nbf": 1717046428, "exp": 1717050328, "azp": "6731de76-14a6-49ae-97bc-6eba6914391e",
-    "scp": "User.Read Mail.Read openid", "preferred_username": "adele@contoso.com", "name": "Adele Vance",
-    "tid": TID, "ver": "2.0", "oid": "u-1",
-})
+USER_TOKEN = jwt(
+    {
+        "aud": "00000003-0000-0000-c000-000000000000",
+        "iss": f"https://login.microsoftonline.com/{TID}/v2.0",
+        "iat": 1717046428,
+        "nbf": 1717046428,
+        "exp": 1717050328,
+        "azp": "6731de76-14a6-49ae-97bc-6eba6914391e",
+        "scp": "User.Read Mail.Read openid",
+        "preferred_username": "adele@contoso.com",
+        "name": "Adele Vance",
+        "tid": TID,
+        "ver": "2.0",
+        "oid": "u-1",
+    }
+)
 
 
 def test_an_app_token_shows_roles_app_and_lifetime():
@@ -73,15 +95,18 @@ def test_an_app_token_without_roles_has_no_permissions():
     assert claims.readable and claims.roles == () and permissions(claims) == frozenset()
 
 
-@pytest.mark.parametrize("garbage, reason", [
-    (None, "No token"),
-    ("", "No token"),
-    ("opaque-token-without-dots", "opaque"),
-    ("a.b.c.d.e", "encrypted"),
-    ("!!!.###.$$$", "not base64-encoded JSON"),
-    (f"{b64('[1,2]')}.{b64('[3]')}.sig", "not a JSON object"),
-    (f"{b64({'alg': 'none'})}.{b64('not json')}.sig", "not base64-encoded JSON"),
-])
+@pytest.mark.parametrize(
+    "garbage, reason",
+    [
+        (None, "No token"),
+        ("", "No token"),
+        ("opaque-token-without-dots", "opaque"),
+        ("a.b.c.d.e", "encrypted"),
+        ("!!!.###.$$$", "not base64-encoded JSON"),
+        (f"{b64('[1,2]')}.{b64('[3]')}.sig", "not a JSON object"),
+        (f"{b64({'alg': 'none'})}.{b64('not json')}.sig", "not base64-encoded JSON"),
+    ],
+)
 def test_garbage_is_not_a_readable_jwt_and_never_raises(garbage, reason):
     claims = decode(garbage)
 

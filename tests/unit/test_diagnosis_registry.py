@@ -1,4 +1,5 @@
 """The diagnoses registry: every kind by its key, built by keyword, and stored shapes that load."""
+
 from __future__ import annotations
 
 import json
@@ -10,26 +11,38 @@ from microsoft import diagnoses
 from microsoft.diagnoses import REGISTRY, Action, Context, Diagnosis, Severity, Step
 from microsoft.diagnoses.core import Registry
 
-CTX = Context(connection_name="Contoso HR sync", tenant="contoso.onmicrosoft.com",
-              client_id="6731de76-14a6-49ae-97bc-6eba6914391e", entity_path="users",
-              now=datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc))
+CTX = Context(
+    connection_name="Contoso HR sync",
+    tenant="contoso.onmicrosoft.com",
+    client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
+    entity_path="users",
+    now=datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc),
+)
 WHEN = datetime(2025, 3, 1, 11, 0, tzinfo=timezone.utc)
 
 # What the dashboard stored before the package existed: a sync run's error (with the extra "kept"
 # the store adds) and a token row's, exactly as the JSON columns hold them.
 STORED_RUN_ERROR = {
-    "key": "sync.interrupted", "severity": "warning", "title": "The sync was interrupted",
-    "explanation": "The worker stopped.", "evidence": [["Last sign of life", "2025-03-01 11:00:00 UTC"],
-                                                      ["Pages read before", "3"]],
+    "key": "sync.interrupted",
+    "severity": "warning",
+    "title": "The sync was interrupted",
+    "explanation": "The worker stopped.",
+    "evidence": [["Last sign of life", "2025-03-01 11:00:00 UTC"], ["Pages read before", "3"]],
     "steps": [{"text": "Press Sync now to start again.", "url": None, "action": "retry"}],
-    "missing": [], "kept": False,
+    "missing": [],
+    "kept": False,
 }
 STORED_TOKEN_ERROR = {
-    "key": "graph.permission_missing", "severity": "error", "title": "The token lacks User.Read.All",
-    "explanation": "…", "evidence": [["HTTP status", "403 Forbidden"]],
-    "steps": [{"text": "Open the permissions page.", "url": "https://portal.azure.com/#x", "action": None},
-              {"text": "Grant admin consent.", "url": "https://login.microsoftonline.com/x", "action": "admin_consent"},
-              {"text": "Press Re-fetch token.", "url": None, "action": "refetch_token"}],
+    "key": "graph.permission_missing",
+    "severity": "error",
+    "title": "The token lacks User.Read.All",
+    "explanation": "…",
+    "evidence": [["HTTP status", "403 Forbidden"]],
+    "steps": [
+        {"text": "Open the permissions page.", "url": "https://portal.azure.com/#x", "action": None},
+        {"text": "Grant admin consent.", "url": "https://login.microsoftonline.com/x", "action": "admin_consent"},
+        {"text": "Press Re-fetch token.", "url": None, "action": "refetch_token"},
+    ],
     "missing": ["User.Read.All"],
 }
 
@@ -37,11 +50,14 @@ STORED_TOKEN_ERROR = {
 def samples() -> list[Diagnosis]:
     """One diagnosis from each builder outside the token and Graph tables (tested in test_diagnostics)."""
     return [
-        diagnoses.sync.stale(WHEN), diagnoses.sync.interrupted("The worker stopped.", WHEN, 3),
-        diagnoses.sync.too_long(4, 400), diagnoses.sync.crashed(),
+        diagnoses.sync.stale(WHEN),
+        diagnoses.sync.interrupted("The worker stopped.", WHEN, 3),
+        diagnoses.sync.too_long(4, 400),
+        diagnoses.sync.crashed(),
         diagnoses.sync.foreign_link("users", "evil.example", "graph.microsoft.com"),
         diagnoses.sync.unreadable_link("users", "The URL has an invalid port.", "graph.microsoft.com"),
-        diagnoses.signin.crashed(), diagnoses.signin.returned_error("access_denied", "The user cancelled."),
+        diagnoses.signin.crashed(),
+        diagnoses.signin.returned_error("access_denied", "The user cancelled."),
         diagnoses.signin.returned_error("invalid_request", ""),
         diagnoses.consent.not_granted("access_denied", "AADSTS65004: declined", CTX),
         diagnoses.consent.not_granted("invalid_client", "AADSTS650052", CTX),
@@ -50,8 +66,9 @@ def samples() -> list[Diagnosis]:
         diagnoses.credentials.secret_unreadable("Connection.client_secret"),
         diagnoses.token_endpoint.busy("Contoso HR sync"),
         diagnoses.token_endpoint.sign_in_required("Contoso HR sync", "authorization_code"),
-        diagnoses.graph.permission_now_in_token("Users", ("User.Read.All",), "User.Read.All",
-                                                frozenset({"User.Read.All"})),
+        diagnoses.graph.permission_now_in_token(
+            "Users", ("User.Read.All",), "User.Read.All", frozenset({"User.Read.All"})
+        ),
     ]
 
 

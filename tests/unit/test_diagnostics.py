@@ -1,4 +1,5 @@
 """Every failure the dashboard explains, table-driven: the right diagnosis, evidence and buttons."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -32,8 +33,13 @@ TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln"
 
 
 def ctx(**overrides) -> Context:
-    values = dict(connection_name="Contoso HR sync", tenant=TENANT, client_id=CLIENT_ID,
-                  entity_path="users", now=datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc))
+    values = dict(
+        connection_name="Contoso HR sync",
+        tenant=TENANT,
+        client_id=CLIENT_ID,
+        entity_path="users",
+        now=datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc),
+    )
     values.update(overrides)
     return Context(**values)
 
@@ -43,7 +49,7 @@ def entra_error(code: int, error: str, text: str, status: int = 400, **extra) ->
     body = {
         "error": error,
         "error_description": f"AADSTS{code}: {text}\r\nTrace ID: {TRACE}\r\n"
-                             f"Correlation ID: {CORRELATION}\r\nTimestamp: 2025-03-01 11:59:58Z",
+        f"Correlation ID: {CORRELATION}\r\nTimestamp: 2025-03-01 11:59:58Z",
         "error_codes": [code],
         "timestamp": "2025-03-01 11:59:58Z",
         "trace_id": TRACE,
@@ -73,88 +79,210 @@ def all_text(diagnosis: Diagnosis) -> str:
 
 TOKEN_CASES = [
     # (id, error, context overrides, expected key, a phrase the admin must read, buttons expected)
-    ("bad secret",
-     entra_error(7000215, "invalid_client", "Invalid client secret provided. Ensure the secret being "
-                 "sent in the request is the client secret value, not the client secret ID, for a "
-                 f"secret added to app '{CLIENT_ID}'.", 401),
-     {}, "token.bad_secret", "Value column, not its Secret ID", [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN]),
-    ("secret id pasted",
-     entra_error(7000215, "invalid_client", "Invalid client secret provided.", 401),
-     {"secret_looks_like_guid": True}, "token.secret_id_pasted", "Secret ID column",
-     [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN]),
-    ("expired secret",
-     entra_error(7000222, "invalid_client", f"The provided client secret keys for app '{CLIENT_ID}' "
-                 "are expired. Visit the Azure portal to create new keys for your app: "
-                 "https://aka.ms/NewClientSecret", 401),
-     {"secret_expires_on": date(2025, 2, 1)}, "token.secret_expired", "2025-02-01",
-     [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN]),
-    ("app not in tenant",
-     entra_error(700016, "unauthorized_client", f"Application with identifier '{CLIENT_ID}' was not "
-                 f"found in the directory '{TENANT}'."),
-     {}, "token.app_not_found", f"no application with ID {CLIENT_ID} in tenant {TENANT}",
-     [ACTION_EDIT_CONNECTION, ACTION_ADMIN_CONSENT, ACTION_REFETCH_TOKEN]),
-    ("tenant not found",
-     entra_error(90002, "invalid_request", "Tenant 'contoso.onmicrosft.com' not found."),
-     {"tenant": "contoso.onmicrosft.com"}, "token.tenant_not_found", "right cloud",
-     [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
-    ("invalid scope",
-     entra_error(70011, "invalid_scope", "The provided value for the input parameter 'scope' is not "
-                 "valid. The scope User.Read.All is not valid."),
-     {"scope_or_resource": "User.Read.All"}, "token.invalid_scope",
-     "exactly https://graph.microsoft.com/.default", [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
-    ("invalid resource v2",
-     entra_error(500011, "invalid_resource", "The resource principal named https://graph.microsoft.com/v1.0 "
-                 "was not found in the tenant named Contoso."),
-     {"scope_or_resource": "https://graph.microsoft.com/v1.0", "endpoint_version": "v1"},
-     "token.invalid_resource", "the resource for Microsoft Graph is https://graph.microsoft.com,",
-     [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
-    ("invalid resource v1",
-     entra_error(50001, "invalid_resource", "The application named https://graph.micro.com was not "
-                 "found in the tenant named Contoso."),
-     {"scope_or_resource": "https://graph.micro.com", "endpoint_version": "v1"},
-     "token.invalid_resource", "without /.default", [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
-    ("consent required",
-     entra_error(65001, "invalid_grant", f"The user or administrator has not consented to use the "
-                 f"application with ID '{CLIENT_ID}' named 'HR sync'.", suberror="consent_required"),
-     {"grant_type": "authorization_code"}, "token.consent_required", "administrator can grant consent",
-     [ACTION_ADMIN_CONSENT, ACTION_SIGN_IN]),
-    ("code or refresh token expired",
-     entra_error(70008, "invalid_grant", "The provided authorization code or refresh token has "
-                 "expired due to inactivity."),
-     {"grant_type": "refresh_token"}, "token.sign_in_again", "not used for a while", [ACTION_SIGN_IN]),
-    ("refresh token inactive 90 days",
-     entra_error(700082, "invalid_grant", "The refresh token has expired due to inactivity.\u00a0The "
-                 "token was issued on 2024-11-01T00:00:00Z and was inactive for 90.00:00:00."),
-     {"grant_type": "refresh_token"}, "token.sign_in_again", "90 days", [ACTION_SIGN_IN]),
-    ("grant revoked",
-     entra_error(50173, "invalid_grant", "The provided grant has expired due to it being revoked, a "
-                 "fresh auth token is needed.", suberror="bad_token"),
-     {"grant_type": "refresh_token"}, "token.sign_in_again", "changed their password", [ACTION_SIGN_IN]),
-    ("missing secret v2",
-     entra_error(7000218, "invalid_client", "The request body must contain the following parameter: "
-                 "'client_assertion' or 'client_secret'.", 401),
-     {}, "token.missing_secret", "carried none", [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN]),
-    ("missing secret v1",
-     entra_error(90014, "invalid_request", "'client_assertion' or 'client_secret' is required for the "
-                 "'client_credentials' grant type."),
-     {}, "token.missing_secret", "carried none", [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN]),
-    ("redirect uri mismatch",
-     entra_error(50011, "invalid_request", "The redirect URI 'https://dash.example/cb' specified in "
-                 "the request does not match the redirect URIs configured for the application."),
-     {"grant_type": "authorization_code", "redirect_uri": "https://dash.example/cb"},
-     "token.redirect_uri_mismatch", "https://dash.example/cb", [None, ACTION_SIGN_IN]),
-    ("wrong cloud",
-     entra_error(90038, "invalid_request", "Tenant is in another cloud."),
-     {}, "token.wrong_cloud", "separate", [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN]),
-    ("unknown code",
-     entra_error(53003, "invalid_grant", "Access has been blocked by Conditional Access policies."),
-     {}, "token.unknown", "Access has been blocked by Conditional Access policies.",
-     [None, None, ACTION_REFETCH_TOKEN]),
+    (
+        "bad secret",
+        entra_error(
+            7000215,
+            "invalid_client",
+            "Invalid client secret provided. Ensure the secret being "
+            "sent in the request is the client secret value, not the client secret ID, for a "
+            f"secret added to app '{CLIENT_ID}'.",
+            401,
+        ),
+        {},
+        "token.bad_secret",
+        "Value column, not its Secret ID",
+        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "secret id pasted",
+        entra_error(7000215, "invalid_client", "Invalid client secret provided.", 401),
+        {"secret_looks_like_guid": True},
+        "token.secret_id_pasted",
+        "Secret ID column",
+        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "expired secret",
+        entra_error(
+            7000222,
+            "invalid_client",
+            f"The provided client secret keys for app '{CLIENT_ID}' "
+            "are expired. Visit the Azure portal to create new keys for your app: "
+            "https://aka.ms/NewClientSecret",
+            401,
+        ),
+        {"secret_expires_on": date(2025, 2, 1)},
+        "token.secret_expired",
+        "2025-02-01",
+        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "app not in tenant",
+        entra_error(
+            700016,
+            "unauthorized_client",
+            f"Application with identifier '{CLIENT_ID}' was not found in the directory '{TENANT}'.",
+        ),
+        {},
+        "token.app_not_found",
+        f"no application with ID {CLIENT_ID} in tenant {TENANT}",
+        [ACTION_EDIT_CONNECTION, ACTION_ADMIN_CONSENT, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "tenant not found",
+        entra_error(90002, "invalid_request", "Tenant 'contoso.onmicrosft.com' not found."),
+        {"tenant": "contoso.onmicrosft.com"},
+        "token.tenant_not_found",
+        "right cloud",
+        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "invalid scope",
+        entra_error(
+            70011,
+            "invalid_scope",
+            "The provided value for the input parameter 'scope' is not valid. The scope User.Read.All is not valid.",
+        ),
+        {"scope_or_resource": "User.Read.All"},
+        "token.invalid_scope",
+        "exactly https://graph.microsoft.com/.default",
+        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "invalid resource v2",
+        entra_error(
+            500011,
+            "invalid_resource",
+            "The resource principal named https://graph.microsoft.com/v1.0 was not found in the tenant named Contoso.",
+        ),
+        {"scope_or_resource": "https://graph.microsoft.com/v1.0", "endpoint_version": "v1"},
+        "token.invalid_resource",
+        "the resource for Microsoft Graph is https://graph.microsoft.com,",
+        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "invalid resource v1",
+        entra_error(
+            50001,
+            "invalid_resource",
+            "The application named https://graph.micro.com was not found in the tenant named Contoso.",
+        ),
+        {"scope_or_resource": "https://graph.micro.com", "endpoint_version": "v1"},
+        "token.invalid_resource",
+        "without /.default",
+        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "consent required",
+        entra_error(
+            65001,
+            "invalid_grant",
+            f"The user or administrator has not consented to use the "
+            f"application with ID '{CLIENT_ID}' named 'HR sync'.",
+            suberror="consent_required",
+        ),
+        {"grant_type": "authorization_code"},
+        "token.consent_required",
+        "administrator can grant consent",
+        [ACTION_ADMIN_CONSENT, ACTION_SIGN_IN],
+    ),
+    (
+        "code or refresh token expired",
+        entra_error(
+            70008, "invalid_grant", "The provided authorization code or refresh token has expired due to inactivity."
+        ),
+        {"grant_type": "refresh_token"},
+        "token.sign_in_again",
+        "not used for a while",
+        [ACTION_SIGN_IN],
+    ),
+    (
+        "refresh token inactive 90 days",
+        entra_error(
+            700082,
+            "invalid_grant",
+            "The refresh token has expired due to inactivity.\u00a0The "
+            "token was issued on 2024-11-01T00:00:00Z and was inactive for 90.00:00:00.",
+        ),
+        {"grant_type": "refresh_token"},
+        "token.sign_in_again",
+        "90 days",
+        [ACTION_SIGN_IN],
+    ),
+    (
+        "grant revoked",
+        entra_error(
+            50173,
+            "invalid_grant",
+            "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+            suberror="bad_token",
+        ),
+        {"grant_type": "refresh_token"},
+        "token.sign_in_again",
+        "changed their password",
+        [ACTION_SIGN_IN],
+    ),
+    (
+        "missing secret v2",
+        entra_error(
+            7000218,
+            "invalid_client",
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            401,
+        ),
+        {},
+        "token.missing_secret",
+        "carried none",
+        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "missing secret v1",
+        entra_error(
+            90014,
+            "invalid_request",
+            "'client_assertion' or 'client_secret' is required for the 'client_credentials' grant type.",
+        ),
+        {},
+        "token.missing_secret",
+        "carried none",
+        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "redirect uri mismatch",
+        entra_error(
+            50011,
+            "invalid_request",
+            "The redirect URI 'https://dash.example/cb' specified in "
+            "the request does not match the redirect URIs configured for the application.",
+        ),
+        {"grant_type": "authorization_code", "redirect_uri": "https://dash.example/cb"},
+        "token.redirect_uri_mismatch",
+        "https://dash.example/cb",
+        [None, ACTION_SIGN_IN],
+    ),
+    (
+        "wrong cloud",
+        entra_error(90038, "invalid_request", "Tenant is in another cloud."),
+        {},
+        "token.wrong_cloud",
+        "separate",
+        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+    ),
+    (
+        "unknown code",
+        entra_error(53003, "invalid_grant", "Access has been blocked by Conditional Access policies."),
+        {},
+        "token.unknown",
+        "Access has been blocked by Conditional Access policies.",
+        [None, None, ACTION_REFETCH_TOKEN],
+    ),
 ]
 
 
-@pytest.mark.parametrize("err, overrides, key, phrase, buttons",
-                         [c[1:] for c in TOKEN_CASES], ids=[c[0] for c in TOKEN_CASES])
+@pytest.mark.parametrize(
+    "err, overrides, key, phrase, buttons", [c[1:] for c in TOKEN_CASES], ids=[c[0] for c in TOKEN_CASES]
+)
 def test_it_explains_each_token_endpoint_error(err, overrides, key, phrase, buttons):
     diagnosis = diagnose_token_error(err, ctx(**overrides))
 
@@ -194,15 +322,21 @@ def test_secret_steps_link_the_apps_certificates_page_in_the_right_cloud():
 
 
 TRANSPORT_CASES = [
-    ("unreachable", "Could not reach login.microsoftonline.com: connection refused",
-     "token.unreachable", "firewall"),
+    ("unreachable", "Could not reach login.microsoftonline.com: connection refused", "token.unreachable", "firewall"),
     ("timeout", "No answer from login.microsoftonline.com within 10 s.", "token.timeout", "within 10 s"),
-    ("tls", "TLS certificate of login.microsoftonline.com is not trusted.", "token.tls_untrusted",
-     "GRAPH_CA_BUNDLE"),
-    ("disallowed", "Host login.evil.example is not in GRAPH_ALLOWED_HOSTS.", "token.host_not_allowed",
-     "GRAPH_ALLOWED_HOSTS"),
-    ("redirect", "login.microsoftonline.com redirected more than 3 times.", "token.too_many_redirects",
-     "more than 3 times"),
+    ("tls", "TLS certificate of login.microsoftonline.com is not trusted.", "token.tls_untrusted", "GRAPH_CA_BUNDLE"),
+    (
+        "disallowed",
+        "Host login.evil.example is not in GRAPH_ALLOWED_HOSTS.",
+        "token.host_not_allowed",
+        "GRAPH_ALLOWED_HOSTS",
+    ),
+    (
+        "redirect",
+        "login.microsoftonline.com redirected more than 3 times.",
+        "token.too_many_redirects",
+        "more than 3 times",
+    ),
 ]
 
 
@@ -227,8 +361,11 @@ def test_a_graph_transport_failure_is_named_for_graph():
 
 
 def test_an_html_answer_from_the_token_endpoint_says_so():
-    err = TokenError("The token endpoint answered with something that is not a token response "
-                     "(HTTP 502, text/html).", kind="bad_response", status=502)
+    err = TokenError(
+        "The token endpoint answered with something that is not a token response (HTTP 502, text/html).",
+        kind="bad_response",
+        status=502,
+    )
 
     diagnosis = diagnose_token_error(err, ctx())
 
@@ -247,19 +384,33 @@ def test_guid_shaped_secrets_are_recognised():
 
 
 def graph_body(code: str, message: str, request_id: str = "b1e4c6a1-5f7e-4d1c-9a2b-3c4d5e6f7a8b") -> dict:
-    return {"error": {"code": code, "message": message,
-                      "innerError": {"date": "2025-03-01T12:00:05", "request-id": request_id,
-                                     "client-request-id": request_id}}}
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {"date": "2025-03-01T12:00:05", "request-id": request_id, "client-request-id": request_id},
+        }
+    }
 
 
 DENIED = graph_body("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 HEADERS = {"request-id": "b1e4c6a1-5f7e-4d1c-9a2b-3c4d5e6f7a8b", "Date": "Sat, 01 Mar 2025 12:00:05 GMT"}
 
 
-def graph(status: int, body: dict | None, *, token_permissions=(), token_kind="app", previous=None,
-          granted=None, headers=HEADERS, **overrides) -> Diagnosis:
-    return diagnose_graph_error(status, body, headers, ctx(**overrides), frozenset(token_permissions),
-                                token_kind, previous, granted)
+def graph(
+    status: int,
+    body: dict | None,
+    *,
+    token_permissions=(),
+    token_kind="app",
+    previous=None,
+    granted=None,
+    headers=HEADERS,
+    **overrides,
+) -> Diagnosis:
+    return diagnose_graph_error(
+        status, body, headers, ctx(**overrides), frozenset(token_permissions), token_kind, previous, granted
+    )
 
 
 def test_every_graph_diagnosis_shows_status_code_request_id_and_time():
@@ -275,54 +426,190 @@ def test_every_graph_diagnosis_shows_status_code_request_id_and_time():
 
 FORBIDDEN_CASES = [
     # (id, entity, token perms, kind, granted, previous key, expected key, missing, phrases)
-    ("no roles at all", "groups", [], "app", None, None, "graph.permission_missing",
-     ("Group.ReadBasic.All",), ["no permissions at all", "Directory.Read.All, Group.Read.All, "
-                                "Directory.ReadWrite.All or Group.ReadWrite.All would also work",
-                                "per Microsoft's permission reference", "not a Delegated one"]),
-    ("other roles only", "users", ["Group.Read.All"], "app", None, None, "graph.permission_missing",
-     ("User.Read.All",), ["needs the application permission User.Read.All (the least privileged one"]),
-    ("not granted yet", "devices", [], "app", frozenset({"User.Read.All"}), None,
-     "graph.permission_not_granted", ("Device.Read.All",), ["has not granted it to this app yet"]),
-    ("granted but token predates grant", "groups", ["User.Read.All"], "app",
-     frozenset({"User.Read.All", "GroupMember.Read.All"}), None, "graph.granted_not_in_token",
-     ("Group.ReadBasic.All",), ["already shows GroupMember.Read.All as granted", "fetched before"]),
-    ("granted higher permission counts", "groups", [], "app", frozenset({"Directory.Read.All"}), None,
-     "graph.granted_not_in_token", ("Group.ReadBasic.All",), ["already shows Directory.Read.All"]),
-    ("granted, re-fetched, still absent", "groups", [], "app", frozenset({"GroupMember.Read.All"}),
-     "graph.granted_not_in_token", "graph.grant_not_in_new_tokens", ("Group.ReadBasic.All",),
-     ["has not reached", "few minutes"]),
-    ("not granted, re-fetched", "groups", [], "app", frozenset(), "graph.permission_missing",
-     "graph.permission_not_granted", ("Group.ReadBasic.All",), ["re-fetching the token did not help"]),
-    ("unknown grants, re-fetched", "groups", [], "app", None, "graph.permission_missing",
-     "graph.permission_still_missing", ("Group.ReadBasic.All",),
-     ["still does not carry Group.ReadBasic.All", "not reached new tokens yet", "few minutes"]),
-    ("audit logs", "auditLogs/directoryAudits", [], "app", None, None,
-     "graph.permission_missing", ("AuditLog.Read.All",), ["Directory.Read.All would also work"]),
-    ("free path members", "groups/0f8fad5b-d9cb-469f-a165-70867728950e/members", ["User.Read.All"], "app",
-     None, None, "graph.permission_missing", ("GroupMember.ReadBasic.All",), ["Group members"]),
-    ("free path list items", "sites/contoso.sharepoint.com,1,2/lists/Documents/items", [], "app",
-     None, None, "graph.permission_missing", ("Sites.Read.All",), ["Sites.ReadWrite.All would also work"]),
-    ("mail of a user", "users/adele@contoso.com/messages", [], "app", None, None,
-     "graph.permission_missing", ("Mail.ReadBasic.All",), ["Mail.ReadWrite or Mail.Read would also work"]),
-    ("delegated lacks scope", "users", ["User.Read"], "delegated", None, None, "graph.permission_missing",
-     ("User.Read.All",), ["delegated permission User.Read.All"]),
-    ("delegated token, app permission granted", "users", ["User.Read"], "delegated",
-     frozenset({"User.Read.All"}), None, "graph.wrong_token_kind", ("User.Read.All",),
-     ["granted User.Read.All as an application permission", "switch the connection to client credentials"]),
-    ("app token on /me", "me/messages", ["Mail.Read"], "app", None, None, "graph.needs_delegated",
-     ("Mail.ReadBasic",), ["on behalf of a signed-in user"]),
+    (
+        "no roles at all",
+        "groups",
+        [],
+        "app",
+        None,
+        None,
+        "graph.permission_missing",
+        ("Group.ReadBasic.All",),
+        [
+            "no permissions at all",
+            "Directory.Read.All, Group.Read.All, Directory.ReadWrite.All or Group.ReadWrite.All would also work",
+            "per Microsoft's permission reference",
+            "not a Delegated one",
+        ],
+    ),
+    (
+        "other roles only",
+        "users",
+        ["Group.Read.All"],
+        "app",
+        None,
+        None,
+        "graph.permission_missing",
+        ("User.Read.All",),
+        ["needs the application permission User.Read.All (the least privileged one"],
+    ),
+    (
+        "not granted yet",
+        "devices",
+        [],
+        "app",
+        frozenset({"User.Read.All"}),
+        None,
+        "graph.permission_not_granted",
+        ("Device.Read.All",),
+        ["has not granted it to this app yet"],
+    ),
+    (
+        "granted but token predates grant",
+        "groups",
+        ["User.Read.All"],
+        "app",
+        frozenset({"User.Read.All", "GroupMember.Read.All"}),
+        None,
+        "graph.granted_not_in_token",
+        ("Group.ReadBasic.All",),
+        ["already shows GroupMember.Read.All as granted", "fetched before"],
+    ),
+    (
+        "granted higher permission counts",
+        "groups",
+        [],
+        "app",
+        frozenset({"Directory.Read.All"}),
+        None,
+        "graph.granted_not_in_token",
+        ("Group.ReadBasic.All",),
+        ["already shows Directory.Read.All"],
+    ),
+    (
+        "granted, re-fetched, still absent",
+        "groups",
+        [],
+        "app",
+        frozenset({"GroupMember.Read.All"}),
+        "graph.granted_not_in_token",
+        "graph.grant_not_in_new_tokens",
+        ("Group.ReadBasic.All",),
+        ["has not reached", "few minutes"],
+    ),
+    (
+        "not granted, re-fetched",
+        "groups",
+        [],
+        "app",
+        frozenset(),
+        "graph.permission_missing",
+        "graph.permission_not_granted",
+        ("Group.ReadBasic.All",),
+        ["re-fetching the token did not help"],
+    ),
+    (
+        "unknown grants, re-fetched",
+        "groups",
+        [],
+        "app",
+        None,
+        "graph.permission_missing",
+        "graph.permission_still_missing",
+        ("Group.ReadBasic.All",),
+        ["still does not carry Group.ReadBasic.All", "not reached new tokens yet", "few minutes"],
+    ),
+    (
+        "audit logs",
+        "auditLogs/directoryAudits",
+        [],
+        "app",
+        None,
+        None,
+        "graph.permission_missing",
+        ("AuditLog.Read.All",),
+        ["Directory.Read.All would also work"],
+    ),
+    (
+        "free path members",
+        "groups/0f8fad5b-d9cb-469f-a165-70867728950e/members",
+        ["User.Read.All"],
+        "app",
+        None,
+        None,
+        "graph.permission_missing",
+        ("GroupMember.ReadBasic.All",),
+        ["Group members"],
+    ),
+    (
+        "free path list items",
+        "sites/contoso.sharepoint.com,1,2/lists/Documents/items",
+        [],
+        "app",
+        None,
+        None,
+        "graph.permission_missing",
+        ("Sites.Read.All",),
+        ["Sites.ReadWrite.All would also work"],
+    ),
+    (
+        "mail of a user",
+        "users/adele@contoso.com/messages",
+        [],
+        "app",
+        None,
+        None,
+        "graph.permission_missing",
+        ("Mail.ReadBasic.All",),
+        ["Mail.ReadWrite or Mail.Read would also work"],
+    ),
+    (
+        "delegated lacks scope",
+        "users",
+        ["User.Read"],
+        "delegated",
+        None,
+        None,
+        "graph.permission_missing",
+        ("User.Read.All",),
+        ["delegated permission User.Read.All"],
+    ),
+    (
+        "delegated token, app permission granted",
+        "users",
+        ["User.Read"],
+        "delegated",
+        frozenset({"User.Read.All"}),
+        None,
+        "graph.wrong_token_kind",
+        ("User.Read.All",),
+        ["granted User.Read.All as an application permission", "switch the connection to client credentials"],
+    ),
+    (
+        "app token on /me",
+        "me/messages",
+        ["Mail.Read"],
+        "app",
+        None,
+        None,
+        "graph.needs_delegated",
+        ("Mail.ReadBasic",),
+        ["on behalf of a signed-in user"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     "entity, perms, kind, granted, previous_key, key, missing, phrases",
-    [c[1:] for c in FORBIDDEN_CASES], ids=[c[0] for c in FORBIDDEN_CASES],
+    [c[1:] for c in FORBIDDEN_CASES],
+    ids=[c[0] for c in FORBIDDEN_CASES],
 )
 def test_a_403_names_the_missing_permission(entity, perms, kind, granted, previous_key, key, missing, phrases):
     previous = PreviousAttempt(previous_key) if previous_key else None
 
-    diagnosis = graph(403, DENIED, token_permissions=perms, token_kind=kind, previous=previous,
-                      granted=granted, entity_path=entity)
+    diagnosis = graph(
+        403, DENIED, token_permissions=perms, token_kind=kind, previous=previous, granted=granted, entity_path=entity
+    )
 
     assert diagnosis.key == key
     assert diagnosis.missing == missing
@@ -335,8 +622,10 @@ def test_a_missing_permission_links_the_portal_and_admin_consent_then_refetch():
     diagnosis = graph(403, DENIED, entity_path="groups", redirect_uri="https://dash.example/oauth/callback")
 
     portal, consent, refetch = diagnosis.steps
-    assert portal.url == ("https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/"
-                          f"ApplicationMenuBlade/~/CallAnAPI/appId/{CLIENT_ID}")
+    assert portal.url == (
+        "https://portal.azure.com/#view/Microsoft_AAD_RegisteredApps/"
+        f"ApplicationMenuBlade/~/CallAnAPI/appId/{CLIENT_ID}"
+    )
     assert "Application permissions, and add Group.ReadBasic.All" in portal.text
     assert consent.url == (
         f"https://login.microsoftonline.com/{TENANT}/v2.0/adminconsent?client_id={CLIENT_ID}"
@@ -347,8 +636,13 @@ def test_a_missing_permission_links_the_portal_and_admin_consent_then_refetch():
 
 
 def test_national_cloud_links_use_that_clouds_portal_and_login_host():
-    diagnosis = graph(403, DENIED, entity_path="groups", login_host="login.microsoftonline.us",
-                      graph_service_url="https://graph.microsoft.us/v1.0")
+    diagnosis = graph(
+        403,
+        DENIED,
+        entity_path="groups",
+        login_host="login.microsoftonline.us",
+        graph_service_url="https://graph.microsoft.us/v1.0",
+    )
 
     portal, consent, _ = diagnosis.steps
     assert portal.url.startswith("https://portal.azure.us/")
@@ -357,8 +651,13 @@ def test_national_cloud_links_use_that_clouds_portal_and_login_host():
 
 
 def test_the_sandbox_portal_page_replaces_the_azure_portal_link():
-    diagnosis = graph(403, DENIED, entity_path="groups", login_host="127.0.0.1:8765",
-                      permissions_page_url="https://127.0.0.1:8765/_sandbox/portal")
+    diagnosis = graph(
+        403,
+        DENIED,
+        entity_path="groups",
+        login_host="127.0.0.1:8765",
+        permissions_page_url="https://127.0.0.1:8765/_sandbox/portal",
+    )
 
     portal, consent, _ = diagnosis.steps
     assert portal.url == "https://127.0.0.1:8765/_sandbox/portal"
@@ -368,8 +667,9 @@ def test_the_sandbox_portal_page_replaces_the_azure_portal_link():
 def test_after_a_refetch_it_shows_what_was_gained():
     previous = PreviousAttempt("graph.permission_missing", frozenset({"User.Read.All"}))
 
-    diagnosis = graph(403, DENIED, token_permissions=["User.Read.All", "Device.Read.All"],
-                      previous=previous, entity_path="groups")
+    diagnosis = graph(
+        403, DENIED, token_permissions=["User.Read.All", "Device.Read.All"], previous=previous, entity_path="groups"
+    )
 
     assert evidence(diagnosis)["Gained since the previous token"] == "Device.Read.All"
 
@@ -386,10 +686,13 @@ def test_previous_attempt_is_built_from_a_stored_diagnosis():
 
 
 def test_a_403_with_the_permission_present_points_elsewhere():
-    mail = graph(403, graph_body("ErrorAccessDenied", "Access is denied. Check credentials and try again."),
-                 token_permissions=["Mail.Read"], entity_path="users/adele@contoso.com/messages")
-    user = graph(403, DENIED, token_permissions=["User.Read.All"], token_kind="delegated",
-                 entity_path="users")
+    mail = graph(
+        403,
+        graph_body("ErrorAccessDenied", "Access is denied. Check credentials and try again."),
+        token_permissions=["Mail.Read"],
+        entity_path="users/adele@contoso.com/messages",
+    )
+    user = graph(403, DENIED, token_permissions=["User.Read.All"], token_kind="delegated", entity_path="users")
 
     assert mail.key == user.key == "graph.forbidden_despite_permission"
     assert "application access policy" in mail.explanation
@@ -414,23 +717,50 @@ def test_a_403_on_a_path_the_catalogue_does_not_know_is_still_explained():
 
 
 UNAUTHORIZED_CASES = [
-    ("Lifetime validation failed, the token is expired.", None, "graph.token_expired", "warning",
-     "re-fetches the token automatically once"),
-    ("Lifetime validation failed, the token is expired.", "graph.token_expired", "graph.token_expired",
-     "error", "clock"),
+    (
+        "Lifetime validation failed, the token is expired.",
+        None,
+        "graph.token_expired",
+        "warning",
+        "re-fetches the token automatically once",
+    ),
+    (
+        "Lifetime validation failed, the token is expired.",
+        "graph.token_expired",
+        "graph.token_expired",
+        "error",
+        "clock",
+    ),
     ("Access token is empty.", None, "graph.token_invalid", "error", "no token at all"),
-    ("CompactToken parsing failed with error code: 80049217", None, "graph.token_invalid", "error",
-     "could not parse the token"),
-    ("Access token validation failure. Invalid audience.", None, "graph.wrong_audience", "error",
-     "https://graph.microsoft.com/.default"),
-    ("Continuous access evaluation resulted in claims challenge with result: InteractionRequired and "
-     "code: TokenIssuedBeforeRevocationTimestamp", None, "graph.session_revoked", "error", "sign in again"),
+    (
+        "CompactToken parsing failed with error code: 80049217",
+        None,
+        "graph.token_invalid",
+        "error",
+        "could not parse the token",
+    ),
+    (
+        "Access token validation failure. Invalid audience.",
+        None,
+        "graph.wrong_audience",
+        "error",
+        "https://graph.microsoft.com/.default",
+    ),
+    (
+        "Continuous access evaluation resulted in claims challenge with result: InteractionRequired and "
+        "code: TokenIssuedBeforeRevocationTimestamp",
+        None,
+        "graph.session_revoked",
+        "error",
+        "sign in again",
+    ),
     ("Something new.", None, "graph.token_invalid", "error", "Something new."),
 ]
 
 
-@pytest.mark.parametrize("message, previous_key, key, severity, phrase", UNAUTHORIZED_CASES,
-                         ids=[c[0][:30] for c in UNAUTHORIZED_CASES])
+@pytest.mark.parametrize(
+    "message, previous_key, key, severity, phrase", UNAUTHORIZED_CASES, ids=[c[0][:30] for c in UNAUTHORIZED_CASES]
+)
 def test_a_401_is_explained_by_its_message(message, previous_key, key, severity, phrase):
     previous = PreviousAttempt(previous_key) if previous_key else None
 
@@ -443,8 +773,9 @@ def test_a_401_is_explained_by_its_message(message, previous_key, key, severity,
 
 
 def test_throttling_shows_retry_after():
-    diagnosis = graph(429, graph_body("TooManyRequests", "Please retry again later."),
-                      headers={**HEADERS, "Retry-After": "7"})
+    diagnosis = graph(
+        429, graph_body("TooManyRequests", "Please retry again later."), headers={**HEADERS, "Retry-After": "7"}
+    )
 
     assert diagnosis.key == "graph.throttled"
     assert "wait 7 seconds" in diagnosis.explanation
@@ -479,8 +810,7 @@ NOT_FOUND_CASES = [
 
 @pytest.mark.parametrize("path, key, phrase", NOT_FOUND_CASES, ids=[c[0] for c in NOT_FOUND_CASES])
 def test_a_404_tells_a_wrong_path_from_a_missing_item(path, key, phrase):
-    diagnosis = graph(404, graph_body("Request_ResourceNotFound", "Resource 'x' does not exist."),
-                      entity_path=path)
+    diagnosis = graph(404, graph_body("Request_ResourceNotFound", "Resource 'x' does not exist."), entity_path=path)
 
     assert diagnosis.key == key
     assert phrase in diagnosis.explanation
@@ -488,20 +818,38 @@ def test_a_404_tells_a_wrong_path_from_a_missing_item(path, key, phrase):
 
 
 BAD_REQUEST_CASES = [
-    ("Request_UnsupportedQuery", "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.",
-     "graph.bad_query", "between 1 and 999"),
-    ("Request_UnsupportedQuery", "Operator 'endsWith' is not supported because the required parameters "
-     "might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header.",
-     "graph.bad_query", "advanced query"),
-    ("Request_BadRequest", "Could not find a property named 'foo' on type 'microsoft.graph.user'.",
-     "graph.bad_query", "case-sensitive"),
+    (
+        "Request_UnsupportedQuery",
+        "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive.",
+        "graph.bad_query",
+        "between 1 and 999",
+    ),
+    (
+        "Request_UnsupportedQuery",
+        "Operator 'endsWith' is not supported because the required parameters "
+        "might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header.",
+        "graph.bad_query",
+        "advanced query",
+    ),
+    (
+        "Request_BadRequest",
+        "Could not find a property named 'foo' on type 'microsoft.graph.user'.",
+        "graph.bad_query",
+        "case-sensitive",
+    ),
     ("BadRequest", "Resource not found for the segment 'usrs'.", "graph.not_found", "spelling"),
-    ("BadRequest", "/me request is only valid with delegated authentication flow.",
-     "graph.needs_delegated", "signed-in user"),
+    (
+        "BadRequest",
+        "/me request is only valid with delegated authentication flow.",
+        "graph.needs_delegated",
+        "signed-in user",
+    ),
 ]
 
 
-@pytest.mark.parametrize("code, message, key, phrase", BAD_REQUEST_CASES, ids=[c[2] + ":" + c[3] for c in BAD_REQUEST_CASES])
+@pytest.mark.parametrize(
+    "code, message, key, phrase", BAD_REQUEST_CASES, ids=[c[2] + ":" + c[3] for c in BAD_REQUEST_CASES]
+)
 def test_a_400_shows_graphs_own_message(code, message, key, phrase):
     diagnosis = graph(400, graph_body(code, message), entity_path="me/messages" if "/me" in message else "usrs")
 
@@ -523,8 +871,9 @@ def test_no_diagnosis_ever_shows_a_secret_or_token():
         assert "client_secret=" not in text
 
 
-@pytest.mark.parametrize("status, error", [(503, "temporarily_unavailable"), (500, "server_error"),
-                                           (429, "temporarily_unavailable")])
+@pytest.mark.parametrize(
+    "status, error", [(503, "temporarily_unavailable"), (500, "server_error"), (429, "temporarily_unavailable")]
+)
 def test_a_transient_entra_failure_is_microsofts_side(status, error):
     err = entra_error(90033, error, "A transient error has occurred. Please try again.", status)
 

@@ -1,5 +1,6 @@
 """Outbound rules: which URLs may be called (pure), and redirects, retries and errors against a tiny
 local HTTPS server (the sandbox's own certificate helper issues its certificate)."""
+
 from __future__ import annotations
 
 import socket
@@ -12,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from connections.policy import outbound_policy
+from graphsandbox.certs import issue_server_certificate
 from microsoft.outbound import (
     DEFAULT_ALLOWED_HOSTS,
     DisallowedURL,
@@ -21,20 +24,21 @@ from microsoft.outbound import (
     request,
     safe_url,
 )
-from graphsandbox.certs import issue_server_certificate
-from connections.policy import outbound_policy
 
 POLICY = OutboundPolicy()
 
 
-@pytest.mark.parametrize("url", [
-    "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
-    "https://graph.microsoft.com/v1.0/users?$top=5",
-    "https://GRAPH.microsoft.com:443/beta/groups",
-    "https://login.microsoftonline.us/tenant/oauth2/token",
-    "https://microsoftgraph.chinacloudapi.cn/v1.0/users",
-    "https://dod-graph.microsoft.us/v1.0/users",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        "https://graph.microsoft.com/v1.0/users?$top=5",
+        "https://GRAPH.microsoft.com:443/beta/groups",
+        "https://login.microsoftonline.us/tenant/oauth2/token",
+        "https://microsoftgraph.chinacloudapi.cn/v1.0/users",
+        "https://dod-graph.microsoft.us/v1.0/users",
+    ],
+)
 def test_microsoft_hosts_are_allowed_by_default(url):
     check_url(url, POLICY)
 
@@ -90,15 +94,25 @@ def test_messages_never_show_the_query_string():
         check_url("https://evil.example/cb?code=SECRETCODE", POLICY)
 
     assert "SECRETCODE" not in caught.value.message
-    assert safe_url("https://u:p@graph.microsoft.com/v1.0/users?$skiptoken=abc#frag") == \
-        "https://graph.microsoft.com/v1.0/users"
+    assert (
+        safe_url("https://u:p@graph.microsoft.com/v1.0/users?$skiptoken=abc#frag")
+        == "https://graph.microsoft.com/v1.0/users"
+    )
 
 
 def test_default_hosts_cover_every_cloud_in_graph_wire():
-    assert {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
-            "login.partner.microsoftonline.cn", "graph.microsoft.com", "graph.microsoft.us",
-            "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", "login.microsoft.com",
-            "login.windows.net"} == DEFAULT_ALLOWED_HOSTS
+    assert {
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+        "graph.microsoft.com",
+        "graph.microsoft.us",
+        "dod-graph.microsoft.us",
+        "microsoftgraph.chinacloudapi.cn",
+        "login.microsoft.com",
+        "login.windows.net",
+    } == DEFAULT_ALLOWED_HOSTS
 
 
 # --- against a local HTTPS server ----------------------------------------------------------------
@@ -126,9 +140,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         port = self.server.server_address[1]
         redirects = {
-            "/to-ok": "/ok", "/loop": "/loop", "/to-evil": "https://evil.example/steal",
+            "/to-ok": "/ok",
+            "/loop": "/loop",
+            "/to-evil": "https://evil.example/steal",
             "/to-metadata": "https://169.254.169.254/latest/meta-data/",
-            "/to-http": f"http://127.0.0.1:{port}/ok", "/see-other": "/ok",
+            "/to-http": f"http://127.0.0.1:{port}/ok",
+            "/see-other": "/ok",
         }
         if path in redirects:
             self._answer(303 if path == "/see-other" else 302, Location=redirects[path])
@@ -168,8 +185,13 @@ def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
 def local(server) -> tuple[str, OutboundPolicy]:
     base, ca_path = server
     _Handler.hits.clear()
-    policy = OutboundPolicy(allowed_hosts=frozenset({base.removeprefix("https://")}), ca_bundle=ca_path,
-                            timeout=0.5, backoff_base=0.01, backoff_cap=0.05)
+    policy = OutboundPolicy(
+        allowed_hosts=frozenset({base.removeprefix("https://")}),
+        ca_bundle=ca_path,
+        timeout=0.5,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+    )
     return base, policy
 
 
@@ -189,11 +211,14 @@ def test_303_turns_a_post_into_a_get(local):
     assert response.text == "GET"
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/to-evil", "redirected to https://evil.example/steal, which was refused: Host evil.example is not"),
-    ("/to-metadata", "redirected to https://169.254.169.254/latest/meta-data/, which was refused"),
-    ("/to-http", "which was refused: Only https:// URLs are allowed"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/to-evil", "redirected to https://evil.example/steal, which was refused: Host evil.example is not"),
+        ("/to-metadata", "redirected to https://169.254.169.254/latest/meta-data/, which was refused"),
+        ("/to-http", "which was refused: Only https:// URLs are allowed"),
+    ],
+)
 def test_a_redirect_to_a_disallowed_target_is_refused(local, path, message):
     base, policy = local
 

@@ -1,4 +1,5 @@
 """Relative times with the exact UTC time on hover."""
+
 from __future__ import annotations
 
 import datetime as dt

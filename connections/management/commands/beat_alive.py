@@ -4,6 +4,7 @@ With the database scheduler beat keeps no schedule file; it stores each entry's 
 database. The token refresher fires every minute, and beat writes its state back at least every
 few minutes, so an entry seen within ``--minutes`` means beat is alive.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta

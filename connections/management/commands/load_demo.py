@@ -4,6 +4,7 @@
 Idempotent: run it again after the sandbox has written var/sandbox/sandbox.json and the sandbox
 connections are added (or brought up to date with the sandbox's current app and secret).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from microsoft.clouds import DEFAULT_CLOUD
 from connections.library import audit
 from connections.models import ClaimMapping, Connection, Membership, Role, Team
 from connections.policy import outbound_policy
+from microsoft.clouds import DEFAULT_CLOUD
 
 DEFAULT_PASSWORD = "demo-graphconn"
 TEAM_NAME = "Demo team"
@@ -33,8 +34,11 @@ SANDBOX_CONNECTIONS = (
 )
 SANDBOX_KEYS = ("base_url", "ca_path", "tenant_id", "tenant_domain", "client_id", "client_secret")
 # The sandbox's dashboard sign-in app defines these app roles (graphconn.<team>.<role>).
-DEMO_APP_ROLES = (("graphconn.demo.admin", Role.ADMIN), ("graphconn.demo.operator", Role.OPERATOR),
-                  ("graphconn.demo.viewer", Role.VIEWER))
+DEMO_APP_ROLES = (
+    ("graphconn.demo.admin", Role.ADMIN),
+    ("graphconn.demo.operator", Role.OPERATOR),
+    ("graphconn.demo.viewer", Role.VIEWER),
+)
 
 
 class Command(BaseCommand):
@@ -43,11 +47,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="password of demo, operator and viewer")
         parser.add_argument(
-            "--sandbox-json", default=str(settings.BASE_DIR / "var" / "sandbox" / "sandbox.json"),
+            "--sandbox-json",
+            default=str(settings.BASE_DIR / "var" / "sandbox" / "sandbox.json"),
             help="the file the sandbox writes with its base URL, tenant and demo app",
         )
         parser.add_argument(
-            "--sso-env", default="",
+            "--sso-env",
+            default="",
             help="write the OIDC_* settings for Sign in with Microsoft through the sandbox to this file",
         )
 
@@ -55,8 +61,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             demo = self.user("demo", password, superuser=True)
             team, _ = Team.objects.get_or_create(name=TEAM_NAME)
-            for user, role in ((demo, Role.ADMIN), (self.user("operator", password), Role.OPERATOR),
-                               (self.user("viewer", password), Role.VIEWER)):
+            for user, role in (
+                (demo, Role.ADMIN),
+                (self.user("operator", password), Role.OPERATOR),
+                (self.user("viewer", password), Role.VIEWER),
+            ):
                 Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
             sandbox = self.read_sandbox(Path(sandbox_json))
             if sandbox is None:
@@ -96,8 +105,9 @@ class Command(BaseCommand):
             raise CommandError(f"{path} lacks {', '.join(missing)}")
         return {**data, "base_url": str(data["base_url"]).rstrip("/")}
 
-    def sandbox_connection(self, demo: Any, team: Team, name: str, entity: str, sandbox: dict[str, str],
-                           grant_type: str, scope: str) -> None:
+    def sandbox_connection(
+        self, demo: Any, team: Team, name: str, entity: str, sandbox: dict[str, str], grant_type: str, scope: str
+    ) -> None:
         base, tenant = sandbox["base_url"], sandbox["tenant_id"]
         fields = {
             "service_url": f"{base}/v1.0",
@@ -139,24 +149,32 @@ class Command(BaseCommand):
     def sign_in_mappings(self, team: Team) -> None:
         """The sandbox's demo app roles give Demo team's roles to whoever holds them in Entra."""
         for value, role in DEMO_APP_ROLES:
-            ClaimMapping.objects.update_or_create(claim=ClaimMapping.Claim.ROLE, value=value, team=team,
-                                                  defaults={"role": role})
-        self.stdout.write(f"Sign in with Microsoft: the sandbox's app roles {', '.join(v for v, _ in DEMO_APP_ROLES)} "
-                          f"map to {TEAM_NAME}'s admin, operator and viewer.")
+            ClaimMapping.objects.update_or_create(
+                claim=ClaimMapping.Claim.ROLE, value=value, team=team, defaults={"role": role}
+            )
+        self.stdout.write(
+            f"Sign in with Microsoft: the sandbox's app roles {', '.join(v for v, _ in DEMO_APP_ROLES)} "
+            f"map to {TEAM_NAME}'s admin, operator and viewer."
+        )
 
     def write_sso_env(self, path: Path, sandbox: dict[str, str]) -> None:
         """``make run`` reads this file so the dashboard signs people in through the sandbox."""
-        lines = {"OIDC_TENANT_ID": sandbox["tenant_id"], "OIDC_RP_CLIENT_ID": sandbox["dashboard_client_id"],
-                 "OIDC_RP_CLIENT_SECRET": sandbox["dashboard_client_secret"],
-                 "OIDC_AUTHORITY_HOST": sandbox["base_url"]}
+        lines = {
+            "OIDC_TENANT_ID": sandbox["tenant_id"],
+            "OIDC_RP_CLIENT_ID": sandbox["dashboard_client_id"],
+            "OIDC_RP_CLIENT_SECRET": sandbox["dashboard_client_secret"],
+            "OIDC_AUTHORITY_HOST": sandbox["base_url"],
+        }
         path.write_text("".join(f"{key}='{value}'\n" for key, value in lines.items()))
         path.chmod(0o600)
 
     def note_permissions_page(self, portal_url: str) -> None:
         """The API permissions links open the sandbox's portal only when the settings say so."""
         if portal_url and not getattr(settings, "APP_PERMISSIONS_URL_TEMPLATE", ""):
-            self.stdout.write(f"Note: start the dashboard with APP_PERMISSIONS_URL_TEMPLATE={portal_url} so the "
-                              "API permissions links of the sandbox connections open the sandbox's portal.")
+            self.stdout.write(
+                f"Note: start the dashboard with APP_PERMISSIONS_URL_TEMPLATE={portal_url} so the "
+                "API permissions links of the sandbox connections open the sandbox's portal."
+            )
 
     def warn_if_not_allowed(self, base_url: str) -> None:
         parts = urlsplit(base_url)

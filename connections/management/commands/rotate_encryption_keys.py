@@ -5,6 +5,7 @@ Models are found through the app registry, so every model with an encrypted fiel
 Rows are handled in batches, each in its own transaction, with a conditional UPDATE on the old
 ciphertext; an interrupted run is simply run again. Plaintext is never written anywhere.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -15,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 
 from connections.encryption import keys as crypto
-from connections.encryption.keys import UndecryptableSecret
 from connections.encryption.fields import Ciphertext, EncryptedTextField
+from connections.encryption.keys import UndecryptableSecret
 
 
 def encrypted_fields() -> Iterator[tuple[type[models.Model], EncryptedTextField]]:
@@ -50,8 +51,9 @@ class Command(BaseCommand):
                 "(or restore the key that wrote them) before removing old keys."
             )
 
-    def rotate_field(self, model: type[models.Model], field: EncryptedTextField,
-                     batch_size: int) -> tuple[int, int, list[Any]]:
+    def rotate_field(
+        self, model: type[models.Model], field: EncryptedTextField, batch_size: int
+    ) -> tuple[int, int, list[Any]]:
         rotated = current = 0
         unreadable: list[Any] = []
         manager = model._base_manager
