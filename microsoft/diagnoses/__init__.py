@@ -33,21 +33,7 @@ from microsoft.diagnoses.graph import diagnose_graph_error
 from microsoft.diagnoses.token_endpoint import diagnose_token_error
 from microsoft.diagnoses.transport import diagnose_transport_error
 
-# The step actions by their former names (a step's ``action`` compares equal to these strings).
-ACTION_REFETCH_TOKEN = Action.REFETCH_TOKEN
-ACTION_EDIT_SECRET = Action.EDIT_SECRET
-ACTION_EDIT_CONNECTION = Action.EDIT_CONNECTION
-ACTION_SIGN_IN = Action.SIGN_IN
-ACTION_RETRY = Action.RETRY
-ACTION_ADMIN_CONSENT = Action.ADMIN_CONSENT
-
 __all__ = [
-    "ACTION_ADMIN_CONSENT",
-    "ACTION_EDIT_CONNECTION",
-    "ACTION_EDIT_SECRET",
-    "ACTION_REFETCH_TOKEN",
-    "ACTION_RETRY",
-    "ACTION_SIGN_IN",
     "REGISTRY",
     "SERVICE_HEALTH_URL",
     "Action",

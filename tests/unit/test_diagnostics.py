@@ -7,12 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from microsoft.diagnoses import (
-    ACTION_ADMIN_CONSENT,
-    ACTION_EDIT_CONNECTION,
-    ACTION_EDIT_SECRET,
-    ACTION_REFETCH_TOKEN,
-    ACTION_RETRY,
-    ACTION_SIGN_IN,
+    Action,
     Context,
     Diagnosis,
     PreviousAttempt,
@@ -92,7 +87,7 @@ TOKEN_CASES = [
         {},
         "token.bad_secret",
         "Value column, not its Secret ID",
-        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_SECRET, Action.REFETCH_TOKEN],
     ),
     (
         "secret id pasted",
@@ -100,7 +95,7 @@ TOKEN_CASES = [
         {"secret_looks_like_guid": True},
         "token.secret_id_pasted",
         "Secret ID column",
-        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_SECRET, Action.REFETCH_TOKEN],
     ),
     (
         "expired secret",
@@ -115,7 +110,7 @@ TOKEN_CASES = [
         {"secret_expires_on": date(2025, 2, 1)},
         "token.secret_expired",
         "2025-02-01",
-        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_SECRET, Action.REFETCH_TOKEN],
     ),
     (
         "app not in tenant",
@@ -127,7 +122,7 @@ TOKEN_CASES = [
         {},
         "token.app_not_found",
         f"no application with ID {CLIENT_ID} in tenant {TENANT}",
-        [ACTION_EDIT_CONNECTION, ACTION_ADMIN_CONSENT, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_CONNECTION, Action.ADMIN_CONSENT, Action.REFETCH_TOKEN],
     ),
     (
         "tenant not found",
@@ -135,7 +130,7 @@ TOKEN_CASES = [
         {"tenant": "contoso.onmicrosft.com"},
         "token.tenant_not_found",
         "right cloud",
-        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_CONNECTION, Action.REFETCH_TOKEN],
     ),
     (
         "invalid scope",
@@ -147,7 +142,7 @@ TOKEN_CASES = [
         {"scope_or_resource": "User.Read.All"},
         "token.invalid_scope",
         "exactly https://graph.microsoft.com/.default",
-        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_CONNECTION, Action.REFETCH_TOKEN],
     ),
     (
         "invalid resource v2",
@@ -159,7 +154,7 @@ TOKEN_CASES = [
         {"scope_or_resource": "https://graph.microsoft.com/v1.0", "endpoint_version": "v1"},
         "token.invalid_resource",
         "the resource for Microsoft Graph is https://graph.microsoft.com,",
-        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_CONNECTION, Action.REFETCH_TOKEN],
     ),
     (
         "invalid resource v1",
@@ -171,7 +166,7 @@ TOKEN_CASES = [
         {"scope_or_resource": "https://graph.micro.com", "endpoint_version": "v1"},
         "token.invalid_resource",
         "without /.default",
-        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_CONNECTION, Action.REFETCH_TOKEN],
     ),
     (
         "consent required",
@@ -185,7 +180,7 @@ TOKEN_CASES = [
         {"grant_type": "authorization_code"},
         "token.consent_required",
         "administrator can grant consent",
-        [ACTION_ADMIN_CONSENT, ACTION_SIGN_IN],
+        [Action.ADMIN_CONSENT, Action.SIGN_IN],
     ),
     (
         "code or refresh token expired",
@@ -195,7 +190,7 @@ TOKEN_CASES = [
         {"grant_type": "refresh_token"},
         "token.sign_in_again",
         "not used for a while",
-        [ACTION_SIGN_IN],
+        [Action.SIGN_IN],
     ),
     (
         "refresh token inactive 90 days",
@@ -208,7 +203,7 @@ TOKEN_CASES = [
         {"grant_type": "refresh_token"},
         "token.sign_in_again",
         "90 days",
-        [ACTION_SIGN_IN],
+        [Action.SIGN_IN],
     ),
     (
         "grant revoked",
@@ -221,7 +216,7 @@ TOKEN_CASES = [
         {"grant_type": "refresh_token"},
         "token.sign_in_again",
         "changed their password",
-        [ACTION_SIGN_IN],
+        [Action.SIGN_IN],
     ),
     (
         "missing secret v2",
@@ -234,7 +229,7 @@ TOKEN_CASES = [
         {},
         "token.missing_secret",
         "carried none",
-        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_SECRET, Action.REFETCH_TOKEN],
     ),
     (
         "missing secret v1",
@@ -246,7 +241,7 @@ TOKEN_CASES = [
         {},
         "token.missing_secret",
         "carried none",
-        [ACTION_EDIT_SECRET, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_SECRET, Action.REFETCH_TOKEN],
     ),
     (
         "redirect uri mismatch",
@@ -259,7 +254,7 @@ TOKEN_CASES = [
         {"grant_type": "authorization_code", "redirect_uri": "https://dash.example/cb"},
         "token.redirect_uri_mismatch",
         "https://dash.example/cb",
-        [None, ACTION_SIGN_IN],
+        [None, Action.SIGN_IN],
     ),
     (
         "wrong cloud",
@@ -267,7 +262,7 @@ TOKEN_CASES = [
         {},
         "token.wrong_cloud",
         "separate",
-        [ACTION_EDIT_CONNECTION, ACTION_REFETCH_TOKEN],
+        [Action.EDIT_CONNECTION, Action.REFETCH_TOKEN],
     ),
     (
         "unknown code",
@@ -275,7 +270,7 @@ TOKEN_CASES = [
         {},
         "token.unknown",
         "Access has been blocked by Conditional Access policies.",
-        [None, None, ACTION_REFETCH_TOKEN],
+        [None, None, Action.REFETCH_TOKEN],
     ),
 ]
 
@@ -615,7 +610,7 @@ def test_a_403_names_the_missing_permission(entity, perms, kind, granted, previo
     assert diagnosis.missing == missing
     for phrase in phrases:
         assert phrase in diagnosis.explanation
-    assert ACTION_REFETCH_TOKEN in actions(diagnosis) or ACTION_SIGN_IN in actions(diagnosis)
+    assert Action.REFETCH_TOKEN in actions(diagnosis) or Action.SIGN_IN in actions(diagnosis)
 
 
 def test_a_missing_permission_links_the_portal_and_admin_consent_then_refetch():
@@ -632,7 +627,7 @@ def test_a_missing_permission_links_the_portal_and_admin_consent_then_refetch():
         "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
         "&redirect_uri=https%3A%2F%2Fdash.example%2Foauth%2Fcallback"
     )
-    assert refetch.action == ACTION_REFETCH_TOKEN
+    assert refetch.action == Action.REFETCH_TOKEN
 
 
 def test_national_cloud_links_use_that_clouds_portal_and_login_host():
@@ -713,7 +708,7 @@ def test_a_403_on_a_path_the_catalogue_does_not_know_is_still_explained():
 
     assert diagnosis.key == "graph.forbidden"
     assert "User.Read.All" in diagnosis.explanation
-    assert actions(diagnosis)[-1] == ACTION_REFETCH_TOKEN
+    assert actions(diagnosis)[-1] == Action.REFETCH_TOKEN
 
 
 UNAUTHORIZED_CASES = [
@@ -769,7 +764,7 @@ def test_a_401_is_explained_by_its_message(message, previous_key, key, severity,
     assert diagnosis.key == key
     assert diagnosis.severity == severity
     assert phrase in diagnosis.explanation
-    assert {ACTION_REFETCH_TOKEN, ACTION_SIGN_IN} & set(actions(diagnosis))
+    assert {Action.REFETCH_TOKEN, Action.SIGN_IN} & set(actions(diagnosis))
 
 
 def test_throttling_shows_retry_after():
@@ -780,7 +775,7 @@ def test_throttling_shows_retry_after():
     assert diagnosis.key == "graph.throttled"
     assert "wait 7 seconds" in diagnosis.explanation
     assert evidence(diagnosis)["Retry-After"] == "7 s"
-    assert actions(diagnosis) == [ACTION_RETRY]
+    assert actions(diagnosis) == [Action.RETRY]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -789,7 +784,7 @@ def test_server_errors_are_microsofts_side(status):
 
     assert diagnosis.key == "graph.server_error"
     assert "not in the connection" in diagnosis.explanation
-    assert ACTION_RETRY in actions(diagnosis)
+    assert Action.RETRY in actions(diagnosis)
 
 
 def test_a_server_error_without_a_json_body_is_still_explained():
@@ -814,7 +809,7 @@ def test_a_404_tells_a_wrong_path_from_a_missing_item(path, key, phrase):
 
     assert diagnosis.key == key
     assert phrase in diagnosis.explanation
-    assert actions(diagnosis) == [ACTION_EDIT_CONNECTION]
+    assert actions(diagnosis) == [Action.EDIT_CONNECTION]
 
 
 BAD_REQUEST_CASES = [
