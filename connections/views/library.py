@@ -51,7 +51,7 @@ LIST_FIELDS = (
     "token__state",
     "token__expires_at",
     "token__error",
-    "token__graph_error",
+    "last_refusal__diagnosis",
     "certificate__not_after",
 )
 
