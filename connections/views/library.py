@@ -55,6 +55,25 @@ LIST_FIELDS = (
     "certificate__not_after",
 )
 
+# Each row's schedule, with what its next run needs (beat's task and its interval or crontab): every
+# column of those, as a separate query had them.
+LIST_SCHEDULE_JOINS = ("sync_schedule__periodic_task__interval", "sync_schedule__periodic_task__crontab")
+
+
+def _all_columns(path: str) -> list[str]:
+    model: Any = Connection
+    for name in path.split("__"):
+        model = model._meta.get_field(name).related_model
+    return [f"{path}__{field.name}" for field in model._meta.concrete_fields]
+
+
+_LIST_SCHEDULE_FIELDS = (
+    *_all_columns("sync_schedule"),
+    *_all_columns("sync_schedule__periodic_task"),
+    *_all_columns("sync_schedule__periodic_task__interval"),
+    *_all_columns("sync_schedule__periodic_task__crontab"),
+)
+
 
 @require_GET
 def connection_list(request: HttpRequest) -> HttpResponse:
@@ -64,19 +83,23 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     roles = {team.pk: team.access_role for team in teams}
     found = with_status(Connection.objects.for_user(request).select_related("team"))
     found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
-    found = found.only(*LIST_FIELDS)
+    # Each row's schedule (with what its next run needs) and its last changes-only run come with it.
+    found = found.select_related(*LIST_SCHEDULE_JOINS).annotate(last_delta_at=deltawindow.last_delta_run_at("pk"))
+    found = found.only(*LIST_FIELDS, *_LIST_SCHEDULE_FIELDS)
     # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
     selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
     if selected is not None:
         found = found.filter(team_id=selected)
     rows = list(found.order_by("team__name", "name"))
-    schedules = deltawindow.schedules_of([row.pk for row in rows])  # one query for every row
     for row in rows:
         row.access_role = roles.get(row.team_id)
         row.can = Can(row.access_role)
-        schedule = schedules.get(row.pk)
+        try:
+            schedule: SyncSchedule | None = row.sync_schedule
+        except SyncSchedule.DoesNotExist:
+            schedule = None
         row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
-        row.delta_stale = deltawindow.stale(row, schedule, getattr(schedule, "last_delta_at", None))
+        row.delta_stale = deltawindow.stale(row, schedule, row.last_delta_at if schedule is not None else None)
         row.problems = problems(row)
         row.expiry = credentials.expiry(row)
         row.health = health(row, row.problems, row.expiry)
