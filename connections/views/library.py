@@ -81,7 +81,9 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     # The user's role comes with each team, once, rather than as a subquery per connection row.
     teams = list(with_role(scope(Team.objects.all(), request, team_field="pk"), request, team_field="pk"))
     roles = {team.pk: team.access_role for team in teams}
-    found = with_status(Connection.objects.for_user(request).select_related("team"))
+    # The user's teams were just read (scoped as ``for_user`` scopes): their ids filter the connections,
+    # which costs less to build than the membership subquery again.
+    found = with_status(Connection.objects.filter(team_id__in=list(roles)).select_related("team"))
     found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Each row's schedule (with what its next run needs) and its last changes-only run come with it.
     found = found.select_related(*LIST_SCHEDULE_JOINS).annotate(last_delta_at=deltawindow.last_delta_run_at("pk"))
@@ -109,11 +111,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     counts = {state: sum(row.health == state for row in rows) for state in Health}
     state = request.GET.get("state", "")
     entity = request.GET.get("entity", "")
-    shown = [
-        row
-        for row in rows
-        if (state not in Health.values or row.health == state) and (entity not in entities or row.entity == entity)
-    ]
+    any_state, any_entity = state not in Health.values, entity not in entities
+    shown = [row for row in rows if (any_state or row.health == state) and (any_entity or row.entity == entity)]
     return render(
         request,
         "connections/list.html",
