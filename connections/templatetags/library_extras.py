@@ -90,14 +90,15 @@ def _problems(c: Any) -> str:
 
 # A UUID no connection has: the detail URL is reversed once per page with it and filled in per row.
 _PK_MARK = "00000000-0000-0000-0000-000000000000"
+_DETAIL_URL_KEY = "library_extras.detail_url"
 
 
 def _detail_url(context: template.Context, pk: Any) -> str:
     """``reverse("connections:detail", args=[pk])``, reversed once per rendering (a reverse per row
     cost a twentieth of the list)."""
-    pattern = context.render_context.get(_detail_url)
+    pattern = context.render_context.get(_DETAIL_URL_KEY)
     if pattern is None:
-        pattern = context.render_context[_detail_url] = reverse("connections:detail", args=[_PK_MARK])
+        pattern = context.render_context[_DETAIL_URL_KEY] = reverse("connections:detail", args=[_PK_MARK])
     return pattern.replace(_PK_MARK, str(pk))
 
 

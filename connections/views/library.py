@@ -142,7 +142,7 @@ DETAIL_JOINS = ("certificate", "sync_schedule__periodic_task__interval", "sync_s
 
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    joined = Connection.objects.select_related(*DETAIL_JOINS).annotate(in_use_end=credentials.in_use_end_subquery())
+    joined = Connection.objects.select_related(*DETAIL_JOINS)  # Entra's end of the credential: for_page
     connection = get_connection_for_user(request, pk, queryset=with_status(joined))
     credentials.for_page(connection)
     try:
