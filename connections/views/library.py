@@ -22,7 +22,7 @@ from connections.credentials import expiry as credentials
 from connections.library import audit
 from connections.library.access import Can, admin_teams, get_connection_for_user, scope, with_role
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
-from connections.library.status import HEALTH_ORDER, Health, health, problems, with_status
+from connections.library.status import HEALTH_ORDER, Health, fill_last_sync, health, problems, with_status
 from connections.syncs import deltawindow
 from connections.syncs import schedules as sync_schedules
 from microsoft import clouds
@@ -143,7 +143,9 @@ DETAIL_JOINS = ("certificate", "sync_schedule__periodic_task__interval", "sync_s
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     joined = Connection.objects.select_related(*DETAIL_JOINS)  # Entra's end of the credential: for_page
-    connection = get_connection_for_user(request, pk, queryset=with_status(joined))
+    # The last sync comes from the newest of the runs the syncs panel shows (one query for both).
+    connection = get_connection_for_user(request, pk, queryset=with_status(joined, last_sync=False))
+    fill_last_sync(connection)
     credentials.for_page(connection)
     try:
         schedule = connection.sync_schedule
