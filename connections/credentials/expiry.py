@@ -283,7 +283,10 @@ def for_page(connection: Connection) -> Connection:
     connection.in_use_end = in_use_end  # type: ignore[attr-defined]  # as the list's annotation names it
     connection.expiry = expiry(connection)
     connection.certificate_facts = certificate_of(connection)
-    connection.entra_check = CredentialCheck.objects.filter(connection=connection).first()
+    try:  # joined by the detail page's query; otherwise one query
+        connection.entra_check = connection.credential_check
+    except CredentialCheck.DoesNotExist:
+        connection.entra_check = None
     today = timezone.localdate()
     for row in rows:
         ends_on = timezone.localtime(row.end_at).date() if row.end_at else None

@@ -135,9 +135,14 @@ def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
     return entries[:AUDIT_TRAIL_LENGTH]
 
 
-# What the detail page reads with the connection, in its one query: the certificate and Entra's end
-# of the credential in use (the credentials panel), the schedule with what its next run needs.
-DETAIL_JOINS = ("certificate", "sync_schedule__periodic_task__interval", "sync_schedule__periodic_task__crontab")
+# What the detail page reads with the connection, in its one query: the certificate and the last
+# check of Entra's credentials (the credentials panel), the schedule with what its next run needs.
+DETAIL_JOINS = (
+    "certificate",
+    "credential_check",
+    "sync_schedule__periodic_task__interval",
+    "sync_schedule__periodic_task__crontab",
+)
 
 
 @require_GET
