@@ -276,11 +276,18 @@ def expiry(connection: Connection, today: dt.date | None = None) -> Expiry:
 
 def for_page(connection: Connection) -> Connection:
     """Attach what the credentials panel shows: expiry, certificate, Entra's check and list."""
+    rows = list(AppCredential.objects.filter(connection=connection))
+    # The end of the credential in use as Entra listed it (what ``in_use_end_subquery`` gives a list),
+    # from the rows the panel shows anyway.
+    in_use_end = min((row.end_at for row in rows if row.in_use and row.end_at is not None), default=None)
+    connection.in_use_end = in_use_end  # type: ignore[attr-defined]  # as the list's annotation names it
     connection.expiry = expiry(connection)
     connection.certificate_facts = certificate_of(connection)
-    connection.entra_check = CredentialCheck.objects.filter(connection=connection).first()
+    try:  # joined by the detail page's query; otherwise one query
+        connection.entra_check = connection.credential_check
+    except CredentialCheck.DoesNotExist:
+        connection.entra_check = None
     today = timezone.localdate()
-    rows = list(AppCredential.objects.filter(connection=connection))
     for row in rows:
         ends_on = timezone.localtime(row.end_at).date() if row.end_at else None
         days = (ends_on - today).days if ends_on else None

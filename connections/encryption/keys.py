@@ -44,6 +44,22 @@ def decrypt(token: str, *, what: str = "a stored value") -> str:
         ) from None
 
 
+@lru_cache(maxsize=1024)
+def _state(token: str, keys: tuple[str, ...]) -> str:
+    try:
+        plain = _fernets(keys)[0].decrypt(token.encode())
+    except (InvalidToken, ValueError, TypeError, UndecryptableSecret):
+        return "unreadable"
+    return "saved" if plain else "none"
+
+
+def state(token: str) -> str:
+    """ "saved", "none" (an empty value) or "unreadable" for a stored ``token``, without keeping the
+    plaintext: a page that only says whether a secret is saved decrypts each token once per process
+    and key list (the answer is cached by ciphertext and keys; the plaintext never is)."""
+    return _state(token, _keys())
+
+
 def is_current(token: str) -> bool:
     """True when the newest key already decrypts ``token`` (nothing to rotate)."""
     try:

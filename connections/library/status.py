@@ -26,17 +26,40 @@ from connections.credentials import expiry as credentials
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun
 
 
-def with_status(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
+def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True) -> models.QuerySet[Connection]:
     """``queryset`` whose rows carry the status attributes above.
 
     Cheap to build and run: the token and refusal rows are joined and only the newest run's id is a subquery;
     the attributes are filled in when the rows are read, with one more query for those runs. (The
     same facts as SQL CASE/subquery annotations cost more to compile than the page took to render.)
+    With ``last_sync=False`` the last-sync attributes are left empty for ``fill_last_sync``.
     """
-    newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
-    annotated = queryset.select_related("token", "last_refusal").annotate(_last_sync_id=Subquery(newest))
+    annotated = queryset.select_related("token", "last_refusal")
+    if last_sync:
+        newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
+        annotated = annotated.annotate(_last_sync_id=Subquery(newest))
     annotated._iterable_class = _WithStatus
     return annotated
+
+
+# The runs a connection's page shows (the syncs panel and its chart), newest first.
+RUNS_ON_PAGE = 20
+
+
+def newest_runs(connection: Connection) -> list[SyncRun]:
+    """The connection's newest ``RUNS_ON_PAGE`` runs, newest first: one query per page, kept on the row."""
+    if not hasattr(connection, "_newest_runs"):
+        connection._newest_runs = list(  # type: ignore[attr-defined]
+            connection.sync_runs.select_related("started_by")[:RUNS_ON_PAGE]
+        )
+    return connection._newest_runs  # type: ignore[attr-defined]
+
+
+def fill_last_sync(connection: Connection) -> None:
+    """The last-sync attributes of a row read with ``with_status(..., last_sync=False)``, from the
+    newest of ``newest_runs`` (a page that shows those runs needs no other query for them)."""
+    runs = newest_runs(connection)
+    _fill_run(connection, runs[0] if runs else None)
 
 
 class _WithStatus(ModelIterable):
@@ -44,7 +67,7 @@ class _WithStatus(ModelIterable):
 
     def __iter__(self):
         rows = list(super().__iter__())
-        ids = [row._last_sync_id for row in rows if row._last_sync_id]
+        ids = [row._last_sync_id for row in rows if getattr(row, "_last_sync_id", None)]
         runs = (
             {
                 run.pk: run
@@ -57,7 +80,8 @@ class _WithStatus(ModelIterable):
         )
         now = timezone.now()
         for row in rows:
-            _fill(row, runs.get(row._last_sync_id), now)
+            last_id = getattr(row, "_last_sync_id", None)
+            _fill(row, runs.get(last_id) if last_id else None, now)
         yield from rows
 
 
@@ -78,6 +102,10 @@ def _fill(row: Connection, run: SyncRun | None, now: datetime.datetime) -> None:
     refusal: GraphRefusal | None = getattr(row, "last_refusal", None)  # None: no refusal recorded
     diagnosis = refusal.diagnosis if refusal is not None and isinstance(refusal.diagnosis, dict) else {}
     row.graph_refusal = str(diagnosis.get("title") or "")
+    _fill_run(row, run)
+
+
+def _fill_run(row: Connection, run: SyncRun | None) -> None:
     row.last_sync_status = run.status if run else None
     row.last_sync_rows = run.rows if run else None
     row.last_sync_added = run.added if run else None

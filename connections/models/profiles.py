@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from connections.encryption.fields import EncryptedTextField, UnreadableSecret
+from connections.encryption import keys as crypto
+from connections.encryption.fields import Ciphertext, EncryptedTextField, UnreadableSecret
 from microsoft.clouds import DEFAULT_CLOUD
 
 from .teams import Team, TeamScopedQuerySet
@@ -111,6 +112,9 @@ class Connection(models.Model):
     @property
     def secret_state(self) -> str:
         """ "none", "saved" or "unreadable" (no configured key decrypts it): what pages show."""
+        stored = self.__dict__.get("client_secret")
+        if isinstance(stored, Ciphertext):  # not decrypted yet: say which without decrypting here
+            return crypto.state(stored.token)
         value = self.client_secret
         if isinstance(value, UnreadableSecret):
             return "unreadable"

@@ -25,11 +25,11 @@ TOKEN_LIFETIME = dt.timedelta(days=7)
 WARN_AFTER = dt.timedelta(days=6)
 
 
-def last_delta_run_at() -> Subquery:
+def last_delta_run_at(outer: str = "connection_id") -> Subquery:
     """When the connection's newest successful run that holds a deltaLink finished (OuterRef: the
-    connection's pk, as ``connection_id``)."""
+    connection's pk, as ``outer``: ``connection_id`` of a schedule, ``pk`` of a connection)."""
     newest = (
-        SyncRun.objects.filter(connection_id=OuterRef("connection_id"), status=SyncRun.Status.SUCCEEDED)
+        SyncRun.objects.filter(connection_id=OuterRef(outer), status=SyncRun.Status.SUCCEEDED)
         .exclude(delta_link="")
         .annotate(at=Coalesce("finished_at", "started_at", "created_at"))
         .order_by("-at")

@@ -6,20 +6,20 @@ from typing import Any
 
 from django import template
 
+from connections.library import status
 from connections.syncs import charts
 from connections.syncs import engine as sync
 
 register = template.Library()
 
 RUNS_IN_PANEL = 5
-RUNS_IN_CHART = 20
+RUNS_IN_CHART = status.RUNS_ON_PAGE
 
 
 def _newest_runs(connection: Any) -> list[Any]:
-    """The runs the panel and its chart show, newest first: one query per page, shared by both."""
-    if not hasattr(connection, "_newest_runs"):
-        connection._newest_runs = list(connection.sync_runs.select_related("started_by")[:RUNS_IN_CHART])
-    return connection._newest_runs
+    """The runs the panel and its chart show, newest first: one query per page, shared by both (and
+    by the detail page's last sync)."""
+    return status.newest_runs(connection)
 
 
 @register.simple_tag
