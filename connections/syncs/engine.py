@@ -44,8 +44,7 @@ from connections.syncs import store as syncstore
 from connections.syncs.store import QUEUED_STALE_AFTER, STALE_AFTER, clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
 from connections.tokens import fetch as tokens
 from connections.tokens import session as graphsession
-from microsoft import catalogue, graphclient, outbound
-from microsoft import diagnoses as diagnostics
+from microsoft import catalogue, diagnoses, graphclient, outbound
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ PROGRESS_EVERY = 1.0  # seconds between progress writes
 class SyncFailed(Exception):
     """The run cannot go on; ``diagnosis`` says why in the user's words."""
 
-    def __init__(self, diagnosis: diagnostics.Diagnosis, kept: bool = False) -> None:
+    def __init__(self, diagnosis: diagnoses.Diagnosis, kept: bool = False) -> None:
         super().__init__(diagnosis.title)
         self.diagnosis = diagnosis
         self.kept = kept  # also kept elsewhere (the token's error, the Graph refusal): shown under Diagnostics
@@ -85,7 +84,7 @@ def expire_stale_runs(connection: Connection) -> None:
         | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER)
     )
     for run in stale:
-        _fail(run, run.job_id, diagnostics.sync.stale(run.heartbeat_at or run.created_at), user=None)
+        _fail(run, run.job_id, diagnoses.sync.stale(run.heartbeat_at or run.created_at), user=None)
 
 
 def start(connection: Connection, user: Any, *, trigger: str = SyncRun.Trigger.MANUAL) -> Job:
@@ -185,16 +184,16 @@ def run_sync(
     except SyncFailed as failed:
         return _fail(run, job_id, failed.diagnosis, user, kept=failed.kept)
     except outbound.OutboundError as err:
-        return _fail(run, job_id, diagnostics.diagnose_transport_error(err, tokens.context_for(connection)), user)
+        return _fail(run, job_id, diagnoses.diagnose_transport_error(err, tokens.context_for(connection)), user)
     except SoftTimeLimitExceeded:
-        return _fail(run, job_id, diagnostics.sync.too_long(run.pages, run.rows), user)
+        return _fail(run, job_id, diagnoses.sync.too_long(run.pages, run.rows), user)
     except Exception:
         if not SyncRun.objects.filter(pk=run.pk).exists():
             # Deleted with its connection while it ran (its rows could not be written): nobody to tell.
             log.info("sync run %s stopped: it was deleted with its connection", run.pk)
             return {"ok": False, "run_id": str(run.pk), "deleted": True}
         log.exception("sync run %s crashed", run.pk)
-        _fail(run, job_id, diagnostics.sync.crashed(), user)
+        _fail(run, job_id, diagnoses.sync.crashed(), user)
         raise
     finally:
         if reader is not None:
@@ -239,7 +238,7 @@ class _Reader:
                 patience=float(settings.SYNC_PAGE_RETRY_SECONDS),
             )
         except graphsession.TokenUnavailable as unavailable:
-            raise SyncFailed(unavailable.diagnosis or diagnostics.sync.crashed(), kept=True) from None
+            raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
         return cls(connection, run, session)
 
     @property
@@ -265,7 +264,7 @@ class _Reader:
                 url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
             )
         except graphsession.TokenUnavailable as unavailable:
-            raise SyncFailed(unavailable.diagnosis or diagnostics.sync.crashed(), kept=True) from None
+            raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
 
     def _retry_wait(self, seconds: float, reason: str, attempt: int) -> None:
         budget = self.session.patience or 0.0
@@ -299,7 +298,7 @@ class _Reader:
             if foreign:
                 # A nextLink/deltaLink naming another host (even an allowed one) never gets the token.
                 raise SyncFailed(
-                    diagnostics.sync.foreign_link(
+                    diagnoses.sync.foreign_link(
                         self.connection.entity,
                         urlsplit(url).netloc or "no host",
                         urlsplit(self.connection.service_url).netloc,
@@ -309,7 +308,7 @@ class _Reader:
             outbound.check_url(url, self.policy)
         except outbound.DisallowedURL as refused:
             raise SyncFailed(
-                diagnostics.sync.unreadable_link(
+                diagnoses.sync.unreadable_link(
                     self.connection.entity, refused.message, urlsplit(self.connection.service_url).netloc
                 ),
                 kept=True,
@@ -551,7 +550,7 @@ def _succeed(
 
 
 def _fail(
-    run: SyncRun, job_id: str | uuid.UUID | None, diagnosis: diagnostics.Diagnosis, user: Any, kept: bool = False
+    run: SyncRun, job_id: str | uuid.UUID | None, diagnosis: diagnoses.Diagnosis, user: Any, kept: bool = False
 ) -> dict[str, Any]:
     """Mark the run (and its job) failed with ``diagnosis``; a failed run keeps no records."""
     error = {**diagnosis.to_dict(), "kept": kept}

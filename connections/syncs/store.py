@@ -34,7 +34,7 @@ from django.utils import timezone
 from connections.jobs import queue as background
 from connections.library import audit
 from connections.models import Connection, SyncRun, SyncStage, SyncStream, SyncVersion
-from microsoft import diagnoses as diagnostics
+from microsoft import diagnoses
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +387,7 @@ def interrupt_run(run: SyncRun, message: str) -> bool:
     are dropped; it was never published), its job failed with it. For a run whose worker died;
     harmless on a finished run (returns False then).
     The next run starts from the last published snapshot, exactly as if this one never happened."""
-    diagnosis = diagnostics.sync.interrupted(message, run.heartbeat_at or run.created_at, run.pages)
+    diagnosis = diagnoses.sync.interrupted(message, run.heartbeat_at or run.created_at, run.pages)
     if not end_run(
         run, SyncRun.Status.INTERRUPTED, message, error={**diagnosis.to_dict(), "kept": False}, job_id=run.job_id
     ):

@@ -21,8 +21,7 @@ from django.http import HttpRequest
 from connections.models import Connection
 from connections.policy import outbound_policy
 from connections.tokens import fetch as tokens
-from microsoft import diagnoses as diagnostics
-from microsoft import outbound, tokenclient
+from microsoft import diagnoses, outbound, tokenclient
 
 SESSION_KEY = "graphconn_consent_pending"
 OUTCOME_KEY = "graphconn_consent_outcome"
@@ -111,22 +110,22 @@ def take(request: HttpRequest, state: str) -> str:
     return entry["connection"]
 
 
-def declined_diagnosis(connection: Connection, answer: Return) -> diagnostics.Diagnosis:
+def declined_diagnosis(connection: Connection, answer: Return) -> diagnoses.Diagnosis:
     """Entra came back with an error instead of a grant: what happened and the next step."""
-    return diagnostics.consent.not_granted(answer.error, answer.description, tokens.context_for(connection))
+    return diagnoses.consent.not_granted(answer.error, answer.description, tokens.context_for(connection))
 
 
-def remember_outcome(request: HttpRequest, connection: Connection, diagnosis: diagnostics.Diagnosis) -> None:
+def remember_outcome(request: HttpRequest, connection: Connection, diagnosis: diagnoses.Diagnosis) -> None:
     """Keep a declined consent's explanation for the connection page's next render (once)."""
     outcomes = request.session.get(OUTCOME_KEY, {})
     outcomes[str(connection.pk)] = diagnosis.to_dict()
     request.session[OUTCOME_KEY] = outcomes
 
 
-def pop_outcome(request: HttpRequest, connection: Connection) -> diagnostics.Diagnosis | None:
+def pop_outcome(request: HttpRequest, connection: Connection) -> diagnoses.Diagnosis | None:
     outcomes = request.session.get(OUTCOME_KEY)
     if not outcomes or str(connection.pk) not in outcomes:
         return None
     data = outcomes.pop(str(connection.pk))
     request.session[OUTCOME_KEY] = outcomes
-    return diagnostics.Diagnosis.from_dict(data)
+    return diagnoses.Diagnosis.from_dict(data)

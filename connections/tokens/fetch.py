@@ -28,8 +28,7 @@ from connections.encryption.keys import UndecryptableSecret
 from connections.library import audit
 from connections.models import Connection, ConnectionToken, TokenFetch
 from connections.policy import outbound_policy
-from microsoft import claims, clouds, tokenclient
-from microsoft import diagnoses as diagnostics
+from microsoft import claims, clouds, diagnoses, tokenclient
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class Outcome:
     ok: bool
     token: ConnectionToken
     fetch: TokenFetch | None = None
-    diagnosis: diagnostics.Diagnosis | None = None
+    diagnosis: diagnoses.Diagnosis | None = None
     cached: bool = False  # an existing token was still good; nothing was sent
     joined: bool = False  # another caller's fetch answered this one
 
@@ -85,12 +84,12 @@ def permissions_page_url(connection: Connection) -> str | None:
     )
 
 
-def context_for(connection: Connection) -> diagnostics.Context:
+def context_for(connection: Connection) -> diagnoses.Context:
     """What diagnostics may know about a connection (never its secret)."""
     secret = connection.client_secret
     readable = isinstance(secret, str)
     login = urlsplit(connection.token_url)
-    return diagnostics.Context(
+    return diagnoses.Context(
         connection_name=connection.name,
         tenant=connection.tenant,
         client_id=connection.client_id,
@@ -98,7 +97,7 @@ def context_for(connection: Connection) -> diagnostics.Context:
         login_host=login.netloc or clouds.DEFAULT_CLOUD.login_host,
         grant_type=connection.grant_type,
         redirect_uri=connection.redirect_url or None,
-        secret_looks_like_guid=readable and diagnostics.looks_like_guid(secret),
+        secret_looks_like_guid=readable and diagnoses.looks_like_guid(secret),
         scope_or_resource=(connection.resource if connection.token_version == "v1" else connection.scope) or None,
         endpoint_version=connection.token_version,
         graph_service_url=connection.service_url,
@@ -159,7 +158,7 @@ def fetch_token(
             _release(row, owner)
             return settled
         if time.monotonic() > deadline:
-            return Outcome(False, row, diagnosis=diagnostics.token_endpoint.busy(connection.name))
+            return Outcome(False, row, diagnosis=diagnoses.token_endpoint.busy(connection.name))
         time.sleep(0.1)
     try:
         return _fetch(connection, row, reason, job_id, user)
@@ -193,7 +192,7 @@ def _joined(row: ConnectionToken) -> Outcome:
     fetch = TokenFetch.objects.filter(connection_id=row.pk).first()
     if row.state == ConnectionToken.State.VALID:
         return Outcome(True, row, fetch=fetch, joined=True)
-    diagnosis = diagnostics.Diagnosis.from_dict(row.error) if row.error else None
+    diagnosis = diagnoses.Diagnosis.from_dict(row.error) if row.error else None
     return Outcome(False, row, fetch=fetch, diagnosis=diagnosis, joined=True)
 
 
@@ -237,19 +236,17 @@ def _fetch(connection: Connection, row: ConnectionToken, reason: str, job_id: st
     try:
         result = tokenclient.request_token(_request_for(connection, row), outbound_policy())
     except tokenclient.TokenError as err:
-        diagnosis = diagnostics.diagnose_token_error(err, ctx)
+        diagnosis = diagnoses.diagnose_token_error(err, ctx)
         # A refused refresh token (expired, revoked, unknown) can only be replaced by a new sign-in.
         sign_in = connection.is_delegated and (diagnosis.key in _SIGN_IN_KEYS or err.error == "invalid_grant")
         return record_failure(connection, row, fetch, diagnosis, user, sign_in=sign_in, request_id=err.trace_id or "")
     except SignInRequired:
-        diagnosis = diagnostics.token_endpoint.sign_in_required(connection.name, connection.grant_type)
+        diagnosis = diagnoses.token_endpoint.sign_in_required(connection.name, connection.grant_type)
         return record_failure(connection, row, fetch, diagnosis, user, sign_in=True)
     except UndecryptableSecret as exc:
         return record_failure(connection, row, fetch, unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:
-        return record_failure(
-            connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user
-        )
+        return record_failure(connection, row, fetch, diagnoses.credentials.certificate_missing(connection.name), user)
     return store_result(connection, row, fetch, result, reason, user)
 
 
@@ -332,7 +329,7 @@ def record_failure(
     connection: Connection,
     row: ConnectionToken,
     fetch: TokenFetch,
-    diagnosis: diagnostics.Diagnosis,
+    diagnosis: diagnoses.Diagnosis,
     user: Any,
     *,
     sign_in: bool = False,
@@ -380,12 +377,12 @@ def display_claims(decoded: claims.Claims) -> dict[str, Any]:
     }
 
 
-def unreadable_diagnosis(connection: Connection, message: str) -> diagnostics.Diagnosis:
+def unreadable_diagnosis(connection: Connection, message: str) -> diagnoses.Diagnosis:
     """``message``: the UndecryptableSecret's, which names the field that cannot be decrypted."""
     where = message.split(" cannot ")[0]
     if "ConnectionCertificate" in message:
-        return diagnostics.credentials.certificate_key_unreadable(where)
-    return diagnostics.credentials.secret_unreadable(where)
+        return diagnoses.credentials.certificate_key_unreadable(where)
+    return diagnoses.credentials.secret_unreadable(where)
 
 
 def due_for_refresh(within: timedelta = timedelta(seconds=REUSE_SECONDS)):

@@ -19,8 +19,7 @@ from connections.encryption.keys import UndecryptableSecret
 from connections.models import Connection, TokenFetch
 from connections.policy import outbound_policy
 from connections.tokens import fetch as tokens
-from microsoft import diagnoses as diagnostics
-from microsoft import outbound, tokenclient
+from microsoft import diagnoses, outbound, tokenclient
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +95,23 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
         return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:  # nothing is sent; the page says to upload one
         return tokens.record_failure(
-            connection, row, fetch, diagnostics.credentials.certificate_missing(connection.name), user
+            connection, row, fetch, diagnoses.credentials.certificate_missing(connection.name), user
         )
     # The browser waits on this request: a short timeout and one retry, the rest as configured.
     policy = replace(outbound_policy(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:
         result = tokenclient.request_token(request, policy)
     except tokenclient.TokenError as err:
-        diagnosis = diagnostics.diagnose_token_error(err, tokens.context_for(connection))
+        diagnosis = diagnoses.diagnose_token_error(err, tokens.context_for(connection))
         return tokens.record_failure(
             connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or ""
         )
     except Exception:  # the fetch row is never left unfinished; the log has the traceback
         log.exception("sign-in code exchange for connection %s crashed", connection.pk)
-        return tokens.record_failure(connection, row, fetch, diagnostics.signin.crashed(), user, sign_in=True)
+        return tokens.record_failure(connection, row, fetch, diagnoses.signin.crashed(), user, sign_in=True)
     return tokens.store_result(connection, row, fetch, result, TokenFetch.Reason.SIGN_IN, user)
 
 
-def error_diagnosis(connection: Connection, error: str, description: str) -> diagnostics.Diagnosis:
+def error_diagnosis(connection: Connection, error: str, description: str) -> diagnoses.Diagnosis:
     """The authorise endpoint redirected back with ``error`` (the user cancelled, consent refused…)."""
-    return diagnostics.signin.returned_error(error, description)
+    return diagnoses.signin.returned_error(error, description)

@@ -16,8 +16,7 @@ from connections.models import Connection, GraphRefusal, TokenFetch
 from connections.tokens import appinfo
 from connections.tokens import fetch as tokens
 from connections.tokens import session as graphsession
-from microsoft import catalogue, graphclient, outbound
-from microsoft import diagnoses as diagnostics
+from microsoft import catalogue, diagnoses, graphclient, outbound
 
 
 def test_connection(connection: Connection, *, job_id: str | None = None, user: Any = None) -> dict[str, Any]:
@@ -54,7 +53,7 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
     except graphsession.TokenUnavailable as unavailable:  # the re-fetch after Graph refused the token
         return _result(False, "token", started, diagnosis=unavailable.diagnosis)
     except outbound.OutboundError as err:
-        diagnosis = diagnostics.diagnose_transport_error(err, tokens.context_for(connection))
+        diagnosis = diagnoses.diagnose_transport_error(err, tokens.context_for(connection))
         return _result(False, "graph", started, diagnosis=diagnosis)
     except UndecryptableSecret as exc:  # the saved token or secret: nothing more was sent
         return _result(False, "token", started, diagnosis=tokens.unreadable_diagnosis(connection, str(exc)))
@@ -88,7 +87,7 @@ def _read_first_item(connection: Connection, graph: graphsession.GraphSession, i
 
 
 def _result(
-    ok: bool, stage: str, started: float, *, diagnosis: diagnostics.Diagnosis | None = None, **extra: Any
+    ok: bool, stage: str, started: float, *, diagnosis: diagnoses.Diagnosis | None = None, **extra: Any
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": ok, "stage": stage, "elapsed_ms": int((time.monotonic() - started) * 1000)}
     if diagnosis is not None:

@@ -33,8 +33,7 @@ from connections.models import Connection, ConnectionToken, GraphRefusal, TokenF
 from connections.policy import outbound_policy
 from connections.tokens import appinfo
 from connections.tokens import fetch as tokens
-from microsoft import catalogue, graphclient, outbound
-from microsoft import diagnoses as diagnostics
+from microsoft import catalogue, diagnoses, graphclient, outbound
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRIED_TRANSPORT = frozenset({"unreachable", "timeout"})
@@ -47,7 +46,7 @@ Wait = Callable[[float, str, int], None]
 class TokenUnavailable(Exception):
     """No token to read with (the first one, or the re-fetch after a 401); ``diagnosis`` says why."""
 
-    def __init__(self, diagnosis: diagnostics.Diagnosis | None) -> None:
+    def __init__(self, diagnosis: diagnoses.Diagnosis | None) -> None:
         super().__init__(diagnosis.title if diagnosis else "no token")
         self.diagnosis = diagnosis
 
@@ -153,10 +152,10 @@ class GraphSession:
 
     # -- what an answer means ---------------------------------------------------------------------
 
-    def diagnose(self, response: graphclient.GraphResponse) -> diagnostics.Diagnosis:
+    def diagnose(self, response: graphclient.GraphResponse) -> diagnoses.Diagnosis:
         """The diagnosis of a failed answer, kept nowhere (the caller shows it)."""
         body = response.body if isinstance(response.body, dict) else None
-        return diagnostics.diagnose_graph_error(
+        return diagnoses.diagnose_graph_error(
             response.status,
             body,
             response.headers,
@@ -165,13 +164,13 @@ class GraphSession:
             self.token.kind or "app",
         )
 
-    def refuse(self, response: graphclient.GraphResponse) -> diagnostics.Diagnosis:
+    def refuse(self, response: graphclient.GraphResponse) -> diagnoses.Diagnosis:
         """Diagnose a failed answer (on 403 with the app's grants, re-read now) and keep it as the
         connection's Graph refusal, for the Diagnostics panel and a later re-fetch."""
         row = self.token
         granted = appinfo.refresh_app_facts(self.connection, row).granted if response.status == 403 else None
         body = response.body if isinstance(response.body, dict) else None
-        diagnosis = diagnostics.diagnose_graph_error(
+        diagnosis = diagnoses.diagnose_graph_error(
             response.status,
             body,
             response.headers,
@@ -239,7 +238,7 @@ def clear_refusal(connection: Connection) -> None:
     GraphRefusal.objects.filter(connection=connection).delete()
 
 
-def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diagnostics.Diagnosis | None:
+def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diagnoses.Diagnosis | None:
     """After a re-fetch, say whether the new token now carries what Graph refused for.
 
     Gained: an info note to run the read again. Still missing: the diagnosis with the previous
@@ -248,20 +247,20 @@ def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diag
     stored = refusal_of(connection)
     if stored is None or stored.status not in (401, 403) or stored.resolved:
         return None
-    before = diagnostics.Diagnosis.from_dict(stored.diagnosis)
+    before = diagnoses.Diagnosis.from_dict(stored.diagnosis)
     entity = catalogue.resolve(stored.entity or connection.entity)
     permissions = frozenset(row.permissions or [])
     rule = entity.rule(row.kind or "app", connection.odata_select) if entity is not None else None
     if entity is not None and rule is not None and rule.satisfied_by(permissions):
         present = ", ".join(rule.present(permissions))
-        after = diagnostics.graph.permission_now_in_token(entity.display_name, before.missing, present, permissions)
+        after = diagnoses.graph.permission_now_in_token(entity.display_name, before.missing, present, permissions)
         stored.resolved, stored.diagnosis = True, after.to_dict()
         stored.save(update_fields=["resolved", "diagnosis"])
     else:
         # The caller has just refreshed row.granted (appinfo.refresh_app_facts) for the new token.
         granted = frozenset(row.granted) if row.granted is not None else None
-        previous = diagnostics.PreviousAttempt.of(before, stored.token_permissions or [])
-        after = diagnostics.diagnose_graph_error(
+        previous = diagnoses.PreviousAttempt.of(before, stored.token_permissions or [])
+        after = diagnoses.diagnose_graph_error(
             stored.status,
             stored.body,
             stored.headers or {},

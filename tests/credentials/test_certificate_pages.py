@@ -13,8 +13,7 @@ from connections.models import ConnectionCertificate
 from connections.policy import outbound_policy
 from connections.tokens import fetch as tokens
 from graphconn.redaction import redact
-from microsoft import certificates, outbound, tokenclient
-from microsoft import diagnoses as diagnostics
+from microsoft import certificates, diagnoses, outbound, tokenclient
 from tests.cast import make_connection
 from tests.factories import make_cert, make_sandbox_app
 
@@ -159,7 +158,7 @@ def test_a_wrong_audience_is_explained(sandbox, team_a):
     with pytest.raises(tokenclient.TokenError) as refused:
         tokenclient.request_token(request, outbound_policy())
     conn = make_connection(team_a, "aud", credential_type="certificate", token_url=sandbox.token_url())
-    diagnosis = diagnostics.diagnose_token_error(refused.value, tokens.context_for(conn))
+    diagnosis = diagnoses.diagnose_token_error(refused.value, tokens.context_for(conn))
     assert diagnosis.key == "token.assertion_audience"
     assert "edit_connection" in [step.action for step in diagnosis.steps]
 
