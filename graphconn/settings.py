@@ -239,7 +239,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's reliability guidance for long, idempotent tasks: acknowledge after the task ran (a task a
 # dead worker held comes back after the visibility timeout), reserve one task at a time, and do not
 # re-queue a task whose pool process was killed (it could kill the next worker too): its sync run is
-# ended in words instead (connections/reaper.py).
+# ended in words instead (connections/jobs/reaper.py).
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="graphconn")

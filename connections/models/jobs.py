@@ -37,7 +37,7 @@ class Job(Lifecycle, models.Model):
     """One piece of background work, as people see it on status pages.
 
     Transitions: QUEUED → RUNNING → SUCCEEDED | FAILED. The Celery task id is the job id,
-    so signal handlers (connections/signals.py) move the state without the task's help;
+    so signal handlers (connections/jobs/signals.py) move the state without the task's help;
     ``progress`` (0–100) and ``message`` are written by the task itself as it goes.
     """
 

@@ -1,4 +1,4 @@
-"""The log-in page, with a temporary lock after repeated failures (connections/logins.py)."""
+"""The log-in page, with a temporary lock after repeated failures (connections/accounts/lockout.py)."""
 
 from __future__ import annotations
 
