@@ -24,7 +24,7 @@ from connections.jobs import queue as background
 from connections.library import audit
 from connections.models import Alert, Connection, Job, SyncRun, TokenFetch
 from connections.syncs import engine as sync
-from connections.syncs import retention
+from connections.syncs import retention, schedules
 from connections.tokens import appinfo, probe
 from connections.tokens import fetch as tokens
 from connections.tokens import session as graphsession
@@ -114,9 +114,7 @@ def refresh_due_tokens() -> dict:
     refresh = kinds.get(Job.Kind.TOKEN_REFRESH)
     queued = 0
     for row in tokens.due_for_refresh().exclude(connection_id__in=busy):
-        background.enqueue(
-            refresh.task, refresh.kind, connection=row.connection, args=refresh.task_args(row.connection_id)
-        )
+        background.enqueue_kind(refresh, row.connection)
         queued += 1
     return {"queued": queued}
 
@@ -171,7 +169,7 @@ def reap_stale_work() -> dict:
     return reaper.reap()
 
 
-@shared_task(name="connections.scheduled_sync")
+@shared_task(name=schedules.TASK)
 def scheduled_sync(connection_id: str) -> dict:
     """Beat, on the connection's schedule: start a sync unless one is already queued or running."""
     connection = Connection.objects.filter(pk=connection_id).select_related("team").first()

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 
 from connections.jobs import kinds
-from connections.jobs.queue import enqueue
+from connections.jobs.queue import enqueue_kind
 from connections.models import Connection, Job
 from connections.syncs import engine as sync
 
@@ -25,4 +25,4 @@ def start(connection: Connection, kind: str, user: Any) -> Job:
     ).first()
     if running is not None:
         return running
-    return enqueue(spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk))
+    return enqueue_kind(spec, connection, user=user)

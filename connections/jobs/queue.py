@@ -10,13 +10,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from celery import Task
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from connections.models import Job, SyncRun, WorkerHeartbeat
+from connections.jobs.kinds import JobKind
+from connections.models import Connection, Job, SyncRun, WorkerHeartbeat
 from graphconn.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ WAITING_MESSAGE = "Queued — the task queue is unreachable; it will start when 
 RESEND_AFTER = timedelta(seconds=60)  # a job still unsent this long after its commit is sent again
 
 
-def enqueue(task: str | Task, kind: str, *, user: Any = None, args: tuple = (), **job_fields: Any) -> Job:
-    """Record a QUEUED job and send ``task`` (a Celery task name, or the task) once the surrounding
+def enqueue(task: str, kind: str, *, user: Any = None, args: tuple = (), **job_fields: Any) -> Job:
+    """Record a QUEUED job and send the Celery task named ``task`` once the surrounding
     transaction commits; the job keeps the name, and ``send`` sends by it.
 
     The job id is the Celery task id, so the signal handlers can follow the task without a
@@ -38,12 +38,17 @@ def enqueue(task: str | Task, kind: str, *, user: Any = None, args: tuple = (), 
     job = Job.objects.create(
         kind=kind,
         requested_by=user if getattr(user, "pk", None) else None,
-        task_name=task if isinstance(task, str) else task.name,
+        task_name=task,
         task_args=list(args),
         **job_fields,
     )
     transaction.on_commit(lambda: send(job))
     return job
+
+
+def enqueue_kind(spec: JobKind, connection: Connection, *more: object, user: Any = None) -> Job:
+    """A job of a registered kind on ``connection``: its task, with the connection's arguments."""
+    return enqueue(spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk, *more))
 
 
 def send(job: Job) -> bool:

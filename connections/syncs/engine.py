@@ -107,10 +107,7 @@ def start(connection: Connection, user: Any, *, trigger: str = SyncRun.Trigger.M
     )
     try:
         with transaction.atomic():
-            spec = kinds.get(Job.Kind.SYNC)
-            run.job = background.enqueue(
-                spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk, str(run.pk))
-            )
+            run.job = background.enqueue_kind(kinds.get(Job.Kind.SYNC), connection, str(run.pk), user=user)
             run.save(force_insert=True)
     except IntegrityError:
         active = _active(connection)

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.smoke, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_runs_a_task_in_a_real_worker_process(live_worker, wait_for_job):
-    job = enqueue(ping, "ping")
+    job = enqueue(ping.name, "ping")
     assert job.state == Job.State.QUEUED
 
     job = wait_for_job(job.pk)
@@ -28,7 +28,7 @@ def test_it_runs_a_task_in_a_real_worker_process(live_worker, wait_for_job):
 
 
 def test_it_runs_many_tasks_and_tracks_each(live_worker, wait_for_job):
-    jobs = [enqueue(ping, "ping") for _ in range(10)]
+    jobs = [enqueue(ping.name, "ping") for _ in range(10)]
     finished = [wait_for_job(job.pk) for job in jobs]
     assert {job.state for job in finished} == {Job.State.SUCCEEDED}
     assert len({job.result["job_id"] for job in finished}) == 10

@@ -74,7 +74,7 @@ def test_fifty_queued_jobs_send_one_token_request(clean_sandbox, sandbox_connect
 
     jobs = [
         background.enqueue(
-            tasks.fetch_token, "token_fetch", connection=conn, args=(str(conn.pk), False, TokenFetch.Reason.FETCH)
+            tasks.fetch_token.name, "token_fetch", connection=conn, args=(str(conn.pk), False, TokenFetch.Reason.FETCH)
         )
         for _ in range(CALLERS)
     ]
