@@ -152,8 +152,10 @@ class GraphSession:
 
     # -- what an answer means ---------------------------------------------------------------------
 
-    def diagnose(self, response: graphclient.GraphResponse) -> diagnoses.Diagnosis:
-        """The diagnosis of a failed answer, kept nowhere (the caller shows it)."""
+    def diagnose(
+        self, response: graphclient.GraphResponse, granted: frozenset[str] | None = None
+    ) -> diagnoses.Diagnosis:
+        """The diagnosis of a failed answer (``granted``: the app's grants, when read), kept nowhere."""
         body = response.body if isinstance(response.body, dict) else None
         return diagnoses.diagnose_graph_error(
             response.status,
@@ -162,6 +164,7 @@ class GraphSession:
             tokens.context_for(self.connection),
             frozenset(self.token.permissions or []),
             self.token.kind or "app",
+            granted=granted,
         )
 
     def refuse(self, response: graphclient.GraphResponse) -> diagnoses.Diagnosis:
@@ -169,17 +172,7 @@ class GraphSession:
         connection's Graph refusal, for the Diagnostics panel and a later re-fetch."""
         row = self.token
         granted = appinfo.refresh_app_facts(self.connection, row).granted if response.status == 403 else None
-        body = response.body if isinstance(response.body, dict) else None
-        diagnosis = diagnoses.diagnose_graph_error(
-            response.status,
-            body,
-            response.headers,
-            tokens.context_for(self.connection),
-            frozenset(row.permissions or []),
-            row.kind or "app",
-            previous=None,
-            granted=granted,
-        )
+        diagnosis = self.diagnose(response, granted)
         GraphRefusal.objects.update_or_create(
             connection=self.connection,
             defaults={
@@ -187,7 +180,7 @@ class GraphSession:
                 "refused_at": timezone.now(),
                 "status": response.status,
                 "entity": self.connection.entity,
-                "body": body,
+                "body": response.body if isinstance(response.body, dict) else None,
                 "headers": {k: v for k, v in response.headers.items() if k in KEPT_HEADERS},
                 "diagnosis": diagnosis.to_dict(),
                 "resolved": False,
