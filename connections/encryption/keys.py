@@ -45,12 +45,11 @@ def decrypt(token: str, *, what: str = "a stored value") -> str:
 
 
 @lru_cache(maxsize=1024)
-def _state(token: str, keys: tuple[str, ...]) -> str:
+def _state(token: str, keys: tuple[str, ...]) -> str:  # ``keys``: the cache's key, what decrypt uses
     try:
-        plain = _fernets(keys)[0].decrypt(token.encode())
-    except (InvalidToken, ValueError, TypeError, UndecryptableSecret):
+        return "saved" if decrypt(token) else "none"
+    except UndecryptableSecret:
         return "unreadable"
-    return "saved" if plain else "none"
 
 
 def state(token: str) -> str:
