@@ -114,9 +114,8 @@ def _facts(
     token_kind: str,
 ) -> _GraphFacts:
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, str) and isinstance(
-        body, dict
-    ):  # {"error": "text"} (a gateway, or OAuth's shape) instead of Graph's object
+    # {"error": "text"} (a gateway, or OAuth's shape) instead of Graph's object
+    if isinstance(error, str) and isinstance(body, dict):
         error = {"message": str(body.get("error_description") or error)[:500]}
     elif not isinstance(error, dict):  # HTML, plain text or no body: its first words are the message
         text = body.get("_text") if isinstance(body, dict) else None
