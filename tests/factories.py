@@ -351,6 +351,13 @@ def detail(client: Client, connection: Any) -> str:
     return response.content.decode()
 
 
+def audit_trail(client: Client, connection: Any) -> str:
+    """The connection's audit trail as the detail page reads it when its section is opened."""
+    response = client.get(reverse("connections:audit_trail", args=[connection.pk]), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def add_channels(client: Client, team: Any, receiver: Any, *, kind: str = "teams") -> None:
     """Add a webhook and an email channel through the page, as a team admin does."""
     for data in (

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import OuterRef, Subquery, Value
-from django.http import Http404
+from django.db.models import F, OuterRef, Subquery, Value
+from django.http import Http404, HttpRequest
 
 from connections.models import Connection
-from connections.models.teams import ROLE_RANK, Membership, Role, Team, scope, user_of
+from connections.models.teams import ROLE_RANK, Membership, Role, Team, memberships_of, scope, team_roles, user_of
 
 M = TypeVar("M", bound=models.Model)
 Q = TypeVar("Q", bound=models.QuerySet)
@@ -58,6 +58,8 @@ def role_in_team(request_or_user: Any, team: Team | int | None) -> str | None:
     if user.is_superuser:
         return Role.ADMIN
     team_id = team if isinstance(team, int) else team.pk
+    if isinstance(request_or_user, HttpRequest):
+        return team_roles(request_or_user).get(team_id)
     return Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
 
 
@@ -82,6 +84,20 @@ def with_role(queryset: Q, request_or_user: Any, team_field: str | None = None) 
     return queryset.annotate(access_role=Subquery(role_of_user))
 
 
+def teams_of(request: HttpRequest) -> list[Team]:
+    """The user's teams in name order, each with ``access_role`` (every team, as admin, for superusers)."""
+    user = request.user
+    if user.is_superuser:
+        return list(with_role(Team.objects.all(), request, team_field="pk"))
+    if not user.is_authenticated or not user.is_active:
+        return []
+    teams = []
+    for membership in memberships_of(request):
+        membership.team.access_role = membership.role
+        teams.append(membership.team)
+    return teams
+
+
 def get_for_user(
     queryset: models.QuerySet[M],
     request_or_user: Any,
@@ -96,7 +112,14 @@ def get_for_user(
     """
     user = user_of(request_or_user)
     field = team_field or str(getattr(queryset, "team_field", "team"))
-    obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
+    if isinstance(request_or_user, HttpRequest) and not user.is_superuser and user.is_authenticated:
+        # The request knows the user's teams: the row brings its team id, the role is looked up.
+        found = scope(queryset, request_or_user, None, field).annotate(_access_team=F(field))
+        obj = found.filter(**lookup).first()
+        if obj is not None:
+            obj.access_role = team_roles(request_or_user).get(obj._access_team)  # type: ignore[attr-defined]
+    else:
+        obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
     if obj is None:
         raise Http404("No such object in your teams.")
     role = obj.access_role  # type: ignore[attr-defined]
@@ -125,6 +148,7 @@ __all__ = [
     "get_for_user",
     "role_in_team",
     "scope",
+    "teams_of",
     "user_of",
     "with_role",
 ]

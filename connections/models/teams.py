@@ -67,6 +67,29 @@ def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
     return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
 
 
+_MEMBERSHIPS_OF_REQUEST = "_graphconn_memberships"
+
+
+def memberships_of(request: HttpRequest) -> list[Membership]:
+    """The signed-in user's memberships, each with its team, read once per request.
+
+    A page scopes several queries; a list of team ids costs Django far less to compile than the
+    membership subquery in each of them, and the role of a fetched row is then a dict lookup.
+    """
+    user = request.user
+    cached = getattr(request, _MEMBERSHIPS_OF_REQUEST, None)
+    if cached is not None and cached[0] == user.pk:  # signing in (single sign-on sets teams) changes the user
+        return cached[1]
+    found = list(Membership.objects.filter(user_id=user.pk).select_related("team").order_by("team__name"))
+    setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
+    return found
+
+
+def team_roles(request: HttpRequest) -> dict[int, str]:
+    """The signed-in user's role in each of their teams (``memberships_of``)."""
+    return {membership.team_id: membership.role for membership in memberships_of(request)}
+
+
 def scope(
     queryset: _QuerySet, request_or_user: Any, min_role: str | None = None, team_field: str = "team"
 ) -> _QuerySet:
@@ -76,6 +99,10 @@ def scope(
         return queryset.none()
     if user.is_superuser:
         return queryset
+    if isinstance(request_or_user, HttpRequest):
+        floor = ROLE_RANK[min_role] if min_role else 0
+        ids = [team for team, role in team_roles(request_or_user).items() if ROLE_RANK.get(role, 0) >= floor]
+        return queryset.filter(**{f"{team_field}__in": ids})
     return queryset.filter(**{f"{team_field}__in": team_ids(user, min_role)})
 
 

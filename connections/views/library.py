@@ -20,14 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from connections.credentials import expiry as credentials
 from connections.library import audit
-from connections.library.access import Can, admin_teams, get_connection_for_user, scope, with_role
+from connections.library.access import Can, admin_teams, get_connection_for_user, teams_of
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
 from connections.library.status import HEALTH_ORDER, Health, fill_last_sync, health, problems, with_status
 from connections.syncs import deltawindow
 from connections.syncs import schedules as sync_schedules
 from microsoft import clouds
 
-from ..models import AuditEntry, Connection, Role, SyncSchedule, Team
+from ..models import AuditEntry, Connection, Role, SyncSchedule
+from .fragments import HtmxHttpRequest
 from .schedules import panel_context as schedule_panel_context
 
 AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
@@ -78,11 +79,10 @@ _LIST_SCHEDULE_FIELDS = (
 @require_GET
 def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
-    # The user's role comes with each team, once, rather than as a subquery per connection row.
-    teams = list(with_role(scope(Team.objects.all(), request, team_field="pk"), request, team_field="pk"))
+    # The user's role comes with each team, once, rather than as a subquery per connection row; their
+    # ids filter the connections (scoped as ``for_user`` scopes).
+    teams = teams_of(request)
     roles = {team.pk: team.access_role for team in teams}
-    # The user's teams were just read (scoped as ``for_user`` scopes): their ids filter the connections,
-    # which costs less to build than the membership subquery again.
     found = with_status(Connection.objects.filter(team_id__in=list(roles)).select_related("team"))
     found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Each row's schedule (with what its next run needs) and its last changes-only run come with it.
@@ -163,21 +163,18 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "connection": connection,
             "can": connection.can,
             "problems": problems(connection),
-            "audit_entries": _audit_entries(request, connection),
             "sync_schedule": schedule_panel_context(connection, schedule=schedule),
         },
     )
 
 
 @require_GET
-def audit_trail(request: HttpRequest, pk: Any) -> HttpResponse:
-    """The audit trail alone: the detail page reloads it when a job finishes."""
+def audit_trail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
+    """The audit trail: read when the detail page's section is first opened, reloaded when a job
+    finishes; a page of its own for a browser without scripts."""
     connection = get_connection_for_user(request, pk)
-    return render(
-        request,
-        "connections/_audit_section.html",
-        {"connection": connection, "audit_entries": _audit_entries(request, connection)},
-    )
+    template = "connections/_audit_section.html" if request.htmx else "connections/audit.html"
+    return render(request, template, {"connection": connection, "audit_entries": _audit_entries(request, connection)})
 
 
 def _form_page(request: HttpRequest, form: ConnectionForm, connection: Connection | None) -> HttpResponse:

@@ -156,6 +156,7 @@ def test_a_link_to_a_section_opens_it_and_the_page_fits_a_laptop_screen(
     expect(page.locator("#profile")).not_to_have_attribute("open", "")
     page.goto(url + "#audit")
     expect(page.locator("#audit")).to_be_visible()
+    expect(page.locator("#audit")).to_contain_text("No recorded actions yet.")  # read as the section opens
     page.get_by_role("link", name="Profile", exact=True).click()
     expect(page.locator("#profile")).to_have_attribute("open", "")
     expect(page.locator("#profile")).to_contain_text(connection.client_id)

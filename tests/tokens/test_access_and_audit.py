@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from connections.models import AuditEntry, ConnectionToken, Job
 from tests.cast import SECRET_A
-from tests.factories import detail
+from tests.factories import audit_trail, detail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,17 +72,22 @@ def test_fetch_refetch_and_test_are_audited_without_token_or_secret(
     for entry in entries:
         text = f"{entry.detail} {entry.fields} {entry.changes}"
         assert token.split(".")[1] not in text and secret not in text and SECRET_A not in text
-    page = detail(client, conn)
-    assert "Re-fetched the token" in page and "Tested the connection" in page
+    trail = audit_trail(client, conn)
+    assert "Re-fetched the token" in trail and "Tested the connection" in trail
 
 
-def test_the_audit_trail_fragment_shows_new_entries_for_the_live_page(fetched, viewer_a, login):
-    """The detail page re-renders the trail on connection-changed; a viewer may read it."""
+def test_the_audit_trail_is_read_when_its_section_opens_and_again_when_a_job_finishes(fetched, viewer_a, login):
+    """The detail page leaves the closed trail unread (it loads on first opening, then re-renders on
+    connection-changed); a viewer may read it, and a browser without scripts gets it as a page."""
     connection, _ = fetched
     client = login(viewer_a)
     page = detail(client, connection)
-    assert 'hx-trigger="connection-changed from:body"' in page.split('id="audit"')[1][:300]
+    section = page.split('id="audit"')[1][:600]
+    assert 'hx-trigger="toggle once from:closest details, connection-changed from:body"' in section
+    assert "Fetched a token" not in page
+    fragment = audit_trail(client, connection)
+    assert "Fetched a token" in fragment and SECRET_A not in fragment
+    assert 'hx-trigger="connection-changed from:body"' in fragment and "<html" not in fragment
     response = client.get(reverse("connections:audit_trail", args=[connection.pk]))
     assert response.status_code == 200
-    assert "Fetched a token" in response.content.decode()
-    assert SECRET_A not in response.content.decode()
+    assert "Fetched a token" in response.content.decode() and "<html" in response.content.decode()
