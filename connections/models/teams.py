@@ -76,11 +76,11 @@ def memberships_of(request: HttpRequest) -> list[Membership]:
     A page scopes several queries; a list of team ids costs Django far less to compile than the
     membership subquery in each of them, and the role of a fetched row is then a dict lookup.
     """
-    user = request.user
+    user: Any = request.user  # signed in: callers scope anonymous users to nothing first
     cached = getattr(request, _MEMBERSHIPS_OF_REQUEST, None)
     if cached is not None and cached[0] == user.pk:  # signing in (single sign-on sets teams) changes the user
         return cached[1]
-    found = list(Membership.objects.filter(user_id=user.pk).select_related("team").order_by("team__name"))
+    found = list(Membership.objects.filter(user=user).select_related("team").order_by("team__name"))
     setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
     return found
 
