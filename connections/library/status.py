@@ -46,11 +46,20 @@ def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True
 RUNS_ON_PAGE = 20
 
 
+# What the panel, its chart and the live run read of a run: not its deltaLink (long, and only the
+# worker reads it), its query options or its store bookkeeping; of who started it, the name.
+_RUN_COLUMNS_NOT_SHOWN = {"delta_link", "odata_select", "odata_filter", "heartbeat_at", "stream", "previous", "seq"}
+RUN_PANEL_FIELDS = (
+    *(field.name for field in SyncRun._meta.concrete_fields if field.name not in _RUN_COLUMNS_NOT_SHOWN),
+    "started_by__username",
+)
+
+
 def newest_runs(connection: Connection) -> list[SyncRun]:
     """The connection's newest ``RUNS_ON_PAGE`` runs, newest first: one query per page, kept on the row."""
     if not hasattr(connection, "_newest_runs"):
         connection._newest_runs = list(  # type: ignore[attr-defined]
-            connection.sync_runs.select_related("started_by")[:RUNS_ON_PAGE]
+            connection.sync_runs.select_related("started_by").only(*RUN_PANEL_FIELDS)[:RUNS_ON_PAGE]
         )
     return connection._newest_runs  # type: ignore[attr-defined]
 

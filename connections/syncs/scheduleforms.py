@@ -36,12 +36,34 @@ class RenderedOnce(forms.Widget):
             self.is_required,
             renderer,
         )
-        html = _RENDERED.get(key)
-        if html is None:
-            if len(_RENDERED) >= 256:  # typed values (every, cron) make new keys: stay bounded
-                _RENDERED.clear()
-            html = _RENDERED[key] = super().render(name, value, attrs, renderer)
-        return html
+        return _once(key, lambda: super(RenderedOnce, self).render(name, value, attrs, renderer))
+
+    def _render(self, template_name: str, context: dict[str, Any], renderer: BaseRenderer | None = None) -> SafeString:
+        """A page that lays out the options itself (``{% for choice in form.mode %}{{ choice.tag }}``)
+        renders each option on its own: those are reused too. (``Widget._render`` is not in the stubs.)"""
+        widget = context.get("widget", {})
+        if template_name == self.template_name or not isinstance(widget, dict):
+            return super()._render(template_name, context, renderer)  # type: ignore[misc]
+        key = (type(self), template_name, _frozen(widget), renderer)
+        return _once(key, lambda: super(RenderedOnce, self)._render(template_name, context, renderer))  # type: ignore[misc]
+
+
+def _once(key: tuple, render: Any) -> SafeString:
+    html = _RENDERED.get(key)
+    if html is None:
+        if len(_RENDERED) >= 256:  # typed values (every, cron) make new keys: stay bounded
+            _RENDERED.clear()
+        html = _RENDERED[key] = render()
+    return html
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a widget's context (dicts, lists and plain values)."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(item) for item in value)
+    return value
 
 
 class _RadioSelect(RenderedOnce, forms.RadioSelect):
