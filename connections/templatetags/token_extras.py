@@ -9,6 +9,7 @@ from django import template
 from django.utils import timezone
 
 from connections.jobs import kinds
+from connections.models import Job
 from connections.tokens import fetch as tokens
 
 register = template.Library()
@@ -26,13 +27,17 @@ def job_kind(kind: str) -> kinds.JobKind | None:
 
 
 PANEL_JOB_KINDS = kinds.kinds_where(panel=True)
+# Of who asked for the job, the panel shows the name.
+_PANEL_JOB_FIELDS = (*(field.name for field in Job._meta.concrete_fields), "requested_by__username")
 
 
 @register.simple_tag
 def latest_token_job(connection: Any) -> Any:
     """The newest token or test job, finished or not: its result stays in view after the panel
     re-renders (the re-render is triggered by that very job finishing)."""
-    return connection.jobs.filter(kind__in=PANEL_JOB_KINDS).select_related("requested_by").first()
+    return (
+        connection.jobs.filter(kind__in=PANEL_JOB_KINDS).select_related("requested_by").only(*_PANEL_JOB_FIELDS).first()
+    )
 
 
 @register.filter
