@@ -132,6 +132,26 @@ def remove(connection: Connection, user: Any = None) -> bool:
     return True
 
 
+# What ``next_run`` and the schedule panel never read of beat's task row (pages leave them unloaded).
+TASK_COLUMNS_NOT_READ = (
+    "name",
+    "task",
+    "args",
+    "kwargs",
+    "queue",
+    "exchange",
+    "routing_key",
+    "headers",
+    "priority",
+    "expires",
+    "expire_seconds",
+    "one_off",
+    "start_time",
+    "total_run_count",
+    "description",
+)
+
+
 def next_run(schedule: SyncSchedule | None) -> datetime | None:
     """When beat will next start a sync (in UTC; pages show it in the schedule's time zone)."""
     task = schedule.periodic_task if schedule is not None else None

@@ -12,6 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.credentials import expiry as credentials
+from connections.models import CredentialCheck, GraphRefusal, Job, TokenFetch
+from microsoft import certificates
 from tests.cast import make_connection
 from tests.factories import make_run, make_schedule, make_token
 
@@ -66,10 +69,62 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
     for run in range(20):
         make_run(first, entity="users", status="succeeded", rows=run)
     many, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
-    # session, user, connection (+ token, role, certificate, Entra's last check, schedule); Entra's list
-    # of credentials (and from it the end of the one in use); latest job; token fetches; the panel's
-    # runs (and from them the last sync); audit trail.
-    assert many == few <= 9
+    # session, user, the user's teams, connection (+ token, certificate, Entra's last check, schedule);
+    # Entra's list of credentials (and from it the end of the one in use); latest job; token fetches;
+    # the panel's runs (and from them the last sync). The audit trail is read when its section opens.
+    assert many == few <= 8
+
+
+def test_the_detail_page_reads_everything_it_shows_in_its_one_query_per_panel(login, admin_a, team_a, cert_factory):
+    """What the page leaves out of its queries is never read after all: with a token, a refusal, a
+    certificate, Entra's check, a cron schedule, a job and runs started by a person, the same count."""
+    client = login(admin_a)
+    bare = make_connection(team_a, "bare")
+    # An application token with roles: both pages ask which entities the app's connections read.
+    make_token(bare, state="error", kind="app", permissions=["User.Read.All"])
+    few, _ = _queries(client, reverse("connections:detail", args=[bare.pk]))
+
+    full = make_connection(team_a, "full")
+    now = timezone.now()
+    make_token(
+        full,
+        state="valid",
+        kind="app",
+        access_token="a.b.c",
+        expires_at=now + timedelta(hours=1),
+        fetched_at=now,
+        permissions=["User.Read.All"],
+        granted=["User.Read.All"],  # no more than users need: the over-privilege check reads more
+        granted_checked_at=now,
+    )
+    GraphRefusal.objects.create(connection=full, status=403, diagnosis={"title": "The token lacks Group.Read.All"})
+    cert = cert_factory("graphconn page test")
+    credentials.save_certificate(
+        full, certificates.load(certificate=cert.cert_pem, private_key=cert.key_pem), "PS256", admin_a
+    )
+    CredentialCheck.objects.create(connection=full, checked_at=now, readable=True)
+    make_schedule(full, kind="cron", cron="30 6 * * 1-5", user=admin_a)
+    Job.objects.create(kind="test", connection=full, requested_by=admin_a, state="succeeded", result={"ok": True})
+    TokenFetch.objects.create(connection=full, reason="manual", ok=True, finished_at=now, gained=["Group.Read.All"])
+    for status, message in (
+        ("succeeded", ""),
+        ("failed", ""),
+        ("interrupted", "The worker stopped."),
+        ("running", "Page 2"),
+    ):
+        make_run(
+            full,
+            entity="users",
+            status=status,
+            message=message,
+            started_by=admin_a,
+            started_at=now,
+            error={"title": "Graph had a problem"} if status == "failed" else {},
+        )
+    many, page = _queries(client, reverse("connections:detail", args=[full.pk]))
+    assert "graphconn page test" in page and "The token lacks Group.Read.All" in page and "admin_a" in page
+    assert 'data-schedule="on"' in page and "by schedule" not in page and "The worker stopped." in page
+    assert many == few
 
 
 def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(login, admin_a, team_a):
