@@ -139,8 +139,12 @@ def test_the_list_shows_each_connections_next_scheduled_run_in_the_same_queries(
     )
     assert "not scheduled" in row["sched01"] and "not scheduled" not in row["sched00"]
 
-    for conn in _connections(team_a, 18, prefix="more"):
-        make_schedule(conn, kind="interval", every=30, unit="minutes")
+    # interval and crontab schedules (beat's task reads either), one paused
+    for index, conn in enumerate(_connections(team_a, 18, prefix="more")):
+        if index % 2:
+            make_schedule(conn, kind="cron", cron="30 6 * * 1-5", time_zone="Europe/Berlin", enabled=index != 5)
+        else:
+            make_schedule(conn, kind="interval", every=30, unit="minutes")
     many, page = _queries(client, "/")
     assert many == few <= 5
-    assert page.count("not scheduled") == 1 and page.count('next-run">next <time') == 19
+    assert page.count("not scheduled") == 2 and page.count('next-run">next <time') == 18
