@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# The embedded default's broker: kombu's filesystem transport, each message written whole first.
+TRANSPORT_ALIASES["filesystem"] = "graphconn.brokers:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphconn.settings")
 

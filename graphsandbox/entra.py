@@ -27,6 +27,15 @@ from .tenants import App, AuthCode, Registry, SignedInUser
 from .tokens import GRAPH_RESOURCE, Signer, b64url, opaque
 from .wire import Request, Response
 
+BACKDATED = 300  # seconds Entra back-dates iat and nbf by
+
+
+def _expires_in(iat: int, exp: int) -> int:
+    """Seconds left when the token was issued, less one, as Entra answers (3599 for an hour): from the
+    issue time, not the clock when the body is written, so a second ticking in between changes nothing."""
+    return exp - (iat + BACKDATED) - 1
+
+
 if TYPE_CHECKING:
     from .directory import Directory
 
@@ -318,8 +327,8 @@ class Entra:
                 70011,
                 f"The provided value for the input parameter 'scope' is not valid. The scope {raw} is not valid.",
             )
-        token, _, exp = self._app_token(app, GRAPH_RESOURCE)
-        return self._v2_body(token, exp)
+        token, iat, exp = self._app_token(app, GRAPH_RESOURCE)
+        return self._v2_body(token, iat, exp)
 
     def _delegated_scopes(self, app: App, requested: tuple[str, ...]) -> tuple[list[str], ScopeRequest]:
         """The Graph scopes a delegated token gets now; 65001 when one was never consented."""
@@ -454,7 +463,7 @@ class Entra:
     def _times(self) -> tuple[int, int]:
         """(iat, exp): Entra back-dates iat/nbf by 5 minutes (docs/microsoft-wire-facts.md, "Token endpoints")."""
         now = int(time.time())
-        return now - 300, now + self.registry.settings.token_lifetime
+        return now - BACKDATED, now + self.registry.settings.token_lifetime
 
     def _common_claims(self, app: App, aud: str) -> dict[str, Any]:
         tid = self.registry.tenant_id
@@ -555,8 +564,8 @@ class Entra:
         claims.update(approles.ID_TOKEN_OVERRIDES.get() or {})
         return self.signer.sign(claims)
 
-    def _v2_body(self, token: str, exp: int, **extra: Any) -> dict[str, Any]:
-        expires_in = exp - int(time.time()) - 1
+    def _v2_body(self, token: str, iat: int, exp: int, **extra: Any) -> dict[str, Any]:
+        expires_in = _expires_in(iat, exp)
         return {
             "token_type": "Bearer",
             **extra,
@@ -566,7 +575,7 @@ class Entra:
         }
 
     def _v1_body(self, token: str, iat: int, exp: int, resource: str, **extra: Any) -> dict[str, Any]:
-        expires_in = str(exp - int(time.time()) - 1)
+        expires_in = str(_expires_in(iat, exp))
         return {
             "token_type": "Bearer",
             **extra,
@@ -612,7 +621,7 @@ class Entra:
         if client_info:
             tail["client_info"] = b64url(json.dumps({"uid": user.id, "utid": self.registry.tenant_id}).encode())
         if v2:
-            return {**self._v2_body(token, exp, **extra), **tail}
+            return {**self._v2_body(token, iat, exp, **extra), **tail}
         return {**self._v1_body(token, iat, exp, v1_resource, **extra), **tail}
 
     # -- authorize -------------------------------------------------------------------------
