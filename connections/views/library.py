@@ -110,8 +110,8 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             schedule = None
         row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
         row.delta_stale = deltawindow.stale(row, schedule, row.last_delta_at if schedule is not None else None)
+        row.expiry = credentials.expiry(row)  # before problems, which then reads it instead of working it out again
         row.problems = problems(row)
-        row.expiry = credentials.expiry(row)
         row.health = health(row, row.problems, row.expiry)
     # Failing first, then needs attention, never run, healthy; stable, so team and name order stays.
     rows.sort(key=lambda row: HEALTH_ORDER[row.health])
