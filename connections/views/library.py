@@ -34,7 +34,7 @@ AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
 AUDIT_TRAIL_LENGTH = 50
 
 
-# What the list reads of each connection, its team, token and certificate (the tokens, claims,
+# What the list reads of each connection, its token and certificate (the tokens, claims,
 # certificates and keys stay in the database; a field left out here would cost a query per row).
 LIST_FIELDS = (
     "id",
@@ -47,7 +47,6 @@ LIST_FIELDS = (
     "client_secret",
     "secret_expires_on",
     "odata_filter",
-    "team__name",
     "token__state",
     "token__expires_at",
     "token__error",
@@ -89,9 +88,10 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     # The user's role comes with each team, once, rather than as a subquery per connection row.
     teams = list(with_role(scope(Team.objects.all(), request, team_field="pk"), request, team_field="pk"))
     roles = {team.pk: team.access_role for team in teams}
+    by_pk = {team.pk: team for team in teams}
     # The user's teams were just read (scoped as ``for_user`` scopes): their ids filter the connections,
     # which costs less to build than the membership subquery again.
-    found = with_status(Connection.objects.filter(team_id__in=list(roles)).select_related("team"))
+    found = with_status(Connection.objects.filter(team_id__in=list(roles)))
     found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Each row's schedule (with what its next run needs) and its last changes-only run come with it.
     found = found.select_related(*LIST_SCHEDULE_JOINS).annotate(last_delta_at=deltawindow.last_delta_run_at("pk"))
@@ -102,6 +102,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         found = found.filter(team_id=selected)
     rows = list(found.order_by("team__name", "name"))
     for row in rows:
+        row.team = by_pk[row.team_id]  # the row's team was just read (a join would make one per row)
         row.access_role = roles.get(row.team_id)
         row.can = Can(row.access_role)
         try:
