@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -111,6 +112,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     if selected is not None:
         found = found.filter(team_id=selected)
     rows = list(found)
+    today = timezone.localdate()  # once: each call looks up the current time zone
     for row in rows:
         row.team = by_pk[row.team_id]  # the row's team was just read (a join would make one per row)
         row.access_role = roles.get(row.team_id)
@@ -122,7 +124,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
         last_delta_at = row.last_delta_at if schedule is not None else None  # type: ignore[attr-defined]  # annotated
         row.delta_stale = deltawindow.stale(row, schedule, last_delta_at)
-        row.expiry = credentials.expiry(row)  # before problems, which then reads it instead of working it out again
+        row.expiry = credentials.expiry(row, today)  # before problems, which then reads it, not works it out again
         row.problems = problems(row)
         row.health = health(row, row.problems, row.expiry)
     # Failing first, then needs attention, never run, healthy; stable, so team and name order stays.
