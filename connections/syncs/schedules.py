@@ -132,23 +132,13 @@ def remove(connection: Connection, user: Any = None) -> bool:
     return True
 
 
-# What ``next_run`` and the schedule panel never read of beat's task row (pages leave them unloaded).
-TASK_COLUMNS_NOT_READ = (
-    "name",
-    "task",
-    "args",
-    "kwargs",
-    "queue",
-    "exchange",
-    "routing_key",
-    "headers",
-    "priority",
-    "expires",
-    "expire_seconds",
-    "one_off",
-    "start_time",
-    "total_run_count",
-    "description",
+# What ``next_run`` and the schedule panel read of beat's task row (PeriodicTask.schedule reads its
+# interval, crontab, solar or clocked); pages leave the rest unloaded.
+TASK_COLUMNS_READ = ("enabled", "last_run_at", "date_changed", "interval", "crontab", "solar", "clocked")
+TASK_COLUMNS_NOT_READ = tuple(
+    field.name
+    for field in PeriodicTask._meta.concrete_fields
+    if not field.primary_key and field.name not in TASK_COLUMNS_READ
 )
 
 

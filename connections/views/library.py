@@ -66,13 +66,12 @@ def _columns(path: str, *names: str) -> list[str]:
     return [f"{path}__{name}" for name in names]
 
 
-# What deltawindow.is_scheduled and schedules.next_run read of them (PeriodicTask.schedule reads its
-# interval, crontab, solar or clocked: the last two are never joined, their ids say there is none).
+# What deltawindow.is_scheduled and schedules.next_run read of them (of beat's task, its
+# TASK_COLUMNS_READ; solar and clocked are never joined, their ids say there is none).
 # Every column of all four cost a third of the query's compile; a field left out costs a query per row.
 _LIST_SCHEDULE_FIELDS = (
     *_columns("sync_schedule", "connection", "enabled", "periodic_task"),
-    *_columns("sync_schedule__periodic_task", "enabled", "last_run_at", "date_changed"),
-    *_columns("sync_schedule__periodic_task", "interval", "crontab", "solar", "clocked"),
+    *_columns("sync_schedule__periodic_task", *sync_schedules.TASK_COLUMNS_READ),
     *_columns("sync_schedule__periodic_task__interval", "every", "period"),
     *_columns(
         "sync_schedule__periodic_task__crontab",
