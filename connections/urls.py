@@ -39,5 +39,6 @@ urlpatterns = [
     path("alerts/channels/<uuid:channel_id>/delete/", alerts.channel_delete, name="channel_delete"),
     path("connections/<uuid:pk>/syncs/<uuid:run_id>/cancel/", syncs.sync_cancel, name="sync_cancel"),
     path("connections/<uuid:pk>/schedule/", schedules.schedule_panel, name="schedule_panel"),
+    path("connections/<uuid:pk>/schedule/form/", schedules.schedule_form, name="schedule_form"),
     path("connections/<uuid:pk>/schedule/save/", schedules.schedule_save, name="schedule_save"),
 ]

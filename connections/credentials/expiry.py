@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from connections.encryption.fields import plaintext
 from connections.models import AppCredential, Connection, ConnectionCertificate, CredentialCheck
+from connections.models.compiled import CompiledQuery
 from microsoft import certificates
 
 WARN_DAYS = 30
@@ -274,9 +276,14 @@ def expiry(connection: Connection, today: dt.date | None = None) -> Expiry:
     return Expiry(ends_on, days, level_for(days, ended), source)
 
 
+_APP_CREDENTIALS = CompiledQuery(
+    lambda connection_id: AppCredential.objects.filter(connection_id=connection_id), uuid.UUID
+)
+
+
 def for_page(connection: Connection) -> Connection:
     """Attach what the credentials panel shows: expiry, certificate, Entra's check and list."""
-    rows = list(AppCredential.objects.filter(connection=connection))
+    rows = _APP_CREDENTIALS.fetch(connection.pk, related={"connection": connection})
     # The end of the credential in use as Entra listed it (what ``in_use_end_subquery`` gives a list),
     # from the rows the panel shows anyway.
     in_use_end = min((row.end_at for row in rows if row.in_use and row.end_at is not None), default=None)

@@ -10,6 +10,7 @@ through a chain of foreign keys set ``team_field`` to that chain (e.g. ``"connec
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from django.db.models import F, OuterRef, Subquery, Value
 from django.http import Http404, HttpRequest
 
 from connections.models import Connection
+from connections.models.compiled import CompiledQuery
 from connections.models.teams import ROLE_RANK, Membership, Role, Team, memberships_of, scope, team_roles, user_of
 
 M = TypeVar("M", bound=models.Model)
@@ -120,6 +122,11 @@ def get_for_user(
             obj.access_role = team_roles(request_or_user).get(obj._access_team)  # type: ignore[attr-defined]
     else:
         obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
+    return _checked(obj, min_role)
+
+
+def _checked(obj: M | None, min_role: str | None) -> M:
+    """404 for no object (absent or another team's), 403 for a role below ``min_role``; else ``obj`` with ``.can``."""
     if obj is None:
         raise Http404("No such object in your teams.")
     role = obj.access_role  # type: ignore[attr-defined]
@@ -127,6 +134,36 @@ def get_for_user(
         raise PermissionDenied(f"This needs the {min_role} role in the team.")
     obj.can = Can(role)  # type: ignore[attr-defined]
     return obj
+
+
+class CompiledConnection:
+    """``get_connection_for_user`` for a page that reads one connection on every view with a query
+    too costly to compile each time: ``queryset`` (a fixed one: joins, columns, annotations) filtered by
+    pk and the user's teams is compiled once per process (``CompiledQuery``). Scoped and answered the
+    same way; a superuser or a task (no request) gets the ordinary query."""
+
+    def __init__(self, queryset: models.QuerySet[Connection]) -> None:
+        self.queryset = queryset.select_related("team")
+        self._query = CompiledQuery(
+            lambda pk, teams: (
+                self.queryset.filter(pk=pk, team_id__in=teams).annotate(_access_team=F("team")).order_by()[:1]
+            ),
+            uuid.UUID,
+            [int],
+        )
+
+    def get(self, request_or_user: Any, pk: Any, min_role: str | None = None) -> Connection:
+        user = user_of(request_or_user)
+        if not (isinstance(request_or_user, HttpRequest) and user.is_authenticated and not user.is_superuser):
+            return get_for_user(self.queryset, request_or_user, min_role, pk=pk)
+        roles = team_roles(request_or_user)
+        try:
+            connection = self._query.first(uuid.UUID(str(pk)), list(roles))
+        except ValueError:  # not a UUID: no such connection
+            connection = None
+        if connection is not None:
+            connection.access_role = roles.get(connection._access_team)  # type: ignore[attr-defined]
+        return _checked(connection, min_role)
 
 
 def get_connection_for_user(
@@ -142,6 +179,7 @@ def get_connection_for_user(
 
 __all__ = [
     "Can",
+    "CompiledConnection",
     "admin_teams",
     "can_for",
     "get_connection_for_user",

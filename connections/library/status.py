@@ -16,6 +16,7 @@ sync comes from the connection's newest ``SyncRun``. Pages call ``with_status`` 
 from __future__ import annotations
 
 import datetime
+import uuid
 from typing import Any
 
 from django.db import models
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from connections.credentials import expiry as credentials
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun
+from connections.models.compiled import CompiledQuery
 
 
 def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True) -> models.QuerySet[Connection]:
@@ -56,12 +58,21 @@ RUN_PANEL_FIELDS = (
 )
 
 
+_NEWEST_RUNS = CompiledQuery(
+    lambda connection_id: (
+        SyncRun.objects.filter(connection_id=connection_id)
+        .select_related("started_by")
+        .only(*RUN_PANEL_FIELDS)[:RUNS_ON_PAGE]
+    ),
+    uuid.UUID,
+)
+
+
 def newest_runs(connection: Connection) -> list[SyncRun]:
     """The connection's newest ``RUNS_ON_PAGE`` runs, newest first: one query per page, kept on the row."""
     if not hasattr(connection, "_newest_runs"):
-        connection._newest_runs = list(  # type: ignore[attr-defined]
-            connection.sync_runs.select_related("started_by").only(*RUN_PANEL_FIELDS)[:RUNS_ON_PAGE]
-        )
+        runs = _NEWEST_RUNS.fetch(connection.pk, related={"connection": connection})
+        connection._newest_runs = runs  # type: ignore[attr-defined]
     return connection._newest_runs  # type: ignore[attr-defined]
 
 
@@ -76,18 +87,19 @@ def fill_last_sync(connection: Connection) -> None:
 _RUN_FIELDS = ("status", "rows", "added", "changed", "removed", "created_at", "started_at", "finished_at")
 
 
+# Named tuples, not SyncRun instances: what _fill_run reads, at a third less the cost.
+_RUNS_BY_ID = CompiledQuery(
+    lambda ids: SyncRun.objects.filter(pk__in=ids).values_list("pk", *_RUN_FIELDS, named=True), [uuid.UUID]
+)
+
+
 class _WithStatus(ModelIterable):
     """Fills in the status attributes of a page of rows, with one query for their newest runs."""
 
     def __iter__(self):
         rows = list(super().__iter__())
         ids = [row._last_sync_id for row in rows if getattr(row, "_last_sync_id", None)]
-        # Named tuples, not SyncRun instances: what _fill_run reads, at a third less the cost.
-        runs = (
-            {run.pk: run for run in SyncRun.objects.filter(pk__in=ids).values_list("pk", *_RUN_FIELDS, named=True)}
-            if ids
-            else {}
-        )
+        runs = {run.pk: run for run in _RUNS_BY_ID.fetch(ids)} if ids else {}
         now = timezone.now()
         for row in rows:
             last_id = getattr(row, "_last_sync_id", None)

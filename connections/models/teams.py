@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
 
+from .compiled import CompiledQuery
+
 
 class Role(models.TextChoices):
     """Ordered: each role can do everything the ones before it can."""
@@ -68,6 +70,9 @@ def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
 
 
 _MEMBERSHIPS_OF_REQUEST = "_graphconn_memberships"
+_MEMBERSHIPS = CompiledQuery(
+    lambda user_id: Membership.objects.filter(user_id=user_id).select_related("team").order_by("team__name"), int
+)
 
 
 def memberships_of(request: HttpRequest) -> list[Membership]:
@@ -80,7 +85,7 @@ def memberships_of(request: HttpRequest) -> list[Membership]:
     cached = getattr(request, _MEMBERSHIPS_OF_REQUEST, None)
     if cached is not None and cached[0] == user.pk:  # signing in (single sign-on sets teams) changes the user
         return cached[1]
-    found = list(Membership.objects.filter(user=user).select_related("team").order_by("team__name"))
+    found = _MEMBERSHIPS.fetch(user.pk)
     setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
     return found
 

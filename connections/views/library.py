@@ -6,7 +6,6 @@ Every connection is fetched through connections.library.access, so another team'
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -23,9 +22,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from connections.credentials import expiry as credentials
 from connections.library import audit
-from connections.library.access import Can, admin_teams, get_connection_for_user, teams_of
+from connections.library.access import Can, CompiledConnection, admin_teams, get_connection_for_user, teams_of
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
 from connections.library.status import HEALTH_ORDER, Health, fill_last_sync, health, problems, with_status
+from connections.models.compiled import CompiledQuery
 from connections.syncs import deltawindow
 from connections.syncs import schedules as sync_schedules
 from microsoft import clouds
@@ -68,7 +68,7 @@ def _columns(path: str, *names: str) -> list[str]:
 
 # What deltawindow.is_scheduled and schedules.next_run read of them (of beat's task, its
 # TASK_COLUMNS_READ; solar and clocked are never joined, their ids say there is none).
-# Every column of all four cost a third of the query's compile; a field left out costs a query per row.
+# Every column of all four is converted on every row; a field left out costs a query per row.
 _LIST_SCHEDULE_FIELDS = (
     *_columns("sync_schedule", "connection", "enabled", "periodic_task"),
     *_columns("sync_schedule__periodic_task", *sync_schedules.TASK_COLUMNS_READ),
@@ -85,16 +85,17 @@ _LIST_SCHEDULE_FIELDS = (
 )
 
 
-@functools.cache
-def _list_query() -> QuerySet[Connection]:
-    """The list's query before its per-request filters, built once per process and cloned by each
-    request's ``filter`` (as a view's class-level queryset is; it is never evaluated itself): building
-    its joins and subqueries cost a tenth of the page. Nothing in it may depend on the request or the time."""
-    found = with_status(Connection.objects.all())
+def _list_query(teams: list[int]) -> QuerySet[Connection]:
+    """The connections of ``teams`` with everything the list shows: compiled once per process (``_LIST``),
+    its joins and subqueries cost more to build and compile than the rows take to read."""
+    found = with_status(Connection.objects.filter(team_id__in=teams))
     found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
     # Each row's schedule (with what its next run needs) and its last changes-only run come with it.
     found = found.select_related(*LIST_SCHEDULE_JOINS).annotate(last_delta_at=deltawindow.last_delta_run_at("pk"))
     return found.only(*LIST_FIELDS, *_LIST_SCHEDULE_FIELDS).order_by("team__name", "name")
+
+
+_LIST = CompiledQuery(_list_query, [int])
 
 
 @require_GET
@@ -105,12 +106,9 @@ def connection_list(request: HttpRequest) -> HttpResponse:
     teams = teams_of(request)
     roles = {team.pk: team.access_role for team in teams}
     by_pk = {team.pk: team for team in teams}
-    found = _list_query().filter(team_id__in=list(roles))
     # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
     selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
-    if selected is not None:
-        found = found.filter(team_id=selected)
-    rows = list(found)
+    rows = _LIST.fetch([selected] if selected is not None else list(roles))
     today = timezone.localdate()  # once: each call looks up the current time zone
     for row in rows:
         row.team = by_pk[row.team_id]  # the row's team was just read (a join would make one per row)
@@ -164,8 +162,8 @@ DETAIL_JOINS = (
     "sync_schedule__periodic_task__interval",
     "sync_schedule__periodic_task__crontab",
 )
-# What of those the page never reads: each column costs Django more to compile into the query than
-# the database takes to return it. (A column read after all costs a query: the page-query tests say so.)
+# What of those the page never reads: each column is fetched and converted on every view. (A column
+# read after all costs a query: the page-query tests say so.)
 DETAIL_NOT_READ = (
     *(
         f"token__{name}"
@@ -177,12 +175,16 @@ DETAIL_NOT_READ = (
 )
 
 
+# Entra's end of the credential comes from for_page; the last sync from the newest of the runs the
+# syncs panel shows (one query for both).
+_DETAIL = CompiledConnection(
+    with_status(Connection.objects.select_related(*DETAIL_JOINS).defer(*DETAIL_NOT_READ), last_sync=False)
+)
+
+
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    # Entra's end of the credential: for_page.
-    joined = Connection.objects.select_related(*DETAIL_JOINS).defer(*DETAIL_NOT_READ)
-    # The last sync comes from the newest of the runs the syncs panel shows (one query for both).
-    connection = get_connection_for_user(request, pk, queryset=with_status(joined, last_sync=False))
+    connection = _DETAIL.get(request, pk)
     fill_last_sync(connection)
     credentials.for_page(connection)
     try:
@@ -196,7 +198,7 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "connection": connection,
             "can": connection.can,
             "problems": problems(connection),
-            "sync_schedule": schedule_panel_context(connection, schedule=schedule),
+            "sync_schedule": schedule_panel_context(connection, schedule=schedule, form_later=True),
         },
     )
 

@@ -18,17 +18,25 @@ from ..models import Role, SyncSchedule
 from . import fragments
 
 PANEL = "connections/panels/schedule.html"
+FORM = "connections/panels/_schedule_form.html"
 
 
 _UNREAD = object()
 
 
 def panel_context(
-    connection: Any, form: SyncScheduleForm | None = None, said: str = "", schedule: Any = _UNREAD
+    connection: Any,
+    form: SyncScheduleForm | None = None,
+    said: str = "",
+    schedule: Any = _UNREAD,
+    *,
+    form_later: bool = False,
 ) -> dict[str, Any]:
     """What the panel shows: the schedule in words, its next run in the schedule's time zone, the form.
 
     ``schedule``: the connection's schedule (or None) when the caller's query already joined it.
+    ``form_later``: the form is read when its closed section is opened (``schedule_form``): its
+    ~600 time zones are most of a connection page's bytes, and few visits change the schedule.
     """
     if schedule is _UNREAD:
         schedule = (
@@ -44,7 +52,8 @@ def panel_context(
         "can": connection.can,
         "schedule": schedule,
         "next_run": upcoming,
-        "schedule_form": form or SyncScheduleForm(schedule=schedule),
+        "schedule_form": None if form_later else form or SyncScheduleForm(schedule=schedule),
+        "form_later": form_later,
         "schedule_said": said,
     }
 
@@ -53,6 +62,16 @@ def panel_context(
 def schedule_panel(request: HttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk)
     return render(request, PANEL, panel_context(connection))
+
+
+@require_GET
+def schedule_form(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
+    """The form, read when the panel's closed section is opened; a page of its own without scripts."""
+    connection = get_connection_for_user(request, pk, Role.OPERATOR)
+    context = panel_context(connection)
+    if request.htmx:
+        return render(request, FORM, context)
+    return render(request, "connections/schedule.html", {**context, "form_open": True})
 
 
 @require_POST

@@ -159,6 +159,8 @@ PAGES = [
     "sync_changes",
     "sync_export",
     "sync_progress",
+    "schedule_panel",
+    "schedule_form",
     "edit",
     "delete",
     "new",

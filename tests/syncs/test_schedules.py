@@ -98,6 +98,30 @@ def test_off_pauses_the_schedule(login, operator_a, connection_a):
 
 
 @pytest.mark.django_db
+def test_the_form_is_read_when_its_section_opens_and_is_a_page_of_its_own_without_scripts(
+    login, operator_a, viewer_a, connection_a
+):
+    client = login(operator_a)
+    post(client, connection_a, mode="cron", cron="30 6 * * 1-5", time_zone="Europe/Berlin")
+    form_url = reverse("connections:schedule_form", args=[connection_a.pk])
+
+    page = client.get(reverse("connections:detail", args=[connection_a.pk])).content.decode()
+    # The page carries the schedule in words and a link in place of the ~600 time zones.
+    assert "cron 30 6 * * 1-5 (Europe/Berlin)" in page
+    assert 'name="time_zone"' not in page and f'hx-get="{form_url}"' in page
+    assert 'hx-trigger="toggle once from:closest details"' in page
+
+    fragment = client.get(form_url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in fragment
+    assert '<option value="Europe/Berlin" selected>' in fragment and 'value="30 6 * * 1-5"' in fragment
+    assert "Save schedule" in fragment and "csrfmiddlewaretoken" in fragment
+
+    alone = client.get(form_url).content.decode()  # no script: the link opens a page with the form open
+    assert "<html" in alone and "<details open>" in alone and '<option value="Europe/Berlin" selected>' in alone
+    assert login(viewer_a).get(form_url, headers={"HX-Request": "true"}).status_code == 403
+
+
+@pytest.mark.django_db
 def test_viewers_see_the_schedule_but_cannot_change_it_and_other_teams_get_404(
     login, operator_a, viewer_a, outsider, connection_a
 ):
