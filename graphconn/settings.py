@@ -168,6 +168,9 @@ STORAGES = {
     },
 }
 
+# Django's database sessions, read with a query compiled once per process.
+SESSION_ENGINE = "connections.accounts.sessions"
+
 # Security: strict when DEBUG is off (`manage.py check --deploy` is clean).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

@@ -1,1 +1,1 @@
-"""Dashboard accounts: slowing down password guessing at the log-in page."""
+"""Dashboard accounts: slowing down password guessing at the log-in page; reading sessions."""
