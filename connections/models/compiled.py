@@ -20,7 +20,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -80,6 +80,9 @@ class _Compiled:
     params: list[Any]
     slots: tuple[_Slot, ...]
     empty: bool  # no rows whatever the values (an empty ``__in`` list)
+    # The value converters of each column (they depend on the columns and the database connection),
+    # worked out once per connection: by id, with the connection kept to tell a reused id apart.
+    converters: dict[int, tuple[Any, Any]] = field(default_factory=dict)
 
     def params_for(self, args: Sequence[Any]) -> list[Any]:
         params = list(self.params)
@@ -101,10 +104,17 @@ class _Bound:
         return getattr(self._compiled.queryset.query, name)
 
     def get_compiler(self, using: str | None = None, connection: Any = None, elide_empty: bool = True) -> Any:
-        compiler = copy.copy(self._compiled.compiler)
-        compiler.connection = connection or connections[using or "default"]  # this thread's connection
-        sql, params = self._compiled.sql, self._params
+        compiled = self._compiled
+        compiler = copy.copy(compiled.compiler)
+        compiler.connection = connection = connection or connections[using or "default"]  # this thread's
+        sql, params = compiled.sql, self._params
         compiler.as_sql = lambda with_limits=True, with_col_aliases=False: (sql, params)
+        known = compiled.converters.get(id(connection))
+        if known is None or known[0] is not connection:
+            columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
+            known = compiled.converters[id(connection)] = (connection, compiler.get_converters(columns))
+        converters = known[1]
+        compiler.get_converters = lambda expressions: converters
         return compiler
 
 
