@@ -1,14 +1,15 @@
 """Page throughput: the connection list and a connection's detail page against the log-in page, under
 the same concurrent load on the same server.
 
-Run: .venv/bin/python bench/pages.py [--clients 50] [--seconds 5] [--connections 30] [--database-url URL]
+Run: .venv/bin/python bench/pages.py [--clients 50] [--seconds 2.5] [--rounds 4] [--connections 30]
+       [--database-url URL]
 
 It migrates a fresh SQLite database in a temporary VAR_DIR (or --database-url, an empty database),
 saves a team with N connections (each with a token and a last sync) and, on the first, 20 sync runs
 (some failed, with their diagnoses), then starts gunicorn with 2 sync workers (DEBUG off, like
 production) and, for each page, lets C client threads request it for S seconds. It prints requests
-per second and the mean latency of one client alone (best of two interleaved rounds), and each
-page's ratio to the log-in page (the floor: a page that does almost nothing, measured in the same
+per second and the mean latency of one client alone (the best of R interleaved rounds, each
+round in a different page order), and each page's ratio to the log-in page (the floor: a page that does almost nothing, measured in the same
 run). The target is list/login and detail/login >= 1/3.
 """
 
@@ -37,7 +38,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=2.5)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=30)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
@@ -86,19 +88,23 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         _wait_up(base)
         pages = {"login": ("/accounts/login/", None), "list": ("/", cookie), "detail": (detail, cookie)}
-        # Two rounds, pages interleaved, best of each: the machine is shared, and a busy neighbour
-        # in one page's seconds would otherwise decide the ratio.
-        rounds = [
-            {name: measure(base + path, session, args.clients, args.seconds) for name, (path, session) in pages.items()}
-            for _ in range(2)
-        ]
+        # Short rounds, pages interleaved in a rotating order, best of each: the machine is shared
+        # and its speed drifts, and a busy neighbour in one page's seconds would otherwise decide
+        # the ratio.
+        names = list(pages)
+        rounds = []
+        for index in range(args.rounds):
+            order = names[index % len(names) :] + names[: index % len(names)]
+            rounds.append(
+                {name: measure(base + pages[name][0], pages[name][1], args.clients, args.seconds) for name in order}
+            )
         figures = {name: (max(r[name][0] for r in rounds), min(r[name][1] for r in rounds)) for name in pages}
     finally:
         server.terminate()
         server.wait(10)
     login_rate = figures["login"][0]
     print(
-        f"{args.clients} concurrent clients, {args.seconds:g} s per page, gunicorn 2 workers, "
+        f"{args.clients} concurrent clients, best of {args.rounds} rounds of {args.seconds:g} s per page, gunicorn 2 workers, "
         f"{args.connections} connections, detail page with 20 runs"
     )
     print(f"{'page':8s} {'req/s':>8s} {'vs login':>9s} {'1 client':>10s}")
@@ -168,7 +174,10 @@ def populate(count: int) -> tuple[str, str]:
                 message="Read 4000 rows in 5 pages.",
             )
     session = SessionStore()
-    session["_auth_user_id"], session["_auth_user_backend"] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_id"], session["_auth_user_backend"] = (
+        str(user.pk),
+        "connections.accounts.backends.PasswordBackend",
+    )
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return session.session_key, f"/connections/{first.pk}/"

@@ -370,7 +370,8 @@ SSO_ACCESS_CONTACT = env.str("SSO_ACCESS_CONTACT", default="")
 SSO_SESSION_SECONDS = env.int("SSO_SESSION_SECONDS", default=8 * 60 * 60)
 # Password log-in on the dashboard's page; Django admin's log-in keeps working for superusers.
 LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "connections.sso.backend.EntraBackend"]
+# Passwords: Django's ModelBackend, reading each request's user with a compiled query.
+AUTHENTICATION_BACKENDS = ["connections.accounts.backends.PasswordBackend", "connections.sso.backend.EntraBackend"]
 import sys as _sys  # noqa: E402
 
 from connections.sso.config import EntraSignIn as _EntraSignIn  # noqa: E402  (plain module, no models)

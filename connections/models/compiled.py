@@ -44,7 +44,10 @@ def _stand_in(kind: type) -> Any:
     if kind is uuid.UUID:
         return uuid.uuid4()
     if kind is int:
-        return secrets.randbelow(2**52) + 2**52  # no page's constant is this large
+        # In range of a 32-bit column (Django finds nothing for a value out of a column's range on
+        # PostgreSQL, without asking it), and unlikely to equal a constant of the query: if it did,
+        # the second compile would tell.
+        return 2**30 + secrets.randbelow(2**30)
     if kind is str:
         return f"stand-in-{secrets.token_hex(16)}"
     raise TypeError(f"A compiled query takes UUID, int and str arguments, not {kind.__name__}.")
@@ -188,8 +191,9 @@ class CompiledQuery(Generic[M]):
         compiled = self._compile_with(alias, first)
         again = self._compile_with(alias, second)
         if compiled.empty or again.empty:
-            if compiled.empty != again.empty:
-                raise NotCompilable("The query is empty for some values and not for others.")
+            # Only an empty list makes a query empty whatever its values; anything else was the stand-ins'.
+            if not (compiled.empty and again.empty and 0 in lengths):
+                raise NotCompilable("The query finds nothing for its stand-in values: it cannot be compiled once.")
             return compiled
         if again.sql != compiled.sql or again.params_for(first) != compiled.params:
             raise NotCompilable(

@@ -64,6 +64,14 @@ def test_joined_column_picked_rows_are_the_querysets_own_for_each_value(team_a, 
     assert len(queries) == 0
 
 
+def test_an_integer_key_of_a_32_bit_column_is_found(viewer_a):
+    # The stand-in must fit the column: PostgreSQL lookups out of an integer column's range find
+    # nothing without asking the database, which would have compiled into "never anything".
+    users = CompiledQuery(lambda pk: type(viewer_a).objects.filter(pk=pk), int)
+    assert [user.username for user in users.fetch(viewer_a.pk)] == [viewer_a.username]
+    assert users.fetch(viewer_a.pk + 1000) == []
+
+
 def test_a_list_argument_compiles_once_per_length_and_an_empty_list_finds_nothing(team_a, team_b):
     make_connection(team_a, "A1"), make_connection(team_a, "A2"), make_connection(team_b, "B1")
     in_teams = CompiledQuery(lambda teams: Connection.objects.filter(team_id__in=teams).order_by("name"), [int])
@@ -94,6 +102,11 @@ def test_a_query_that_reads_the_clock_is_refused_rather_than_frozen(team_a):
     )
     with pytest.raises(NotCompilable, match="depends on more than its arguments"):
         since_now.fetch(connection.pk)
+
+    # Empty for its stand-ins (not for want of a list's items): nothing it found could be trusted.
+    never = CompiledQuery(lambda pk: SyncRun.objects.filter(connection_id=pk, status__in=[]), uuid.UUID)
+    with pytest.raises(NotCompilable, match="finds nothing"):
+        never.fetch(connection.pk)
 
     unused = CompiledQuery(lambda pk: SyncRun.objects.all(), uuid.UUID)
     with pytest.raises(NotCompilable, match="does not reach"):
