@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import models
 from django.db.models import OuterRef, Subquery
@@ -27,6 +27,7 @@ from django.utils import timezone
 from connections.credentials import expiry as credentials
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun
 from connections.models.compiled import CompiledQuery
+from connections.models.jobs import Lifecycle
 
 
 def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True) -> models.QuerySet[Connection]:
@@ -45,8 +46,10 @@ def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True
     return annotated
 
 
-# The runs a connection's page shows (the syncs panel and its chart), newest first.
-RUNS_ON_PAGE = 20
+# The runs a connection's page shows in full (the syncs panel's table and live run), newest first,
+# and how many its history chart draws.
+RUNS_ON_PAGE = 5
+RUNS_IN_HISTORY = 20
 
 
 # What the panel, its chart and the live run read of a run: not its deltaLink (long, and only the
@@ -74,6 +77,38 @@ def newest_runs(connection: Connection) -> list[SyncRun]:
         runs = _NEWEST_RUNS.fetch(connection.pk, related={"connection": connection})
         connection._newest_runs = runs  # type: ignore[attr-defined]
     return connection._newest_runs  # type: ignore[attr-defined]
+
+
+class _HistoryColumns(NamedTuple):
+    status: str
+    rows: int
+    added: int | None
+    changed: int | None
+    removed: int | None
+    created_at: datetime.datetime
+    started_at: datetime.datetime | None
+    finished_at: datetime.datetime | None
+
+
+class HistoryRun(_HistoryColumns):
+    """What the history chart draws of a run: a tuple, not a SyncRun (a chart's worth of model
+    instances, with every column a panel shows, cost more than the rest of the syncs panel)."""
+
+    __slots__ = ()
+    duration = Lifecycle.duration
+
+
+_HISTORY = CompiledQuery(
+    lambda connection_id: SyncRun.objects.filter(connection_id=connection_id).values_list(*HistoryRun._fields)[
+        :RUNS_IN_HISTORY
+    ],
+    uuid.UUID,
+)
+
+
+def run_history(connection: Connection) -> list[HistoryRun]:
+    """The connection's newest ``RUNS_IN_HISTORY`` runs, newest first, as the history chart needs them."""
+    return [HistoryRun(*row) for row in _HISTORY.fetch(connection.pk)]
 
 
 def fill_last_sync(connection: Connection) -> None:

@@ -19,20 +19,14 @@ from .time_extras import when
 
 register = template.Library()
 
-RUNS_IN_PANEL = 5
-RUNS_IN_CHART = status.RUNS_ON_PAGE
-
-
-def _newest_runs(connection: Any) -> list[Any]:
-    """The runs the panel and its chart show, newest first: one query per page, shared by both (and
-    by the detail page's last sync)."""
-    return status.newest_runs(connection)
+RUNS_IN_CHART = status.RUNS_IN_HISTORY
 
 
 @register.simple_tag
 def recent_sync_runs(connection: Any) -> list[Any]:
-    """The connection's newest runs, newest first."""
-    return _newest_runs(connection)[:RUNS_IN_PANEL]
+    """The runs the panel shows in full, newest first: read once per page (the detail page's last
+    sync is the first of them)."""
+    return status.newest_runs(connection)
 
 
 @register.filter
@@ -51,7 +45,9 @@ def as_text(value: Any) -> str:
 @register.simple_tag
 def sync_history_chart(connection: Any) -> str:
     """The last runs of the connection as a picture with its text alternative."""
-    return charts.history_svg(_newest_runs(connection), chart_id=f"sync-history-{connection.pk}", slots=RUNS_IN_CHART)
+    return charts.history_svg(
+        status.run_history(connection), chart_id=f"sync-history-{connection.pk}", slots=RUNS_IN_CHART
+    )
 
 
 @register.filter
