@@ -114,15 +114,27 @@ def get_for_user(
     """
     user = user_of(request_or_user)
     field = team_field or str(getattr(queryset, "team_field", "team"))
-    if isinstance(request_or_user, HttpRequest) and not user.is_superuser and user.is_authenticated:
-        # The request knows the user's teams: the row brings its team id, the role is looked up.
+    if _knows_teams(request_or_user, user):
+        # The row brings its team id, the role is looked up.
         found = scope(queryset, request_or_user, None, field).annotate(_access_team=F(field))
-        obj = found.filter(**lookup).first()
-        if obj is not None:
-            obj.access_role = team_roles(request_or_user).get(obj._access_team)  # type: ignore[attr-defined]
+        obj = _with_team_role(found.filter(**lookup).first(), request_or_user)
     else:
         obj = with_role(scope(queryset, user, None, field), user, field).filter(**lookup).first()
     return _checked(obj, min_role)
+
+
+def _knows_teams(request_or_user: Any, user: Any) -> bool:
+    """A request of a signed-in, active, ordinary user: its memberships (read once) scope by team ids."""
+    return (
+        isinstance(request_or_user, HttpRequest) and user.is_authenticated and user.is_active and not user.is_superuser
+    )
+
+
+def _with_team_role(obj: M | None, request: HttpRequest) -> M | None:
+    """``obj`` (read with ``_access_team``) with the user's role in its team."""
+    if obj is not None:
+        obj.access_role = team_roles(request).get(obj._access_team)  # type: ignore[attr-defined]
+    return obj
 
 
 def _checked(obj: M | None, min_role: str | None) -> M:
@@ -153,17 +165,14 @@ class CompiledConnection:
         )
 
     def get(self, request_or_user: Any, pk: Any, min_role: str | None = None) -> Connection:
-        user = user_of(request_or_user)
-        if not (isinstance(request_or_user, HttpRequest) and user.is_authenticated and not user.is_superuser):
+        if not _knows_teams(request_or_user, user_of(request_or_user)):
             return get_for_user(self.queryset, request_or_user, min_role, pk=pk)
-        roles = team_roles(request_or_user)
         try:
-            connection = self._query.first(uuid.UUID(str(pk)), list(roles))
+            key = uuid.UUID(str(pk))
         except ValueError:  # not a UUID: no such connection
-            connection = None
-        if connection is not None:
-            connection.access_role = roles.get(connection._access_team)  # type: ignore[attr-defined]
-        return _checked(connection, min_role)
+            return _checked(None, min_role)
+        connection = self._query.first(key, list(team_roles(request_or_user)))
+        return _checked(_with_team_role(connection, request_or_user), min_role)
 
 
 def get_connection_for_user(

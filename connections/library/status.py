@@ -52,7 +52,7 @@ RUNS_ON_PAGE = 5
 RUNS_IN_HISTORY = 20
 
 
-# What the panel, its chart and the live run read of a run: not its deltaLink (long, and only the
+# What the panel's table and the live run read of a run: not its deltaLink (long, and only the
 # worker reads it), its query options or its store bookkeeping; of who started it, the name.
 _RUN_COLUMNS_NOT_SHOWN = {"delta_link", "odata_select", "odata_filter", "heartbeat_at", "stream", "previous", "seq"}
 RUN_PANEL_FIELDS = (

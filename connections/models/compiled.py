@@ -133,6 +133,7 @@ class CompiledQuery(Generic[M]):
         self.kinds = kinds
         self._compiled: dict[tuple[Any, ...], _Compiled] = {}
         self._lock = threading.Lock()
+        self._model_cls: type[models.Model] | None = None  # known once ``build`` has been called
 
     def fetch(self, *args: Any, related: dict[str, models.Model] | None = None) -> list[M]:
         """The rows for ``args``. ``related``: objects the rows point to and the caller holds (as a
@@ -175,10 +176,9 @@ class CompiledQuery(Generic[M]):
         return compiled
 
     def _model(self) -> type[models.Model]:
-        model = getattr(self, "_model_cls", None)
-        if model is None:
-            model = self._model_cls = self.build(*self._stand_ins((None,) * len(self.kinds))).model
-        return model
+        if self._model_cls is None:
+            self._model_cls = self.build(*self._stand_ins((None,) * len(self.kinds))).model
+        return self._model_cls
 
     def _stand_ins(self, lengths: Sequence[int | None]) -> list[Any]:
         return [

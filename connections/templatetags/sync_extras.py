@@ -19,8 +19,6 @@ from .time_extras import when
 
 register = template.Library()
 
-RUNS_IN_CHART = status.RUNS_IN_HISTORY
-
 
 @register.simple_tag
 def recent_sync_runs(connection: Any) -> list[Any]:
@@ -46,7 +44,7 @@ def as_text(value: Any) -> str:
 def sync_history_chart(connection: Any) -> str:
     """The last runs of the connection as a picture with its text alternative."""
     return charts.history_svg(
-        status.run_history(connection), chart_id=f"sync-history-{connection.pk}", slots=RUNS_IN_CHART
+        status.run_history(connection), chart_id=f"sync-history-{connection.pk}", slots=status.RUNS_IN_HISTORY
     )
 
 
