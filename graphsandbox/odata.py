@@ -288,6 +288,13 @@ class _Parser:
         where = tok.text if tok else "end of input"
         return bad_request(f"Invalid filter clause: syntax error near '{where}' in '{self.text}'.")
 
+    def check_operator(self, prop: str, op: str) -> None:
+        """Refuse an operator the property's resource page does not list (as Graph does, with a 400)."""
+        if prop == self.lambda_var or prop not in self.spec.properties:
+            return
+        if not self.spec.allows(prop, op):
+            raise unsupported_clause(prop, self.spec)
+
     def advanced_operator(self, name: str) -> None:
         if self.spec.directory and not self.advanced:
             raise unsupported(
@@ -338,6 +345,7 @@ class _Parser:
         self.take(",")
         literal = self.literal()
         self.take(")")
+        self.check_operator(prop, name)
         if name == "endswith":
             self.advanced_operator("endsWith")
         if name == "contains" and self.spec.directory:
@@ -360,6 +368,8 @@ class _Parser:
         if is_lambda:
             return getter
         op = self.word()
+        if op in _COMPARE or op == "in":
+            self.check_operator(prop, op)
         if op == "in":
             self.i += 1
             self.take("(")
