@@ -214,3 +214,17 @@ def test_cost_settings_are_checked(costly):
         with pytest.raises(requests.HTTPError) as refused:
             costly.set_costs(**bad)
         assert refused.value.response.status_code == 400
+
+
+def test_the_command_line_switches_the_models_on(tmp_path):
+    from graphsandbox.testing import start_sandbox
+
+    args = ["--latency-scale", "0.01", "--budget-units", "50", "--budget-window", "5"]
+    with start_sandbox(users=20, groups=3, extra_args=args, state_dir=tmp_path) as started:
+        settings = started.costs()["settings"]
+        assert settings["latency"] and settings["budget"]
+        assert (settings["latency_scale"], settings["budget_units"], settings["budget_window_seconds"]) == (0.01, 50, 5)
+        started.reset()  # back to the start flags, not to off
+        assert started.costs()["settings"] == settings
+    with start_sandbox(users=20, groups=3, extra_args=["--budget"], state_dir=tmp_path / "s") as small:
+        assert small.costs()["budget_limit"] == 3500  # under 50 users
