@@ -24,8 +24,9 @@ import math
 import re
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Iterator
 
 # -- the published sequential figure (github.com/piotrci/Microsoft-Graph-Efficient-Operations) -----
@@ -46,6 +47,7 @@ WINDOW_SECONDS = 10.0
 SMALL, MEDIUM, LARGE = 3_500, 5_000, 8_000  # per app + tenant per 10 s: <50, 50-500, >500 users
 WARN_FRACTION = 0.8  # x-ms-throttle-limit-percentage appears above this share of the limit
 MAX_FRACTION = 1.8  # the header's documented top value; usage is not counted beyond it
+RECENT_WINDOWS = 360  # finished windows kept per app + tenant (an hour of 10-second windows)
 
 # Base costs of the documented paths ({id} = one segment); anything else costs 1.
 _BASE_COSTS: tuple[tuple[str, str, int], ...] = (
@@ -199,6 +201,18 @@ class _Account:
     peak_window_units: int = 0
     peak_fraction: float = 0.0
     latency_seconds: float = 0.0
+    # units answered in each finished window, oldest first (idle windows count as 0)
+    windows: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_WINDOWS))
+
+    def roll(self, now: float, window: float) -> None:
+        """Close the windows that ended before ``now``."""
+        if now - self.window_start < window:
+            return
+        ended = int((now - self.window_start) // window)
+        self.windows.append(self.window_units)
+        self.windows.extend([0] * min(ended - 1, RECENT_WINDOWS))
+        self.window_start += ended * window
+        self.window_units = 0
 
     def public(self, window: float) -> dict[str, Any]:
         return {
@@ -212,6 +226,7 @@ class _Account:
             "peak_window_fraction": round(self.peak_window_units / self.limit, 4),
             "peak_limit_fraction": round(self.peak_fraction, 4),
             "current_window_units": self.window_units,
+            "recent_windows": list(self.windows),
             "latency_seconds": round(self.latency_seconds, 4),
         }
 
@@ -264,10 +279,7 @@ class Meter:
             limit = account.limit
             account.tokens = min(limit, account.tokens + (now - account.updated) * limit / window)
             account.updated = now
-            if now - account.window_start >= window:
-                skipped = int((now - account.window_start) // window)
-                account.window_start += skipped * window
-                account.window_units = 0
+            account.roll(now, window)
             account.requests += 1
             throttled = settings.budget and account.tokens < cost
             account.tokens = max(account.tokens - cost, limit * (1 - MAX_FRACTION))
@@ -307,7 +319,10 @@ class Meter:
 
     def public(self) -> dict[str, Any]:
         settings = self.settings
+        now = self.clock()
         with self._lock:
+            for account in self._accounts.values():
+                account.roll(now, settings.budget_window_seconds)
             accounts = {k: a.public(settings.budget_window_seconds) for k, a in self._accounts.items()}
             in_flight, peak = self._in_flight, self._peak_in_flight
         return {
