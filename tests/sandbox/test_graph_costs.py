@@ -231,3 +231,13 @@ def test_the_command_line_switches_the_models_on(tmp_path):
         assert started.costs()["settings"] == settings
     with start_sandbox(users=20, groups=3, extra_args=["--budget"], state_dir=tmp_path / "s") as small:
         assert small.costs()["budget_limit"] == 3500  # under 50 users
+
+
+def test_finished_windows_are_kept_for_a_benchmark_to_read(costly, graph):
+    costly.set_costs(budget=True, budget_units=100, budget_window_seconds=0.5)
+    for _ in range(3):
+        assert get(costly, graph, "/users?$select=id").status_code == 200
+    time.sleep(1.2)  # let the window (and the next, idle one) finish
+    account = costly.account()
+    assert sum(account["recent_windows"]) == 3 and account["current_window_units"] == 0
+    assert len(account["recent_windows"]) >= 2 and account["recent_windows"][-1] == 0
