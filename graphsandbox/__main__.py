@@ -12,6 +12,7 @@ from types import FrameType
 
 from .app import Config, SandboxApp
 from .certs import issue_server_certificate
+from .costs import CostSettings
 from .server import SandboxServer, tls_context
 
 
@@ -35,12 +36,52 @@ def _parser() -> argparse.ArgumentParser:
         help="register another redirect URI on the demo app (repeatable)",
     )
     parser.add_argument("--access-log", action="store_true", help="log each request to stderr")
+    costs = parser.add_argument_group("Graph's costs (off by default; also POST /_sandbox/costs)")
+    costs.add_argument("--latency", action="store_true", help="hold each Graph answer as long as the cost model says")
+    costs.add_argument(
+        "--latency-scale",
+        type=_non_negative,
+        default=None,
+        metavar="F",
+        help="multiply the modelled latency by F (implies --latency; 0.01 runs the same shape 100x faster)",
+    )
+    costs.add_argument(
+        "--budget",
+        action="store_true",
+        help="enforce the resource-unit budget per app + tenant (sized from --users) with 429 past it",
+    )
+    costs.add_argument(
+        "--budget-units", type=int, default=None, metavar="N", help="budget per window (implies --budget)"
+    )
+    costs.add_argument(
+        "--budget-window", type=float, default=None, metavar="S", help="budget window in seconds (default 10)"
+    )
     parser.add_argument(
         "--init-only",
         action="store_true",
         help="write the CA, certificate and sandbox.json for --port, then exit without serving",
     )
     return parser
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _costs(args: argparse.Namespace) -> CostSettings:
+    settings = CostSettings(
+        latency=args.latency or args.latency_scale is not None,
+        budget=args.budget or args.budget_units is not None,
+        budget_units=args.budget_units,
+    )
+    if args.latency_scale is not None:
+        settings.latency_scale = args.latency_scale
+    if args.budget_window is not None:
+        settings.budget_window_seconds = args.budget_window
+    return settings
 
 
 def _url_host(host: str) -> str:
@@ -63,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             token_lifetime=args.token_lifetime,
             extra_redirect_uris=tuple(args.demo_redirect_uri),
+            costs=_costs(args),
         )
     )
     ca_path = None

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from .approles import ID_TOKEN_OVERRIDES
 from .apps import graph_objects
 from .control import Control, RequestLog
+from .costs import CostSettings, Meter
 from .directory import Directory
 from .entra import Entra, basic_credentials
 from .faults import FaultTable
@@ -34,6 +35,7 @@ class Config:
     seed: int = 1
     token_lifetime: int = 3600
     extra_redirect_uris: tuple[str, ...] = ()
+    costs: CostSettings = field(default_factory=CostSettings)
 
 
 def request_from_environ(environ: dict[str, Any]) -> Request:
@@ -101,13 +103,15 @@ class SandboxApp:
         self.faults = FaultTable()
         self.log = RequestLog()
         self.entra = Entra(self.registry, self.signer, self.directory)
-        self.front = FrontDoor(self.signer, GraphApi(self.directory, lambda: graph_objects(self.registry)))
+        self.meter = Meter(config.costs, self.registry.tenant_id, lambda: int(self.directory.stats()["users"]))
+        self.front = FrontDoor(self.signer, GraphApi(self.directory, lambda: graph_objects(self.registry)), self.meter)
         self.control = Control(
             self.registry,
             self.directory,
             self.faults,
             self.log,
             initial_delta_lifetime=self.directory.delta_token_lifetime,
+            meter=self.meter,
         )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

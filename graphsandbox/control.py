@@ -12,6 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from . import approles
+from .costs import Meter
 from .faults import FaultTable
 from .portal import Portal
 from .tenants import Registry, iso
@@ -90,7 +91,9 @@ class Control:
         log: RequestLog,
         *,
         initial_delta_lifetime: float,
+        meter: Meter,
     ) -> None:
+        self.meter = meter
         self.registry = registry
         self.directory = directory
         self.faults = faults
@@ -188,6 +191,17 @@ class Control:
             case "DELETE", ["requests"]:
                 self.log.clear()
                 return 200, self.log.public()
+            case "GET", ["costs"]:
+                return 200, self.meter.public()
+            case "POST", ["costs"]:
+                try:
+                    self.meter.change(data)
+                except ValueError as error:
+                    raise ControlError(400, str(error)) from None
+                return 200, self.meter.public()
+            case "DELETE", ["costs"]:
+                self.meter.clear()
+                return 200, self.meter.public()
             case "GET", ["settings"]:
                 return 200, self.settings()
             case "POST", ["settings"]:
@@ -323,3 +337,4 @@ class Control:
         self.directory.delta_token_lifetime = self._initial_delta_lifetime
         self.faults.clear()
         self.log.clear()
+        self.meter.reset()

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from . import generator
+from . import generator, ranges
+from .odata import fold
 
 KINDS = ("users", "groups", "devices")
 SEVEN_DAYS = 7 * 24 * 3600.0
@@ -46,6 +47,8 @@ class View:
     added_ids: list[str]
     added: dict[str, dict]
     upn_index: dict[str, str] = field(default_factory=dict)
+    # (lo, hi) -> ascending positions of generated users whose folded UPN is in range (users only)
+    upn_between: Callable[[str | None, str | None], list[int]] | None = None
 
     @property
     def end(self) -> int:
@@ -73,6 +76,18 @@ class View:
             item = self.at(p)
             if item is not None:
                 yield p, item
+
+    def candidates(self, prop: str, lo: str | None, hi: str | None) -> list[int] | None:
+        """Ascending positions that may hold a user whose folded ``prop`` is within [lo, hi] (a
+        superset: the caller still applies the filter), or None when no index covers ``prop``."""
+        if prop != "userPrincipalName" or self.upn_between is None:
+            return None
+        base = self.upn_between(lo, hi)
+        renamed = [self.index_of(oid) for oid, patch in self.patched.items() if "userPrincipalName" in patch]
+        extra = [i for i in renamed if i is not None and i < self.n_base]
+        if not extra and not self.added_ids:
+            return base
+        return sorted(set(base).union(extra, range(self.n_base, self.end)))
 
     def get(self, key: str) -> dict | None:
         """By object id, or (users) by userPrincipalName, case-insensitively."""
@@ -158,7 +173,11 @@ class Directory:
 
     def view(self, kind: str) -> View:
         kind_key = kind[:-1]
-        seed = self.seed
+        seed, domain, n_users = self.seed, self.domain, self.n_users
+
+        def upn_between(lo: str | None, hi: str | None) -> list[int]:
+            return ranges.upn_index(seed, domain, n_users, fold).between(lo, hi)
+
         with self._lock:
             return View(
                 kind=kind,
@@ -170,6 +189,7 @@ class Directory:
                 added_ids=list(self._added_ids[kind]),
                 added=dict(self._added[kind]),
                 upn_index=dict(self._upn_index) if kind == "users" else {},
+                upn_between=upn_between if kind == "users" else None,
             )
 
     @property

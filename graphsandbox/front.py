@@ -11,6 +11,8 @@ import uuid
 from email.utils import formatdate
 from typing import Any
 
+from . import batch
+from .costs import Charge, Meter, hold, is_identity
 from .faults import Fault
 from .graph import Caller, GraphApi
 from .permissions import basic_properties, required, satisfied
@@ -57,36 +59,68 @@ def _is_me(rest: str) -> bool:
 
 
 class FrontDoor:
-    def __init__(self, signer: Signer, graph: GraphApi) -> None:
+    def __init__(self, signer: Signer, graph: GraphApi, meter: Meter) -> None:
         self.signer = signer
         self.graph = graph
+        self.meter = meter
 
     def handle(self, req: Request, fault: Fault | None) -> Response:
         version, rest = split_graph_path(req.path) or ("v1.0", "/")
         request_id = str(uuid.uuid4())
         client_request_id = req.header("client-request-id") or request_id
         ids = {"request_id": request_id, "client_request_id": client_request_id}
-        if fault is not None and fault.status is not None:
-            response = self._fault(fault, **ids)
-        else:
-            response = self._serve(req, version, rest, ids)
-            if fault is not None and fault.next_link is not None and isinstance(response.body, dict):
-                response.body["@odata.nextLink"] = fault.next_link
+        with self.meter.serving():
+            if fault is not None and fault.status is not None:
+                response = self._fault(fault, **ids)
+            elif rest.rstrip("/").lower() == "/$batch":
+                response = batch.serve(req, version, lambda inner: self._timed(inner, ids))
+            else:
+                response, seconds = self._timed(req, ids)
+                hold(seconds)
+                if fault is not None and fault.next_link is not None and isinstance(response.body, dict):
+                    response.body["@odata.nextLink"] = fault.next_link
         return self._decorate(response, request_id, client_request_id)
 
-    def _serve(self, req: Request, version: str, rest: str, ids: dict[str, Any]) -> Response:
+    def _timed(self, req: Request, ids: dict[str, Any]) -> tuple[Response, float]:
+        """One request through the front door, and the latency the cost model gives its answer
+        (not yet slept: a batch holds only its slowest request's time)."""
+        version, rest = split_graph_path(req.path) or ("v1.0", "/")
+        response, app_id = self._serve(req, version, rest, ids)
+        seconds = self.meter.settings.seconds(*_shape(response)) if response.status != 429 else 0.0
+        if app_id and seconds:
+            self.meter.record_latency(app_id, seconds)
+        return response, seconds
+
+    def _serve(self, req: Request, version: str, rest: str, ids: dict[str, Any]) -> tuple[Response, str]:
+        """The answer and the calling app's id ("" when the token was refused)."""
         auth = req.header("authorization").strip()
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         try:
             claims = self.signer.verify_graph_token(token)
         except TokenRejected as rejected:
-            return graph_error(
+            refused = graph_error(
                 401,
                 "InvalidAuthenticationToken",
                 rejected.reason,
                 headers={"WWW-Authenticate": WWW_AUTHENTICATE},
                 **ids,
             )
+            return refused, ""
+        app_id = str(claims.get("appid") or claims.get("azp") or "")
+        if not is_identity(rest):
+            return self._authorized(req, version, rest, claims, ids), app_id
+        charge = self.meter.charge(app_id, req.method, rest, req.query)
+        if charge.throttled:
+            return _throttled(charge, ids), app_id
+        response = self._authorized(req, version, rest, claims, ids)
+        response.headers["x-ms-resource-unit"] = str(charge.cost)
+        if charge.limit_fraction is not None:
+            response.headers["x-ms-throttle-limit-percentage"] = f"{charge.limit_fraction:.2f}"
+        return response, app_id
+
+    def _authorized(
+        self, req: Request, version: str, rest: str, claims: dict[str, Any], ids: dict[str, Any]
+    ) -> Response:
         delegated = claims.get("idtyp") == "user" or "scp" in claims
         roles = frozenset(claims.get("roles") or ())
         scopes = frozenset(str(claims.get("scp") or "").split())
@@ -151,8 +185,41 @@ class FrontDoor:
         if 200 <= response.status < 300:
             if content_type.startswith("application/json"):
                 content_type = GRAPH_SUCCESS_CONTENT_TYPE
-            headers.update({"OData-Version": "4.0", "Cache-Control": "no-cache", "x-ms-resource-unit": "1"})
+            headers.update({"OData-Version": "4.0", "Cache-Control": "no-cache"})
         return Response(response.status, body, headers, content_type)
+
+
+def _throttled(charge: Charge, ids: dict[str, Any]) -> Response:
+    """Past the app + tenant budget: 429 with Retry-After and the documented scope and reason headers."""
+    code, message = _FAULTS[429]
+    response = graph_error(
+        429,
+        code,
+        message,
+        headers={
+            "Retry-After": str(charge.retry_after),
+            "x-ms-throttle-scope": charge.scope,
+            "x-ms-throttle-information": "ResourceUnitLimitExceeded",
+        },
+        **ids,
+    )
+    assert isinstance(response.body, dict)
+    response.body["error"]["innerError"].update({"code": "429", "message": "Please retry after", "status": "429"})
+    return response
+
+
+def _shape(response: Response) -> tuple[int, int]:
+    """(items returned, properties per item) of an answer, for the latency model."""
+    body = response.body
+    if not isinstance(body, dict) or "error" in body:
+        return 0, 0
+    values = body.get("value")
+    items = values if isinstance(values, list) else [body]
+    dicts = [i for i in items if isinstance(i, dict)]
+    if not dicts:
+        return len(items), 0
+    properties = max(sum(1 for k in i if "@" not in k) for i in dicts[:3])
+    return len(items), properties
 
 
 def _only_basic(response: Response, visible: frozenset[str]) -> Response:

@@ -76,6 +76,8 @@ class Query:
     skiptoken: str | None = None
     deltatoken: str | None = None
     filter_ids: frozenset[str] | None = None  # delta: `id eq '…' or id eq '…'`
+    # folded [lo, hi] per property when $filter is a plain conjunction (an index may narrow the scan)
+    bounds: dict[str, tuple[str | None, str | None]] | None = None
 
 
 def split_options(query: dict[str, str]) -> dict[str, str]:
@@ -128,7 +130,9 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
         if delta:
             q.filter_ids = parse_delta_filter(opts["$filter"], spec)
         else:
-            q.predicate = compile_filter(opts["$filter"], spec, advanced)
+            parser = _Parser(opts["$filter"], spec, advanced)
+            q.predicate = parser.parse()
+            q.bounds = parser.bounds()
     if "$search" in opts:
         if spec.directory and not eventual:
             raise unsupported(
@@ -266,6 +270,7 @@ class _Parser:
         self.toks = _tokenize(text)
         self.i = 0
         self.lambda_var: str | None = None
+        self.limits: list[tuple[str, str, Any]] = []  # (property, operator, literal) as parsed
 
     # token helpers
     def peek(self, offset: int = 0) -> _Tok | None:
@@ -287,6 +292,31 @@ class _Parser:
         tok = self.peek()
         where = tok.text if tok else "end of input"
         return bad_request(f"Invalid filter clause: syntax error near '{where}' in '{self.text}'.")
+
+    def bounds(self) -> dict[str, tuple[str | None, str | None]] | None:
+        """Folded [lo, hi] per string property, when the filter is only and-ed comparisons."""
+        if any(t.kind == "ident" and t.text.lower() in ("or", "not", "any", "all") for t in self.toks):
+            return None
+        out: dict[str, tuple[str | None, str | None]] = {}
+        for prop, op, literal in self.limits:
+            if not isinstance(literal, str):
+                continue
+            lo, hi = out.get(prop, (None, None))
+            value = fold(literal)
+            if op in ("eq", "ge", "startswith"):
+                lo = value if lo is None else max(lo, value)
+            if op in ("eq", "le", "startswith"):
+                top = value + ranges_top() if op == "startswith" else value
+                hi = top if hi is None else min(hi, top)
+            out[prop] = (lo, hi)
+        return out or None
+
+    def check_operator(self, prop: str, op: str) -> None:
+        """Refuse an operator the property's resource page does not list (as Graph does, with a 400)."""
+        if prop == self.lambda_var or prop not in self.spec.properties:
+            return
+        if not self.spec.allows(prop, op):
+            raise unsupported_clause(prop, self.spec)
 
     def advanced_operator(self, name: str) -> None:
         if self.spec.directory and not self.advanced:
@@ -338,6 +368,9 @@ class _Parser:
         self.take(",")
         literal = self.literal()
         self.take(")")
+        self.check_operator(prop, name)
+        if name == "startswith" and self.lambda_var is None:
+            self.limits.append((prop, name, literal))
         if name == "endswith":
             self.advanced_operator("endsWith")
         if name == "contains" and self.spec.directory:
@@ -360,6 +393,8 @@ class _Parser:
         if is_lambda:
             return getter
         op = self.word()
+        if op in _COMPARE or op == "in":
+            self.check_operator(prop, op)
         if op == "in":
             self.i += 1
             self.take("(")
@@ -382,7 +417,10 @@ class _Parser:
         self.i += 1
         if op == "ne":
             self.advanced_operator("ne")
-        return _compare(getter, op, self.literal())
+        literal = self.literal()
+        if self.lambda_var is None:
+            self.limits.append((prop, op, literal))
+        return _compare(getter, op, literal)
 
     def path(self) -> tuple[Callable[[dict], Any], str, bool]:
         """(getter, property, is_lambda): `prop/any(x: …)` yields the lambda's predicate."""
@@ -449,8 +487,14 @@ def _walk(value: Any, steps: list[str]) -> Any:
     return value
 
 
+def fold(value: str) -> str:
+    """How ``$filter`` and ``$orderby`` compare strings: case-insensitively, then by code point.
+    Graph does not document its collation; this is the sandbox's stated assumption."""
+    return value.lower()
+
+
 def _fold(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+    return fold(value) if isinstance(value, str) else value
 
 
 def _and(a: Predicate, b: Predicate) -> Predicate:
@@ -492,6 +536,11 @@ def _compare(getter: Callable[[dict], Any], op: str, literal: Any) -> Predicate:
             return False
 
     return ordered
+
+
+def ranges_top() -> str:
+    """Above every character (``startswith(p, 'ab')`` is ``'ab' <= p <= 'ab' + ranges_top()``)."""
+    return "\U0010ffff"
 
 
 def compile_filter(text: str, spec: EntitySpec, advanced: bool) -> Predicate:

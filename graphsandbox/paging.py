@@ -7,6 +7,7 @@ items, so paging through a million generated users keeps memory flat.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
@@ -116,9 +117,7 @@ def fetch(source: Source, q: Query, size: int, sort_cache: SortCache, cache_key:
     items = []
     next_pos: int | None = None
     to_skip = q.skip if first else 0
-    for p, item in source.iter_from(pos):
-        if q.predicate is not None and not q.predicate(item):
-            continue
+    for p, item in _matching(source, q, pos):
         if to_skip:
             to_skip -= 1
             continue
@@ -136,7 +135,33 @@ def count_matching(source: Source, q: Query) -> int:
     """How many items match; no filter means no scan (the directory knows its size)."""
     if q.predicate is None:
         return source.count()
-    return sum(1 for _, item in source.iter_from(0) if q.predicate(item))
+    return sum(1 for _ in _matching(source, q, 0))
+
+
+def _matching(source: Source, q: Query, pos: int) -> Iterator[tuple[int, dict]]:
+    """(position, item) of the matching items from ``pos`` on, in position order. When the filter
+    bounds a property the source indexes, only the index's candidates are read."""
+    positions = _candidates(source, q)
+    if positions is None:
+        for p, item in source.iter_from(pos):
+            if q.predicate is None or q.predicate(item):
+                yield p, item
+        return
+    for p in positions[bisect_left(positions, pos) :]:
+        candidate = source.at(p)
+        if candidate is not None and (q.predicate is None or q.predicate(candidate)):
+            yield p, candidate
+
+
+def _candidates(source: Source, q: Query) -> list[int] | None:
+    finder: Callable[[str, str | None, str | None], list[int] | None] | None = getattr(source, "candidates", None)
+    if finder is None or not q.bounds:
+        return None
+    for prop, (lo, hi) in q.bounds.items():
+        found = finder(prop, lo, hi)
+        if found is not None:
+            return found
+    return None
 
 
 def _sorted_positions(source: Source, q: Query) -> list[int]:

@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+# $filter operators the resource pages list per property (lower-case; "not" is the prefix operator).
+# A property not listed here accepts every operator but gt/lt, which no directory property lists.
+KEY = frozenset({"eq", "ne", "not", "in"})
+FLAGS = frozenset({"eq", "ne", "not"})
+FLAGS_IN = FLAGS | {"in"}
+DATES = frozenset({"eq", "ne", "not", "ge", "le", "in"})
+RANGE = frozenset({"eq", "ne", "not", "ge", "le", "in", "startswith"})
+RANGE_NO_IN = RANGE - {"in"}
+ADDRESS = RANGE | {"endswith"}
+
 
 @dataclass(frozen=True)
 class EntitySpec:
@@ -24,6 +34,7 @@ class EntitySpec:
     default_top: int = 100
     skip_supported: bool = False
     directory: bool = True  # directory object: advanced-query rules apply
+    operators: tuple[tuple[str, frozenset[str]], ...] = ()  # documented $filter operators per property
 
     @cached_property
     def _by_lower(self) -> dict[str, str]:
@@ -35,6 +46,17 @@ class EntitySpec:
 
     def filterable(self, prop: str, advanced: bool) -> bool:
         return prop in self.basic_filter or (advanced and prop in self.advanced_filter)
+
+    @cached_property
+    def _operators(self) -> dict[str, frozenset[str]]:
+        return dict(self.operators)
+
+    def allows(self, prop: str, operator: str) -> bool:
+        """Whether Graph documents ``operator`` (eq, ge, startswith, ...) in ``$filter`` on ``prop``."""
+        listed = self._operators.get(prop)
+        if listed is not None:
+            return operator in listed
+        return not (self.directory and operator in ("gt", "lt"))
 
 
 USER_DEFAULT = (
@@ -142,6 +164,19 @@ USERS = EntitySpec(
         }
     ),
     sortable=frozenset({"displayName", "userPrincipalName"}),
+    # https://learn.microsoft.com/graph/api/resources/user#properties
+    operators=(
+        ("id", KEY),
+        ("userPrincipalName", ADDRESS),
+        ("mail", ADDRESS),
+        *((p, RANGE) for p in ("displayName", "givenName", "surname", "jobTitle", "mailNickname", "mobilePhone")),
+        *((p, RANGE) for p in ("officeLocation", "preferredLanguage", "usageLocation", "state", "streetAddress")),
+        *((p, RANGE) for p in ("postalCode", "faxNumber", "onPremisesSamAccountName")),
+        ("createdDateTime", DATES),
+        ("onPremisesImmutableId", DATES),
+        *((p, FLAGS_IN) for p in ("accountEnabled", "userType", "externalUserState", "onPremisesSyncEnabled")),
+        ("showInAddressList", FLAGS_IN),
+    ),
 )
 
 GROUP_PROPERTIES = (
@@ -205,6 +240,15 @@ GROUPS = EntitySpec(
         {"description", "createdDateTime", "classification", "visibility", "membershipRule", "theme", "renewedDateTime"}
     ),
     sortable=frozenset({"displayName"}),
+    # https://learn.microsoft.com/graph/api/resources/group#properties
+    operators=(
+        ("id", KEY),
+        *((p, RANGE) for p in ("displayName", "mail", "mailNickname", "onPremisesSamAccountName")),
+        *((p, RANGE_NO_IN) for p in ("description", "classification", "membershipRule")),
+        ("createdDateTime", DATES),
+        ("expirationDateTime", DATES),
+        *((p, FLAGS) for p in ("mailEnabled", "securityEnabled", "isAssignableToRole")),
+    ),
 )
 
 DEVICE_PROPERTIES = (
@@ -258,6 +302,18 @@ DEVICES = EntitySpec(
     ),
     advanced_filter=frozenset({"manufacturer", "model", "registrationDateTime", "createdDateTime"}),
     sortable=frozenset({"displayName"}),
+    # https://learn.microsoft.com/graph/api/resources/device#properties
+    operators=(
+        ("id", KEY),
+        ("displayName", RANGE),
+        ("deviceId", FLAGS | {"startswith"}),
+        ("operatingSystem", RANGE_NO_IN),
+        ("operatingSystemVersion", RANGE_NO_IN),
+        ("approximateLastSignInDateTime", DATES - {"in"}),
+        ("isCompliant", FLAGS),
+        ("isManaged", FLAGS),
+        ("onPremisesSyncEnabled", FLAGS_IN),
+    ),
 )
 
 APPLICATIONS = EntitySpec(
@@ -308,6 +364,16 @@ APPLICATIONS = EntitySpec(
     ),
     advanced_filter=frozenset({"createdDateTime", "description", "notes"}),
     sortable=frozenset({"displayName"}),
+    # https://learn.microsoft.com/graph/api/resources/application#properties
+    operators=(
+        ("id", KEY),
+        ("displayName", RANGE),
+        ("appId", frozenset({"eq"})),
+        ("createdDateTime", DATES),
+        ("description", RANGE_NO_IN),
+        ("publisherDomain", frozenset({"eq", "ne", "ge", "le", "startswith"})),
+        ("signInAudience", FLAGS),
+    ),
 )
 
 SERVICE_PRINCIPALS = EntitySpec(
@@ -366,6 +432,12 @@ SERVICE_PRINCIPALS = EntitySpec(
     ),
     advanced_filter=frozenset({"createdDateTime", "description", "notes", "appDisplayName"}),
     sortable=frozenset({"displayName"}),
+    # https://learn.microsoft.com/graph/api/resources/serviceprincipal#properties
+    operators=(
+        ("id", KEY),
+        ("displayName", RANGE),
+        ("appId", KEY | {"startswith"}),
+    ),
 )
 
 APP_ROLE_ASSIGNMENTS = EntitySpec(

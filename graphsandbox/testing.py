@@ -3,6 +3,8 @@
     sandbox = start_sandbox(users=30)
     token = sandbox.token()                      # client-credentials token of the demo app
     sandbox.control.post("faults", {"path": "/v1.0/users", "status": 429, "count": 1})
+    sandbox.set_costs(latency=True, latency_scale=0.01, budget=True)   # Graph's latency and budget
+    sandbox.account()["throttled"]               # 429s the demo app met (also units, peak windows…)
     sandbox.stop()
 
 Stable interface: ``base_url``, ``ca_path``, ``tenant_id``, ``tenant_domain``, ``client_id``,
@@ -169,6 +171,22 @@ class RunningSandbox:
 
     def reset(self) -> None:
         self.control.post("reset")
+
+    def costs(self) -> dict[str, Any]:
+        """Graph's cost model and its counters: ``settings``, ``budget_limit``, ``model`` (the modelled
+        times), ``accounts`` (per ``<app id>/<tenant id>``: ``units``, ``throttled``, ``peak_window_units``,
+        ``peak_window_fraction``, ``peak_limit_fraction``, ``latency_seconds``…) and ``peak_in_flight``."""
+        return dict(self.control.get("costs"))
+
+    def set_costs(self, **settings: Any) -> dict[str, Any]:
+        """Change the cost model, e.g. ``set_costs(latency=True, latency_scale=0.01, budget=True,
+        budget_units=500)``; buckets start full again. ``reset()`` turns it back off."""
+        return dict(self.control.post("costs", settings))
+
+    def account(self, client_id: str | None = None) -> dict[str, Any]:
+        """One app's budget counters (zeros before its first Graph request)."""
+        key = f"{client_id or self.client_id}/{self.tenant_id}"
+        return dict(self.costs()["accounts"].get(key) or {"units": 0, "throttled": 0, "requests": 0})
 
     def stop(self) -> None:
         if self.process.poll() is None:
