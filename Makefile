@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SANDBOX_PORT ?= 8765
-# `make test` leaves out the directory-scale tests (marked slow); .ci/run passes its own
+# `make test` leaves out the tests marked slow (directory-scale, many runs); .ci/run passes its own
 # PYTEST_ARGS, so CI runs them too. `make test PYTEST_ARGS=` runs everything.
 PYTEST_ARGS ?= -m "not slow"
 
