@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SANDBOX_PORT ?= 8765
+# `make test` leaves out the tests marked slow (directory-scale, many runs); .ci/run passes its own
+# PYTEST_ARGS, so CI runs them too. `make test PYTEST_ARGS=` runs everything.
+PYTEST_ARGS ?= -m "not slow"
 
 # `make run` points the dashboard at the bundled Graph sandbox unless told otherwise;
 # tests start their own sandbox on a free port.

@@ -41,11 +41,6 @@ class AssignmentError(ValueError):
     """An assignment Entra would refuse; the message says why."""
 
 
-def demo_assignments(seed: int, domain: str, roles: tuple[str, ...]) -> dict[str, set[str]]:
-    """The first directory users get one role each (admin, operator, viewer); later users none."""
-    return {generator.user(seed, domain, i)["id"]: {role} for i, role in enumerate(roles)}
-
-
 def member_group_ids(directory: Directory, user_id: str) -> list[str]:
     """Ids of the groups that hold the user (direct members; the sandbox has no nested groups)."""
     users = directory.view("users")

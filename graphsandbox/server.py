@@ -25,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "graphsandbox"
     sys_version = ""
     timeout = 75  # idle keep-alive connections end after this many seconds
-    disable_nagle_algorithm = True  # headers and body go out in two writes; no 40 ms delayed-ACK stall
+    disable_nagle_algorithm = True  # headers and body go out in two writes: the body must not wait for an ACK
     server: SandboxServer
 
     def _read_body(self) -> bytes:

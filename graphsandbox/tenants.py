@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import generator
+
 DEMO_DOMAIN = "graphconn-demo.onmicrosoft.com"
 DEMO_APP_NAME = "graphconn demo"
 DEMO_REDIRECT_URIS = (
@@ -27,7 +29,8 @@ DEMO_ROLES = ("User.Read.All",)
 DEMO_REQUESTED_ROLES = ("User.Read.All", "Group.Read.All", "GroupMember.Read.All")
 DEMO_SCOPES = ("User.Read", "Mail.Read", "offline_access", "openid", "profile")
 # The dashboard's own app registration (its users sign in to graphconn with it): app roles
-# named graphconn.<team>.<role>, assigned to the first directory users (see approles.py).
+# named graphconn.<team>.<role>, assigned to the first directory users (``demo_assignments``;
+# what the roles put in an ID token: approles.py).
 DASHBOARD_APP_NAME = "graphconn dashboard sign-in"
 DASHBOARD_REDIRECT_URIS = tuple(
     f"http://{host}:8000{path}"
@@ -50,6 +53,11 @@ def iso(value: dt.datetime) -> str:
 
 def _rng_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def demo_assignments(seed: int, domain: str, roles: tuple[str, ...]) -> dict[str, set[str]]:
+    """The first directory users get one role each (admin, operator, viewer); later users none."""
+    return {generator.user(seed, domain, i)["id"]: {role} for i, role in enumerate(roles)}
 
 
 def _secret_value(rng: random.Random | None = None) -> str:
@@ -244,8 +252,6 @@ class Registry:
 
     def _add_dashboard_app(self) -> None:
         """The dashboard's sign-in app: same id and secret for a seed; roles on the first users."""
-        from .approles import demo_assignments
-
         rng = random.Random(f"graphsandbox-dashboard-app-{self.seed}")
         client_id, object_id, sp_id, key_id = (_rng_uuid(rng) for _ in range(4))
         value = _secret_value(rng)

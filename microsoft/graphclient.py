@@ -94,7 +94,7 @@ def get(
     response = outbound.request("GET", url, policy=policy, params=params, headers=sent)
     content = response.content
     try:
-        body: Any = orjson.loads(content) if content else None  # ~3x faster than json on Graph pages
+        body: Any = orjson.loads(content) if content else None  # orjson: a sync parses every page Graph sends
     except ValueError:  # orjson.JSONDecodeError is one
         body = {"_text": content[:500].decode("utf-8", "replace")}
     return GraphResponse(response.status_code, body, {k.lower(): v for k, v in response.headers.items()}, len(content))

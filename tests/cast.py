@@ -1,7 +1,8 @@
 """The common cast of every test: two teams, one user per role, one connection per team.
 
 Team A: admin_a (admin), operator_a (operator), viewer_a (viewer); team B: outsider (admin of B
-only). ``login(user)`` returns a logged-in test Client. Import with ``from tests.cast import *``.
+only). ``login(user)`` returns a logged-in test Client. The fixtures reach every package through
+``pytest_plugins`` in tests/conftest.py; import the plain functions and values by name.
 """
 
 from __future__ import annotations
@@ -12,25 +13,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-
-__all__ = [
-    "SECRET_A",
-    "SECRET_B",
-    "make_connection",
-    "make_member",
-    "make_user",
-    "team_a",
-    "team_b",
-    "admin_a",
-    "operator_a",
-    "viewer_a",
-    "outsider",
-    "superuser",
-    "connection_a",
-    "connection_b",
-    "login",
-    "connection_factory",
-]
 
 # Distinctive values, so tests can search pages, logs and tables for them.
 SECRET_A = "A~cast.SecretValue-8q7w6e5r4t3y2u1i0o9p"

@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 
-from tests.cast import *  # noqa: F401,F403  (team/user/connection fixtures)
-from tests.factories import *  # noqa: F401,F403  (sandbox app/connection fixtures, run_job, receiver, ...)
 from tests.worker import WorkerProcess, test_database_url
+
+# The cast's fixtures (teams, users per role, connections, login) and the factories' (sandbox apps
+# and connections, run_job, wait_for_run, receiver, ...), for every test package.
+pytest_plugins = ["tests.cast", "tests.factories"]
 
 # A diagnosis whose steps offer an action its registered kind does not declare raises (here and in
 # the worker, which inherits the environment).

@@ -4,8 +4,8 @@ certificates, published sync runs, tokens, schedules and alert channels; and the
 way a person does (press a button, answer Entra's sign-in or consent page, add alert channels on the page).
 
 Plain functions take keyword arguments; the fixtures (``sandbox_app``, ``sandbox_connection``,
-``run_job``, ``wait_for_run``, ``sync_inline``, ``cert_factory``, ``receiver``) are exposed to every
-package by tests/conftest.py. The cast (teams, users per role, the two plain connections) is in
+``run_job``, ``wait_for_run``, ``sync_inline``, ``cert_factory``, ``receiver``) reach every package
+through ``pytest_plugins`` in tests/conftest.py. The cast (teams, users per role, the two plain connections) is in
 tests/cast.py.
 """
 
@@ -30,42 +30,6 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.cast import make_connection
-
-__all__ = [
-    "GRAPH",
-    "CALLBACK",
-    "SIGN_IN_SCOPES",
-    "JOB_ID",
-    "RUN_ID",
-    "Cert",
-    "make_cert",
-    "make_sandbox_app",
-    "make_sandbox_connection",
-    "make_published_run",
-    "make_run",
-    "make_token",
-    "make_schedule",
-    "make_channel",
-    "press",
-    "press_sync",
-    "detail",
-    "token_requests",
-    "sandbox_listing",
-    "follow_button",
-    "start_sign_in",
-    "start_consent",
-    "answer_entra_page",
-    "add_channels",
-    "mails",
-    "wait_until",
-    "sandbox_app",
-    "sandbox_connection",
-    "run_job",
-    "wait_for_run",
-    "sync_inline",
-    "cert_factory",
-    "receiver",
-]
 
 GRAPH = "https://graph.microsoft.com"
 CALLBACK = "http://testserver/connections/oauth/callback"

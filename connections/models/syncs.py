@@ -233,7 +233,7 @@ class SyncStage(models.Model):
     """An item read by a run that is not published yet: seen by no page, dropped when the run
     stops. ``data`` is the item's JSON text (parsed into a version only if it changed). On
     PostgreSQL the table is UNLOGGED (it holds nothing that must survive a crash) and has no index
-    (it would double the cost of every staged row): publishing compares it with hash joins, nested
+    (every staged row would have to update it): publishing compares it with hash joins, nested
     loops being turned off for that transaction. SQLite, which only does nested loops, gets an
     index on (run, key) from the migration."""
 

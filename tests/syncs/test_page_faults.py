@@ -26,6 +26,7 @@ def snapshot(run: SyncRun) -> set[tuple[str, str]]:
     return set(run.records.values_list("key", "digest"))
 
 
+@pytest.mark.slow  # twenty runs; one faulty run is in test_versioned_store.py for every `make test`
 def test_thirty_percent_faults_over_twenty_runs_give_identical_snapshots(
     clean_sandbox, enabled_users, operator_a, sync_inline
 ):

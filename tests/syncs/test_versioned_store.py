@@ -126,6 +126,7 @@ def test_thirty_percent_throttling_and_unavailability_give_the_same_snapshot(
     assert snapshot(run) == listed(clean_sandbox)
 
 
+@pytest.mark.slow  # twenty-five runs; test_retention.py checks the rule itself for every `make test`
 def test_retention_after_25_runs_keeps_exactly_the_kept_runs_browsable_and_exportable(
     clean_sandbox, sandbox_connection, team_a, operator_a, viewer_a, sync_inline, login, settings
 ):
