@@ -48,6 +48,22 @@ def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_
     assert Job.objects.get(pk=job.pk).sent_at is not None
 
 
+def test_the_first_sync_now_fragment_names_the_outage_at_once(
+    broker_link, live_worker, sandbox_connection, team_a, operator_a, login
+):
+    connection = sandbox_connection(team_a)
+    client = login(operator_a)
+    broker_link.cut()
+
+    pressed = client.post(reverse("connections:sync_start", args=[connection.pk]), HTTP_HX_REQUEST="true")
+
+    assert pressed.status_code == 200
+    assert WAITING in pressed.content.decode() and "Waiting for a worker" not in pressed.content.decode()
+    broker_link.restore()
+    background.resend_waiting()
+    wait_until(lambda: not SyncRun.objects.filter(status__in=["queued", "running"]).exists(), every=0.2)
+
+
 def test_a_starting_worker_sends_what_waited_for_the_broker(
     broker_link, own_worker, sandbox_connection, team_a, operator_a, login
 ):
