@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ class WebProcess:
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "PUBLIC_BASE_URL": self.url}
+        path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # the venv's gunicorn
+        self.env = {**env, "PUBLIC_BASE_URL": self.url, "PATH": path}
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
@@ -57,10 +59,11 @@ class WebProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                requests.get(f"{self.url}/healthz/live", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.2)
+                if requests.get(f"{self.url}/healthz/live", timeout=5).status_code == 200:
+                    return
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(0.2)
         raise TimeoutError(f"gunicorn not answering after {timeout} s; see {self.log_path}")
 
     def browser(self, user: Any) -> Browser:
@@ -107,3 +110,22 @@ class Browser:
             allow_redirects=False,
             timeout=30,
         )
+
+
+def web_env(sandbox: Any, broker_env: dict[str, str]) -> dict[str, str]:
+    """What the web process needs to share the tests' database, broker, sandbox and keys."""
+    import os
+
+    from tests.worker import test_database_url
+
+    return {
+        **os.environ,
+        **broker_env,
+        "DATABASE_URL": test_database_url(),
+        "GRAPH_SANDBOX_URL": sandbox.base_url,
+        "GRAPH_CA_BUNDLE": sandbox.ca_path,
+        "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALERT_WEBHOOK_HOSTS": ",".join(settings.ALERT_WEBHOOK_HOSTS),
+    }

@@ -102,3 +102,28 @@ def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
     broker_link.thaw()
     background.resend_waiting()
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
+
+
+def test_an_alert_raised_while_the_broker_is_away_is_delivered_when_it_is_back(
+    broker_link, live_worker, team_a, admin_a, login, receiver
+):
+    """Recorded first: the hand-off fails, nothing is lost, and beat's resend delivers it."""
+    from connections.alerts import states
+    from connections.models import Alert
+    from tests.cast import make_connection
+    from tests.factories import add_channels
+
+    add_channels(login(admin_a), team_a, receiver, kind="webhook")
+    connection = make_connection(team_a, "broker away")
+    broker_link.cut()
+
+    alert = states.observe(connection, states.TOKEN, ok=False, detail="Entra said no")
+
+    assert alert is not None
+    waiting = Alert.objects.get(pk=alert.pk)
+    assert waiting.sent_at is None and waiting.send_failures == 1
+    broker_link.restore()
+    tasks.resend_waiting_alerts.delay()  # what beat sends every 30 s
+    hooks = receiver.wait_for(1)
+    assert [h["json"]["event"] for h in hooks] == ["token_failed"]
+    assert Alert.objects.get(pk=alert.pk).sent_at is not None
