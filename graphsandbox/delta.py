@@ -195,18 +195,22 @@ class DeltaEngine:
         if state.get("mem") and changes_since is not _UNCHANGED:
             members_before = changes_since
             now = self.directory.group_member_ids(item["id"]) or []
+            changes: list[dict] = []
             if members_before is None:
-                changes = [{"@odata.type": "#microsoft.graph.user", "id": m} for m in now]
+                changes = [_member(m) for m in now]
             else:
-                current = set(now)
+                current, earlier = set(now), set(members_before)
                 changes = [
-                    {"@odata.type": "#microsoft.graph.user", "id": m, "@removed": {"reason": "deleted"}}
-                    for m in members_before
-                    if m not in current
-                ] + [{"@odata.type": "#microsoft.graph.user", "id": m} for m in now if m not in set(members_before)]
+                    {**_member(m), "@removed": {"reason": "deleted"}} for m in members_before if m not in current
+                ]
+                changes += [_member(m) for m in now if m not in earlier]
             if changes or members_before is None:
                 shown["members@delta"] = changes
         return shown
+
+
+def _member(user_id: str) -> dict:
+    return {"@odata.type": "#microsoft.graph.user", "id": user_id}
 
 
 def _split_members(query: dict[str, str]) -> tuple[dict[str, str], bool]:
