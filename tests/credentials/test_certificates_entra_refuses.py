@@ -110,3 +110,33 @@ def test_a_valid_certificate_saved_aside_can_be_switched_to(login, admin_a, team
     client.post(reverse("connections:use_certificate", args=[connection.pk]))
 
     assert Connection.objects.get(pk=connection.pk).credential_type == "certificate"
+
+
+def test_a_short_key_saved_before_uploads_were_checked_is_explained_when_entra_refuses_it(
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login
+):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from connections.tokens import fetch as tokens
+
+    pem = pem_pair(bits=1024)
+    cert = x509.load_pem_x509_certificate(pem)
+    key = load_pem_private_key(pem[pem.index(b"-----BEGIN PRIVATE KEY") :], None)
+    app = sandbox_app(roles=["User.Read.All"])
+    clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/certificates", {"certificate": pem.decode()})
+    connection = sandbox_connection(team_a, app, certificate=make_cert())
+    ConnectionCertificate.objects.filter(connection=connection).update(  # as an older release stored it
+        private_key=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        thumbprint_sha1=cert.fingerprint(hashes.SHA1()).hex().upper(),
+        thumbprint_sha256=cert.fingerprint(hashes.SHA256()).hex().upper(),
+    )
+
+    outcome = tokens.fetch_token(connection, force=True)
+
+    assert not outcome.ok and outcome.diagnosis.key == "token.certificate_key_too_short"
+    page = detail(login(operator_a), connection)
+    assert "The certificate&#x27;s key is too short for Entra ID" in page
+    assert "RSA key size 1024 is less than the minimum required 2048 bits" in page

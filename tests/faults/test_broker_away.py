@@ -113,7 +113,8 @@ def test_an_alert_raised_while_the_broker_is_away_is_delivered_when_it_is_back(
     from tests.cast import make_connection
     from tests.factories import add_channels
 
-    add_channels(login(admin_a), team_a, receiver, kind="webhook")
+    client = login(admin_a)
+    add_channels(client, team_a, receiver, kind="webhook")
     connection = make_connection(team_a, "broker away")
     broker_link.cut()
 
@@ -122,6 +123,7 @@ def test_an_alert_raised_while_the_broker_is_away_is_delivered_when_it_is_back(
     assert alert is not None
     waiting = Alert.objects.get(pk=alert.pk)
     assert waiting.sent_at is None and waiting.send_failures == 1
+    assert "1 alert(s) waiting for the broker" in client.get("/healthz").json()["checks"]["work"]["detail"]
     broker_link.restore()
     tasks.resend_waiting_alerts.delay()  # what beat sends every 30 s
     hooks = receiver.wait_for(1)
