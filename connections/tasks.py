@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from connections.alerts import channels
 from connections.alerts import checks as alert_checks
-from connections.alerts import states as alerts
+from connections.alerts import delivery as alert_delivery
 from connections.jobs import kinds, reaper
 from connections.jobs import queue as background
 from connections.library import audit
@@ -139,11 +139,17 @@ def prune_sync_runs() -> dict:
     return retention.prune_sync_runs()
 
 
-@shared_task(name=alerts.DELIVER_TASK, acks_late=True)
+@shared_task(name=alert_delivery.DELIVER_TASK, acks_late=True)
 def deliver_alert(alert_id: int) -> dict:
     """Send one alert to its team's channels (a failing channel is marked, never raised)."""
     alert = Alert.objects.filter(pk=alert_id).select_related("team", "connection").first()
     return channels.deliver(alert) if alert is not None else {"sent": 0, "failed": 0}
+
+
+@shared_task(name=alert_delivery.RESEND_TASK)
+def resend_waiting_alerts() -> dict:
+    """Beat, every 30 s (and each worker on start-up): send the alerts the broker never took."""
+    return alert_delivery.resend_waiting()
 
 
 @shared_task(name="connections.check_credentials")

@@ -32,6 +32,7 @@ urlpatterns = [
     path("permissions/planner/", planner.standalone, name="planner"),
     path("connections/<uuid:pk>/certificate/", credentials.certificate_upload, name="certificate"),
     path("connections/<uuid:pk>/credential/secret/", credentials.use_secret, name="use_secret"),
+    path("connections/<uuid:pk>/credential/certificate/", credentials.use_certificate, name="use_certificate"),
     path("connections/<uuid:pk>/panels/credentials/", credentials.credentials_panel, name="credentials_panel"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/channels/new/", alerts.channel_new, name="channel_new"),

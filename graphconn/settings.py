@@ -175,7 +175,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/live|/ready)?$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 # Preloading is a one-way commitment (browsers ship the host as HTTPS-only for months): only on request.
@@ -264,6 +264,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resend-waiting-jobs": {
         "task": "connections.resend_waiting_jobs",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "resend-waiting-alerts": {
+        "task": "connections.resend_waiting_alerts",
         "schedule": 30.0,
         "options": {"expires": 25},
     },

@@ -7,7 +7,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 
 from connections.sso.views import LoginPage, SignOutView
-from connections.views.health import healthz
+from connections.views import health
 
 
 @login_not_required
@@ -17,7 +17,9 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("healthz/live", health.live, name="healthz_live"),
+    path("healthz/ready", health.ready, name="healthz_ready"),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", LoginPage.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),

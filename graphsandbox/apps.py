@@ -100,7 +100,8 @@ def graph_objects(registry: Registry) -> tuple[list[dict[str, Any]], list[dict[s
                         for s in app.secrets
                     ],
                     # https://learn.microsoft.com/graph/api/resources/keycredential: the SHA-1 thumbprint
-                    # is the customKeyIdentifier; the key itself is only returned with $select=keyCredentials.
+                    # is the customKeyIdentifier; the key (the certificate, base64) is returned only for one
+                    # object read with $select=keyCredentials (``with_keys``), null otherwise.
                     "keyCredentials": [
                         {
                             "keyId": c.key_id,
@@ -117,6 +118,7 @@ def graph_objects(registry: Registry) -> tuple[list[dict[str, Any]], list[dict[s
                     "requiredResourceAccess": [{"resourceAppId": GRAPH_APP_ID, "resourceAccess": access}],
                     "web": {"redirectUris": list(app.redirect_uris), "homePageUrl": None, "logoutUrl": None},
                     "_owners": sorted(app.owners),
+                    "_keys": {c.key_id: base64.b64encode(c.der).decode("ascii") for c in app.certificates if c.der},
                 }
             )
             principals.append(
@@ -147,6 +149,14 @@ def graph_objects(registry: Registry) -> tuple[list[dict[str, Any]], list[dict[s
                 }
             )
     return applications, principals
+
+
+def with_keys(item: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """One application read with ``$select=keyCredentials``: each keyCredential with its ``key``."""
+    keys = item.get("_keys") or {}
+    if isinstance(shown.get("keyCredentials"), list):
+        shown["keyCredentials"] = [{**c, "key": keys.get(c.get("keyId"))} for c in shown["keyCredentials"]]
+    return shown
 
 
 def graph_service_principal(registry: Registry) -> dict[str, Any]:

@@ -9,6 +9,8 @@ Answers follow what Entra sends for each fault:
 - unknown certificate or a bad signature: ``AADSTS700027`` "Client assertion contains an invalid
   signature" with the reason and the thumbprint the client used (seen in public MSAL and SDK issue
   threads; the reason texts below are Entra's as reported there);
+- a certificate whose RSA key is shorter than 2048 bits: ``AADSTS700027`` "RSA key size 1024 is less
+  than the minimum required 2048 bits" (as reported in silverhack/monkey365#183);
 - outside its time range: ``AADSTS700024`` "Client assertion is not within its valid time range"
   with the current time and the assertion's range;
 - a wrong ``aud``, ``iss`` or ``sub``: Entra's exact code is not documented. GUESS: the sandbox answers
@@ -34,6 +36,7 @@ ALGORITHMS = ("RS256", "PS256")
 DOCS = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
 # GUESS: how far Entra's clock and the client's may disagree before AADSTS700024 (not documented).
 CLOCK_SKEW = dt.timedelta(minutes=5)
+MIN_RSA_BITS = 2048  # Entra refuses assertions signed with a shorter RSA key
 
 
 @dataclass
@@ -101,6 +104,11 @@ def verify(app: App, assertion: str, assertion_type: str, audiences: set[str], n
     credential, thumbprint = _find_credential(app, header)
     if credential is None:
         raise _key_problem(app, "The key was not found.", thumbprint)
+    bits = getattr(credential.public_key, "key_size", MIN_RSA_BITS)
+    if bits < MIN_RSA_BITS:
+        raise AssertionRefused(
+            401, "invalid_client", 700027, f"RSA key size {bits} is less than the minimum required {MIN_RSA_BITS} bits."
+        )
     if credential.end <= now:
         # GUESS: Entra refuses an expired registered certificate with this reason text.
         raise _key_problem(app, "The key used is expired.", thumbprint, credential)

@@ -4,7 +4,9 @@ The initial round pages through the whole collection by position and ends with a
 token holds the change-log sequence number read *before* the round began, so changes made while
 a client pages are reported again in the next round (Graph too may repeat an entity). A later
 round reports every object changed since the token's sequence: current state for added and
-updated objects, `@removed` for deleted ones.
+updated objects, `@removed` for deleted ones. With members selected on groups, the initial round
+lists each group's members and a later round only the membership changes: added members, and
+removed ones marked `@removed` (docs/microsoft-wire-facts.md, "Delta of group members").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .schema import EntitySpec
 from .wire import GRAPH_SUCCESS_CONTENT_TYPE, Request, Response
 
 _DELTA_MAGIC = b"GCdl\x01"
+_UNCHANGED: tuple[str, ...] = ("<membership unchanged>",)  # a group whose members a changes round leaves out
 
 
 def sync_state_not_found() -> QueryError:
@@ -88,11 +91,17 @@ class DeltaEngine:
         select = _select(state)
         _, changes = self.directory.changes_since(kind, int(state["s"]))
         last_op: dict[str, str] = {}
+        members_before: dict[str, tuple[str, ...]] = {}  # a group's members when the round's token was issued
         for change in changes:
             if change.seq > int(state["to"]):
                 break
             last_op.pop(change.id, None)  # re-insert: order by latest change
             last_op[change.id] = change.op
+            if change.id not in members_before:
+                if change.op == "added":
+                    members_before[change.id] = ()
+                elif change.members_before is not None:
+                    members_before[change.id] = change.members_before
         wanted = set(state.get("ids") or ())
         entries = [(i, op) for i, op in last_op.items() if not wanted or i in wanted]
         offset = int(state["o"])
@@ -101,7 +110,9 @@ class DeltaEngine:
         for object_id, op in entries[offset : offset + size]:
             item = None if op == "deleted" else view.get(object_id)
             shown.append(
-                {"id": object_id, "@removed": {"reason": "deleted"}} if item is None else self._show(item, state, spec)
+                {"id": object_id, "@removed": {"reason": "deleted"}}
+                if item is None
+                else self._show(item, state, spec, changes_since=members_before.get(object_id, _UNCHANGED))
             )
         if offset + size < len(entries):
             return self._respond(base, spec, select, shown, link_base, skip_state={**state, "o": offset + size})
@@ -172,19 +183,34 @@ class DeltaEngine:
         body["value"] = values
         return Response(200, body, {}, GRAPH_SUCCESS_CONTENT_TYPE)
 
-    def _show(self, item: dict, state: dict, spec: EntitySpec) -> dict:
-        """Delta results always carry the id, whatever $select says; groups can add members@delta
-        (the whole current member list, where Graph would send only the additions and removals)."""
+    def _show(self, item: dict, state: dict, spec: EntitySpec, *, changes_since: tuple[str, ...] | None = None) -> dict:
+        """Delta results always carry the id, whatever $select says; groups can add members@delta:
+        every member in the initial round (``changes_since`` None), and in a later round only the
+        members added since ``changes_since`` (the members then) and those removed (``@removed``);
+        nothing when the membership did not change (``_UNCHANGED``)."""
         select = _select(state)
         shown = odata.project(item, select, spec)
         if "id" not in shown:
             shown = {"id": item["id"], **shown}
-        if state.get("mem"):
-            shown["members@delta"] = [
-                {"@odata.type": "#microsoft.graph.user", "id": m}
-                for m in self.directory.group_member_ids(item["id"]) or []
-            ]
+        if state.get("mem") and changes_since is not _UNCHANGED:
+            members_before = changes_since
+            now = self.directory.group_member_ids(item["id"]) or []
+            changes: list[dict] = []
+            if members_before is None:
+                changes = [_member(m) for m in now]
+            else:
+                current, earlier = set(now), set(members_before)
+                changes = [
+                    {**_member(m), "@removed": {"reason": "deleted"}} for m in members_before if m not in current
+                ]
+                changes += [_member(m) for m in now if m not in earlier]
+            if changes or members_before is None:
+                shown["members@delta"] = changes
         return shown
+
+
+def _member(user_id: str) -> dict:
+    return {"@odata.type": "#microsoft.graph.user", "id": user_id}
 
 
 def _split_members(query: dict[str, str]) -> tuple[dict[str, str], bool]:

@@ -32,6 +32,7 @@ class Change:
     op: str  # "added" | "updated" | "deleted"
     props: tuple[str, ...]  # changed properties (empty for deletes)
     at: float
+    members_before: tuple[str, ...] | None = None  # a group's member ids before this change set them
 
 
 @dataclass
@@ -274,8 +275,11 @@ class Directory:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _record(self, kind: str, object_id: str, op: str, props: tuple[str, ...]) -> None:
-        self._log.append(Change(len(self._log) + 1, kind, object_id, op, props, time.time()))
+    def _record(
+        self, kind: str, object_id: str, op: str, props: tuple[str, ...], members_before: list[str] | None = None
+    ) -> None:
+        before = tuple(members_before) if members_before is not None else None
+        self._log.append(Change(len(self._log) + 1, kind, object_id, op, props, time.time(), before))
 
     def add(self, kind: str, data: dict) -> dict:
         """Create an item; fills id, createdDateTime and the usual properties with null."""
@@ -308,6 +312,8 @@ class Directory:
         if current is None:
             return None
         oid = current["id"]
+        # Delta rounds report membership changes only (added and removed members): keep what it was.
+        before = self.group_member_ids(oid) if members is not None and kind == "groups" else None
         with self._lock:
             if kind == "users" and "userPrincipalName" in patch:
                 new_upn = str(patch["userPrincipalName"])
@@ -323,7 +329,7 @@ class Directory:
                 self._members[oid] = [str(m) for m in members]
                 props += ("members",)
             if props:
-                self._record(kind, oid, "updated", props)
+                self._record(kind, oid, "updated", props, before)
         return {**current, **patch}
 
     def delete(self, kind: str, object_id: str) -> bool:

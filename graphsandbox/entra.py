@@ -227,15 +227,18 @@ class Entra:
                 "installed by the administrator of the tenant or consented to by any user in the "
                 "tenant. You may have sent your authentication request to the wrong tenant.",
             )
+        # appidacr: how the client authenticated, "1" a client secret, "2" a certificate (docs/microsoft-wire-facts.md).
         if form.get("client_assertion"):
             self._authenticate_assertion(req, app, form)
+            acr = "2"
         else:
             self._authenticate(app, secret, grant, v2)
+            acr = "1"
         if grant == "client_credentials":
-            return self._client_credentials(app, form, v2)
+            return self._client_credentials(app, form, v2, acr)
         if grant == "authorization_code":
-            return self._authorization_code(req, app, form, v2)
-        return self._refresh(req, app, form, v2)
+            return self._authorization_code(req, app, form, v2, acr)
+        return self._refresh(req, app, form, v2, acr)
 
     def _tenant_label(self, tenant: str) -> str:
         return self.registry.tenant_id if tenant.lower() in ("common", "organizations") else tenant
@@ -309,10 +312,10 @@ class Entra:
             raise self._unknown_resource(resource)
         return resource
 
-    def _client_credentials(self, app: App, form: dict[str, str], v2: bool) -> dict[str, Any]:
+    def _client_credentials(self, app: App, form: dict[str, str], v2: bool, acr: str) -> dict[str, Any]:
         if not v2:
             resource = self._v1_resource(form, required=True)
-            token, iat, exp = self._app_token(app, GRAPH_APP_ID if resource == GRAPH_APP_ID else GRAPH_RESOURCE)
+            token, iat, exp = self._app_token(app, GRAPH_APP_ID if resource == GRAPH_APP_ID else GRAPH_RESOURCE, acr)
             return self._v1_body(token, iat, exp, resource)
         raw = form.get("scope", "")
         if not raw:
@@ -327,7 +330,7 @@ class Entra:
                 70011,
                 f"The provided value for the input parameter 'scope' is not valid. The scope {raw} is not valid.",
             )
-        token, iat, exp = self._app_token(app, GRAPH_RESOURCE)
+        token, iat, exp = self._app_token(app, GRAPH_RESOURCE, acr)
         return self._v2_body(token, iat, exp)
 
     def _delegated_scopes(self, app: App, requested: tuple[str, ...]) -> tuple[list[str], ScopeRequest]:
@@ -359,7 +362,7 @@ class Entra:
         granted = set(scopes.graph) | (consented if scopes.default or not scopes.graph else set())
         return sorted(granted), scopes
 
-    def _authorization_code(self, req: Request, app: App, form: dict[str, str], v2: bool) -> dict[str, Any]:
+    def _authorization_code(self, req: Request, app: App, form: dict[str, str], v2: bool, acr: str) -> dict[str, Any]:
         value = form.get("code", "")
         if not value:
             raise _missing("code")
@@ -417,9 +420,10 @@ class Entra:
             offline=code.v1 or "offline_access" in scopes.oidc,
             id_token="openid" in scopes.oidc,
             requested=code.scopes,
+            acr=acr,
         )
 
-    def _refresh(self, req: Request, app: App, form: dict[str, str], v2: bool) -> dict[str, Any]:
+    def _refresh(self, req: Request, app: App, form: dict[str, str], v2: bool, acr: str) -> dict[str, Any]:
         value = form.get("refresh_token", "")
         if not value:
             raise _missing("refresh_token")
@@ -457,6 +461,7 @@ class Entra:
             offline=True,
             id_token="openid" in scopes.oidc,
             requested=requested,
+            acr=acr,
         )
 
     # -- issuing ---------------------------------------------------------------------------
@@ -465,7 +470,7 @@ class Entra:
         now = int(time.time())
         return now - BACKDATED, now + self.registry.settings.token_lifetime
 
-    def _common_claims(self, app: App, aud: str) -> dict[str, Any]:
+    def _common_claims(self, app: App, aud: str, acr: str = "1") -> dict[str, Any]:
         tid = self.registry.tenant_id
         iat, exp = self._times()
         return {
@@ -477,7 +482,7 @@ class Entra:
             "aio": opaque(60),
             "app_displayname": app.display_name,
             "appid": app.client_id,
-            "appidacr": "1",
+            "appidacr": acr,
             "idp": f"https://sts.windows.net/{tid}/",
             "rh": f"0.A{opaque(48)}.",
             "tenant_region_scope": "EU",
@@ -487,8 +492,8 @@ class Entra:
             "xms_tcdt": int(self.registry.created.timestamp()),
         }
 
-    def _app_token(self, app: App, aud: str) -> tuple[str, int, int]:
-        claims = self._common_claims(app, aud)
+    def _app_token(self, app: App, aud: str, acr: str = "1") -> tuple[str, int, int]:
+        claims = self._common_claims(app, aud, acr)
         with self.registry.lock:
             roles = sorted(app.roles)
         claims.update({"idtyp": "app", "oid": app.sp_id, "sub": app.sp_id, "wids": [WIDS_DEFAULT]})
@@ -496,8 +501,8 @@ class Entra:
             claims["roles"] = roles
         return self.signer.sign(dict(sorted(claims.items()))), claims["iat"], claims["exp"]
 
-    def _user_token(self, app: App, user: SignedInUser, aud: str, scp: str) -> tuple[str, int, int]:
-        claims = self._common_claims(app, aud)
+    def _user_token(self, app: App, user: SignedInUser, aud: str, scp: str, acr: str = "1") -> tuple[str, int, int]:
+        claims = self._common_claims(app, aud, acr)
         claims.update(
             {
                 "acct": 0,
@@ -602,11 +607,12 @@ class Entra:
         offline: bool,
         id_token: bool,
         requested: tuple[str, ...],
+        acr: str = "1",
     ) -> dict[str, Any]:
         oidc_in_scp = sorted(scopes.oidc & {"openid", "profile", "email"})
         scp = " ".join(granted + oidc_in_scp) or "openid"
         aud = GRAPH_APP_ID if v2 else (GRAPH_APP_ID if v1_resource == GRAPH_APP_ID else GRAPH_RESOURCE)
-        token, iat, exp = self._user_token(app, user, aud, scp)
+        token, iat, exp = self._user_token(app, user, aud, scp, acr)
         extra: dict[str, Any] = {}
         if v2:
             shown = [scopes.graph.get(s, f"{GRAPH_RESOURCE}/{s}") for s in granted]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import odata, paging, schema
+from .apps import with_keys
 from .delta import DeltaEngine
 from .directory import Directory
 from .odata import QueryError
@@ -196,10 +197,13 @@ class GraphApi:
         if "$expand" in opts:
             raise odata.unsupported(f"Expanding '{opts['$expand']}' is not supported by this sandbox.")
         select = odata.parse_select(opts["$select"], spec) if "$select" in opts else None
+        shown = odata.project(item, select, spec)
+        if select and "keyCredentials" in select:  # the only read that returns the certificates themselves
+            shown = with_keys(item, shown)
         body = {
             "@odata.context": self._context(ctx, name, select, entity=True),
             **(extra or {}),
-            **odata.project(item, select, spec),
+            **shown,
         }
         return json_ok(body)
 

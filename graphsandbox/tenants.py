@@ -100,6 +100,7 @@ class KeyCredential:
     sha1: bytes  # thumbprint of the DER encoding (x5t)
     sha256: bytes  # x5t#S256
     public_key: Any  # a cryptography public key, to verify client assertions
+    der: bytes = b""  # the certificate itself (DER): Graph's keyCredential ``key``, base64
 
     @property
     def thumbprint(self) -> str:
@@ -331,7 +332,7 @@ class Registry:
     def add_certificate(self, app: App, pem: str | bytes, display_name: str = "") -> KeyCredential:
         """Register a certificate's public part; ValueError when it is not one PEM/DER certificate."""
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         data = pem.encode() if isinstance(pem, str) else pem
@@ -351,6 +352,7 @@ class Registry:
             sha1=cert.fingerprint(hashes.SHA1()),
             sha256=cert.fingerprint(hashes.SHA256()),  # noqa: S303
             public_key=cert.public_key(),
+            der=cert.public_bytes(serialization.Encoding.DER),
         )
         with self.lock:
             app.certificates.append(credential)

@@ -31,6 +31,17 @@ _KEY_BLOCK = re.compile(rb"-----BEGIN (?:RSA |ENCRYPTED )?PRIVATE KEY-----")
 
 
 ONLY_RSA = "Only RSA keys can sign client assertions for Entra ID (PS256/RS256)."
+# Entra ID refuses a client assertion signed with a shorter key at sign-in (AADSTS700027).
+MIN_RSA_BITS = 2048
+
+
+def key_too_short(bits: int) -> str:
+    """Why Entra ID refuses a key of ``bits``, in its own words, and what to do instead."""
+    return (
+        f"This certificate's RSA key has {bits} bits: Entra ID refuses client assertions signed with "
+        f"it (AADSTS700027: RSA key size {bits} is less than the minimum required {MIN_RSA_BITS} bits). "
+        f"Create a certificate with an RSA key of at least {MIN_RSA_BITS} bits and upload that."
+    )
 
 
 class CertificateError(ValueError):
@@ -129,6 +140,8 @@ def _loaded(cert: x509.Certificate, key: object, key_field: str) -> LoadedCertif
         raise CertificateError(ONLY_RSA, "certificate_file") from None
     if key.public_key().public_bytes(serialization.Encoding.DER, public) != certificate_key:
         raise CertificateError("The private key does not belong to this certificate.", key_field)
+    if key.key_size < MIN_RSA_BITS:
+        raise CertificateError(key_too_short(key.key_size), key_field)
     return LoadedCertificate(
         private_key_pem=key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

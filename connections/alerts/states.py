@@ -2,7 +2,7 @@
 
 Each connection has one ``AlertState`` per topic (sync, token, credential). ``observe`` records the
 new state; only a change creates an ``Alert``, which a worker then sends to the team's channels
-(channels.py). The first failure after success (or ever) alerts, the first success after a failure
+(delivery.py, channels.py). The first failure after success (or ever) alerts, the first success after a failure
 says "recovered"; a credential alerts when it enters 30, 7 or 1 days before its end, when it
 expires, and when it is renewed. Nothing here may break the sync or token fetch that calls it.
 """
@@ -19,12 +19,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.alerts import delivery
 from connections.credentials import expiry as credentials
 from connections.models import Alert, AlertState, Connection
 
 log = logging.getLogger(__name__)
-
-DELIVER_TASK = "connections.deliver_alert"  # the Celery task that sends an alert to its channels
 
 SYNC, TOKEN, CREDENTIAL = "sync", "token", "credential"
 DELTA = "delta"  # a scheduled connection's deltaLink is close to Graph's 7-day limit (deltawindow.py)
@@ -178,19 +177,9 @@ def _transition(
                 text=f"{text}\n\nOpen the connection: {link}",
                 link=link,
             )
-            transaction.on_commit(lambda: _queue(alert.pk))
+            delivery.queue(alert)
         log.info("alert %s for connection %s: %s", alert.pk, connection.pk, event)
         return alert
     except Exception:  # an alert must never break the sync or token fetch that noticed the change
         log.exception("alert state of connection %s (%s) could not be recorded", connection.pk, topic)
         return None
-
-
-def _queue(alert_id: int) -> None:
-    # By name: the tasks module imports the services that call this one.
-    from celery import current_app
-
-    try:
-        current_app.tasks[DELIVER_TASK].apply_async(args=(alert_id,))
-    except Exception:
-        log.exception("alert %s could not be queued for delivery", alert_id)

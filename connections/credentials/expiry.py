@@ -65,7 +65,14 @@ def save_certificate(
     connection: Connection, loaded: certificates.LoadedCertificate, form: str, user: Any
 ) -> ConnectionCertificate:
     """Keep the certificate (key encrypted) and switch the connection to it; the old token is kept
-    until it expires (it stays valid at Microsoft regardless of how it was obtained)."""
+    until it expires (it stays valid at Microsoft regardless of how it was obtained).
+
+    A certificate whose validity starts later cannot sign in before then: a connection that signs in
+    with a readable client secret keeps doing so (``use_certificate`` switches once it is valid);
+    one with nothing else to sign in with is switched, and its page says from when it works.
+    """
+    keep_secret = loaded.not_before > timezone.now() and not connection.uses_certificate
+    keep_secret = keep_secret and connection.secret_state == "saved"
     with transaction.atomic():
         cert, _ = ConnectionCertificate.objects.update_or_create(
             connection=connection,
@@ -84,10 +91,17 @@ def save_certificate(
                 "uploaded_by": user if getattr(user, "pk", None) else None,
             },
         )
-        Connection.objects.filter(pk=connection.pk).update(credential_type="certificate")
-        connection.credential_type = "certificate"
-        AppCredential.objects.filter(connection=connection).update(in_use=False)
+        if not keep_secret:
+            use_certificate(connection)
     return cert
+
+
+def use_certificate(connection: Connection) -> None:
+    """Sign in with the saved certificate from now on (Entra's list says again which is in use)."""
+    with transaction.atomic():
+        Connection.objects.filter(pk=connection.pk).update(credential_type="certificate")
+        AppCredential.objects.filter(connection=connection).update(in_use=False)
+    connection.credential_type = "certificate"
 
 
 def certificate_of(connection: Connection) -> ConnectionCertificate | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from connections.models import Job, SyncRun, WorkerHeartbeat
+from connections.models import Alert, Job, SyncRun, WorkerHeartbeat
 
 HEALTH_TIMEOUT = 1.0  # seconds per dependency: a frozen broker must not hold /healthz
 
@@ -80,7 +80,7 @@ def check_workers() -> Check:
 
 def check_work() -> Check:
     """Runs and jobs that should be moving but are not: a running sync without a heartbeat, work
-    queued for long, or jobs still waiting for the broker."""
+    queued for long, or jobs and alerts still waiting for the broker."""
     from connections.jobs.reaper import stale_before
 
     try:
@@ -92,6 +92,7 @@ def check_work() -> Check:
         ).count()
         stuck_jobs = Job.objects.filter(state=Job.State.QUEUED, created_at__lt=queued_long).count()
         waiting = Job.objects.filter(state=Job.State.QUEUED, sent_at__isnull=True, send_failures__gt=0).count()
+        alerts_waiting = Alert.objects.filter(sent_at__isnull=True, send_failures__gt=0).count()
     except Exception as exc:
         return Check("work", False, f"{type(exc).__name__}: runs and jobs unreadable")
     problems = [
@@ -100,6 +101,7 @@ def check_work() -> Check:
             (stuck_runs, f"{stuck_runs} sync run(s) stuck"),
             (stuck_jobs, f"{stuck_jobs} job(s) queued for long"),
             (waiting, f"{waiting} job(s) waiting for the broker"),
+            (alerts_waiting, f"{alerts_waiting} alert(s) waiting for the broker"),
         )
         if count
     ]

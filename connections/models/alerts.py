@@ -86,11 +86,15 @@ class Alert(models.Model):
     text = models.TextField()
     link = models.CharField(max_length=500)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Handing the alert to a worker: recorded first, so an alert the broker never took is sent again.
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="when the broker took it; empty: not yet")
+    send_failures = models.PositiveIntegerField(default=0)
 
     objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["sent_at"], name="alert_unsent_idx")]
 
     def __str__(self) -> str:
         return self.title

@@ -51,6 +51,11 @@ class ConnectionCertificate(models.Model):
     def __str__(self) -> str:
         return f"certificate {self.thumbprint_sha1} of {self.connection_id}"
 
+    @property
+    def not_valid_yet(self) -> bool:
+        """Its validity starts later: Entra ID refuses assertions signed with it until ``not_before``."""
+        return self.not_before > timezone.now()
+
 
 class AppCredential(models.Model):
     """One secret or certificate of the app registration, as Graph listed it at the last check."""

@@ -53,6 +53,9 @@ def sync_start(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     spec = kinds.get(Job.Kind.SYNC)
     run = actions.start(connection, spec.kind, request.user).sync_run
+    # The task was handed to the broker as the run committed; what that left (e.g. "the task queue
+    # is unreachable") is in the stored run, so the first fragment already says it.
+    run.refresh_from_db(fields=["status", "message"])
     return fragments.started(
         request,
         connection,

@@ -40,6 +40,9 @@ CERTIFICATE_UNKNOWN = register(
 CERTIFICATE_WRONG_KEY = register(
     "token.certificate_wrong_key", Severity.ERROR, Action.EDIT_SECRET, Action.REFETCH_TOKEN
 )
+CERTIFICATE_KEY_TOO_SHORT = register(
+    "token.certificate_key_too_short", Severity.ERROR, Action.OPEN_LINK, Action.EDIT_SECRET, Action.REFETCH_TOKEN
+)
 CONSENT_REQUIRED = register(
     "token.consent_required", Severity.ERROR, Action.ADMIN_CONSENT, Action.OPEN_LINK, Action.SIGN_IN
 )
@@ -405,6 +408,22 @@ def _certificate_rejected(err: TokenError, ctx: Context, evidence: list[tuple[st
                     "connection.",
                     action=Action.EDIT_SECRET,
                 ),
+                _refetch_step(),
+            ],
+        )
+    if "rsa key size" in text:
+        return CERTIFICATE_KEY_TOO_SHORT.build(
+            title="The certificate's key is too short for Entra ID",
+            explanation="Entra ID refuses client assertions signed with an RSA key shorter than 2048 bits, "
+            "whatever the certificate's dates. Certificates made with a 1024-bit key must be replaced.",
+            evidence=evidence,
+            steps=[
+                Step(
+                    "Create a new certificate with an RSA key of at least 2048 bits and upload its public part "
+                    "to the app's Certificates & secrets page.",
+                    url=_portal(ctx, "Credentials"),
+                ),
+                Step("Upload the new certificate and its private key to this connection.", action=Action.EDIT_SECRET),
                 _refetch_step(),
             ],
         )

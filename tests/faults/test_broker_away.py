@@ -48,6 +48,22 @@ def test_with_the_broker_stopped_presses_answer_in_words_and_the_work_runs_when_
     assert Job.objects.get(pk=job.pk).sent_at is not None
 
 
+def test_the_first_sync_now_fragment_names_the_outage_at_once(
+    broker_link, live_worker, sandbox_connection, team_a, operator_a, login
+):
+    connection = sandbox_connection(team_a)
+    client = login(operator_a)
+    broker_link.cut()
+
+    pressed = client.post(reverse("connections:sync_start", args=[connection.pk]), HTTP_HX_REQUEST="true")
+
+    assert pressed.status_code == 200
+    assert WAITING in pressed.content.decode() and "Waiting for a worker" not in pressed.content.decode()
+    broker_link.restore()
+    background.resend_waiting()
+    wait_until(lambda: not SyncRun.objects.filter(status__in=["queued", "running"]).exists(), every=0.2)
+
+
 def test_a_starting_worker_sends_what_waited_for_the_broker(
     broker_link, own_worker, sandbox_connection, team_a, operator_a, login
 ):
@@ -86,3 +102,30 @@ def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
     broker_link.thaw()
     background.resend_waiting()
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
+
+
+def test_an_alert_raised_while_the_broker_is_away_is_delivered_when_it_is_back(
+    broker_link, live_worker, team_a, admin_a, login, receiver
+):
+    """Recorded first: the hand-off fails, nothing is lost, and beat's resend delivers it."""
+    from connections.alerts import states
+    from connections.models import Alert
+    from tests.cast import make_connection
+    from tests.factories import add_channels
+
+    client = login(admin_a)
+    add_channels(client, team_a, receiver, kind="webhook")
+    connection = make_connection(team_a, "broker away")
+    broker_link.cut()
+
+    alert = states.observe(connection, states.TOKEN, ok=False, detail="Entra said no")
+
+    assert alert is not None
+    waiting = Alert.objects.get(pk=alert.pk)
+    assert waiting.sent_at is None and waiting.send_failures == 1
+    assert "1 alert(s) waiting for the broker" in client.get("/healthz").json()["checks"]["work"]["detail"]
+    broker_link.restore()
+    tasks.resend_waiting_alerts.delay()  # what beat sends every 30 s
+    hooks = receiver.wait_for(1)
+    assert [h["json"]["event"] for h in hooks] == ["token_failed"]
+    assert Alert.objects.get(pk=alert.pk).sent_at is not None

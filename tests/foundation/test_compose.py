@@ -65,3 +65,37 @@ def test_image_holds_every_package_the_project_installs() -> None:
     includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     for package in (pattern.rstrip("*") for pattern in includes):
         assert package in copied, f"the Dockerfile does not copy {package}/"
+
+
+def test_the_web_health_check_keeps_a_web_server_healthy_while_the_broker_is_down(
+    tmp_path, sandbox, broker_env, django_db_setup, django_db_blocker
+):
+    """Compose restarts an unhealthy container: the web server, which serves every page without the
+    broker, must not be one. The full report still says the broker is down."""
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.web import WebProcess, free_port, web_env
+
+    env = {**web_env(sandbox, broker_env), "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}  # nothing there
+    web = WebProcess(env, tmp_path / "gunicorn.log")
+    with django_db_blocker.unblock():
+        web.start()
+    try:
+        check = _compose()["services"]["web"]["healthcheck"]["test"]
+        assert check[:2] == ["CMD", "python"]
+        probe = subprocess.run(
+            [sys.executable, *check[2:-1], check[-1].replace("127.0.0.1:8000", f"127.0.0.1:{web.port}")],
+            capture_output=True,
+            timeout=30,
+        )
+        report = requests.get(f"{web.url}/healthz", timeout=10)
+        ready = requests.get(f"{web.url}/healthz/ready", timeout=10)
+    finally:
+        web.stop()
+
+    assert probe.returncode == 0, probe.stderr.decode()[-500:]
+    assert report.status_code == 503 and report.json()["checks"]["broker"]["ok"] is False
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"

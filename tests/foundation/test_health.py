@@ -70,3 +70,13 @@ def test_it_goes_503_without_a_worker_heartbeat(client, db, settings):
     body = client.get("/healthz").json()
     assert body["checks"]["worker"]["ok"] is False
     assert "worker" in body["checks"]["worker"]["detail"]
+
+
+def test_liveness_and_readiness_are_public_and_ignore_the_broker(client, db, settings):
+    """An orchestrator restarts on liveness and routes on readiness: neither waits on the broker."""
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+    live, ready, report = client.get("/healthz/live"), client.get("/healthz/ready"), client.get("/healthz")
+    assert live.status_code == 200 and live.json() == {"status": "alive"}
+    assert ready.status_code == 200 and ready.json()["checks"]["database"]["ok"] is True
+    assert report.status_code == 503 and report.json()["checks"]["broker"]["ok"] is False
+    assert "no-cache" in live["Cache-Control"] and "no-cache" in ready["Cache-Control"]

@@ -1,4 +1,4 @@
-"""Every page but /healthz and the login page sends anonymous visitors to log in."""
+"""Every page but the health checks and the login page sends anonymous visitors to log in."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.cast import make_user
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"/healthz", "/accounts/login/", "/favicon.ico"}
+PUBLIC = {"/healthz", "/healthz/live", "/healthz/ready", "/accounts/login/", "/favicon.ico"}
 # Sign in with Microsoft: its start, callback and "ask your admin" pages come before any log-in.
 PUBLIC |= {"/sso/login/", "/sso/callback/", "/sso/no-access/"}
 
