@@ -8,4 +8,5 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Graph connections"
 
     def ready(self) -> None:
+        from connections import tasks  # noqa: F401  (declares the job kinds: the pages queue them by kind)
         from connections.jobs import signals  # noqa: F401  (Celery signal handlers that keep Job rows current)
