@@ -177,8 +177,10 @@ def succeed(run: SyncRun, publish: Callable[[int], Counts], user: Any, **fields:
         seq = (SyncRun.objects.filter(connection_id=run.connection_id).aggregate(m=models.Max("seq"))["m"] or 0) + 1
         counts = publish(seq)
         now = timezone.now()
+        pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
         values = {
             "status": SyncRun.Status.SUCCEEDED,
+            "message": f"Read {counts.rows} rows in {pages}.",
             "seq": seq,
             "finished_at": now,
             "heartbeat_at": now,
@@ -189,8 +191,6 @@ def succeed(run: SyncRun, publish: Callable[[int], Counts], user: Any, **fields:
         if run.previous_id is not None:
             values.update(added=counts.added, changed=counts.changed, removed=counts.removed)
         update(run, **values)
-    pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
-    update(run, message=f"Read {counts.rows} rows in {pages}.")
     compared = f"; +{counts.added} ~{counts.changed} −{counts.removed}" if run.previous_id is not None else ""
     audit.record(
         user,

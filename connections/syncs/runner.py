@@ -217,15 +217,17 @@ def _publish(
     """Publish the run (``lifecycle.succeed``: one transaction) and say so; a cancelled run raises
     ``NotPublished``."""
     fields = {"pages": run.pages, "bytes": run.bytes, "delta_link": run.delta_link, "mode": run.mode}
-    if changes is not None and previous is not None:
-        previous_rows = previous.rows
-        counts = lifecycle.succeed(
-            run, lambda seq: store.publish_delta(run, seq, changes, previous_rows), user, **fields
-        )
-    else:
-        known = previous.rows if previous is not None else None
-        counts = lifecycle.succeed(run, lambda seq: store.publish_full(run, seq, known), user, **fields)
-    reader.session.succeeded()
+    previous_rows = previous.rows if previous is not None else None
+
+    def publish(seq: int) -> store.Counts:
+        if changes is not None and previous_rows is not None:
+            counts = store.publish_delta(run, seq, changes, previous_rows)
+        else:
+            counts = store.publish_full(run, seq, previous_rows)
+        reader.session.succeeded()  # the connection's last Graph refusal ends with the run's success
+        return counts
+
+    counts = lifecycle.succeed(run, publish, user, **fields)
     compared: dict[str, int | None] = {"added": None, "changed": None, "removed": None}
     if previous is not None:
         compared = {"added": counts.added, "changed": counts.changed, "removed": counts.removed}
