@@ -27,8 +27,8 @@ from connections.alerts import states as alerts
 from connections.jobs import kinds, queue
 from connections.jobs.kinds import Beside, Ending
 from connections.library import audit
-from connections.models import Connection, Job, SyncRun, SyncStage
-from connections.syncs.store import Counts
+from connections.models import Connection, Job, SyncRun
+from connections.syncs import store
 from microsoft import diagnoses
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def claim(run: SyncRun) -> bool:
         )
     )
     if claimed:
-        SyncStage.objects.filter(run_id=run.pk).delete()  # a taken-over run starts again from nothing
+        store.discard(run)  # a taken-over run starts again from nothing
         run.refresh_from_db()
     return bool(claimed)
 
@@ -164,7 +164,7 @@ def should_stop(run: SyncRun) -> bool:
 # -- finishing ------------------------------------------------------------------------------------
 
 
-def succeed(run: SyncRun, publish: Callable[[int], Counts], user: Any, **fields: Any) -> Counts:
+def succeed(run: SyncRun, publish: Callable[[int], store.Counts], user: Any, **fields: Any) -> store.Counts:
     """RUNNING → SUCCEEDED in one transaction: the run must still be running and not cancelled,
     ``publish`` writes its versions under the connection's next sequence number, and the run is
     marked succeeded with the counts and ``fields``. Raises ``NotPublished`` (keeping nothing) when
@@ -225,7 +225,7 @@ def stopped(run: SyncRun) -> dict[str, Any]:
     if not SyncRun.objects.filter(pk=run.pk).exists():
         log.info("sync run %s stopped: it was deleted with its connection", run.pk)
         return {"ok": False, "run_id": str(run.pk), "deleted": True}
-    SyncStage.objects.filter(run_id=run.pk).delete()
+    store.discard(run)
     run.refresh_from_db()
     if run.cancel_requested and run.status in SyncRun.ACTIVE:
         finish_cancel(run)
@@ -296,7 +296,7 @@ def _end(
         # rows: no partial figure that looks like data
         ended = runs.update(status=status, finished_at=now, message=message, error=error or {}, rows=0) > 0
         if ended or not only_active:
-            SyncStage.objects.filter(run_id=run.pk).delete()
+            store.discard(run)
             if run.job_id:
                 queue.mark_failed(str(run.job_id), message, result=job_result)
     if not ended and only_active:

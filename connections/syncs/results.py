@@ -15,7 +15,7 @@ from typing import Any
 from django.db import models
 from django.db.models.functions import Cast
 
-from connections.models import SyncRun, SyncStream, SyncVersion
+from connections.models import SyncRun, SyncVersion
 
 CHANGE_KINDS = ("added", "changed", "removed")
 SAMPLE_FOR_COLUMNS = 100  # records whose names make the columns of a run without $select
@@ -25,11 +25,6 @@ LABEL_FIELDS = ("displayName", "userPrincipalName", "name", "mail")
 def snapshot(run: SyncRun) -> models.QuerySet[SyncVersion]:
     """Every item of ``run`` as published (nothing for a run that was never published)."""
     return run.records
-
-
-def current(stream: SyncStream) -> models.QuerySet[SyncVersion]:
-    """The stream's items as its last published run left them."""
-    return SyncVersion.objects.filter(stream=stream, valid_to__isnull=True)
 
 
 def search(records: models.QuerySet[SyncVersion], query: str) -> models.QuerySet[SyncVersion]:

@@ -124,7 +124,7 @@ def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     if len(query) > SEARCH_MAX:  # a longer LIKE pattern is refused by the database
         messages.warning(request, f"Search text is limited to {SEARCH_MAX} characters; the rest was left out.")
         query = query[:SEARCH_MAX].strip()
-    records = search(run.records, query).order_by("key")
+    records = search(results.snapshot(run), query).order_by("key")
     page = Paginator(records.only("key", "data"), RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     columns = columns_for(run)
     rows = [(record.key, [as_text(record.data.get(name)) for name in columns]) for record in page]
@@ -186,7 +186,7 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
     if refused:
         messages.error(request, refused)
         return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
-    data = run.records.order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
+    data = results.snapshot(run).order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
     if fmt == "jsonl":
         response = StreamingHttpResponse(
             (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"
