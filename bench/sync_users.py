@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/sync_users.py [users=100000] [--database-url URL]   (``make bench``)
 
 One sandbox of N generated users (HTTPS, a subprocess) and, in this process, the real code path
-(``sync.run_sync``; no worker, no broker) on PostgreSQL when DATABASE_URL (or --database-url) names
+(``runner.run_sync``; no worker, no broker) on PostgreSQL when DATABASE_URL (or --database-url) names
 one — a throwaway database is created beside it and dropped at the end — else on a fresh SQLite
 file. It prints each figure and its ratio against its target:
 
@@ -132,7 +132,7 @@ def _connection(sandbox):
 
 def _run(connection, profile: bool = False):
     from connections.models import SyncRun
-    from connections.syncs import engine as sync
+    from connections.syncs import runner
 
     sync_run = SyncRun.objects.create(connection=connection, entity=connection.entity)
     profiler = None
@@ -155,7 +155,7 @@ def _run(connection, profile: bool = False):
 
     started = time.perf_counter()
     with db.execute_wrapper(timed) if profile else contextlib.nullcontext():
-        result = sync.run_sync(connection, sync_run, None)
+        result = runner.run_sync(connection, sync_run, None)
     seconds = time.perf_counter() - started
     for took, sql in slow:
         print(f"  {took * 1000:7.1f} ms  {sql}")

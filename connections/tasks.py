@@ -1,8 +1,9 @@
-"""Celery tasks: thin wrappers that load by id and call a service module.
+"""Celery tasks: thin wrappers that load by id and call a domain function.
 
-Each task takes its job id first (the job id is the task id, see background.enqueue). Tasks
-are idempotent — a re-delivered token task joins or repeats a fetch, nothing is duplicated —
-so they run with ``acks_late``.
+Each task a button starts declares its job kinds here, with ``@job_kind`` above ``@shared_task``.
+Each takes its job id first (the job id is the task id, see ``jobs.queue.enqueue``). Tasks are
+idempotent — a re-delivered token task joins or repeats a fetch, a re-delivered sync finds its run
+claimed or finished — so they run with ``acks_late``.
 """
 
 from __future__ import annotations
@@ -16,25 +17,26 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
+from connections import syncs
 from connections.alerts import channels
 from connections.alerts import checks as alert_checks
 from connections.alerts import delivery as alert_delivery
 from connections.jobs import kinds, reaper
 from connections.jobs import queue as background
-from connections.library import audit
+from connections.jobs.kinds import job_kind
 from connections.models import Alert, Connection, Job, SyncRun, TokenFetch
-from connections.syncs import engine as sync
-from connections.syncs import retention, schedules
+from connections.syncs import lifecycle, retention, schedules
 from connections.tokens import appinfo, probe
 from connections.tokens import fetch as tokens
 from connections.tokens import session as graphsession
 
 log = logging.getLogger(__name__)
 
-TOKEN_JOB_KINDS = kinds.kinds_where(token=True)
+SYNC_FRAGMENT = "connections/syncs/_progress.html"  # a sync's button answers with its run's progress
 
 
-@shared_task(bind=True, name=kinds.PING_TASK)
+@job_kind(Job.Kind.PING)
+@shared_task(bind=True, name="connections.ping")
 def ping(self, job_id: str) -> dict:
     """Proves a worker process is consuming the queue (used by tests and the health page)."""
     return {"hostname": socket.gethostname(), "pid": os.getpid(), "job_id": job_id}
@@ -60,7 +62,22 @@ def _user(job_id: str):
     return job.requested_by if job else None
 
 
-@shared_task(bind=True, acks_late=True, name=kinds.FETCH_TOKEN_TASK)
+@job_kind(Job.Kind.TOKEN_REFRESH, args=(False, TokenFetch.Reason.REFRESH), token=True, panel=True)
+@job_kind(
+    Job.Kind.TOKEN_REFETCH,
+    args=(True, TokenFetch.Reason.REFETCH),
+    started="Re-fetching the token (ignoring the saved one)…",
+    token=True,
+    panel=True,
+)
+@job_kind(
+    Job.Kind.TOKEN_FETCH,
+    args=(False, TokenFetch.Reason.FETCH),
+    started="Getting an access token…",
+    token=True,
+    panel=True,
+)
+@shared_task(bind=True, acks_late=True, name="connections.fetch_token")
 def fetch_token(
     self, job_id: str, connection_id: str, force: bool = False, reason: str = TokenFetch.Reason.FETCH
 ) -> dict:
@@ -87,7 +104,8 @@ def fetch_token(
     return result
 
 
-@shared_task(bind=True, acks_late=True, name=kinds.TEST_CONNECTION_TASK)
+@job_kind(Job.Kind.TEST, started="Testing the connection: token, then one item…", panel=True, reads_item=True)
+@shared_task(bind=True, acks_late=True, name="connections.test_connection")
 def test_connection(self, job_id: str, connection_id: str) -> dict:
     connection = _connection(job_id, connection_id)
     if connection is None:
@@ -107,7 +125,7 @@ def test_connection(self, job_id: str, connection_id: str) -> dict:
 def refresh_due_tokens() -> dict:
     """Beat, every minute: queue a refresh for each token expiring within 5 minutes."""
     busy = Job.objects.filter(
-        kind__in=TOKEN_JOB_KINDS,
+        kind__in=kinds.kinds_where(token=True),
         state__in=[Job.State.QUEUED, Job.State.RUNNING],
         created_at__gte=timezone.now() - timedelta(minutes=10),
     ).values("connection_id")
@@ -119,7 +137,13 @@ def refresh_due_tokens() -> dict:
     return {"queued": queued}
 
 
-@shared_task(bind=True, acks_late=True, name=kinds.SYNC_ENTITY_TASK)
+@job_kind(
+    Job.Kind.SYNC,
+    started="Sync of {entity} started.",
+    fragment=SYNC_FRAGMENT,
+    beside=lifecycle.RUNS_BESIDE_JOBS,
+)
+@shared_task(bind=True, acks_late=True, name="connections.sync_entity")
 def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
     """Idempotent: a re-delivered task finds its run finished (or running) and returns."""
     run = (
@@ -130,7 +154,7 @@ def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
     if run is None:
         background.mark_failed(job_id, "The connection or the sync run was deleted before the job ran.")
         return {"ok": False}
-    return sync.run_sync(run.connection, run, job_id)
+    return syncs.run_sync(run.connection, run, job_id)
 
 
 @shared_task(name="connections.prune_sync_runs")
@@ -181,12 +205,9 @@ def scheduled_sync(connection_id: str) -> dict:
     connection = Connection.objects.filter(pk=connection_id).select_related("team").first()
     if connection is None:
         return {"ok": False, "deleted": True}
-    active = SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE).first()
+    active = syncs.active_run(connection)
     if active is not None:
         log.info("scheduled sync of %s skipped: run %s is still %s", connection_id, active.pk, active.status)
         return {"ok": True, "skipped": True, "run_id": str(active.pk)}
-    job = sync.start(connection, None, trigger=SyncRun.Trigger.SCHEDULE)
-    run = SyncRun.objects.filter(job=job).first()
-    if run is not None and run.trigger == SyncRun.Trigger.SCHEDULE:
-        audit.record(None, connection, audit.Action.SYNCED, detail=f"{run.entity}: sync started by schedule")
-    return {"ok": True, "job_id": str(job.pk)}
+    run = syncs.start(connection, None, trigger=SyncRun.Trigger.SCHEDULE)
+    return {"ok": True, "job_id": str(run.job_id)}

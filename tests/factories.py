@@ -209,7 +209,7 @@ def make_published_run(connection: Any, items: dict[str, dict[str, Any]], **fiel
     """A succeeded run of ``connection`` whose snapshot is ``items`` (key → item), written the way
     the sync store publishes: the stream's next sequence number and one version per item."""
     from connections.models import SyncRun, SyncVersion
-    from connections.syncs import engine as sync
+    from connections.syncs import store
 
     run = SyncRun.objects.create(
         connection=connection,
@@ -231,7 +231,7 @@ def make_published_run(connection: Any, items: dict[str, dict[str, Any]], **fiel
     run.seq = seq
     SyncVersion.objects.filter(stream=run.stream, valid_to=None).update(valid_to=seq)
     SyncVersion.objects.bulk_create(
-        SyncVersion(stream=run.stream, key=key, valid_from=seq, data=item, digest=sync.digest(item))
+        SyncVersion(stream=run.stream, key=key, valid_from=seq, data=item, digest=store.digest(item))
         for key, item in items.items()
     )
     return run
@@ -408,14 +408,14 @@ def wait_for_run(live_worker) -> Callable[..., Any]:
 @pytest.fixture
 def sync_inline(db) -> Callable[..., Any]:
     """``sync_inline(connection, user, page_size=None)``: start a run and run it here, to the end."""
-    from connections.jobs import actions
+    from connections import syncs
     from connections.models import SyncRun
-    from connections.syncs import engine as sync
+    from connections.syncs import runner
 
     def run(connection: Any, user: Any, page_size: int | None = None) -> SyncRun:
-        job = actions.start(connection, "sync", user)
+        job = syncs.start(connection, user).job
         sync_run = SyncRun.objects.get(job=job)
-        sync.run_sync(connection, sync_run, str(job.pk), page_size=page_size)
+        runner.run_sync(connection, sync_run, str(job.pk), page_size=page_size)
         sync_run.refresh_from_db()
         return sync_run
 

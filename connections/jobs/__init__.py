@@ -1,1 +1,8 @@
-"""Background work: recording jobs and sending them to the worker, starting them from pages, heartbeats and the reaper, health."""
+"""Background work: the job kinds, recording jobs and sending them to the worker, heartbeats and
+the reaper, health. It knows nothing of what a job does: the kinds are declared where their
+tasks are, and work a kind keeps beside its jobs (a sync's run) is reached through its entry."""
+
+from connections.jobs.kinds import job_kind
+from connections.jobs.queue import enqueue, enqueue_kind, start
+
+__all__ = ["enqueue", "enqueue_kind", "job_kind", "start"]

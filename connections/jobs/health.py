@@ -9,12 +9,13 @@ from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection
 from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from connections.models import Alert, Job, SyncRun, WorkerHeartbeat
+from connections.jobs import kinds
+from connections.models import Alert, Job, WorkerHeartbeat
 
 HEALTH_TIMEOUT = 1.0  # seconds per dependency: a frozen broker must not hold /healthz
 
@@ -81,15 +82,10 @@ def check_workers() -> Check:
 def check_work() -> Check:
     """Runs and jobs that should be moving but are not: a running sync without a heartbeat, work
     queued for long, or jobs and alerts still waiting for the broker."""
-    from connections.jobs.reaper import stale_before
-
     try:
         now = timezone.now()
         queued_long = now - timedelta(seconds=settings.QUEUED_STUCK_AFTER_SECONDS)
-        stuck_runs = SyncRun.objects.filter(
-            models.Q(status=SyncRun.Status.RUNNING, heartbeat_at__lt=stale_before(now))
-            | models.Q(status=SyncRun.Status.QUEUED, created_at__lt=queued_long)
-        ).count()
+        stuck_runs = sum(spec.beside.stuck(queued_long) for spec in kinds.KINDS.values() if spec.beside is not None)
         stuck_jobs = Job.objects.filter(state=Job.State.QUEUED, created_at__lt=queued_long).count()
         waiting = Job.objects.filter(state=Job.State.QUEUED, sent_at__isnull=True, send_failures__gt=0).count()
         alerts_waiting = Alert.objects.filter(sent_at__isnull=True, send_failures__gt=0).count()

@@ -1,40 +1,64 @@
-"""The job kinds: for each ``Job.Kind``, the Celery task it runs, what its button says and which
-fragment shows it. Actions, tasks, views and templates (through ``token_extras``) read this one
-table; nothing else names a kind or a task.
+"""The job kinds: one registry, filled where each Celery task is defined.
 
-A kind's task is named, not imported: the task modules sit above this package, and ``enqueue``
-records the name on the job and sends by it (so a job recorded while the broker was away is sent
-again by the same name).
+A task module declares the kinds that run a task with ``@job_kind(...)`` right above its
+``@shared_task``: what the button says, which fragment shows it, and — for a kind that keeps work
+of its own beside its jobs, as a sync keeps its run — how that work is reaped and ended with a job.
+Queueing, the reaper, health, views and templates read this registry; nothing else names a task.
+
+The registry is filled when the task modules are imported: the app's ``ready`` imports them, so
+the web process knows every kind a worker does.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
-from connections.models import Job, TokenFetch
+from django.core.exceptions import ImproperlyConfigured
 
-# Celery task names; connections/tasks.py registers each task under its name from here.
-FETCH_TOKEN_TASK = "connections.fetch_token"
-TEST_CONNECTION_TASK = "connections.test_connection"
-SYNC_ENTITY_TASK = "connections.sync_entity"
-PING_TASK = "connections.ping"
+from connections.models import Connection, Job
 
-# The fragments that show a job: a token or test job polls itself; a sync shows its run's progress.
+# The fragment that shows a job and polls it while it runs.
 JOB_FRAGMENT = "connections/token/_job.html"
-SYNC_FRAGMENT = "connections/syncs/_progress.html"
+
+
+class Ending(enum.Enum):
+    """Why a job ended without its task's say."""
+
+    WORKER_GONE = "worker_gone"  # its worker stopped writing its heartbeat
+    WORKER_LOST = "worker_lost"  # the pool process running it was killed
+    CRASHED = "crashed"  # the task raised
+
+
+@dataclass(frozen=True)
+class Beside:
+    """Work a kind keeps beside its jobs, with a heartbeat of its own (a sync's run). The reaper
+    and /healthz ask it, so the job layer needs to know nothing of what that work is."""
+
+    abandon: Callable[[str, Ending], bool]  # end the work of a job that ended (True: the job was ended with it)
+    reap: Callable[[Connection | None], int]  # end the work whose heartbeat is stale; how many
+    stuck: Callable[[datetime], int]  # how many are stuck (queued before the given moment, or silent)
 
 
 @dataclass(frozen=True)
 class JobKind:
     kind: Job.Kind
-    task: str  # the Celery task name
+    runs: Any  # the Celery task (its name is read when a job is sent)
     args: tuple = ()  # the task's arguments after the job id and the connection id
     started: str = ""  # what the page says once the button queued it ({entity}: the connection's)
     fragment: str = JOB_FRAGMENT  # the live fragment a button answers with
     token: bool = False  # fetches a token: the automatic refresh waits while one is active
     panel: bool = False  # shown in the token panel, the newest one (finished or not)
     reads_item: bool = False  # its result is an item read from Graph, not a token
-    sync_run: bool = False  # started through the sync engine, with a run beside the job
+    beside: Beside | None = None
+
+    @property
+    def task(self) -> str:
+        """The Celery task's name: what a job records and is sent by."""
+        return str(self.runs.name)
 
     @property
     def label(self) -> str:
@@ -48,43 +72,26 @@ class JobKind:
         return (str(connection_id), *self.args, *more)
 
 
-KINDS: dict[str, JobKind] = {
-    spec.kind: spec
-    for spec in (
-        JobKind(
-            Job.Kind.TOKEN_FETCH,
-            FETCH_TOKEN_TASK,
-            (False, TokenFetch.Reason.FETCH),
-            started="Getting an access token…",
-            token=True,
-            panel=True,
-        ),
-        JobKind(
-            Job.Kind.TOKEN_REFETCH,
-            FETCH_TOKEN_TASK,
-            (True, TokenFetch.Reason.REFETCH),
-            started="Re-fetching the token (ignoring the saved one)…",
-            token=True,
-            panel=True,
-        ),
-        JobKind(Job.Kind.TOKEN_REFRESH, FETCH_TOKEN_TASK, (False, TokenFetch.Reason.REFRESH), token=True, panel=True),
-        JobKind(
-            Job.Kind.TEST,
-            TEST_CONNECTION_TASK,
-            started="Testing the connection: token, then one item…",
-            panel=True,
-            reads_item=True,
-        ),
-        JobKind(
-            Job.Kind.SYNC, SYNC_ENTITY_TASK, started="Sync of {entity} started.", fragment=SYNC_FRAGMENT, sync_run=True
-        ),
-        JobKind(Job.Kind.PING, PING_TASK),
-    )
-}
+KINDS: dict[str, JobKind] = {}
+
+Task = TypeVar("Task")
+
+
+def job_kind(kind: Job.Kind, **entry: Any) -> Callable[[Task], Task]:
+    """Declare that jobs of ``kind`` run the task below (``entry``: the JobKind's other fields)."""
+
+    def register(task: Task) -> Task:
+        known = KINDS.get(kind)
+        if known is not None and known.runs is not task:
+            raise ImproperlyConfigured(f"The job kind {kind!r} is declared twice.")
+        KINDS[kind] = JobKind(kind, task, **entry)
+        return task
+
+    return register
 
 
 def get(kind: str) -> JobKind:
-    """The registry entry of ``kind`` (KeyError for a kind nobody defined)."""
+    """The registry entry of ``kind`` (KeyError for a kind nobody declared)."""
     return KINDS[kind]
 
 

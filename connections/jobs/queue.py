@@ -15,8 +15,9 @@ from django.db import DatabaseError, close_old_connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from connections.jobs import kinds
 from connections.jobs.kinds import JobKind
-from connections.models import Connection, Job, SyncRun, WorkerHeartbeat
+from connections.models import Connection, Job, WorkerHeartbeat
 from graphconn.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 WAITING_MESSAGE = "Queued — the task queue is unreachable; it will start when it is back."
 RESEND_AFTER = timedelta(seconds=60)  # a job still unsent this long after its commit is sent again
+JOINED_WITHIN = timedelta(minutes=5)  # a button pressed again joins an active job this recent
 
 
 def enqueue(task: str, kind: str, *, user: Any = None, args: tuple = (), **job_fields: Any) -> Job:
@@ -51,9 +53,24 @@ def enqueue_kind(spec: JobKind, connection: Connection, *more: object, user: Any
     return enqueue(spec.task, spec.kind, user=user, connection=connection, args=spec.task_args(connection.pk, *more))
 
 
+def start(connection: Connection, kind: str, user: Any) -> Job:
+    """Queue a job of ``kind`` for ``connection`` from a button — or return the same job already
+    queued or running, so a double click or two people pressing at once do not queue it twice."""
+    spec = kinds.get(kind)
+    running = Job.objects.filter(
+        connection=connection,
+        kind=spec.kind,
+        created_at__gte=timezone.now() - JOINED_WITHIN,
+        state__in=[Job.State.QUEUED, Job.State.RUNNING],
+    ).first()
+    if running is not None:
+        return running
+    return enqueue_kind(spec, connection, user=user)
+
+
 def send(job: Job) -> bool:
     """Hand ``job``'s task to the broker once (short timeouts, no publish retries: a request waits
-    at most about BROKER_TIMEOUT_SECONDS); on failure the job and its sync run say they wait."""
+    at most about BROKER_TIMEOUT_SECONDS); on failure the job says it waits for the broker."""
     from graphconn.celery import app
 
     try:
@@ -66,7 +83,6 @@ def send(job: Job) -> bool:
             Job.objects.filter(pk=job.pk, sent_at__isnull=True).update(
                 send_failures=F("send_failures") + 1, message=WAITING_MESSAGE
             )
-            SyncRun.objects.filter(job_id=job.pk, status=SyncRun.Status.QUEUED).update(message=WAITING_MESSAGE)
         except DatabaseError:
             log.warning("job %s: its waiting state could not be written", job.pk, exc_info=True)
         job.send_failures, job.message = job.send_failures + 1, WAITING_MESSAGE
@@ -75,7 +91,6 @@ def send(job: Job) -> bool:
     # The worker may have started it already: only a still-waiting message is cleared.
     Job.objects.filter(pk=job.pk).update(sent_at=now)
     Job.objects.filter(pk=job.pk, message=WAITING_MESSAGE).update(message="")
-    SyncRun.objects.filter(job_id=job.pk, message=WAITING_MESSAGE).update(message="")
     job.sent_at = now
     if job.message == WAITING_MESSAGE:
         job.message = ""

@@ -10,7 +10,8 @@ from celery.signals import task_failure, task_prerun, task_success, worker_ready
 
 from connections.jobs import queue as background
 from connections.jobs import reaper
-from connections.jobs.reaper import WORKER_LOST, end_job
+from connections.jobs.kinds import Ending
+from connections.jobs.reaper import end_job
 
 _heartbeat: background.HeartbeatThread | None = None
 
@@ -34,14 +35,10 @@ def _job_failed(task_id: str | None = None, exception: BaseException | None = No
     """A task that raised: the page gets a sentence, not the exception's text (that may hold SQL,
     paths or hosts, and Celery already logs it with its traceback)."""
     if task_id:
-        if isinstance(exception, WorkerLostError):  # the pool child died: its sync run ends too
-            end_job(task_id, WORKER_LOST)
+        if isinstance(exception, WorkerLostError):  # the pool child died: the work beside the job ends too
+            end_job(task_id, Ending.WORKER_LOST)
             return
-        end_job(
-            task_id,
-            f"The job stopped on an unexpected error ({type(exception).__name__}); the worker's log has the details.",
-            "The sync stopped on an unexpected error; the worker's log has the details.",
-        )
+        end_job(task_id, Ending.CRASHED, type(exception).__name__)
 
 
 @worker_ready.connect

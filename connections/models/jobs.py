@@ -49,7 +49,7 @@ class Job(Lifecycle, models.Model):
 
     class Kind(models.TextChoices):
         """What the job does. The label is what pages call it; what each kind runs, says and shows
-        is in its registry entry (connections/jobs/kinds.py)."""
+        is in its registry entry, declared beside its task with ``@job_kind``."""
 
         TOKEN_FETCH = "token_fetch", "Get access token"
         TOKEN_REFETCH = "token_refetch", "Re-fetch token"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .jobs import Job, Lifecycle
+from .jobs import Lifecycle
 from .teams import TeamScopedQuerySet
 
 
@@ -68,23 +68,22 @@ class SyncStream(models.Model):
 class SyncRun(Lifecycle, models.Model):
     """One sync of a connection's entity, as people see it in the syncs panel.
 
-    Transitions: QUEUED → RUNNING → SUCCEEDED | FAILED, written by ``sync.run_sync``; QUEUED or
-    RUNNING → FAILED | CANCELLED | INTERRUPTED by ``syncstore.end_run``, the one writer that ends a
-    run without publishing it and fails its job in the same transaction (a run's success is its
-    job's through the Celery signals). ``seq`` is set when the run is published and orders its snapshot among
-    the connection's versions. At most one run per connection is queued or
-    running: a partial unique constraint makes a second one fail at the database, whatever races.
+    ``status`` is the sync's state, and the one pages read; ``job`` is how the work reached a
+    worker. Every transition is written by ``connections.syncs.lifecycle``: QUEUED → RUNNING →
+    SUCCEEDED | FAILED, or QUEUED | RUNNING → CANCELLED | INTERRUPTED (a run ending short fails its
+    job in the same transaction). ``seq`` is set when the run is published and orders its snapshot
+    among the connection's versions. At most one run per connection is queued or running: a
+    partial unique constraint makes a second one fail at the database, whatever races.
     ``delta_link`` is internal (it names the deltaLink's token); no page renders it.
     """
 
     class Status(models.TextChoices):
-        # A run's job's states (Job.State), and two more: stopped by a person or by the system.
-        QUEUED = Job.State.QUEUED.value, Job.State.QUEUED.label
-        RUNNING = Job.State.RUNNING.value, Job.State.RUNNING.label
-        SUCCEEDED = Job.State.SUCCEEDED.value, Job.State.SUCCEEDED.label
-        FAILED = Job.State.FAILED.value, Job.State.FAILED.label
-        CANCELLED = "cancelled", "Cancelled"
-        INTERRUPTED = "interrupted", "Interrupted"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"  # by a person
+        INTERRUPTED = "interrupted", "Interrupted"  # its worker died
 
     class Mode(models.TextChoices):
         FULL = "full", "Full read"

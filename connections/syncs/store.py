@@ -1,4 +1,4 @@
-"""The versioned sync store: staging a run's items, publishing them atomically, reading snapshots.
+"""The versioned sync store: staging a run's items and writing them as versions when it is published.
 
 A connection's items live in ``SyncVersion`` rows, one per state of an item, valid for the runs
 with ``valid_from <= seq < valid_to``. A running run never touches them:
@@ -6,13 +6,14 @@ with ``valid_from <= seq < valid_to``. A running run never touches them:
 - a **full** run stages every item it reads in ``SyncStage`` (``COPY`` on PostgreSQL, batched
   ``INSERT`` on SQLite: no ORM object per item), then ``publish_full`` compares the stage with the
   current snapshot by key and digest in SQL — closing the versions that vanished or changed and
-  inserting the new ones and a *tombstone* for each removed item — and marks the run succeeded, all
-  in one transaction;
-- a **delta** run keeps the changes Graph sent (usually few) and ``publish_delta`` writes only
-  those: an unchanged delta re-sync writes the run row and nothing else.
+  inserting the new ones and a *tombstone* for each removed item;
+- a **delta** run keeps the changes Graph sent and ``publish_delta`` writes only those: an
+  unchanged delta re-sync writes the run row and nothing else.
 
-A run that fails, is cancelled or whose worker dies is never published: its staged rows are
-dropped (``end_run``) and no snapshot, change set or export sees anything of it.
+Both run inside ``lifecycle.succeed``'s transaction, which marks the run succeeded with them. A
+run that fails, is cancelled or whose worker dies is never published: its staged rows are dropped
+and no snapshot, change set or export sees anything of it. Reading what runs published is
+``results``'s.
 """
 
 from __future__ import annotations
@@ -23,25 +24,15 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import orjson
 from django.db import connection as db
 from django.db import models, transaction
-from django.utils import timezone
 
-from connections.jobs import queue as background
-from connections.library import audit
-from connections.models import Connection, SyncRun, SyncStage, SyncStream, SyncVersion
-from microsoft import diagnoses
+from connections.models import SyncRun, SyncStage, SyncVersion
 
 log = logging.getLogger(__name__)
-
-# A run's lifecycle limits: a running run without a page for STALE_AFTER is taken over, and a
-# queued one that no worker picked up for QUEUED_STALE_AFTER no longer blocks Sync now.
-STALE_AFTER = timedelta(minutes=10)
-QUEUED_STALE_AFTER = timedelta(hours=2)
 
 SQLITE_BATCH = 500  # rows per executemany on SQLite
 KEY_BATCH = 500  # keys per ``IN (…)`` lookup
@@ -90,7 +81,11 @@ _PLAIN_KEY = re.compile(r"[\w.@#=+/-]*\Z").match  # a GUID, an id or a UPN: noth
 
 
 class Stager:
-    """Writes a run's items to ``SyncStage`` a page at a time; ``rows`` counts what it wrote."""
+    """Writes items of a run to ``SyncStage`` a page at a time; ``rows`` counts what it wrote.
+
+    A stager keeps no state beside its count and writes through the calling thread's database
+    connection, so several readers of one run (each with its own stager, in its own thread) can
+    stage into the same run; the run's rows are the sum of their counts."""
 
     def __init__(self, run: SyncRun, key_name: str) -> None:
         self.run = run
@@ -98,7 +93,6 @@ class Stager:
         self.rows = 0
         self.table = SyncStage._meta.db_table
         self.postgres = db.vendor == "postgresql"
-        discard(run)  # a taken-over run starts from nothing
 
     def add(self, items: Iterable[dict[str, Any]]) -> int:
         """Stage one page's items (annotations dropped, digests computed once); returns how many."""
@@ -171,21 +165,6 @@ class Counts:
     rows: int  # items in the published snapshot
 
 
-class NotPublished(Exception):
-    """The run was cancelled or interrupted before it could be published."""
-
-
-def _lock_for_publish(run: SyncRun) -> int:
-    """Inside the publishing transaction: the run must still be running and not cancelled; returns
-    the connection's next sequence number (the connection row is locked, so two publishers queue)."""
-    Connection.objects.select_for_update().filter(pk=run.connection_id).values_list("pk", flat=True).first()
-    state = SyncRun.objects.select_for_update().filter(pk=run.pk).values_list("status", "cancel_requested").first()
-    if state is None or state[0] != SyncRun.Status.RUNNING or state[1]:
-        raise NotPublished()
-    last = SyncRun.objects.filter(connection_id=run.connection_id).aggregate(m=models.Max("seq"))["m"] or 0
-    return last + 1
-
-
 def _current(run: SyncRun) -> models.QuerySet[SyncVersion]:
     """The stream's current versions, tombstones of removed items included."""
     return SyncVersion.objects.filter(stream_id=run.stream_id, valid_to__isnull=True)
@@ -201,15 +180,13 @@ def _changed_count(run: SyncRun, seq: int) -> int:
     )
 
 
-def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Counts:
-    """Make the staged items of a full run its snapshot, set-wise in SQL, and mark it succeeded
-    with ``fields`` — one transaction. Raises ``NotPublished`` (and keeps nothing) when the run
-    was cancelled or interrupted meanwhile."""
+def publish_full(run: SyncRun, seq: int, previous_rows: int | None) -> Counts:
+    """Make the staged items of a full run its snapshot as sequence number ``seq``, set-wise in SQL
+    (inside the publishing transaction), and drop the stage."""
     version, stage = SyncVersion._meta.db_table, SyncStage._meta.db_table
     run_id, stream_id = _uuid(run.pk), run.stream_id
     data = "s.data::jsonb" if db.vendor == "postgresql" else "s.data"
     with transaction.atomic():
-        seq = _lock_for_publish(run)
         with db.cursor() as cursor:
             if db.vendor == "postgresql":
                 # The stage has no index (staging stays cheap): every comparison below is a hash join.
@@ -254,17 +231,15 @@ def publish_full(run: SyncRun, previous_rows: int | None, **fields: Any) -> Coun
         changed = _changed_count(run, seq) if ended and began else 0
         added = began - changed
         rows = _current(run).filter(removed=False).count() if previous_rows is None else previous_rows + added - removed
-        counts = Counts(added, changed, removed, rows)
-        _mark_succeeded(run, seq, counts, fields)
         SyncStage.objects.filter(run_id=run.pk).delete()
-    return counts
+    return Counts(added, changed, removed, rows)
 
 
-def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previous_rows: int, **fields: Any) -> Counts:
+def publish_delta(run: SyncRun, seq: int, changes: dict[str, dict[str, Any] | None], previous_rows: int) -> Counts:
     """Apply a delta run's ``changes`` (key → changed properties, None: removed) to the current
-    snapshot and mark the run succeeded — one transaction, writing only what really changed."""
+    snapshot as sequence number ``seq`` (inside the publishing transaction), writing only what
+    really changed."""
     with transaction.atomic():
-        seq = _lock_for_publish(run)
         assert run.stream_id is not None  # a saved run always has its stream (SyncRun.save)
         ends: list[int] = []
         begins: list[SyncVersion] = []
@@ -319,116 +294,4 @@ def publish_delta(run: SyncRun, changes: dict[str, dict[str, Any] | None], previ
         for start in range(0, len(ends), KEY_BATCH):
             SyncVersion.objects.filter(pk__in=ends[start : start + KEY_BATCH]).update(valid_to=seq)
         SyncVersion.objects.bulk_create(begins, batch_size=KEY_BATCH)
-        counts = Counts(added, changed, removed, previous_rows + added - removed)
-        _mark_succeeded(run, seq, counts, fields)
-    return counts
-
-
-def _mark_succeeded(run: SyncRun, seq: int, counts: Counts, fields: dict[str, Any]) -> None:
-    now = timezone.now()
-    values = {
-        "status": SyncRun.Status.SUCCEEDED,
-        "seq": seq,
-        "finished_at": now,
-        "heartbeat_at": now,
-        "rows": counts.rows,
-        "error": {},
-        **fields,
-    }
-    if run.previous_id is not None:
-        values.update(added=counts.added, changed=counts.changed, removed=counts.removed)
-    SyncRun.objects.filter(pk=run.pk).update(**values)
-    for name, value in values.items():
-        setattr(run, name, value)
-
-
-# -- stopping -------------------------------------------------------------------------------------
-
-
-def end_run(
-    run: SyncRun,
-    status: str,
-    message: str,
-    *,
-    error: dict[str, Any] | None = None,
-    job_id: object | None = None,
-    job_result: dict[str, Any] | None = None,
-    only_active: bool = True,
-) -> bool:
-    """End ``run`` without publishing it — failed, cancelled or interrupted — and fail its job with
-    it, in one transaction: the one place a run stops short. The run says ``message`` (and
-    ``error``, its diagnosis), what it staged is dropped and its rows figure is zeroed (nothing of
-    it is visible); job ``job_id`` fails with the same ``message`` (and ``job_result``).
-
-    Only a queued or running run is ended, unless ``only_active`` is False (the worker that ran it
-    and failed, which has the last word). Returns False when nothing was ended."""
-    message = message[:300]
-    now = timezone.now()
-    with transaction.atomic():
-        runs = SyncRun.objects.filter(pk=run.pk)
-        if only_active:
-            runs = runs.filter(status__in=SyncRun.ACTIVE)
-        ended = (
-            runs.update(status=status, finished_at=now, message=message, error=error or {}, rows=0) > 0
-            or not only_active
-        )  # rows: no partial figure that looks like data
-        if ended:
-            SyncStage.objects.filter(run_id=run.pk).delete()
-            if job_id:
-                background.mark_failed(str(job_id), message, result=job_result)
-    if not ended:
-        return False
-    run.status, run.finished_at, run.message, run.error, run.rows = status, now, message, error or {}, 0
-    return True
-
-
-def interrupt_run(run: SyncRun, message: str) -> bool:
-    """Mark ``run`` interrupted with ``message`` and leave nothing of it visible (its staged items
-    are dropped; it was never published), its job failed with it. For a run whose worker died;
-    harmless on a finished run (returns False then).
-    The next run starts from the last published snapshot, exactly as if this one never happened."""
-    diagnosis = diagnoses.sync.interrupted(message, run.heartbeat_at or run.created_at, run.pages)
-    if not end_run(
-        run, SyncRun.Status.INTERRUPTED, message, error={**diagnosis.to_dict(), "kept": False}, job_id=run.job_id
-    ):
-        return False
-    audit.record(None, run.connection, audit.Action.SYNCED, detail=f"{run.entity}: interrupted: {message}"[:500])
-    return True
-
-
-# -- reading --------------------------------------------------------------------------------------
-
-
-def snapshot(run: SyncRun) -> models.QuerySet[SyncVersion]:
-    """Every item of ``run`` as published (nothing for a run that was never published)."""
-    return run.records
-
-
-def current(stream: SyncStream) -> models.QuerySet[SyncVersion]:
-    """The stream's items as its last published run left them."""
-    return SyncVersion.objects.filter(stream=stream, valid_to__isnull=True)
-
-
-def change_querysets(run: SyncRun) -> dict[str, models.QuerySet[SyncVersion]]:
-    """What ``run`` added, changed (its new versions) and removed (the versions that ended) compared
-    with the snapshot before it — each one indexed query on the run's sequence number."""
-    if run.seq is None:
-        none = SyncVersion.objects.none()
-        return {"added": none, "changed": none, "removed": none}
-    began = SyncVersion.objects.filter(stream_id=run.stream_id, valid_from=run.seq)  # the run's change set
-    replaced = SyncVersion.objects.filter(
-        stream_id=run.stream_id, valid_to=run.seq, removed=False, key=models.OuterRef("key")
-    )
-    return {
-        "added": began.filter(removed=False).exclude(models.Exists(replaced)),
-        "changed": began.filter(removed=False).filter(models.Exists(replaced)),
-        "removed": began.filter(removed=True),  # tombstones, holding the item as it last was
-    }
-
-
-def versions_before(run: SyncRun, keys: list[str]) -> dict[str, dict[str, Any]]:
-    """The data of ``keys`` as they were before ``run`` changed them."""
-    rows = SyncVersion.objects.filter(
-        stream_id=run.stream_id, valid_to=run.seq, removed=False, key__in=keys
-    ).values_list("key", "data")
-    return dict(rows)
+    return Counts(added, changed, removed, previous_rows + added - removed)

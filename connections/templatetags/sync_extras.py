@@ -10,8 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.safestring import SafeString, mark_safe
 
 from connections.library import status
-from connections.syncs import charts
-from connections.syncs import engine as sync
+from connections.syncs import charts, results
 
 from .markup import UrlPattern
 from .markup import escape as _e
@@ -30,14 +29,12 @@ def recent_sync_runs(connection: Any) -> list[Any]:
 @register.filter
 def signed_changes(run: Any) -> str:
     """ "+1 ~2 −3" for a compared run, "" for a first run."""
-    if not run.compared:
-        return ""
-    return f"+{run.added} ~{run.changed} \u2212{run.removed}"
+    return results.signed_changes(run)
 
 
 @register.filter
 def as_text(value: Any) -> str:
-    return sync.as_text(value)
+    return results.as_text(value)
 
 
 @register.simple_tag

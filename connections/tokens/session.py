@@ -138,7 +138,7 @@ class GraphSession:
     ) -> graphclient.GraphResponse:
         response = answered() if answered is not None else None
         if response is None:
-            response = graphclient.get(url, self.access_token, policy=self.policy, params=params, headers=headers)
+            response = self.download(url, params, headers)
         if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
             # The token was refused (expired or revoked): re-fetch once, then ask again.
             outcome = tokens.fetch_token(
@@ -147,8 +147,15 @@ class GraphSession:
             if not outcome.ok:
                 raise TokenUnavailable(outcome.diagnosis)
             self.token, self.refetched = outcome.token, True
-            response = graphclient.get(url, self.access_token, policy=self.policy, params=params, headers=headers)
+            response = self.download(url, params, headers)
         return response
+
+    def download(
+        self, url: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> graphclient.GraphResponse:
+        """One GET with the session's current token and nothing else: no database, so another
+        thread may call it (a prefetch); its answer is then given to ``get`` as ``answered``."""
+        return graphclient.get(url, self.access_token, policy=self.policy, params=params, headers=headers)
 
     # -- what an answer means ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from connections.jobs import actions
+from connections import jobs
 from connections.library.access import get_connection_for_user
 from connections.tokens import consent
 from microsoft import outbound
@@ -43,7 +43,7 @@ def consent_callback(request: HttpRequest) -> HttpResponse:
         consent.remember_outcome(request, connection, diagnosis)
         messages.warning(request, f"{diagnosis.title}: nothing was changed.")
         return redirect("connections:detail", pk=connection.pk)
-    actions.start(connection, Job.Kind.TOKEN_REFETCH, request.user)
+    jobs.start(connection, Job.Kind.TOKEN_REFETCH, request.user)
     messages.success(
         request,
         f"Admin consent granted for {answer.tenant or connection.tenant}. The token is "

@@ -14,30 +14,26 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import models
-from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from connections.jobs import actions, kinds
+from connections import syncs
+from connections.jobs import kinds
 from connections.library.access import get_connection_for_user, get_for_user
-from connections.syncs import control as synccontrol
-from connections.syncs import engine as sync
+from connections.syncs import results
+from connections.syncs.results import CHANGE_KINDS, as_text, columns_for, search
 
-from ..models import Job, Role, SyncRun, SyncVersion
+from ..models import Job, Role, SyncRun
 from . import fragments
 
 RECORDS_PER_PAGE = 50
 RUNS_PER_PAGE = 25
 CHANGES_PER_PAGE = 50
-SAMPLE_FOR_COLUMNS = 100
 EXPORT_CHUNK = 2000
 SEARCH_MAX = 200
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CHANGE_KINDS = ("added", "changed", "removed")
-PROGRESS_TEMPLATE = kinds.SYNC_FRAGMENT
 
 
 def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
@@ -52,10 +48,7 @@ def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
 def sync_start(request: fragments.HtmxHttpRequest, pk: Any) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
     spec = kinds.get(Job.Kind.SYNC)
-    run = actions.start(connection, spec.kind, request.user).sync_run
-    # The task was handed to the broker as the run committed; what that left (e.g. "the task queue
-    # is unreachable") is in the stored run, so the first fragment already says it.
-    run.refresh_from_db(fields=["status", "message"])
+    run = syncs.start(connection, request.user)
     return fragments.started(
         request,
         connection,
@@ -76,12 +69,12 @@ def sync_cancel(request: fragments.HtmxHttpRequest, pk: Any, run_id: Any) -> Htt
         connection_id=pk,
     )
     run.connection.can = run.can
-    said = synccontrol.cancel(run, request.user)
+    said = syncs.cancel(run, request.user)
     run.refresh_from_db()
     if request.htmx:
         return fragments.polled(
             request,
-            PROGRESS_TEMPLATE,
+            kinds.get(Job.Kind.SYNC).fragment,
             {"run": run, "connection": run.connection, "can": run.can},
             finished=run.is_finished,
         )
@@ -95,7 +88,10 @@ def sync_progress(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     """The polled fragment of one run (see ``fragments``)."""
     run = _run_for_user(request, pk, run_id)
     return fragments.polled(
-        request, PROGRESS_TEMPLATE, {"run": run, "connection": run.connection, "can": run.can}, finished=run.is_finished
+        request,
+        kinds.get(Job.Kind.SYNC).fragment,
+        {"run": run, "connection": run.connection, "can": run.can},
+        finished=run.is_finished,
     )
 
 
@@ -128,10 +124,10 @@ def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     if len(query) > SEARCH_MAX:  # a longer LIKE pattern is refused by the database
         messages.warning(request, f"Search text is limited to {SEARCH_MAX} characters; the rest was left out.")
         query = query[:SEARCH_MAX].strip()
-    records = search(run.records, query).order_by("key")
+    records = search(results.snapshot(run), query).order_by("key")
     page = Paginator(records.only("key", "data"), RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     columns = columns_for(run)
-    rows = [(record.key, [sync.as_text(record.data.get(name)) for name in columns]) for record in page]
+    rows = [(record.key, [as_text(record.data.get(name)) for name in columns]) for record in page]
     return render(
         request,
         "connections/syncs/detail.html",
@@ -156,7 +152,7 @@ def sync_changes(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     total = getattr(run, kind) or 0
     paginator = Paginator(range(total), CHANGES_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    found = sync.changes(run, kind, page.start_index() - 1 if total else 0, CHANGES_PER_PAGE) if total else []
+    found = results.changes(run, kind, page.start_index() - 1 if total else 0, CHANGES_PER_PAGE) if total else []
     return render(
         request,
         "connections/syncs/changes.html",
@@ -190,7 +186,7 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
     if refused:
         messages.error(request, refused)
         return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
-    data = run.records.order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
+    data = results.snapshot(run).order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
     if fmt == "jsonl":
         response = StreamingHttpResponse(
             (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"
@@ -203,32 +199,6 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-
-def search(records: models.QuerySet[SyncVersion], query: str) -> models.QuerySet[SyncVersion]:
-    """Records whose JSON text contains ``query`` (any case; on SQLite, letters outside ASCII only
-    in their own case). SQLite stores non-ASCII escaped in JSON text, so the escaped spelling is
-    searched too."""
-    if not query:
-        return records
-    escaped = json.dumps(query)[1:-1]
-    text = records.annotate(_text=Cast("data", models.TextField()))
-    condition = models.Q(_text__icontains=query)
-    if escaped != query:
-        condition |= models.Q(_text__icontains=escaped)
-    return text.filter(condition)
-
-
-def columns_for(run: SyncRun) -> list[str]:
-    """The run's ``$select`` if it had one, else the keys of its first records, in order."""
-    if run.odata_select.strip():
-        return [name.strip() for name in run.odata_select.split(",") if name.strip()]
-    seen: dict[str, None] = {}
-    for data in run.records.order_by("key").values_list("data", flat=True)[:SAMPLE_FOR_COLUMNS]:
-        seen.update(dict.fromkeys(data))
-    if "id" in seen:  # the key first: people look rows up by it
-        seen = {"id": None, **seen}
-    return list(seen)
 
 
 class _Line:
@@ -248,7 +218,7 @@ def _csv_lines(columns: list[str], data: Iterable[dict[str, Any]]) -> Iterator[s
 def _csv_cell(value: Any) -> str:
     """Directory text that a spreadsheet would run as a formula (``=HYPERLINK(…)`` as someone's
     display name) gets a leading apostrophe; numbers stay numbers."""
-    text = sync.as_text(value)
+    text = as_text(value)
     if isinstance(value, str) and text[:1] in FORMULA_STARTS:
         return "'" + text
     return text

@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from connections.jobs import actions, kinds
+from connections import jobs
+from connections.jobs import kinds
 from connections.library.access import get_connection_for_user
 from connections.tokens import consent, oauth
 from connections.tokens import fetch as tokens
@@ -23,7 +24,7 @@ JOB_TEMPLATE = kinds.JOB_FRAGMENT
 
 def _start(request: fragments.HtmxHttpRequest, pk: str, kind: str) -> HttpResponse:
     connection = get_connection_for_user(request, pk, Role.OPERATOR)
-    job = actions.start(connection, kind, request.user)
+    job = jobs.start(connection, kind, request.user)
     spec = kinds.get(kind)
     return fragments.started(
         request,

@@ -11,8 +11,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from connections import tasks
-from connections.jobs import actions
+from connections import jobs, tasks
 from connections.models import Alert, AlertDelivery, CredentialCheck, NotificationChannel
 from tests.factories import add_channels, mails, press_sync, wait_until
 
@@ -120,7 +119,7 @@ def test_a_sync_failing_three_times_alerts_once_and_recovered_once(
     # is shown as failing.
     receiver.status = 500
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/grants", {"roles": ["Group.Read.All"]})
-    assert wait_for_job(actions.start(conn, "token_refetch", admin_a).pk).state == "succeeded"
+    assert wait_for_job(jobs.start(conn, "token_refetch", admin_a).pk).state == "succeeded"
     assert wait_for_run(press_sync(client, conn)).status == "succeeded"
 
     # The next hook is the recovery, and the database holds no other alert: the three failures

@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.jobs import actions
+from connections import jobs
 from connections.models import GraphRefusal
 from tests.factories import press_sync
 
@@ -39,13 +39,13 @@ def test_a_refused_sync_is_reassessed_by_refetch_and_cleared_by_the_next_read(
     assert 'data-diagnosis="graph.permission_missing"' in panel and "Graph answered 403" in panel
     assert "No problems recorded" not in panel
 
-    still = wait_for_job(actions.start(conn, "token_refetch", operator_a).pk, timeout=30)
+    still = wait_for_job(jobs.start(conn, "token_refetch", operator_a).pk, timeout=30)
     assert still.state == "succeeded", still.error
     assert still.result["reassessed"]["key"] == "graph.permission_still_missing"
     assert still.result["reassessed"]["title"] in diagnostics_panel(client, conn)
 
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/grants", {"roles": ["Group.Read.All"]})
-    carried = wait_for_job(actions.start(conn, "token_refetch", operator_a).pk, timeout=30)
+    carried = wait_for_job(jobs.start(conn, "token_refetch", operator_a).pk, timeout=30)
     assert carried.result["reassessed"]["key"] == "graph.permission_now_in_token"
     assert GraphRefusal.objects.get(connection=conn).resolved
     assert "The new token carries Group.Read.All" in diagnostics_panel(client, conn)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from connections.jobs import actions
+from connections import syncs
 from connections.models import AuditEntry, Job, SyncRun, SyncStage, SyncVersion
-from connections.syncs import engine as sync
+from connections.syncs import lifecycle, runner
 from tests.factories import make_run, make_sandbox_connection, sandbox_listing, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,7 +58,7 @@ def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exac
     changed, removed = change_some(big, before)
     slow_pages(big)
 
-    run = SyncRun.objects.get(job=actions.start(conn, "sync", operator_a))
+    run = SyncRun.objects.get(job=syncs.start(conn, operator_a).job)
     wait_until(lambda: SyncStage.objects.filter(run=run).exists(), what="the first page to be staged")
     own_worker.proc.kill()  # SIGKILL: no clean-up code of the worker runs
     own_worker.proc.wait(10)
@@ -71,13 +71,13 @@ def test_a_worker_killed_mid_run_leaves_no_partial_data_and_the_next_run_is_exac
     page = client.get(reverse("connections:sync_detail", args=[conn.pk, first.pk])).content.decode()
     assert "After the crash" not in page
 
-    sync.interrupt_run(run, "The worker running this sync stopped.")  # what the reaper does
+    lifecycle.interrupt(run, "The worker running this sync stopped.")  # what the reaper does
 
     run.refresh_from_db()
     assert run.status == "interrupted" and run.message == "The worker running this sync stopped."
     assert not SyncStage.objects.filter(run=run).exists() and not run.records.exists()
     assert Job.objects.get(pk=run.job_id).state == "failed"
-    sync.interrupt_run(run, "again")  # harmless on a finished run
+    lifecycle.interrupt(run, "again")  # harmless on a finished run
     run.refresh_from_db()
     assert run.message == "The worker running this sync stopped."
 
@@ -103,7 +103,7 @@ def test_cancel_stops_at_the_next_page_and_keeps_nothing(
     operator = login(operator_a)
     detail = reverse("connections:detail", args=[conn.pk])
 
-    run = SyncRun.objects.get(job=actions.start(conn, "sync", operator_a))
+    run = SyncRun.objects.get(job=syncs.start(conn, operator_a).job)
     wait_until(lambda: SyncStage.objects.filter(run=run).exists(), what="the first page to be staged")
     fragment = operator.get(reverse("connections:sync_progress", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true")
     assert 'data-action="cancel-sync"' in fragment.content.decode()
@@ -150,4 +150,4 @@ def test_a_queued_run_is_cancelled_at_once(sandbox_connection, team_a, operator_
     run.refresh_from_db()
     assert run.status == "cancelled" and "Sync cancelled." in response.content.decode()
     assert run.message.startswith("Cancelled by operator_a")
-    assert sync.run_sync(conn, run, None)["skipped"]  # a late delivery does nothing
+    assert runner.run_sync(conn, run, None)["skipped"]  # a late delivery does nothing

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from connections.models import SyncRun, SyncStage
-from connections.syncs import engine as sync
+from connections.syncs import reader
 from tests.factories import sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -69,13 +69,13 @@ def test_the_wait_before_a_page_is_asked_again_is_shown_on_the_run(
     clean_sandbox, enabled_users, operator_a, sync_inline, monkeypatch
 ):
     shown: list[str] = []
-    wait = sync._Reader._wait
+    wait = reader.PageReader._wait
 
     def recording(reader, seconds, message):
         shown.append(message)
         wait(reader, seconds, message)
 
-    monkeypatch.setattr(sync._Reader, "_wait", recording)
+    monkeypatch.setattr(reader.PageReader, "_wait", recording)
     clean_sandbox.control.post(
         "/_sandbox/faults", {"path": "/v1.0/users", "status": 503, "count": 2, "retry_after": None}
     )

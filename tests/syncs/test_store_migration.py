@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from connections.models import SyncRun, SyncVersion
-from connections.syncs import engine as sync
+from connections.syncs import results, store
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +57,7 @@ def test_every_old_run_keeps_its_records_and_its_changes():
             previous=runs[-1] if runs else None,
             **({"added": 0, "changed": 0, "removed": 0} if runs else {}),
         )
-        Record.objects.bulk_create(Record(run=run, key=k, data=d, digest=sync.digest(d)) for k, d in state.items())
+        Record.objects.bulk_create(Record(run=run, key=k, data=d, digest=store.digest(d)) for k, d in state.items())
         runs.append(run)
     failed = Run.objects.create(connection=conn, status="failed", entity="users", created_at=now)
 
@@ -68,7 +68,7 @@ def test_every_old_run_keeps_its_records_and_its_changes():
         assert {v.key: v.data for v in new.records} == state
     assert SyncVersion.objects.count() == 6  # a, b, c, then b', d and c's tombstone: not 3 × 3 rows
     second = SyncRun.objects.get(pk=runs[1].pk)
-    assert [c.key for c in sync.changes(second, "changed")] == ["b"]
-    assert [c.key for c in sync.changes(second, "added")] == ["d"]
-    assert [c.key for c in sync.changes(second, "removed")] == ["c"]
+    assert [c.key for c in results.changes(second, "changed")] == ["b"]
+    assert [c.key for c in results.changes(second, "added")] == ["d"]
+    assert [c.key for c in results.changes(second, "removed")] == ["c"]
     assert not SyncRun.objects.get(pk=failed.pk).records.exists()

@@ -7,7 +7,7 @@ import pytest
 
 from connections import tasks
 from connections.models import AuditEntry, ConnectionToken, GraphRefusal, Job, SyncRun, SyncStage, SyncVersion
-from connections.syncs import engine as sync
+from connections.syncs import lifecycle, reader, results, runner
 from tests.factories import make_run, sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -103,11 +103,11 @@ def test_a_second_run_reads_only_the_changes_and_knows_what_changed(clean_sandbo
     assert (second.added, second.changed, second.removed) == (1, 1, 1)
     assert second.rows == 250 and keys(second) == {u["id"] for u in sandbox_listing(clean_sandbox)}
     assert second.records.get(key=changed["id"]).data["jobTitle"] == "Chief Sync Officer"
-    [change] = sync.changes(second, "changed")
+    [change] = results.changes(second, "changed")
     assert change.key == changed["id"] and [f[0] for f in change.fields] == ["jobTitle"]
     assert change.fields[0][2] == "Chief Sync Officer"
-    assert [c.key for c in sync.changes(second, "added")] == [added["id"]]
-    assert [c.key for c in sync.changes(second, "removed")] == [removed["id"]]
+    assert [c.key for c in results.changes(second, "added")] == [added["id"]]
+    assert [c.key for c in results.changes(second, "removed")] == [removed["id"]]
 
     third = sync_inline(users, operator_a)
     assert third.mode == "delta" and (third.added, third.changed, third.removed) == (0, 0, 0)
@@ -138,10 +138,10 @@ def test_a_redelivered_task_does_not_run_a_finished_run_again(clean_sandbox, use
 
 
 def test_one_active_run_per_connection(users, operator_a):
-    from connections.jobs import actions
+    from connections import syncs
 
-    first = actions.start(users, "sync", operator_a)
-    second = actions.start(users, "sync", operator_a)
+    first = syncs.start(users, operator_a).job
+    second = syncs.start(users, operator_a).job
 
     assert first.pk == second.pk
     assert SyncRun.objects.filter(connection=users).count() == 1
@@ -169,18 +169,18 @@ def test_a_run_in_progress_is_not_started_twice_but_a_stale_one_is_taken_over(cl
 
     from django.utils import timezone
 
-    from connections.jobs import actions
+    from connections import syncs
 
-    job = actions.start(users, "sync", operator_a)
+    job = syncs.start(users, operator_a).job
     run = SyncRun.objects.get(job=job)
     SyncRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
 
-    busy = sync.run_sync(users, run, str(job.pk))
+    busy = runner.run_sync(users, run, str(job.pk))
     assert busy["skipped"] and busy["status"] == "running"
     assert clean_sandbox.control.get("/_sandbox/requests")["total"] == 0
 
-    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - sync.STALE_AFTER - timedelta(seconds=1))
-    taken_over = sync.run_sync(users, run, str(job.pk))
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=lifecycle.stale_before() - timedelta(seconds=1))
+    taken_over = runner.run_sync(users, run, str(job.pk))
     assert taken_over["ok"] and taken_over["rows"] == 250
 
 
@@ -190,14 +190,14 @@ def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
 ):
     # No task is queued: under transaction=True it would reach the broker before the worker's tests.
     run = make_run(users, started_by=operator_a, entity="users")
-    progress = sync._progress
+    progress = runner._progress
 
     def delete_after_first_page(job_id, run):
         users.delete()  # someone presses Delete on the connection page
         progress(job_id, run)
 
-    monkeypatch.setattr(sync, "_progress", delete_after_first_page)
-    result = sync.run_sync(users, run, None, page_size=40)
+    monkeypatch.setattr(runner, "_progress", delete_after_first_page)
+    result = runner.run_sync(users, run, None, page_size=40)
 
     assert result == {"ok": False, "run_id": str(run.pk), "deleted": True}
     assert (
@@ -218,10 +218,10 @@ def test_a_connection_deleted_while_its_sync_runs_ends_the_run_quietly(
 )
 def test_a_next_link_to_another_host_never_gets_the_token(users, link):
     host = users.service_url.split("/")[2]
-    reader = sync._Reader(users, run=None, session=None)
+    page_reader = reader.PageReader(users, run=None, session=None)
 
-    with pytest.raises(sync.SyncFailed) as failed:
-        reader.get(link.format(host=host))
+    with pytest.raises(reader.SyncFailed) as failed:
+        page_reader.get(link.format(host=host))
 
     assert failed.value.diagnosis.key == "sync.foreign_link"
     assert "sends the access token only to the service URL's host" in failed.value.diagnosis.explanation

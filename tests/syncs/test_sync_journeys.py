@@ -11,7 +11,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections.jobs import actions
+from connections import jobs
 from connections.models import SyncRun
 from tests.factories import press_sync, sandbox_listing
 
@@ -99,7 +99,7 @@ def test_groups_refused_then_granted_refetched_and_synced(
     assert 'data-diagnosis="graph.permission_missing"' in run_page
 
     clean_sandbox.control.post(f"/_sandbox/apps/{app['client_id']}/grants", {"roles": ["Group.Read.All"]})
-    refetched = wait_for_job(actions.start(conn, "token_refetch", operator_a).pk, timeout=30)
+    refetched = wait_for_job(jobs.start(conn, "token_refetch", operator_a).pk, timeout=30)
     assert refetched.state == "succeeded" and refetched.result["gained"] == ["Group.Read.All"]
     page = client.get(reverse("connections:detail", args=[conn.pk])).content.decode()
     assert "gained Group.Read.All" in page

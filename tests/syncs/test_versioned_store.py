@@ -11,8 +11,7 @@ import pytest
 from django.urls import reverse
 
 from connections.models import SyncRun, SyncStage, SyncVersion
-from connections.syncs import engine as sync
-from connections.syncs import retention
+from connections.syncs import results, retention
 from tests.factories import make_sandbox_connection, sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -60,9 +59,9 @@ def test_ten_changed_five_added_three_removed_are_reported_field_by_field_as_18_
     assert second.mode == mode
     assert (second.added, second.changed, second.removed) == (5, 10, 3)
     assert SyncVersion.objects.count() == 2500 + 18
-    assert {c.key for c in sync.changes(second, "added")} == added
-    assert {c.key for c in sync.changes(second, "removed")} == set(removed)
-    found = {c.key: c for c in sync.changes(second, "changed")}
+    assert {c.key for c in results.changes(second, "added")} == added
+    assert {c.key for c in results.changes(second, "removed")} == set(removed)
+    found = {c.key: c for c in results.changes(second, "changed")}
     assert set(found) == set(changed)
     for number, (key, before) in enumerate(changed.items()):  # in the order they were changed
         assert {name: (old, new) for name, old, new in found[key].fields} == {
@@ -150,7 +149,7 @@ def test_retention_after_25_runs_keeps_exactly_the_kept_runs_browsable_and_expor
     # the version run 6 replaced (the "before" of its change set).
     assert SyncVersion.objects.filter(stream__connection=conn).count() == 250 + 19 + 1
     oldest = kept[0][0]
-    [change] = sync.changes(oldest, "changed")
+    [change] = results.changes(oldest, "changed")
     assert [name for name, _, _ in change.fields] == ["jobTitle"]
     client = login(viewer_a)
     for run, expected in kept:
@@ -160,7 +159,7 @@ def test_retention_after_25_runs_keeps_exactly_the_kept_runs_browsable_and_expor
         export = client.get(reverse("connections:sync_export", args=[conn.pk, run.pk]), {"format": "csv"})
         rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode().lstrip("\ufeff"))))
         assert {r["id"]: r["jobTitle"] for r in rows} == {
-            k: sync.as_text(v.get("jobTitle")) for k, v in expected.items()
+            k: results.as_text(v.get("jobTitle")) for k, v in expected.items()
         }
     for run, _ in pruned:
         assert client.get(reverse("connections:sync_detail", args=[conn.pk, run.pk])).status_code == 404
