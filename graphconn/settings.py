@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_beat",
+    "ninja",  # the API's browsable docs, served from our own static files
     "connections",
 ]
 
@@ -192,6 +193,12 @@ CONTENT_SECURITY_POLICY = env.str(
 )
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# /metrics: a bearer token (METRICS_TOKEN) or client addresses/networks (METRICS_ALLOWED_IPS); neither: refused.
+# https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=[])
+# Personal API tokens: the longest validity a person may choose.
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=366)
 # The audit log records REMOTE_ADDR; trust X-Forwarded-For only behind a proxy you run.
 AUDIT_TRUST_X_FORWARDED_FOR = env.bool("AUDIT_TRUST_X_FORWARDED_FOR", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from connections.api import urls as api_urls
+from connections.api.metrics import metrics_view
 from connections.sso.views import LoginPage, SignOutView
 from connections.views.health import healthz
 
@@ -18,6 +20,8 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("api/v1/", api_urls.urls()),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", LoginPage.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
