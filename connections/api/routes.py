@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.text import slugify
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -192,7 +192,7 @@ def _act(request: HttpRequest, pk: uuid.UUID, action: str) -> Any:
     token = getattr(request, "api_token", None)
     via = f"token {token.prefix}…" if token is not None else "session"
     audit.record(request, connection, AUDITED[action], detail=f"{action} requested through the API ({via})")
-    return 202, reads.job_out(job)
+    return Status(202, reads.job_out(job))
 
 
 @api.post("/connections/{uuid:pk}/token", response={202: schemas.JobOut, **WRITE_ERRORS}, tags=["actions"])
@@ -239,7 +239,7 @@ def cancel_run(request: HttpRequest, pk: uuid.UUID, run_id: uuid.UUID) -> Any:
     """Cancel (operators): a queued run stops at once, a running one at its next page."""
     run = scoping.run(request, pk, run_id, scoping.OPERATOR)
     services.cancel(run, request.user)
-    return 202, reads.run_out(run)
+    return Status(202, reads.run_out(run))
 
 
 # -- runs -------------------------------------------------------------------------------------------
