@@ -199,7 +199,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
     search_fields = ["name", "owner__username", "prefix"]
-    fields = ["name", "owner", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    fields = ("name", "owner", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -57,7 +57,7 @@ def _interval_seconds(connection: Connection) -> float | None:
     """How often the connection's schedule runs (for a cron expression, the gap after its next run)."""
     try:
         schedule = connection.sync_schedule
-    except Connection.sync_schedule.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
+    except Connection.sync_schedule.RelatedObjectDoesNotExist:
         return None
     task = schedule.periodic_task
     if not schedule.enabled or task is None or not task.enabled:
@@ -127,8 +127,8 @@ class DatabaseCollector(Collector):
             .annotate(n=Count("pk"))
             .order_by("connection_id", "ok")
         )
-        for row in by_result:
-            fetches.add_metric([*labels(row["connection_id"]), "ok" if row["ok"] else "failed"], row["n"])
+        for fetched in by_result:
+            fetches.add_metric([*labels(fetched["connection_id"]), "ok" if fetched["ok"] else "failed"], fetched["n"])
         yield fetches
 
         expiry = GaugeMetricFamily(
@@ -145,7 +145,7 @@ class DatabaseCollector(Collector):
         today = timezone.localdate()
         for connection in connections:
             ends = credentials.expiry(connection, today)
-            connection.expiry = ends  # type: ignore[attr-defined]  # problems reads it
+            connection.expiry = ends  # problems reads it
             if ends.ends_on is not None:
                 ends_at = _end_of(connection, ends.ends_on)
                 expiry.add_metric(list(labels(connection.pk)), (ends_at - now).total_seconds())
@@ -169,9 +169,9 @@ class DatabaseCollector(Collector):
             .annotate(at=Max("finished_at"))
             .order_by("connection_id")
         )
-        for row in last:
-            if row["at"] is not None:
-                newest.add_metric(list(labels(row["connection_id"])), (now - row["at"]).total_seconds())
+        for newest_run in last:
+            if newest_run["at"] is not None:
+                newest.add_metric(list(labels(newest_run["connection_id"])), (now - newest_run["at"]).total_seconds())
         yield newest
 
         queued = GaugeMetricFamily("graphconn_runs_queued", "Sync runs waiting in the queue")

@@ -53,18 +53,18 @@ def credential_state(connection: Connection, expiry: credentials.Expiry) -> sche
 def connection_out(row: Connection, role: str | None) -> schemas.ConnectionOut:
     """One connection as the health board shows it (``row`` read through ``with_facts``)."""
     schedule = _schedule(row)
-    row.delta_stale = deltawindow.stale(row, schedule, getattr(row, "last_delta_at", None))  # type: ignore[attr-defined]
+    row.delta_stale = deltawindow.stale(row, schedule, getattr(row, "last_delta_at", None))
     expiry = credentials.expiry(row, timezone.localdate())
-    row.expiry = expiry  # type: ignore[attr-defined]  # problems reads it rather than working it out again
+    row.expiry = expiry  # problems reads it rather than working it out again
     found = problems(row)
     last_id = getattr(row, "_last_sync_id", None)
     last_run = None
     if last_id is not None:
         last_run = schemas.RunSummary(
             id=last_id,
-            status=str(row.last_sync_status),  # type: ignore[attr-defined]
-            at=row.last_sync_at,  # type: ignore[attr-defined]
-            rows=row.last_sync_rows,  # type: ignore[attr-defined]
+            status=str(row.last_sync_status),
+            at=row.last_sync_at,
+            rows=row.last_sync_rows,
         )
     return schemas.ConnectionOut(
         id=row.pk,
@@ -127,7 +127,7 @@ def diagnoses_of(row: Connection) -> list[schemas.DiagnosisOut]:
 
 def job_out(job: Job) -> schemas.JobOut:
     run_id = SyncRun.objects.filter(job=job).values_list("pk", flat=True).first() if job.kind == Job.Kind.SYNC else None
-    result = None
+    result: dict[str, Any] | None = None
     if job.is_finished and isinstance(job.result, dict):
         result = {"ok": bool(job.result.get("ok", job.state == Job.State.SUCCEEDED))}
         diagnosis = _diagnosis("token" if job.kind != Job.Kind.SYNC else "sync", job.result.get("diagnosis"))

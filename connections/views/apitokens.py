@@ -36,7 +36,7 @@ class TokenForm(forms.Form):
 
 
 def _page(request: HttpRequest, form: TokenForm, made: apitokens.Made | None = None, status: int = 200) -> HttpResponse:
-    tokens = ApiToken.objects.filter(owner=request.user).order_by("-created_at")
+    tokens = ApiToken.objects.filter(owner_id=request.user.pk).order_by("-created_at")
     response = render(
         request,
         "connections/account/tokens.html",
