@@ -101,3 +101,30 @@ def test_worker_heartbeat_age_and_waiting_runs(scrape_token, connection_a, opera
     assert 29 <= value(samples, "graphconn_worker_heartbeat_age_seconds") < 120
     assert value(samples, "graphconn_runs_queued") == 1
     assert value(samples, "graphconn_jobs_queued") >= 1
+
+
+def test_the_documented_scrape_config_and_alert_rules_parse_and_name_exported_metrics():
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", (docs / "api.md").read_text(), re.S)]
+    scrape = next(b for b in blocks if "scrape_configs" in b)["scrape_configs"][0]
+    assert scrape["metrics_path"] == "/metrics" and scrape["authorization"]["type"] == "Bearer"
+    rules = next(b for b in blocks if "groups" in b)["groups"][0]["rules"]
+    assert len(rules) == 3
+    exported = set(
+        re.findall(
+            r'"(graphconn_[a-z_]+)"', (Path(__file__).resolve().parents[2] / "connections/api/metrics.py").read_text()
+        )
+    )
+    for rule in rules:
+        assert set(re.findall(r"graphconn_[a-z_]+", rule["expr"])) <= exported, rule["expr"]
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            names = {re.sub(r"_(bucket|total)$", "", n) for n in re.findall(r"graphconn_[a-z_]+", target["expr"])}
+            assert names <= {re.sub(r"_total$", "", n) for n in exported}, target["expr"]
