@@ -56,7 +56,7 @@ def create(owner: Any, name: str, days: int, request: HttpRequest | None = None)
             request or owner,
             None,
             audit.Action.API_TOKEN_CREATED,
-            detail=f"{token.name} ({token.prefix}…), {days} days",
+            detail=f"“{token.name}” (#{token.pk}), valid {days} days",
         )
     return Made(token, value)
 
@@ -70,9 +70,7 @@ def revoke(owner: Any, token_id: int, request: HttpRequest | None = None) -> Api
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
-            audit.record(
-                request or owner, None, audit.Action.API_TOKEN_REVOKED, detail=f"{token.name} ({token.prefix}…)"
-            )
+            audit.record(request or owner, None, audit.Action.API_TOKEN_REVOKED, detail=f"“{token.name}” (#{token.pk})")
     return token
 
 
@@ -89,9 +87,9 @@ def authenticate(request: HttpRequest, value: str) -> ApiToken | None:
     if value.startswith(VALUE_PREFIX) and len(value) <= 200:
         token = ApiToken.objects.select_related("owner").filter(digest=digest_of(value)).first()
     if token is None or token.state != "active" or not token.owner.is_active:
-        why = "unknown token" if token is None else f"{token.state} token {token.prefix}…"
+        why = "unknown token" if token is None else f"{token.state} token “{token.name}” (#{token.pk})"
         if token is not None and token.state == "active":
-            why = f"token {token.prefix}… of an inactive account"
+            why = f"token “{token.name}” (#{token.pk}) of an inactive account"
         lockout.record_failure(request, LOCKOUT_NAME)
         audit.record(
             token.owner if token is not None else None,

@@ -81,7 +81,14 @@ class DatabaseCollector(Collector):
         now = timezone.now()
         teams = {}
         connections = list(
-            with_status(Connection.objects.select_related("team", "certificate", "sync_schedule__periodic_task"))
+            with_status(
+                Connection.objects.select_related(
+                    "team",
+                    "certificate",
+                    "sync_schedule__periodic_task__interval",
+                    "sync_schedule__periodic_task__crontab",
+                )
+            )
             .annotate(in_use_end=credentials.in_use_end_subquery())
             .order_by("pk")
         )

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from connections.credentials import expiry as credentials
 from connections.library.status import health, problems, with_status
@@ -28,8 +29,6 @@ def with_facts(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connect
 
 
 def team_slug(connection: Connection) -> str:
-    from django.utils.text import slugify
-
     return slugify(connection.team.name)
 
 

@@ -4,6 +4,7 @@ in the audit log."""
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from typing import Any, Literal
@@ -22,6 +23,8 @@ from connections.models import SyncRun
 from microsoft import planner
 
 from . import problems, reads, schemas, scoping, services
+
+log = logging.getLogger("graphconn.api")
 
 RUNS_PER_PAGE = 25
 MAX_PAGE_SIZE = 200
@@ -144,9 +147,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-    import logging
-
-    logging.getLogger("graphconn.api").exception("API error on %s", request.path)
+    log.exception("API error on %s", request.path)
     return problems.response("server-error", "The error is in the server log.", request)
 
 
@@ -190,7 +191,7 @@ def _act(request: HttpRequest, pk: uuid.UUID, action: str) -> Any:
     connection = scoping.connection(request, pk, scoping.OPERATOR)
     job = services.start(connection, action, request.user)
     token = getattr(request, "api_token", None)
-    via = f"token {token.prefix}…" if token is not None else "session"
+    via = f"personal token “{token.name}”, #{token.pk}" if token is not None else "session"
     audit.record(request, connection, AUDITED[action], detail=f"{action} requested through the API ({via})")
     return Status(202, reads.job_out(job))
 
