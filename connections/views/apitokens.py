@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
@@ -63,9 +63,9 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one of the person's own tokens (anyone else's is 404, as another team's object is)."""
     token = apitokens.revoke(request.user, token_id, request)
     if token is None:
-        messages.error(request, "No such token of yours.")
-    else:
-        messages.success(request, f"Token “{token.name}” is revoked: it no longer works.")
+        raise Http404("No such token of yours.")
+    messages.success(request, f"Token “{token.name}” is revoked: it no longer works.")
     return redirect("connections:api_tokens")

@@ -35,7 +35,7 @@ def test_a_script_syncs_reads_changes_exports_and_is_scraped(
     clean_sandbox, sandbox_connection, team_a, operator_a, login, live_worker, settings
 ):
     conn = sandbox_connection(team_a, secret_expires_on=timezone.localdate() + timedelta(days=20))
-    created = login(operator_a).post("/account/tokens/new/", {"name": "pipeline", "days": 7})
+    created = login(operator_a).post("/accounts/tokens/new/", {"name": "pipeline", "days": 7})
     api = TokenClient(re.search(r"gcp_[A-Za-z0-9_-]{43}", created.content.decode()).group(0))
 
     first = finished(api, api.post(f"/connections/{conn.pk}/sync").json())

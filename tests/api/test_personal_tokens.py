@@ -31,13 +31,13 @@ def all_database_text() -> str:
 def test_a_person_creates_a_token_sees_it_once_and_uses_it(login, operator_a, connection_a, caplog):
     caplog.set_level(logging.DEBUG)
     page = login(operator_a)
-    created = page.post("/account/tokens/new/", {"name": "nightly export", "days": 30})
+    created = page.post("/accounts/tokens/new/", {"name": "nightly export", "days": 30})
     assert created.status_code == 200 and "no-store" in created["Cache-Control"]
     html = created.content.decode()
     value = VALUE.search(html).group(0)
     assert "shown only this once" in html
 
-    listing = page.get("/account/tokens/").content.decode()
+    listing = page.get("/accounts/tokens/").content.decode()
     assert value not in listing and "nightly export" in listing and value[:12] in listing
     assert "never" in listing  # not used yet
 
@@ -46,7 +46,7 @@ def test_a_person_creates_a_token_sees_it_once_and_uses_it(login, operator_a, co
     assert api.post(f"/connections/{connection_a.pk}/sync").status_code == 202
     token = ApiToken.objects.get()
     assert token.last_used_at is not None and token.owner == operator_a
-    assert "never" not in page.get("/account/tokens/").content.decode().split("nightly export")[1].split("</tr>")[0]
+    assert "never" not in page.get("/accounts/tokens/").content.decode().split("nightly export")[1].split("</tr>")[0]
 
     # Nowhere in plain text: not the database, the audit log, the logs, nor any page after the first.
     assert value not in all_database_text()
@@ -61,8 +61,8 @@ def test_a_revoked_token_stops_working_at_once(login, operator_a, token_for):
     api = TokenClient(made.value)
     assert api.get("/connections").status_code == 200
     page = login(operator_a)
-    page.post(f"/account/tokens/{made.token.pk}/revoke/")
-    assert "revoked" in page.get("/account/tokens/").content.decode()
+    page.post(f"/accounts/tokens/{made.token.pk}/revoke/")
+    assert "revoked" in page.get("/accounts/tokens/").content.decode()
     assert api.get("/connections").status_code == 401
     assert AuditEntry.objects.filter(action="api_token_revoked").exists()
 
@@ -70,16 +70,16 @@ def test_a_revoked_token_stops_working_at_once(login, operator_a, token_for):
 def test_someone_elses_token_cannot_be_revoked_or_seen(login, operator_a, viewer_a, token_for):
     theirs = token_for(viewer_a, name="viewer's script")
     page = login(operator_a)
-    assert "viewer's script" not in page.get("/account/tokens/").content.decode()
-    page.post(f"/account/tokens/{theirs.token.pk}/revoke/")
+    assert "viewer's script" not in page.get("/accounts/tokens/").content.decode()
+    assert page.post(f"/accounts/tokens/{theirs.token.pk}/revoke/").status_code == 404
     assert ApiToken.objects.get(pk=theirs.token.pk).revoked_at is None
 
 
 def test_bad_input_on_the_page_is_explained(login, operator_a, settings):
     page = login(operator_a)
-    too_long = page.post("/account/tokens/new/", {"name": "x", "days": settings.API_TOKEN_MAX_DAYS + 1})
+    too_long = page.post("/accounts/tokens/new/", {"name": "x", "days": settings.API_TOKEN_MAX_DAYS + 1})
     assert too_long.status_code == 400 and f"At most {settings.API_TOKEN_MAX_DAYS} days" in too_long.content.decode()
-    blank = page.post("/account/tokens/new/", {"name": "   ", "days": 5})
+    blank = page.post("/accounts/tokens/new/", {"name": "   ", "days": 5})
     assert blank.status_code == 400 and not ApiToken.objects.exists()
 
 
@@ -102,3 +102,10 @@ def test_django_admin_lists_tokens_without_values(superuser, token_for, operator
     assert "ci job" in html and made.value not in html and made.token.digest not in html
     detail = admin.get(f"/admin/connections/apitoken/{made.token.pk}/change/").content.decode()
     assert made.value not in detail and made.token.digest not in detail
+
+
+def test_the_tokens_page_needs_a_log_in(client):
+    for method in ("get", "post"):
+        response = getattr(client, method)("/accounts/tokens/new/" if method == "post" else "/accounts/tokens/")
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not ApiToken.objects.exists()

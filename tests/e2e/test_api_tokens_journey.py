@@ -33,7 +33,7 @@ def test_create_use_and_revoke_a_personal_token(operator_a, connection_a, browse
     answer = Client().get("/api/v1/connections", HTTP_AUTHORIZATION=f"Bearer {value}")
     assert answer.status_code == 200 and answer.json()["items"][0]["id"] == str(connection_a.pk)
 
-    page.goto("/account/tokens/")
+    page.goto("/accounts/tokens/")
     row = page.locator("tr", has_text="nightly export")
     expect(row).to_contain_text(value[:12])
     assert value not in page.content()
