@@ -76,10 +76,14 @@ class Api(NinjaAPI):
         schema = super().get_openapi_schema(*args, **kwargs)
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
-                for status, answer in operation.get("responses", {}).items():
+                # Status codes as strings, once each (a route's openapi_extra, written with string keys, wins).
+                responses = {str(k): v for k, v in operation.get("responses", {}).items() if not isinstance(k, str)}
+                responses.update({k: v for k, v in operation.get("responses", {}).items() if isinstance(k, str)})
+                for status, answer in responses.items():
                     content = answer.get("content", {})
                     if int(status) >= 400 and "application/json" in content:
                         answer["content"] = {problems.CONTENT_TYPE: content["application/json"]}
+                operation["responses"] = responses
         return schema
 
 

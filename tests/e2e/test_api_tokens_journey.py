@@ -40,3 +40,10 @@ def test_create_use_and_revoke_a_personal_token(operator_a, connection_a, browse
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator("tr", has_text="nightly export")).to_contain_text("revoked")
     assert Client().get("/api/v1/connections", HTTP_AUTHORIZATION=f"Bearer {value}").status_code == 401
+
+
+def test_the_browsable_api_docs_render_under_the_content_security_policy(operator_a, browser_as):
+    page = browser_as(operator_a)
+    page.goto("/api/v1/docs")
+    expect(page.locator(".swagger-ui")).to_be_visible()
+    expect(page.get_by_text("/api/v1/connections/{pk}/sync").first).to_be_visible(timeout=10_000)
