@@ -159,6 +159,33 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problems.response("server-error", "The error is in the server log.", request)
 
 
+# -- who am I ---------------------------------------------------------------------------------------
+
+
+@api.get("/me", response={200: schemas.MeOut, **ERRORS}, tags=["me"])
+def me(request: HttpRequest) -> Any:
+    """Who the request acts as, with their teams and roles, and the token's own expiry."""
+    token = getattr(request, "api_token", None)
+    return schemas.MeOut(
+        username=request.user.get_username(),
+        teams=[
+            schemas.TeamRole(team=slugify(t.name), team_id=t.pk, role=str(t.access_role))
+            for t in scoping.teams(request)
+        ],
+        token=schemas.ApiTokenOut(
+            id=token.pk,
+            name=token.name,
+            prefix=token.prefix,
+            state=token.state,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+        )
+        if token is not None
+        else None,
+    )
+
+
 # -- connections ------------------------------------------------------------------------------------
 
 

@@ -202,3 +202,17 @@ class ApiTokenOut(BaseModel):
     created_at: dt.datetime
     expires_at: dt.datetime
     last_used_at: dt.datetime | None
+
+
+class TeamRole(BaseModel):
+    team: str
+    team_id: int
+    role: str
+
+
+class MeOut(BaseModel):
+    """Who the request acts as: a script checks its token with this."""
+
+    username: str
+    teams: list[TeamRole]
+    token: ApiTokenOut | None = Field(None, description="the personal token the request came with (none: a session)")

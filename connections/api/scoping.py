@@ -44,3 +44,8 @@ def job(request: HttpRequest, pk: Any, job_id: Any) -> Job:
 
 def role_in(request: HttpRequest, team_id: int) -> str | None:
     return access.role_in_team(request, team_id)
+
+
+def teams(request: HttpRequest) -> list[Any]:
+    """The person's teams, each with ``access_role``."""
+    return access.teams_of(request)

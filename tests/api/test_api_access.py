@@ -73,6 +73,11 @@ def test_the_owner_team_reads_every_endpoint(api_as, viewer_a, connection_a, run
     assert [c["id"] for c in listed["items"]] == [str(connection_a.pk)]
     assert api.get("/credentials").json()["count"] == 1
     assert api.get("/planner", {"paths": ["users", "groups"]}).status_code == 200
+    me = api.get("/me").json()
+    assert me["username"] == "viewer_a" and me["teams"] == [
+        {"team": "team-a", "team_id": connection_a.team_id, "role": "viewer"}
+    ]
+    assert me["token"]["name"] == "script" and me["token"]["state"] == "active"
 
 
 def test_another_team_gets_404_for_everything_of_team_a(api_as, outsider, connection_a, connection_b, run_a):
