@@ -128,3 +128,22 @@ def test_the_documented_scrape_config_and_alert_rules_parse_and_name_exported_me
         for target in panel["targets"]:
             names = {re.sub(r"_(bucket|total)$", "", n) for n in re.findall(r"graphconn_[a-z_]+", target["expr"])}
             assert names <= {re.sub(r"_total$", "", n) for n in exported}, target["expr"]
+
+
+def test_a_malformed_allow_list_is_a_clear_startup_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**env, "METRICS_ALLOWED_IPS": "10.0.0.0/8,prometheus.local", "VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "METRICS_ALLOWED_IPS: 'prometheus.local' is not an address or network" in result.stderr
