@@ -14,7 +14,7 @@ from connections.accounts.lockout import ThrottledAdminAuthenticationForm
 from connections.library import audit
 from connections.library.forms import ProfileFieldsMixin, write_only_secret
 
-from .models import Alert, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
+from .models import Alert, ApiToken, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
 
 
 class MembershipInline(admin.TabularInline):
@@ -189,3 +189,21 @@ class AlertAdmin(ReadOnlyAdmin):
 
 
 from .sso import admin as _sso_admin  # noqa: E402,F401  (mappings of Sign in with Microsoft)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Personal API tokens, listed without their values (only a hash is stored; not even it is shown).
+    Made by their owners on their own page; an admin may only revoke (delete) one."""
+
+    list_display = ["name", "owner", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "owner__username", "prefix"]
+    fields = ("name", "owner", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import alerts, consent, credentials, library, planner, schedules, syncs, tokens
+from .views import alerts, apitokens, consent, credentials, library, planner, schedules, syncs, tokens
 
 app_name = "connections"
 
@@ -34,6 +34,9 @@ urlpatterns = [
     path("connections/<uuid:pk>/credential/secret/", credentials.use_secret, name="use_secret"),
     path("connections/<uuid:pk>/credential/certificate/", credentials.use_certificate, name="use_certificate"),
     path("connections/<uuid:pk>/panels/credentials/", credentials.credentials_panel, name="credentials_panel"),
+    path("accounts/tokens/", apitokens.token_list, name="api_tokens"),
+    path("accounts/tokens/new/", apitokens.token_create, name="api_token_new"),
+    path("accounts/tokens/<int:token_id>/revoke/", apitokens.token_revoke, name="api_token_revoke"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/channels/new/", alerts.channel_new, name="channel_new"),
     path("alerts/channels/<uuid:channel_id>/test/", alerts.channel_test, name="channel_test"),

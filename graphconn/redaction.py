@@ -17,6 +17,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S), MASK),
     # Authorization: Bearer eyJ...  /  bearer tokens anywhere
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1" + MASK),
+    # graphconn's personal API tokens (gcp_ and 43 base64url characters), wherever they appear
+    (re.compile(r"\bgcp_[A-Za-z0-9_-]{8,}"), MASK),
     # JWTs standing alone (three base64url parts, header starting eyJ)
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
     # form fields and query parameters: client_secret=..., access_token=..., code=... etc.

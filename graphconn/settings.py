@@ -7,6 +7,7 @@ with DEBUG off the secrets must be given and ``manage.py check --deploy`` is cle
 
 from __future__ import annotations
 
+import ipaddress as _ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_beat",
+    "ninja",  # the API's browsable docs, served from our own static files
     "connections",
 ]
 
@@ -191,6 +193,19 @@ CONTENT_SECURITY_POLICY = env.str(
 )
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# /metrics: a bearer token (METRICS_TOKEN) or client addresses/networks (METRICS_ALLOWED_IPS); neither: refused.
+# https://prometheus.io/docs/prometheus/latest/configuration/configuration/#scrape_config
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=[])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        _ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_network!r} is not an address or network (e.g. 10.0.0.0/8)."
+        ) from None
+# Personal API tokens: the longest validity a person may choose.
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=366)
 # The audit log records REMOTE_ADDR; trust X-Forwarded-For only behind a proxy you run.
 AUDIT_TRUST_X_FORWARDED_FOR = env.bool("AUDIT_TRUST_X_FORWARDED_FOR", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from connections.api import urls as api_urls
+from connections.api.metrics import metrics_view
 from connections.sso.views import LoginPage, SignOutView
 from connections.views import health
 
@@ -20,6 +22,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("healthz/live", health.live, name="healthz_live"),
     path("healthz/ready", health.ready, name="healthz_ready"),
+    path("metrics", metrics_view, name="metrics"),
+    path("api/v1/", api_urls.urls()),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", LoginPage.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),

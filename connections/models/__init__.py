@@ -1,6 +1,7 @@
 """Models, one module per concern; import them from here."""
 
 from .alerts import Alert, AlertDelivery, AlertState, NotificationChannel
+from .apitokens import ApiToken
 from .audit import AuditEntry
 from .credentials import AppCredential, ConnectionCertificate, CredentialCheck
 from .jobs import Job, WorkerHeartbeat
@@ -36,6 +37,7 @@ __all__ = [
 ]
 __all__ += [
     "Alert",
+    "ApiToken",
     "AlertDelivery",
     "AlertState",
     "AppCredential",

@@ -26,6 +26,9 @@ class AuditEntry(models.Model):
         SIGNED_OUT = "signed_out", "Removed the sign-in"
         CERTIFICATE_UPLOADED = "certificate_uploaded", "Uploaded a certificate"
         CREDENTIAL_CHANGED = "credential_changed", "Switched the credential to the client secret"
+        API_TOKEN_CREATED = "api_token_created", "Created a personal API token"
+        API_TOKEN_REVOKED = "api_token_revoked", "Revoked a personal API token"
+        API_AUTH_FAILED = "api_auth_failed", "Failed API authentication"
 
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries"

@@ -14,6 +14,8 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"/healthz", "/healthz/live", "/healthz/ready", "/accounts/login/", "/favicon.ico"}
 # Sign in with Microsoft: its start, callback and "ask your admin" pages come before any log-in.
 PUBLIC |= {"/sso/login/", "/sso/callback/", "/sso/no-access/"}
+# For machines: they answer 401 themselves (tests/api), a script cannot follow a log-in redirect.
+MACHINES = ("/metrics", "/api/v1/")
 
 
 def _walk(patterns, prefix=""):
@@ -41,7 +43,7 @@ def test_anonymous_users_are_sent_to_login_everywhere(client):
     checked = 0
     for route, _ in _walk(get_resolver().url_patterns):
         url = _concrete(route)
-        if url is None or url.startswith("/admin/") or url in PUBLIC or url.startswith("/accounts/"):
+        if url is None or url.startswith(("/admin/", "/accounts/", *MACHINES)) or url in PUBLIC:
             continue
         for method in ("get", "post"):
             response = getattr(client, method)(url)
@@ -49,6 +51,12 @@ def test_anonymous_users_are_sent_to_login_everywhere(client):
             assert response["Location"].startswith("/accounts/login/?next="), url
             checked += 1
     assert checked >= 2
+
+
+def test_machine_endpoints_answer_401_not_a_log_in_redirect(client):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/api/v1/connections").status_code == 401
+    assert client.get("/api/v1/schema").status_code == 200  # the API's description is public
 
 
 def test_healthz_and_login_are_public(client):
