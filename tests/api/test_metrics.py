@@ -92,11 +92,11 @@ def test_a_sync_a_failing_token_fetch_and_a_near_expiry_credential_show_in_the_s
 
 
 def test_worker_heartbeat_age_and_waiting_runs(scrape_token, connection_a, operator_a):
-    from connections.jobs import actions
+    from connections import syncs
     from connections.models import WorkerHeartbeat
 
     WorkerHeartbeat.objects.create(hostname="w1", last_seen=timezone.now() - timedelta(seconds=30))
-    actions.start(connection_a, "sync", operator_a)
+    syncs.start(connection_a, operator_a)
     samples = scrape()
     assert 29 <= value(samples, "graphconn_worker_heartbeat_age_seconds") < 120
     assert value(samples, "graphconn_runs_queued") == 1
