@@ -50,7 +50,7 @@ def get_connection_for_user(
     ``queryset`` lets a page join what it shows; scoping still applies.
     """
     base = queryset if queryset is not None else Connection.objects.select_related("team")
-    return base.get_for_user(request_or_user, min_role, pk=pk)
+    return get_for_user(base, request_or_user, min_role, pk=pk)
 
 
 __all__ = [

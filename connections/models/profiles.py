@@ -85,7 +85,6 @@ class Connection(models.Model):
     token_expires_at: datetime.datetime | None
     token_error: str
     graph_refusal: str
-    latest_runs: list[Any]  # the newest SyncRun, prefetched by library.status.with_status
     last_sync: Any  # SyncRun | None
     last_sync_status: str | None
     last_sync_rows: int | None

@@ -124,7 +124,7 @@ class TeamScopedQuerySet(models.QuerySet):
         ``min_role``. The row carries ``access_role`` and ``can`` (a ``Can``) for the templates."""
         try:
             found = self.for_user(request_or_user).annotate(_access_team=F(self.team_field)).filter(**lookup)
-            obj = found.order_by().first()
+            obj: Any = found.order_by().first()
         except ValidationError:  # a malformed id: no such row
             obj = None
         if obj is None:
@@ -138,7 +138,7 @@ class TeamScopedQuerySet(models.QuerySet):
 
     def with_can(self, request_or_user: Any) -> list[Any]:
         """The rows (already scoped), each with ``access_role`` and ``can`` from the person's memberships."""
-        rows = list(self.annotate(_access_team=F(self.team_field)))
+        rows: list[Any] = list(self.annotate(_access_team=F(self.team_field)))
         for row in rows:
             row.access_role = role_in(request_or_user, row._access_team)
             row.can = Can(row.access_role)

@@ -47,12 +47,6 @@ def changes_sparkline(run: Any) -> str:
     return charts.changes_sparkline(run)
 
 
-@register.filter
-def run_badge(status: str | None) -> str:
-    """The badge class of a run's status (one mapping: ``status.RUN_BADGES``)."""
-    return status_.run_badge(status)
-
-
 @register.simple_tag
 def runs_version(runs: Iterable[Any]) -> str:
     """The fragment-cache key of a runs table or chart: changes with anything shown of these runs."""
