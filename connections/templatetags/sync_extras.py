@@ -7,8 +7,8 @@ from typing import Any
 
 from django import template
 
+from connections.library import charts
 from connections.library import status as status_
-from connections.syncs import charts
 from connections.syncs import engine as sync
 
 register = template.Library()
@@ -34,17 +34,18 @@ def as_text(value: Any) -> str:
     return sync.as_text(value)
 
 
-@register.simple_tag
-def sync_history_chart(connection: Any) -> str:
+@register.inclusion_tag("connections/syncs/_history_chart.html")
+def sync_history_chart(connection: Any) -> dict[str, Any]:
     """The last runs of the connection as a picture with its text alternative."""
-    return charts.history_svg(
-        status_.run_history(connection), chart_id=f"sync-history-{connection.pk}", slots=status_.RUNS_IN_HISTORY
-    )
+    runs = status_.run_history(connection)
+    chart_id = f"sync-history-{connection.pk}"
+    return {"chart": charts.history_chart(runs, chart_id=chart_id, slots=status_.RUNS_IN_HISTORY)}
 
 
-@register.filter
-def changes_sparkline(run: Any) -> str:
-    return charts.changes_sparkline(run)
+@register.inclusion_tag("connections/syncs/_sparkline.html")
+def changes_sparkline(run: Any) -> dict[str, Any]:
+    """One run's changes as a small stacked bar (nothing for a run that was not compared)."""
+    return {"spark": charts.sparkline(run)}
 
 
 @register.simple_tag
