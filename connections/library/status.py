@@ -16,10 +16,10 @@ board shows. The token state comes from the connection's ``ConnectionToken`` row
 from __future__ import annotations
 
 import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import models
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from connections.credentials import expiry as credentials
@@ -44,24 +44,40 @@ def run_badge(status: str | None) -> str:
     return RUN_BADGES.get(status or "", "muted")  # type: ignore[call-overload]
 
 
-# What the last-sync attributes come from.
-_RUN_FIELDS = ("status", "rows", "added", "changed", "removed", "created_at", "started_at", "finished_at")
-
-
-def _newest_run_of_each_connection() -> models.QuerySet[SyncRun]:
-    newest = SyncRun.objects.filter(connection_id=OuterRef("connection_id")).order_by("-created_at").values("pk")[:1]
-    return SyncRun.objects.filter(pk=Subquery(newest)).only("connection", *_RUN_FIELDS)
-
-
 def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True) -> models.QuerySet[Connection]:
-    """``queryset`` with the token and refusal joined, and (``last_sync``) each row's newest run
-    prefetched as ``latest_runs``: a page of rows costs two queries. ``fill_status`` reads them."""
+    """``queryset`` with the token and refusal joined and (``last_sync``) the id of each row's newest
+    run annotated as ``last_sync_id``, which ``attach_last_syncs`` reads in one more query for a page
+    of rows. ``fill_status`` turns them into the status attributes."""
     joined = queryset.select_related("token", "last_refusal")
     if last_sync:
-        joined = joined.prefetch_related(
-            Prefetch("sync_runs", queryset=_newest_run_of_each_connection(), to_attr="latest_runs")
-        )
+        newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
+        joined = joined.annotate(last_sync_id=Subquery(newest))
     return joined
+
+
+class LastRun(NamedTuple):
+    """What the last-sync attributes read of a connection's newest run."""
+
+    pk: Any
+    status: str
+    rows: int
+    added: int | None
+    changed: int | None
+    removed: int | None
+    created_at: datetime.datetime
+    started_at: datetime.datetime | None
+    finished_at: datetime.datetime | None
+
+
+def attach_last_syncs(rows: list[Connection]) -> list[Connection]:
+    """Each row's newest run (read with ``with_status``) as ``latest_runs``, in one query."""
+    ids = [row.last_sync_id for row in rows if row.last_sync_id is not None]  # type: ignore[attr-defined]
+    found = SyncRun.objects.filter(pk__in=ids).values_list(*LastRun._fields) if ids else []
+    runs = {run.pk: run for run in (LastRun(*values) for values in found)}
+    for row in rows:
+        run = runs.get(row.last_sync_id)  # type: ignore[attr-defined]
+        row.latest_runs = [run] if run is not None else []  # type: ignore[attr-defined]
+    return rows
 
 
 # What the panel's table and the live run read of a run: not its deltaLink (long, and only the

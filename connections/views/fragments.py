@@ -26,9 +26,9 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django_htmx.middleware import HtmxDetails
 
+from ..library.times import relative
 from ..models import Connection, Job, SyncRun
 from ..models.teams import role_in
-from ..templatetags.time_extras import relative
 
 FINISHED_EVENT = "connection-changed"
 STOP_POLLING = 286  # htmx: stop the polling trigger of the element that asked

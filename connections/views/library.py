@@ -22,7 +22,7 @@ from connections.credentials import expiry as credentials
 from connections.library import audit
 from connections.library.access import Can, admin_teams, get_connection_for_user, teams_of
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
-from connections.library.rows import list_rows
+from connections.library.rows import list_rows, rows_version
 from connections.library.status import Health, fill_status, problems, with_status
 from connections.syncs import schedules as sync_schedules
 from microsoft import clouds
@@ -53,6 +53,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         "connections/list.html",
         {
             "connections": shown,
+            "rows_version": rows_version(shown),
             "total": len(rows),
             "counts": [(Health(key), count) for key, count in counts.items()],
             "entities": entities,

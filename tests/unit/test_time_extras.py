@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.template import Context, Template
 
-from connections.templatetags.time_extras import relative
+from connections.library.times import relative
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 
