@@ -23,81 +23,6 @@ class Role(models.TextChoices):
 ROLE_RANK: dict[str, int] = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
-# Team scoping: every read of team-owned rows goes through ``TeamScopedQuerySet.for_user`` /
-# ``get_for_user``; the person's roles come from ``memberships_of``, read once per request.
-
-
-@dataclass(frozen=True)
-class Can:
-    """What the current user may do with one team's objects; templates read ``can.operate`` etc."""
-
-    role: str | None = None
-
-    @property
-    def _rank(self) -> int:
-        return ROLE_RANK.get(self.role or "", 0)
-
-    @property
-    def view(self) -> bool:
-        return self._rank >= 1
-
-    @property
-    def operate(self) -> bool:
-        """Get and re-fetch tokens, test, sync, sign in."""
-        return self._rank >= 2
-
-    @property
-    def admin(self) -> bool:
-        """Create, edit, delete profiles and replace secrets."""
-        return self._rank >= 3
-
-
-def user_of(request_or_user: Any) -> Any:
-    """Accept a request or a user, so service code and views call the same helpers."""
-    return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
-
-
-def _may_read(user: Any) -> bool:
-    """Signed in and not switched off: a switched-off account sees nothing, whatever its session says."""
-    return user is not None and user.is_authenticated and user.is_active
-
-
-_MEMBERSHIPS_OF_REQUEST = "_graphconn_memberships"
-
-
-def memberships_of(request_or_user: Any) -> list[Membership]:
-    """The person's memberships, each with its team, in team-name order.
-
-    Read once per request (a page scopes several reads and looks up the role of each row it shows);
-    kept with the user it was read for, since signing in (single sign-on sets teams) changes the user.
-    """
-    user = user_of(request_or_user)
-    if not _may_read(user):
-        return []
-    request = request_or_user if isinstance(request_or_user, HttpRequest) else None
-    cached = getattr(request, _MEMBERSHIPS_OF_REQUEST, None)
-    if cached is not None and cached[0] == user.pk:
-        return cached[1]
-    found = list(Membership.objects.filter(user=user).select_related("team").order_by("team__name"))
-    if request is not None:
-        setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
-    return found
-
-
-def role_in(request_or_user: Any, team_id: int | None) -> str | None:
-    """The person's role in the team (admin everywhere for superusers; None: not theirs)."""
-    user = user_of(request_or_user)
-    if team_id is None or not _may_read(user):
-        return None
-    if user.is_superuser:
-        return Role.ADMIN
-    return next((m.role for m in memberships_of(request_or_user) if m.team_id == team_id), None)
-
-
-def can_for(request_or_user: Any, team: Team | int | None) -> Can:
-    return Can(role_in(request_or_user, team.pk if isinstance(team, Team) else team))
-
-
 class TeamScopedQuerySet(models.QuerySet):
     """``Model.objects.for_user(request_or_user, min_role=None)`` for any team-owned model: the one rule.
 
@@ -176,3 +101,78 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} of {self.team}"
+
+
+# Team scoping: every read of team-owned rows goes through ``TeamScopedQuerySet.for_user`` /
+# ``get_for_user``; the person's roles come from ``memberships_of``, read once per request.
+
+
+@dataclass(frozen=True)
+class Can:
+    """What the current user may do with one team's objects; templates read ``can.operate`` etc."""
+
+    role: str | None = None
+
+    @property
+    def _rank(self) -> int:
+        return ROLE_RANK.get(self.role or "", 0)
+
+    @property
+    def view(self) -> bool:
+        return self._rank >= 1
+
+    @property
+    def operate(self) -> bool:
+        """Get and re-fetch tokens, test, sync, sign in."""
+        return self._rank >= 2
+
+    @property
+    def admin(self) -> bool:
+        """Create, edit, delete profiles and replace secrets."""
+        return self._rank >= 3
+
+
+def user_of(request_or_user: Any) -> Any:
+    """Accept a request or a user, so service code and views call the same helpers."""
+    return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
+
+
+def _may_read(user: Any) -> bool:
+    """Signed in and not switched off: a switched-off account sees nothing, whatever its session says."""
+    return user is not None and user.is_authenticated and user.is_active
+
+
+_MEMBERSHIPS_OF_REQUEST = "_graphconn_memberships"
+
+
+def memberships_of(request_or_user: Any) -> list[Membership]:
+    """The person's memberships, each with its team, in team-name order.
+
+    Read once per request (a page scopes several reads and looks up the role of each row it shows);
+    kept with the user it was read for, since signing in (single sign-on sets teams) changes the user.
+    """
+    user = user_of(request_or_user)
+    if not _may_read(user):
+        return []
+    request = request_or_user if isinstance(request_or_user, HttpRequest) else None
+    cached = getattr(request, _MEMBERSHIPS_OF_REQUEST, None)
+    if cached is not None and cached[0] == user.pk:
+        return cached[1]
+    found = list(Membership.objects.filter(user=user).select_related("team").order_by("team__name"))
+    if request is not None:
+        setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
+    return found
+
+
+def role_in(request_or_user: Any, team_id: int | None) -> str | None:
+    """The person's role in the team (admin everywhere for superusers; None: not theirs)."""
+    user = user_of(request_or_user)
+    if team_id is None or not _may_read(user):
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    return next((m.role for m in memberships_of(request_or_user) if m.team_id == team_id), None)
+
+
+def can_for(request_or_user: Any, team: Team | int | None) -> Can:
+    return Can(role_in(request_or_user, team.pk if isinstance(team, Team) else team))
