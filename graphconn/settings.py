@@ -134,6 +134,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # A page's queries are small but their estimates can pass PostgreSQL's JIT threshold, and
+        # compiling a query to machine code then takes far longer than running it.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -169,8 +173,35 @@ STORAGES = {
     },
 }
 
-# Django's database sessions, read with a query compiled once per process.
-SESSION_ENGINE = "connections.accounts.sessions"
+# Caches — https://docs.djangoproject.com/en/5.2/topics/cache/
+# Redis when the broker is Redis (one server for every process); otherwise each process keeps its
+# template fragments in memory (their keys name the rows they show, so a copy is never stale), and
+# sessions go to files under VAR_DIR, shared by every process on the machine: a session ended in
+# one web process must be gone in the others.
+_CACHE_REDIS = next(
+    (url for url in (env.str("CELERY_BROKER_URL", default=""), env.str("REDIS_URL", default="")) if url),
+    "",
+)
+_CACHE_PREFIX = env.str("CACHE_KEY_PREFIX", default="graphconn")
+if _CACHE_REDIS.startswith(("redis://", "rediss://")):
+    _redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_REDIS}
+    CACHES = {
+        "default": {**_redis_cache, "KEY_PREFIX": _CACHE_PREFIX},
+        "sessions": {**_redis_cache, "KEY_PREFIX": f"{_CACHE_PREFIX}-sessions"},
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": _CACHE_PREFIX},
+        "sessions": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "sessions-cache"),
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        },
+    }
+
+# Django's database sessions, read through the cache; the database stays the record.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 
 # Security: strict when DEBUG is off (`manage.py check --deploy` is clean).
 SESSION_COOKIE_HTTPONLY = True
@@ -389,8 +420,8 @@ SSO_ACCESS_CONTACT = env.str("SSO_ACCESS_CONTACT", default="")
 SSO_SESSION_SECONDS = env.int("SSO_SESSION_SECONDS", default=8 * 60 * 60)
 # Password log-in on the dashboard's page; Django admin's log-in keeps working for superusers.
 LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
-# Passwords: Django's ModelBackend, reading each request's user with a compiled query.
-AUTHENTICATION_BACKENDS = ["connections.accounts.backends.PasswordBackend", "connections.sso.backend.EntraBackend"]
+# Passwords: Django's ModelBackend.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "connections.sso.backend.EntraBackend"]
 import sys as _sys  # noqa: E402
 
 from connections.sso.config import EntraSignIn as _EntraSignIn  # noqa: E402  (plain module, no models)

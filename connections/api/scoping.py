@@ -10,13 +10,14 @@ from django.http import HttpRequest
 
 from connections.library import access
 from connections.models import Connection, Job, Role, SyncRun
+from connections.models import teams as team_models
 
 OPERATOR = Role.OPERATOR
 
 
 def connections(request: HttpRequest) -> models.QuerySet[Connection]:
     """Every connection the person may see."""
-    return access.scope(Connection.objects.select_related("team"), request)
+    return Connection.objects.select_related("team").for_user(request)
 
 
 def connection(request: HttpRequest, pk: Any, min_role: str | None = None) -> Connection:
@@ -37,13 +38,11 @@ def run(request: HttpRequest, pk: Any, run_id: Any, min_role: str | None = None)
 
 def job(request: HttpRequest, pk: Any, job_id: Any) -> Job:
     """A job of a connection the person may see (404 otherwise)."""
-    return access.get_for_user(
-        Job.objects.select_related("connection"), request, team_field="connection__team", pk=job_id, connection_id=pk
-    )
+    return Job.objects.select_related("connection").get_for_user(request, pk=job_id, connection_id=pk)
 
 
 def role_in(request: HttpRequest, team_id: int) -> str | None:
-    return access.role_in_team(request, team_id)
+    return team_models.role_in(request, team_id)
 
 
 def teams(request: HttpRequest) -> list[Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,6 @@ from django.views.decorators.debug import sensitive_variables
 
 from connections.encryption.fields import plaintext
 from connections.models import AppCredential, Connection, ConnectionCertificate, CredentialCheck
-from connections.models.compiled import CompiledQuery
 from microsoft import certificates
 
 WARN_DAYS = 30
@@ -227,6 +225,11 @@ class Expiry:
         return f"{self.days} day{'s' if self.days != 1 else ''} left"
 
     @property
+    def badge(self) -> str:
+        """The badge of the level: bad within 7 days or ended, a warning within 30, else ok."""
+        return "bad" if self.level in ("expired", "1", "7") else "warn" if self.level == "30" else "ok"
+
+    @property
     def source_words(self) -> str:
         return {
             "entra": "read from Entra ID",
@@ -290,14 +293,9 @@ def expiry(connection: Connection, today: dt.date | None = None) -> Expiry:
     return Expiry(ends_on, days, level_for(days, ended), source)
 
 
-_APP_CREDENTIALS = CompiledQuery(
-    lambda connection_id: AppCredential.objects.filter(connection_id=connection_id), uuid.UUID
-)
-
-
 def for_page(connection: Connection) -> Connection:
     """Attach what the credentials panel shows: expiry, certificate, Entra's check and list."""
-    rows = _APP_CREDENTIALS.fetch(connection.pk, related={"connection": connection})
+    rows = list(connection.app_credentials.all())
     # The end of the credential in use as Entra listed it (what ``in_use_end_subquery`` gives a list),
     # from the rows the panel shows anyway.
     in_use_end = min((row.end_at for row in rows if row.in_use and row.end_at is not None), default=None)

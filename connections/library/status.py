@@ -1,55 +1,83 @@
 """What the library shows about each connection besides its profile: token, last sync, problems.
 
-``with_status(queryset)`` gives every row
+``with_status(queryset)`` joins what ``fill_status(row)`` turns into these attributes of each row:
 
-- ``token_state``: "none", "valid", "expired" or "error"; ``token_expires_at``; ``token_error``;
-- ``last_sync_status``, ``last_sync_rows``, ``last_sync_at`` and the change counts
-  ``last_sync_added``/``_changed``/``_removed`` (None when never synced or not compared);
+- ``token_state``: "none", "valid", "expired", "error" or "sign_in"; ``token_expires_at``; ``token_error``;
+- ``last_sync`` (the newest run, or None) and from it ``last_sync_status``, ``last_sync_rows``,
+  ``last_sync_at`` and the change counts ``last_sync_added``/``_changed``/``_removed`` (None when
+  never synced or not compared);
 - ``graph_refusal``: the title of Graph's last refusal (401/403) diagnosis, "" when none.
 
-``health(connection, problems)`` turns those into the one word the health board shows.
-
-The token state comes from the connection's ``ConnectionToken`` row, the refusal from its ``GraphRefusal``; the last
-sync comes from the connection's newest ``SyncRun``. Pages call ``with_status`` and ``problems`` and nothing else.
+``problems(connection)`` and ``health(connection, problems, expiry)`` turn those into what the health
+board shows. The token state comes from the connection's ``ConnectionToken`` row, the refusal from its
+``GraphRefusal``; the last sync from the connection's newest ``SyncRun``.
 """
 
 from __future__ import annotations
 
 import datetime
-import uuid
 from typing import Any, NamedTuple
 
 from django.db import models
 from django.db.models import OuterRef, Subquery
-from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 from connections.credentials import expiry as credentials
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun
-from connections.models.compiled import CompiledQuery
 from connections.models.jobs import Lifecycle
-
-
-def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True) -> models.QuerySet[Connection]:
-    """``queryset`` whose rows carry the status attributes above.
-
-    Cheap to build and run: the token and refusal rows are joined and only the newest run's id is a subquery;
-    the attributes are filled in when the rows are read, with one more query for those runs. (The
-    same facts as SQL CASE/subquery annotations cost more to compile than the page took to render.)
-    With ``last_sync=False`` the last-sync attributes are left empty for ``fill_last_sync``.
-    """
-    annotated = queryset.select_related("token", "last_refusal")
-    if last_sync:
-        newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
-        annotated = annotated.annotate(_last_sync_id=Subquery(newest))
-    annotated._iterable_class = _WithStatus
-    return annotated
-
 
 # The runs a connection's page shows in full (the syncs panel's table and live run), newest first,
 # and how many its history chart draws.
 RUNS_ON_PAGE = 5
 RUNS_IN_HISTORY = 20
+
+# One status → badge mapping for runs, wherever a run's status is shown.
+RUN_BADGES = {
+    SyncRun.Status.SUCCEEDED: "ok",
+    SyncRun.Status.FAILED: "bad",
+    SyncRun.Status.CANCELLED: "warn",
+    SyncRun.Status.INTERRUPTED: "warn",
+}
+
+
+def run_badge(status: str | None) -> str:
+    return RUN_BADGES.get(status or "", "muted")  # type: ignore[call-overload]
+
+
+def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True) -> models.QuerySet[Connection]:
+    """``queryset`` with the token and refusal joined and (``last_sync``) the id of each row's newest
+    run annotated as ``last_sync_id``, which ``attach_last_syncs`` reads in one more query for a page
+    of rows. ``fill_status`` turns them into the status attributes."""
+    joined = queryset.select_related("token", "last_refusal")
+    if last_sync:
+        newest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at").values("pk")[:1]
+        joined = joined.annotate(last_sync_id=Subquery(newest))
+    return joined
+
+
+class LastRun(NamedTuple):
+    """What the last-sync attributes read of a connection's newest run."""
+
+    pk: Any
+    status: str
+    rows: int
+    added: int | None
+    changed: int | None
+    removed: int | None
+    created_at: datetime.datetime
+    started_at: datetime.datetime | None
+    finished_at: datetime.datetime | None
+
+
+def attach_last_syncs(rows: list[Connection]) -> list[Connection]:
+    """Each row's newest run (read with ``with_status``) as ``latest_runs``, in one query."""
+    ids = [row.last_sync_id for row in rows if row.last_sync_id is not None]  # type: ignore[attr-defined]
+    found = SyncRun.objects.filter(pk__in=ids).values_list(*LastRun._fields) if ids else []
+    runs = {run.pk: run for run in (LastRun(*values) for values in found)}
+    for row in rows:
+        run = runs.get(row.last_sync_id)  # type: ignore[attr-defined]
+        row.latest_runs = [run] if run is not None else []  # type: ignore[attr-defined]
+    return rows
 
 
 # What the panel's table and the live run read of a run: not its deltaLink (long, and only the
@@ -61,22 +89,18 @@ RUN_PANEL_FIELDS = (
 )
 
 
-_NEWEST_RUNS = CompiledQuery(
-    lambda connection_id: (
-        SyncRun.objects.filter(connection_id=connection_id)
-        .select_related("started_by")
-        .only(*RUN_PANEL_FIELDS)[:RUNS_ON_PAGE]
-    ),
-    uuid.UUID,
-)
-
-
 def newest_runs(connection: Connection) -> list[SyncRun]:
-    """The connection's newest ``RUNS_ON_PAGE`` runs, newest first: one query per page, kept on the row."""
+    """The connection's newest ``RUNS_ON_PAGE`` runs, newest first: read once per page, kept on the row."""
     if not hasattr(connection, "_newest_runs"):
-        runs = _NEWEST_RUNS.fetch(connection.pk, related={"connection": connection})
-        connection._newest_runs = runs  # type: ignore[attr-defined]
+        runs = connection.sync_runs.select_related("started_by").only(*RUN_PANEL_FIELDS)[:RUNS_ON_PAGE]
+        connection._newest_runs = list(runs)  # type: ignore[attr-defined]
     return connection._newest_runs  # type: ignore[attr-defined]
+
+
+def runs_version(runs: list[SyncRun]) -> str:
+    """A key that changes whenever anything shown of these runs can change (for fragment caching):
+    a new run, a run's progress or its end."""
+    return "|".join(f"{run.pk}:{run.status}:{run.pages}:{run.rows}:{run.finished_at}:{run.message}" for run in runs)
 
 
 class _HistoryColumns(NamedTuple):
@@ -91,58 +115,22 @@ class _HistoryColumns(NamedTuple):
 
 
 class HistoryRun(_HistoryColumns):
-    """What the history chart draws of a run: a tuple, not a SyncRun (a chart's worth of model
-    instances, with every column a panel shows, cost more than the rest of the syncs panel)."""
+    """What the history chart draws of a run."""
 
     __slots__ = ()
     duration = Lifecycle.duration
 
 
-_HISTORY = CompiledQuery(
-    lambda connection_id: SyncRun.objects.filter(connection_id=connection_id).values_list(*HistoryRun._fields)[
-        :RUNS_IN_HISTORY
-    ],
-    uuid.UUID,
-)
-
-
 def run_history(connection: Connection) -> list[HistoryRun]:
     """The connection's newest ``RUNS_IN_HISTORY`` runs, newest first, as the history chart needs them."""
-    return [HistoryRun(*row) for row in _HISTORY.fetch(connection.pk)]
+    rows = connection.sync_runs.values_list(*HistoryRun._fields)[:RUNS_IN_HISTORY]
+    return [HistoryRun(*row) for row in rows]
 
 
-def fill_last_sync(connection: Connection) -> None:
-    """The last-sync attributes of a row read with ``with_status(..., last_sync=False)``, from the
-    newest of ``newest_runs`` (a page that shows those runs needs no other query for them)."""
-    runs = newest_runs(connection)
-    _fill_run(connection, runs[0] if runs else None)
-
-
-# What the last-sync attributes come from.
-_RUN_FIELDS = ("status", "rows", "added", "changed", "removed", "created_at", "started_at", "finished_at")
-
-
-# Named tuples, not SyncRun instances: what _fill_run reads, at a third less the cost.
-_RUNS_BY_ID = CompiledQuery(
-    lambda ids: SyncRun.objects.filter(pk__in=ids).values_list("pk", *_RUN_FIELDS, named=True), [uuid.UUID]
-)
-
-
-class _WithStatus(ModelIterable):
-    """Fills in the status attributes of a page of rows, with one query for their newest runs."""
-
-    def __iter__(self):
-        rows = list(super().__iter__())
-        ids = [row._last_sync_id for row in rows if getattr(row, "_last_sync_id", None)]
-        runs = {run.pk: run for run in _RUNS_BY_ID.fetch(ids)} if ids else {}
-        now = timezone.now()
-        for row in rows:
-            last_id = getattr(row, "_last_sync_id", None)
-            _fill(row, runs.get(last_id) if last_id else None, now)
-        yield from rows
-
-
-def _fill(row: Connection, run: Any, now: datetime.datetime) -> None:
+def fill_status(row: Connection, now: datetime.datetime | None = None) -> Connection:
+    """The status attributes of a row read with ``with_status``; a row read with ``last_sync=False``
+    takes its last sync from the newest of ``newest_runs`` (the page shows those runs anyway)."""
+    now = now or timezone.now()
     try:
         token: ConnectionToken | None = row.token
     except ConnectionToken.DoesNotExist:
@@ -159,17 +147,18 @@ def _fill(row: Connection, run: Any, now: datetime.datetime) -> None:
     refusal: GraphRefusal | None = getattr(row, "last_refusal", None)  # None: no refusal recorded
     diagnosis = refusal.diagnosis if refusal is not None and isinstance(refusal.diagnosis, dict) else {}
     row.graph_refusal = str(diagnosis.get("title") or "")
-    _fill_run(row, run)
-
-
-def _fill_run(row: Connection, run: Any) -> None:
-    """From a SyncRun or a named tuple of its ``_RUN_FIELDS`` (None: never synced)."""
+    runs = getattr(row, "latest_runs", None)
+    if runs is None:
+        runs = newest_runs(row)
+    run = runs[0] if runs else None
+    row.last_sync = run
     row.last_sync_status = run.status if run else None
     row.last_sync_rows = run.rows if run else None
     row.last_sync_added = run.added if run else None
     row.last_sync_changed = run.changed if run else None
     row.last_sync_removed = run.removed if run else None
     row.last_sync_at = (run.finished_at or run.started_at or run.created_at) if run else None
+    return row
 
 
 def problems(connection: Connection, today: datetime.date | None = None) -> list[str]:

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .teams import TeamScopedQuerySet
+
 
 class Lifecycle:
     """What a Job and a SyncRun share: whether they are finished, and how long they ran.
@@ -31,6 +33,10 @@ class Lifecycle:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class JobQuerySet(TeamScopedQuerySet):
+    team_field = "connection__team"
 
 
 class Job(Lifecycle, models.Model):
@@ -82,6 +88,8 @@ class Job(Lifecycle, models.Model):
     task_args = models.JSONField(default=list, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="when the broker took the task; empty: not yet")
     send_failures = models.PositiveIntegerField(default=0)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -85,6 +85,7 @@ class Connection(models.Model):
     token_expires_at: datetime.datetime | None
     token_error: str
     graph_refusal: str
+    last_sync: Any  # SyncRun | None
     last_sync_status: str | None
     last_sync_rows: int | None
     last_sync_added: int | None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Self
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpRequest
-
-from .compiled import CompiledQuery
+from django.db.models import F
+from django.http import Http404, HttpRequest
 
 
 class Role(models.TextChoices):
@@ -21,7 +22,56 @@ class Role(models.TextChoices):
 
 ROLE_RANK: dict[str, int] = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
-_QuerySet = TypeVar("_QuerySet", bound=models.QuerySet)
+
+class TeamScopedQuerySet(models.QuerySet):
+    """``Model.objects.for_user(request_or_user, min_role=None)`` for any team-owned model: the one rule.
+
+    ``team_field`` is the path from the model to its team id (``"connection__team"`` for rows owned
+    through their connection, ``"pk"`` for the Team itself).
+    """
+
+    team_field = "team"
+
+    def for_user(self, request_or_user: Any, min_role: str | None = None) -> Self:
+        """Rows of the person's teams where they hold ``min_role`` or more (all for superusers, none
+        for anonymous or switched-off accounts)."""
+        user = user_of(request_or_user)
+        if not _may_read(user):
+            return self.none()
+        if user.is_superuser:
+            return self
+        floor = ROLE_RANK[min_role] if min_role else 0
+        ids = [m.team_id for m in memberships_of(request_or_user) if ROLE_RANK.get(m.role, 0) >= floor]
+        return self.filter(**{f"{self.team_field}__in": ids})
+
+    def get_for_user(self, request_or_user: Any, min_role: str | None = None, **lookup: Any) -> Any:
+        """One row of the person's teams: 404 if absent or another team's, 403 if the role is below
+        ``min_role``. The row carries ``access_role`` and ``can`` (a ``Can``) for the templates."""
+        try:
+            found = self.for_user(request_or_user).annotate(_access_team=F(self.team_field)).filter(**lookup)
+            obj: Any = found.order_by().first()
+        except ValidationError:  # a malformed id: no such row
+            obj = None
+        if obj is None:
+            raise Http404("No such object in your teams.")
+        role = role_in(request_or_user, obj._access_team)
+        if min_role and ROLE_RANK.get(role or "", 0) < ROLE_RANK[min_role]:
+            raise PermissionDenied(f"This needs the {min_role} role in the team.")
+        obj.access_role = role
+        obj.can = Can(role)
+        return obj
+
+    def with_can(self, request_or_user: Any) -> list[Any]:
+        """The rows (already scoped), each with ``access_role`` and ``can`` from the person's memberships."""
+        rows: list[Any] = list(self.annotate(_access_team=F(self.team_field)))
+        for row in rows:
+            row.access_role = role_in(request_or_user, row._access_team)
+            row.can = Can(row.access_role)
+        return rows
+
+
+class TeamQuerySet(TeamScopedQuerySet):
+    team_field = "pk"
 
 
 class Team(models.Model):
@@ -29,7 +79,9 @@ class Team(models.Model):
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    access_role: str | None  # set by library.access.with_role on the rows it returns
+    access_role: str | None  # set by TeamScopedQuerySet.get_for_user / with_can on the rows it returns
+
+    objects = TeamQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -51,7 +103,33 @@ class Membership(models.Model):
         return f"{self.user} is {self.role} of {self.team}"
 
 
-# Team scoping: every query of team-owned rows goes through ``scope`` (``Model.objects.for_user``).
+# Team scoping: every read of team-owned rows goes through ``TeamScopedQuerySet.for_user`` /
+# ``get_for_user``; the person's roles come from ``memberships_of``, read once per request.
+
+
+@dataclass(frozen=True)
+class Can:
+    """What the current user may do with one team's objects; templates read ``can.operate`` etc."""
+
+    role: str | None = None
+
+    @property
+    def _rank(self) -> int:
+        return ROLE_RANK.get(self.role or "", 0)
+
+    @property
+    def view(self) -> bool:
+        return self._rank >= 1
+
+    @property
+    def operate(self) -> bool:
+        """Get and re-fetch tokens, test, sync, sign in."""
+        return self._rank >= 2
+
+    @property
+    def admin(self) -> bool:
+        """Create, edit, delete profiles and replace secrets."""
+        return self._rank >= 3
 
 
 def user_of(request_or_user: Any) -> Any:
@@ -59,62 +137,42 @@ def user_of(request_or_user: Any) -> Any:
     return request_or_user.user if isinstance(request_or_user, HttpRequest) else request_or_user
 
 
-def roles_at_least(min_role: str | None) -> list[str]:
-    floor = ROLE_RANK[min_role] if min_role else 0
-    return [role for role, rank in ROLE_RANK.items() if rank >= floor]
-
-
-def team_ids(user: Any, min_role: str | None = None) -> models.QuerySet:
-    """Ids of the user's teams where they hold ``min_role`` or more (a subquery, not a list)."""
-    return Membership.objects.filter(user=user, role__in=roles_at_least(min_role)).values("team_id")
+def _may_read(user: Any) -> bool:
+    """Signed in and not switched off: a switched-off account sees nothing, whatever its session says."""
+    return user is not None and user.is_authenticated and user.is_active
 
 
 _MEMBERSHIPS_OF_REQUEST = "_graphconn_memberships"
-_MEMBERSHIPS = CompiledQuery(
-    lambda user_id: Membership.objects.filter(user_id=user_id).select_related("team").order_by("team__name"), int
-)
 
 
-def memberships_of(request: HttpRequest) -> list[Membership]:
-    """The signed-in user's memberships, each with its team, read once per request.
+def memberships_of(request_or_user: Any) -> list[Membership]:
+    """The person's memberships, each with its team, in team-name order.
 
-    A page scopes several queries; a list of team ids costs Django far less to compile than the
-    membership subquery in each of them, and the role of a fetched row is then a dict lookup.
+    Read once per request (a page scopes several reads and looks up the role of each row it shows);
+    kept with the user it was read for, since signing in (single sign-on sets teams) changes the user.
     """
-    user: Any = request.user  # signed in: callers scope anonymous users to nothing first
+    user = user_of(request_or_user)
+    if not _may_read(user):
+        return []
+    request = request_or_user if isinstance(request_or_user, HttpRequest) else None
     cached = getattr(request, _MEMBERSHIPS_OF_REQUEST, None)
-    if cached is not None and cached[0] == user.pk:  # signing in (single sign-on sets teams) changes the user
+    if cached is not None and cached[0] == user.pk:
         return cached[1]
-    found = _MEMBERSHIPS.fetch(user.pk)
-    setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
+    found = list(Membership.objects.filter(user=user).select_related("team").order_by("team__name"))
+    if request is not None:
+        setattr(request, _MEMBERSHIPS_OF_REQUEST, (user.pk, found))
     return found
 
 
-def team_roles(request: HttpRequest) -> dict[int, str]:
-    """The signed-in user's role in each of their teams (``memberships_of``)."""
-    return {membership.team_id: membership.role for membership in memberships_of(request)}
-
-
-def scope(
-    queryset: _QuerySet, request_or_user: Any, min_role: str | None = None, team_field: str = "team"
-) -> _QuerySet:
-    """``queryset`` limited to rows of the user's teams (all rows for superusers, none for anonymous)."""
+def role_in(request_or_user: Any, team_id: int | None) -> str | None:
+    """The person's role in the team (admin everywhere for superusers; None: not theirs)."""
     user = user_of(request_or_user)
-    if user is None or not user.is_authenticated or not user.is_active:
-        return queryset.none()
+    if team_id is None or not _may_read(user):
+        return None
     if user.is_superuser:
-        return queryset
-    if isinstance(request_or_user, HttpRequest):
-        floor = ROLE_RANK[min_role] if min_role else 0
-        ids = [team for team, role in team_roles(request_or_user).items() if ROLE_RANK.get(role, 0) >= floor]
-        return queryset.filter(**{f"{team_field}__in": ids})
-    return queryset.filter(**{f"{team_field}__in": team_ids(user, min_role)})
+        return Role.ADMIN
+    return next((m.role for m in memberships_of(request_or_user) if m.team_id == team_id), None)
 
 
-class TeamScopedQuerySet(models.QuerySet):
-    """``Model.objects.for_user(user, min_role=None)`` for any team-owned model."""
-
-    team_field = "team"
-
-    def for_user(self, request_or_user: Any, min_role: str | None = None) -> TeamScopedQuerySet:
-        return scope(self, request_or_user, min_role, self.team_field)
+def can_for(request_or_user: Any, team: Team | int | None) -> Can:
+    return Can(role_in(request_or_user, team.pk if isinstance(team, Team) else team))

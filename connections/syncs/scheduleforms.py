@@ -7,79 +7,10 @@ from functools import lru_cache
 from typing import Any
 
 from django import forms
-from django.forms.renderers import BaseRenderer
 from django.utils.choices import BaseChoiceIterator
-from django.utils.safestring import SafeString
 
 from connections.models import SyncSchedule
 from connections.syncs import schedules
-
-_RENDERED: dict[tuple, SafeString] = {}
-
-
-class RenderedOnce(forms.Widget):
-    """Widget mixin: a widget's HTML depends only on its class, name, value, attributes and choices, so
-    each combination is rendered once and then reused. Django renders every widget and every option
-    through templates on each page: the ~600 time zones alone cost more than the rest of the
-    connection page, the other four fields about a tenth of it."""
-
-    def render(
-        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: BaseRenderer | None = None
-    ) -> SafeString:
-        shown = self.format_value(value)
-        key = (
-            type(self),
-            name,
-            tuple(shown) if isinstance(shown, list) else shown,
-            tuple(sorted(self.build_attrs(self.attrs, attrs).items())),
-            tuple(getattr(self, "choices", ())),
-            self.is_required,
-            renderer,
-        )
-        return _once(key, lambda: super(RenderedOnce, self).render(name, value, attrs, renderer))
-
-    def _render(self, template_name: str, context: dict[str, Any], renderer: BaseRenderer | None = None) -> SafeString:
-        """A page that lays out the options itself (``{% for choice in form.mode %}{{ choice.tag }}``)
-        renders each option on its own: those are reused too. (``Widget._render`` is not in the stubs.)"""
-        widget = context.get("widget", {})
-        if template_name == self.template_name or not isinstance(widget, dict):
-            return super()._render(template_name, context, renderer)  # type: ignore[misc]
-        key = (type(self), template_name, _frozen(widget), renderer)
-        return _once(key, lambda: super(RenderedOnce, self)._render(template_name, context, renderer))  # type: ignore[misc]
-
-
-def _once(key: tuple, render: Any) -> SafeString:
-    html = _RENDERED.get(key)
-    if html is None:
-        if len(_RENDERED) >= 256:  # typed values (every, cron) make new keys: stay bounded
-            _RENDERED.clear()
-        html = _RENDERED[key] = render()
-    return html
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable copy of a widget's context (dicts, lists and plain values)."""
-    if isinstance(value, dict):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(_frozen(item) for item in value)
-    return value
-
-
-class _RadioSelect(RenderedOnce, forms.RadioSelect):
-    pass
-
-
-class _NumberInput(RenderedOnce, forms.NumberInput):
-    pass
-
-
-class _Select(RenderedOnce, forms.Select):
-    pass
-
-
-class _TextInput(RenderedOnce, forms.TextInput):
-    pass
 
 
 class _TimeZones(BaseChoiceIterator):
@@ -98,25 +29,25 @@ MODES = [("off", "Off (started by hand only)"), ("interval", "Every …"), ("cro
 
 
 class SyncScheduleForm(forms.Form):
-    mode = forms.ChoiceField(choices=MODES, widget=_RadioSelect, initial="off")
+    mode = forms.ChoiceField(choices=MODES, widget=forms.RadioSelect, initial="off")
     every = forms.IntegerField(
-        min_value=1, max_value=schedules.MAX_EVERY["minutes"], initial=60, required=False, widget=_NumberInput
+        min_value=1, max_value=schedules.MAX_EVERY["minutes"], initial=60, required=False, widget=forms.NumberInput
     )
     unit = forms.ChoiceField(
-        choices=[("minutes", "minutes"), ("hours", "hours")], initial="minutes", required=False, widget=_Select
+        choices=[("minutes", "minutes"), ("hours", "hours")], initial="minutes", required=False, widget=forms.Select
     )
     cron = forms.CharField(
         max_length=100,
         required=False,
         label="Cron expression",
-        widget=_TextInput,
+        widget=forms.TextInput,
         help_text="minute hour day-of-month month day-of-week, e.g. 30 6 * * 1-5",
     )
     time_zone = forms.ChoiceField(
         label="Time zone",
         initial="UTC",
         required=False,
-        widget=_Select,
+        widget=forms.Select,
         choices=_TimeZones(),
         help_text="Cron times are read in this zone; the next run is shown in it.",
     )

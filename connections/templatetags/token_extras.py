@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import uuid
 from typing import Any
 
 from django import template
@@ -11,7 +10,6 @@ from django.utils import timezone
 
 from connections.jobs import kinds
 from connections.models import Job, TokenFetch
-from connections.models.compiled import CompiledQuery
 from connections.tokens import fetch as tokens
 
 register = template.Library()
@@ -33,32 +31,21 @@ PANEL_JOB_KINDS = kinds.kinds_where(panel=True)
 _PANEL_JOB_FIELDS = (*(field.name for field in Job._meta.concrete_fields), "requested_by__username")
 
 
-_LATEST_JOB = CompiledQuery(
-    lambda connection_id: (
-        Job.objects.filter(connection_id=connection_id, kind__in=PANEL_JOB_KINDS)
-        .select_related("requested_by")
-        .only(*_PANEL_JOB_FIELDS)
-        .order_by("-created_at", "-pk")[:1]
-    ),
-    uuid.UUID,
-)
 FETCHES_SHOWN = 5
-_RECENT_FETCHES = CompiledQuery(
-    lambda connection_id: TokenFetch.objects.filter(connection_id=connection_id)[:FETCHES_SHOWN], uuid.UUID
-)
 
 
 @register.simple_tag
 def latest_token_job(connection: Any) -> Any:
     """The newest token or test job, finished or not: its result stays in view after the panel
     re-renders (the re-render is triggered by that very job finishing)."""
-    return _LATEST_JOB.first(connection.pk, related={"connection": connection})
+    jobs = connection.jobs.filter(kind__in=PANEL_JOB_KINDS).select_related("requested_by").only(*_PANEL_JOB_FIELDS)
+    return jobs.order_by("-created_at", "-pk").first()
 
 
 @register.simple_tag
 def recent_token_fetches(connection: Any) -> list[TokenFetch]:
     """The connection's last token fetches, newest first, with what each gained and lost."""
-    return _RECENT_FETCHES.fetch(connection.pk, related={"connection": connection})
+    return list(connection.token_fetches.all()[:FETCHES_SHOWN])
 
 
 @register.filter

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from connections.alerts import channels
 from connections.alerts.forms import ChannelForm
-from connections.library.access import Can, admin_teams, get_for_user, scope, with_role
+from connections.library.access import admin_teams
 
 from ..models import Alert, NotificationChannel, Role, Team
 
@@ -22,14 +22,8 @@ RECENT_ALERTS = 30
 
 
 def _page(request: HttpRequest, form: ChannelForm | None) -> HttpResponse:
-    teams = list(scope(Team.objects.all(), request, team_field="pk"))
-    rows = list(
-        with_role(NotificationChannel.objects.for_user(request).select_related("team"), request).order_by(
-            "team__name", "name"
-        )
-    )
-    for row in rows:
-        row.can = Can(row.access_role)
+    teams = list(Team.objects.for_user(request))
+    rows = NotificationChannel.objects.for_user(request).select_related("team").order_by("team__name", "name")
     recent = (
         Alert.objects.for_user(request)
         .select_related("team", "connection")
@@ -40,7 +34,7 @@ def _page(request: HttpRequest, form: ChannelForm | None) -> HttpResponse:
         "connections/alerts.html",
         {
             "teams": teams,
-            "channels": rows,
+            "channels": rows.with_can(request),
             "alerts": recent,
             "form": form,
         },
@@ -70,7 +64,7 @@ def channel_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def channel_test(request: HttpRequest, channel_id: Any) -> HttpResponse:
-    channel = get_for_user(NotificationChannel.objects.select_related("team"), request, Role.OPERATOR, pk=channel_id)
+    channel = NotificationChannel.objects.select_related("team").get_for_user(request, Role.OPERATOR, pk=channel_id)
     problem = channels.send(channel, channels.test_message(channel))
     channels.record_result(channel, problem)
     if problem:
@@ -82,7 +76,7 @@ def channel_test(request: HttpRequest, channel_id: Any) -> HttpResponse:
 
 @require_POST
 def channel_delete(request: HttpRequest, channel_id: Any) -> HttpResponse:
-    channel = get_for_user(NotificationChannel.objects.all(), request, Role.ADMIN, pk=channel_id)
+    channel = NotificationChannel.objects.get_for_user(request, Role.ADMIN, pk=channel_id)
     name = channel.name
     channel.delete()
     messages.success(request, f"Channel “{name}” removed.")

@@ -13,20 +13,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from connections.credentials import expiry as credentials
 from connections.library import audit
-from connections.library.access import Can, CompiledConnection, admin_teams, get_connection_for_user, teams_of
+from connections.library.access import Can, admin_teams, get_connection_for_user, teams_of
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
-from connections.library.status import HEALTH_ORDER, Health, fill_last_sync, health, problems, with_status
-from connections.models.compiled import CompiledQuery
-from connections.syncs import deltawindow
+from connections.library.rows import list_rows, rows_version
+from connections.library.status import Health, fill_status, problems, with_status
 from connections.syncs import schedules as sync_schedules
 from microsoft import clouds
 
@@ -38,94 +35,13 @@ AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
 AUDIT_TRAIL_LENGTH = 50
 
 
-# What the list reads of each connection, its token and certificate (the tokens, claims,
-# certificates and keys stay in the database; a field left out here would cost a query per row).
-LIST_FIELDS = (
-    "id",
-    "team",
-    "name",
-    "grant_type",
-    "token_version",
-    "entity",
-    "credential_type",
-    "client_secret",
-    "secret_expires_on",
-    "odata_filter",
-    "token__state",
-    "token__expires_at",
-    "token__error",
-    "last_refusal__diagnosis",
-    "certificate__not_after",
-)
-
-# Each row's schedule, with what its next run needs (beat's task and its interval or crontab).
-LIST_SCHEDULE_JOINS = ("sync_schedule__periodic_task__interval", "sync_schedule__periodic_task__crontab")
-
-
-def _columns(path: str, *names: str) -> list[str]:
-    return [f"{path}__{name}" for name in names]
-
-
-# What deltawindow.is_scheduled and schedules.next_run read of them (of beat's task, its
-# TASK_COLUMNS_READ; solar and clocked are never joined, their ids say there is none).
-# Every column of all four is converted on every row; a field left out costs a query per row.
-_LIST_SCHEDULE_FIELDS = (
-    *_columns("sync_schedule", "connection", "enabled", "periodic_task"),
-    *_columns("sync_schedule__periodic_task", *sync_schedules.TASK_COLUMNS_READ),
-    *_columns("sync_schedule__periodic_task__interval", "every", "period"),
-    *_columns(
-        "sync_schedule__periodic_task__crontab",
-        "minute",
-        "hour",
-        "day_of_week",
-        "day_of_month",
-        "month_of_year",
-        "timezone",
-    ),
-)
-
-
-def _list_query(teams: list[int]) -> QuerySet[Connection]:
-    """The connections of ``teams`` with everything the list shows: compiled once per process (``_LIST``),
-    its joins and subqueries cost more to build and compile than the rows take to read."""
-    found = with_status(Connection.objects.filter(team_id__in=teams))
-    found = found.select_related("certificate").annotate(in_use_end=credentials.in_use_end_subquery())
-    # Each row's schedule (with what its next run needs) and its last changes-only run come with it.
-    found = found.select_related(*LIST_SCHEDULE_JOINS).annotate(last_delta_at=deltawindow.last_delta_run_at("pk"))
-    return found.only(*LIST_FIELDS, *_LIST_SCHEDULE_FIELDS).order_by("team__name", "name")
-
-
-_LIST = CompiledQuery(_list_query, [int])
-
-
 @require_GET
 def connection_list(request: HttpRequest) -> HttpResponse:
     """Every connection of the user's teams, with status, in a fixed number of queries."""
-    # The user's role comes with each team, once, rather than as a subquery per connection row; their
-    # ids filter the connections (scoped as ``for_user`` scopes).
     teams = teams_of(request)
-    roles = {team.pk: team.access_role for team in teams}
-    by_pk = {team.pk: team for team in teams}
     # Only one of the user's own teams filters; anything else (typed, stale, huge) shows all.
     selected = next((team.pk for team in teams if str(team.pk) == request.GET.get("team", "")), None)
-    rows = _LIST.fetch([selected] if selected is not None else list(roles))
-    today = timezone.localdate()  # once: each call looks up the current time zone
-    for row in rows:
-        row.team = by_pk[row.team_id]  # the row's team was just read (a join would make one per row)
-        row.access_role = roles.get(row.team_id)
-        row.can = Can(row.access_role)
-        try:
-            schedule: SyncSchedule | None = row.sync_schedule
-        except SyncSchedule.DoesNotExist:
-            schedule = None
-        row.next_run = sync_schedules.next_run(schedule) if schedule is not None else None
-        last_delta_at = row.last_delta_at if schedule is not None else None  # type: ignore[attr-defined]  # annotated
-        row.delta_stale = deltawindow.stale(row, schedule, last_delta_at)
-        row.expiry = credentials.expiry(row, today)  # before problems, which then reads it, not works it out again
-        row.problems = problems(row)
-        row.health = health(row, row.problems, row.expiry)
-    # Failing first, then needs attention, never run, healthy; stable, so team and name order stays.
-    rows.sort(key=lambda row: HEALTH_ORDER[row.health])
+    rows = list_rows(request, selected)
     entities = sorted({row.entity for row in rows})
     counts = {state: sum(row.health == state for row in rows) for state in Health}
     state = request.GET.get("state", "")
@@ -137,6 +53,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
         "connections/list.html",
         {
             "connections": shown,
+            "rows_version": rows_version(shown),
             "total": len(rows),
             "counts": [(Health(key), count) for key, count in counts.items()],
             "entities": entities,
@@ -144,7 +61,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             "selected_entity": entity if entity in entities else "",
             "teams": teams,
             "selected_team": selected,
-            "can_create": any(Can(role).admin for role in roles.values()),
+            "can_create": any(Can(team.access_role).admin for team in teams),
         },
     )
 
@@ -175,17 +92,11 @@ DETAIL_NOT_READ = (
 )
 
 
-# Entra's end of the credential comes from for_page; the last sync from the newest of the runs the
-# syncs panel shows (one query for both).
-_DETAIL = CompiledConnection(
-    with_status(Connection.objects.select_related(*DETAIL_JOINS).defer(*DETAIL_NOT_READ), last_sync=False)
-)
-
-
 @require_GET
 def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    connection = _DETAIL.get(request, pk)
-    fill_last_sync(connection)
+    detail = with_status(Connection.objects.select_related("team", *DETAIL_JOINS), last_sync=False)
+    connection = get_connection_for_user(request, pk, queryset=detail.defer(*DETAIL_NOT_READ))
+    fill_status(connection)  # the last sync: the newest of the runs the syncs panel shows
     credentials.for_page(connection)
     try:
         schedule = connection.sync_schedule

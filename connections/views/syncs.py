@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import condition, require_GET, require_POST
 
 from connections import syncs
 from connections.jobs import kinds
@@ -84,6 +84,7 @@ def sync_cancel(request: fragments.HtmxHttpRequest, pk: Any, run_id: Any) -> Htt
 
 @require_GET
 @fragments.stops_polling_when_gone
+@condition(etag_func=fragments.run_etag)
 def sync_progress(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
     """The polled fragment of one run (see ``fragments``)."""
     run = _run_for_user(request, pk, run_id)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import condition, require_GET, require_POST
 
 from connections import jobs
 from connections.jobs import kinds
@@ -52,6 +52,7 @@ def connection_test(request: fragments.HtmxHttpRequest, pk: str) -> HttpResponse
 
 @require_GET
 @fragments.stops_polling_when_gone
+@condition(etag_func=fragments.job_etag)
 def job_status(request: HttpRequest, pk: str, job_id: str) -> HttpResponse:
     """The polled fragment of one job (see ``fragments``)."""
     connection = get_connection_for_user(request, pk)

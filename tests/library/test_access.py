@@ -183,30 +183,30 @@ def test_unknown_ids_answer_404(login, admin_a, connection_a):
     assert login(admin_a).get(reverse("connections:detail", args=[uuid.uuid4()])).status_code == 404
 
 
-def test_a_compiled_page_query_scopes_and_answers_as_get_connection_for_user(
-    rf, viewer_a, operator_a, superuser, connection_a, connection_b
-):
-    """The detail page's compiled read: own team's connection with the role, another team's 404, a
-    role too low 403, and an account switched off (whatever its session says) nothing."""
+def test_the_one_scoping_rule_answers_for_every_page(rf, viewer_a, operator_a, superuser, connection_a, connection_b):
+    """``get_connection_for_user`` (the detail page's read): own team's connection with the role,
+    another team's 404, a malformed id 404, a role too low 403, and an account switched off
+    (whatever its session says) nothing."""
     from django.core.exceptions import PermissionDenied
     from django.http import Http404
 
+    from connections.library.access import get_connection_for_user
     from connections.models import Role
-    from connections.views.library import _DETAIL
 
     def request_of(user):
         request = rf.get("/")
         request.user = user
         return request
 
-    assert _DETAIL.get(request_of(operator_a), connection_a.pk).can.operate
-    assert _DETAIL.get(request_of(superuser), connection_b.pk).can.admin
+    assert get_connection_for_user(request_of(operator_a), connection_a.pk).can.operate
+    assert get_connection_for_user(request_of(superuser), connection_b.pk).can.admin
     with pytest.raises(Http404):
-        _DETAIL.get(request_of(operator_a), connection_b.pk)
+        get_connection_for_user(request_of(operator_a), connection_b.pk)
     with pytest.raises(Http404):
-        _DETAIL.get(request_of(operator_a), "not-a-uuid")
+        get_connection_for_user(request_of(operator_a), "not-a-uuid")
     with pytest.raises(PermissionDenied):
-        _DETAIL.get(request_of(viewer_a), connection_a.pk, Role.OPERATOR)
+        get_connection_for_user(request_of(viewer_a), connection_a.pk, Role.OPERATOR)
     viewer_a.is_active = False
     with pytest.raises(Http404):
-        _DETAIL.get(request_of(viewer_a), connection_a.pk)
+        get_connection_for_user(request_of(viewer_a), connection_a.pk)
+    assert not Connection.objects.for_user(request_of(viewer_a)).exists()

@@ -69,10 +69,11 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
     for run in range(20):
         make_run(first, entity="users", status="succeeded", rows=run)
     many, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
-    # session, user, the user's teams, connection (+ token, certificate, Entra's last check, schedule);
+    # user, the user's teams, connection (+ token, certificate, Entra's last check, schedule);
     # Entra's list of credentials (and from it the end of the one in use); latest job; token fetches;
-    # the panel's runs (and from them the last sync); the history chart's runs, as tuples. The audit
-    # trail and the schedule form are read when their sections open.
+    # the panel's runs (and from them the last sync); the history chart's runs, as tuples, unless its
+    # fragment is cached; the session, when the cache has lost it. The audit trail and the schedule
+    # form are read when their sections open.
     assert many == few <= 9
 
 
