@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 
 from connections.credentials import expiry as credentials
 from connections.library.audit import client_ip
-from connections.library.status import Health, health, problems, with_status
+from connections.library.status import Health, attach_last_syncs, fill_status, health, problems, with_status
 from connections.models import Connection, Job, SyncRun, TokenFetch, WorkerHeartbeat
 from connections.syncs import schedules as sync_schedules
 
@@ -92,6 +92,7 @@ class DatabaseCollector(Collector):
             .annotate(in_use_end=credentials.in_use_end_subquery())
             .order_by("pk")
         )
+        connections = [fill_status(row, now) for row in attach_last_syncs(connections)]
         for connection in connections:
             teams[connection.pk] = slugify(connection.team.name)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from connections.credentials import expiry as credentials
-from connections.library.status import health, problems, with_status
+from connections.library.status import attach_last_syncs, fill_status, health, problems, with_status
 from connections.models import AppCredential, Connection, ConnectionToken, CredentialCheck, Job, SyncRun, SyncSchedule
 from connections.syncs import deltawindow
 
@@ -19,13 +19,16 @@ from . import schemas, services
 SCHEDULE_JOINS = ("sync_schedule__periodic_task__interval", "sync_schedule__periodic_task__crontab")
 
 
-def with_facts(queryset: models.QuerySet[Connection]) -> models.QuerySet[Connection]:
-    """What the health board reads of each connection: status, certificate, schedule, the credential's end."""
+def with_facts(queryset: models.QuerySet[Connection]) -> list[Connection]:
+    """What the health board reads of each connection (status, certificate, schedule, the
+    credential's end), read as the list page reads it."""
     found = with_status(queryset).select_related("certificate", "credential_check", *SCHEDULE_JOINS)
     found = found.annotate(
         in_use_end=credentials.in_use_end_subquery(), last_delta_at=deltawindow.last_delta_run_at("pk")
     )
-    return found.order_by("team__name", "name")
+    rows = attach_last_syncs(list(found.order_by("team__name", "name")))
+    now = timezone.now()
+    return [fill_status(row, now) for row in rows]
 
 
 def team_slug(connection: Connection) -> str:
@@ -56,11 +59,11 @@ def connection_out(row: Connection, role: str | None) -> schemas.ConnectionOut:
     expiry = credentials.expiry(row, timezone.localdate())
     row.expiry = expiry  # problems reads it rather than working it out again
     found = problems(row)
-    last_id = getattr(row, "_last_sync_id", None)
+    last = getattr(row, "last_sync", None)
     last_run = None
-    if last_id is not None:
+    if last is not None:
         last_run = schemas.RunSummary(
-            id=last_id,
+            id=last.pk,
             status=str(row.last_sync_status),
             at=row.last_sync_at,
             rows=row.last_sync_rows,

@@ -207,7 +207,7 @@ def list_connections(
 @api.get("/connections/{uuid:pk}", response={200: schemas.ConnectionOut, **ERRORS}, tags=["connections"])
 def get_connection(request: HttpRequest, pk: uuid.UUID) -> Any:
     connection = scoping.connection(request, pk)
-    row = reads.with_facts(scoping.connections(request).filter(pk=connection.pk)).get()
+    row = reads.with_facts(scoping.connections(request).filter(pk=connection.pk))[0]
     return reads.connection_out(row, connection.can.role)
 
 
@@ -215,7 +215,7 @@ def get_connection(request: HttpRequest, pk: uuid.UUID) -> Any:
 def connection_problems(request: HttpRequest, pk: uuid.UUID) -> Any:
     """The connection's diagnoses: title, severity, explanation and the steps to take, in plain words."""
     connection = scoping.connection(request, pk)
-    row = reads.with_facts(scoping.connections(request).filter(pk=connection.pk)).get()
+    row = reads.with_facts(scoping.connections(request).filter(pk=connection.pk))[0]
     return schemas.ProblemList(connection=connection.pk, items=reads.diagnoses_of(row))
 
 
@@ -412,7 +412,7 @@ def list_credentials(
     ),
 ) -> Any:
     """Every credential of every connection you can see, with days left."""
-    rows = reads.with_facts(scoping.connections(request)).prefetch_related("app_credentials")
+    rows = reads.with_facts(scoping.connections(request).prefetch_related("app_credentials"))
     items = [reads.credential_out(row) for row in rows]
     if expires_within_days is not None:
         limit = expires_within_days
