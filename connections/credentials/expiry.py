@@ -64,8 +64,8 @@ def assertion_for(connection: Connection) -> str:
 def save_certificate(
     connection: Connection, loaded: certificates.LoadedCertificate, form: str, user: Any
 ) -> ConnectionCertificate:
-    """Keep the certificate (key encrypted) and switch the connection to it; the old token is kept
-    until it expires (it stays valid at Microsoft regardless of how it was obtained)."""
+    """Keep the certificate (key encrypted) and switch the connection to it. The caller discards the
+    saved token, so the next test proves the certificate."""
     with transaction.atomic():
         cert, _ = ConnectionCertificate.objects.update_or_create(
             connection=connection,

@@ -26,6 +26,10 @@ DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{0,61}}[A-Za-z0-9]$"
 ENTITY_PATH = re.compile(r"^[A-Za-z0-9_.\-()'=,:@$!~{}]+(?:/[A-Za-z0-9_.\-()'=,:@$!~{}]+)*$")
 SELECT = re.compile(r"^[A-Za-z0-9_.@/]+(?:\s*,\s*[A-Za-z0-9_.@/]+)*$")
 OUTBOUND_FIELDS = ("service_url", "token_url", "authorize_url")
+# Fields that decide how a token is obtained: a change makes the saved token stale.
+SIGN_IN_FIELDS = frozenset(
+    {"tenant", "client_id", "token_version", "grant_type", "token_url", "scope", "resource", "credential_type"}
+)
 
 SECRET_RETYPE = "Re-type the client secret: it is never sent back to your browser, not even after an error."
 
@@ -243,6 +247,11 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
         for name in ("token_url", "authorize_url", "scope", "resource", "redirect_url"):
             self.fields[name].widget.attrs["data-auto"] = name
         self.fields["credential_type"].required = False  # a form without it keeps what is saved
+
+    @property
+    def sign_in_changed(self) -> bool:
+        """A new secret or another tenant, app, endpoint or scope: the saved token no longer proves it."""
+        return self.secret_replaced or bool(SIGN_IN_FIELDS.intersection(self.changed_data))
 
     @property
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:

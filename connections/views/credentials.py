@@ -14,6 +14,7 @@ from connections.credentials import expiry as credentials
 from connections.credentials.forms import CertificateForm
 from connections.library import audit
 from connections.library.access import get_connection_for_user
+from connections.tokens import fetch as tokens
 
 from ..models import Role
 
@@ -26,6 +27,7 @@ def certificate_upload(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         loaded = form.cleaned_data["loaded"]
         cert = credentials.save_certificate(connection, loaded, form.cleaned_data["assertion_form"], request.user)
+        tokens.discard_saved_token(connection)
         audit.record(
             request,
             connection,
@@ -59,6 +61,7 @@ def use_secret(request: HttpRequest, pk: Any) -> HttpResponse:
         messages.error(request, "This connection has no readable client secret: edit it and enter the secret first.")
     elif connection.uses_certificate:
         type(connection).objects.filter(pk=connection.pk).update(credential_type="secret")
+        tokens.discard_saved_token(connection)
         audit.record(request, connection, audit.Action.CREDENTIAL_CHANGED, fields=["credential_type"])
         messages.success(request, f"{connection.name} signs in with its client secret again.")
     return redirect("connections:detail", pk=connection.pk)

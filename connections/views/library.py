@@ -28,6 +28,7 @@ from connections.library.status import HEALTH_ORDER, Health, fill_last_sync, hea
 from connections.models.compiled import CompiledQuery
 from connections.syncs import deltawindow
 from connections.syncs import schedules as sync_schedules
+from connections.tokens import fetch as tokens
 from microsoft import clouds
 
 from ..models import AuditEntry, Connection, Role, SyncSchedule
@@ -263,6 +264,8 @@ def connection_edit(request: HttpRequest, pk: Any) -> HttpResponse:
                 audit.record(request, connection, audit.Action.EDITED, fields=changed, changes=changed)
             if form.secret_replaced:
                 audit.record(request, connection, audit.Action.SECRET_REPLACED, fields=["client_secret"])
+            if form.sign_in_changed:
+                tokens.discard_saved_token(connection)
         _flash_warnings(request, form)
         messages.success(request, f"Connection “{connection.name}” saved.")
         return redirect("connections:detail", pk=connection.pk)
