@@ -7,9 +7,7 @@ of another team (or of another connection) answers 404.
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -25,6 +23,7 @@ from connections.jobs import actions, kinds
 from connections.library.access import get_connection_for_user, get_for_user
 from connections.syncs import control as synccontrol
 from connections.syncs import engine as sync
+from connections.syncs import export
 
 from ..models import Job, Role, SyncRun, SyncVersion
 from . import fragments
@@ -35,7 +34,6 @@ CHANGES_PER_PAGE = 50
 SAMPLE_FOR_COLUMNS = 100
 EXPORT_CHUNK = 2000
 SEARCH_MAX = 200
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHANGE_KINDS = ("added", "changed", "removed")
 PROGRESS_TEMPLATE = kinds.SYNC_FRAGMENT
 
@@ -193,7 +191,7 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
             (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"
         )
     else:
-        response = StreamingHttpResponse(_csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(export.csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8")
     name = slugify(f"{run.connection.name}-{run.entity}") or "sync"
     response["Content-Disposition"] = f'attachment; filename="{name}-{run.created_at:%Y%m%d-%H%M%S}.{fmt}"'
     return response
@@ -226,26 +224,3 @@ def columns_for(run: SyncRun) -> list[str]:
     if "id" in seen:  # the key first: people look rows up by it
         seen = {"id": None, **seen}
     return list(seen)
-
-
-class _Line:
-    """A file-like object whose ``write`` returns the text, so csv.writer yields one line at a time."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def _csv_lines(columns: list[str], data: Iterable[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield "\ufeff" + writer.writerow(columns)  # the BOM makes Excel read UTF-8
-    for item in data:
-        yield writer.writerow([_csv_cell(item.get(name)) for name in columns])
-
-
-def _csv_cell(value: Any) -> str:
-    """Directory text that a spreadsheet would run as a formula (``=HYPERLINK(…)`` as someone's
-    display name) gets a leading apostrophe; numbers stay numbers."""
-    text = sync.as_text(value)
-    if isinstance(value, str) and text[:1] in FORMULA_STARTS:
-        return "'" + text
-    return text
