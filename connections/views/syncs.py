@@ -185,7 +185,8 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
     if refused:
         messages.error(request, refused)
         return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
-    data = run.records.order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX].strip()  # what the page shows
+    data = search(run.records, query).order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
     if fmt == "jsonl":
         response = StreamingHttpResponse(
             (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"

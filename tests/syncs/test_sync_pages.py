@@ -175,6 +175,16 @@ def test_the_csv_export_defuses_formulas_in_lists_and_nested_values_too(
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
+def test_the_export_holds_what_the_search_shows(login, viewer_a, synced):
+    client = login(viewer_a)
+    page = client.get(url("sync_detail", synced), {"q": "Ångström"}).content.decode()
+    assert "the exports hold these records only" in page
+    assert "format=csv&amp;q=%C3%85ngstr%C3%B6m" in page
+    response = client.get(url("sync_export", synced), {"format": "csv", "q": "Ångström"})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 2 and "Zoë Ångström" in lines[1]
+
+
 def test_a_run_that_has_not_succeeded_is_not_exported(login, viewer_a, synced):
     SyncRun.objects.filter(pk=synced.pk).update(status=SyncRun.Status.RUNNING)
     response = login(viewer_a).get(url("sync_export", synced), {"format": "csv"}, follow=True)
