@@ -354,6 +354,12 @@ EMAIL_TIMEOUT = 10
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="") or _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="graphconn <graphconn@localhost>")
 ALERT_WEBHOOK_HOSTS: list[str] = env.list("ALERT_WEBHOOK_HOSTS", default=["hooks.slack.com"])
+# Microsoft Teams channels may also post to the hosts Microsoft gives Teams webhooks: connector
+# incoming webhooks and Workflows (Power Automate) URLs. docs/teams-webhooks.md has the sources.
+ALERT_TEAMS_WEBHOOK_HOSTS: list[str] = env.list(
+    "ALERT_TEAMS_WEBHOOK_HOSTS",
+    default=["*.webhook.office.com", "*.logic.azure.com", "*.environment.api.powerplatform.com"],
+)
 
 # Sign in with Microsoft: OpenID Connect against the organisation's Entra ID tenant through
 # mozilla-django-oidc (connections/sso/). Off until OIDC_TENANT_ID and OIDC_RP_CLIENT_ID are set.
