@@ -205,6 +205,15 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 
 @require_GET
+def problems_banner(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The problems banner alone, re-read when a job finishes, so it agrees with the panels."""
+    connection = _DETAIL.get(request, pk)
+    fill_last_sync(connection)
+    credentials.for_page(connection)
+    return render(request, "connections/_problems.html", {"connection": connection, "problems": problems(connection)})
+
+
+@require_GET
 def audit_trail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     """The audit trail: read when the detail page's section is first opened, reloaded when a job
     finishes; a page of its own for a browser without scripts."""
