@@ -15,6 +15,26 @@ from tests.factories import press_sync
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def test_the_first_sync_replaces_the_not_synced_yet_note(
+    clean_sandbox, sandbox_connection, team_a, operator_a, browser_as, live_worker
+):
+    connection = sandbox_connection(team_a)
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": None, "count": 2, "delay_ms": 1500}
+    )
+    page = browser_as(operator_a)
+    page.goto(reverse("connections:detail", args=[connection.pk]))
+    panel = page.locator("#sync-panel")
+    expect(panel).to_contain_text("has not been synced yet")
+
+    with page.expect_response(lambda r: r.url.endswith("/syncs/start/")):
+        button(panel, "Sync now").click()
+    expect(panel.locator(".badge[data-state]")).to_have_attribute("data-state", "running", timeout=15_000)
+    assert "has not been synced yet" not in panel.inner_text(), "the note contradicts the moving bar"
+    expect(panel.locator(".badge[data-state]")).to_have_attribute("data-state", "succeeded", timeout=30_000)
+    expect(panel).not_to_contain_text("has not been synced yet")
+
+
 def test_a_successful_sync_clears_the_problems_banner_without_a_reload(
     clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, browser_as, live_worker, wait_for_run
 ):
