@@ -146,8 +146,15 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             "teams": teams,
             "selected_team": selected,
             "can_create": any(Can(role).admin for role in roles.values()),
+            "sandbox_portal": _sandbox_portal(),
         },
     )
+
+
+def _sandbox_portal() -> str:
+    """The bundled sandbox's portal, where a newcomer registers an app as in Entra ID ("" without one)."""
+    base = (getattr(settings, "GRAPH_SANDBOX_URL", "") or "").rstrip("/")
+    return f"{base}/_sandbox/portal" if base else ""
 
 
 def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
