@@ -221,7 +221,7 @@ def _rows_of(page: Page, selector: str) -> int:
             "return r.top + r.height / 2; })"
         )
     )
-    return sum(1 for above, below in zip([-100.0, *middles], middles) if below - above > 16)
+    return sum(1 for above, below in zip([-100.0, *middles], middles, strict=False) if below - above > 16)
 
 
 def test_layouts_keep_what_belongs_together_at_375_and_1280_px(
@@ -256,7 +256,12 @@ def test_layouts_keep_what_belongs_together_at_375_and_1280_px(
 
     page.goto(reverse("connections:sync_detail", args=[connection.pk, run.pk]))
     key = page.locator("table.records tbody td").first
-    assert key.evaluate("e => { const r = document.createRange(); r.selectNodeContents(e); return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }") == 1, "a record's key wraps"
+    assert (
+        key.evaluate(
+            "e => { const r = document.createRange(); r.selectNodeContents(e); return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }"
+        )
+        == 1
+    ), "a record's key wraps"
 
     page.goto(reverse("connections:alerts"))
     for row in page.locator("table.channels tbody tr").all():
