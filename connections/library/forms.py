@@ -287,7 +287,9 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
 
     def _read_token_endpoint(self, data: dict[str, Any]) -> None:
         """A pasted token endpoint gives the tenant (when none was typed) and the version."""
-        parsed = tokenclient.parse_token_endpoint(data.get("token_url") or "") if not self.has_error("token_url") else None
+        parsed = (
+            tokenclient.parse_token_endpoint(data.get("token_url") or "") if not self.has_error("token_url") else None
+        )
         if parsed is not None:
             tenant, version = parsed
             if not data.get("tenant") and not self.has_error("tenant"):

@@ -192,7 +192,9 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
             (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"
         )
     else:
-        response = StreamingHttpResponse(export.csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            export.csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8"
+        )
     name = slugify(f"{run.connection.name}-{run.entity}") or "sync"
     response["Content-Disposition"] = f'attachment; filename="{name}-{run.created_at:%Y%m%d-%H%M%S}.{fmt}"'
     return response

@@ -201,12 +201,14 @@ def test_the_portal_walks_entras_steps_add_a_permission_then_grant_consent(clean
     ):
         assert f"<th>{label}</th><td><code>{sb.base_url}/{sb.tenant_id}{path}</code>" in endpoints
 
-    http.post(f"{portal}/apps/{client_id}/add-permission", data={"kind": "role", "permission": "User.Read.All"}, timeout=30)
+    http.post(
+        f"{portal}/apps/{client_id}/add-permission", data={"kind": "role", "permission": "User.Read.All"}, timeout=30
+    )
     card = http.get(portal, timeout=30).text.split(f'id="app-{client_id}"')[1]
-    assert "User.Read.All</td><td><span class=\"warn\">Not granted for" in card
+    assert 'User.Read.All</td><td><span class="warn">Not granted for' in card
     assert "User.Read.All" not in roles_of(sb.token(client_id, secret))  # added, not consented
 
     http.post(f"{portal}/apps/{client_id}/consent", timeout=30)
     assert "User.Read.All" in roles_of(sb.token(client_id, secret))
     card = http.get(portal, timeout=30).text.split(f'id="app-{client_id}"')[1]
-    assert "User.Read.All</td><td><span class=\"ok\">Granted for the organisation" in card
+    assert 'User.Read.All</td><td><span class="ok">Granted for the organisation' in card

@@ -162,7 +162,11 @@ def test_the_csv_export_defuses_formulas_in_lists_and_nested_values_too(
     )
     clean_sandbox.control.post(
         "/_sandbox/users",
-        {"displayName": "Dutch Phone", "userPrincipalName": "dutch@example.test", "businessPhones": ["+31 20 555 0100"]},
+        {
+            "displayName": "Dutch Phone",
+            "userPrincipalName": "dutch@example.test",
+            "businessPhones": ["+31 20 555 0100"],
+        },
     )
     users.odata_select = "id,displayName,businessPhones,mobilePhone"
     users.save()
