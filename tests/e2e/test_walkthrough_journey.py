@@ -1,8 +1,9 @@
 """The walkthrough people arrive with, in a real browser and without reading a file: from the empty
 connection list to the sandbox portal (register an app, add a permission, grant admin consent, a
 client secret shown once, the IDs and the token endpoint), a new connection from exactly those
-values, Test connection and Sync now, a 403 on another entity, a grant in the portal, a new token
-that says what it gained, and the entity read."""
+values, Test connection and Sync now, a 403 on another entity, a grant in the portal, Get access
+token (the saved token, which says a grant needs Re-fetch token), a new token that says what it
+gained, and the entity read."""
 
 from __future__ import annotations
 
@@ -98,6 +99,10 @@ def test_a_newcomer_goes_from_the_portal_to_a_working_connection(
     add_and_grant(page, "GroupMember.Read.All")
 
     page.goto(detail)
+    reused = wait_for_job(
+        page, press_job_button(page, button(page.locator(".token-panel .actions"), "Get access token"), "/token/fetch/")
+    )
+    expect(reused).to_contain_text("after a grant, press Re-fetch token")
     fetched = wait_for_job(
         page, press_job_button(page, button(page.locator(".token-panel .actions"), "Re-fetch token"), "/token/refetch/")
     )
