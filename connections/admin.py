@@ -12,7 +12,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from connections.accounts.lockout import ThrottledAdminAuthenticationForm
 from connections.library import audit
-from connections.library.forms import ProfileFieldsMixin, write_only_secret
+from connections.library.forms import SIGN_IN_FIELDS, ProfileFieldsMixin, write_only_secret
+from connections.tokens import fetch as tokens
 
 from .models import Alert, ApiToken, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
 
@@ -111,6 +112,8 @@ class ConnectionAdmin(admin.ModelAdmin):
             audit.record(request, obj, audit.Action.EDITED, fields=changed, detail="in Django admin")
         if secret:
             audit.record(request, obj, audit.Action.SECRET_REPLACED, fields=["client_secret"], detail="in Django admin")
+        if secret or SIGN_IN_FIELDS.intersection(changed):
+            tokens.discard_saved_token(obj)
 
     def delete_model(self, request: HttpRequest, obj: Connection) -> None:
         audit.record(request, obj, audit.Action.DELETED, detail="in Django admin")

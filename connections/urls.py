@@ -13,6 +13,7 @@ urlpatterns = [
     path("connections/<uuid:pk>/edit/", library.connection_edit, name="edit"),
     path("connections/<uuid:pk>/delete/", library.connection_delete, name="delete"),
     path("connections/<uuid:pk>/audit/", library.audit_trail, name="audit_trail"),
+    path("connections/<uuid:pk>/panels/problems/", library.problems_banner, name="problems_banner"),
     path("connections/<uuid:pk>/token/fetch/", tokens.token_fetch, name="token_fetch"),
     path("connections/<uuid:pk>/token/refetch/", tokens.token_refetch, name="token_refetch"),
     path("connections/<uuid:pk>/test/", tokens.connection_test, name="test"),

@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "graphconn.errorpages.StyledErrorPagesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -114,6 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "connections.accounts.context.signed_in",
             ],
         },
     },
@@ -404,6 +406,12 @@ EMAIL_TIMEOUT = 10
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="") or _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="graphconn <graphconn@localhost>")
 ALERT_WEBHOOK_HOSTS: list[str] = env.list("ALERT_WEBHOOK_HOSTS", default=["hooks.slack.com"])
+# Microsoft Teams channels may also post to the hosts Microsoft gives Teams webhooks: connector
+# incoming webhooks and Workflows (Power Automate) URLs. docs/teams-webhooks.md has the sources.
+ALERT_TEAMS_WEBHOOK_HOSTS: list[str] = env.list(
+    "ALERT_TEAMS_WEBHOOK_HOSTS",
+    default=["*.webhook.office.com", "*.logic.azure.com", "*.environment.api.powerplatform.com"],
+)
 
 # Sign in with Microsoft: OpenID Connect against the organisation's Entra ID tenant through
 # mozilla-django-oidc (connections/sso/). Off until OIDC_TENANT_ID and OIDC_RP_CLIENT_ID are set.

@@ -1,7 +1,10 @@
 """A small stand-in for the Azure portal's app-registration pages (`/_sandbox/portal`).
 
-People use it in demos (journey 4): see each app's granted permissions and secrets, grant or revoke
-a permission, add a secret, copy the admin-consent URL. Plain HTML forms, inline CSS, no scripts.
+People use it in demos (journey 4) and to follow the walkthrough people know from Entra: register an
+app, add a Microsoft Graph application permission, grant admin consent (a second step, as in Entra),
+create a client secret whose value is shown once, and read the Application (client) ID, the
+Directory (tenant) ID and the Endpoints. Entra's labels throughout. Plain HTML forms, inline CSS, no
+scripts.
 """
 
 from __future__ import annotations
@@ -76,6 +79,17 @@ class Portal:
             roles, scopes = ([name], []) if kind == "role" else ([], [name])
             (self.registry.grant if action == "grant" else self.registry.revoke)(app, roles, scopes)
             return _back(f"app-{app.client_id}")
+        if action == "add-permission" and name:
+            # Entra's "Add a permission": listed on the registration, not granted until admin consent.
+            with self.registry.lock:
+                app.requested_roles.add(name)
+            return _back(f"app-{app.client_id}")
+        if action == "consent":
+            # Entra's "Grant admin consent for <tenant>": every application permission listed.
+            with self.registry.lock:
+                listed = sorted(app.requested_roles - set(app.roles))
+            self.registry.grant(app, listed, [])
+            return _back(f"app-{app.client_id}")
         if action in ("assign", "unassign") and self.directory is not None:
             try:
                 (assign if action == "assign" else unassign)(
@@ -140,14 +154,43 @@ class Portal:
         base = req.base_url
         return (
             "<h1>Sandbox portal</h1>"
+            '<div class="card" id="walkthrough"><h2>Create a connection, the way Entra ID does it</h2><ol>'
+            "<li><b>New registration</b>: register an app below (App registrations).</li>"
+            "<li><b>Add a permission</b> under its Application permissions (Microsoft Graph), e.g. "
+            "<code>User.Read.All</code> to read users.</li>"
+            "<li><b>Grant admin consent</b>: a permission added is not granted until an administrator consents.</li>"
+            "<li><b>New client secret</b>: copy its <i>Value</i> at once, it is not shown again.</li>"
+            "<li>Note the app's <b>Application (client) ID</b>, the <b>Directory (tenant) ID</b> and the "
+            '<b>OAuth 2.0 token endpoint</b> (<a href="#endpoints">Endpoints</a>).</li>'
+            "<li>In graphconn press <b>New connection</b>: service URL "
+            f"<code>{html.escape(base)}/v1.0</code>, the token endpoint, client ID and secret, and the entity "
+            "(<code>users</code>). Then <b>Test connection</b> and <b>Sync now</b>.</li></ol></div>"
             f'<div class="card"><b>Tenant</b> {html.escape(reg.display_name)}<br>'
-            f"Tenant ID <code>{reg.tenant_id}</code> &middot; domain <code>{html.escape(reg.domain)}</code><br>"
-            f'<span class="muted">Token endpoint <code>{html.escape(base)}/{reg.tenant_id}/oauth2/v2.0/token</code>'
-            f" &middot; Graph <code>{html.escape(base)}/v1.0</code></span></div>"
-            f"<h2>App registrations ({len(apps)})</h2>{cards}"
+            f"Directory (tenant) ID <code>{reg.tenant_id}</code> &middot; primary domain "
+            f"<code>{html.escape(reg.domain)}</code></div>"
+            + self._endpoints(base)
+            + f"<h2>App registrations ({len(apps)})</h2>{cards}"
             '<div class="card"><h3>New app registration</h3><form method="post" action="/_sandbox/portal/apps">'
             '<input type="text" name="display_name" placeholder="Display name"> '
             "<button>Register</button></form></div>" + approles.portal_groups_card()
+        )
+
+    def _endpoints(self, base: str) -> str:
+        """Entra's Endpoints pane: the tenant's OAuth 2.0 endpoints (v1 and v2) and Microsoft Graph."""
+        tenant = f"{html.escape(base)}/{self.registry.tenant_id}"
+        rows = [
+            ("OAuth 2.0 token endpoint (v2)", f"{tenant}/oauth2/v2.0/token"),
+            ("OAuth 2.0 authorization endpoint (v2)", f"{tenant}/oauth2/v2.0/authorize"),
+            ("OAuth 2.0 token endpoint (v1)", f"{tenant}/oauth2/token"),
+            ("OAuth 2.0 authorization endpoint (v1)", f"{tenant}/oauth2/authorize"),
+            ("Microsoft Graph API endpoint", f"{html.escape(base)}/v1.0"),
+        ]
+        return (
+            '<div class="card" id="endpoints"><h2>Endpoints</h2><table>'
+            + "".join(f"<tr><th>{label}</th><td><code>{url}</code></td></tr>" for label, url in rows)
+            + "</table>"
+            '<p class="muted">v2 takes a scope (<code>https://graph.microsoft.com/.default</code>); '
+            "v1 a resource (<code>https://graph.microsoft.com</code>).</p></div>"
         )
 
     def _app_card(self, req: Request, app: App) -> str:
@@ -184,6 +227,13 @@ class Portal:
 
         def add_form(kind: str, options: list[str]) -> str:
             opts = "".join(f"<option>{html.escape(o)}</option>" for o in options)
+            if kind == "role":  # as in Entra: add it to the registration, then grant admin consent
+                return (
+                    f'<form method="post" action="{action}/add-permission"><input type="hidden" name="kind" value="role">'
+                    f'<label>Permission <select name="permission">{opts}</select></label> <button>Add a permission</button></form>'
+                    f'<form method="post" action="{action}/consent"><button>Grant admin consent for '
+                    f"{html.escape(self.registry.display_name)}</button></form>"
+                )
             return (
                 f'<form method="post" action="{action}/grant"><input type="hidden" name="kind" value="{kind}">'
                 f'<select name="permission">{opts}</select> <button>Grant</button></form>'
@@ -191,7 +241,7 @@ class Portal:
 
         role_status = {r: '<span class="ok">Granted for the organisation</span>' for r in app.roles}
         for r in app.requested_roles - set(app.roles):
-            role_status[r] = '<span class="warn">Requested, not granted</span>'
+            role_status[r] = f'<span class="warn">Not granted for {html.escape(self.registry.display_name)}</span>'
         scope_status = {s: '<span class="ok">Granted (consented)</span>' for s in app.scopes}
         secrets_rows = "".join(
             f"<tr><td>{html.escape(s.display_name)}</td><td><code>{s.key_id}</code></td><td>{html.escape(s.hint)}…</td>"
@@ -217,7 +267,7 @@ class Portal:
             + "<h3>Application permissions (Microsoft Graph)</h3><table><tr><th>Permission</th><th>Status</th><th></th></tr>"
             + perm_rows(sorted(role_status), "role", role_status)
             + "</table>"
-            + add_form("role", [r for r in common_app_roles() if r not in app.roles])
+            + add_form("role", [r for r in common_app_roles() if r not in app.roles and r not in app.requested_roles])
             + "<h3>Delegated permissions</h3><table><tr><th>Scope</th><th>Status</th><th></th></tr>"
             + perm_rows(sorted(scope_status), "scope", scope_status)
             + "</table>"

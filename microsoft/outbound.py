@@ -66,7 +66,8 @@ def _norm_entry(entry: str) -> str:
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Where outbound requests may go and how patiently. Entries are ``host`` (port 443) or
-    ``host:port``; IPv6 literals as ``[::1]:8443``."""
+    ``host:port``; IPv6 literals as ``[::1]:8443``; ``*.example.com`` admits every name under
+    example.com (not example.com itself), for services that give each customer a host of its own."""
 
     allowed_hosts: frozenset[str] = DEFAULT_ALLOWED_HOSTS
     ca_bundle: str | None = None
@@ -82,8 +83,13 @@ class OutboundPolicy:
 
     def allows(self, host: str, port: int) -> bool:
         shown = f"[{host}]" if ":" in host else host
-        key = shown if port == 443 else f"{shown}:{port}"
-        return key.lower() in self._entries
+        key = (shown if port == 443 else f"{shown}:{port}").lower()
+        if key in self._entries:
+            return True
+        labels = key.split(".")
+        return not _is_ip_literal(host) and any(
+            "*." + ".".join(labels[i:]) in self._entries for i in range(1, len(labels) - 1)
+        )
 
 
 def safe_url(url: str) -> str:

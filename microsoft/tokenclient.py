@@ -14,7 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from microsoft import outbound
 from microsoft.clouds import (  # the clouds' facts live there; CLOUDS and Cloud are read from here too
@@ -349,6 +349,22 @@ def tenant_urls(tenant: str, version: str, login_host: str = DEFAULT_CLOUD.login
     if version == "v2":
         base += "/v2.0"
     return f"{base}/token", f"{base}/authorize"
+
+
+_TOKEN_ENDPOINT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/(?P<v2>v2\.0/)?token/?$", re.IGNORECASE)
+
+
+def parse_token_endpoint(url: str) -> tuple[str, str] | None:
+    """``(tenant, version)`` of an Entra token endpoint as the app registration's Endpoints list
+    shows it (``…/{tenant}/oauth2/token`` is v1, ``…/{tenant}/oauth2/v2.0/token`` v2); None otherwise."""
+    try:
+        path = urlsplit(url.strip()).path
+    except ValueError:
+        return None
+    found = _TOKEN_ENDPOINT_PATH.match(path)
+    if not found:
+        return None
+    return unquote(found["tenant"]), "v2" if found["v2"] else "v1"
 
 
 def default_scope_or_resource(version: str, graph_service_url: str) -> str:

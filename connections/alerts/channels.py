@@ -1,7 +1,8 @@
 """Sending alerts to a team's channels: email (Django's email backend) and webhooks.
 
 Webhooks are plain JSON POSTs through ``outbound.request`` — the same door as every Graph call,
-so a channel can only reach a host listed in ALERT_WEBHOOK_HOSTS, over verified TLS, with
+so a channel can only reach a host listed in ALERT_WEBHOOK_HOSTS (Teams channels also
+ALERT_TEAMS_WEBHOOK_HOSTS), over verified TLS, with
 redirects re-checked. (apprise would cover these services too, but makes its own HTTP calls
 around those rules.) A channel that fails is marked failing; the failure is never raised.
 
@@ -31,10 +32,18 @@ from microsoft import outbound
 log = logging.getLogger(__name__)
 
 
-def policy() -> outbound.OutboundPolicy:
-    """Where webhooks may go: only ALERT_WEBHOOK_HOSTS, with the configured CA and timeout."""
+def allowed_hosts(kind: str) -> list[str]:
+    """ALERT_WEBHOOK_HOSTS, and for a Teams channel also ALERT_TEAMS_WEBHOOK_HOSTS."""
+    hosts = list(getattr(settings, "ALERT_WEBHOOK_HOSTS", ()) or ())
+    if kind == NotificationChannel.Kind.TEAMS:
+        hosts += list(getattr(settings, "ALERT_TEAMS_WEBHOOK_HOSTS", ()) or ())
+    return hosts
+
+
+def policy(kind: str = "") -> outbound.OutboundPolicy:
+    """Where a ``kind`` of webhook may go (``allowed_hosts``), with the configured CA and timeout."""
     return outbound.OutboundPolicy(
-        allowed_hosts=frozenset(getattr(settings, "ALERT_WEBHOOK_HOSTS", ()) or ()),
+        allowed_hosts=frozenset(allowed_hosts(kind)),
         ca_bundle=getattr(settings, "GRAPH_CA_BUNDLE", None) or None,
         timeout=min(float(getattr(settings, "GRAPH_HTTP_TIMEOUT", 10.0)), 10.0),
         retries=1,
@@ -42,12 +51,21 @@ def policy() -> outbound.OutboundPolicy:
 
 
 @sensitive_variables()  # a webhook URL is a secret
-def check_webhook_url(url: str) -> str:
-    """The URL's host label when a webhook may be sent there; ``DisallowedURL`` (plain words) otherwise."""
+def check_webhook_url(url: str, kind: str = "") -> str:
+    """The URL's host label when a ``kind`` of webhook may be sent there; ``DisallowedURL`` (plain
+    words, with the setting to change) otherwise."""
     try:
-        outbound.check_url(url, policy())
+        outbound.check_url(url, policy(kind))
     except outbound.DisallowedURL as error:
-        raise outbound.DisallowedURL(error.message.replace("GRAPH_ALLOWED_HOSTS", "ALERT_WEBHOOK_HOSTS")) from None
+        setting = (
+            "ALERT_WEBHOOK_HOSTS or ALERT_TEAMS_WEBHOOK_HOSTS"
+            if kind == NotificationChannel.Kind.TEAMS
+            else "ALERT_WEBHOOK_HOSTS"
+        )
+        message = error.message.replace("GRAPH_ALLOWED_HOSTS", setting)
+        if message.endswith(f"is not in {setting}."):
+            message = message[:-1] + f": an administrator adds the host to {setting} (comma-separated) and restarts."
+        raise outbound.DisallowedURL(message) from None
     return outbound.safe_url(url).split("/")[2]
 
 
@@ -128,7 +146,7 @@ def send(channel: NotificationChannel, message: Message) -> str:
         response = outbound.request(
             "POST",
             url,
-            policy=policy(),
+            policy=policy(channel.kind),
             data=json.dumps(payload(channel.kind, message)),
             headers={"Content-Type": "application/json"},
             retry=False,

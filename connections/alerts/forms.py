@@ -18,7 +18,10 @@ class ChannelForm(forms.ModelForm):
     """A team's notification channel. The webhook URL is write-only (it alone lets anyone post)."""
 
     url = write_only_secret(
-        "Webhook URL", "https://… as the service shows it; its host must be in ALERT_WEBHOOK_HOSTS. Never shown again."
+        "Webhook URL",
+        "https://… as the service shows it; never shown again. Microsoft Teams: a Workflows (Power Automate) "
+        "or incoming webhook URL (*.environment.api.powerplatform.com, *.logic.azure.com, *.webhook.office.com). "
+        "Slack: hooks.slack.com. Any other host: an administrator adds it to ALERT_WEBHOOK_HOSTS.",
     )
 
     class Meta:
@@ -58,7 +61,7 @@ class ChannelForm(forms.ModelForm):
                 self.add_error("url", "Enter the webhook URL.")
             else:
                 try:
-                    data["host"] = channels.check_webhook_url(url)
+                    data["host"] = channels.check_webhook_url(url, kind)
                 except outbound.DisallowedURL as error:
                     self.add_error("url", error.message)
         team, name = data.get("team"), data.get("name")

@@ -80,7 +80,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Any]:
         now = timezone.now()
         teams = {}
-        connections = list(
+        read: list[Connection] = list(
             with_status(
                 Connection.objects.select_related(
                     "team",
@@ -92,7 +92,7 @@ class DatabaseCollector(Collector):
             .annotate(in_use_end=credentials.in_use_end_subquery())
             .order_by("pk")
         )
-        connections = [fill_status(row, now) for row in attach_last_syncs(connections)]
+        connections = [fill_status(row, now) for row in attach_last_syncs(read)]
         for connection in connections:
             teams[connection.pk] = slugify(connection.team.name)
 

@@ -62,12 +62,12 @@ def assertion_for(connection: Connection) -> str:
 def save_certificate(
     connection: Connection, loaded: certificates.LoadedCertificate, form: str, user: Any
 ) -> ConnectionCertificate:
-    """Keep the certificate (key encrypted) and switch the connection to it; the old token is kept
-    until it expires (it stays valid at Microsoft regardless of how it was obtained).
+    """Keep the certificate (key encrypted) and switch the connection to it.
 
     A certificate whose validity starts later cannot sign in before then: a connection that signs in
     with a readable client secret keeps doing so (``use_certificate`` switches once it is valid);
     one with nothing else to sign in with is switched, and its page says from when it works.
+    The caller discards the saved token, so the next test proves the new credential.
     """
     keep_secret = loaded.not_before > timezone.now() and not connection.uses_certificate
     keep_secret = keep_secret and connection.secret_state == "saved"

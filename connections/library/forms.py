@@ -26,6 +26,10 @@ DOMAIN = re.compile(rf"^(?:{_LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{0,61}}[A-Za-z0-9]$"
 ENTITY_PATH = re.compile(r"^[A-Za-z0-9_.\-()'=,:@$!~{}]+(?:/[A-Za-z0-9_.\-()'=,:@$!~{}]+)*$")
 SELECT = re.compile(r"^[A-Za-z0-9_.@/]+(?:\s*,\s*[A-Za-z0-9_.@/]+)*$")
 OUTBOUND_FIELDS = ("service_url", "token_url", "authorize_url")
+# Fields that decide how a token is obtained: a change makes the saved token stale.
+SIGN_IN_FIELDS = frozenset(
+    {"tenant", "client_id", "token_version", "grant_type", "token_url", "scope", "resource", "credential_type"}
+)
 
 SECRET_RETYPE = "Re-type the client secret: it is never sent back to your browser, not even after an error."
 
@@ -192,7 +196,8 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             "item_url": "How one item is addressed; must contain {entity} and {key}.",
             "tenant": "Directory (tenant) ID, or a verified domain such as contoso.onmicrosoft.com.",
             "client_id": "Application (client) ID from the app registration's overview.",
-            "token_url": "Filled from the tenant and version when left blank.",
+            "token_url": "The OAuth 2.0 token endpoint (the app registration's Endpoints): pasted, it fills the "
+            "tenant, version and scope or resource; filled from the tenant and version when left blank.",
             "authorize_url": "Only used by the authorization code grant; filled when left blank.",
             "redirect_url": "The dashboard's own callback; register it on the app.",
             "scope": f"v2 endpoint, e.g. {DEFAULT_CLOUD.graph_resource}/.default",
@@ -243,6 +248,12 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
         for name in ("token_url", "authorize_url", "scope", "resource", "redirect_url"):
             self.fields[name].widget.attrs["data-auto"] = name
         self.fields["credential_type"].required = False  # a form without it keeps what is saved
+        self.fields["tenant"].required = False  # may come from a pasted token endpoint (see clean)
+
+    @property
+    def sign_in_changed(self) -> bool:
+        """A new secret or another tenant, app, endpoint or scope: the saved token no longer proves it."""
+        return self.secret_replaced or bool(SIGN_IN_FIELDS.intersection(self.changed_data))
 
     @property
     def fieldsets(self) -> list[tuple[str, list[forms.BoundField]]]:
@@ -269,9 +280,41 @@ class ConnectionForm(ProfileFieldsMixin, forms.ModelForm):
             )
         return secret
 
+    def clean_tenant(self) -> str:
+        if not (self.cleaned_data.get("tenant") or "").strip():
+            return ""  # read from a pasted token endpoint in clean(), or asked for there
+        return super().clean_tenant()
+
+    def _read_token_endpoint(self, data: dict[str, Any]) -> None:
+        """A pasted token endpoint gives the tenant (when none was typed) and the version."""
+        parsed = (
+            tokenclient.parse_token_endpoint(data.get("token_url") or "") if not self.has_error("token_url") else None
+        )
+        if parsed is not None:
+            tenant, version = parsed
+            if not data.get("tenant") and not self.has_error("tenant"):
+                self.cleaned_data["tenant"] = tenant
+                try:
+                    data["tenant"] = super().clean_tenant()
+                except ValidationError as error:
+                    self.add_error("token_url", error)
+            elif data.get("tenant") and tenant.lower() != data["tenant"].lower():
+                self.add_error(
+                    "token_url",
+                    f"This token endpoint is for tenant {tenant}, but the Directory (tenant) ID is "
+                    f"{data['tenant']}: make them the same.",
+                )
+            data["token_version"] = version
+        if not data.get("tenant") and not self.has_error("tenant"):
+            self.add_error(
+                "tenant",
+                "Enter the Directory (tenant) ID, or paste the OAuth 2.0 token endpoint below: the tenant is read from it.",
+            )
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data  # what the form's own clean() left (it returns that dict)
+        self._read_token_endpoint(data)
         team, name = data.get("team"), data.get("name")
         if team and name:
             clash = Connection.objects.filter(team=team, name__iexact=name).exclude(pk=self.instance.pk)

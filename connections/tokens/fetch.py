@@ -118,6 +118,16 @@ def token_row(connection: Connection) -> ConnectionToken:
     return row
 
 
+def discard_saved_token(connection: Connection) -> None:
+    """Forget the saved access token after the way of signing in changed (a new secret or
+    certificate, another tenant, client ID, endpoint or scope): the next test and sync then prove
+    the new credential instead of reusing a token the old one obtained. A delegated connection
+    keeps its refresh token, which the next fetch redeems with the new credential."""
+    ConnectionToken.objects.filter(connection=connection).update(
+        state=ConnectionToken.State.NONE, access_token="", expires_at=None
+    )
+
+
 def ensure_token(
     connection: Connection, *, reason: str = TokenFetch.Reason.FETCH, job_id: str | None = None, user: Any = None
 ) -> Outcome:

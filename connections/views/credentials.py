@@ -15,6 +15,7 @@ from connections.credentials import expiry as credentials
 from connections.credentials.forms import CertificateForm
 from connections.library import audit
 from connections.library.access import get_connection_for_user
+from connections.tokens import fetch as tokens
 
 from ..models import Role
 
@@ -27,6 +28,7 @@ def certificate_upload(request: HttpRequest, pk: Any) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         loaded = form.cleaned_data["loaded"]
         cert = credentials.save_certificate(connection, loaded, form.cleaned_data["assertion_form"], request.user)
+        tokens.discard_saved_token(connection)
         audit.record(
             request,
             connection,
@@ -77,6 +79,7 @@ def use_secret(request: HttpRequest, pk: Any) -> HttpResponse:
     elif connection.uses_certificate:
         type(connection).objects.filter(pk=connection.pk).update(credential_type="secret")
         connection.credential_type = "secret"
+        tokens.discard_saved_token(connection)
         audit.record(request, connection, audit.Action.CREDENTIAL_CHANGED, fields=["credential_type"])
         alerts.observe_expiry(connection)
         messages.success(request, f"{connection.name} signs in with its client secret again.")

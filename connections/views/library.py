@@ -25,6 +25,7 @@ from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_
 from connections.library.rows import list_rows, rows_version
 from connections.library.status import Health, fill_status, problems, with_status
 from connections.syncs import schedules as sync_schedules
+from connections.tokens import fetch as tokens
 from microsoft import clouds
 
 from ..models import AuditEntry, Connection, Role, SyncSchedule
@@ -62,8 +63,15 @@ def connection_list(request: HttpRequest) -> HttpResponse:
             "teams": teams,
             "selected_team": selected,
             "can_create": any(Can(team.access_role).admin for team in teams),
+            "sandbox_portal": _sandbox_portal(),
         },
     )
+
+
+def _sandbox_portal() -> str:
+    """The bundled sandbox's portal, where a newcomer registers an app as in Entra ID ("" without one)."""
+    base = (getattr(settings, "GRAPH_SANDBOX_URL", "") or "").rstrip("/")
+    return f"{base}/_sandbox/portal" if base else ""
 
 
 def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
@@ -92,12 +100,18 @@ DETAIL_NOT_READ = (
 )
 
 
-@require_GET
-def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+def _detail(request: HttpRequest, pk: Any) -> Connection:
+    """The connection as the detail page shows it: status filled, credentials read for the page."""
     detail = with_status(Connection.objects.select_related("team", *DETAIL_JOINS), last_sync=False)
     connection = get_connection_for_user(request, pk, queryset=detail.defer(*DETAIL_NOT_READ))
     fill_status(connection)  # the last sync: the newest of the runs the syncs panel shows
     credentials.for_page(connection)
+    return connection
+
+
+@require_GET
+def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    connection = _detail(request, pk)
     try:
         schedule = connection.sync_schedule
     except SyncSchedule.DoesNotExist:
@@ -112,6 +126,13 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "sync_schedule": schedule_panel_context(connection, schedule=schedule, form_later=True),
         },
     )
+
+
+@require_GET
+def problems_banner(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The problems banner alone, re-read when a job finishes, so it agrees with the panels."""
+    connection = _detail(request, pk)
+    return render(request, "connections/_problems.html", {"connection": connection, "problems": problems(connection)})
 
 
 @require_GET
@@ -174,6 +195,8 @@ def connection_edit(request: HttpRequest, pk: Any) -> HttpResponse:
                 audit.record(request, connection, audit.Action.EDITED, fields=changed, changes=changed)
             if form.secret_replaced:
                 audit.record(request, connection, audit.Action.SECRET_REPLACED, fields=["client_secret"])
+            if form.sign_in_changed:
+                tokens.discard_saved_token(connection)
         _flash_warnings(request, form)
         messages.success(request, f"Connection “{connection.name}” saved.")
         return redirect("connections:detail", pk=connection.pk)

@@ -135,6 +135,8 @@ def for_connection(request: HttpRequest, pk: Any) -> HttpResponse:
         "held": held,
         "unneeded": unneeded,
         "replaceable": replaceable,
+        # Admin consent (/.default) grants all the registration lists: say which of those the plan does not need.
+        "beyond_plan": [*unneeded, *(name for name, _ in replaceable)],
         "missing": missing,
     }
     context.update(

@@ -7,9 +7,7 @@ of another team (or of another connection) answers 404.
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +20,7 @@ from django.views.decorators.http import condition, require_GET, require_POST
 from connections import syncs
 from connections.jobs import kinds
 from connections.library.access import get_connection_for_user, get_for_user
-from connections.syncs import results
+from connections.syncs import export, results
 from connections.syncs.results import CHANGE_KINDS, as_text, columns_for, search
 
 from ..models import Job, Role, SyncRun
@@ -33,7 +31,6 @@ RUNS_PER_PAGE = 25
 CHANGES_PER_PAGE = 50
 EXPORT_CHUNK = 2000
 SEARCH_MAX = 200
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _run_for_user(request: HttpRequest, pk: Any, run_id: Any) -> SyncRun:
@@ -187,39 +184,24 @@ def sync_export(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse | St
     if refused:
         messages.error(request, refused)
         return redirect("connections:sync_detail", pk=run.connection_id, run_id=run.pk)
-    data = results.snapshot(run).order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX].strip()  # what the page shows
+    data = (
+        search(results.snapshot(run), query)
+        .order_by("key")
+        .values_list("data", flat=True)
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
     if fmt == "jsonl":
         response = StreamingHttpResponse(
             (json.dumps(d, ensure_ascii=False) + "\n" for d in data), content_type="application/x-ndjson; charset=utf-8"
         )
     else:
-        response = StreamingHttpResponse(_csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            export.csv_lines(columns_for(run), data), content_type="text/csv; charset=utf-8"
+        )
     name = slugify(f"{run.connection.name}-{run.entity}") or "sync"
     response["Content-Disposition"] = f'attachment; filename="{name}-{run.created_at:%Y%m%d-%H%M%S}.{fmt}"'
     return response
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-
-class _Line:
-    """A file-like object whose ``write`` returns the text, so csv.writer yields one line at a time."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def _csv_lines(columns: list[str], data: Iterable[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield "\ufeff" + writer.writerow(columns)  # the BOM makes Excel read UTF-8
-    for item in data:
-        yield writer.writerow([_csv_cell(item.get(name)) for name in columns])
-
-
-def _csv_cell(value: Any) -> str:
-    """Directory text that a spreadsheet would run as a formula (``=HYPERLINK(…)`` as someone's
-    display name) gets a leading apostrophe; numbers stay numbers."""
-    text = as_text(value)
-    if isinstance(value, str) and text[:1] in FORMULA_STARTS:
-        return "'" + text
-    return text

@@ -120,7 +120,7 @@ def _token_evidence(err: TokenError, ctx: Context) -> list[tuple[str, str]]:
 def _new_secret_steps(ctx: Context, first: str) -> list[Step]:
     return [
         Step(first, url=_portal(ctx, "Credentials")),
-        Step("Paste the new secret's Value into this connection with Replace secret.", action=Action.EDIT_SECRET),
+        Step("Press Edit connection and paste the new secret's Value into Client secret.", action=Action.EDIT_SECRET),
         _refetch_step(),
     ]
 
@@ -298,7 +298,7 @@ def _missing_secret(err: TokenError, ctx: Context, evidence: list[tuple[str, str
         "none. This connection has no secret saved, or it could not be decrypted.",
         evidence=evidence,
         steps=[
-            Step("Save the secret's Value in the connection with Replace secret.", action=Action.EDIT_SECRET),
+            Step("Press Edit connection and save the secret's Value in Client secret.", action=Action.EDIT_SECRET),
             _refetch_step(),
         ],
     )

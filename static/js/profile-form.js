@@ -1,5 +1,6 @@
 // Connection form helpers: typing the tenant and picking v1/v2 fills the token and authorise
-// URLs and the scope (v2) or resource (v1); "Use the sandbox" points everything at the sandbox.
+// URLs and the scope (v2) or resource (v1); pasting a token endpoint fills the tenant and version
+// (the server reads it the same way); "Use the sandbox" points everything at the sandbox.
 // A field the user typed into is never overwritten; the server fills the same defaults when blank.
 (function () {
   "use strict";
@@ -81,7 +82,26 @@
     }
   }
 
+  // Entra's token endpoints: …/{tenant}/oauth2/token (v1) and …/{tenant}/oauth2/v2.0/token (v2).
+  const TOKEN_PATH = /^\/([^/]+)\/oauth2\/(v2\.0\/)?token\/?$/i;
+
+  function fromTokenEndpoint() {
+    const url = parse($("token_url").value.trim());
+    const found = url && TOKEN_PATH.exec(url.pathname);
+    if (!found) return;
+    const tenant = $("tenant");
+    let named = found[1];
+    try { named = decodeURIComponent(found[1]); } catch (e) { /* shown as typed */ }
+    if (tenant && (tenant.value.trim() === "" || tenant.value === tenant.dataset.filled)) {
+      tenant.value = named;
+      tenant.dataset.filled = named;
+    }
+    if ($("token_version")) $("token_version").value = found[2] ? "v2" : "v1";
+    refresh();
+  }
+
   ["tenant", "service_url"].forEach((name) => $(name) && $(name).addEventListener("input", refresh));
+  if ($("token_url")) $("token_url").addEventListener("input", fromTokenEndpoint);
   ["token_version", "grant_type"].forEach((name) => $(name) && $(name).addEventListener("change", refresh));
 
   const useSandbox = form.querySelector("[data-use-sandbox]");

@@ -182,6 +182,39 @@ def test_a_webhook_on_a_host_that_is_not_allowed_is_refused_at_save(team_a, admi
     assert not NotificationChannel.objects.exists()
 
 
+TEAMS_URLS = [
+    "https://contoso.webhook.office.com/webhookb2/1a2b/IncomingWebhook/3c4d/5e6f",
+    "https://prod-23.westeurope.logic.azure.com:443/workflows/0f1e/triggers/manual/paths/invoke?api-version=2016-06-01&sig=abc",
+    "https://942ead725f3ae61fb3309f7e87a28a.4a.environment.api.powerplatform.com:443/powerautomate/automations/direct/"
+    "workflows/b950/triggers/manual/paths/invoke?api-version=1&sig=abc",
+]
+
+
+@pytest.mark.parametrize("url", TEAMS_URLS)
+def test_a_teams_channel_accepts_microsofts_webhook_and_workflows_urls_by_default(team_a, admin_a, login, url):
+    response = login(admin_a).post(
+        reverse("connections:channel_new"), {"team": team_a.pk, "name": "Teams", "kind": "teams", "url": url}
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert NotificationChannel.objects.get(name="Teams").kind == "teams"
+
+
+def test_teams_hosts_are_for_teams_channels_and_a_refusal_says_what_to_set(team_a, admin_a, login):
+    client = login(admin_a)
+    response = client.post(
+        reverse("connections:channel_new"),
+        {"team": team_a.pk, "name": "Generic", "kind": "webhook", "url": TEAMS_URLS[0]},
+    )
+    assert "an administrator adds the host to ALERT_WEBHOOK_HOSTS" in response.context["form"].errors["url"][0]
+    response = client.post(
+        reverse("connections:channel_new"),
+        {"team": team_a.pk, "name": "Teams", "kind": "teams", "url": "https://teams.example.net/hook"},
+    )
+    assert "ALERT_TEAMS_WEBHOOK_HOSTS" in response.context["form"].errors["url"][0]
+    assert "Workflows (Power Automate)" in client.get(reverse("connections:alerts")).content.decode()
+    assert not NotificationChannel.objects.exists()
+
+
 def test_the_test_button_sends_to_each_channel(team_a, admin_a, viewer_a, login, receiver):
     client = login(admin_a)
     add_channels(client, team_a, receiver, kind="webhook")

@@ -191,3 +191,36 @@ def test_the_form_offers_the_catalogue_and_three_fieldsets(login, admin_a, team_
     assert page.count("<fieldset") == 3
     assert '<option value="users">Users</option>' in page and '<option value="groups">Groups</option>' in page
     assert "js/profile-form.js" in page
+
+
+@pytest.mark.parametrize(
+    "token_url, version, field, value",
+    [
+        (f"https://login.microsoftonline.com/{TENANT}/oauth2/token", "v1", "resource", "https://graph.microsoft.com"),
+        (
+            f"https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token",
+            "v2",
+            "scope",
+            "https://graph.microsoft.com/.default",
+        ),
+    ],
+)
+def test_a_pasted_token_endpoint_gives_tenant_version_and_scope_or_resource(
+    login, admin_a, team_a, token_url, version, field, value
+):
+    data = valid_data(team_a, tenant="", token_version="v2" if version == "v1" else "v1", token_url=token_url)
+    response = login(admin_a).post(reverse("connections:new"), data)
+    assert response.status_code == 302, response.context["form"].errors
+    connection = Connection.objects.get(name="Contoso users")
+    assert (connection.tenant, connection.token_version, connection.token_url) == (TENANT, version, token_url)
+    assert getattr(connection, field) == value
+
+
+def test_a_token_endpoint_of_another_tenant_or_no_tenant_at_all_is_explained(login, admin_a, team_a):
+    client = login(admin_a)
+    other = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    errors = client.post(reverse("connections:new"), valid_data(team_a, token_url=other)).context["form"].errors
+    assert "This token endpoint is for tenant contoso.onmicrosoft.com" in errors["token_url"][0]
+    errors = client.post(reverse("connections:new"), valid_data(team_a, tenant="")).context["form"].errors
+    assert "or paste the OAuth 2.0 token endpoint" in errors["tenant"][0]
+    assert not Connection.objects.exists()

@@ -96,6 +96,15 @@ def test_the_empty_state_explains_what_to_do(login, admin_a, viewer_a):
     assert "A team admin can add one" in viewer_page and reverse("connections:new") not in viewer_page
 
 
+def test_the_empty_list_points_to_the_sandbox_portal_when_there_is_one(login, admin_a, settings):
+    settings.GRAPH_SANDBOX_URL = "https://127.0.0.1:8765"
+    page = login(admin_a).get("/").content.decode()
+    assert 'href="https://127.0.0.1:8765/_sandbox/portal"' in page
+    assert "Register an app in the sandbox portal</a> and create your first connection" in page
+    settings.GRAPH_SANDBOX_URL = ""
+    assert "_sandbox/portal" not in login(admin_a).get("/").content.decode()
+
+
 def test_a_user_without_team_is_told_so(login, db):
     loner = make_user("loner")
     assert "not in a team yet" in login(loner).get("/").content.decode()

@@ -46,6 +46,10 @@ els.token_version.value = "v1"; els.token_version.listeners.change(); out.v1 = s
 els.token_url.value = "https://login.microsoftonline.com/typed/token";
 els.tenant.value = "72f988bf-86f1-41af-91ab-2d7cd011db47"; els.tenant.listeners.input(); out.typed = snap();
 if (sandbox) { button.click(); out.sandbox = snap(); }
+for (const n of ["tenant", "token_url", "scope", "resource"]) { els[n].value = ""; els[n].dataset = {}; }
+els.token_version.value = "v2";
+els.token_url.value = "https://login.microsoftonline.com/11111111-2222-4333-8444-555555555555/oauth2/token";
+els.token_url.listeners.input(); out.pasted = snap();
 console.log(JSON.stringify(out));
 """
 
@@ -84,3 +88,10 @@ def test_use_the_sandbox_fills_the_sandboxs_urls(tmp_path):
     assert out["service_url"] == "https://127.0.0.1:8443/v1.0"
     assert out["token_url"] == "https://127.0.0.1:8443/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/token"
     assert out["resource"] == "https://graph.microsoft.com"
+
+
+def test_a_pasted_token_endpoint_fills_tenant_version_and_resource(tmp_path):
+    out = run(tmp_path)["pasted"]
+    assert out["tenant"] == "11111111-2222-4333-8444-555555555555"
+    assert out["token_version"] == "v1" and out["resource"] == "https://graph.microsoft.com"
+    assert out["token_url"] == "https://login.microsoftonline.com/11111111-2222-4333-8444-555555555555/oauth2/token"

@@ -223,3 +223,20 @@ def test_the_token_panel_notes_roles_beyond_what_the_connection_reads(
     assert run_job(client, groups, "token_fetch").state == "succeeded"
     planned = client.get(reverse("connections:connection_permissions", args=[groups.pk])).content.decode()
     assert "Missing from the token: <strong>Group.ReadBasic.All</strong>" in planned
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_consent_button_says_it_grants_what_the_registration_lists_and_what_is_beyond_the_plan(
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job
+):
+    app = sandbox_app(roles=["Group.Read.All", "GroupMember.Read.All"])
+    groups = sandbox_connection(team_a, app, name="groups", entity="groups")
+    client = login(operator_a)
+    assert run_job(client, groups, "token_fetch").state == "succeeded"
+
+    page = client.get(reverse("connections:connection_permissions", args=[groups.pk])).content.decode()
+    note = page.split("data-consent-scope>")[1].split("</p>")[0]
+    assert "every application permission listed on the app registration" in note
+    beyond = note.split("<strong>")[1].split("</strong>")[0]
+    assert sorted(beyond.split(", ")) == ["Group.Read.All", "GroupMember.Read.All"] and "more than needed" in note
+    assert "remove them under the app&#x27;s API permissions" in note or "remove them under the app's API" in note

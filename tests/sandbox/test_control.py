@@ -181,3 +181,34 @@ def test_portal_grants_revokes_and_adds_a_secret(clean_sandbox: RunningSandbox) 
     assert shown
     assert sb.token(sb.client_id, shown.group(1))
     assert shown.group(1) not in http.get(f"{sb.base_url}/_sandbox/portal", timeout=30).text
+
+
+def test_the_portal_walks_entras_steps_add_a_permission_then_grant_consent(clean_sandbox: RunningSandbox) -> None:
+    sb = clean_sandbox
+    http = sb.session()
+    portal = f"{sb.base_url}/_sandbox/portal"
+    created = http.post(f"{portal}/apps", data={"display_name": "walkthrough"}, timeout=30)
+    secret = re.search(r"not shown again\): <code>([^<]+)</code>", created.text).group(1)
+    client_id = re.findall(r"Application \(client\) ID <code>([0-9a-f-]{36})</code>", created.text)[-1]
+    page = http.get(portal, timeout=30).text
+    assert f"Directory (tenant) ID <code>{sb.tenant_id}</code>" in page and secret not in page
+    endpoints = page.split('id="endpoints"')[1].split("</div>")[0]
+    for label, path in (
+        ("OAuth 2.0 token endpoint (v2)", "/oauth2/v2.0/token"),
+        ("OAuth 2.0 authorization endpoint (v2)", "/oauth2/v2.0/authorize"),
+        ("OAuth 2.0 token endpoint (v1)", "/oauth2/token"),
+        ("OAuth 2.0 authorization endpoint (v1)", "/oauth2/authorize"),
+    ):
+        assert f"<th>{label}</th><td><code>{sb.base_url}/{sb.tenant_id}{path}</code>" in endpoints
+
+    http.post(
+        f"{portal}/apps/{client_id}/add-permission", data={"kind": "role", "permission": "User.Read.All"}, timeout=30
+    )
+    card = http.get(portal, timeout=30).text.split(f'id="app-{client_id}"')[1]
+    assert 'User.Read.All</td><td><span class="warn">Not granted for' in card
+    assert "User.Read.All" not in roles_of(sb.token(client_id, secret))  # added, not consented
+
+    http.post(f"{portal}/apps/{client_id}/consent", timeout=30)
+    assert "User.Read.All" in roles_of(sb.token(client_id, secret))
+    card = http.get(portal, timeout=30).text.split(f'id="app-{client_id}"')[1]
+    assert 'User.Read.All</td><td><span class="ok">Granted for the organisation' in card

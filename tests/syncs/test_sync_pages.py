@@ -3,6 +3,7 @@ Runs are made in the test process against the sandbox (no worker needed)."""
 
 from __future__ import annotations
 
+import csv
 import re
 
 import pytest
@@ -145,6 +146,47 @@ def test_the_csv_export_defuses_spreadsheet_formulas_in_directory_text(
     assert not any(line.startswith("=") or ",=" in line for line in text.splitlines())
     jsonl = b"".join(login(viewer_a).get(url("sync_export", run), {"format": "jsonl"}).streaming_content).decode()
     assert '"displayName": "=HYPERLINK(' in jsonl  # JSON Lines keeps the data as Graph gave it
+
+
+def test_the_csv_export_defuses_formulas_in_lists_and_nested_values_too(
+    login, viewer_a, clean_sandbox, users, operator_a, sync_inline
+):
+    clean_sandbox.control.post(
+        "/_sandbox/users",
+        {
+            "displayName": "Phone Formula",
+            "userPrincipalName": "phones@example.test",
+            "businessPhones": ['=HYPERLINK("http://evil.example","call")'],
+            "mobilePhone": "+44 20 7946 0000",
+        },
+    )
+    clean_sandbox.control.post(
+        "/_sandbox/users",
+        {
+            "displayName": "Dutch Phone",
+            "userPrincipalName": "dutch@example.test",
+            "businessPhones": ["+31 20 555 0100"],
+        },
+    )
+    users.odata_select = "id,displayName,businessPhones,mobilePhone"
+    users.save()
+    run = sync_inline(users, operator_a)
+    response = login(viewer_a).get(url("sync_export", run), {"format": "csv"})
+    rows = list(csv.reader(b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()))
+    cells = [cell for row in rows for cell in row]
+    assert """'=HYPERLINK("http://evil.example","call")""" in cells
+    assert "'+44 20 7946 0000" in cells and "'+31 20 555 0100" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_the_export_holds_what_the_search_shows(login, viewer_a, synced):
+    client = login(viewer_a)
+    page = client.get(url("sync_detail", synced), {"q": "Ångström"}).content.decode()
+    assert "the exports hold these records only" in page
+    assert "format=csv&amp;q=%C3%85ngstr%C3%B6m" in page
+    response = client.get(url("sync_export", synced), {"format": "csv", "q": "Ångström"})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 2 and "Zoë Ångström" in lines[1]
 
 
 def test_a_run_that_has_not_succeeded_is_not_exported(login, viewer_a, synced):

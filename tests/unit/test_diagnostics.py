@@ -294,6 +294,17 @@ def test_it_explains_each_token_endpoint_error(err, overrides, key, phrase, butt
     assert "Trace ID:" not in shown["Entra ID said"]  # the trailer lines are evidence rows instead
 
 
+@pytest.mark.parametrize("err, overrides", [(c[1], c[2]) for c in TOKEN_CASES], ids=[c[0] for c in TOKEN_CASES])
+def test_a_step_with_the_edit_button_names_that_button(err, overrides):
+    """The page's button for these steps is "Edit connection"; a step must not send people looking
+    for another control."""
+    diagnosis = diagnose_token_error(err, ctx(**overrides))
+    for step in diagnosis.steps:
+        if step.action in (Action.EDIT_SECRET, Action.EDIT_CONNECTION) and "secret" in step.text.lower():
+            assert "Replace secret" not in step.text
+            assert "Edit connection" in step.text, step.text
+
+
 def test_unknown_code_still_shows_the_code_description_and_lookup_link():
     err = entra_error(53003, "invalid_grant", "Access has been blocked by Conditional Access policies.")
     diagnosis = diagnose_token_error(err, ctx())

@@ -324,3 +324,17 @@ def test_the_policy_comes_from_django_settings(settings):
     assert policy.allows("127.0.0.1", 8765) and policy.allows("graph.microsoft.com", 443)
     assert not policy.allows("login.microsoftonline.com", 443)
     assert (policy.ca_bundle, policy.timeout) == ("/etc/sandbox-ca.pem", 4.0)
+
+
+def test_a_wildcard_entry_admits_names_under_its_domain_only():
+    policy = OutboundPolicy(allowed_hosts=frozenset({"*.webhook.office.com"}))
+    check_url("https://contoso.webhook.office.com/webhookb2/x", policy)
+    check_url("https://a.b.webhook.office.com/x", policy)
+    for url in (
+        "https://webhook.office.com/x",
+        "https://evilwebhook.office.com/x",
+        "https://contoso.webhook.office.com.evil.example/x",
+        "https://contoso.webhook.office.com:8443/x",
+    ):
+        with pytest.raises(DisallowedURL):
+            check_url(url, policy)
