@@ -85,6 +85,8 @@ def fetch_token(
     if connection is None:
         return {"ok": False}
     background.report_progress(job_id, 10, "Requesting a token from Entra ID…")
+    if reason == TokenFetch.Reason.FETCH and not force and tokens.refused_since_fetched(connection):
+        force, reason = True, TokenFetch.Reason.REFETCH  # Graph refused the saved token: get one that carries the grant
     try:
         outcome = tokens.fetch_token(connection, force=force, reason=reason, job_id=job_id, user=_user(job_id))
         result = outcome.as_result()

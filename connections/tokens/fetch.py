@@ -26,7 +26,7 @@ from connections.credentials import expiry as credentials
 from connections.encryption.fields import plaintext
 from connections.encryption.keys import UndecryptableSecret
 from connections.library import audit
-from connections.models import Connection, ConnectionToken, TokenFetch
+from connections.models import Connection, ConnectionToken, GraphRefusal, TokenFetch
 from connections.policy import outbound_policy
 from microsoft import claims, clouds, diagnoses, tokenclient
 
@@ -133,6 +133,17 @@ def ensure_token(
 ) -> Outcome:
     """A usable token: the stored one if it is good for 5 more minutes, else a fresh one."""
     return fetch_token(connection, force=False, reason=reason, job_id=job_id, user=user)
+
+
+def refused_since_fetched(connection: Connection) -> bool:
+    """Graph refused the saved token (401/403, not yet resolved) after it was fetched: a person who
+    then presses Get access token has granted more and wants a token that carries it."""
+    row = ConnectionToken.objects.filter(connection=connection).only("fetched_at").first()
+    if row is None or row.fetched_at is None:
+        return False
+    return GraphRefusal.objects.filter(
+        connection=connection, status__in=(401, 403), resolved=False, refused_at__gte=row.fetched_at
+    ).exists()
 
 
 def fetch_token(

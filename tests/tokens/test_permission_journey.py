@@ -134,3 +134,23 @@ def test_token_panel_says_when_grants_are_unreadable(clean_sandbox, groups_conne
     assert run_job(client, groups_connection, "token_fetch").state == "succeeded"
     assert ConnectionToken.objects.get(connection=groups_connection).granted is None
     assert "may not read its own permission grants" in detail(client, groups_connection)
+
+
+def test_get_access_token_after_a_refusal_fetches_a_token_with_the_grant(
+    clean_sandbox, sandbox_app, sandbox_connection, team_a, operator_a, login, run_job
+):
+    """The walkthrough people arrive with: Graph says permission denied, an admin grants more, and
+    the person presses Get access token again. Graph refused the saved token, so a new one is
+    fetched (not the cached one, which lacks the grant) and says what it gained."""
+    app = sandbox_app(roles=["User.Read.All"])
+    connection = sandbox_connection(team_a, app, name="walkthrough", entity="groups")
+    client = login(operator_a)
+    assert run_job(client, connection, "test").state == "failed"  # 403: no group permission
+    grant(clean_sandbox, app, "GroupMember.Read.All")
+    fetched = run_job(client, connection, "token_fetch")
+    assert fetched.state == "succeeded"
+    assert not fetched.result.get("cached")
+    assert fetched.result["gained"] == ["GroupMember.Read.All"]
+    assert run_job(client, connection, "test").state == "succeeded"
+    # The refusal is resolved: the next Get access token takes the saved token again.
+    assert run_job(client, connection, "token_fetch").result["cached"] is True
