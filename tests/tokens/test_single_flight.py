@@ -7,10 +7,8 @@ import threading
 import pytest
 from django.db import connection as db
 
-from connections import tasks
-from connections.jobs import queue as background
+from connections import jobs, tasks, tokens
 from connections.models import ConnectionToken, Job, TokenFetch
-from connections.tokens import fetch as tokens
 from tests.factories import token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,7 +71,7 @@ def test_fifty_queued_jobs_send_one_token_request(clean_sandbox, sandbox_connect
     conn = sandbox_connection(team_a)
 
     jobs = [
-        background.enqueue(
+        jobs.enqueue(
             tasks.fetch_token.name, "token_fetch", connection=conn, args=(str(conn.pk), False, TokenFetch.Reason.FETCH)
         )
         for _ in range(CALLERS)
