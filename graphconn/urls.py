@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from connections.api.urls import api_urls
 from connections.api.metrics import metrics_view
+from connections.api.urls import api_urls
 from connections.sso.views import LoginPage, SignOutView
 from connections.views import health
 
