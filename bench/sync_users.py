@@ -170,7 +170,7 @@ def _run(connection, profile: bool = False):
 
 
 def _first_sync(sandbox) -> None:
-    from connections.tokens import fetch as tokens
+    from connections import tokens
 
     connection = _connection(sandbox)
     tokens.ensure_token(connection)
@@ -201,8 +201,8 @@ def change(sandbox, keys: list[str], label: str) -> None:
 def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = False) -> None:
     import random
 
+    from connections import tokens
     from connections.models import SyncRun, SyncVersion
-    from connections.tokens import fetch as tokens
 
     connection = _connection(sandbox)
     tokens.ensure_token(connection)  # the token is not part of any figure

@@ -10,10 +10,11 @@ from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from connections import tokens
 from connections.accounts.lockout import ThrottledAdminAuthenticationForm
+from connections.credentials.forms import write_only_secret
 from connections.library import audit
-from connections.library.forms import SIGN_IN_FIELDS, ProfileFieldsMixin, write_only_secret
-from connections.tokens import fetch as tokens
+from connections.library.forms import SIGN_IN_FIELDS, ProfileFieldsMixin
 
 from .models import Alert, ApiToken, AuditEntry, Connection, Job, Membership, NotificationChannel, SyncRun, Team
 
@@ -191,7 +192,7 @@ class AlertAdmin(ReadOnlyAdmin):
     search_fields = ["title"]
 
 
-from .sso import admin as _sso_admin  # noqa: E402,F401  (mappings of Sign in with Microsoft)
+import connections.sso.admin  # noqa: E402,F401  (mappings of Sign in with Microsoft)
 
 
 @admin.register(ApiToken)

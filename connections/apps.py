@@ -8,6 +8,6 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Graph connections"
 
     def ready(self) -> None:
+        import connections.alerts.signals  # noqa: F401  (a starting worker sends waiting alerts)
         from connections import tasks  # noqa: F401  (declares the job kinds: the pages queue them by kind)
-        from connections.alerts import signals as alert_signals  # noqa: F401  (a starting worker sends waiting alerts)
         from connections.jobs import signals  # noqa: F401  (Celery signal handlers that keep Job rows current)

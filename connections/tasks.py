@@ -17,18 +17,13 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
-from connections import syncs
+from connections import alerts, jobs, syncs, tokens
 from connections.alerts import channels
-from connections.alerts import checks as alert_checks
-from connections.alerts import delivery as alert_delivery
 from connections.jobs import kinds, reaper
-from connections.jobs import queue as background
 from connections.jobs.kinds import job_kind
 from connections.models import Alert, Connection, Job, SyncRun, TokenFetch
 from connections.syncs import lifecycle, retention, schedules
 from connections.tokens import appinfo, probe
-from connections.tokens import fetch as tokens
-from connections.tokens import session as graphsession
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +40,7 @@ def ping(self, job_id: str) -> dict:
 def _connection(job_id: str, connection_id: str) -> Connection | None:
     connection = Connection.objects.filter(pk=connection_id).select_related("team").first()
     if connection is None:
-        background.mark_failed(job_id, "The connection was deleted before the job ran.")
+        jobs.mark_failed(job_id, "The connection was deleted before the job ran.")
     return connection
 
 
@@ -84,25 +79,23 @@ def fetch_token(
     connection = _connection(job_id, connection_id)
     if connection is None:
         return {"ok": False}
-    background.report_progress(job_id, 10, "Requesting a token from Entra ID…")
+    jobs.report_progress(job_id, 10, "Requesting a token from Entra ID…")
     if reason == TokenFetch.Reason.FETCH and not force and tokens.refused_since_fetched(connection):
         force, reason = True, TokenFetch.Reason.REFETCH  # Graph refused the saved token: get one that carries the grant
     try:
         outcome = tokens.fetch_token(connection, force=force, reason=reason, job_id=job_id, user=_user(job_id))
         result = outcome.as_result()
         if outcome.ok and not outcome.joined:  # a cached token too: the grants may have changed since
-            background.report_progress(job_id, 70, "Checking which permissions are granted to the app…")
+            jobs.report_progress(job_id, 70, "Checking which permissions are granted to the app…")
             appinfo.refresh_app_facts(connection, outcome.token)
             if reason == TokenFetch.Reason.REFETCH:
-                after = graphsession.reassess_after_refetch(connection, outcome.token)
+                after = tokens.reassess_after_refetch(connection, outcome.token)
                 if after is not None:
                     result["reassessed"] = after.to_dict()
     except DatabaseError as error:
         return _unless_deleted(connection_id, error)
     if not outcome.ok:
-        background.mark_failed(
-            job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed", result=result
-        )
+        jobs.mark_failed(job_id, outcome.diagnosis.title if outcome.diagnosis else "Token fetch failed", result=result)
     return result
 
 
@@ -112,14 +105,14 @@ def test_connection(self, job_id: str, connection_id: str) -> dict:
     connection = _connection(job_id, connection_id)
     if connection is None:
         return {"ok": False}
-    background.report_progress(job_id, 10, "Getting a token, then reading one item…")
+    jobs.report_progress(job_id, 10, "Getting a token, then reading one item…")
     try:
         result = probe.test_connection(connection, job_id=job_id, user=_user(job_id))
     except DatabaseError as error:
         return _unless_deleted(connection_id, error)
     if not result["ok"]:
         title = result.get("diagnosis", {}).get("title", "Test failed")
-        background.mark_failed(job_id, title, result=result)
+        jobs.mark_failed(job_id, title, result=result)
     return result
 
 
@@ -134,7 +127,7 @@ def refresh_due_tokens() -> dict:
     refresh = kinds.get(Job.Kind.TOKEN_REFRESH)
     queued = 0
     for row in tokens.due_for_refresh().exclude(connection_id__in=busy):
-        background.enqueue_kind(refresh, row.connection)
+        jobs.enqueue_kind(refresh, row.connection)
         queued += 1
     return {"queued": queued}
 
@@ -154,7 +147,7 @@ def sync_entity(self, job_id: str, connection_id: str, run_id: str) -> dict:
         .first()
     )
     if run is None:
-        background.mark_failed(job_id, "The connection or the sync run was deleted before the job ran.")
+        jobs.mark_failed(job_id, "The connection or the sync run was deleted before the job ran.")
         return {"ok": False}
     return syncs.run_sync(run.connection, run, job_id)
 
@@ -165,17 +158,17 @@ def prune_sync_runs() -> dict:
     return retention.prune_sync_runs()
 
 
-@shared_task(name=alert_delivery.DELIVER_TASK, acks_late=True)
+@shared_task(name=alerts.DELIVER_TASK, acks_late=True)
 def deliver_alert(alert_id: int) -> dict:
     """Send one alert to its team's channels (a failing channel is marked, never raised)."""
     alert = Alert.objects.filter(pk=alert_id).select_related("team", "connection").first()
     return channels.deliver(alert) if alert is not None else {"sent": 0, "failed": 0}
 
 
-@shared_task(name=alert_delivery.RESEND_TASK)
+@shared_task(name=alerts.RESEND_TASK)
 def resend_waiting_alerts() -> dict:
     """Beat, every 30 s (and each worker on start-up): send the alerts the broker never took."""
-    return alert_delivery.resend_waiting()
+    return alerts.resend_waiting()
 
 
 @shared_task(name="connections.check_credentials")
@@ -186,13 +179,13 @@ def check_credentials(today: str | None = None) -> dict:
     """
     import datetime
 
-    return alert_checks.check_all(datetime.date.fromisoformat(today) if today else None)
+    return tokens.check_credentials(datetime.date.fromisoformat(today) if today else None)
 
 
 @shared_task(name="connections.resend_waiting_jobs")
 def resend_waiting_jobs() -> dict:
     """Beat, every 30 s (and each worker on start-up): send the jobs the broker never took."""
-    return background.resend_waiting()
+    return jobs.resend_waiting()
 
 
 @shared_task(name="connections.reap_stale_work")

@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from connections.api import urls as api_urls
 from connections.api.metrics import metrics_view
+from connections.api.urls import api_urls
 from connections.sso.views import LoginPage, SignOutView
 from connections.views import health
 
@@ -23,7 +23,7 @@ urlpatterns = [
     path("healthz/live", health.live, name="healthz_live"),
     path("healthz/ready", health.ready, name="healthz_ready"),
     path("metrics", metrics_view, name="metrics"),
-    path("api/v1/", api_urls.urls()),
+    path("api/v1/", api_urls()),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", LoginPage.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),

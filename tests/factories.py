@@ -151,7 +151,7 @@ def make_sandbox_connection(
     }
     connection = make_connection(team, name, secret=secret, **values)
     if certificate is not None:
-        from connections.credentials import expiry as credentials
+        from connections import credentials
         from microsoft import certificates
 
         credentials.save_certificate(

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from connections.alerts import channels
-from connections.library.forms import write_only_secret
+from connections.credentials.forms import write_only_secret
 from connections.models import NotificationChannel
 from microsoft import outbound
 

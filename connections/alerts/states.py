@@ -19,14 +19,15 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from connections import credentials
 from connections.alerts import delivery
-from connections.credentials import expiry as credentials
+from connections.library import deltawindow
 from connections.models import Alert, AlertState, Connection
 
 log = logging.getLogger(__name__)
 
 SYNC, TOKEN, CREDENTIAL = "sync", "token", "credential"
-DELTA = "delta"  # a scheduled connection's deltaLink is close to Graph's 7-day limit (deltawindow.py)
+DELTA = "delta"  # a scheduled connection's deltaLink is close to Graph's 7-day limit (library/deltawindow.py)
 OK, FAILED = "ok", "failed"
 
 
@@ -121,8 +122,6 @@ def observe_expiry(connection: Connection, today: dt.date | None = None) -> Aler
 def observe_delta(connection: Connection, now: dt.datetime | None = None) -> Alert | None:
     """Alert when a scheduled connection's newest deltaLink nears Graph's 7-day limit, and once
     more when a newer successful run (with a fresh deltaLink) exists."""
-    from connections.syncs import deltawindow
-
     schedule = deltawindow.schedules_of([connection.pk]).get(connection.pk)
     new = "ageing" if deltawindow.stale(connection, schedule, getattr(schedule, "last_delta_at", None), now) else OK
 

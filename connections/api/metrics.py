@@ -30,11 +30,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from connections.credentials import expiry as credentials
+from connections import credentials
 from connections.library.audit import client_ip
 from connections.library.status import Health, attach_last_syncs, fill_status, health, problems, with_status
 from connections.models import Connection, Job, SyncRun, TokenFetch, WorkerHeartbeat
-from connections.syncs import schedules as sync_schedules
 
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 ROWS_BUCKETS = (10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0)
@@ -66,7 +65,7 @@ def _interval_seconds(connection: Connection) -> float | None:
         every = getattr(task.schedule, "run_every", None)
         if isinstance(every, dt.timedelta) and every.total_seconds() > 0:
             return every.total_seconds()
-        first = sync_schedules.next_run(schedule)
+        first = schedule.next_run()
         if first is None:
             return None
         return (timezone.now() + task.schedule.remaining_estimate(first) - first).total_seconds() or None

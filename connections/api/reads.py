@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from connections.credentials import expiry as credentials
+from connections import credentials
+from connections.library import deltawindow
 from connections.library.status import attach_last_syncs, fill_status, health, problems, with_status
 from connections.models import AppCredential, Connection, ConnectionToken, CredentialCheck, Job, SyncRun, SyncSchedule
-from connections.syncs import deltawindow
 
 from . import schemas, services
 

@@ -20,6 +20,7 @@ from ninja.security import HttpBearer, SessionAuth
 from connections.accounts import apitokens
 from connections.library import audit
 from connections.models import SyncRun
+from connections.models.teams import role_in
 from microsoft import planner
 
 from . import problems, reads, schemas, scoping, services
@@ -197,7 +198,7 @@ def list_connections(
 ) -> Any:
     """Every connection you can see, with health, token state, credential and days left, last and next run."""
     items = [
-        reads.connection_out(row, scoping.role_in(request, row.team_id))
+        reads.connection_out(row, role_in(request, row.team_id))
         for row in reads.with_facts(scoping.connections(request))
     ]
     items = [c for c in items if (health is None or c.health == health) and (team is None or c.team == team)]

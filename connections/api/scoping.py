@@ -10,7 +10,6 @@ from django.http import HttpRequest
 
 from connections.library import access
 from connections.models import Connection, Job, Role, SyncRun
-from connections.models import teams as team_models
 
 OPERATOR = Role.OPERATOR
 
@@ -39,10 +38,6 @@ def run(request: HttpRequest, pk: Any, run_id: Any, min_role: str | None = None)
 def job(request: HttpRequest, pk: Any, job_id: Any) -> Job:
     """A job of a connection the person may see (404 otherwise)."""
     return Job.objects.select_related("connection").get_for_user(request, pk=job_id, connection_id=pk)
-
-
-def role_in(request: HttpRequest, team_id: int) -> str | None:
-    return team_models.role_in(request, team_id)
 
 
 def teams(request: HttpRequest) -> list[Any]:

@@ -13,7 +13,6 @@ from django.db import models
 from connections import jobs, syncs
 from connections.models import Connection, Job, SyncRun, SyncVersion
 from connections.syncs import results
-from connections.syncs import schedules as sync_schedules
 
 EXPORT_CHUNK = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -48,7 +47,7 @@ def cancel(run: SyncRun, user: Any) -> str:
 def next_run(connection: Connection) -> Any:
     """When the connection's schedule runs next (None: not scheduled)."""
     schedule = getattr(connection, "sync_schedule", None)
-    return sync_schedules.next_run(schedule) if schedule is not None else None
+    return schedule.next_run() if schedule is not None else None
 
 
 def records(run: SyncRun, query: str = "") -> models.QuerySet[SyncVersion]:

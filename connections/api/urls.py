@@ -30,6 +30,6 @@ def no_such_path(request: HttpRequest, rest: str = "") -> HttpResponse:
     return problems.response("not-found", "No such API path; the document at /api/v1/schema lists them.", request)
 
 
-def urls() -> tuple[Any, str, str]:
+def api_urls() -> tuple[Any, str, str]:
     patterns, app_name, namespace = api.urls
     return [*_open(list(patterns)), re_path(r"^(?P<rest>.*)$", no_such_path)], app_name, namespace

@@ -1,4 +1,4 @@
-"""The certificate upload form: a credential beyond the client secret."""
+"""The credential forms: secret inputs that are never sent back, and the certificate upload."""
 
 from __future__ import annotations
 
@@ -7,9 +7,20 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from connections.library.forms import write_only_secret
 from connections.models import ConnectionCertificate
 from microsoft import certificates
+
+
+def write_only_secret(label: str, help_text: str = "") -> forms.CharField:
+    """A secret input that is never rendered back, not even after a validation error."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        help_text=help_text,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
 
 _NEVER_SHOWN = "Files and passwords are never sent back to your browser: choose them again after an error."
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from connections.encryption import keys as crypto
+from connections.encryption import keys
 from connections.encryption.keys import UndecryptableSecret
 
 
@@ -111,7 +111,7 @@ class _DecryptingAttribute(DeferredAttribute):
         field = self.field
         where = f"{field.model._meta.label} pk={instance.pk} field {field.name}"
         try:
-            plain = crypto.decrypt(value.token, what=where)
+            plain = keys.decrypt(value.token, what=where)
         except UndecryptableSecret:
             return UnreadableSecret(field.model._meta.label, instance.pk, field.name, value)
         instance.__dict__[field.attname] = plain
@@ -122,7 +122,7 @@ class _DecryptingAttribute(DeferredAttribute):
 
 
 class EncryptedTextField(models.TextField):
-    """Text encrypted with crypto.encrypt; not searchable, sortable or unique (ciphertext differs per write).
+    """Text encrypted with keys.encrypt; not searchable, sortable or unique (ciphertext differs per write).
 
     Empty strings are stored as empty strings (nothing to hide), so "no secret" stays visible.
     """
@@ -152,4 +152,4 @@ class EncryptedTextField(models.TextField):
         value = str(value)
         if value == "":
             return ""
-        return crypto.encrypt(value)
+        return keys.encrypt(value)

@@ -8,12 +8,12 @@ from typing import Any
 from billiard.exceptions import WorkerLostError
 from celery.signals import task_failure, task_prerun, task_success, worker_ready, worker_shutdown
 
-from connections.jobs import queue as background
 from connections.jobs import reaper
 from connections.jobs.kinds import Ending
+from connections.jobs.queue import HeartbeatThread, mark_started, mark_succeeded, worker_name
 from connections.jobs.reaper import end_job
 
-_heartbeat: background.HeartbeatThread | None = None
+_heartbeat: HeartbeatThread | None = None
 
 
 @task_prerun.connect
@@ -21,13 +21,13 @@ def _job_started(task_id: str | None = None, task: Any = None, **kwargs: Any) ->
     """The job records its worker's node name: the name its heartbeat row has (the reaper's link)."""
     if task_id:
         hostname = getattr(getattr(task, "request", None), "hostname", None)
-        background.mark_started(task_id, hostname or background.worker_name())
+        mark_started(task_id, hostname or worker_name())
 
 
 @task_success.connect
 def _job_succeeded(sender: Any = None, result: Any = None, **kwargs: Any) -> None:
     if sender is not None and sender.request.id:
-        background.mark_succeeded(sender.request.id, result)
+        mark_succeeded(sender.request.id, result)
 
 
 @task_failure.connect
@@ -44,7 +44,7 @@ def _job_failed(task_id: str | None = None, exception: BaseException | None = No
 @worker_ready.connect
 def _start_heartbeat(sender: Any = None, **kwargs: Any) -> None:
     global _heartbeat
-    _heartbeat = background.HeartbeatThread(getattr(sender, "hostname", None) or background.worker_name())
+    _heartbeat = HeartbeatThread(getattr(sender, "hostname", None) or worker_name())
     _heartbeat.start()
     # Work recorded while no broker was reachable starts now, without waiting for beat.
     threading.Thread(target=reaper.start_up_sweep, name="graphconn-start-up-sweep", daemon=True).start()

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from connections.credentials.forms import write_only_secret
 from connections.library.access import admin_teams
 from connections.models import Connection
 from connections.models.profiles import default_redirect_url
@@ -50,17 +51,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
         return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or 443
     except ValueError:
         return ("", "", None)
-
-
-def write_only_secret(label: str, help_text: str = "") -> forms.CharField:
-    """A secret input that is never rendered back, not even after a validation error."""
-    return forms.CharField(
-        label=label,
-        required=False,
-        strip=True,
-        help_text=help_text,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
 
 
 class ProfileFieldsMixin:

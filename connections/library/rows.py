@@ -12,7 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from connections.credentials import expiry as credentials
+from connections import credentials
+from connections.library import deltawindow
 from connections.library.status import (
     HEALTH_ORDER,
     Health,
@@ -25,9 +26,8 @@ from connections.library.status import (
 )
 from connections.library.times import When
 from connections.models import Connection, SyncSchedule
+from connections.models.schedules import TASK_COLUMNS_READ
 from connections.models.teams import Can, role_in
-from connections.syncs import deltawindow
-from connections.syncs import schedules as sync_schedules
 
 # What the list reads of each connection, its token and certificate (the tokens, claims,
 # certificates and keys stay in the database).
@@ -58,10 +58,10 @@ def _columns(path: str, *names: str) -> list[str]:
     return [f"{path}__{name}" for name in names]
 
 
-# What deltawindow.is_scheduled and schedules.next_run read of them (of beat's task, its TASK_COLUMNS_READ).
+# What deltawindow.is_scheduled and SyncSchedule.next_run read of them (of beat's task, its TASK_COLUMNS_READ).
 _LIST_SCHEDULE_FIELDS = (
     *_columns("sync_schedule", "connection", "enabled", "periodic_task"),
-    *_columns("sync_schedule__periodic_task", *sync_schedules.TASK_COLUMNS_READ),
+    *_columns("sync_schedule__periodic_task", *TASK_COLUMNS_READ),
     *_columns("sync_schedule__periodic_task__interval", "every", "period"),
     *_columns(
         "sync_schedule__periodic_task__crontab",
@@ -159,7 +159,7 @@ def _row(connection: Connection, found: list[str], schedule: SyncSchedule | None
         )
         if run is not None
         else None,
-        next_run=When.of(sync_schedules.next_run(schedule), now) if schedule is not None else None,
+        next_run=When.of(schedule.next_run(), now) if schedule is not None else None,
         certificate=connection.uses_certificate,
         expiry=connection.expiry,
         problems=found,

@@ -22,7 +22,7 @@ from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from connections.credentials import expiry as credentials
+from connections import credentials
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun
 from connections.models.jobs import Lifecycle
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from connections.encryption import keys as crypto
+from connections.encryption import keys
 from connections.encryption.fields import Ciphertext, EncryptedTextField, UnreadableSecret
 from microsoft.clouds import DEFAULT_CLOUD
 
@@ -115,7 +115,7 @@ class Connection(models.Model):
         """ "none", "saved" or "unreadable" (no configured key decrypts it): what pages show."""
         stored = self.__dict__.get("client_secret")
         if isinstance(stored, Ciphertext):  # not decrypted yet: say which without decrypting here
-            return crypto.state(stored.token)
+            return keys.state(stored.token)
         value = self.client_secret
         if isinstance(value, UnreadableSecret):
             return "unreadable"

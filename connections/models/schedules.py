@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone as dj_timezone
+from django_celery_beat.models import PeriodicTask
 
 from .profiles import Connection
 
+# What ``SyncSchedule.next_run`` and the schedule panel read of beat's task row (PeriodicTask.schedule
+# reads its interval, crontab, solar or clocked); pages leave the rest unloaded.
+TASK_COLUMNS_READ = ("enabled", "last_run_at", "date_changed", "interval", "crontab", "solar", "clocked")
+TASK_COLUMNS_NOT_READ = tuple(
+    field.name
+    for field in PeriodicTask._meta.concrete_fields
+    if not field.primary_key and field.name not in TASK_COLUMNS_READ
+)
+
 
 class SyncSchedule(models.Model):
-    """Every N minutes or hours, or a cron expression read in ``timezone``. ``schedules.save``
+    """Every N minutes or hours, or a cron expression read in ``timezone``. ``syncs.schedules.save``
     mirrors it into django-celery-beat's ``PeriodicTask`` (and its interval or crontab row), which
     the database scheduler of ``celery beat`` runs; this row keeps what the operator typed."""
 
@@ -52,3 +64,12 @@ class SyncSchedule(models.Model):
             return f"cron {self.cron} ({self.timezone})"
         unit = self.unit if self.every != 1 else self.unit.rstrip("s")
         return f"every {self.every} {unit}"
+
+    def next_run(self) -> datetime | None:
+        """When beat will next start a sync (in UTC; pages show it in the schedule's time zone)."""
+        task = self.periodic_task
+        if task is None or not task.enabled:
+            return None
+        last = task.last_run_at or task.date_changed or dj_timezone.now()
+        remaining = task.schedule.remaining_estimate(last)
+        return dj_timezone.now() + max(remaining, timedelta(0))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import zoneinfo
-from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -130,23 +129,3 @@ def remove(connection: Connection, user: Any = None) -> bool:
         schedule.delete()
     audit.record(user, connection, audit.Action.EDITED, fields=["sync schedule"], detail="sync schedule removed")
     return True
-
-
-# What ``next_run`` and the schedule panel read of beat's task row (PeriodicTask.schedule reads its
-# interval, crontab, solar or clocked); pages leave the rest unloaded.
-TASK_COLUMNS_READ = ("enabled", "last_run_at", "date_changed", "interval", "crontab", "solar", "clocked")
-TASK_COLUMNS_NOT_READ = tuple(
-    field.name
-    for field in PeriodicTask._meta.concrete_fields
-    if not field.primary_key and field.name not in TASK_COLUMNS_READ
-)
-
-
-def next_run(schedule: SyncSchedule | None) -> datetime | None:
-    """When beat will next start a sync (in UTC; pages show it in the schedule's time zone)."""
-    task = schedule.periodic_task if schedule is not None else None
-    if task is None or not task.enabled:
-        return None
-    last = task.last_run_at or task.date_changed or timezone.now()
-    remaining = task.schedule.remaining_estimate(last)
-    return timezone.now() + max(remaining, timedelta(0))

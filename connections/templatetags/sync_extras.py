@@ -7,8 +7,7 @@ from typing import Any
 
 from django import template
 
-from connections.library import charts
-from connections.library import status as status_
+from connections.library import charts, status
 from connections.syncs import results
 
 register = template.Library()
@@ -18,7 +17,7 @@ register = template.Library()
 def recent_sync_runs(connection: Any) -> list[Any]:
     """The runs the panel shows in full, newest first: read once per page (the detail page's last
     sync is the first of them)."""
-    return status_.newest_runs(connection)
+    return status.newest_runs(connection)
 
 
 @register.filter
@@ -35,9 +34,9 @@ def as_text(value: Any) -> str:
 @register.inclusion_tag("connections/syncs/_history_chart.html")
 def sync_history_chart(connection: Any) -> dict[str, Any]:
     """The last runs of the connection as a picture with its text alternative."""
-    runs = status_.run_history(connection)
+    runs = status.run_history(connection)
     chart_id = f"sync-history-{connection.pk}"
-    return {"chart": charts.history_chart(runs, chart_id=chart_id, slots=status_.RUNS_IN_HISTORY)}
+    return {"chart": charts.history_chart(runs, chart_id=chart_id, slots=status.RUNS_IN_HISTORY)}
 
 
 @register.inclusion_tag("connections/syncs/_sparkline.html")
@@ -49,4 +48,4 @@ def changes_sparkline(run: Any) -> dict[str, Any]:
 @register.simple_tag
 def runs_version(runs: Iterable[Any]) -> str:
     """The fragment-cache key of a runs table or chart: changes with anything shown of these runs."""
-    return status_.runs_version(list(runs))
+    return status.runs_version(list(runs))

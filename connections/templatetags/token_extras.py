@@ -8,9 +8,9 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from connections import tokens
 from connections.jobs import kinds
 from connections.models import Job, TokenFetch
-from connections.tokens import fetch as tokens
 
 register = template.Library()
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from connections.alerts import states as alerts
-from connections.credentials.expiry import CredentialsRead
-from connections.credentials.expiry import record as record_credentials
+from connections import alerts, credentials
+from connections.credentials import CredentialsRead
 from connections.encryption.fields import plaintext
 from connections.encryption.keys import UndecryptableSecret
 from connections.models import Connection, ConnectionToken
@@ -104,6 +103,6 @@ def refresh_app_facts(connection: Connection, row: ConnectionToken) -> AppFacts:
         connection.secret_expires_on = facts.secret_expires_on
     if facts.credentials is not None:
         secret = connection.client_secret
-        record_credentials(connection, facts.credentials, secret if isinstance(secret, str) else "")
+        credentials.record(connection, facts.credentials, secret if isinstance(secret, str) else "")
         alerts.observe_expiry(connection)
     return facts

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 
 from connections.models import Connection
 from connections.policy import outbound_policy
-from connections.tokens import fetch as tokens
+from connections.tokens.fetch import context_for
 from microsoft import diagnoses, outbound, tokenclient
 
 SESSION_KEY = "graphconn_consent_pending"
@@ -65,7 +65,7 @@ def is_consent_return(request: HttpRequest) -> bool:
 
 def consent_url(connection: Connection, state: str | None = None) -> str:
     """The connection's admin-consent URL (v2, on its cloud's login host, ``/.default`` scope)."""
-    context = tokens.context_for(connection)
+    context = context_for(connection)
     return tokenclient.graph_admin_consent_url(
         context.login_host,
         connection.tenant,
@@ -112,7 +112,7 @@ def take(request: HttpRequest, state: str) -> str:
 
 def declined_diagnosis(connection: Connection, answer: Return) -> diagnoses.Diagnosis:
     """Entra came back with an error instead of a grant: what happened and the next step."""
-    return diagnoses.consent.not_granted(answer.error, answer.description, tokens.context_for(connection))
+    return diagnoses.consent.not_granted(answer.error, answer.description, context_for(connection))
 
 
 def remember_outcome(request: HttpRequest, connection: Connection, diagnosis: diagnoses.Diagnosis) -> None:

@@ -21,8 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from connections.alerts import states as alerts
-from connections.credentials import expiry as credentials
+from connections import alerts, credentials
 from connections.encryption.fields import plaintext
 from connections.encryption.keys import UndecryptableSecret
 from connections.library import audit

@@ -14,11 +14,19 @@ from dataclasses import dataclass, replace
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
-from connections.credentials import expiry as credentials
+from connections import credentials
 from connections.encryption.keys import UndecryptableSecret
 from connections.models import Connection, TokenFetch
 from connections.policy import outbound_policy
-from connections.tokens import fetch as tokens
+from connections.tokens.fetch import (
+    Outcome,
+    context_for,
+    record_failure,
+    store_result,
+    token_request,
+    token_row,
+    unreadable_diagnosis,
+)
 from microsoft import diagnoses, outbound, tokenclient
 
 log = logging.getLogger(__name__)
@@ -79,12 +87,12 @@ def take_pending(request: HttpRequest, state: str) -> Pending:
 
 
 @sensitive_variables()  # the debug 500 page must not show secrets or tokens
-def complete(connection: Connection, pending: Pending, code: str, user: object) -> tokens.Outcome:
+def complete(connection: Connection, pending: Pending, code: str, user: object) -> Outcome:
     """Redeem the code (with the PKCE verifier) synchronously, with a short timeout."""
-    row = tokens.token_row(connection)
+    row = token_row(connection)
     fetch = TokenFetch.objects.create(connection=connection, reason=TokenFetch.Reason.SIGN_IN)
     try:
-        request = tokens.token_request(
+        request = token_request(
             connection,
             "authorization_code",
             code=code,
@@ -92,24 +100,20 @@ def complete(connection: Connection, pending: Pending, code: str, user: object) 
             code_verifier=pending.verifier,
         )
     except UndecryptableSecret as exc:  # nothing is sent; the page says to re-enter the secret
-        return tokens.record_failure(connection, row, fetch, tokens.unreadable_diagnosis(connection, str(exc)), user)
+        return record_failure(connection, row, fetch, unreadable_diagnosis(connection, str(exc)), user)
     except credentials.CertificateMissing:  # nothing is sent; the page says to upload one
-        return tokens.record_failure(
-            connection, row, fetch, diagnoses.credentials.certificate_missing(connection.name), user
-        )
+        return record_failure(connection, row, fetch, diagnoses.credentials.certificate_missing(connection.name), user)
     # The browser waits on this request: a short timeout and one retry, the rest as configured.
     policy = replace(outbound_policy(), timeout=EXCHANGE_TIMEOUT, retries=1)
     try:
         result = tokenclient.request_token(request, policy)
     except tokenclient.TokenError as err:
-        diagnosis = diagnoses.diagnose_token_error(err, tokens.context_for(connection))
-        return tokens.record_failure(
-            connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or ""
-        )
+        diagnosis = diagnoses.diagnose_token_error(err, context_for(connection))
+        return record_failure(connection, row, fetch, diagnosis, user, sign_in=True, request_id=err.trace_id or "")
     except Exception:  # the fetch row is never left unfinished; the log has the traceback
         log.exception("sign-in code exchange for connection %s crashed", connection.pk)
-        return tokens.record_failure(connection, row, fetch, diagnoses.signin.crashed(), user, sign_in=True)
-    return tokens.store_result(connection, row, fetch, result, TokenFetch.Reason.SIGN_IN, user)
+        return record_failure(connection, row, fetch, diagnoses.signin.crashed(), user, sign_in=True)
+    return store_result(connection, row, fetch, result, TokenFetch.Reason.SIGN_IN, user)
 
 
 def error_diagnosis(connection: Connection, error: str, description: str) -> diagnoses.Diagnosis:

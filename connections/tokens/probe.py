@@ -14,8 +14,8 @@ from connections.encryption.keys import UndecryptableSecret
 from connections.library import audit
 from connections.models import Connection, GraphRefusal, TokenFetch
 from connections.tokens import appinfo
-from connections.tokens import fetch as tokens
-from connections.tokens import session as graphsession
+from connections.tokens.fetch import context_for, unreadable_diagnosis
+from connections.tokens.session import GraphSession, TokenUnavailable
 from microsoft import catalogue, diagnoses, graphclient, outbound
 
 
@@ -23,10 +23,10 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
     """Token + ``GET {entity}?$top=1`` + the first item by the item URL convention."""
     started = time.monotonic()
     try:
-        graph = graphsession.GraphSession.open(
+        graph = GraphSession.open(
             connection, reason=TokenFetch.Reason.TEST, source=GraphRefusal.Source.TEST, job_id=job_id, user=user
         )
-    except graphsession.TokenUnavailable as unavailable:
+    except TokenUnavailable as unavailable:
         return _result(False, "token", started, diagnosis=unavailable.diagnosis)
     url = graphclient.collection_url(connection.service_url, connection.entity)
     params = graphclient.query_params(connection.odata_select, connection.odata_filter, top=1)
@@ -50,13 +50,13 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
         items = [item for item in items if isinstance(item, dict)] if items is not None else None
         sample = items[0] if items else (response.body if isinstance(response.body, dict) and items is None else None)
         item_status = _read_first_item(connection, graph, items)
-    except graphsession.TokenUnavailable as unavailable:  # the re-fetch after Graph refused the token
+    except TokenUnavailable as unavailable:  # the re-fetch after Graph refused the token
         return _result(False, "token", started, diagnosis=unavailable.diagnosis)
     except outbound.OutboundError as err:
-        diagnosis = diagnoses.diagnose_transport_error(err, tokens.context_for(connection))
+        diagnosis = diagnoses.diagnose_transport_error(err, context_for(connection))
         return _result(False, "graph", started, diagnosis=diagnosis)
     except UndecryptableSecret as exc:  # the saved token or secret: nothing more was sent
-        return _result(False, "token", started, diagnosis=tokens.unreadable_diagnosis(connection, str(exc)))
+        return _result(False, "token", started, diagnosis=unreadable_diagnosis(connection, str(exc)))
     graph.succeeded()
     row = graph.token
     appinfo.refresh_app_facts(connection, row)
@@ -74,7 +74,7 @@ def test_connection(connection: Connection, *, job_id: str | None = None, user: 
     )
 
 
-def _read_first_item(connection: Connection, graph: graphsession.GraphSession, items: list | None) -> int | None:
+def _read_first_item(connection: Connection, graph: GraphSession, items: list | None) -> int | None:
     """GET the first item again through the profile's item URL convention; its HTTP status."""
     if not items:
         return None

@@ -10,12 +10,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections.alerts import states as alerts
-from connections.credentials import expiry as credentials
+from connections import alerts, credentials, tokens
 from connections.credentials.forms import CertificateForm
 from connections.library import audit
 from connections.library.access import get_connection_for_user
-from connections.tokens import fetch as tokens
 
 from ..models import Role
 

@@ -18,19 +18,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from connections.credentials import expiry as credentials
+from connections import credentials, tokens
 from connections.library import audit
 from connections.library.access import Can, admin_teams, get_connection_for_user, teams_of
 from connections.library.forms import SECRET_RETYPE, ConnectionForm, login_base_for
 from connections.library.rows import list_rows, rows_version
 from connections.library.status import Health, fill_status, problems, with_status
-from connections.syncs import schedules as sync_schedules
-from connections.tokens import fetch as tokens
 from microsoft import clouds
 
 from ..models import AuditEntry, Connection, Role, SyncSchedule
+from ..models.schedules import TASK_COLUMNS_NOT_READ
 from .fragments import HtmxHttpRequest
-from .schedules import panel_context as schedule_panel_context
+from .schedules import panel_context
 
 AUDITED_FIELDS = list(ConnectionForm.Meta.fields)
 AUDIT_TRAIL_LENGTH = 50
@@ -96,7 +95,7 @@ DETAIL_NOT_READ = (
     ),
     *(f"last_refusal__{name}" for name in ("body", "headers")),
     *(f"certificate__{name}" for name in ("private_key", "certificate_pem", "serial", "uploaded_at", "uploaded_by")),
-    *(f"sync_schedule__periodic_task__{name}" for name in sync_schedules.TASK_COLUMNS_NOT_READ),
+    *(f"sync_schedule__periodic_task__{name}" for name in TASK_COLUMNS_NOT_READ),
 )
 
 
@@ -123,7 +122,7 @@ def connection_detail(request: HttpRequest, pk: Any) -> HttpResponse:
             "connection": connection,
             "can": connection.can,
             "problems": problems(connection),
-            "sync_schedule": schedule_panel_context(connection, schedule=schedule, form_later=True),
+            "sync_schedule": panel_context(connection, schedule=schedule, form_later=True),
         },
     )
 

@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from connections import tokens
 from connections.library.access import get_connection_for_user
 from connections.library.forms import ProfileFieldsMixin
-from connections.tokens import fetch as tokens
 from connections.tokens import privileges
 from microsoft import catalogue, planner
 

@@ -44,7 +44,7 @@ def panel_context(
             .select_related("periodic_task__interval", "periodic_task__crontab")
             .first()
         )
-    upcoming = schedules.next_run(schedule)
+    upcoming = schedule.next_run() if schedule is not None else None
     if upcoming is not None and schedule is not None:  # no schedule, no next run
         upcoming = upcoming.astimezone(zoneinfo.ZoneInfo(schedule.timezone))
     return {

@@ -8,16 +8,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import condition, require_GET, require_POST
 
-from connections import jobs
+from connections import jobs, tokens
 from connections.jobs import kinds
 from connections.library.access import get_connection_for_user
 from connections.tokens import consent, oauth
-from connections.tokens import fetch as tokens
 from microsoft import outbound
 
 from ..models import Job, Role
-from . import consent as consent_views
 from . import fragments
+from .consent import consent_callback
 
 JOB_TEMPLATE = kinds.JOB_FRAGMENT
 
@@ -89,7 +88,7 @@ def oauth_start(request: HttpRequest, pk: str) -> HttpResponse:
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     """Where Microsoft sends the browser back: check state (and so the session and connection)."""
     if consent.is_consent_return(request):
-        return consent_views.consent_callback(request)
+        return consent_callback(request)
     try:
         pending = oauth.take_pending(request, request.GET.get("state", ""))
     except oauth.CallbackRefused as refused:

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from connections.tokens import fetch as tokens
+from connections import tokens
 from tests.factories import make_schedule
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,9 @@ from cryptography.fernet import Fernet
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from connections.credentials import expiry as credentials
+from connections import credentials, tokens
 from connections.models import ConnectionCertificate
 from connections.policy import outbound_policy
-from connections.tokens import fetch as tokens
 from graphconn.redaction import redact
 from microsoft import certificates, diagnoses, outbound, tokenclient
 from tests.cast import make_connection

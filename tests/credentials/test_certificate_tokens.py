@@ -11,9 +11,8 @@ from django.db import connection as db
 from django.urls import reverse
 from django.utils.html import escape
 
-from connections.credentials import expiry as credentials
+from connections import credentials, tokens
 from connections.models import AuditEntry, ConnectionCertificate, ConnectionToken
-from connections.tokens import fetch as tokens
 from microsoft import certificates
 from tests.factories import CALLBACK, GRAPH, SIGN_IN_SCOPES, answer_entra_page, make_cert, start_sign_in
 

@@ -95,7 +95,7 @@ def test_a_certificate_only_connection_is_switched_and_warned_with_the_date(logi
 
 
 def test_a_valid_certificate_saved_aside_can_be_switched_to(login, admin_a, team_a):
-    from connections.credentials import expiry as credentials
+    from connections import credentials
     from microsoft import certificates
 
     connection = make_connection(team_a, "switch later")
@@ -117,7 +117,7 @@ def test_a_short_key_saved_before_uploads_were_checked_is_explained_when_entra_r
 ):
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from connections.tokens import fetch as tokens
+    from connections import tokens
 
     pem = pem_pair(bits=1024)
     cert = x509.load_pem_x509_certificate(pem)

@@ -9,8 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.alerts import checks
-from connections.alerts import states as alerts
+from connections import alerts, tokens
 from connections.models import Alert, SyncRun
 from tests.factories import add_channels, mails, make_run, make_schedule, wait_until
 
@@ -42,8 +41,8 @@ def test_a_scheduled_users_sync_with_a_6_and_a_half_day_old_delta_is_alerted_onc
     make_schedule(conn, kind="interval", every=1, unit="hours")
     delta_run(conn, 6.5)
 
-    checks.check_all()  # the daily check, twice
-    checks.check_all(timezone.localdate() + dt.timedelta(days=1))
+    tokens.check_credentials()  # the daily check, twice
+    tokens.check_credentials(timezone.localdate() + dt.timedelta(days=1))
 
     # Both checks ran here to their end: the one alert they recorded is all a channel is sent.
     assert list(Alert.objects.filter(connection=conn).values_list("event", flat=True)) == ["delta_ageing"]
@@ -59,7 +58,7 @@ def test_a_scheduled_users_sync_with_a_6_and_a_half_day_old_delta_is_alerted_onc
     assert "the next scheduled run will do a full read" in listing and TOKEN not in listing
 
     delta_run(conn, 0)  # a newer successful run holds a fresh deltaLink
-    checks.check_all()
+    tokens.check_credentials()
     wait_until(lambda: len(receiver.received) == 2)
     assert Alert.objects.filter(connection=conn).latest("pk").event == "delta_recovered"
     assert "will do a full read" not in client.get(reverse("connections:list")).content.decode()
@@ -74,8 +73,8 @@ def test_a_recent_delta_or_an_unscheduled_connection_is_not_alerted(
         make_schedule(conn, kind="interval", every=1, unit="hours")
     delta_run(conn, days_ago)
 
-    checks.check_all()
-    checks.check_all()
+    tokens.check_credentials()
+    tokens.check_credentials()
 
     assert not Alert.objects.filter(connection=conn, event__startswith="delta").exists()
     listing = login(admin_a).get(reverse("connections:list")).content.decode()

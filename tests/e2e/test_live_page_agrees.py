@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from connections.tokens import fetch as tokens
+from connections import tokens
 from tests.e2e.pages import assert_not_reloaded, button, mark_page
 from tests.factories import press_sync
 

@@ -12,8 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from connections.alerts import checks
-from connections.alerts import states as alerts
+from connections import alerts, tokens
 from connections.models import Alert, SyncSchedule
 from tests.e2e.pages import button, press_job_button, wait_for_job
 
@@ -77,7 +76,7 @@ def test_hourly_schedule_one_alert_per_state_change_and_an_expiring_secret(
     ]
 
     # The daily credential check (beat) finds the secret ending in 7 days: on the board and in Slack.
-    checks.check_all()
+    tokens.check_credentials()
     hooks = webhook_receiver.wait_for(3)
     assert "Expiring users" in hooks[2]["json"]["text"]
     page.goto(reverse("connections:list"))
@@ -86,6 +85,6 @@ def test_hourly_schedule_one_alert_per_state_change_and_an_expiring_secret(
     expect(row).to_contain_text("7 days left")
     # The next day's check changes nothing: it ran here to its end and recorded no second alert, and
     # a channel is sent only recorded alerts.
-    checks.check_all()
+    tokens.check_credentials()
     assert Alert.objects.filter(connection=expiring).count() == 1
     assert len(webhook_receiver.received) == 3

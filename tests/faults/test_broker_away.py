@@ -8,8 +8,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from connections import tasks
-from connections.jobs import queue as background
+from connections import jobs, tasks
 from connections.models import Job, SyncRun
 from tests.factories import press_sync, wait_until
 
@@ -60,7 +59,7 @@ def test_the_first_sync_now_fragment_names_the_outage_at_once(
     assert pressed.status_code == 200
     assert WAITING in pressed.content.decode() and "Waiting for a worker" not in pressed.content.decode()
     broker_link.restore()
-    background.resend_waiting()
+    jobs.resend_waiting()
     wait_until(lambda: not SyncRun.objects.filter(status__in=["queued", "running"]).exists(), every=0.2)
 
 
@@ -84,7 +83,7 @@ def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
         pytest.skip("a filesystem broker cannot hang")
     connection = sandbox_connection(team_a)
     client = login(operator_a)
-    assert background.send(background.enqueue(tasks.ping.name, "ping"))  # the producer is connected before the freeze
+    assert jobs.send(jobs.enqueue(tasks.ping.name, "ping"))  # the producer is connected before the freeze
     broker_link.freeze()
 
     started = time.monotonic()
@@ -100,7 +99,7 @@ def test_with_the_broker_frozen_a_press_and_a_page_answer_within_three_seconds(
     assert Job.objects.get(pk=run.job_id).waiting_for_broker
 
     broker_link.thaw()
-    background.resend_waiting()
+    jobs.resend_waiting()
     wait_until(lambda: SyncRun.objects.get(pk=run.pk).status == "succeeded", every=0.2)
 
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection as db
 from django.urls import reverse
 
-from connections.encryption import keys as crypto
+from connections.encryption import keys
 from connections.encryption.fields import UnreadableSecret, plaintext
 from connections.encryption.keys import UndecryptableSecret
 from connections.management.commands.rotate_encryption_keys import encrypted_fields
@@ -46,7 +46,7 @@ def test_every_encrypted_field_holds_ciphertext(connection_a, connection_b):
                 assert value.startswith("gAAAAA"), f"{model._meta.label}.{field.name} is not a Fernet token"
                 assert SECRET_A not in value and SECRET_B not in value
     stored = raw_values(Connection, Connection._meta.get_field("client_secret"))
-    assert crypto.decrypt(stored[str(connection_a.pk)]) == SECRET_A
+    assert keys.decrypt(stored[str(connection_a.pk)]) == SECRET_A
     assert Connection.objects.get(pk=connection_a.pk).client_secret == SECRET_A
 
 
@@ -125,5 +125,5 @@ def test_an_unreadable_secret_is_shown_and_never_overwritten(settings, login, ad
 
 def test_decrypting_needs_no_plaintext_in_errors():
     with pytest.raises(UndecryptableSecret) as error:
-        crypto.decrypt("gAAAAABnot-a-real-token", what="row 7 field x")
+        keys.decrypt("gAAAAABnot-a-real-token", what="row 7 field x")
     assert "gAAAAAB" not in str(error.value) and "row 7 field x" in str(error.value)

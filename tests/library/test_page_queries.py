@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.credentials import expiry as credentials
+from connections import credentials
 from connections.models import CredentialCheck, GraphRefusal, Job, TokenFetch
 from microsoft import certificates
 from tests.cast import make_connection

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from graphpermissions import APPLICATION, DELEGATED, reference
-from graphsandbox import permissions as sandbox
+from graphsandbox import permissions
 from microsoft import catalogue
 
 ENTITIES = [e for e in catalogue.ENTITIES]
@@ -20,20 +20,20 @@ def _concrete(path: str) -> str:
 def test_following_the_dashboards_advice_works_in_the_sandbox(entity):
     """The least privileged permission the diagnosis names opens every path the dashboard reads."""
     for path in entity.read_paths:
-        rule = sandbox.required(_concrete(path))
+        rule = permissions.required(_concrete(path))
         assert rule is not None, path
         if entity.application.possible:
-            assert sandbox.satisfied(rule, {entity.application.least[0]}, set()), (path, entity.application.least)
+            assert permissions.satisfied(rule, {entity.application.least[0]}, set()), (path, entity.application.least)
         else:
             assert rule.application == (), path
-        assert sandbox.satisfied(rule, set(), {entity.delegated.least[0]}), (path, entity.delegated.least)
+        assert permissions.satisfied(rule, set(), {entity.delegated.least[0]}), (path, entity.delegated.least)
 
 
 @pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.path)
 def test_the_sandbox_accepts_nothing_microsofts_reference_does_not_grant(entity):
     """Otherwise the dashboard would call a token insufficient that the sandbox lets through."""
     for path in entity.read_paths:
-        rule = sandbox.required(_concrete(path))
+        rule = permissions.required(_concrete(path))
         for kind, names in ((APPLICATION, rule.application), (DELEGATED, rule.delegated)):
             granting = {n.casefold() for n in reference().granting([path], kind)}
             extra = [n for n in names if n.casefold() not in granting]
@@ -43,10 +43,10 @@ def test_the_sandbox_accepts_nothing_microsofts_reference_does_not_grant(entity)
 @pytest.mark.parametrize("entity", ENTITIES, ids=lambda e: e.path)
 def test_the_sandbox_issues_microsofts_ids_for_every_permission_it_knows(entity):
     for name in entity.application.accepted:
-        if name in sandbox.APP_ROLE_IDS:
-            assert sandbox.APP_ROLE_IDS[name] == reference().id_of(name, APPLICATION)
+        if name in permissions.APP_ROLE_IDS:
+            assert permissions.APP_ROLE_IDS[name] == reference().id_of(name, APPLICATION)
     for path in entity.read_paths:
-        for name in sandbox.required(_concrete(path)).application:
-            assert sandbox.app_role_id(name) == reference().id_of(name, APPLICATION), name
-        for name in sandbox.required(_concrete(path)).delegated:
-            assert sandbox.scope_id(name) == reference().id_of(name, DELEGATED), name
+        for name in permissions.required(_concrete(path)).application:
+            assert permissions.app_role_id(name) == reference().id_of(name, APPLICATION), name
+        for name in permissions.required(_concrete(path)).delegated:
+            assert permissions.scope_id(name) == reference().id_of(name, DELEGATED), name

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from connections import tokens
 from connections.models import TokenFetch
-from connections.tokens import fetch as tokens
 from connections.tokens import probe
 
 pytestmark = pytest.mark.django_db

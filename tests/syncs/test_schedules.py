@@ -43,7 +43,7 @@ def test_an_operator_sets_an_interval_and_the_page_shows_it_with_its_next_run(lo
     task = schedule.periodic_task
     assert task.task == "connections.scheduled_sync" and task.args == f'["{connection_a.pk}"]'
     assert (task.interval.every, task.interval.period, task.enabled) == (15, "minutes", True)
-    upcoming = schedules.next_run(schedule)
+    upcoming = schedule.next_run()
     assert 14 * 60 <= (upcoming - task.date_changed).total_seconds() <= 15 * 60 + 5
     entry = AuditEntry.objects.filter(connection=connection_a, action="edited").first()
     assert entry.username == "operator_a" and "sync schedule on: every 15 minutes" in entry.detail
@@ -61,7 +61,7 @@ def test_a_cron_schedule_runs_in_the_connections_time_zone(login, operator_a, co
         "1-5",
         "America/New_York",
     )
-    local = schedules.next_run(schedule).astimezone(zoneinfo.ZoneInfo("America/New_York"))
+    local = schedule.next_run().astimezone(zoneinfo.ZoneInfo("America/New_York"))
     assert (local.hour, local.minute) == (6, 30) and local.isoweekday() <= 5
 
 

@@ -148,8 +148,8 @@ def test_one_active_run_per_connection(users, operator_a):
 
 
 def test_a_refused_token_is_refetched_once_and_the_run_goes_on(clean_sandbox, users, operator_a, sync_inline):
+    from connections import tokens
     from connections.models import TokenFetch
-    from connections.tokens import fetch as tokens
 
     tokens.ensure_token(users)
     row = ConnectionToken.objects.get(connection=users)

@@ -8,9 +8,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from connections import tasks
+from connections import tasks, tokens
 from connections.models import AuditEntry, ConnectionToken, Job
-from connections.tokens import fetch as tokens
 from tests.factories import make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)

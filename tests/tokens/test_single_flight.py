@@ -7,10 +7,8 @@ import threading
 import pytest
 from django.db import connection as db
 
-from connections import tasks
-from connections.jobs import queue as background
+from connections import jobs, tasks, tokens
 from connections.models import ConnectionToken, Job, TokenFetch
-from connections.tokens import fetch as tokens
 from tests.factories import token_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,13 +70,13 @@ def test_refetches_pressed_during_a_slow_fetch_share_it(clean_sandbox, sandbox_c
 def test_fifty_queued_jobs_send_one_token_request(clean_sandbox, sandbox_connection, team_a, live_worker, wait_for_job):
     conn = sandbox_connection(team_a)
 
-    jobs = [
-        background.enqueue(
+    queued = [
+        jobs.enqueue(
             tasks.fetch_token.name, "token_fetch", connection=conn, args=(str(conn.pk), False, TokenFetch.Reason.FETCH)
         )
         for _ in range(CALLERS)
     ]
-    finished = [wait_for_job(job.pk, timeout=60) for job in jobs]
+    finished = [wait_for_job(job.pk, timeout=60) for job in queued]
 
     assert all(job.state == Job.State.SUCCEEDED for job in finished), [j.error for j in finished if j.error][:3]
     assert token_requests(clean_sandbox, clean_sandbox.client_id) == 1

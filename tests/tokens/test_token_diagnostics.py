@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.urls import reverse
 
+from connections import tokens
 from connections.models import AuditEntry, ConnectionToken
-from connections.tokens import fetch as tokens
 from tests.factories import GRAPH, detail, make_sandbox_app, token_requests
 
 BAD_SECRET = "Xy7~not.the-right-secret-value-0123456789"

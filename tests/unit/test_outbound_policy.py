@@ -313,13 +313,11 @@ def test_a_refused_connection_says_so():
 
 
 def test_the_policy_comes_from_django_settings(settings):
-    from connections.policy import outbound_policy as policy_from_settings
-
     settings.GRAPH_ALLOWED_HOSTS = ["graph.microsoft.com", "127.0.0.1:8765"]
     settings.GRAPH_CA_BUNDLE = "/etc/sandbox-ca.pem"
     settings.GRAPH_HTTP_TIMEOUT = 4
 
-    policy = policy_from_settings()
+    policy = outbound_policy()
 
     assert policy.allows("127.0.0.1", 8765) and policy.allows("graph.microsoft.com", 443)
     assert not policy.allows("login.microsoftonline.com", 443)

@@ -15,7 +15,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 
-from connections.encryption import keys as crypto
+from connections.encryption import keys
 from connections.encryption.fields import Ciphertext, EncryptedTextField
 from connections.encryption.keys import UndecryptableSecret
 
@@ -70,11 +70,11 @@ class Command(BaseCommand):
                     last_pk = pk
                     if not isinstance(value, Ciphertext):
                         continue  # empty: nothing stored
-                    if crypto.is_current(value.token):
+                    if keys.is_current(value.token):
                         current += 1
                         continue
                     try:
-                        new_token = crypto.rotate(value.token, what=f"{model._meta.label} pk={pk} field {field.name}")
+                        new_token = keys.rotate(value.token, what=f"{model._meta.label} pk={pk} field {field.name}")
                     except UndecryptableSecret:
                         unreadable.append(pk)
                         continue

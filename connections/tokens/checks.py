@@ -1,7 +1,8 @@
 """The daily check: every connection's credentials re-read from Entra where possible, then the
 expiry and changes-only-sync alerts.
 
-Above the token services in the house: it gets tokens and reads Entra, then records alert states.
+It gets tokens and reads Entra, then records alert states: it sits with the token services,
+above the alerts.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import logging
 from connections.alerts.states import observe_delta, observe_expiry
 from connections.models import Connection, ConnectionToken
 from connections.tokens import appinfo
-from connections.tokens import fetch as tokens
+from connections.tokens.fetch import ensure_token
 
 log = logging.getLogger(__name__)
 
 
-def check_all(today: dt.date | None = None) -> dict[str, int]:
+def check_credentials(today: dt.date | None = None) -> dict[str, int]:
     """Beat, daily: re-read every connection's credentials from Entra where possible, then alert on
     expiry levels (connections whose app may not read itself use the known or typed date), and on
     scheduled connections whose changes-only sync is about to expire."""
@@ -28,7 +29,7 @@ def check_all(today: dt.date | None = None) -> dict[str, int]:
             if token is not None and token.is_valid:
                 appinfo.refresh_app_facts(connection, token)  # re-reads Entra and observes expiry
             elif not connection.is_delegated:
-                outcome = tokens.ensure_token(connection, reason="refresh")
+                outcome = ensure_token(connection, reason="refresh")
                 if outcome.ok:
                     appinfo.refresh_app_facts(connection, outcome.token)
             if observe_expiry(connection, today) is not None:

@@ -40,7 +40,7 @@ def last_delta_run_at(outer: str = "connection_id") -> Subquery:
 
 def schedules_of(connection_ids: list) -> dict:
     """The enabled or paused schedules of these connections, by connection id, in one query; each
-    carries ``last_delta_at`` and what ``schedules.next_run`` reads."""
+    carries ``last_delta_at`` and what ``SyncSchedule.next_run`` reads."""
     found = (
         SyncSchedule.objects.filter(connection_id__in=connection_ids)
         .select_related("periodic_task__interval", "periodic_task__crontab")
