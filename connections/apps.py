@@ -9,3 +9,6 @@ class ConnectionsConfig(AppConfig):
 
     def ready(self) -> None:
         from connections.jobs import signals  # noqa: F401  (Celery signal handlers that keep Job rows current)
+        from connections.throttle import configure
+
+        configure()  # every Graph GET of this process draws from the shared throttle budget

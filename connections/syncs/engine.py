@@ -17,6 +17,7 @@ whether the run was cancelled is checked on every page.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -34,6 +35,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, reset_queries, transaction
 from django.utils import timezone
 
+from connections import throttle
 from connections.alerts import states as alerts
 from connections.jobs import kinds
 from connections.jobs import queue as background
@@ -44,7 +46,7 @@ from connections.syncs import store as syncstore
 from connections.syncs.store import QUEUED_STALE_AFTER, STALE_AFTER, clean, digest, interrupt_run  # noqa: F401  (re-exported: one place for callers)
 from connections.tokens import fetch as tokens
 from connections.tokens import session as graphsession
-from microsoft import catalogue, diagnoses, graphclient, outbound
+from microsoft import catalogue, diagnoses, graphclient, outbound, throttling
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +197,7 @@ def run_sync(
     finally:
         if reader is not None:
             reader.close()
+            reader.record_throttle()
 
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
@@ -221,6 +224,12 @@ class _Reader:
     session: graphsession.GraphSession
     sleep: Any = field(default=time.sleep, repr=False)
     prefetcher: _Prefetcher | None = field(default=None, repr=False)
+    tally: throttling.Tally = field(default_factory=throttling.Tally, repr=False)
+
+    @property
+    def reading(self) -> throttling.Reading:
+        """This run as a reader of the tenant's throttle budget (its fair share, its tally)."""
+        return throttling.Reading(str(self.run.pk), self.tally, self._budget_wait)
 
     @classmethod
     def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> _Reader:
@@ -257,9 +266,10 @@ class _Reader:
         SYNC_PAGE_RETRY_SECONDS; the last answer is returned for the caller to diagnose."""
         self._check_link(url)
         try:
-            return self.session.get(
-                url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
-            )
+            with throttling.reading(self.reading):
+                return self.session.get(
+                    url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
+                )
         except graphsession.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
 
@@ -270,6 +280,30 @@ class _Reader:
             f"{reason}: trying page {self.run.pages + 1} again in {seconds:.0f} s "
             f"(try {attempt}; gives up {budget:.0f} s after the first try)…",
         )
+
+    def _budget_wait(self, seconds: float) -> None:
+        """Wait for the tenant's shared throttle budget; a wait of a second or more is told on the page."""
+        if seconds < 1:
+            self.sleep(seconds)
+            return
+        self._wait(
+            seconds,
+            f"Waiting for Graph's throttle budget (shared by every reader of this tenant): "
+            f"page {self.run.pages + 1} in {seconds:.0f} s…",
+        )
+
+    def record_throttle(self) -> None:
+        """Keep what the run spent of Graph's throttle budget and how long it waited, on the run."""
+        tally = self.tally
+        fields = {
+            "resource_units": tally.units,
+            "limit_percentage": tally.highest_percentage,
+            "budget_wait_seconds": round(tally.budget_wait, 1),
+            "throttle_wait_seconds": round(tally.throttle_wait, 1),
+        }
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+        SyncRun.objects.filter(pk=self.run.pk).update(**fields)
 
     def _wait(self, seconds: float, message: str) -> None:
         """Sleep, telling the page why, and keep the run's heartbeat fresh so the reaper leaves it be."""
@@ -320,7 +354,7 @@ class _Reader:
             return
         if self.prefetcher is None:
             self.prefetcher = _Prefetcher()
-        self.prefetcher.start(url, self.session.access_token, self.policy, headers)
+        self.prefetcher.start(url, self.session.access_token, self.policy, headers, self.reading.nonblocking())
 
     def _prefetched(self, url: str, params: dict[str, str] | None) -> graphclient.GraphResponse | None:
         """The prefetched answer for this URL if there is one (its first try), else None (GET now)."""
@@ -359,9 +393,20 @@ class _Prefetcher:
                     except BaseException as error:  # handed to the run's thread
                         future.set_exception(error)
 
-    def start(self, url: str, access_token: str, policy: outbound.OutboundPolicy, headers: dict[str, str]) -> None:
+    def start(
+        self,
+        url: str,
+        access_token: str,
+        policy: outbound.OutboundPolicy,
+        headers: dict[str, str],
+        reading: throttling.Reading | None = None,
+    ) -> None:
+        """Download ``url`` in the background; ``reading``: the run's draw on the throttle budget,
+        non-blocking (a page that would wait for the budget is read in turn by the run's thread)."""
         future: Future = Future()
-        self.jobs.put((url, lambda: graphclient.get(url, access_token, policy=policy, headers=headers), future))
+        reading = reading or throttling.Reading(blocking=False)
+        fetch = functools.partial(reading.run, graphclient.get, url, access_token, policy=policy, headers=headers)
+        self.jobs.put((url, fetch, future))
         self.pending = (url, future)
 
     def take(self, url: str) -> graphclient.GraphResponse | None:
@@ -371,7 +416,10 @@ class _Prefetcher:
             if pending is not None:
                 pending[1].cancel()
             return None
-        return pending[1].result()
+        try:
+            return pending[1].result()
+        except throttling.BudgetBusy:
+            return None  # the budget asked for a wait: the run's thread reads it, telling its page
 
     def close(self) -> None:
         if self.pending is not None:
@@ -534,6 +582,7 @@ def _succeed(
     if previous is not None:
         counts = {"added": published.added, "changed": published.changed, "removed": published.removed}
     _set(run, message=f"Read {rows} rows in {pages}.")
+    throttle.note_tenant_size(run, reader.session.access_token)
     reader.session.succeeded()
     compared = f"; +{counts['added']} ~{counts['changed']} −{counts['removed']}" if previous is not None else ""
     audit.record(
