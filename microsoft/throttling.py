@@ -1,9 +1,10 @@
 """Graph's identity throttling: what a request costs, what an answer says, and one budget per app + tenant.
 
 Microsoft throttles directory reads with a budget of *resource units* per app and tenant per ten
-seconds (docs/microsoft-wire-facts.md, "Resource units and the app + tenant budget"). Every worker
-that reads a tenant with one app draws from that one budget, so the budget is kept in a store all
-of them share (Redis, or an SQLite file on one machine) rather than in each process:
+seconds (docs/microsoft-wire-facts.md, "Identity and access budget (resource units)" and "One budget
+per app + tenant, on the client's side"). Every worker that reads a tenant with one app draws from
+that one budget, so the budget is kept in a store all of them share (Redis, or an SQLite file on
+one machine) rather than in each process:
 
 - **before a request**, ``Budget.draw`` takes the request's estimated cost, waiting while the
   tenant's last ten seconds are full, and while this reader has taken its fair share (the budget
@@ -225,10 +226,11 @@ _current: contextvars.ContextVar[Reading | None] = contextvars.ContextVar("graph
 
 
 @contextlib.contextmanager
-def reading(current: Reading) -> Iterator[Reading]:
-    token = _current.set(current)
+def reading(reader: Reading) -> Iterator[Reading]:
+    """Graph GETs in this block draw for ``reader`` (its fair share, its tally, its way of waiting)."""
+    token = _current.set(reader)
     try:
-        yield current
+        yield reader
     finally:
         _current.reset(token)
 
@@ -249,6 +251,7 @@ class Store(Protocol):
     def fact(self, key: str, name: str) -> float | None: ...
     def use(self, key: str, now_ms: int, windows: int, window_ms: int) -> list[int]: ...
     def touch(self, key: str, window_ms: int) -> None: ...
+    def forget(self) -> None: ...
 
 
 class RedisStore:
@@ -283,6 +286,11 @@ class RedisStore:
     def fact(self, key: str, name: str) -> float | None:
         value = self.client.get(f"{self.prefix}{key}:{name}")
         return float(value) if value is not None else None
+
+    def forget(self) -> None:
+        """After an error: build the buckets again (a restarted Redis has lost their script)."""
+        with self._lock:
+            self._buckets.clear()
 
     def touch(self, key: str, window_ms: int) -> None:
         """A tenant nobody reads any more leaves nothing behind."""
@@ -353,6 +361,16 @@ class SQLiteStore:
                 .fetchone()
             )
             return float(row[0]) if row else None
+
+    def forget(self) -> None:
+        """After an error: open the file again."""
+        with self._lock:
+            if self._pid == os.getpid():
+                for bucket in self._buckets.values():
+                    bucket.close()
+                if self._conn is not None:
+                    self._conn.close()
+            self._pid = -1
 
     def touch(self, key: str, window_ms: int) -> None:
         """Nothing to do: old draws are leaked when a table grows."""
@@ -484,7 +502,10 @@ class Budget:
                 return slept
             if not reading.blocking:
                 raise BudgetBusy()
-            pause = min(self.window_ms / 1000, max(0.02, bucket.waiting(item) / 1000))
+            wait_ms = bucket.waiting(item)
+            if wait_ms < 0:  # can never fit (the limit shrank under it): let it through
+                return slept
+            pause = min(self.window_ms / 1000, max(0.02, wait_ms / 1000))
             if reading.tally is None and waited + slept + pause > self.max_wait:
                 return slept
             (reading.wait or self.sleep)(pause)
@@ -523,6 +544,7 @@ def before(access_token: str, url: str, params: dict[str, str] | None) -> Ticket
         budget.draw(key, drawn, current())
     except STORE_ERRORS as error:
         log.warning("throttle budget unavailable (%s): reading without it", type(error).__name__)
+        budget.store.forget()
         return None
     return Ticket(budget, key, url, params, drawn)
 

@@ -225,6 +225,7 @@ class _Reader:
     sleep: Any = field(default=time.sleep, repr=False)
     prefetcher: _Prefetcher | None = field(default=None, repr=False)
     tally: throttling.Tally = field(default_factory=throttling.Tally, repr=False)
+    budget_noted: float = field(default=0.0, repr=False)  # when a budget wait was last told on the page
 
     @property
     def reading(self) -> throttling.Reading:
@@ -282,14 +283,16 @@ class _Reader:
         )
 
     def _budget_wait(self, seconds: float) -> None:
-        """Wait for the tenant's shared throttle budget; a wait of a second or more is told on the page."""
-        if seconds < 1:
+        """Wait for the tenant's shared throttle budget, saying so on the page (at most once a second:
+        the budget frees a little at a time, so its waits are often short and many)."""
+        if time.monotonic() - self.budget_noted < 1:
             self.sleep(seconds)
             return
+        self.budget_noted = time.monotonic()
         self._wait(
             seconds,
             f"Waiting for Graph's throttle budget (shared by every reader of this tenant): "
-            f"page {self.run.pages + 1} in {seconds:.0f} s…",
+            f"page {self.run.pages + 1} in {max(seconds, 0.1):.1f} s…",
         )
 
     def record_throttle(self) -> None:

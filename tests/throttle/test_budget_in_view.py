@@ -3,15 +3,18 @@ app + tenant's budget, the run keeps what it spent and waited, and the pages say
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django import db
 from django.urls import reverse
 
 from connections import throttle
 from connections.encryption.fields import plaintext
-from connections.models import ConnectionToken
+from connections.models import ConnectionToken, SyncRun
 from microsoft import throttling
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,12 +71,37 @@ def test_a_run_held_back_by_a_small_budget_says_so(
 ):
     small_budget(units=2, window_ms=1000)  # two units a second: six requests need about three
     conn = sandbox_connection(team_a)
+    messages = watch_messages(conn)
     run = sync_inline(conn, operator_a, page_size=50)
+    seen = messages.stop()
     assert run.status == "succeeded" and run.rows == 250
+    assert any(m.startswith("Waiting for Graph's throttle budget") for m in seen), seen
     assert run.budget_wait_seconds >= 1 and run.throttled
     page = login(operator_a).get(reverse("connections:sync_detail", args=[conn.pk, run.pk])).content.decode()
     assert "Graph's throttling slowed this run" in page
     assert "for the shared budget" in page
+
+
+class watch_messages:
+    """What the connection's run page said while it ran, read the way the page reads it (a thread)."""
+
+    def __init__(self, connection) -> None:
+        self.connection, self.seen, self.done = connection, set(), threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        try:
+            while not self.done.is_set():
+                self.seen.update(SyncRun.objects.filter(connection=self.connection).values_list("message", flat=True))
+                time.sleep(0.05)
+        finally:
+            db.connection.close()
+
+    def stop(self) -> set[str]:
+        self.done.set()
+        self.thread.join()
+        return self.seen
 
 
 def test_test_connection_draws_from_the_same_budget(sandbox_connection, team_a, operator_a, sync_inline, small_budget):

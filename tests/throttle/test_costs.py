@@ -1,5 +1,5 @@
 """What a Graph request costs and what an answer says about the budget (Microsoft's documented
-identity limits: docs/microsoft-wire-facts.md, "Resource units and the app + tenant budget")."""
+identity limits: docs/microsoft-wire-facts.md, "Identity and access budget (resource units)")."""
 
 from __future__ import annotations
 
