@@ -71,7 +71,7 @@ def test_a_run_held_back_by_a_small_budget_says_so(
 ):
     small_budget(units=2, window_ms=1000)  # two units a second: six requests need about three
     conn = sandbox_connection(team_a)
-    messages = watch_messages(conn)
+    messages = MessageWatcher(conn)
     run = sync_inline(conn, operator_a, page_size=50)
     seen = messages.stop()
     assert run.status == "succeeded" and run.rows == 250
@@ -82,7 +82,7 @@ def test_a_run_held_back_by_a_small_budget_says_so(
     assert "for the shared budget" in page
 
 
-class watch_messages:
+class MessageWatcher:
     """What the connection's run page said while it ran, read the way the page reads it (a thread)."""
 
     def __init__(self, connection) -> None:
