@@ -295,15 +295,19 @@ class _Reader:
             f"page {self.run.pages + 1} in {max(seconds, 0.1):.1f} s…",
         )
 
-    def record_throttle(self) -> None:
-        """Keep what the run spent of Graph's throttle budget and how long it waited, on the run."""
+    def throttle_fields(self) -> dict[str, Any]:
+        """What the run spent of Graph's throttle budget and how long it waited, as run fields."""
         tally = self.tally
-        fields = {
+        return {
             "resource_units": tally.units,
             "limit_percentage": tally.highest_percentage,
             "budget_wait_seconds": round(tally.budget_wait, 1),
             "throttle_wait_seconds": round(tally.throttle_wait, 1),
         }
+
+    def record_throttle(self) -> None:
+        """Keep the throttle figures on a run that ended otherwise than published (failed, stopped)."""
+        fields = self.throttle_fields()
         for name, value in fields.items():
             setattr(self.run, name, value)
         SyncRun.objects.filter(pk=self.run.pk).update(**fields)
@@ -575,7 +579,13 @@ def _succeed(
 ) -> dict[str, Any]:
     """Publish the run (one transaction) and say so; a cancelled run raises ``NotPublished``."""
     pages = f"{run.pages} page{'s' if run.pages != 1 else ''}"
-    fields = {"pages": run.pages, "bytes": run.bytes, "delta_link": run.delta_link, "mode": run.mode}
+    fields = {
+        "pages": run.pages,
+        "bytes": run.bytes,
+        "delta_link": run.delta_link,
+        "mode": run.mode,
+        **reader.throttle_fields(),  # published with the run, so its page shows them from the start
+    }
     if changes is not None and previous is not None:
         published = syncstore.publish_delta(run, changes, previous.rows, **fields)
     else:
