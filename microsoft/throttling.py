@@ -411,10 +411,12 @@ class Budget:
     target: float = 0.8
     max_wait: float = 10.0
     window_ms: int = WINDOW_MS  # Graph's is ten seconds; tests shorten it
+    refresh: float = 1.0  # seconds a process keeps the limit and the number of readers it read
     sleep: Callable[[float], None] = time.sleep
     learned: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
     _shares: dict[str, InMemoryBucket] = field(default_factory=dict, repr=False)
     _debt: dict[str, int] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[str, str], tuple[float, int, int]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # the limit in force
@@ -450,21 +452,39 @@ class Budget:
         reading = reading or Reading()
         with self._lock:
             units += self._debt.pop(key, 0)
-        limit = self.limit(key)
+        limit, readers = self._terms(key, reading.reader)
         units = max(1, min(units, limit))
         waited = 0.0
         if reading.reader:
-            share = max(1, limit // max(1, self.store.readers(key, reading.reader, _now_ms(), self.window_ms)))
+            share = max(1, limit // readers)
             waited += self._take(self._share(reading.reader, share), min(units, share), reading, waited)
         bucket = self.store.bucket(key)
         bucket.rates = [Rate(limit, self.window_ms)]
         waited += self._take(bucket, units, reading, waited)
         if waited and reading.tally is not None:
             reading.tally.waited_for_budget(waited)
+        return waited
+
+    def _terms(self, key: str, reader: str) -> tuple[int, int]:
+        """The limit in force and the number of readers of the tenant, read from the store at most
+        every ``refresh`` seconds per reader (so a request costs one round trip to the store, its
+        draw); the store's housekeeping is done then too."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get((key, reader))
+        if cached is not None and now - cached[0] < self.refresh:
+            return cached[1], cached[2]
+        limit = self.limit(key)
+        readers = max(1, self.store.readers(key, reader, _now_ms(), self.window_ms)) if reader else 1
         self.store.touch(key, self.window_ms)
+        bucket = self.store.bucket(key)
         if bucket.count() > 8 * limit:
             bucket.leak(_now_ms() - 5 * self.window_ms)  # keeps six windows, for recent_use
-        return waited
+        with self._lock:
+            if len(self._cache) > 1024:
+                self._cache.clear()
+            self._cache[(key, reader)] = (now, limit, readers)
+        return limit, readers
 
     def settle(self, key: str, url: str, params: dict[str, str] | None, drawn: int, answer: Answer) -> None:
         """Learn from Graph's answer: what the request really cost (the difference is drawn with the
@@ -479,6 +499,9 @@ class Budget:
             before = self.store.fact(key, "slowdown") or 1.0
             slower = max(0.1, before * self.target / answer.limit_percentage)
             self.store.set_fact(key, "slowdown", slower, 3 * self.window_ms / 1000)
+            with self._lock:  # this process slows down at once; the others within ``refresh``
+                for cached in [k for k in self._cache if k[0] == key]:
+                    del self._cache[cached]
         reading = current()
         if reading is not None and reading.tally is not None:
             reading.tally.spent(charged if charged is not None else drawn, answer.limit_percentage)
