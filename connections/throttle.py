@@ -27,7 +27,7 @@ def configure() -> throttling.Budget | None:
         return None
     budget = throttling.Budget(
         store=_store(),
-        fraction=min(1.0, max(0.05, float(settings.GRAPH_THROTTLE_FRACTION))),
+        fraction=float(settings.GRAPH_THROTTLE_FRACTION),
         units=int(settings.GRAPH_THROTTLE_UNITS) or None,
     )
     throttling.install(budget)

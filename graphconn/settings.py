@@ -297,6 +297,10 @@ GRAPH_THROTTLE_FRACTION = env.float("GRAPH_THROTTLE_FRACTION", default=0.9)
 GRAPH_THROTTLE_UNITS = env.int("GRAPH_THROTTLE_UNITS", default=0)
 GRAPH_THROTTLE_STORE = env.str("GRAPH_THROTTLE_STORE", default="")  # redis://… or a file path; "": as above
 GRAPH_THROTTLE_PREFIX = env.str("GRAPH_THROTTLE_PREFIX", default="graphconn:throttle:")
+if not 0 < GRAPH_THROTTLE_FRACTION <= 1:
+    raise ImproperlyConfigured("GRAPH_THROTTLE_FRACTION must be more than 0 and at most 1 (for example 0.9).")
+if GRAPH_THROTTLE_UNITS < 0:
+    raise ImproperlyConfigured("GRAPH_THROTTLE_UNITS must be 0 (by the tenant's size) or Graph's budget per 10 s.")
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
 # A running sync writes its heartbeat after every page and every few seconds while it waits to ask a
