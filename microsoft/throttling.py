@@ -496,15 +496,26 @@ class Budget:
                 if charged > drawn:
                     self._debt[key] = self._debt.get(key, 0) + charged - drawn
         if answer.limit_percentage is not None and answer.limit_percentage > self.target:
-            before = self.store.fact(key, "slowdown") or 1.0
-            slower = max(0.1, before * self.target / answer.limit_percentage)
-            self.store.set_fact(key, "slowdown", slower, 3 * self.window_ms / 1000)
+            self._slow_down(key, answer.limit_percentage)
             with self._lock:  # this process slows down at once; the others within ``refresh``
                 for cached in [k for k in self._cache if k[0] == key]:
                     del self._cache[cached]
         reading = current()
         if reading is not None and reading.tally is not None:
             reading.tally.spent(charged if charged is not None else drawn, answer.limit_percentage)
+
+    def _slow_down(self, key: str, percentage: float) -> None:
+        """Aim every reader of the tenant at ``target`` of what Graph says was used, for three windows.
+        Reports within one window of a slowdown describe the use before it, so they slow down no
+        further; a report after that (someone else uses the budget too) slows down again."""
+        before = self.store.fact(key, "slowdown") or 1.0
+        aim = self.target / percentage
+        if self.store.fact(key, "slowed") is not None:
+            slower = min(before, aim)
+        else:
+            slower = before * aim
+            self.store.set_fact(key, "slowed", 1.0, self.window_ms / 1000)
+        self.store.set_fact(key, "slowdown", max(0.1, slower), 3 * self.window_ms / 1000)
 
     def _share(self, reader: str, share: int) -> InMemoryBucket:
         with self._lock:

@@ -7,6 +7,7 @@ is the budget's own record of every draw, never how long anything took."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,10 +144,24 @@ def test_a_reported_limit_percentage_slows_every_reader_down(store_spec: tuple[s
     one = throttling.Budget(make_store(kind, where), fraction=0.9, units=1000)
     other = throttling.Budget(make_store(kind, where), fraction=0.9, units=1000)  # another worker
     assert one.limit(key) == other.limit(key) == 900
-    one.settle(key, "https://graph.microsoft.com/v1.0/users", None, 2, throttling.Answer(2, 1.0))
+    users = "https://graph.microsoft.com/v1.0/users"
+    one.settle(key, users, None, 2, throttling.Answer(2, 1.0))
     assert other.limit(key) == 720, "Graph said 100 %: everyone aims for 80 % of what they used"
-    one.settle(key, "https://graph.microsoft.com/v1.0/users", None, 2, throttling.Answer(2, 0.5))
+    one.settle(key, users, None, 2, throttling.Answer(2, 1.0))
+    assert other.limit(key) == 720, "more reports from before the slowdown took effect change nothing"
+    one.settle(key, users, None, 2, throttling.Answer(2, 0.5))
     assert other.limit(key) == 720, "a percentage under the target changes nothing"
+
+
+def test_graph_still_near_its_limit_a_window_later_slows_down_further(store_spec: tuple[str, str]) -> None:
+    budget = throttling.Budget(make_store(*store_spec), fraction=1.0, units=1000, window_ms=500)
+    key = uuid.uuid4().hex[:24]
+    users = "https://graph.microsoft.com/v1.0/users"
+    budget.settle(key, users, None, 2, throttling.Answer(2, 1.0))
+    assert budget.limit(key) == 800
+    time.sleep(0.6)  # past the window: someone else is using the budget too
+    budget.settle(key, users, None, 2, throttling.Answer(2, 1.0))
+    assert budget.limit(key) == 640
 
 
 def test_a_run_tallies_units_and_the_highest_percentage(store_spec: tuple[str, str]) -> None:
