@@ -340,6 +340,19 @@ SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=0)
 SYNC_PAGE_RETRY_SECONDS = env.float("SYNC_PAGE_RETRY_SECONDS", default=120.0)
 SYNC_PAGE_BACKOFF_BASE = env.float("SYNC_PAGE_BACKOFF_BASE", default=1.0)
 SYNC_PAGE_BACKOFF_CAP = env.float("SYNC_PAGE_BACKOFF_CAP", default=30.0)
+# Graph's throttle budget per app + tenant, shared by every worker (connections/throttle.py): in Redis
+# when the broker is Redis, else in an SQLite file under VAR_DIR (the processes of one machine).
+GRAPH_THROTTLE_BUDGET = env.bool("GRAPH_THROTTLE_BUDGET", default=True)
+# The part of Graph's budget graphconn lets itself use (Graph may count requests it does not see).
+GRAPH_THROTTLE_FRACTION = env.float("GRAPH_THROTTLE_FRACTION", default=0.9)
+# Resource units per 10 s; 0: by the tenant's size (3,500 / 5,000 / 8,000; unknown: 3,500).
+GRAPH_THROTTLE_UNITS = env.int("GRAPH_THROTTLE_UNITS", default=0)
+GRAPH_THROTTLE_STORE = env.str("GRAPH_THROTTLE_STORE", default="")  # redis://… or a file path; "": as above
+GRAPH_THROTTLE_PREFIX = env.str("GRAPH_THROTTLE_PREFIX", default="graphconn:throttle:")
+if not 0 < GRAPH_THROTTLE_FRACTION <= 1:
+    raise ImproperlyConfigured("GRAPH_THROTTLE_FRACTION must be more than 0 and at most 1 (for example 0.9).")
+if GRAPH_THROTTLE_UNITS < 0:
+    raise ImproperlyConfigured("GRAPH_THROTTLE_UNITS must be 0 (by the tenant's size) or Graph's budget per 10 s.")
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_STALE_AFTER_SECONDS = env.int("WORKER_STALE_AFTER_SECONDS", default=45)
 # A running sync writes its heartbeat after every page and every few seconds while it waits to ask a

@@ -1,7 +1,8 @@
 """Reading Microsoft Graph for a connection: URLs from the profile, responses as plain values.
 
 All requests go through ``outbound.request`` (allowed hosts, TLS, retries with Retry-After);
-an HTTP error is returned as a ``GraphResponse``, not raised, so callers can diagnose it.
+an HTTP error is returned as a ``GraphResponse``, not raised, so callers can diagnose it. Every GET
+draws its cost from the app + tenant's throttle budget when one is installed (``throttling``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from urllib.parse import quote
 
 import orjson
 
-from microsoft import outbound
+from microsoft import outbound, throttling
 from microsoft.redaction import sensitive_variables
 
 
@@ -89,9 +90,16 @@ def get(
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> GraphResponse:
-    """GET a Graph URL with the bearer token; transport failures raise ``outbound.OutboundError``."""
+    """GET a Graph URL with the bearer token; transport failures raise ``outbound.OutboundError``.
+
+    With a throttle budget installed, the request first draws its cost from its app + tenant's
+    budget (``throttling.BudgetBusy`` when a non-blocking reading would have to wait), and the
+    answer's throttling headers are learned from.
+    """
+    ticket = throttling.before(access_token, url, params)
     sent = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", **(headers or {})}
     response = outbound.request("GET", url, policy=policy, params=params, headers=sent)
+    throttling.after(ticket, response.headers)
     content = response.content
     try:
         body: Any = orjson.loads(content) if content else None  # orjson: a sync parses every page Graph sends

@@ -48,7 +48,8 @@ def broker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
         app.conf.broker_transport_options = options
-        return {"CELERY_BROKER_URL": "filesystem://", "BROKER_DIR": str(folder)}
+        throttle_store = _own_throttle_budget(str(folder / "throttle.sqlite3"), "")
+        return {"CELERY_BROKER_URL": "filesystem://", "BROKER_DIR": str(folder), **throttle_store}
     run = uuid.uuid4().hex[:8]
     queue, prefix = f"graphconn-test-{run}", f"graphconn-test-{run}:"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
@@ -56,7 +57,24 @@ def broker_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": prefix}
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
     app.conf.broker_transport_options = options
-    return {"CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_QUEUE": queue, "CELERY_KEY_PREFIX": prefix}
+    throttle_store = _own_throttle_budget("", f"{prefix}throttle:")
+    return {
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
+        "CELERY_KEY_PREFIX": prefix,
+        **throttle_store,
+    }
+
+
+def _own_throttle_budget(store: str, prefix: str) -> dict[str, str]:
+    """This session's Graph throttle budget (a file of its own, or its own Redis keys), shared by the
+    tests and their worker, so parallel runs never draw from each other's budget."""
+    from connections import throttle
+
+    settings.GRAPH_THROTTLE_STORE = store
+    settings.GRAPH_THROTTLE_PREFIX = prefix or settings.GRAPH_THROTTLE_PREFIX
+    throttle.configure()
+    return {"GRAPH_THROTTLE_STORE": store, "GRAPH_THROTTLE_PREFIX": settings.GRAPH_THROTTLE_PREFIX}
 
 
 @pytest.fixture(scope="session")

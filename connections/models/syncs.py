@@ -137,6 +137,13 @@ class SyncRun(Lifecycle, models.Model):
     seq = models.PositiveBigIntegerField(null=True, blank=True, help_text="set when published: the snapshot's place")
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     cancel_requested = models.BooleanField(default=False, help_text="the worker stops at the next page")
+    # Graph's throttle budget as this run met it (x-ms-resource-unit, x-ms-throttle-limit-percentage).
+    resource_units = models.PositiveIntegerField(default=0, help_text="resource units Graph charged this run")
+    limit_percentage = models.FloatField(
+        null=True, blank=True, help_text="highest x-ms-throttle-limit-percentage Graph reported (0.8–1.8)"
+    )
+    budget_wait_seconds = models.FloatField(default=0.0, help_text="seconds waited for the shared throttle budget")
+    throttle_wait_seconds = models.FloatField(default=0.0, help_text="seconds waited out after Graph's 429s")
 
     can: Any  # not a column: library.access.Can, attached by get_for_user (declared for the type checker)
 
@@ -183,6 +190,12 @@ class SyncRun(Lifecycle, models.Model):
     @property
     def compared(self) -> bool:
         return self.added is not None
+
+    @property
+    def throttled(self) -> bool:
+        """Graph's throttling slowed this run: it waited for the budget or for 429s, or Graph said the
+        budget was nearly spent."""
+        return self.budget_wait_seconds >= 1 or self.throttle_wait_seconds > 0 or (self.limit_percentage or 0) >= 0.8
 
 
 class SyncVersion(models.Model):

@@ -24,7 +24,7 @@ from django.conf import settings
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun, TokenFetch
 from connections.syncs import lifecycle
 from connections.tokens import session as graphsession
-from microsoft import diagnoses, graphclient, outbound
+from microsoft import diagnoses, graphclient, outbound, throttling
 
 
 class SyncFailed(Exception):
@@ -46,6 +46,13 @@ class PageReader:
     session: graphsession.GraphSession
     sleep: Any = field(default=time.sleep, repr=False)
     prefetcher: Prefetcher | None = field(default=None, repr=False)
+    tally: throttling.Tally = field(default_factory=throttling.Tally, repr=False)
+    budget_noted: float = field(default=0.0, repr=False)  # when a budget wait was last told on the page
+
+    @property
+    def reading(self) -> throttling.Reading:
+        """This run as a reader of the tenant's throttle budget (its fair share, its tally)."""
+        return throttling.Reading(str(self.run.pk), self.tally, self._budget_wait)
 
     @classmethod
     def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> PageReader:
@@ -82,9 +89,10 @@ class PageReader:
         SYNC_PAGE_RETRY_SECONDS; the last answer is returned for the caller to diagnose."""
         self._check_link(url)
         try:
-            return self.session.get(
-                url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
-            )
+            with throttling.reading(self.reading):
+                return self.session.get(
+                    url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
+                )
         except graphsession.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
 
@@ -95,6 +103,33 @@ class PageReader:
             f"{reason}: trying page {self.run.pages + 1} again in {seconds:.0f} s "
             f"(try {attempt}; gives up {budget:.0f} s after the first try)…",
         )
+
+    def _budget_wait(self, seconds: float) -> None:
+        """Wait for the tenant's shared throttle budget, saying so on the page (at most once a second:
+        the budget frees a little at a time, so its waits are often short and many)."""
+        if time.monotonic() - self.budget_noted < 1:
+            self.sleep(seconds)
+            return
+        self.budget_noted = time.monotonic()
+        self._wait(
+            seconds,
+            f"Waiting for Graph's throttle budget (shared by every reader of this tenant): "
+            f"page {self.run.pages + 1} in {max(seconds, 0.1):.1f} s…",
+        )
+
+    def throttle_fields(self) -> dict[str, Any]:
+        """What the run spent of Graph's throttle budget and how long it waited, as run fields."""
+        tally = self.tally
+        return {
+            "resource_units": tally.units,
+            "limit_percentage": tally.highest_percentage,
+            "budget_wait_seconds": round(tally.budget_wait, 1),
+            "throttle_wait_seconds": round(tally.throttle_wait, 1),
+        }
+
+    def record_throttle(self) -> None:
+        """Keep the throttle figures on a run that ended otherwise than published (failed, stopped)."""
+        lifecycle.update(self.run, **self.throttle_fields())
 
     def _wait(self, seconds: float, message: str) -> None:
         """Sleep, telling the page why, and keep the run's heartbeat fresh so the reaper leaves it be."""
@@ -143,8 +178,8 @@ class PageReader:
             return
         if self.prefetcher is None:
             self.prefetcher = Prefetcher()
-        session = self.session
-        self.prefetcher.start(url, lambda: session.download(url, headers=headers))
+        session, reading = self.session, self.reading.nonblocking()
+        self.prefetcher.start(url, lambda: reading.run(session.download, url, headers=headers))
 
     def _prefetched(self, url: str, params: dict[str, str] | None) -> graphclient.GraphResponse | None:
         """The prefetched answer for this URL if there is one (its first try), else None (GET now)."""
@@ -196,7 +231,10 @@ class Prefetcher:
             if pending is not None:
                 pending[1].cancel()
             return None
-        return pending[1].result()
+        try:
+            return pending[1].result()
+        except throttling.BudgetBusy:
+            return None  # the budget asked for a wait: the run's thread reads it, telling its page
 
     def close(self) -> None:
         if self.pending is not None:

@@ -24,6 +24,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import reset_queries
 
+from connections import throttle
 from connections.models import Connection, SyncRun
 from connections.syncs import lifecycle, store
 from connections.syncs.reader import PageReader, SyncFailed
@@ -94,6 +95,7 @@ def run_sync(
     finally:
         if reader is not None:
             reader.close()
+            reader.record_throttle()
 
 
 def _previous_run(connection: Connection, run: SyncRun) -> SyncRun | None:
@@ -216,7 +218,13 @@ def _publish(
 ) -> dict[str, Any]:
     """Publish the run (``lifecycle.succeed``: one transaction) and say so; a cancelled run raises
     ``NotPublished``."""
-    fields = {"pages": run.pages, "bytes": run.bytes, "delta_link": run.delta_link, "mode": run.mode}
+    fields = {
+        "pages": run.pages,
+        "bytes": run.bytes,
+        "delta_link": run.delta_link,
+        "mode": run.mode,
+        **reader.throttle_fields(),  # published with the run, so its page shows them from the start
+    }
     previous_rows = previous.rows if previous is not None else None
 
     def publish(seq: int) -> store.Counts:
@@ -228,6 +236,7 @@ def _publish(
         return counts
 
     counts = lifecycle.succeed(run, publish, user, **fields)
+    throttle.note_tenant_size(run, reader.session.access_token)
     compared: dict[str, int | None] = {"added": None, "changed": None, "removed": None}
     if previous is not None:
         compared = {"added": counts.added, "changed": counts.changed, "removed": counts.removed}

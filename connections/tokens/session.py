@@ -33,7 +33,7 @@ from connections.models import Connection, ConnectionToken, GraphRefusal, TokenF
 from connections.policy import outbound_policy
 from connections.tokens import appinfo
 from connections.tokens import fetch as tokens
-from microsoft import catalogue, diagnoses, graphclient, outbound
+from microsoft import catalogue, diagnoses, graphclient, outbound, throttling
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRIED_TRANSPORT = frozenset({"unreachable", "timeout"})
@@ -127,6 +127,8 @@ class GraphSession:
                 if failure is not None:
                     raise failure
                 return response  # type: ignore[return-value]
+            if response is not None and response.status == 429 and (reading := throttling.current()) and reading.tally:
+                reading.tally.waited_for_throttle(pause)
             (wait or _sleep)(pause, reason, attempt + 1)
 
     def _once(
