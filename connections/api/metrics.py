@@ -16,12 +16,12 @@ import datetime as dt
 import hmac
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -76,6 +76,39 @@ def _interval_seconds(connection: Connection) -> float | None:
 class DatabaseCollector(Collector):
     """Reads every figure at scrape time (see the module's docstring)."""
 
+    def _throttle(self, labels: Callable[[Any], tuple[str, str]]) -> Iterator[Any]:
+        """What finished runs spent of Graph's throttle budget and how long they waited for it."""
+        spent = SyncRun.objects.filter(status__in=SyncRun.FINISHED).values("connection_id")
+        totals = spent.annotate(
+            units=Sum("resource_units"),
+            budget=Sum("budget_wait_seconds"),
+            waited_429=Sum("throttle_wait_seconds"),
+            throttled_runs=Count("pk", filter=Q(throttle_wait_seconds__gt=0)),
+        ).order_by("connection_id")
+        families = {
+            "units": CounterMetricFamily(
+                "graphconn_graph_resource_units", "Resource units Graph charged finished syncs", labels=LABELS
+            ),
+            "budget": CounterMetricFamily(
+                "graphconn_graph_budget_wait_seconds",
+                "Seconds finished syncs waited for the shared throttle budget",
+                labels=LABELS,
+            ),
+            "waited_429": CounterMetricFamily(
+                "graphconn_graph_throttled_wait_seconds",
+                "Seconds finished syncs waited out after Graph answered 429",
+                labels=LABELS,
+            ),
+            "throttled_runs": CounterMetricFamily(
+                "graphconn_graph_throttled_runs", "Finished syncs that met at least one 429 from Graph", labels=LABELS
+            ),
+        }
+        for row in totals:
+            values: dict[str, Any] = dict(row)
+            for name, family in families.items():
+                family.add_metric(list(labels(values["connection_id"])), float(values[name] or 0))
+        yield from families.values()
+
     def collect(self) -> Iterator[Any]:
         now = timezone.now()
         teams = {}
@@ -124,6 +157,8 @@ class DatabaseCollector(Collector):
             "graphconn_sync_duration_seconds", "How long successful syncs took", DURATION_BUCKETS, durations
         )
         yield _histogram("graphconn_sync_rows", "Rows read by successful syncs", ROWS_BUCKETS, rows)
+
+        yield from self._throttle(labels)
 
         fetches = CounterMetricFamily(
             "graphconn_token_fetches", "Token fetches by result (ok, failed)", labels=[*LABELS, "result"]

@@ -78,6 +78,11 @@ def test_a_sync_a_failing_token_fetch_and_a_near_expiry_credential_show_in_the_s
     assert value(samples, "graphconn_token_fetches_total", result="failed", connection=str(broken.pk), team=team) == 1
     assert value(samples, "graphconn_connection_failing", connection=str(broken.pk), team=team) == 1
     assert value(samples, "graphconn_connection_failing", **ok) == 0
+    # What the sync spent of Graph's throttle budget, as its run page shows it.
+    run.refresh_from_db()
+    assert run.resource_units > 0
+    assert value(samples, "graphconn_graph_resource_units_total", **ok) == run.resource_units
+    assert value(samples, "graphconn_graph_throttled_runs_total", **ok) == 0
     seconds = value(samples, "graphconn_credential_expiry_seconds", connection=str(expiring.pk), team=team)
     assert 2 * 86400 < seconds <= 3 * 86400
     assert 0 <= value(samples, "graphconn_last_success_age_seconds", **ok) < 3600
