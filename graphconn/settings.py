@@ -337,6 +337,11 @@ SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
 # Items per sync page ($top); 0: the entity's largest page (999 for users). Smaller pages use less
 # memory per page and report progress more often.
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=0)
+# A full read of a large collection with a range property (users, groups, devices, applications,
+# service principals) reads this many partitions at once (threads of the worker); 1: one page after
+# another. Collections under SYNC_PARTITIONS_FROM items are read serially.
+SYNC_PARTITIONS = env.int("SYNC_PARTITIONS", default=16)
+SYNC_PARTITIONS_FROM = env.int("SYNC_PARTITIONS_FROM", default=5000)
 SYNC_PAGE_RETRY_SECONDS = env.float("SYNC_PAGE_RETRY_SECONDS", default=120.0)
 SYNC_PAGE_BACKOFF_BASE = env.float("SYNC_PAGE_BACKOFF_BASE", default=1.0)
 SYNC_PAGE_BACKOFF_CAP = env.float("SYNC_PAGE_BACKOFF_CAP", default=30.0)

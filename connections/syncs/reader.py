@@ -27,6 +27,10 @@ from connections.tokens import session as graphsession
 from microsoft import diagnoses, graphclient, outbound, throttling
 
 
+class Stopped(Exception):
+    """The run was cancelled, interrupted or deleted while it read: stop at this page."""
+
+
 class SyncFailed(Exception):
     """The run cannot go on; ``diagnosis`` says why in the user's words."""
 
@@ -93,6 +97,26 @@ class PageReader:
                 return self.session.get(
                     url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
                 )
+        except graphsession.TokenUnavailable as unavailable:
+            raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
+
+    def fetch(
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        headers: dict[str, str],
+        *,
+        wait: Callable[[float], None],
+        sleep: Callable[[float], None],
+    ) -> graphclient.GraphResponse:
+        """One page for another thread of the run (a partition): ``get``'s checks, retries and
+        budget, but nothing written to the database: ``wait`` sleeps its retry waits and ``sleep``
+        its budget waits, and the run's thread tells the page."""
+        self._check_link(url)
+        reading = throttling.Reading(str(self.run.pk), self.tally, sleep)
+        try:
+            with throttling.reading(reading):
+                return self.session.get(url, params, headers, wait=lambda seconds, reason, attempt: wait(seconds))
         except graphsession.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
 
@@ -245,3 +269,11 @@ class Prefetcher:
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def page_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of a page (a single object answered alone counts as one)."""
+    value = body.get("value")
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return [body] if "@odata.context" in body and "value" not in body else []

@@ -7,7 +7,10 @@ changed since *before* this one began (changes made while paging are reported ag
 harmless). A delta run follows the stored deltaLink and writes only the changes it received.
 Every run is compared with the previous successful run of the same entity, ``$select`` and ``$filter``.
 
-Memory stays flat: one page is in memory at a time, and a full run stages it per page. (A delta
+A full run of a collection with a range property is read in partitions side by side
+(``partitions``) when it is large enough, and serially otherwise or when the partitions' rows do
+not match Graph's count. Memory stays flat: one page is in memory at a time (a few in a
+partitioned read), and a full run stages it per page. (A delta
 run keeps the changes themselves in memory until they are published.) Progress is written on the
 first page and then at most every ``PROGRESS_EVERY`` seconds; whether the run was cancelled is
 checked on every page. The run's states are ``lifecycle``'s; the Graph reads are ``reader``'s.
@@ -26,8 +29,8 @@ from django.db import reset_queries
 
 from connections import throttle
 from connections.models import Connection, SyncRun
-from connections.syncs import lifecycle, store
-from connections.syncs.reader import PageReader, SyncFailed
+from connections.syncs import lifecycle, partitions, store
+from connections.syncs.reader import PageReader, Stopped, SyncFailed, page_items
 from connections.tokens import fetch as tokens
 from microsoft import catalogue, diagnoses, graphclient, outbound
 
@@ -42,10 +45,6 @@ Changes = dict[str, dict[str, Any] | None]  # key → the item's changed propert
 
 class DeltaExpired(Exception):
     """Graph no longer knows the deltaLink's state: read everything again."""
-
-
-class Stopped(Exception):
-    """The run was cancelled, interrupted or deleted while it read: stop at this page."""
 
 
 def run_sync(
@@ -124,9 +123,12 @@ def _full_run(reader: PageReader, run: SyncRun, entity: catalogue.Entity | None,
         headers["ConsistencyLevel"] = "eventual"
     if entity is not None and entity.delta and not run.odata_filter:
         run.delta_link = _latest_delta_link(reader, base, run.odata_select)
+    prop = partitions.range_property(run, entity.path) if entity is not None else None
+    if prop and partitions.read(reader, run, base, params, headers, prop, _key_name(run)):
+        return
     stager = store.Stager(run, _key_name(run))
     for body in _pages(reader, run, base, params, headers):
-        stager.add(_items(body))
+        stager.add(page_items(body))
         run.rows = stager.rows
 
 
@@ -147,7 +149,7 @@ def _delta_run(reader: PageReader, run: SyncRun, previous: SyncRun) -> Changes:
     changes: Changes = {}
     headers = {"Prefer": "odata.maxpagesize=999"}
     for body in _pages(reader, run, previous.delta_link, None, headers):
-        for item in _items(body):
+        for item in page_items(body):
             key = str(item.get(key_name) or "")
             if not key:
                 continue
@@ -199,13 +201,6 @@ def _progress(job_id: str | None, run: SyncRun) -> None:
     )
     lifecycle.heartbeat(run, job_id, message, pages=run.pages, rows=run.rows, bytes=run.bytes)
     reset_queries()  # with DEBUG on, Django keeps every query's text (each page's INSERT) until a request ends
-
-
-def _items(body: dict[str, Any]) -> list[dict[str, Any]]:
-    value = body.get("value")
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, dict)]
-    return [body] if "@odata.context" in body and "value" not in body else []  # a single object
 
 
 def _key_name(run: SyncRun) -> str:

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from connections import tasks
 from connections.models import Job, SyncRun, SyncStage, WorkerHeartbeat
-from tests.factories import press_sync, wait_until
+from tests.factories import press_sync, sandbox_listing, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,3 +98,36 @@ def test_a_killed_pool_child_ends_its_sync_run_too(
     assert run.status == "interrupted" and "process running this sync was killed" in run.error["explanation"]
     assert run.rows == 0 and not run.records.exists() and not SyncStage.objects.filter(run=run).exists()
     assert Job.objects.get(pk=run.job_id).state == "failed"
+
+
+def test_a_worker_killed_mid_partitioned_sync_keeps_nothing_and_the_next_run_is_exact(
+    own_worker, sandbox_connection, team_a, operator_a, login, slow_pages, settings, clean_sandbox
+):
+    settings.SYNC_STALE_AFTER_SECONDS = 3
+    # Pages of 5 users at 0.3 s each: four partitions take several seconds over the 250 users.
+    partitioned = {**FAST_REAPER, "SYNC_PARTITIONS": "4", "SYNC_PARTITIONS_FROM": "1", "SYNC_PAGE_SIZE": "5"}
+    connection = sandbox_connection(team_a)
+    client = login(operator_a)
+    doomed = own_worker(**partitioned)
+    run = press_sync(client, connection)
+    reading = SyncRun.objects.filter(pk=run.pk, message__contains="partitions read", rows__gte=25)
+    wait_until(reading.exists, timeout=60)  # reading in partitions, some of it staged
+
+    doomed.kill()
+    own_worker(**partitioned)
+    wait_until(
+        lambda: SyncRun.objects.get(pk=run.pk).status == "interrupted",
+        timeout=20,
+        every=1,
+        action=tasks.reap_stale_work.delay,
+    )
+    run.refresh_from_db()
+    assert run.rows == 0 and not run.records.exists() and not SyncStage.objects.filter(run=run).exists()
+
+    again = press_sync(client, connection)
+    wait_until(lambda: SyncRun.objects.get(pk=again.pk).is_finished, timeout=60)
+    again.refresh_from_db()
+    listed = {u["id"] for u in sandbox_listing(clean_sandbox)}
+    assert again.status == "succeeded", again.error
+    assert again.rows == again.records.count() == len(listed) == 250
+    assert set(again.records.values_list("key", flat=True)) == listed

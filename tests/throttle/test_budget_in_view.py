@@ -52,9 +52,10 @@ def test_a_run_keeps_what_it_spent_and_the_pages_show_it(
     conn = sandbox_connection(team_a)
     run = sync_inline(conn, operator_a, page_size=50)
     assert run.status == "succeeded" and run.rows == 250
-    # What the sandbox's x-ms-resource-unit said: the deltaLink "latest", then five pages (1 unit each
-    # from a sandbox without Graph's cost model; with it, 1 and 2 each as Microsoft documents).
-    assert run.resource_units == (6 if _costs(clean_sandbox) is None else 11)
+    # What the sandbox's x-ms-resource-unit said: the deltaLink "latest", the count that decides whether
+    # to read in partitions, then five pages (1 unit each from a sandbox without Graph's cost model;
+    # with it 1, 1 ($select and $top=1) and 2 each, as Microsoft documents).
+    assert run.resource_units == (7 if _costs(clean_sandbox) is None else 12)
     assert run.budget_wait_seconds == 0 and run.throttle_wait_seconds == 0 and not run.throttled
     assert sum(budget.recent_use(budget_key(conn))) >= 6, "the token read and the pages drew from the tenant's budget"
 
@@ -132,7 +133,7 @@ def test_a_run_within_the_sandboxs_budget_meets_no_429_and_shows_its_headers(
         pytest.skip("waits for the sandbox's cost model (POST /_sandbox/costs: resource-unit budget and headers)")
     # Twenty units per ten seconds on both sides, all of it ours to use: the first burst (the deltaLink
     # and nine pages of 25 users at 2 units) takes it past 80 %, so Graph's percentage header comes;
-    # the last page waits for the window.
+    # the last page waits for the window. (Plus the one-unit count that decides on partitions.)
     clean_sandbox.control.post("/_sandbox/costs", {"budget": True, "budget_units": 20, "budget_window_seconds": 10})
     try:
         small_budget(units=20, window_ms=10_000, fraction=1.0)
@@ -148,7 +149,7 @@ def test_a_run_within_the_sandboxs_budget_meets_no_429_and_shows_its_headers(
     assert account["throttled"] == 0, "no request went over the sandbox's budget"
     assert run.throttle_wait_seconds == 0
     assert run.resource_units == account["units"], "the run kept what the sandbox charged it"
-    assert run.resource_units == 21 and run.budget_wait_seconds > 0
+    assert run.resource_units == 22 and run.budget_wait_seconds > 0
     assert run.limit_percentage is not None and run.limit_percentage >= 0.8
     page = login(operator_a).get(reverse("connections:sync_detail", args=[conn.pk, run.pk])).content.decode()
     assert f"{run.resource_units} resource units" in page

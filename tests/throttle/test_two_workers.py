@@ -27,10 +27,11 @@ def sandbox_costs(sandbox) -> dict | None:
         return None
 
 
-@pytest.fixture
-def two_workers(clean_sandbox, broker_env, tmp_path, monkeypatch) -> Iterator[list[object]]:
+@pytest.fixture(params=[1, 4], ids=["serial", "partitioned"])
+def two_workers(request, clean_sandbox, broker_env, tmp_path, monkeypatch) -> Iterator[list[object]]:
     """Two worker processes of this test's own (one pool thread each) on a queue of their own, each
-    told Graph's budget is BUDGET units and reading 50 users a page."""
+    told Graph's budget is BUDGET units and reading 50 users a page, serially or in four
+    partitions (``request.param``; the sandbox's 250 users are counted as large enough)."""
     from graphconn.celery import app
     from tests.worker import WorkerProcess, test_database_url
 
@@ -50,6 +51,8 @@ def two_workers(clean_sandbox, broker_env, tmp_path, monkeypatch) -> Iterator[li
         "SECRET_KEY": settings.SECRET_KEY,
         "GRAPH_THROTTLE_UNITS": str(BUDGET),
         "SYNC_PAGE_SIZE": "50",
+        "SYNC_PARTITIONS": str(request.param),
+        "SYNC_PARTITIONS_FROM": "1",
     }
     names = [f"throttle-{i}-{os.getpid()}" for i in range(2)]
     workers = [WorkerProcess(env, tmp_path / f"{name}.log", concurrency=1, name=name) for name in names]
@@ -61,7 +64,7 @@ def two_workers(clean_sandbox, broker_env, tmp_path, monkeypatch) -> Iterator[li
             worker.start()
         for worker in workers:
             worker.wait_ready()
-        yield workers
+        yield request.param, workers
     finally:
         app.conf.task_default_queue = session_queue
         for worker in workers:
@@ -82,10 +85,12 @@ def wait_finished(run, timeout: float = 120):
 def test_two_workers_on_one_tenant_stay_within_its_budget(
     clean_sandbox, sandbox_connection, team_a, operator_a, login, two_workers
 ):
+    partitions, _ = two_workers
     clean_sandbox.control.post("/_sandbox/costs", {"budget": True, "budget_units": BUDGET})
     try:
-        # Two connections, one app, one tenant: one budget. Each run costs 11 units (the deltaLink,
-        # five pages of 50 users at 2), together more than the budget allows in one window.
+        # Two connections, one app, one tenant: one budget. Each serial run costs 11 units (the
+        # deltaLink, five pages of 50 users at 2), together more than the budget allows in
+        # one window; a partitioned one far more (its plan counts 37 ranges, then reads them at once).
         connections = [sandbox_connection(team_a, name=f"reader {i}") for i in range(2)]
         client = login(operator_a)
         runs = [press_sync(client, conn) for conn in connections]
@@ -96,12 +101,20 @@ def test_two_workers_on_one_tenant_stay_within_its_budget(
     assert [run.status for run in runs] == ["succeeded", "succeeded"]
     (account,) = [a for key, a in counters["accounts"].items() if key.startswith(clean_sandbox.client_id)]
     assert account["throttled"] == 0, "the sandbox counted no request over its budget"
-    assert sum(run.resource_units for run in runs) == account["units"] == 22
+    assert sum(run.resource_units for run in runs) == account["units"], "each run shows what Graph charged it"
+    assert account["units"] == 22 if partitions == 1 else account["units"] > 2 * 37
+    assert all(run.rows == 250 for run in runs)
+    if partitions > 1:
+        assert any(run.limit_percentage for run in runs), "Graph's limit percentage is shown on the run"
     assert sum(run.budget_wait_seconds for run in runs) > 0, "the budget held one of them back"
     assert all(run.throttle_wait_seconds == 0 for run in runs)
 
 
-def test_a_forced_429_is_waited_out_and_said(clean_sandbox, sandbox_connection, team_a, operator_a, login, sync_inline):
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_a_forced_429_is_waited_out_and_said(
+    clean_sandbox, sandbox_connection, team_a, operator_a, login, sync_inline, settings, partitions
+):
+    settings.SYNC_PARTITIONS, settings.SYNC_PARTITIONS_FROM = partitions, 1
     conn = sandbox_connection(team_a)
     clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 429, "retry_after": 1, "count": 1})
     run = sync_inline(conn, operator_a, page_size=50)

@@ -1,0 +1,407 @@
+"""Partitioned full reads: one collection read as many ``$filter`` ranges at once.
+
+Against Graph a full read is bound by the time each page takes, one after another; ranges of a
+property that supports ``ge``/``le`` (docs/microsoft-wire-facts.md, "Range filters for partitioned
+reads") can be read side by side. The run's thread plans the ranges, then partition threads (one
+worker, ``SYNC_PARTITIONS`` of them) each follow one range's ``@odata.nextLink`` chain through the
+run's Graph session (its token, its retries, the tenant's shared throttle budget) and hand pages to
+the run's thread through a bounded queue; the run's thread alone touches the database (it stages
+every page into the one run, writes progress and checks for a cancel), so SQLite's one writer is
+enough and memory stays at a few pages whatever the directory's size.
+
+**Every item once.** Graph's collation is not documented, so boundaries are strings of lowercase
+ASCII letters and digits, which sort the same by code point and case-insensitively. Range *i* is
+``ge b_i and le b_(i+1)``, so every name falls in a range whatever the collation; an item equal to
+``b_(i+1)`` comes in range *i* and again in *i + 1*, and range *i* drops it. The run then checks
+its rows against Graph's ``$count`` and that no key came twice; if either differs (a collation
+that equates more names than ours, a directory that changed, names without the property) it says
+so and reads everything again one page after another.
+
+**Balanced ranges.** Ranges by first character are very uneven, so the plan first counts ranges
+(``$count`` with ``$top=1``: one resource unit and a short answer each) and splits the big ones on
+a longer prefix, then merges neighbours into pieces of about a third of a thread's share; the
+threads take the biggest pieces first.
+
+**Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` the threads that may read at
+once are cut in proportion, and grow back one every few seconds without a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection as db
+from django.db import reset_queries
+from django.db.models import Count
+
+from connections.models import SyncRun, SyncStage
+from connections.syncs import lifecycle, store
+from connections.syncs.reader import PageReader, Stopped, page_items
+from microsoft import graphclient, outbound, throttling
+
+log = logging.getLogger(__name__)
+
+# The property each collection is partitioned on: one whose resource page lists ``ge`` and ``le``
+# (docs/microsoft-wire-facts.md, "Range filters for partitioned reads").
+RANGE_PROPERTY = {
+    "users": "userPrincipalName",
+    "groups": "displayName",
+    "devices": "displayName",
+    "applications": "displayName",
+    "servicePrincipals": "displayName",
+}
+ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"  # same order by code point and case-insensitively
+MAX_PREFIX = 4  # longest boundary the plan splits down to
+PIECES_PER_THREAD = 3  # a piece is about a third of one thread's share: the last ones finish close together
+RECOVER_SECONDS = 3.0  # one more thread may read after this long without a limit report
+LIMIT_TARGET = 0.8  # Graph reports the limit percentage from 0.8
+
+
+def range_property(run: SyncRun, path: str) -> str | None:
+    """The property to partition ``run``'s read on, or None (read it serially): a collection with a
+    range property, no ``$filter`` of the profile's own, and more than one partition allowed."""
+    if int(settings.SYNC_PARTITIONS) < 2 or run.odata_filter:
+        return None
+    return RANGE_PROPERTY.get(path)
+
+
+@dataclass(frozen=True)
+class Range:
+    """``lo`` ≤ name ≤ ``hi`` (None: open); names equal to ``hi`` belong to the next range."""
+
+    lo: str | None
+    hi: str | None
+    count: int = 0
+
+    def filter(self, prop: str) -> str:
+        """The range as a ``$filter`` ("" for the whole collection)."""
+        parts = ([f"{prop} ge '{self.lo}'"] if self.lo is not None else []) + (
+            [f"{prop} le '{self.hi}'"] if self.hi is not None else []
+        )
+        return " and ".join(parts)
+
+    def splittable(self) -> bool:
+        # (lo, lo + "0") holds lo itself and names of lo plus a symbol: no longer boundary lies inside
+        return (
+            self.lo is not None and len(self.lo) < MAX_PREFIX and (self.hi is None or not self.hi.startswith(self.lo))
+        )
+
+    def split(self, pieces: int) -> list[Range]:
+        """About ``pieces`` ranges on boundaries one character longer than ``lo``."""
+        assert self.lo is not None
+        step = max(1, len(ALPHABET) // pieces)
+        inner = [self.lo + c for c in ALPHABET[step - 1 :: step]][: pieces - 1] or [self.lo + "m"]
+        bounds: list[str | None] = [self.lo, *inner, self.hi]
+        return [Range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def first_ranges() -> list[Range]:
+    bounds: list[str | None] = [None, *ALPHABET, None]
+    return [Range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def merge(ranges: list[Range], target: int) -> list[Range]:
+    """Neighbouring ranges joined while their counts stay within ``target`` (fewer, fuller pages)."""
+    merged: list[Range] = []
+    for r in ranges:
+        if merged and merged[-1].count + r.count <= target:
+            last = merged[-1]
+            merged[-1] = Range(last.lo, r.hi, last.count + r.count)
+        else:
+            merged.append(r)
+    return merged
+
+
+class Gate:
+    """How many partition threads may read at once: cut when Graph says the budget is near its
+    limit, grown back one at a time while it says nothing."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.allowed = most
+        self.busy = 0
+        self.reported = self.grown = 0.0
+        self.condition = threading.Condition()
+
+    def enter(self, stop: threading.Event) -> bool:
+        with self.condition:
+            while not stop.is_set():
+                now = time.monotonic()
+                if self.allowed < self.most and now - max(self.reported, self.grown) > RECOVER_SECONDS:
+                    self.allowed, self.grown = self.allowed + 1, now
+                if self.busy < self.allowed:
+                    self.busy += 1
+                    return True
+                self.condition.wait(0.2)
+            return False
+
+    def leave(self, percentage: float | None) -> None:
+        with self.condition:
+            self.busy -= 1
+            if percentage is not None and percentage > LIMIT_TARGET:
+                now = time.monotonic()
+                if now - self.reported > RECOVER_SECONDS:  # later reports in a burst describe the same use
+                    self.allowed = max(1, math.floor(self.allowed * LIMIT_TARGET / percentage))
+                    self.reported = now
+            self.condition.notify_all()
+
+
+@dataclass
+class PartitionedRead:
+    """One partitioned full read of ``run`` (see the module docstring)."""
+
+    reader: PageReader
+    run: SyncRun
+    base: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    prop: str
+    key_name: str
+    threads: int = field(default_factory=lambda: int(settings.SYNC_PARTITIONS))
+    stop: threading.Event = field(default_factory=threading.Event)
+    note: str = ""  # the latest wait a partition thread is in, for the page
+
+    def __post_init__(self) -> None:
+        self.gate = Gate(self.threads)
+        select = self.params.get("$select", "")
+        names = {n.strip().lower() for n in select.split(",") if n.strip()}
+        self.strip = bool(select) and self.prop.lower() not in names  # asked for only to find boundary names
+        if self.strip:
+            self.params = {**self.params, "$select": f"{select},{self.prop}"}
+
+    # -- fetching (partition threads: no database) -----------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _retry_wait(self, seconds: float) -> None:
+        self.note = f"a partition waits {seconds:.0f} s for Graph (throttled or unavailable)"
+        self._sleep(seconds)
+        self.note = ""
+
+    def fetch(self, url: str, params: dict[str, str] | None) -> graphclient.GraphResponse:
+        if not self.gate.enter(self.stop):
+            raise Stopped()
+        percentage: float | None = None
+        try:
+            response = self.reader.fetch(url, params, self.headers, wait=self._retry_wait, sleep=self._sleep)
+            percentage = throttling.Answer.of(response.headers).limit_percentage
+            return response
+        finally:
+            self.gate.leave(percentage)
+
+    # -- planning ---------------------------------------------------------------------------------
+
+    def count(self, r: Range | None) -> int | None:
+        params = {"$count": "true", "$top": "1", "$select": self.key_name}
+        if r is not None:
+            params["$filter"] = r.filter(self.prop)
+        response = self.fetch(self.base, params)
+        if not response.ok or not isinstance(response.body, dict):
+            raise self.reader.refuse(response) if r is None else Refused(response)
+        value = response.body.get("@odata.count")
+        return value if isinstance(value, int) else None
+
+    def plan(self, total: int) -> list[Range]:
+        """Ranges of about ``total / (threads × PIECES_PER_THREAD)`` items, biggest first."""
+        target = max(2 * int(self.params.get("$top") or 999), total // (self.threads * PIECES_PER_THREAD))
+        ranges, counted = first_ranges(), []
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="sync-plan") as pool:
+            while ranges:
+                if lifecycle.should_stop(self.run):
+                    raise Stopped()
+                counts = list(pool.map(self.count, ranges))
+                split: list[Range] = []
+                for r, n in zip(ranges, counts, strict=True):
+                    if n is None:
+                        raise Uncountable()
+                    if n > target and r.splittable():
+                        split += r.split(math.ceil(n / target))
+                    else:
+                        counted.append(Range(r.lo, r.hi, n))
+                ranges = split
+        counted.sort(key=lambda r: (r.lo is not None, r.lo or ""))
+        return sorted(merge(counted, target), key=lambda r: -r.count)  # split ranges tile their parent
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def read(self) -> bool:
+        """Read every range into the run's stage. True: the rows match Graph's count, one per key;
+        False: read serially instead (a small collection; or rows that did not match, whose stage is
+        dropped and the page says so)."""
+        run = self.run
+        lifecycle.update(run, message="Counting what to read…")
+        try:
+            total = self.count(None)
+            if total is None or total < int(settings.SYNC_PARTITIONS_FROM):
+                return False  # small (or uncounted): one chain is as fast
+            lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
+            ranges = self.plan(total)
+        except (Uncountable, Refused):
+            return self._mismatch("Graph could not count a range")
+        stager = store.Stager(run, self.key_name)
+        pages: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=2 * self.threads)
+        work: queue.Queue[tuple[int, Range]] = queue.Queue()
+        for index, r in enumerate(ranges):
+            work.put((index, r))
+        workers = [
+            threading.Thread(target=self._partition, args=(work, pages), name=f"sync-partition-{i}", daemon=True)
+            for i in range(min(self.threads, len(ranges)))
+        ]
+        for worker in workers:
+            worker.start()
+        try:
+            self._stage(ranges, pages, stager, len(workers))
+        finally:
+            self.stop.set()
+            for worker in workers:
+                worker.join(timeout=5)
+        staged, keys = _staged(run)
+        if staged != total or keys != staged:
+            return self._mismatch(
+                f"{staged} rows read in {len(ranges)} partitions"
+                + (f" ({staged - keys} came twice)" if keys != staged else "")
+                + f", but Graph counts {total}"
+            )
+        return True
+
+    def _partition(self, work: queue.Queue[tuple[int, Range]], pages: queue.Queue[tuple[int, Any]]) -> None:
+        """A partition thread: read ranges from ``work`` until none is left, handing each page over."""
+        try:
+            with outbound.keep_alive():
+                while not self.stop.is_set():
+                    try:
+                        index, r = work.get_nowait()
+                    except queue.Empty:
+                        break
+                    url: str | None = self.base
+                    params: dict[str, str] | None = {**self.params, "$filter": r.filter(self.prop)}
+                    if not r.filter(self.prop):
+                        params = dict(self.params)
+                    while url and not self.stop.is_set():
+                        response = self.fetch(url, params)
+                        if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:
+                            self._hand(pages, (index, response))
+                            return
+                        url, params = response.body.get("@odata.nextLink"), None
+                        self._hand(pages, (index, response))
+                    self._hand(pages, (index, None))  # this range is done
+        except Stopped:
+            pass
+        except BaseException as error:  # handed to the run's thread, which fails the run with it
+            self._hand(pages, (-1, error))
+        finally:
+            self._hand(pages, (-1, None))  # this thread is done
+            db.close()  # a token re-fetch may have opened this thread's database connection
+
+    def _hand(self, pages: queue.Queue[tuple[int, Any]], entry: tuple[int, Any]) -> None:
+        while True:
+            try:
+                pages.put(entry, timeout=0.2)
+                return
+            except queue.Full:
+                if self.stop.is_set():  # the run's thread no longer reads them
+                    return
+
+    def _stage(
+        self, ranges: list[Range], pages: queue.Queue[tuple[int, Any]], stager: store.Stager, threads: int
+    ) -> None:
+        """The run's thread: stage pages as they come, keep the page told, stop on a cancel."""
+        run = self.run
+        done = finished = 0  # ranges read, threads ended
+        reported = 0.0
+        while finished < threads:
+            try:
+                index, entry = pages.get(timeout=1.0)
+            except queue.Empty:
+                index, entry = -2, None
+            if index == -1:
+                if isinstance(entry, BaseException):
+                    raise entry
+                finished += 1
+            elif index >= 0 and entry is None:
+                done += 1
+            elif index >= 0:
+                response: graphclient.GraphResponse = entry
+                if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:
+                    raise self.reader.refuse(response)
+                stager.add(self._items(response.body, ranges[index].hi))
+                run.rows, run.pages, run.bytes = stager.rows, run.pages + 1, run.bytes + response.size
+            if index >= -1 and lifecycle.should_stop(run):
+                raise Stopped()
+            if time.monotonic() - reported >= 1.0 or finished == threads:
+                reported = time.monotonic()
+                wait = f" ({self.note})" if self.note else ""
+                reading = min(self.gate.busy, self.threads)
+                lifecycle.heartbeat(
+                    run,
+                    self.reader.job_id,
+                    f"{done} of {len(ranges)} partitions read, {reading} reading{wait}: "
+                    f"{run.rows} rows of {run.total} so far…",
+                    pages=run.pages,
+                    rows=run.rows,
+                    bytes=run.bytes,
+                )
+                reset_queries()
+
+    def _items(self, body: dict[str, Any], hi: str | None) -> list[dict[str, Any]]:
+        """A page's items without those equal to the range's upper boundary (the next range has them)."""
+        items = page_items(body)
+        if hi is not None:
+            items = [i for i in items if not (isinstance(v := i.get(self.prop), str) and v.lower() == hi)]
+        if self.strip:
+            items = [{k: v for k, v in i.items() if k != self.prop} for i in items]
+        return items
+
+    def _mismatch(self, why: str) -> bool:
+        log.info("sync run %s reads serially: %s", self.run.pk, why)
+        store.discard(self.run)
+        lifecycle.update(
+            self.run,
+            pages=0,
+            rows=0,
+            bytes=0,
+            message=f"{why}: reading everything again one page after another…",
+        )
+        return False
+
+
+class Uncountable(Exception):
+    """Graph gave no ``@odata.count`` for a range."""
+
+
+class Refused(Exception):
+    """Graph refused to count a range (a property it does not filter on this way)."""
+
+    def __init__(self, response: graphclient.GraphResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _staged(run: SyncRun) -> tuple[int, int]:
+    """Rows staged for ``run`` and how many distinct keys they hold (counted by the database: no
+    all-ids set in memory)."""
+    counted = SyncStage.objects.filter(run=run).aggregate(rows=Count("id"), keys=Count("key", distinct=True))
+    return int(counted["rows"]), int(counted["keys"])
+
+
+def read(
+    reader: PageReader,
+    run: SyncRun,
+    base: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    prop: str,
+    key_name: str,
+) -> bool:
+    """Read ``run``'s collection in partitions; see ``PartitionedRead.read``."""
+    headers = {**headers, "ConsistencyLevel": "eventual"}  # $count needs it
+    return PartitionedRead(reader, run, base, params, headers, prop, key_name).read()

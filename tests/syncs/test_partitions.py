@@ -1,0 +1,112 @@
+"""Partitioned full reads against the real sandbox: every item exactly once whatever the names (on
+and around every boundary, in several scripts and cases), the same records as a serial read, the
+next run a delta, and a serial read again when the partitions' rows do not match Graph's count."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from connections.models import SyncRun
+from connections.syncs import partitions
+from tests.factories import sandbox_listing
+
+pytestmark = pytest.mark.django_db
+
+SCRIPTS = ["émile", "Émile.b", "ωmega", "Ωmega.b", "дарья", "Дмитрий", "李雷", "~tilde", "{brace", "_under", "!bang"]
+
+
+def names_around_boundaries(cases: bool = False) -> list[str]:
+    """Names equal to, just before and just after every boundary a plan can choose (one and two
+    characters: the splits below go that deep), in both cases, plus other scripts and symbols.
+    ``cases``: also each name in upper case (user names must differ case-insensitively)."""
+    names: list[str] = []
+    for c in partitions.ALPHABET:
+        names += [c, f"{c.upper()}.", f"{c}-x", f"{c.upper()}0", f"{c}Z", f"{c.upper()}zz", f"{c}~"]
+    for two in ("j0", "jm", "jz", "a5", "zz", "m0", "s9"):
+        names += [two, f"{two.upper()}!", f"{two}a"]
+    names += SCRIPTS
+    return names + [n.upper() for n in names] if cases else names
+
+
+@pytest.fixture
+def partitioned(settings, caplog):
+    """Four partitions for any collection (the sandbox's directories are small), and small pages,
+    so the plan splits ranges on longer boundaries."""
+    settings.SYNC_PARTITIONS = 4
+    settings.SYNC_PARTITIONS_FROM = 1
+    caplog.set_level(logging.INFO, "connections.syncs.partitions")
+    return settings
+
+
+def records(run: SyncRun) -> dict[str, Any]:
+    data = dict(run.records.values_list("key", "data"))
+    assert len(data) == run.rows
+    return data
+
+
+def test_users_partitioned_equal_users_read_serially(
+    clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline, partitioned, caplog
+):
+    domain = clean_sandbox.tenant_domain
+    unique = {n.lower(): n for n in reversed(names_around_boundaries())}  # UPNs differ case-insensitively
+    for name in unique.values():
+        clean_sandbox.control.post("/_sandbox/users", {"userPrincipalName": f"{name}@{domain}", "displayName": name})
+    select = "id,displayName,jobTitle"  # without userPrincipalName: asked for the boundaries, not kept
+    conn = sandbox_connection(team_a, odata_select=select)
+
+    run = sync_inline(conn, operator_a, page_size=25)
+
+    assert run.status == "succeeded", run.error
+    assert "reads serially" not in caplog.text  # the partitions' rows matched Graph's count
+    listed = sandbox_listing(clean_sandbox, **{"$select": select})
+    assert run.total == len(listed) == run.rows
+    partitioned.SYNC_PARTITIONS = 1
+    serial = sync_inline(sandbox_connection(team_a, name="serial", odata_select=select), operator_a, page_size=25)
+    assert serial.status == "succeeded", serial.error
+    assert records(run) == records(serial) == {u["id"]: u for u in listed}  # item for item
+    assert all(set(data) == {"id", "displayName", "jobTitle"} for data in records(run).values())
+
+    clean_sandbox.control.patch(f"/_sandbox/users/{listed[0]['id']}", {"jobTitle": "Changed"})
+    partitioned.SYNC_PARTITIONS = 4
+    again = sync_inline(conn, operator_a, page_size=25)
+    assert again.status == "succeeded", again.error
+    assert again.mode == "delta" and again.changed == 1 and again.added == again.removed == 0
+
+
+def test_groups_named_exactly_as_the_boundaries_come_once(
+    clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline, partitioned, caplog
+):
+    app = clean_sandbox.control.post("/_sandbox/apps", {"display_name": "groups reader", "roles": ["Group.Read.All"]})
+    for name in names_around_boundaries(cases=True):
+        clean_sandbox.control.post("/_sandbox/groups", {"displayName": name})
+    conn = sandbox_connection(team_a, app, entity="groups", odata_select="id,displayName")
+
+    run = sync_inline(conn, operator_a, page_size=10)
+
+    assert run.status == "succeeded", run.error
+    listed = sandbox_listing(clean_sandbox, "groups", **{"$select": "id,displayName"})
+    assert records(run) == {g["id"]: g for g in listed}
+    assert run.total == run.rows == len(listed)
+    assert "reads serially" not in caplog.text
+
+
+def test_a_name_no_range_finds_makes_the_run_say_so_and_read_serially(
+    clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline, partitioned, caplog
+):
+    app = clean_sandbox.control.post("/_sandbox/apps", {"display_name": "groups reader", "roles": ["Group.Read.All"]})
+    for name in ("alpha", "beta", "gamma"):
+        clean_sandbox.control.post("/_sandbox/groups", {"displayName": name})
+    clean_sandbox.control.post("/_sandbox/groups", {"displayName": None})  # in no displayName range
+    conn = sandbox_connection(team_a, app, entity="groups", odata_select="id,displayName")
+
+    run = sync_inline(conn, operator_a, page_size=10)
+
+    assert run.status == "succeeded", run.error
+    listed = sandbox_listing(clean_sandbox, "groups", **{"$select": "id,displayName"})
+    assert any(g["displayName"] is None for g in listed)
+    assert records(run) == {g["id"]: g for g in listed}  # the nameless one too
+    assert "33 rows read in" in caplog.text and "but Graph counts 34" in caplog.text
+    assert run.pages == -(-len(listed) // 10)  # read again one page after another, counted afresh
