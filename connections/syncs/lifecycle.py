@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from connections.alerts import states as alerts
+from connections import alerts
 from connections.jobs import kinds, queue
 from connections.jobs.kinds import Beside, Ending
 from connections.library import audit

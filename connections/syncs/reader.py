@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from connections import tokens
 from connections.models import Connection, ConnectionToken, GraphRefusal, SyncRun, TokenFetch
 from connections.syncs import lifecycle
-from connections.tokens import session as graphsession
 from microsoft import diagnoses, graphclient, outbound, throttling
 
 
@@ -47,7 +47,7 @@ class PageReader:
 
     connection: Connection
     run: SyncRun
-    session: graphsession.GraphSession
+    session: tokens.GraphSession
     sleep: Any = field(default=time.sleep, repr=False)
     prefetcher: Prefetcher | None = field(default=None, repr=False)
     tally: throttling.Tally = field(default_factory=throttling.Tally, repr=False)
@@ -62,7 +62,7 @@ class PageReader:
     def open(cls, connection: Connection, run: SyncRun, job_id: str | None, user: Any) -> PageReader:
         # A patient session: it retries pages itself (with a time budget and a live message).
         try:
-            session = graphsession.GraphSession.open(
+            session = tokens.GraphSession.open(
                 connection,
                 reason=TokenFetch.Reason.FETCH,
                 source=GraphRefusal.Source.SYNC,
@@ -70,7 +70,7 @@ class PageReader:
                 user=user,
                 patience=float(settings.SYNC_PAGE_RETRY_SECONDS),
             )
-        except graphsession.TokenUnavailable as unavailable:
+        except tokens.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
         return cls(connection, run, session)
 
@@ -97,7 +97,7 @@ class PageReader:
                 return self.session.get(
                     url, params, headers, answered=lambda: self._prefetched(url, params), wait=self._retry_wait
                 )
-        except graphsession.TokenUnavailable as unavailable:
+        except tokens.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
 
     def fetch(
@@ -117,7 +117,7 @@ class PageReader:
         try:
             with throttling.reading(reading):
                 return self.session.get(url, params, headers, wait=lambda seconds, reason, attempt: wait(seconds))
-        except graphsession.TokenUnavailable as unavailable:
+        except tokens.TokenUnavailable as unavailable:
             raise SyncFailed(unavailable.diagnosis or diagnoses.sync.crashed(), kept=True) from None
 
     def _retry_wait(self, seconds: float, reason: str, attempt: int) -> None:

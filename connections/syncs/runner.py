@@ -27,11 +27,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import reset_queries
 
-from connections import throttle
+from connections import throttle, tokens
 from connections.models import Connection, SyncRun
 from connections.syncs import lifecycle, partitions, store
 from connections.syncs.reader import PageReader, Stopped, SyncFailed, page_items
-from connections.tokens import fetch as tokens
 from microsoft import catalogue, diagnoses, graphclient, outbound
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from connections.encryption.fields import plaintext
 from connections.models import Connection, ConnectionToken, GraphRefusal, TokenFetch
 from connections.policy import outbound_policy
 from connections.tokens import appinfo
-from connections.tokens import fetch as tokens
+from connections.tokens.fetch import context_for, ensure_token, fetch_token
 from microsoft import catalogue, diagnoses, graphclient, outbound, throttling
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -76,7 +76,7 @@ class GraphSession:
         patience: float | None = None,
     ) -> GraphSession:
         """A session with a usable token; ``TokenUnavailable`` when there is none."""
-        outcome = tokens.ensure_token(connection, reason=reason, job_id=job_id, user=user)
+        outcome = ensure_token(connection, reason=reason, job_id=job_id, user=user)
         if not outcome.ok:
             raise TokenUnavailable(outcome.diagnosis)
         policy = outbound_policy()
@@ -143,7 +143,7 @@ class GraphSession:
             response = self.download(url, params, headers)
         if response.status == 401 and response.error_code == "InvalidAuthenticationToken" and not self.refetched:
             # The token was refused (expired or revoked): re-fetch once, then ask again.
-            outcome = tokens.fetch_token(
+            outcome = fetch_token(
                 self.connection, force=True, reason=TokenFetch.Reason.EXPIRED, job_id=self.job_id, user=self.user
             )
             if not outcome.ok:
@@ -170,7 +170,7 @@ class GraphSession:
             response.status,
             body,
             response.headers,
-            tokens.context_for(self.connection),
+            context_for(self.connection),
             frozenset(self.token.permissions or []),
             self.token.kind or "app",
             granted=granted,
@@ -266,7 +266,7 @@ def reassess_after_refetch(connection: Connection, row: ConnectionToken) -> diag
             stored.status,
             stored.body,
             stored.headers or {},
-            tokens.context_for(connection),
+            context_for(connection),
             permissions,
             row.kind or "app",
             previous=previous,
