@@ -25,7 +25,10 @@ def shell(tmp_path, **env: str):
     [
         ({"CELERY_BROKER_URL": ""}, "SQLiteStore 0.9 None"),
         ({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}, "RedisStore 0.9 None"),
-        ({"GRAPH_THROTTLE_UNITS": "5000", "GRAPH_THROTTLE_FRACTION": "0.5"}, "SQLiteStore 0.5 5000"),
+        (
+            {"CELERY_BROKER_URL": "", "GRAPH_THROTTLE_UNITS": "5000", "GRAPH_THROTTLE_FRACTION": "0.5"},
+            "SQLiteStore 0.5 5000",
+        ),
         ({"GRAPH_THROTTLE_BUDGET": "false"}, "off - -"),
     ],
 )

@@ -104,7 +104,7 @@ def test_two_workers_on_one_tenant_stay_within_its_budget(
     assert sum(run.resource_units for run in runs) == account["units"], "each run shows what Graph charged it"
     assert account["units"] == 22 if partitions == 1 else account["units"] > 2 * 37
     assert all(run.rows == 250 for run in runs)
-    if partitions > 1:
+    if partitions > 1 and account["peak_limit_fraction"] > 0.8:  # Graph reports the percentage past 0.8
         assert any(run.limit_percentage for run in runs), "Graph's limit percentage is shown on the run"
     assert sum(run.budget_wait_seconds for run in runs) > 0, "the budget held one of them back"
     assert all(run.throttle_wait_seconds == 0 for run in runs)
