@@ -32,11 +32,12 @@ def names_around_boundaries(cases: bool = False) -> list[str]:
 
 
 @pytest.fixture
-def partitioned(settings, caplog):
+def partitioned(settings, caplog, monkeypatch):
     """Four partitions for any collection (the sandbox's directories are small), and small pages,
     so the plan splits ranges on longer boundaries."""
     settings.SYNC_PARTITIONS = 4
     settings.SYNC_PARTITIONS_FROM = 1
+    monkeypatch.setattr(partitions, "MIN_PIECE", 1)  # pieces of a page, however small the page
     caplog.set_level(logging.INFO, "connections.syncs.partitions")
     return settings
 
