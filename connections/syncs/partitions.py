@@ -19,8 +19,9 @@ so and reads everything again one page after another.
 
 **Balanced ranges.** Ranges by first character are very uneven, so the plan first counts ranges
 (``$count`` with ``$top=1``: one resource unit and a short answer each) and splits the big ones on
-a longer prefix, then merges neighbours into pieces of about a third of a thread's share; the
-threads take the biggest pieces first.
+a longer prefix, down to pieces of about a third of a thread's share (at most a page); a planner
+thread hands each piece to the partition threads as soon as it is counted, so reading starts while
+the big ranges are still being split.
 
 **Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` the threads that may read at
 once are cut in proportion, and grow back one every few seconds without a report.
@@ -33,6 +34,7 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +63,7 @@ RANGE_PROPERTY = {
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"  # same order by code point and case-insensitively
 MAX_PREFIX = 4  # longest boundary the plan splits down to
 PIECES_PER_THREAD = 3  # a piece is about a third of one thread's share: the last ones finish close together
+MIN_PIECE = 50  # smaller pieces cost more in counting and round trips than they save
 RECOVER_SECONDS = 3.0  # one more thread may read after this long without a limit report
 LIMIT_TARGET = 0.8  # Graph reports the limit percentage from 0.8
 
@@ -106,18 +109,6 @@ class Range:
 def first_ranges() -> list[Range]:
     bounds: list[str | None] = [None, *ALPHABET, None]
     return [Range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
-def merge(ranges: list[Range], target: int) -> list[Range]:
-    """Neighbouring ranges joined while their counts stay within ``target`` (fewer, fuller pages)."""
-    merged: list[Range] = []
-    for r in ranges:
-        if merged and merged[-1].count + r.count <= target:
-            last = merged[-1]
-            merged[-1] = Range(last.lo, r.hi, last.count + r.count)
-        else:
-            merged.append(r)
-    return merged
 
 
 class Gate:
@@ -168,6 +159,7 @@ class PartitionedRead:
     threads: int = field(default_factory=lambda: int(settings.SYNC_PARTITIONS))
     stop: threading.Event = field(default_factory=threading.Event)
     note: str = ""  # the latest wait a partition thread is in, for the page
+    ranges: int = 0  # ranges planned so far
 
     def __post_init__(self) -> None:
         self.gate = Gate(self.threads)
@@ -187,7 +179,11 @@ class PartitionedRead:
         self._sleep(seconds)
         self.note = ""
 
-    def fetch(self, url: str, params: dict[str, str] | None) -> graphclient.GraphResponse:
+    def fetch(self, url: str, params: dict[str, str] | None, gated: bool = True) -> graphclient.GraphResponse:
+        """One GET of a partition thread; ``gated``: one of the reads the gate holds back (the plan's
+        counts are not: they are short, and reading waits for them)."""
+        if not gated:
+            return self.reader.fetch(url, params, self.headers, wait=self._retry_wait, sleep=self._sleep)
         if not self.gate.enter(self.stop):
             raise Stopped()
         percentage: float | None = None
@@ -204,32 +200,46 @@ class PartitionedRead:
         params = {"$count": "true", "$top": "1", "$select": self.key_name}
         if r is not None:
             params["$filter"] = r.filter(self.prop)
-        response = self.fetch(self.base, params)
+        response = self.fetch(self.base, params, gated=False)
         if not response.ok or not isinstance(response.body, dict):
             raise self.reader.refuse(response) if r is None else Refused(response)
         value = response.body.get("@odata.count")
         return value if isinstance(value, int) else None
 
-    def plan(self, total: int) -> list[Range]:
-        """Ranges of about ``total / (threads × PIECES_PER_THREAD)`` items, biggest first."""
-        target = max(2 * int(self.params.get("$top") or 999), total // (self.threads * PIECES_PER_THREAD))
-        ranges, counted = first_ranges(), []
+    def plan(self, total: int, work: queue.Queue[Range], planned: threading.Event) -> None:
+        """Count ranges and put those of at most a piece (about ``total / (threads ×
+        PIECES_PER_THREAD)`` items, and at most a page, so the threads finish close together) into
+        ``work`` as soon as they are counted, so reading starts while big ranges are still split;
+        ``planned`` is set when every range is in ``work``. Runs in a thread of its own."""
+        top = int(self.params.get("$top") or 999)
+        target = max(MIN_PIECE, min(top, total // (self.threads * PIECES_PER_THREAD)))
+        ranges = first_ranges()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="sync-plan") as pool:
-            while ranges:
-                if lifecycle.should_stop(self.run):
-                    raise Stopped()
-                counts = list(pool.map(self.count, ranges))
+            while ranges and not self.stop.is_set():
                 split: list[Range] = []
-                for r, n in zip(ranges, counts, strict=True):
+                piece: Range | None = None  # neighbours joined while they fit in a piece (fewer requests)
+                for r, n in zip(ranges, pool.map(self.count, ranges), strict=True):
                     if n is None:
                         raise Uncountable()
                     if n > target and r.splittable():
                         split += r.split(math.ceil(n / target))
+                    elif piece is not None and piece.hi == r.lo and piece.count + n <= target:
+                        piece = Range(piece.lo, r.hi, piece.count + n)
+                        continue
                     else:
-                        counted.append(Range(r.lo, r.hi, n))
+                        self._put(work, piece)
+                        piece = Range(r.lo, r.hi, n)
+                        continue
+                    self._put(work, piece)
+                    piece = None
+                self._put(work, piece)
                 ranges = split
-        counted.sort(key=lambda r: (r.lo is not None, r.lo or ""))
-        return sorted(merge(counted, target), key=lambda r: -r.count)  # split ranges tile their parent
+        planned.set()
+
+    def _put(self, work: queue.Queue[Range], piece: Range | None) -> None:
+        if piece is not None:
+            work.put(piece)
+            self.ranges += 1
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -241,68 +251,86 @@ class PartitionedRead:
         lifecycle.update(run, message="Counting what to read…")
         try:
             total = self.count(None)
-            if total is None or total < int(settings.SYNC_PARTITIONS_FROM):
-                return False  # small (or uncounted): one chain is as fast
-            lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
-            ranges = self.plan(total)
+        except Refused:
+            return False
+        if total is None or total < int(settings.SYNC_PARTITIONS_FROM):
+            return False  # small (or uncounted): one chain is as fast
+        lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
+        stager = store.Stager(run, self.key_name)
+        pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=2 * self.threads)
+        work: queue.Queue[Range] = queue.Queue()
+        planned = threading.Event()
+        threads = [threading.Thread(target=self._planner, args=(total, work, planned, pages), name="sync-planner")]
+        threads += [
+            threading.Thread(target=self._partition, args=(work, planned, pages), name=f"sync-partition-{i}")
+            for i in range(self.threads)
+        ]
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
+        try:
+            self._stage(pages, stager, len(threads))
         except (Uncountable, Refused):
             return self._mismatch("Graph could not count a range")
-        stager = store.Stager(run, self.key_name)
-        pages: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=2 * self.threads)
-        work: queue.Queue[tuple[int, Range]] = queue.Queue()
-        for index, r in enumerate(ranges):
-            work.put((index, r))
-        workers = [
-            threading.Thread(target=self._partition, args=(work, pages), name=f"sync-partition-{i}", daemon=True)
-            for i in range(min(self.threads, len(ranges)))
-        ]
-        for worker in workers:
-            worker.start()
-        try:
-            self._stage(ranges, pages, stager, len(workers))
         finally:
             self.stop.set()
-            for worker in workers:
-                worker.join(timeout=5)
+            for thread in threads:
+                thread.join(timeout=5)
         staged, keys = _staged(run)
         if staged != total or keys != staged:
             return self._mismatch(
-                f"{staged} rows read in {len(ranges)} partitions"
+                f"{staged} rows read in {self.ranges} partitions"
                 + (f" ({staged - keys} came twice)" if keys != staged else "")
                 + f", but Graph counts {total}"
             )
         return True
 
-    def _partition(self, work: queue.Queue[tuple[int, Range]], pages: queue.Queue[tuple[int, Any]]) -> None:
-        """A partition thread: read ranges from ``work`` until none is left, handing each page over."""
+    def _planner(
+        self, total: int, work: queue.Queue[Range], planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
+    ) -> None:
+        self._thread(lambda: self.plan(total, work, planned), pages)
+
+    def _partition(
+        self, work: queue.Queue[Range], planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
+    ) -> None:
+        """A partition thread: read ranges from ``work`` until the plan is done and none is left,
+        handing each page over."""
+
+        def ranges() -> None:
+            while not self.stop.is_set():
+                try:
+                    r = work.get(timeout=0.1)
+                except queue.Empty:
+                    if planned.is_set() and work.empty():
+                        return
+                    continue
+                url: str | None = self.base
+                where = r.filter(self.prop)  # "": every name fitted in one piece
+                params: dict[str, str] | None = {**self.params, **({"$filter": where} if where else {})}
+                while url and not self.stop.is_set():
+                    response = self.fetch(url, params)
+                    self._hand(pages, ("page", r, response))
+                    if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:
+                        return
+                    url, params = response.body.get("@odata.nextLink"), None
+                self._hand(pages, ("range", r, None))
+
+        self._thread(ranges, pages)
+
+    def _thread(self, body: Callable[[], None], pages: queue.Queue[tuple[str, Any, Any]]) -> None:
+        """Run a planner or partition thread's ``body``, handing its error (or its end) to the run's thread."""
         try:
             with outbound.keep_alive():
-                while not self.stop.is_set():
-                    try:
-                        index, r = work.get_nowait()
-                    except queue.Empty:
-                        break
-                    url: str | None = self.base
-                    params: dict[str, str] | None = {**self.params, "$filter": r.filter(self.prop)}
-                    if not r.filter(self.prop):
-                        params = dict(self.params)
-                    while url and not self.stop.is_set():
-                        response = self.fetch(url, params)
-                        if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:
-                            self._hand(pages, (index, response))
-                            return
-                        url, params = response.body.get("@odata.nextLink"), None
-                        self._hand(pages, (index, response))
-                    self._hand(pages, (index, None))  # this range is done
+                body()
         except Stopped:
             pass
         except BaseException as error:  # handed to the run's thread, which fails the run with it
-            self._hand(pages, (-1, error))
+            self._hand(pages, ("error", None, error))
         finally:
-            self._hand(pages, (-1, None))  # this thread is done
+            self._hand(pages, ("ended", None, None))
             db.close()  # a token re-fetch may have opened this thread's database connection
 
-    def _hand(self, pages: queue.Queue[tuple[int, Any]], entry: tuple[int, Any]) -> None:
+    def _hand(self, pages: queue.Queue[tuple[str, Any, Any]], entry: tuple[str, Any, Any]) -> None:
         while True:
             try:
                 pages.put(entry, timeout=0.2)
@@ -311,40 +339,37 @@ class PartitionedRead:
                 if self.stop.is_set():  # the run's thread no longer reads them
                     return
 
-    def _stage(
-        self, ranges: list[Range], pages: queue.Queue[tuple[int, Any]], stager: store.Stager, threads: int
-    ) -> None:
+    def _stage(self, pages: queue.Queue[tuple[str, Any, Any]], stager: store.Stager, threads: int) -> None:
         """The run's thread: stage pages as they come, keep the page told, stop on a cancel."""
         run = self.run
-        done = finished = 0  # ranges read, threads ended
+        done = ended = 0  # ranges read, threads ended
         reported = 0.0
-        while finished < threads:
+        while ended < threads:
             try:
-                index, entry = pages.get(timeout=1.0)
+                kind, r, payload = pages.get(timeout=1.0)
             except queue.Empty:
-                index, entry = -2, None
-            if index == -1:
-                if isinstance(entry, BaseException):
-                    raise entry
-                finished += 1
-            elif index >= 0 and entry is None:
+                kind, r, payload = "", None, None
+            if kind == "error":
+                raise payload
+            if kind == "ended":
+                ended += 1
+            elif kind == "range":
                 done += 1
-            elif index >= 0:
-                response: graphclient.GraphResponse = entry
+            elif kind == "page":
+                response: graphclient.GraphResponse = payload
                 if not response.ok or not isinstance(response.body, dict) or "_text" in response.body:
                     raise self.reader.refuse(response)
-                stager.add(self._items(response.body, ranges[index].hi))
+                stager.add(self._items(response.body, r.hi))
                 run.rows, run.pages, run.bytes = stager.rows, run.pages + 1, run.bytes + response.size
-            if index >= -1 and lifecycle.should_stop(run):
+            if kind and lifecycle.should_stop(run):
                 raise Stopped()
-            if time.monotonic() - reported >= 1.0 or finished == threads:
+            if time.monotonic() - reported >= 1.0 or ended == threads:
                 reported = time.monotonic()
                 wait = f" ({self.note})" if self.note else ""
-                reading = min(self.gate.busy, self.threads)
                 lifecycle.heartbeat(
                     run,
                     self.reader.job_id,
-                    f"{done} of {len(ranges)} partitions read, {reading} reading{wait}: "
+                    f"{done} of {self.ranges} partitions read, {min(self.gate.busy, self.threads)} reading{wait}: "
                     f"{run.rows} rows of {run.total} so far…",
                     pages=run.pages,
                     rows=run.rows,

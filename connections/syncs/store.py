@@ -35,6 +35,7 @@ from connections.models import SyncRun, SyncStage, SyncVersion
 log = logging.getLogger(__name__)
 
 SQLITE_BATCH = 500  # rows per executemany on SQLite
+SQLITE_ROWS_PER_INSERT = 200  # rows per staging INSERT on SQLite (4 parameters each: under 999)
 KEY_BATCH = 500  # keys per ``IN (…)`` lookup
 KEY_MAX = 400  # SyncVersion.key's length
 
@@ -131,15 +132,16 @@ class Stager:
                     with cursor.cursor.copy(f'COPY "{self.table}" (run_id, "key", digest, data) FROM STDIN') as copy:
                         copy.write(buffer)
             else:
+                # Many rows per statement: sqlite3 lets other threads run during every step, and a
+                # statement per row would wait for the GIL once per row while a partitioned read's
+                # threads parse pages.
                 run_hex = _uuid(self.run.pk)
-                sql = f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES (%s, %s, %s, %s)'
-                for start in range(0, len(rows), SQLITE_BATCH):
-                    cursor.executemany(
-                        sql,
-                        [
-                            (run_hex, key, digest, text.decode())
-                            for key, digest, text in rows[start : start + SQLITE_BATCH]
-                        ],
+                for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+                    chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+                    values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+                    cursor.execute(
+                        f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES {values}',  # noqa: S608
+                        [v for key, digest, text in chunk for v in (run_hex, key, digest, text.decode())],
                     )
 
 

@@ -32,11 +32,12 @@ def names_around_boundaries(cases: bool = False) -> list[str]:
 
 
 @pytest.fixture
-def partitioned(settings, caplog):
+def partitioned(settings, caplog, monkeypatch):
     """Four partitions for any collection (the sandbox's directories are small), and small pages,
     so the plan splits ranges on longer boundaries."""
     settings.SYNC_PARTITIONS = 4
     settings.SYNC_PARTITIONS_FROM = 1
+    monkeypatch.setattr(partitions, "MIN_PIECE", 1)  # pieces of a page, however small the page
     caplog.set_level(logging.INFO, "connections.syncs.partitions")
     return settings
 
@@ -110,3 +111,26 @@ def test_a_name_no_range_finds_makes_the_run_say_so_and_read_serially(
     assert records(run) == {g["id"]: g for g in listed}  # the nameless one too
     assert "33 rows read in" in caplog.text and "but Graph counts 34" in caplog.text
     assert run.pages == -(-len(listed) // 10)  # read again one page after another, counted afresh
+
+
+def test_a_partition_failing_mid_read_fails_the_run_and_keeps_nothing(
+    clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline, partitioned
+):
+    from connections.models import SyncStage
+
+    conn = sandbox_connection(team_a, odata_select="id,displayName")
+    # About one users request in four fails, counts and pages alike (the same ones every time), and
+    # no page is asked again.
+    partitioned.SYNC_PAGE_RETRY_SECONDS = 0
+    clean_sandbox.control.post(
+        "/_sandbox/faults", {"path": "/v1.0/users", "status": 500, "rate": 0.25, "seed": 3, "count": 10_000}
+    )
+    failed = sync_inline(conn, operator_a, page_size=25)
+    clean_sandbox.control.delete("/_sandbox/faults")
+
+    assert failed.status == "failed" and failed.error["title"]
+    assert failed.rows == 0 and not failed.records.exists() and not SyncStage.objects.filter(run=failed).exists()
+    again = sync_inline(conn, operator_a, page_size=25)
+    assert again.status == "succeeded", again.error
+    listed = sandbox_listing(clean_sandbox, **{"$select": "id,displayName"})
+    assert records(again) == {u["id"]: u for u in listed}
