@@ -342,6 +342,9 @@ SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=0)
 # another. Collections under SYNC_PARTITIONS_FROM items are read serially.
 SYNC_PARTITIONS = env.int("SYNC_PARTITIONS", default=16)
 SYNC_PARTITIONS_FROM = env.int("SYNC_PARTITIONS_FROM", default=5000)
+# ...and only where Graph takes its time: a count answered faster than this means pages come fast
+# too, and one chain is then quicker than partitions.
+SYNC_PARTITIONS_SLOWER_THAN_MS = env.float("SYNC_PARTITIONS_SLOWER_THAN_MS", default=50.0)
 SYNC_PAGE_RETRY_SECONDS = env.float("SYNC_PAGE_RETRY_SECONDS", default=120.0)
 SYNC_PAGE_BACKOFF_BASE = env.float("SYNC_PAGE_BACKOFF_BASE", default=1.0)
 SYNC_PAGE_BACKOFF_CAP = env.float("SYNC_PAGE_BACKOFF_CAP", default=30.0)

@@ -249,12 +249,18 @@ class PartitionedRead:
         dropped and the page says so)."""
         run = self.run
         lifecycle.update(run, message="Counting what to read…")
+        started = time.monotonic()
         try:
             total = self.count(None)
         except Refused:
             return False
+        answered_in = time.monotonic() - started
         if total is None or total < int(settings.SYNC_PARTITIONS_FROM):
             return False  # small (or uncounted): one chain is as fast
+        if answered_in * 1000 < float(settings.SYNC_PARTITIONS_SLOWER_THAN_MS):
+            # Graph answered its count at once: its pages come fast too, and one chain is then
+            # quicker than partitions, which would only add their plan's counts and thread turns.
+            return False
         lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
         stager = store.Stager(run, self.key_name)
         pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=2 * self.threads)

@@ -105,7 +105,13 @@ def test_a_worker_killed_mid_partitioned_sync_keeps_nothing_and_the_next_run_is_
 ):
     settings.SYNC_STALE_AFTER_SECONDS = 3
     # Pages of 5 users at 0.3 s each: four partitions take several seconds over the 250 users.
-    partitioned = {**FAST_REAPER, "SYNC_PARTITIONS": "4", "SYNC_PARTITIONS_FROM": "1", "SYNC_PAGE_SIZE": "5"}
+    partitioned = {
+        **FAST_REAPER,
+        "SYNC_PARTITIONS": "4",
+        "SYNC_PARTITIONS_FROM": "1",
+        "SYNC_PARTITIONS_SLOWER_THAN_MS": "0",
+        "SYNC_PAGE_SIZE": "5",
+    }
     connection = sandbox_connection(team_a)
     client = login(operator_a)
     doomed = own_worker(**partitioned)

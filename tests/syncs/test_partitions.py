@@ -37,6 +37,7 @@ def partitioned(settings, caplog, monkeypatch):
     so the plan splits ranges on longer boundaries."""
     settings.SYNC_PARTITIONS = 4
     settings.SYNC_PARTITIONS_FROM = 1
+    settings.SYNC_PARTITIONS_SLOWER_THAN_MS = 0  # the sandbox answers at once: partition all the same
     monkeypatch.setattr(partitions, "MIN_PIECE", 1)  # pieces of a page, however small the page
     caplog.set_level(logging.INFO, "connections.syncs.partitions")
     return settings
@@ -134,3 +135,18 @@ def test_a_partition_failing_mid_read_fails_the_run_and_keeps_nothing(
     assert again.status == "succeeded", again.error
     listed = sandbox_listing(clean_sandbox, **{"$select": "id,displayName"})
     assert records(again) == {u["id"]: u for u in listed}
+
+
+def test_a_graph_that_answers_at_once_is_read_in_one_chain(
+    settings, monkeypatch, clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline
+):
+    """Partitions pay where each page takes Graph's time; against a Graph that answers its count at
+    once (here the sandbox without its latency model) one chain is quicker, so the run reads serially."""
+    settings.SYNC_PARTITIONS, settings.SYNC_PARTITIONS_FROM = 4, 1
+    settings.SYNC_PARTITIONS_SLOWER_THAN_MS = 50
+    planned: list[int] = []
+    monkeypatch.setattr(partitions.PartitionedRead, "plan", lambda self, total, *_: planned.append(total))
+    run = sync_inline(sandbox_connection(team_a), operator_a, page_size=50)
+    assert run.status == "succeeded", run.error
+    assert planned == []  # no partition was planned
+    assert run.rows == run.total == len(sandbox_listing(clean_sandbox))

@@ -53,6 +53,7 @@ def two_workers(request, clean_sandbox, broker_env, tmp_path, monkeypatch) -> It
         "SYNC_PAGE_SIZE": "50",
         "SYNC_PARTITIONS": str(request.param),
         "SYNC_PARTITIONS_FROM": "1",
+        "SYNC_PARTITIONS_SLOWER_THAN_MS": "0",
     }
     names = [f"throttle-{i}-{os.getpid()}" for i in range(2)]
     workers = [WorkerProcess(env, tmp_path / f"{name}.log", concurrency=1, name=name) for name in names]
@@ -115,6 +116,7 @@ def test_a_forced_429_is_waited_out_and_said(
     clean_sandbox, sandbox_connection, team_a, operator_a, login, sync_inline, settings, partitions
 ):
     settings.SYNC_PARTITIONS, settings.SYNC_PARTITIONS_FROM = partitions, 1
+    settings.SYNC_PARTITIONS_SLOWER_THAN_MS = 0
     conn = sandbox_connection(team_a)
     clean_sandbox.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": 429, "retry_after": 1, "count": 1})
     run = sync_inline(conn, operator_a, page_size=50)
