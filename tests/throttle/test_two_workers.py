@@ -27,7 +27,8 @@ def sandbox_costs(sandbox) -> dict | None:
         return None
 
 
-@pytest.fixture(params=[1, 4], ids=["serial", "partitioned"])
+# The partitioned pair reads a budget-bound tenant for about a minute: a fleet-scale test, run by CI.
+@pytest.fixture(params=[1, pytest.param(4, marks=pytest.mark.slow)], ids=["serial", "partitioned"])
 def two_workers(request, clean_sandbox, broker_env, tmp_path, monkeypatch) -> Iterator[list[object]]:
     """Two worker processes of this test's own (one pool thread each) on a queue of their own, each
     told Graph's budget is BUDGET units and reading 50 users a page, serially or in four
