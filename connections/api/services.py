@@ -3,19 +3,17 @@ changes, exporting. One adapter, so the routes name no engine, store or queue mo
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import models
 
 from connections import jobs, syncs
 from connections.models import Connection, Job, SyncRun, SyncVersion
-from connections.syncs import results
+from connections.syncs import export, results
 
 EXPORT_CHUNK = 2000
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHANGE_KINDS = ("added", "changed", "removed")
 
 # What the API's action names start: the same job kinds the pages' buttons start.
@@ -76,26 +74,4 @@ def export_lines(run: SyncRun, fmt: str) -> Iterator[str]:
     data = results.snapshot(run).order_by("key").values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK)
     if fmt == "jsonl":
         return (json.dumps(d, ensure_ascii=False) + "\n" for d in data)
-    return _csv_lines(columns_for(run), data)
-
-
-class _Line:
-    """A file-like object whose ``write`` returns the text, so csv.writer yields one line at a time."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def _csv_lines(columns: list[str], data: Iterable[dict[str, Any]]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield "\ufeff" + writer.writerow(columns)  # the BOM makes Excel read UTF-8
-    for item in data:
-        yield writer.writerow([_csv_cell(item.get(name)) for name in columns])
-
-
-def _csv_cell(value: Any) -> str:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
-    text = results.as_text(value)
-    if isinstance(value, str) and text[:1] in FORMULA_STARTS:
-        return "'" + text
-    return text
+    return export.csv_lines(columns_for(run), data)
