@@ -55,10 +55,7 @@ def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True
     return joined
 
 
-class RunSummary(NamedTuple):
-    """What a list row's last sync and the history chart read of a run: its outcome and times, as
-    plain tuples (``values_list``), without the run's deltaLink, options or bookkeeping."""
-
+class _RunColumns(NamedTuple):
     pk: Any
     status: str
     rows: int
@@ -69,6 +66,12 @@ class RunSummary(NamedTuple):
     started_at: datetime.datetime | None
     finished_at: datetime.datetime | None
 
+
+class RunSummary(_RunColumns):
+    """What a list row's last sync and the history chart read of a run: its outcome and times, as
+    plain tuples (``values_list``), without the run's deltaLink, options or bookkeeping."""
+
+    __slots__ = ()
     duration = Lifecycle.duration
 
 
