@@ -45,14 +45,23 @@ class HeldReload:
         self.page.wait_for_timeout(500)  # an answer that does land is swapped in by now
 
 
-def test_sync_now_pressed_while_the_panel_reloads_keeps_the_new_run(
-    sandbox_connection, team_a, operator_a, browser_as, live_worker
-):
-    connection = sandbox_connection(team_a)
-    page = browser_as(operator_a)
-    page.goto(reverse("connections:detail", args=[connection.pk]))
+@pytest.fixture
+def connection_page(sandbox_connection, team_a, operator_a, browser_as, live_worker):
+    """``connection_page(panel)`` → an operator's page of a sandbox connection, and a ``HeldReload``
+    of the named panel's URL."""
+
+    def open_page(panel_url_name: str) -> tuple[Page, HeldReload]:
+        connection = sandbox_connection(team_a)
+        page = browser_as(operator_a)
+        page.goto(reverse("connections:detail", args=[connection.pk]))
+        return page, HeldReload(page, reverse(panel_url_name, args=[connection.pk]))
+
+    return open_page
+
+
+def test_sync_now_pressed_while_the_panel_reloads_keeps_the_new_run(connection_page):
+    page, reload = connection_page("connections:sync_panel")
     panel = page.locator("#sync-panel")
-    reload = HeldReload(page, reverse("connections:sync_panel", args=[connection.pk]))
 
     button(panel, "Sync now").click()
     expect(page.locator("#sync-activity .badge[data-state]")).to_have_attribute("data-state", "succeeded")
@@ -68,14 +77,9 @@ def test_sync_now_pressed_while_the_panel_reloads_keeps_the_new_run(
     expect(run.locator(".badge[data-state]")).to_have_attribute("data-state", "succeeded", timeout=30_000)
 
 
-def test_a_token_button_pressed_while_the_panel_reloads_keeps_the_new_job(
-    sandbox_connection, team_a, operator_a, browser_as, live_worker
-):
-    connection = sandbox_connection(team_a)
-    page = browser_as(operator_a)
-    page.goto(reverse("connections:detail", args=[connection.pk]))
+def test_a_token_button_pressed_while_the_panel_reloads_keeps_the_new_job(connection_page):
+    page, reload = connection_page("connections:token_panel")
     actions = page.locator(".token-panel .actions")
-    reload = HeldReload(page, reverse("connections:token_panel", args=[connection.pk]))
 
     wait_for_job(page, press_job_button(page, button(actions, "Get access token"), "/token/fetch/"))
     reload.wait_until_asked()
