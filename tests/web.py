@@ -16,6 +16,8 @@ import requests
 from django.conf import settings
 from django.test import Client
 
+from tests.processes import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,13 +75,7 @@ class WebProcess:
         return Browser(self, client.cookies[settings.SESSION_COOKIE_NAME].value)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.log.close()
 
 

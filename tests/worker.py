@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 from django.db import connection
 
+from tests.processes import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -78,13 +80,7 @@ class WorkerProcess:
         raise TimeoutError(f"worker not ready after {timeout} s; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.log.close()
 
     def kill(self) -> None:

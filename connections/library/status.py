@@ -55,9 +55,7 @@ def with_status(queryset: models.QuerySet[Connection], *, last_sync: bool = True
     return joined
 
 
-class LastRun(NamedTuple):
-    """What the last-sync attributes read of a connection's newest run."""
-
+class _RunColumns(NamedTuple):
     pk: Any
     status: str
     rows: int
@@ -69,11 +67,22 @@ class LastRun(NamedTuple):
     finished_at: datetime.datetime | None
 
 
+class RunSummary(_RunColumns):
+    """What a list row's last sync and the history chart read of a run: its outcome and times, as
+    plain tuples (``values_list``), without the run's deltaLink, options or bookkeeping."""
+
+    __slots__ = ()
+    duration = Lifecycle.duration
+
+
+def run_summaries(runs: models.QuerySet[SyncRun]) -> list[RunSummary]:
+    return [RunSummary(*values) for values in runs.values_list(*RunSummary._fields)]
+
+
 def attach_last_syncs(rows: list[Connection]) -> list[Connection]:
     """Each row's newest run (read with ``with_status``) as ``latest_runs``, in one query."""
     ids = [row.last_sync_id for row in rows if row.last_sync_id is not None]  # type: ignore[attr-defined]
-    found = SyncRun.objects.filter(pk__in=ids).values_list(*LastRun._fields) if ids else []
-    runs = {run.pk: run for run in (LastRun(*values) for values in found)}
+    runs = {run.pk: run for run in run_summaries(SyncRun.objects.filter(pk__in=ids))} if ids else {}
     for row in rows:
         run = runs.get(row.last_sync_id)  # type: ignore[attr-defined]
         row.latest_runs = [run] if run is not None else []  # type: ignore[attr-defined]
@@ -103,28 +112,9 @@ def runs_version(runs: list[SyncRun]) -> str:
     return "|".join(f"{run.pk}:{run.status}:{run.pages}:{run.rows}:{run.finished_at}:{run.message}" for run in runs)
 
 
-class _HistoryColumns(NamedTuple):
-    status: str
-    rows: int
-    added: int | None
-    changed: int | None
-    removed: int | None
-    created_at: datetime.datetime
-    started_at: datetime.datetime | None
-    finished_at: datetime.datetime | None
-
-
-class HistoryRun(_HistoryColumns):
-    """What the history chart draws of a run."""
-
-    __slots__ = ()
-    duration = Lifecycle.duration
-
-
-def run_history(connection: Connection) -> list[HistoryRun]:
+def run_history(connection: Connection) -> list[RunSummary]:
     """The connection's newest ``RUNS_IN_HISTORY`` runs, newest first, as the history chart needs them."""
-    rows = connection.sync_runs.values_list(*HistoryRun._fields)[:RUNS_IN_HISTORY]
-    return [HistoryRun(*row) for row in rows]
+    return run_summaries(connection.sync_runs.all()[:RUNS_IN_HISTORY])
 
 
 def fill_status(row: Connection, now: datetime.datetime | None = None) -> Connection:

@@ -38,9 +38,16 @@ def find_chromium() -> str | None:
 
 
 def note_console_error(page: Any, message: Any, errors: list[str]) -> None:
-    """Keeps console errors except failed resource loads (a 404 page the test asked for, a favicon)."""
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        errors.append(f"{page.url}: {message.text}")
+    """Keeps console errors except failed resource loads (a 404 page the test asked for, a favicon) and
+    a request htmx aborted on purpose (``hx-sync``'s replace): htmx logs ``htmx:afterRequest`` then
+    ``htmx:sendAbort`` for it, so the abort takes back the note of its request."""
+    if message.type != "error" or message.text.startswith("Failed to load resource"):
+        return
+    if message.text.startswith("htmx:sendAbort"):
+        if errors and errors[-1].startswith(f"{page.url}: htmx:afterRequest"):
+            errors.pop()
+        return
+    errors.append(f"{page.url}: {message.text}")
 
 
 def note_failed_request(failed: Any, errors: list[str]) -> None:

@@ -21,6 +21,7 @@ from connections.models import AuditEntry, SyncRun, SyncSchedule
 from connections.syncs import schedules
 from tests import worker
 from tests.factories import make_schedule
+from tests.processes import stop_process
 from tests.worker import ROOT
 
 SAVE = "connections:schedule_save"
@@ -176,11 +177,7 @@ def beat(live_worker, broker_env, tmp_path):
         stderr=subprocess.STDOUT,
     )
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_process(proc, grace=15)
     log.close()
 
 
