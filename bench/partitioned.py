@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.sync_users import _connection, _database  # noqa: E402
+from bench import harness  # noqa: E402
 from graphsandbox.testing import start_sandbox  # noqa: E402
 
 
@@ -47,29 +47,9 @@ def main() -> None:
         users=args.users, groups=10, seed=11, extra_args=["--latency-scale", str(args.scale), "--budget"]
     )
     var_dir = tempfile.mkdtemp(prefix="gc-bench-partitioned-")
-    database_url, _ = _database("", var_dir)
+    database_url, _ = harness.database("", var_dir)
     try:
-        os.environ.update(
-            {
-                "VAR_DIR": var_dir,
-                "DATABASE_URL": database_url,
-                "GRAPH_SANDBOX_URL": sandbox.base_url,
-                "GRAPH_CA_BUNDLE": sandbox.ca_path,
-                "LOG_LEVEL": "WARNING",
-                "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
-                "DJANGO_SETTINGS_MODULE": "graphconn.settings",
-                "DEBUG": "false",
-                "SECRET_KEY": "bench-" + "x" * 50,
-                "FIELD_ENCRYPTION_KEYS": _fernet_key(),
-                "SYNC_PARTITIONS": str(args.partitions),
-            }
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        harness.configure([sandbox], database_url, var_dir, SYNC_PARTITIONS=str(args.partitions))
         sync_seconds, sync_costs, run = _sync(sandbox)
         floor_seconds, floor_costs = (None, None) if args.no_floor else _floor(sandbox)
     finally:
@@ -109,18 +89,12 @@ def main() -> None:
     print(f"load after: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
-
-
 def _sync(sandbox):
     from connections.models import SyncRun
     from connections.syncs import runner
     from connections.tokens import fetch as tokens
 
-    connection = _connection(sandbox)
+    connection = harness.connection(sandbox)
     tokens.ensure_token(connection)
     run = SyncRun.objects.create(connection=connection, entity=connection.entity)
     sandbox.control.delete("costs")  # counters from here

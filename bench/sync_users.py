@@ -21,18 +21,15 @@ import contextlib
 import os
 import platform
 import resource
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from cryptography.fernet import Fernet
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+from bench import harness  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +48,7 @@ def main() -> None:
     from graphsandbox.testing import start_sandbox
 
     var_dir = tempfile.mkdtemp(prefix="gc-bench-sync-")
-    database_url, drop = _database(args.database_url, var_dir)
+    database_url, drop = harness.database(args.database_url, var_dir)
     if not args.rss_only:
         print(
             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -60,27 +57,7 @@ def main() -> None:
         print(f"starting a sandbox with {args.users:,} users…", flush=True)
     sandbox = start_sandbox(users=args.users, groups=10, seed=11)
     try:
-        os.environ.update(
-            {
-                "VAR_DIR": var_dir,
-                "DATABASE_URL": database_url,
-                "GRAPH_SANDBOX_URL": sandbox.base_url,
-                "GRAPH_CA_BUNDLE": sandbox.ca_path,
-                "LOG_LEVEL": "WARNING",
-                "APP_PERMISSIONS_URL_TEMPLATE": sandbox.portal_url,
-                "DJANGO_SETTINGS_MODULE": "graphconn.settings",
-                # DEBUG off: with it on, Django keeps the text of every query in memory.
-                "DEBUG": "false",
-                "SECRET_KEY": secrets.token_urlsafe(50),
-                "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            }
-        )
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        harness.configure([sandbox], database_url, var_dir)
         if args.rss_only:
             _first_sync(sandbox)
             print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -90,44 +67,6 @@ def main() -> None:
         sandbox.stop()
         if drop:
             drop()
-
-
-def _database(url: str, var_dir: str):
-    """A fresh database: SQLite in ``var_dir``, or a throwaway PostgreSQL database beside ``url``."""
-    if not url.startswith("postgres"):
-        return f"sqlite:///{var_dir}/bench.sqlite3", None
-    import psycopg
-
-    name = f"gc_bench_{secrets.token_hex(4)}"
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit(urlsplit(url)._replace(path="/" + name)), drop
-
-
-def _connection(sandbox):
-    from connections.models import Connection, Team
-
-    team, _ = Team.objects.get_or_create(name="bench")
-    return Connection.objects.create(
-        team=team,
-        name=f"bench users {secrets.token_hex(2)}",
-        tenant=sandbox.tenant_id,
-        client_id=sandbox.client_id,
-        client_secret=sandbox.client_secret,
-        service_url=sandbox.graph_url,
-        token_url=f"{sandbox.base_url}/{sandbox.tenant_id}/oauth2/v2.0/token",
-        scope="https://graph.microsoft.com/.default",
-        entity="users",
-    )
 
 
 def _run(connection, profile: bool = False):
@@ -172,7 +111,7 @@ def _run(connection, profile: bool = False):
 def _first_sync(sandbox) -> None:
     from connections import tokens
 
-    connection = _connection(sandbox)
+    connection = harness.connection(sandbox)
     tokens.ensure_token(connection)
     _run(connection)
 
@@ -204,7 +143,7 @@ def bench(sandbox, users: int, runs: int, database_url: str, profile: bool = Fal
     from connections import tokens
     from connections.models import SyncRun, SyncVersion
 
-    connection = _connection(sandbox)
+    connection = harness.connection(sandbox)
     tokens.ensure_token(connection)  # the token is not part of any figure
     rng = random.Random(11)
     one_percent = max(1, users // 100)

@@ -29,6 +29,7 @@ def configure() -> throttling.Budget | None:
         store=_store(),
         fraction=float(settings.GRAPH_THROTTLE_FRACTION),
         units=int(settings.GRAPH_THROTTLE_UNITS) or None,
+        tenant_units=dict(settings.GRAPH_THROTTLE_TENANT_UNITS),
     )
     throttling.install(budget)
     return budget
@@ -49,7 +50,12 @@ def key_of(connection: Connection) -> str | None:
     token = ConnectionToken.objects.filter(connection=connection).first()
     if token is None or not token.access_token:
         return None
-    return throttling.budget_key(plaintext(token.access_token))
+    access_token = plaintext(token.access_token)
+    key = throttling.budget_key(access_token)
+    budget = throttling.installed()
+    if key is not None and budget is not None:
+        budget.name(key, throttling.tenant_of(access_token))
+    return key
 
 
 @dataclass(frozen=True)

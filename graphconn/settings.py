@@ -355,6 +355,17 @@ GRAPH_THROTTLE_BUDGET = env.bool("GRAPH_THROTTLE_BUDGET", default=True)
 GRAPH_THROTTLE_FRACTION = env.float("GRAPH_THROTTLE_FRACTION", default=0.9)
 # Resource units per 10 s; 0: by the tenant's size (3,500 / 5,000 / 8,000; unknown: 3,500).
 GRAPH_THROTTLE_UNITS = env.int("GRAPH_THROTTLE_UNITS", default=0)
+# Graph's budget for named tenants, before the two above: "<tenant id>=<units>,…" (a tenant whose
+# budget you know, such as one smaller than its size says).
+GRAPH_THROTTLE_TENANT_UNITS: dict[str, int] = {}
+for _pair in env.list("GRAPH_THROTTLE_TENANT_UNITS", default=[]):
+    _tenant, _, _units = _pair.partition("=")
+    if not _tenant.strip() or not _units.strip().isdigit() or int(_units) < 1:
+        raise ImproperlyConfigured(
+            "GRAPH_THROTTLE_TENANT_UNITS is a list of <tenant id>=<units per 10 s>, separated by commas "
+            "(for example 72f988bf-86f1-41af-91ab-2d7cd011db47=2000)."
+        )
+    GRAPH_THROTTLE_TENANT_UNITS[_tenant.strip().lower()] = int(_units)
 GRAPH_THROTTLE_STORE = env.str("GRAPH_THROTTLE_STORE", default="")  # redis://… or a file path; "": as above
 GRAPH_THROTTLE_PREFIX = env.str("GRAPH_THROTTLE_PREFIX", default="graphconn:throttle:")
 if not 0 < GRAPH_THROTTLE_FRACTION <= 1:

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 STORE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, sqlite3.Error, filelock.Timeout, OSError)
 
 WINDOW_MS = 10_000  # Graph's app + tenant identity budget is per ten seconds
+# A reported limit percentage up to this much above our own draws' share of the budget is ours.
+EXPLAINED_MARGIN = 0.05
 SMALL, MEDIUM, LARGE = 3_500, 5_000, 8_000
 
 # Documented base costs of reads in the identity limits, by path ("{id}": one segment; a user's own
@@ -165,6 +167,12 @@ def budget_key(access_token: str) -> str | None:
     return hashlib.sha256(f"{said.app_id.lower()}/{said.tenant_id.lower()}".encode()).hexdigest()[:24]
 
 
+@functools.lru_cache(maxsize=256)
+def tenant_of(access_token: str) -> str:
+    """The tenant a token is for (lower case; "" when it does not say)."""
+    return (claims.decode(access_token).tenant_id or "").lower()
+
+
 # -- what one run spent ----------------------------------------------------------------------------
 
 
@@ -176,6 +184,7 @@ class Tally:
     highest_percentage: float | None = None
     budget_wait: float = 0.0
     throttle_wait: float = 0.0
+    explained: int = 0  # reports of Graph's limit percentage that the run's own budget explained
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def spent(self, units: int, percentage: float | None) -> None:
@@ -183,6 +192,10 @@ class Tally:
             self.units += units
             if percentage is not None and (self.highest_percentage is None or percentage > self.highest_percentage):
                 self.highest_percentage = percentage
+
+    def explained_report(self) -> None:
+        with self.lock:
+            self.explained += 1
 
     def waited_for_budget(self, seconds: float) -> None:
         with self.lock:
@@ -408,12 +421,14 @@ class Budget:
     store: Store
     fraction: float = 0.9
     units: int | None = None
+    tenant_units: dict[str, int] = field(default_factory=dict)
     target: float = 0.8
     max_wait: float = 10.0
     window_ms: int = WINDOW_MS  # Graph's is ten seconds; tests shorten it
     refresh: float = 1.0  # seconds a process keeps the limit and the number of readers it read
     sleep: Callable[[float], None] = time.sleep
     learned: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _named: dict[str, int] = field(default_factory=dict, repr=False)  # budget key -> units of tenant_units
     _shares: dict[str, InMemoryBucket] = field(default_factory=dict, repr=False)
     _debt: dict[str, int] = field(default_factory=dict, repr=False)
     _cache: dict[tuple[str, str], tuple[float, int, int]] = field(default_factory=dict, repr=False)
@@ -423,10 +438,23 @@ class Budget:
 
     def limit(self, key: str) -> int:
         """Units this app may draw from the tenant per ten seconds now (all readers together)."""
-        size = self.store.fact(key, "users")
-        units = self.units or tenant_budget(int(size) if size is not None else None)
         slowdown = self.store.fact(key, "slowdown") or 1.0
-        return max(1, int(units * self.fraction * slowdown))
+        return max(1, int(self.graph_units(key) * self.fraction * slowdown))
+
+    def graph_units(self, key: str) -> int:
+        """Graph's budget for the app + tenant per ten seconds, as far as we know it."""
+        if key in self._named:
+            return self._named[key]
+        if self.units:
+            return self.units
+        size = self.store.fact(key, "users")
+        return tenant_budget(int(size) if size is not None else None)
+
+    def name(self, key: str, tenant: str) -> None:
+        """Tell the budget which tenant ``key`` is for (its ``tenant_units``, if any, then apply)."""
+        units = self.tenant_units.get(tenant.lower())
+        if units:
+            self._named[key] = units
 
     def tenant_size(self, key: str, users: int) -> None:
         """Remember how many users the tenant has (its budget size) for a day."""
@@ -495,14 +523,26 @@ class Budget:
                 self.learned[(key, request_kind(url, params))] = charged
                 if charged > drawn:
                     self._debt[key] = self._debt.get(key, 0) + charged - drawn
-        if answer.limit_percentage is not None and answer.limit_percentage > self.target:
-            self._slow_down(key, answer.limit_percentage)
-            with self._lock:  # this process slows down at once; the others within ``refresh``
-                for cached in [k for k in self._cache if k[0] == key]:
-                    del self._cache[cached]
         reading = current()
+        if answer.limit_percentage is not None and answer.limit_percentage > self.target:
+            if self._explained(key, answer.limit_percentage):
+                if reading is not None and reading.tally is not None:
+                    reading.tally.explained_report()
+            else:
+                self._slow_down(key, answer.limit_percentage)
+                with self._lock:  # this process slows down at once; the others within ``refresh``
+                    for cached in [k for k in self._cache if k[0] == key]:
+                        del self._cache[cached]
         if reading is not None and reading.tally is not None:
             reading.tally.spent(charged if charged is not None else drawn, answer.limit_percentage)
+
+    def _explained(self, key: str, percentage: float) -> bool:
+        """Whether our own draws of the last window account for the use Graph reports. Then the
+        limit already keeps us under Graph's budget (at ``fraction`` of it, in any window), and
+        slowing down would only leave part of it unused; a report beyond our draws means someone
+        else draws on the budget too (or it is smaller than we think), and we slow down."""
+        (drawn,) = self.store.use(key, _now_ms(), 1, self.window_ms)
+        return percentage <= drawn / self.graph_units(key) + EXPLAINED_MARGIN
 
     def _slow_down(self, key: str, percentage: float) -> None:
         """Aim every reader of the tenant at ``target`` of what Graph says was used, for three windows.
@@ -573,6 +613,8 @@ def before(access_token: str, url: str, params: dict[str, str] | None) -> Ticket
     budget, key = _installed, budget_key(access_token) if _installed is not None else None
     if budget is None or key is None:
         return None
+    if budget.tenant_units:
+        budget.name(key, tenant_of(access_token))
     drawn = budget.estimate(key, url, params)
     try:
         budget.draw(key, drawn, current())

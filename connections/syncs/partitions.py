@@ -23,8 +23,9 @@ a longer prefix, down to pieces of about a third of a thread's share (at most a 
 thread hands each piece to the partition threads as soon as it is counted, so reading starts while
 the big ranges are still being split.
 
-**Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` the threads that may read at
-once are cut in proportion, and grow back one every few seconds without a report.
+**Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` beyond what the tenant's
+shared budget explains by our own draws, the threads that may read at once are cut in proportion,
+and grow back one every few seconds without such a report.
 """
 
 from __future__ import annotations
@@ -187,9 +188,13 @@ class PartitionedRead:
         if not self.gate.enter(self.stop):
             raise Stopped()
         percentage: float | None = None
+        explained = self.reader.tally.explained
         try:
             response = self.reader.fetch(url, params, self.headers, wait=self._retry_wait, sleep=self._sleep)
-            percentage = throttling.Answer.of(response.headers).limit_percentage
+            if self.reader.tally.explained == explained:
+                # A report the shared budget explained by our own draws needs no fewer threads: the
+                # budget already keeps every reader of the tenant under Graph's limit.
+                percentage = throttling.Answer.of(response.headers).limit_percentage
             return response
         finally:
             self.gate.leave(percentage)

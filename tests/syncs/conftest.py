@@ -44,9 +44,16 @@ def big(big_sandbox) -> Any:
 
 
 @pytest.fixture
-def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
+def own_worker_env() -> dict[str, str]:
+    """Settings of the own worker beyond the tests' (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch, own_worker_env):
     """A real worker of this test's own, on a queue of its own (so it may be killed), reading the
-    2,500-user sandbox. Tasks queued during the test go to it; afterwards they go to the session's."""
+    2,500-user sandbox (with ``own_worker_env``). Tasks queued during the test go to it; afterwards
+    they go to the session's."""
     from connections.models import WorkerHeartbeat
     from graphconn.celery import app
     from tests.worker import WorkerProcess, test_database_url
@@ -63,6 +70,7 @@ def own_worker(big_sandbox, broker_env, tmp_path, monkeypatch):
         "WORKER_HEARTBEAT_SECONDS": "1",
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "SECRET_KEY": settings.SECRET_KEY,
+        **own_worker_env,
     }
     worker = WorkerProcess(env, tmp_path / "own-worker.log", concurrency=1, name="own-worker")
     session_queue = app.conf.task_default_queue

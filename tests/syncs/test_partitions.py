@@ -150,3 +150,53 @@ def test_a_graph_that_answers_at_once_is_read_in_one_chain(
     assert run.status == "succeeded", run.error
     assert planned == []  # no partition was planned
     assert run.rows == run.total == len(sandbox_listing(clean_sandbox))
+
+
+@pytest.fixture
+def own_worker_env() -> dict[str, str]:
+    """The worker of the cancel test reads the 2,500-user sandbox in four partitions, 50 users a page."""
+    return {
+        "SYNC_PARTITIONS": "4",
+        "SYNC_PARTITIONS_FROM": "1",
+        "SYNC_PARTITIONS_SLOWER_THAN_MS": "0",
+        "SYNC_PAGE_SIZE": "50",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_while_partitions_read_keeps_nothing_and_the_next_run_is_exact(
+    big, team_a, operator_a, login, own_worker
+):
+    from django.urls import reverse
+
+    from connections.models import SyncStage, SyncVersion
+    from tests.factories import make_sandbox_connection, press_sync, wait_until
+
+    conn = make_sandbox_connection(big, team_a, name="big users", odata_select="id,displayName,jobTitle")
+    # Every users request takes 0.3 s: four partitions read the 50 pages for several seconds.
+    big.control.post("/_sandbox/faults", {"path": "/v1.0/users", "status": None, "delay_ms": 300, "count": 10_000})
+    operator = login(operator_a)
+    versions = SyncVersion.objects.count()
+
+    run = press_sync(operator, conn)
+    reading = SyncRun.objects.filter(pk=run.pk, message__contains="partitions read", rows__gte=100)
+    wait_until(reading.exists, timeout=60, what="the partitions to read some pages")
+    assert SyncStage.objects.filter(run=run).exists()  # part of it is staged, seen nowhere
+    answer = operator.post(reverse("connections:sync_cancel", args=[conn.pk, run.pk]), HTTP_HX_REQUEST="true")
+    assert answer.status_code == 200 and "Cancelling" in answer.content.decode()
+
+    wait_until(lambda: SyncRun.objects.get(pk=run.pk).is_finished, timeout=30, what="the partitions to stop")
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.rows == 0
+    assert not SyncStage.objects.filter(run=run).exists() and not run.records.exists()
+    assert SyncVersion.objects.count() == versions
+    page = operator.get(reverse("connections:detail", args=[conn.pk])).content.decode()
+    assert "Cancelled" in page and "nothing this run read was kept" in page
+
+    big.control.delete("/_sandbox/faults")
+    again = press_sync(operator, conn)
+    wait_until(lambda: SyncRun.objects.get(pk=again.pk).is_finished, timeout=120, what="the next run")
+    again.refresh_from_db()
+    assert again.status == "succeeded", again.error
+    assert again.mode == "full" and again.rows == again.total == 2500
+    assert records(again) == {u["id"]: u for u in sandbox_listing(big, **{"$select": "id,displayName,jobTitle"})}

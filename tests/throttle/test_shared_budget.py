@@ -153,6 +153,35 @@ def test_a_reported_limit_percentage_slows_every_reader_down(store_spec: tuple[s
     assert other.limit(key) == 720, "a percentage under the target changes nothing"
 
 
+def test_a_report_our_own_draws_explain_slows_nobody_down(store_spec: tuple[str, str]) -> None:
+    """Our limit keeps us at 90 % of Graph's budget in any window, so Graph reporting about that much
+    is our own use: slowing down would leave a part of the budget unused. More than our draws
+    explain means someone else uses the budget too: then everyone slows down."""
+    budget = throttling.Budget(make_store(*store_spec), fraction=0.9, units=1000)
+    key = uuid.uuid4().hex[:24]
+    users = "https://graph.microsoft.com/v1.0/users"
+    tally = throttling.Tally()
+    with throttling.reading(throttling.Reading("run", tally)):
+        for _ in range(9):
+            budget.draw(key, 100)
+        budget.settle(key, users, None, 2, throttling.Answer(2, 0.92))
+        assert budget.limit(key) == 900 and tally.explained == 1, "90 % drawn explains 92 % reported"
+        budget.settle(key, users, None, 2, throttling.Answer(2, 1.2))
+        assert budget.limit(key) == 600 and tally.explained == 1, "120 % is more than our draws: slow down"
+    assert tally.highest_percentage == pytest.approx(1.2)
+
+
+def test_a_named_tenants_budget_comes_before_the_others(store_spec: tuple[str, str]) -> None:
+    budget = throttling.Budget(make_store(*store_spec), fraction=0.9, tenant_units={"small-tenant": 400})
+    named, other = uuid.uuid4().hex[:24], uuid.uuid4().hex[:24]
+    budget.name(named, "Small-Tenant")
+    budget.name(other, "another-tenant")
+    assert budget.limit(named) == 360
+    assert budget.limit(other) == 3150, "unknown size: the smallest of Graph's budgets"
+    budget.tenant_size(named, 20_000)
+    assert budget.limit(named) == 360, "the named budget holds whatever the tenant's size"
+
+
 def test_graph_still_near_its_limit_a_window_later_slows_down_further(store_spec: tuple[str, str]) -> None:
     budget = throttling.Budget(make_store(*store_spec), fraction=1.0, units=1000, window_ms=500)
     key = uuid.uuid4().hex[:24]
