@@ -7,6 +7,11 @@ SANDBOX_PORT ?= 8765
 # `make test` leaves out the tests marked slow (directory-scale, many runs); .ci/run passes its own
 # PYTEST_ARGS, so CI runs them too. `make test PYTEST_ARGS=` runs everything.
 PYTEST_ARGS ?= -m "not slow"
+# Test processes side by side (pytest-xdist, each taking the next test as it finishes): most tests
+# wait on a worker, the sandbox or a browser, not on the CPU. Each process has its own database,
+# broker folder or queue, throttle budget, sandbox and worker.
+# `make test TEST_PROCESSES=0` runs in one process.
+TEST_PROCESSES ?= 4
 
 # `make run` points the dashboard at the bundled Graph sandbox unless told otherwise;
 # tests start their own sandbox on a free port.
@@ -39,7 +44,7 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" SANDBOX_PORT=$(SANDBOX_PORT) $(BIN)/honcho start -f Procfile
 
 test: install lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -33,11 +33,21 @@ DEBUG = env.bool("DEBUG", default=True)
 
 
 def _dev_secret(name: str, make: Callable[[], str]) -> str:
-    """A development-only secret, generated once into var/ so restarts keep sessions and data."""
+    """A development-only secret, generated once into var/ so restarts keep sessions and data.
+
+    Processes starting together (web, worker and beat; test processes side by side) must all read
+    the same value: the first one to link its complete file in place wins, the others read it."""
     path = VAR_DIR / name
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+        draft = VAR_DIR / f".{name}.{os.getpid()}"
+        draft.write_text(make())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 
