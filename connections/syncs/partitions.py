@@ -10,7 +10,8 @@ every page into the one run, writes progress and checks for a cancel), so SQLite
 enough and memory stays at a few pages whatever the directory's size.
 
 **Every item once.** Graph's collation is not documented, so boundaries are strings of lowercase
-ASCII letters and digits, which sort the same by code point and case-insensitively. Range *i* is
+ASCII letters and digits (and, after the first character, ``.``, which names such as
+``first.last`` need to be split at all), which sort the same by code point and case-insensitively. Range *i* is
 ``ge b_i and le b_(i+1)``, so every name falls in a range whatever the collation; an item equal to
 ``b_(i+1)`` comes in range *i* and again in *i + 1*, and range *i* drops it. The run then checks
 its rows against Graph's ``$count`` and that no key came twice; if either differs (a collation
@@ -21,7 +22,8 @@ so and reads everything again one page after another.
 (``$count`` with ``$top=1``: one resource unit and a short answer each) and splits the big ones on
 a longer prefix, down to pieces of about a third of a thread's share (at most a page); a planner
 thread hands each piece to the partition threads as soon as it is counted, so reading starts while
-the big ranges are still being split.
+the big ranges are still being split, and a thread takes the biggest piece waiting, so the last
+ones to be read are small and the threads finish close together.
 
 **Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` the threads that may read at
 once are cut in proportion, and grow back one every few seconds without a report.
@@ -29,8 +31,10 @@ once are cut in proportion, and grow back one every few seconds without a report
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -61,11 +65,18 @@ RANGE_PROPERTY = {
     "servicePrincipals": "displayName",
 }
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"  # same order by code point and case-insensitively
-MAX_PREFIX = 4  # longest boundary the plan splits down to
+INNER = "." + ALPHABET  # after the first character: "." sorts before the digits, and splits "first.last"
+MAX_PREFIX = 32  # longest boundary the plan splits down to
 PIECES_PER_THREAD = 3  # a piece is about a third of one thread's share: the last ones finish close together
+SAMPLE = 20  # names a count asks for with it, to split its range at (the same resource unit)
+SPLIT_WIDER = 2  # a big range splits into twice the pieces its count asks for: names are uneven, so
+# fewer of the smaller ones need a further round of counts (neighbours that fit are joined again)
 MIN_PIECE = 50  # smaller pieces cost more in counting and round trips than they save
 RECOVER_SECONDS = 3.0  # one more thread may read after this long without a limit report
 LIMIT_TARGET = 0.8  # Graph reports the limit percentage from 0.8
+
+
+Work = queue.PriorityQueue[tuple[int, int, "Range"]]  # (-count, order planned, piece)
 
 
 def range_property(run: SyncRun, path: str) -> str | None:
@@ -91,19 +102,55 @@ class Range:
         )
         return " and ".join(parts)
 
-    def splittable(self) -> bool:
-        # (lo, lo + "0") holds lo itself and names of lo plus a symbol: no longer boundary lies inside
-        return (
-            self.lo is not None and len(self.lo) < MAX_PREFIX and (self.hi is None or not self.hi.startswith(self.lo))
-        )
+    def inner(self) -> list[str]:
+        """The shortest boundaries strictly inside the range, in order: a prefix of ``lo`` or of
+        ``hi`` and one character more (``ana7``–``anab``: ``ana8``, ``ana9``, ``anaa``;
+        ``ana``–``ana0``: ``ana.``; ``charlos``–``charlp``: ``charlot`` … ``charloz``); none for
+        an open start."""
+        lo, hi = self.lo, self.hi
+        if lo is None:
+            return []
+        for length in range(len(os.path.commonprefix([lo, hi or ""])), MAX_PREFIX):
+            stems = {lo[:length]} | ({hi[:length]} if hi is not None and len(hi) >= length else set())
+            found = sorted(
+                {stem + c for stem in stems for c in INNER if lo < stem + c and (hi is None or stem + c < hi)}
+            )
+            if found:
+                return found
+        return []
 
-    def split(self, pieces: int) -> list[Range]:
-        """About ``pieces`` ranges on boundaries one character longer than ``lo``."""
-        assert self.lo is not None
-        step = max(1, len(ALPHABET) // pieces)
-        inner = [self.lo + c for c in ALPHABET[step - 1 :: step]][: pieces - 1] or [self.lo + "m"]
+    def split(self, pieces: int, names: list[str] | None = None) -> list[Range]:
+        """About ``pieces`` ranges (at least two; [] when no boundary lies inside): at the quantiles
+        of ``names`` (a sample of the range's folded names) where that finds boundaries, else on
+        evenly spaced ``inner`` ones."""
+        inner = self.at_quantiles(sorted(set(names or ())), pieces)
+        if not inner:
+            inner = self.inner()
+            step = max(1, math.ceil((len(inner) + 1) / pieces))
+            inner = inner[step - 1 :: step][: pieces - 1]
+        if not inner:
+            return []
         bounds: list[str | None] = [self.lo, *inner, self.hi]
         return [Range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+    def at_quantiles(self, names: list[str], pieces: int) -> list[str]:
+        """Boundaries between the sorted sample ``names`` at about ``pieces`` quantiles: each the
+        shortest prefix of a name that sorts above the name before it, kept when it is made of
+        boundary characters and lies strictly inside the range."""
+        lo, hi = self.lo, self.hi
+        if lo is None:
+            return []
+        names = [n for n in names if lo <= n and (hi is None or n < hi)]
+        found: list[str] = []
+        cuts = min(pieces, len(names))
+        for k in range(1, cuts):
+            at = round(k * len(names) / cuts)  # 1 … len(names) - 1
+            below, name = names[at - 1], names[at]
+            bound = name[: len(os.path.commonprefix([below, name])) + 1]
+            allowed = bound[:1] in ALPHABET and all(c in INNER for c in bound) and len(bound) <= MAX_PREFIX
+            if allowed and lo < bound and (hi is None or bound < hi) and (not found or found[-1] < bound):
+                found.append(bound)
+        return found
 
 
 def first_ranges() -> list[Range]:
@@ -160,6 +207,7 @@ class PartitionedRead:
     stop: threading.Event = field(default_factory=threading.Event)
     note: str = ""  # the latest wait a partition thread is in, for the page
     ranges: int = 0  # ranges planned so far
+    _order: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self.gate = Gate(self.threads)
@@ -197,16 +245,22 @@ class PartitionedRead:
     # -- planning ---------------------------------------------------------------------------------
 
     def count(self, r: Range | None) -> int | None:
-        params = {"$count": "true", "$top": "1", "$select": self.key_name}
+        return self.sample(r)[0]
+
+    def sample(self, r: Range | None) -> tuple[int | None, list[str]]:
+        """The range's ``$count`` and the (folded) names of the first few items Graph returns with it,
+        a sample the plan splits the range at."""
+        params = {"$count": "true", "$top": str(SAMPLE), "$select": self.prop}
         if r is not None:
             params["$filter"] = r.filter(self.prop)
         response = self.fetch(self.base, params, gated=False)
         if not response.ok or not isinstance(response.body, dict):
             raise self.reader.refuse(response) if r is None else Refused(response)
         value = response.body.get("@odata.count")
-        return value if isinstance(value, int) else None
+        names = [v.lower() for i in page_items(response.body) if isinstance(v := i.get(self.prop), str)]
+        return (value if isinstance(value, int) else None), names
 
-    def plan(self, total: int, work: queue.Queue[Range], planned: threading.Event) -> None:
+    def plan(self, total: int, work: Work, planned: threading.Event) -> None:
         """Count ranges and put those of at most a piece (about ``total / (threads ×
         PIECES_PER_THREAD)`` items, and at most a page, so the threads finish close together) into
         ``work`` as soon as they are counted, so reading starts while big ranges are still split;
@@ -218,11 +272,16 @@ class PartitionedRead:
             while ranges and not self.stop.is_set():
                 split: list[Range] = []
                 piece: Range | None = None  # neighbours joined while they fit in a piece (fewer requests)
-                for r, n in zip(ranges, pool.map(self.count, ranges), strict=True):
+                for r, (n, names) in zip(ranges, pool.map(self.sample, ranges), strict=True):
                     if n is None:
                         raise Uncountable()
-                    if n > target and r.splittable():
-                        split += r.split(math.ceil(n / target))
+                    smaller = r.split(SPLIT_WIDER * math.ceil(n / target), names) if n > target else []
+                    if smaller and piece is not None and piece.hi == r.lo and piece.count <= target // 10:
+                        # a (nearly) empty neighbour costs a request of its own: the first smaller
+                        # range takes it in, and is counted with it
+                        smaller[0], piece = Range(piece.lo, smaller[0].hi), None
+                    if smaller:
+                        split += smaller
                     elif piece is not None and piece.hi == r.lo and piece.count + n <= target:
                         piece = Range(piece.lo, r.hi, piece.count + n)
                         continue
@@ -236,9 +295,9 @@ class PartitionedRead:
                 ranges = split
         planned.set()
 
-    def _put(self, work: queue.Queue[Range], piece: Range | None) -> None:
+    def _put(self, work: Work, piece: Range | None) -> None:
         if piece is not None:
-            work.put(piece)
+            work.put((-piece.count, next(self._order), piece))  # the biggest first
             self.ranges += 1
 
     # -- reading ----------------------------------------------------------------------------------
@@ -264,7 +323,7 @@ class PartitionedRead:
         lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
         stager = store.Stager(run, self.key_name)
         pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=2 * self.threads)
-        work: queue.Queue[Range] = queue.Queue()
+        work: Work = queue.PriorityQueue()
         planned = threading.Event()
         threads = [threading.Thread(target=self._planner, args=(total, work, planned, pages), name="sync-planner")]
         threads += [
@@ -292,20 +351,18 @@ class PartitionedRead:
         return True
 
     def _planner(
-        self, total: int, work: queue.Queue[Range], planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
+        self, total: int, work: Work, planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
     ) -> None:
         self._thread(lambda: self.plan(total, work, planned), pages)
 
-    def _partition(
-        self, work: queue.Queue[Range], planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
-    ) -> None:
+    def _partition(self, work: Work, planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]) -> None:
         """A partition thread: read ranges from ``work`` until the plan is done and none is left,
         handing each page over."""
 
         def ranges() -> None:
             while not self.stop.is_set():
                 try:
-                    r = work.get(timeout=0.1)
+                    _, _, r = work.get(timeout=0.1)
                 except queue.Empty:
                     if planned.is_set() and work.empty():
                         return
