@@ -38,8 +38,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,11 +267,11 @@ class PartitionedRead:
         top = int(self.params.get("$top") or 999)
         target = max(MIN_PIECE, min(top, total // (self.threads * PIECES_PER_THREAD)))
         ranges = first_ranges()
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="sync-plan") as pool:
+        with Counting(self.sample, self.threads, self.stop) as pool:
             while ranges and not self.stop.is_set():
                 split: list[Range] = []
                 piece: Range | None = None  # neighbours joined while they fit in a piece (fewer requests)
-                for r, (n, names) in zip(ranges, pool.map(self.sample, ranges), strict=True):
+                for r, (n, names) in zip(ranges, pool.map(ranges), strict=True):
                     if n is None:
                         raise Uncountable()
                     smaller = r.split(SPLIT_WIDER * math.ceil(n / target), names) if n > target else []
@@ -460,6 +459,70 @@ class PartitionedRead:
             message=f"{why}: reading everything again one page after another…",
         )
         return False
+
+
+class Counting:
+    """The plan's counts on ``threads`` threads that each keep their connection to Graph for the
+    whole plan (``outbound.keep_alive``): an executor's threads would open one, and shake hands
+    over TLS, for every count. ``map`` yields the answers in order, each as soon as it is in."""
+
+    def __init__(
+        self, sample: Callable[[Range], tuple[int | None, list[str]]], threads: int, stop: threading.Event
+    ) -> None:
+        self.sample, self.stop = sample, stop
+        self.todo: queue.Queue[tuple[int, Range] | None] = queue.Queue()
+        self.done: dict[int, tuple[bool, Any]] = {}
+        self.arrived = threading.Condition()
+        self.order = itertools.count()
+        self.threads = [
+            threading.Thread(target=self._count, name=f"sync-plan-{i}", daemon=True) for i in range(threads)
+        ]
+
+    def __enter__(self) -> Counting:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while True:  # what is left unasked stays so
+            try:
+                self.todo.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def _count(self) -> None:
+        try:
+            with outbound.keep_alive():
+                while (job := self.todo.get()) is not None:
+                    key, r = job
+                    try:
+                        answer: tuple[bool, Any] = (True, self.sample(r))
+                    except BaseException as error:  # handed to ``map``'s caller
+                        answer = (False, error)
+                    with self.arrived:
+                        self.done[key] = answer
+                        self.arrived.notify_all()
+        finally:
+            db.close()  # a token re-fetch may have opened this thread's database connection
+
+    def map(self, ranges: list[Range]) -> Iterator[tuple[int | None, list[str]]]:
+        keys = [next(self.order) for _ in ranges]
+        for key, r in zip(keys, ranges, strict=True):
+            self.todo.put((key, r))
+        for key in keys:
+            with self.arrived:
+                while key not in self.done:
+                    if self.stop.is_set():
+                        raise Stopped()
+                    self.arrived.wait(0.2)
+                ok, value = self.done.pop(key)
+            if not ok:
+                raise value
+            yield value
 
 
 class Uncountable(Exception):
