@@ -71,6 +71,7 @@ SAMPLE = 20  # names a count asks for with it, to split its range at (the same r
 SPLIT_WIDER = 2  # a big range splits into twice the pieces its count asks for: names are uneven, so
 # fewer of the smaller ones need a further round of counts (neighbours that fit are joined again)
 MIN_PIECE = 50  # smaller pieces cost more in counting and round trips than they save
+PAGES_WAITING = 8  # pages read but not staged yet: when staging is the slower part, more only cost memory
 RECOVER_SECONDS = 3.0  # one more thread may read after this long without a limit report
 LIMIT_TARGET = 0.8  # Graph reports the limit percentage from 0.8
 
@@ -321,7 +322,7 @@ class PartitionedRead:
             return False
         lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
         stager = store.Stager(run, self.key_name)
-        pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=2 * self.threads)
+        pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=PAGES_WAITING)
         work: Work = queue.PriorityQueue()
         planned = threading.Event()
         threads = [threading.Thread(target=self._planner, args=(total, work, planned, pages), name="sync-planner")]
