@@ -10,20 +10,22 @@ every page into the one run, writes progress and checks for a cancel), so SQLite
 enough and memory stays at a few pages whatever the directory's size.
 
 **Every item once.** Graph's collation is not documented, so boundaries are strings of lowercase
-ASCII letters and digits (and, after the first character, ``.``, which names such as
-``first.last`` need to be split at all), which sort the same by code point and case-insensitively. Range *i* is
-``ge b_i and le b_(i+1)``, so every name falls in a range whatever the collation; an item equal to
-``b_(i+1)`` comes in range *i* and again in *i + 1*, and range *i* drops it. The run then checks
-its rows against Graph's ``$count`` and that no key came twice; if either differs (a collation
-that equates more names than ours, a directory that changed, names without the property) it says
-so and reads everything again one page after another.
+ASCII letters and digits (and, after the first character, ``.``, without which names such as
+``first.last`` could not be split), which sort the same by code point and case-insensitively.
+Range *i* is ``ge b_i and le b_(i+1)``, so every name falls in a range whatever the collation; an
+item equal to ``b_(i+1)`` comes in range *i* and again in *i + 1*, and range *i* drops it. The run
+then checks its rows against Graph's ``$count`` and that no key came twice; if either differs (a
+collation that equates more names than ours, a directory that changed, names without the
+property) it says so and reads everything again one page after another.
 
 **Balanced ranges.** Ranges by first character are very uneven, so the plan first counts ranges
-(``$count`` with ``$top=1``: one resource unit and a short answer each) and splits the big ones on
-a longer prefix, down to pieces of about a third of a thread's share (at most a page); a planner
-thread hands each piece to the partition threads as soon as it is counted, so reading starts while
-the big ranges are still being split, and a thread takes the biggest piece waiting, so the last
-ones to be read are small and the threads finish close together.
+(``$count`` with the names of the first ``SAMPLE`` items: one resource unit and a short answer
+each) and splits the big ones at prefixes of those names (a sample of the range), else on a longer
+prefix of the range's own boundaries, down to pieces of about a third of a thread's share (at
+most a page); a planner thread hands each piece to the partition threads as soon as it is
+counted, so reading starts while the big ranges are still being split, and a thread takes the
+biggest piece waiting, so the last ones to be read are small and the threads finish close
+together.
 
 **Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` the threads that may read at
 once are cut in proportion, and grow back one every few seconds without a report.
