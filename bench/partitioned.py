@@ -1,12 +1,12 @@
 """A partitioned full sync against Graph's costs: graphconn's read of N users beside the serial floor.
 
-Run: .venv/bin/python bench/partitioned.py [--users 100000] [--scale 1] [--partitions 16] [--no-floor]
+Run: .venv/bin/python bench/partitioned.py [--users 100000] [--scale 1] [--partitions N] [--no-floor]
 
 Starts a sandbox of N users with the latency model at ``--scale`` (1 = Graph's published pace:
 about 5.5 minutes for 100,000 users one page after another) and the resource-unit budget on, then
 in this process (SQLite, no worker) runs graphconn's first full sync (``runner.run_sync``) with
-``--partitions`` threads, and then measures the serial floor (one ``requests.Session`` following
-``@odata.nextLink``, as bench/serial_floor.py). For each it prints the wall time and the cost
+``--partitions`` threads (default: ``SYNC_PARTITIONS``'s default), and then measures the serial
+floor (one ``requests.Session`` following ``@odata.nextLink``, as bench/serial_floor.py). For each it prints the wall time and the cost
 model's ideal (the sum of what the sandbox held each request, from its own counters; for the sync
 divided by the concurrency used), and the ratios the targets are about: sync / floor (≤ 1/15) and
 sync / ideal (≤ 1.3), plus the resource units, 429s and the worker's peak RSS.
@@ -33,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--scale", type=float, default=1.0, help="latency scale: 1 is Graph's published pace")
-    parser.add_argument("--partitions", type=int, default=16)
+    parser.add_argument("--partitions", type=int, default=None, help="default: SYNC_PARTITIONS's default")
     parser.add_argument("--no-floor", action="store_true", help="skip (a): print the model's serial time instead")
     args = parser.parse_args()
 
@@ -49,7 +49,11 @@ def main() -> None:
     var_dir = tempfile.mkdtemp(prefix="gc-bench-partitioned-")
     database_url, _ = harness.database("", var_dir)
     try:
-        harness.configure([sandbox], database_url, var_dir, SYNC_PARTITIONS=str(args.partitions))
+        extra = {"SYNC_PARTITIONS": str(args.partitions)} if args.partitions is not None else {}
+        harness.configure([sandbox], database_url, var_dir, **extra)
+        from django.conf import settings
+
+        args.partitions = int(settings.SYNC_PARTITIONS)
         sync_seconds, sync_costs, run = _sync(sandbox)
         floor_seconds, floor_costs = (None, None) if args.no_floor else _floor(sandbox)
     finally:

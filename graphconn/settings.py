@@ -349,8 +349,10 @@ SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=20)
 SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=0)
 # A full read of a large collection with a range property (users, groups, devices, applications,
 # service principals) reads this many partitions at once (threads of the worker); 1: one page after
-# another. Collections under SYNC_PARTITIONS_FROM items are read serially.
-SYNC_PARTITIONS = env.int("SYNC_PARTITIONS", default=16)
+# another. Collections under SYNC_PARTITIONS_FROM items are read serially. A page of users costs 2
+# resource units, so even many partitions stay far inside a large tenant's budget; the threads' CPU
+# (parsing pages) is what bounds them.
+SYNC_PARTITIONS = env.int("SYNC_PARTITIONS", default=24)
 SYNC_PARTITIONS_FROM = env.int("SYNC_PARTITIONS_FROM", default=5000)
 # ...and only where Graph takes its time: a count answered faster than this means pages come fast
 # too, and one chain is then quicker than partitions.

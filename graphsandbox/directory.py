@@ -50,6 +50,10 @@ class View:
     upn_index: dict[str, str] = field(default_factory=dict)
     # (lo, hi) -> ascending positions of generated users whose folded UPN is in range (users only)
     upn_between: Callable[[str | None, str | None], list[int]] | None = None
+    # (lo, hi) -> how many generated users' folded UPN is in range, as generated (users only)
+    upn_count: Callable[[str | None, str | None], int] | None = None
+    # position -> generated user's UPN as generated (users only)
+    upn_of: Callable[[int], str] | None = None
 
     @property
     def end(self) -> int:
@@ -89,6 +93,32 @@ class View:
         if not extra and not self.added_ids:
             return base
         return sorted(set(base).union(extra, range(self.n_base, self.end)))
+
+    def count_in_range(self, prop: str, lo: str | None, hi: str | None) -> int | None:
+        """How many users' folded ``prop`` is within [lo, hi], from the index and the overlay alone
+        (no user is built), or None when no index covers ``prop``. Exactly what reading and
+        filtering every user would count: generated users start from the index's count, and those
+        the overlay deleted or renamed are taken out as generated and put back as they are now."""
+        if prop != "userPrincipalName" or self.upn_count is None or self.upn_of is None:
+            return None
+
+        def inside(value: object) -> bool:
+            if not isinstance(value, str):
+                return False
+            folded = fold(value)
+            return (lo is None or folded >= lo) and (hi is None or folded <= hi)
+
+        total = self.upn_count(lo, hi)
+        changed = set(self.deleted).union(oid for oid, patch in self.patched.items() if prop in patch)
+        for oid in changed:
+            i = self.index_of(oid)
+            if i is None or i >= self.n_base:
+                continue
+            generated = self.upn_of(i)
+            total -= inside(generated)
+            if oid not in self.deleted:
+                total += inside(self.patched[oid].get(prop, generated))
+        return total + sum(1 for item in self.added.values() if inside(item.get(prop)))
 
     def get(self, key: str) -> dict | None:
         """By object id, or (users) by userPrincipalName, case-insensitively."""
@@ -179,6 +209,12 @@ class Directory:
         def upn_between(lo: str | None, hi: str | None) -> list[int]:
             return ranges.upn_index(seed, domain, n_users, fold).between(lo, hi)
 
+        def upn_count(lo: str | None, hi: str | None) -> int:
+            return ranges.upn_index(seed, domain, n_users, fold).count(lo, hi)
+
+        def upn_of(i: int) -> str:
+            return generator.user_upn(seed, domain, i)
+
         with self._lock:
             return View(
                 kind=kind,
@@ -191,6 +227,8 @@ class Directory:
                 added=dict(self._added[kind]),
                 upn_index=dict(self._upn_index) if kind == "users" else {},
                 upn_between=upn_between if kind == "users" else None,
+                upn_count=upn_count if kind == "users" else None,
+                upn_of=upn_of if kind == "users" else None,
             )
 
     @property

@@ -78,6 +78,9 @@ class Query:
     filter_ids: frozenset[str] | None = None  # delta: `id eq '…' or id eq '…'`
     # folded [lo, hi] per property when $filter is a plain conjunction (an index may narrow the scan)
     bounds: dict[str, tuple[str | None, str | None]] | None = None
+    # the property when $filter is nothing but `ge`/`le`/`eq` string comparisons of that one property,
+    # so ``bounds`` is the whole filter (an index may then count without reading items)
+    range_only: str | None = None
 
 
 def split_options(query: dict[str, str]) -> dict[str, str]:
@@ -133,6 +136,7 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
             parser = _Parser(opts["$filter"], spec, advanced)
             q.predicate = parser.parse()
             q.bounds = parser.bounds()
+            q.range_only = parser.range_only()
     if "$search" in opts:
         if spec.directory and not eventual:
             raise unsupported(
@@ -141,6 +145,7 @@ def parse_query(query: dict[str, str], headers: dict[str, str], spec: EntitySpec
             )
         search = compile_search(opts["$search"], spec)
         q.predicate = search if q.predicate is None else _and(q.predicate, search)
+        q.range_only = None  # the search narrows it further
     if "$orderby" in opts:
         q.orderby = parse_orderby(opts["$orderby"], spec)
         if spec.directory and "$filter" in opts and not advanced:
@@ -271,6 +276,8 @@ class _Parser:
         self.i = 0
         self.lambda_var: str | None = None
         self.limits: list[tuple[str, str, Any]] = []  # (property, operator, literal) as parsed
+        self.clauses = 0  # every comparison and function, however nested
+        self.plain: list[str] = []  # properties of the top-level `ge`/`le`/`eq` comparisons with a string
 
     # token helpers
     def peek(self, offset: int = 0) -> _Tok | None:
@@ -310,6 +317,14 @@ class _Parser:
                 hi = top if hi is None else min(hi, top)
             out[prop] = (lo, hi)
         return out or None
+
+    def range_only(self) -> str | None:
+        """The property, when the filter is only `and`-ed `ge`/`le`/`eq` comparisons of one property
+        with strings: then an item matches exactly when its folded value is within ``bounds()``."""
+        if any(t.kind == "ident" and t.text.lower() in ("or", "not", "any", "all") for t in self.toks):
+            return None
+        props = set(self.plain)
+        return props.pop() if len(props) == 1 and len(self.plain) == self.clauses else None
 
     def check_operator(self, prop: str, op: str) -> None:
         """Refuse an operator the property's resource page does not list (as Graph does, with a 400)."""
@@ -362,6 +377,7 @@ class _Parser:
         return self.comparison()
 
     def function(self) -> Predicate:
+        self.clauses += 1
         name = self.take().text.lower()
         self.take("(")
         getter, prop, _ = self.path()
@@ -389,9 +405,12 @@ class _Parser:
         return pred
 
     def comparison(self) -> Predicate:
+        start = self.i
         getter, prop, is_lambda = self.path()
         if is_lambda:
             return getter
+        self.clauses += 1
+        plain = self.i == start + 1  # the property itself, no path below it
         op = self.word()
         if op in _COMPARE or op == "in":
             self.check_operator(prop, op)
@@ -420,6 +439,8 @@ class _Parser:
         literal = self.literal()
         if self.lambda_var is None:
             self.limits.append((prop, op, literal))
+            if plain and op in ("ge", "le", "eq") and isinstance(literal, str):
+                self.plain.append(prop)
         return _compare(getter, op, literal)
 
     def path(self) -> tuple[Callable[[dict], Any], str, bool]:

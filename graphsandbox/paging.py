@@ -135,6 +135,12 @@ def count_matching(source: Source, q: Query) -> int:
     """How many items match; no filter means no scan (the directory knows its size)."""
     if q.predicate is None:
         return source.count()
+    counter: Callable[[str, str | None, str | None], int | None] | None = getattr(source, "count_in_range", None)
+    if counter is not None and q.range_only is not None and q.bounds and q.range_only in q.bounds:
+        lo, hi = q.bounds[q.range_only]
+        counted = counter(q.range_only, lo, hi)
+        if counted is not None:
+            return counted
     return sum(1 for _ in _matching(source, q, 0))
 
 

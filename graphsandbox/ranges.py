@@ -4,7 +4,8 @@ A partitioned read sends ``userPrincipalName ge 'a' and userPrincipalName le 'b'
 without an index every page would scan the whole generated directory. The index holds the
 generated names only: the overlay (added or renamed users) is checked item by item, and every
 candidate still goes through the full ``$filter`` predicate, so the index can only make a read
-faster, never change its answer. Keys are folded as ``$filter`` compares strings (``odata.fold``).
+faster, never change its answer; a count of a filter that is nothing but the range is taken from
+the index and the overlay without building a user (``directory.View.count_in_range``). Keys are folded as ``$filter`` compares strings (``odata.fold``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ class UpnIndex:
         self.positions = [p for _, p in pairs]
         self._cache: OrderedDict[tuple[str | None, str | None], list[int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def count(self, lo: str | None, hi: str | None) -> int:
+        """How many generated users' folded name is within [lo, hi] (two bisections, no list)."""
+        start = 0 if lo is None else bisect_left(self.keys, lo)
+        end = len(self.keys) if hi is None else bisect_right(self.keys, hi)
+        return max(0, end - start)
 
     def between(self, lo: str | None, hi: str | None) -> list[int]:
         """Positions (ascending) of the generated users whose folded name is within [lo, hi]."""

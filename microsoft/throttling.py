@@ -347,9 +347,13 @@ class SQLiteStore:
         with self._lock:
             self._connection()
             if key not in self._buckets:
-                self._buckets[key] = SQLiteBucket.init_from_file(
+                made = SQLiteBucket.init_from_file(
                     [Rate(1, WINDOW_MS)], table=f"draws_{key}", db_path=self.path, use_file_lock=True
                 )
+                # The file lock alone makes this process's threads poll for it (sleeping 50 ms a
+                # try), which a partitioned read's many threads turn into waits before every page:
+                # they queue on a thread lock instead, and only one of them takes the file lock.
+                self._buckets[key] = SQLiteBucket(made.rates, made.conn, made.table, lock=_ThreadsThenFile(made.lock))
             return self._buckets[key]
 
     def readers(self, key: str, reader: str, now_ms: int, window_ms: int) -> int:
@@ -402,6 +406,29 @@ class SQLiteStore:
                 )
                 for i in range(windows)
             ]
+
+
+class _ThreadsThenFile:
+    """A lock for one process's threads first, then ``file`` (a lock shared with other processes)."""
+
+    def __init__(self, file: Any) -> None:
+        self.threads = threading.RLock()
+        self.file = file
+
+    def __enter__(self) -> _ThreadsThenFile:
+        self.threads.acquire()
+        try:
+            self.file.acquire()
+        except BaseException:
+            self.threads.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.file.release()
+        finally:
+            self.threads.release()
 
 
 # -- the budget ------------------------------------------------------------------------------------

@@ -10,18 +10,22 @@ every page into the one run, writes progress and checks for a cancel), so SQLite
 enough and memory stays at a few pages whatever the directory's size.
 
 **Every item once.** Graph's collation is not documented, so boundaries are strings of lowercase
-ASCII letters and digits, which sort the same by code point and case-insensitively. Range *i* is
-``ge b_i and le b_(i+1)``, so every name falls in a range whatever the collation; an item equal to
-``b_(i+1)`` comes in range *i* and again in *i + 1*, and range *i* drops it. The run then checks
-its rows against Graph's ``$count`` and that no key came twice; if either differs (a collation
-that equates more names than ours, a directory that changed, names without the property) it says
-so and reads everything again one page after another.
+ASCII letters and digits (and, after the first character, ``.``, without which names such as
+``first.last`` could not be split), which sort the same by code point and case-insensitively.
+Range *i* is ``ge b_i and le b_(i+1)``, so every name falls in a range whatever the collation; an
+item equal to ``b_(i+1)`` comes in range *i* and again in *i + 1*, and range *i* drops it. The run
+then checks its rows against Graph's ``$count`` and that no key came twice; if either differs (a
+collation that equates more names than ours, a directory that changed, names without the
+property) it says so and reads everything again one page after another.
 
 **Balanced ranges.** Ranges by first character are very uneven, so the plan first counts ranges
-(``$count`` with ``$top=1``: one resource unit and a short answer each) and splits the big ones on
-a longer prefix, down to pieces of about a third of a thread's share (at most a page); a planner
-thread hands each piece to the partition threads as soon as it is counted, so reading starts while
-the big ranges are still being split.
+(``$count`` with the names of the first ``SAMPLE`` items: one resource unit and a short answer
+each) and splits the big ones at prefixes of those names (a sample of the range), else on a longer
+prefix of the range's own boundaries, down to pieces of about a third of a thread's share (at
+most a page); a planner thread hands each piece to the partition threads as soon as it is
+counted, so reading starts while the big ranges are still being split, and a thread takes the
+biggest piece waiting, so the last ones to be read are small and the threads finish close
+together.
 
 **Backing off.** When Graph reports ``x-ms-throttle-limit-percentage`` beyond what the tenant's
 shared budget explains by our own draws, the threads that may read at once are cut in proportion,
@@ -30,13 +34,14 @@ and grow back one every few seconds without such a report.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,11 +67,19 @@ RANGE_PROPERTY = {
     "servicePrincipals": "displayName",
 }
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"  # same order by code point and case-insensitively
-MAX_PREFIX = 4  # longest boundary the plan splits down to
+INNER = "." + ALPHABET  # after the first character: "." sorts before the digits, and splits "first.last"
+MAX_PREFIX = 32  # longest boundary the plan splits down to
 PIECES_PER_THREAD = 3  # a piece is about a third of one thread's share: the last ones finish close together
+SAMPLE = 20  # names a count asks for with it, to split its range at (the same resource unit)
+SPLIT_WIDER = 2  # a big range splits into twice the pieces its count asks for: names are uneven, so
+# fewer of the smaller ones need a further round of counts (neighbours that fit are joined again)
 MIN_PIECE = 50  # smaller pieces cost more in counting and round trips than they save
+PAGES_WAITING = 8  # pages read but not staged yet: when staging is the slower part, more only cost memory
 RECOVER_SECONDS = 3.0  # one more thread may read after this long without a limit report
 LIMIT_TARGET = 0.8  # Graph reports the limit percentage from 0.8
+
+
+Work = queue.PriorityQueue[tuple[int, int, "Range"]]  # (-count, order planned, piece)
 
 
 def range_property(run: SyncRun, path: str) -> str | None:
@@ -92,19 +105,55 @@ class Range:
         )
         return " and ".join(parts)
 
-    def splittable(self) -> bool:
-        # (lo, lo + "0") holds lo itself and names of lo plus a symbol: no longer boundary lies inside
-        return (
-            self.lo is not None and len(self.lo) < MAX_PREFIX and (self.hi is None or not self.hi.startswith(self.lo))
-        )
+    def inner(self) -> list[str]:
+        """The shortest boundaries strictly inside the range, in order: a prefix of ``lo`` or of
+        ``hi`` and one character more (``ana7``–``anab``: ``ana8``, ``ana9``, ``anaa``;
+        ``ana``–``ana0``: ``ana.``; ``charlos``–``charlp``: ``charlot`` … ``charloz``); none for
+        an open start."""
+        lo, hi = self.lo, self.hi
+        if lo is None:
+            return []
+        for length in range(len(os.path.commonprefix([lo, hi or ""])), MAX_PREFIX):
+            stems = {lo[:length]} | ({hi[:length]} if hi is not None and len(hi) >= length else set())
+            found = sorted(
+                {stem + c for stem in stems for c in INNER if lo < stem + c and (hi is None or stem + c < hi)}
+            )
+            if found:
+                return found
+        return []
 
-    def split(self, pieces: int) -> list[Range]:
-        """About ``pieces`` ranges on boundaries one character longer than ``lo``."""
-        assert self.lo is not None
-        step = max(1, len(ALPHABET) // pieces)
-        inner = [self.lo + c for c in ALPHABET[step - 1 :: step]][: pieces - 1] or [self.lo + "m"]
+    def split(self, pieces: int, names: list[str] | None = None) -> list[Range]:
+        """About ``pieces`` ranges (at least two; [] when no boundary lies inside): at the quantiles
+        of ``names`` (a sample of the range's folded names) where that finds boundaries, else on
+        evenly spaced ``inner`` ones."""
+        inner = self.at_quantiles(sorted(set(names or ())), pieces)
+        if not inner:
+            inner = self.inner()
+            step = max(1, math.ceil((len(inner) + 1) / pieces))
+            inner = inner[step - 1 :: step][: pieces - 1]
+        if not inner:
+            return []
         bounds: list[str | None] = [self.lo, *inner, self.hi]
         return [Range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+    def at_quantiles(self, names: list[str], pieces: int) -> list[str]:
+        """Boundaries between the sorted sample ``names`` at about ``pieces`` quantiles: each the
+        shortest prefix of a name that sorts above the name before it, kept when it is made of
+        boundary characters and lies strictly inside the range."""
+        lo, hi = self.lo, self.hi
+        if lo is None:
+            return []
+        names = [n for n in names if lo <= n and (hi is None or n < hi)]
+        found: list[str] = []
+        cuts = min(pieces, len(names))
+        for k in range(1, cuts):
+            at = round(k * len(names) / cuts)  # 1 … len(names) - 1
+            below, name = names[at - 1], names[at]
+            bound = name[: len(os.path.commonprefix([below, name])) + 1]
+            allowed = bound[:1] in ALPHABET and all(c in INNER for c in bound) and len(bound) <= MAX_PREFIX
+            if allowed and lo < bound and (hi is None or bound < hi) and (not found or found[-1] < bound):
+                found.append(bound)
+        return found
 
 
 def first_ranges() -> list[Range]:
@@ -161,6 +210,7 @@ class PartitionedRead:
     stop: threading.Event = field(default_factory=threading.Event)
     note: str = ""  # the latest wait a partition thread is in, for the page
     ranges: int = 0  # ranges planned so far
+    _order: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self.gate = Gate(self.threads)
@@ -202,16 +252,22 @@ class PartitionedRead:
     # -- planning ---------------------------------------------------------------------------------
 
     def count(self, r: Range | None) -> int | None:
-        params = {"$count": "true", "$top": "1", "$select": self.key_name}
+        return self.sample(r)[0]
+
+    def sample(self, r: Range | None) -> tuple[int | None, list[str]]:
+        """The range's ``$count`` and the (folded) names of the first few items Graph returns with it,
+        a sample the plan splits the range at."""
+        params = {"$count": "true", "$top": str(SAMPLE), "$select": self.prop}
         if r is not None:
             params["$filter"] = r.filter(self.prop)
         response = self.fetch(self.base, params, gated=False)
         if not response.ok or not isinstance(response.body, dict):
             raise self.reader.refuse(response) if r is None else Refused(response)
         value = response.body.get("@odata.count")
-        return value if isinstance(value, int) else None
+        names = [v.lower() for i in page_items(response.body) if isinstance(v := i.get(self.prop), str)]
+        return (value if isinstance(value, int) else None), names
 
-    def plan(self, total: int, work: queue.Queue[Range], planned: threading.Event) -> None:
+    def plan(self, total: int, work: Work, planned: threading.Event) -> None:
         """Count ranges and put those of at most a piece (about ``total / (threads ×
         PIECES_PER_THREAD)`` items, and at most a page, so the threads finish close together) into
         ``work`` as soon as they are counted, so reading starts while big ranges are still split;
@@ -219,15 +275,20 @@ class PartitionedRead:
         top = int(self.params.get("$top") or 999)
         target = max(MIN_PIECE, min(top, total // (self.threads * PIECES_PER_THREAD)))
         ranges = first_ranges()
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="sync-plan") as pool:
+        with Counting(self.sample, self.threads, self.stop) as pool:
             while ranges and not self.stop.is_set():
                 split: list[Range] = []
                 piece: Range | None = None  # neighbours joined while they fit in a piece (fewer requests)
-                for r, n in zip(ranges, pool.map(self.count, ranges), strict=True):
+                for r, (n, names) in zip(ranges, pool.map(ranges), strict=True):
                     if n is None:
                         raise Uncountable()
-                    if n > target and r.splittable():
-                        split += r.split(math.ceil(n / target))
+                    smaller = r.split(SPLIT_WIDER * math.ceil(n / target), names) if n > target else []
+                    if smaller and piece is not None and piece.hi == r.lo and piece.count <= target // 10:
+                        # a (nearly) empty neighbour costs a request of its own: the first smaller
+                        # range takes it in, and is counted with it
+                        smaller[0], piece = Range(piece.lo, smaller[0].hi), None
+                    if smaller:
+                        split += smaller
                     elif piece is not None and piece.hi == r.lo and piece.count + n <= target:
                         piece = Range(piece.lo, r.hi, piece.count + n)
                         continue
@@ -241,9 +302,9 @@ class PartitionedRead:
                 ranges = split
         planned.set()
 
-    def _put(self, work: queue.Queue[Range], piece: Range | None) -> None:
+    def _put(self, work: Work, piece: Range | None) -> None:
         if piece is not None:
-            work.put(piece)
+            work.put((-piece.count, next(self._order), piece))  # the biggest first
             self.ranges += 1
 
     # -- reading ----------------------------------------------------------------------------------
@@ -268,8 +329,8 @@ class PartitionedRead:
             return False
         lifecycle.update(run, total=total, message=f"Planning {self.threads} partitions for {total} rows…")
         stager = store.Stager(run, self.key_name)
-        pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=2 * self.threads)
-        work: queue.Queue[Range] = queue.Queue()
+        pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=PAGES_WAITING)
+        work: Work = queue.PriorityQueue()
         planned = threading.Event()
         threads = [threading.Thread(target=self._planner, args=(total, work, planned, pages), name="sync-planner")]
         threads += [
@@ -297,20 +358,18 @@ class PartitionedRead:
         return True
 
     def _planner(
-        self, total: int, work: queue.Queue[Range], planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
+        self, total: int, work: Work, planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
     ) -> None:
         self._thread(lambda: self.plan(total, work, planned), pages)
 
-    def _partition(
-        self, work: queue.Queue[Range], planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]
-    ) -> None:
+    def _partition(self, work: Work, planned: threading.Event, pages: queue.Queue[tuple[str, Any, Any]]) -> None:
         """A partition thread: read ranges from ``work`` until the plan is done and none is left,
         handing each page over."""
 
         def ranges() -> None:
             while not self.stop.is_set():
                 try:
-                    r = work.get(timeout=0.1)
+                    _, _, r = work.get(timeout=0.1)
                 except queue.Empty:
                     if planned.is_set() and work.empty():
                         return
@@ -408,6 +467,70 @@ class PartitionedRead:
             message=f"{why}: reading everything again one page after another…",
         )
         return False
+
+
+class Counting:
+    """The plan's counts on ``threads`` threads that each keep their connection to Graph for the
+    whole plan (``outbound.keep_alive``): an executor's threads would open one, and shake hands
+    over TLS, for every count. ``map`` yields the answers in order, each as soon as it is in."""
+
+    def __init__(
+        self, sample: Callable[[Range], tuple[int | None, list[str]]], threads: int, stop: threading.Event
+    ) -> None:
+        self.sample, self.stop = sample, stop
+        self.todo: queue.Queue[tuple[int, Range] | None] = queue.Queue()
+        self.done: dict[int, tuple[bool, Any]] = {}
+        self.arrived = threading.Condition()
+        self.order = itertools.count()
+        self.threads = [
+            threading.Thread(target=self._count, name=f"sync-plan-{i}", daemon=True) for i in range(threads)
+        ]
+
+    def __enter__(self) -> Counting:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while True:  # what is left unasked stays so
+            try:
+                self.todo.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self.threads:
+            self.todo.put(None)
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def _count(self) -> None:
+        try:
+            with outbound.keep_alive():
+                while (job := self.todo.get()) is not None:
+                    key, r = job
+                    try:
+                        answer: tuple[bool, Any] = (True, self.sample(r))
+                    except BaseException as error:  # handed to ``map``'s caller
+                        answer = (False, error)
+                    with self.arrived:
+                        self.done[key] = answer
+                        self.arrived.notify_all()
+        finally:
+            db.close()  # a token re-fetch may have opened this thread's database connection
+
+    def map(self, ranges: list[Range]) -> Iterator[tuple[int | None, list[str]]]:
+        keys = [next(self.order) for _ in ranges]
+        for key, r in zip(keys, ranges, strict=True):
+            self.todo.put((key, r))
+        for key in keys:
+            with self.arrived:
+                while key not in self.done:
+                    if self.stop.is_set():
+                        raise Stopped()
+                    self.arrived.wait(0.2)
+                ok, value = self.done.pop(key)
+            if not ok:
+                raise value
+            yield value
 
 
 class Uncountable(Exception):

@@ -20,13 +20,15 @@ SCRIPTS = ["émile", "Émile.b", "ωmega", "Ωmega.b", "дарья", "Дмитр
 
 def names_around_boundaries(cases: bool = False) -> list[str]:
     """Names equal to, just before and just after every boundary a plan can choose (one and two
-    characters: the splits below go that deep), in both cases, plus other scripts and symbols.
+    characters, and ``first.last`` forms, whose ``.`` a boundary may hold: the splits below go that
+    deep, and the plan also splits at prefixes of the names themselves), in both cases, plus
+    other scripts and symbols.
     ``cases``: also each name in upper case (user names must differ case-insensitively)."""
     names: list[str] = []
     for c in partitions.ALPHABET:
         names += [c, f"{c.upper()}.", f"{c}-x", f"{c.upper()}0", f"{c}Z", f"{c.upper()}zz", f"{c}~"]
     for two in ("j0", "jm", "jz", "a5", "zz", "m0", "s9"):
-        names += [two, f"{two.upper()}!", f"{two}a"]
+        names += [two, f"{two.upper()}!", f"{two}a", f"{two}.", f"{two}.{two}", f"{two.upper()}-x"]
     names += SCRIPTS
     return names + [n.upper() for n in names] if cases else names
 
