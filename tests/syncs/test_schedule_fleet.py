@@ -7,8 +7,6 @@ free), and no connection ever has two runs at once."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,7 +19,7 @@ from connections import syncs
 from connections.models import Job, SyncRun, WorkerHeartbeat
 from tests import worker
 from tests.factories import make_sandbox_connection, make_schedule, press_sync, wait_until
-from tests.worker import ROOT, WorkerProcess
+from tests.worker import WorkerProcess
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -64,26 +62,7 @@ def fleet(
         for process in workers:  # one after another: the first declares the queue
             process.start()
             process.wait_ready()
-        beat = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "graphconn",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "--schedule",
-                str(tmp_path / "unused"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=beat_log,
-            stderr=subprocess.STDOUT,
-        )
+        beat = worker.start_beat(env, beat_log, tmp_path)
         yield workers, beat
     finally:
         if beat is not None:

@@ -5,8 +5,6 @@ run them, say "by schedule", and never start a second run while one is active.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import zoneinfo
 from datetime import datetime
@@ -156,26 +154,7 @@ def beat(live_worker, broker_env, tmp_path):
         "SECRET_KEY": settings.SECRET_KEY,
     }
     log = open(tmp_path / "beat.log", "ab")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "graphconn",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
-            "--schedule",
-            str(tmp_path / "unused"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = worker.start_beat(env, log, tmp_path)
     yield proc
     stop_process(proc, grace=15)
     log.close()
