@@ -47,6 +47,7 @@ STORE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, sqlite3.Error, fi
 WINDOW_MS = 10_000  # Graph's app + tenant identity budget is per ten seconds
 # A reported limit percentage up to this much above our own draws' share of the budget is ours.
 EXPLAINED_MARGIN = 0.05
+CEILING_SECONDS = 600.0  # how long a budget learned from Graph's 429 holds (then the documented size again)
 SMALL, MEDIUM, LARGE = 3_500, 5_000, 8_000
 
 # Documented base costs of reads in the identity limits, by path ("{id}": one segment; a user's own
@@ -469,13 +470,17 @@ class Budget:
         return max(1, int(self.graph_units(key) * self.fraction * slowdown))
 
     def graph_units(self, key: str) -> int:
-        """Graph's budget for the app + tenant per ten seconds, as far as we know it."""
+        """Graph's budget for the app + tenant per ten seconds, as far as we know it: named, set, or
+        by the tenant's size; and never more than what Graph last refused at (``_refused``)."""
         if key in self._named:
-            return self._named[key]
-        if self.units:
-            return self.units
-        size = self.store.fact(key, "users")
-        return tenant_budget(int(size) if size is not None else None)
+            units = self._named[key]
+        elif self.units:
+            units = self.units
+        else:
+            size = self.store.fact(key, "users")
+            units = tenant_budget(int(size) if size is not None else None)
+        ceiling = self.store.fact(key, "ceiling")
+        return min(units, int(ceiling)) if ceiling else units
 
     def name(self, key: str, tenant: str) -> None:
         """Tell the budget which tenant ``key`` is for (its ``tenant_units``, if any, then apply)."""
@@ -550,6 +555,8 @@ class Budget:
                 self.learned[(key, request_kind(url, params))] = charged
                 if charged > drawn:
                     self._debt[key] = self._debt.get(key, 0) + charged - drawn
+        if answer.scope:
+            self._refused(key)
         reading = current()
         if answer.limit_percentage is not None and answer.limit_percentage > self.target:
             if self._explained(key, answer.limit_percentage):
@@ -570,6 +577,22 @@ class Budget:
         else draws on the budget too (or it is smaller than we think), and we slow down."""
         (drawn,) = self.store.use(key, _now_ms(), 1, self.window_ms)
         return percentage <= drawn / self.graph_units(key) + EXPLAINED_MARGIN
+
+    def _refused(self, key: str) -> None:
+        """Graph answered 429 for the tenant's budget (``x-ms-throttle-scope``) while every reader
+        together drew what the store counts for the last window: Graph's budget is no more than
+        that (smaller than its documented size, or shared with a program we do not see). Taking it
+        as the ceiling for ``CEILING_SECONDS`` slows every reader to what Graph allows, instead of
+        each meeting 429s until its retries run out; a later refusal can only lower it."""
+        (drawn,) = self.store.use(key, _now_ms(), 1, self.window_ms)
+        if drawn <= 0:
+            return
+        known = self.store.fact(key, "ceiling")
+        ceiling = min(drawn, int(known)) if known else drawn
+        self.store.set_fact(key, "ceiling", float(ceiling), CEILING_SECONDS)
+        with self._lock:  # this process slows down at once; the others within ``refresh``
+            for cached in [k for k in self._cache if k[0] == key]:
+                del self._cache[cached]
 
     def _slow_down(self, key: str, percentage: float) -> None:
         """Aim every reader of the tenant at ``target`` of what Graph says was used, for three windows.

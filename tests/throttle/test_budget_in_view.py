@@ -170,3 +170,20 @@ def test_the_worker_draws_from_the_sessions_shared_budget(
     assert use is not None and sum(use.windows) >= run.resource_units
     detail = client.get(reverse("connections:detail", args=[conn.pk])).content.decode()
     assert "Graph's throttle budget for this app and tenant" in detail
+
+
+@pytest.mark.slow
+def test_a_budget_smaller_than_documented_is_learned_from_graphs_first_refusal(
+    clean_sandbox, sandbox_connection, team_a, operator_a, sync_inline, small_budget
+):
+    """graphconn takes the tenant's budget for 1,000 units per 10 s, Graph allows 8: after Graph's
+    first 429 the run aims under what Graph refused at and waits for the budget, instead of meeting
+    a 429 for nearly every request until its retries run out."""
+    small_budget(units=1000, window_ms=10_000)
+    clean_sandbox.set_costs(budget=True, budget_units=8)
+    conn = sandbox_connection(team_a)
+    run = sync_inline(conn, operator_a, page_size=50)
+    assert run.status == "succeeded" and run.rows == 250
+    refused = clean_sandbox.account()["throttled"]
+    assert 1 <= refused <= 2, f"{refused} answers 429"
+    assert run.budget_wait_seconds > 0, "after the refusal the run waited for the budget it learned"

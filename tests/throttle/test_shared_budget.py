@@ -182,6 +182,26 @@ def test_a_named_tenants_budget_comes_before_the_others(store_spec: tuple[str, s
     assert budget.limit(named) == 360, "the named budget holds whatever the tenant's size"
 
 
+def test_a_refusal_teaches_every_reader_graphs_real_budget(store_spec: tuple[str, str]) -> None:
+    """Graph answered 429 for the tenant's budget while we had drawn 300 units in the window: its
+    budget is no more than that, whatever its documented size (or someone we do not see shares it),
+    so every reader aims under it."""
+    kind, where = store_spec
+    key = uuid.uuid4().hex[:24]
+    one = throttling.Budget(make_store(kind, where), fraction=0.9, units=1000)
+    other = throttling.Budget(make_store(kind, where), fraction=0.9, units=1000)  # another worker
+    users = "https://graph.microsoft.com/v1.0/users"
+    for _ in range(3):
+        one.draw(key, 100)
+    one.settle(key, users, None, 2, throttling.Answer(resource_units=2))
+    assert other.limit(key) == 900, "an answer that is not a refusal teaches nothing"
+    refused = throttling.Answer(scope="Tenant_Application/Read/app/tenant", retry_after=2.0)
+    one.settle(key, users, None, 100, refused)
+    assert other.limit(key) == 270, "90 % of the 300 units Graph refused at"
+    other.settle(key, users, None, 100, refused)
+    assert other.limit(key) == 270, "a refusal at what was learned changes nothing"
+
+
 def test_graph_still_near_its_limit_a_window_later_slows_down_further(store_spec: tuple[str, str]) -> None:
     budget = throttling.Budget(make_store(*store_spec), fraction=1.0, units=1000, window_ms=500)
     key = uuid.uuid4().hex[:24]
