@@ -148,6 +148,8 @@ def populate(count: int) -> tuple[str, dict[str, str]]:
             scope="https://graph.microsoft.com/.default",
             entity="users",
             secret_expires_on=(now + timedelta(days=20)).date(),
+            created_by=user,  # as when made on the dashboard: the page names who made and changed it
+            updated_by=user,
         )
         ConnectionToken.objects.create(
             connection=connection,
