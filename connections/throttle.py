@@ -46,8 +46,13 @@ def _store() -> throttling.Store:
 
 
 def key_of(connection: Connection) -> str | None:
-    """The budget a connection's saved token draws from, or None (no token yet)."""
-    token = ConnectionToken.objects.filter(connection=connection).first()
+    """The budget a connection's saved token draws from, or None (no token yet).
+
+    Reads ``connection.token``: a page that joined the token (``select_related``) asks no more."""
+    try:
+        token: ConnectionToken | None = connection.token
+    except ConnectionToken.DoesNotExist:
+        token = None
     if token is None or not token.access_token:
         return None
     access_token = plaintext(token.access_token)

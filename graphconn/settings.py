@@ -150,6 +150,14 @@ else:
         # A page's queries are small but their estimates can pass PostgreSQL's JIT threshold, and
         # compiling a query to machine code then takes far longer than running it.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+        # Pages run the same few queries over and over, and planning one (many joins) costs the
+        # database more than running it: with the parameters sent apart from the SQL (server-side
+        # binding), psycopg prepares a query its connection has run 5 times, and PostgreSQL plans it
+        # once. Off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
+        # https://www.psycopg.org/psycopg3/docs/advanced/prepare.html
+        if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+            DATABASES["default"]["OPTIONS"].update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -79,12 +79,27 @@ def _audit_entries(request: HttpRequest, connection: Connection) -> Any:
 
 
 # What the detail page reads with the connection, in its one query: the certificate and the last
-# check of Entra's credentials (the credentials panel), the schedule with what its next run needs.
+# check of Entra's credentials (the credentials panel), the schedule with what its next run needs,
+# and who created and last changed the profile (its names, under the profile).
 DETAIL_JOINS = (
     "certificate",
     "credential_check",
     "sync_schedule__periodic_task__interval",
     "sync_schedule__periodic_task__crontab",
+    "created_by",
+    "updated_by",
+)
+# Of those people, the page shows the name only.
+_PERSON_NOT_READ = (
+    "password",
+    "last_login",
+    "is_superuser",
+    "first_name",
+    "last_name",
+    "email",
+    "is_staff",
+    "is_active",
+    "date_joined",
 )
 # What of those the page never reads: each column is fetched and converted on every view. (A column
 # read after all costs a query: the page-query tests say so.)
@@ -96,6 +111,7 @@ DETAIL_NOT_READ = (
     *(f"last_refusal__{name}" for name in ("body", "headers")),
     *(f"certificate__{name}" for name in ("private_key", "certificate_pem", "serial", "uploaded_at", "uploaded_by")),
     *(f"sync_schedule__periodic_task__{name}" for name in TASK_COLUMNS_NOT_READ),
+    *(f"{person}__{name}" for person in ("created_by", "updated_by") for name in _PERSON_NOT_READ),
 )
 
 

@@ -69,10 +69,10 @@ def test_the_detail_page_costs_the_same_queries_whatever_its_history(login, admi
     for run in range(20):
         make_run(first, entity="users", status="succeeded", rows=run)
     many, _ = _queries(client, reverse("connections:detail", args=[first.pk]))
-    # user, the user's teams, connection (+ token, certificate, Entra's last check, schedule);
-    # Entra's list of credentials (and from it the end of the one in use); latest job; token fetches;
-    # the panel's runs (and from them the last sync); the history chart's runs, as tuples, unless its
-    # fragment is cached; the session, when the cache has lost it. The audit trail and the schedule
+    # user, the user's teams, connection (+ token, certificate, Entra's last check, schedule, who made
+    # and last changed it); Entra's list of credentials (and from it the end of the one in use); latest
+    # job; token fetches; the panel's runs (and from them the last sync); the history chart's runs, as
+    # tuples, unless its fragment is cached; the session, when the cache has lost it. The audit trail and the schedule
     # form are read when their sections open.
     assert many == few <= 9
 
@@ -89,6 +89,8 @@ def test_the_detail_page_reads_everything_it_shows_in_its_one_query_per_panel(lo
     few, _ = _queries(client, reverse("connections:detail", args=[bare.pk]))
 
     full = make_connection(team_a, "full")
+    full.created_by = full.updated_by = admin_a  # the profile says who made and changed it
+    full.save(update_fields=["created_by", "updated_by"])
     now = timezone.now()
     make_token(
         full,
@@ -128,6 +130,9 @@ def test_the_detail_page_reads_everything_it_shows_in_its_one_query_per_panel(lo
     many, page = _queries(client, reverse("connections:detail", args=[full.pk]))
     assert "graphconn page test" in page and "The token lacks Group.Read.All" in page and "admin_a" in page
     assert 'data-schedule="on"' in page and "by schedule" not in page and "The worker stopped." in page
+    assert re.search(
+        r"Created <time[^>]*>[^<]*</time>\s*by admin_a · updated <time[^>]*>[^<]*</time>\s*by admin_a<", page
+    )
     assert many == few
 
 
