@@ -4,7 +4,8 @@ A connection's items live in ``SyncVersion`` rows, one per state of an item, val
 with ``valid_from <= seq < valid_to``. A running run never touches them:
 
 - a **full** run stages every item it reads in ``SyncStage`` (``COPY`` on PostgreSQL, batched
-  ``INSERT`` on SQLite: no ORM object per item), then ``publish_full`` compares the stage with the
+  ``INSERT`` on SQLite, a transaction per page: no ORM object per item, no index kept up to date
+  row by row), then ``publish_full`` compares the stage with the
   current snapshot by key and digest in SQL — closing the versions that vanished or changed and
   inserting the new ones and a *tombstone* for each removed item;
 - a **delta** run keeps the changes Graph sent and ``publish_delta`` writes only those: an
@@ -38,6 +39,7 @@ SQLITE_BATCH = 500  # rows per executemany on SQLite
 SQLITE_ROWS_PER_INSERT = 200  # rows per staging INSERT on SQLite (4 parameters each: under 999)
 KEY_BATCH = 500  # keys per ``IN (…)`` lookup
 KEY_MAX = 400  # SyncVersion.key's length
+STAGE_INDEX = "sync_stage_publishing"  # SQLite: the stage's index while a run is published
 
 
 # -- items ----------------------------------------------------------------------------------------
@@ -135,14 +137,28 @@ class Stager:
                 # Many rows per statement: sqlite3 lets other threads run during every step, and a
                 # statement per row would wait for the GIL once per row while a partitioned read's
                 # threads parse pages.
+                # One transaction per page, committed without waiting for the disk (the write-ahead
+                # log is synced by the next fully synchronous commit, e.g. publishing's; staged rows
+                # are disposable, as on PostgreSQL). SQLite only changes that outside a transaction.
+                # The stage has no index on SQLite either: ``publish_full`` builds one.
                 run_hex = _uuid(self.run.pk)
-                for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-                    chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
-                    values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-                    cursor.execute(
-                        f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES {values}',  # noqa: S608
-                        [v for key, digest, text in chunk for v in (run_hex, key, digest, text.decode())],
-                    )
+                relaxed = transaction.get_autocommit()
+                if relaxed:
+                    cursor.execute("PRAGMA synchronous")
+                    level = int(cursor.fetchone()[0])
+                    cursor.execute("PRAGMA synchronous = NORMAL")
+                try:
+                    with transaction.atomic():
+                        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+                            chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+                            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+                            cursor.execute(
+                                f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES {values}',  # noqa: S608
+                                [v for key, digest, text in chunk for v in (run_hex, key, digest, text.decode())],
+                            )
+                finally:
+                    if relaxed:
+                        cursor.execute(f"PRAGMA synchronous = {level}")
 
 
 def discard(run: SyncRun) -> int:
@@ -195,6 +211,12 @@ def publish_full(run: SyncRun, seq: int, previous_rows: int | None) -> Counts:
                 # With nested loops allowed, stale statistics can make one scan the stage per row.
                 cursor.execute("SET LOCAL enable_nestloop TO OFF")
                 cursor.execute(f'ANALYZE "{stage}"')
+            else:
+                # SQLite only joins by nested loops, so the comparisons need an index on the stage.
+                # Built here in one sort, it costs far less than keeping it up to date row by row
+                # while staging; it lives only inside this transaction (dropped below, gone with a
+                # rollback), so staging by other runs never pays for it.
+                cursor.execute(f'CREATE INDEX "{STAGE_INDEX}" ON "{stage}" (run_id, "key", digest)')
             # Current items the run did not see with the same digest end here (removed or changed)…
             cursor.execute(
                 f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND NOT removed '
@@ -230,6 +252,8 @@ def publish_full(run: SyncRun, seq: int, previous_rows: int | None) -> Counts:
                 [seq, stream_id, seq, stream_id, seq],
             )
             removed = cursor.rowcount
+            if db.vendor != "postgresql":
+                cursor.execute(f'DROP INDEX "{STAGE_INDEX}"')  # before the DELETE, which would update it
         changed = _changed_count(run, seq) if ended and began else 0
         added = began - changed
         rows = _current(run).filter(removed=False).count() if previous_rows is None else previous_rows + added - removed
