@@ -246,8 +246,8 @@ class SyncStage(models.Model):
     stops. ``data`` is the item's JSON text (parsed into a version only if it changed). On
     PostgreSQL the table is UNLOGGED (it holds nothing that must survive a crash) and has no index
     (every staged row would have to update it): publishing compares it with hash joins, nested
-    loops being turned off for that transaction. SQLite, which only does nested loops, gets an
-    index on (run, key) from the migration."""
+    loops being turned off for that transaction. SQLite, which only does nested loops, has none
+    while staging either: publishing builds one in its own transaction and drops it there."""
 
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_index=False)

@@ -4,7 +4,8 @@ A connection's items live in ``SyncVersion`` rows, one per state of an item, val
 with ``valid_from <= seq < valid_to``. A running run never touches them:
 
 - a **full** run stages every item it reads in ``SyncStage`` (``COPY`` on PostgreSQL, batched
-  ``INSERT`` on SQLite: no ORM object per item), then ``publish_full`` compares the stage with the
+  ``INSERT`` on SQLite, a transaction per page: no ORM object per item, no index kept up to date
+  row by row), then ``publish_full`` compares the stage with the
   current snapshot by key and digest in SQL — closing the versions that vanished or changed and
   inserting the new ones and a *tombstone* for each removed item;
 - a **delta** run keeps the changes Graph sent and ``publish_delta`` writes only those: an
@@ -38,6 +39,7 @@ SQLITE_BATCH = 500  # rows per executemany on SQLite
 SQLITE_ROWS_PER_INSERT = 200  # rows per staging INSERT on SQLite (4 parameters each: under 999)
 KEY_BATCH = 500  # keys per ``IN (…)`` lookup
 KEY_MAX = 400  # SyncVersion.key's length
+STAGE_INDEX = "sync_stage_publishing"  # SQLite: the stage's index while a run is published
 
 
 # -- items ----------------------------------------------------------------------------------------
@@ -135,14 +137,28 @@ class Stager:
                 # Many rows per statement: sqlite3 lets other threads run during every step, and a
                 # statement per row would wait for the GIL once per row while a partitioned read's
                 # threads parse pages.
+                # One transaction per page, committed without waiting for the disk (the write-ahead
+                # log is synced by the next fully synchronous commit, e.g. publishing's; staged rows
+                # are disposable, as on PostgreSQL). SQLite only changes that outside a transaction.
+                # The stage has no index on SQLite either: ``publish_full`` builds one.
                 run_hex = _uuid(self.run.pk)
-                for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-                    chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
-                    values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-                    cursor.execute(
-                        f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES {values}',  # noqa: S608
-                        [v for key, digest, text in chunk for v in (run_hex, key, digest, text.decode())],
-                    )
+                relaxed = transaction.get_autocommit()
+                if relaxed:
+                    cursor.execute("PRAGMA synchronous")
+                    level = int(cursor.fetchone()[0])
+                    cursor.execute("PRAGMA synchronous = NORMAL")
+                try:
+                    with transaction.atomic():
+                        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+                            chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
+                            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+                            cursor.execute(
+                                f'INSERT INTO "{self.table}" (run_id, "key", digest, data) VALUES {values}',  # noqa: S608
+                                [v for key, digest, text in chunk for v in (run_hex, key, digest, text.decode())],
+                            )
+                finally:
+                    if relaxed:
+                        cursor.execute(f"PRAGMA synchronous = {level}")
 
 
 def discard(run: SyncRun) -> int:
@@ -195,6 +211,12 @@ def publish_full(run: SyncRun, seq: int, previous_rows: int | None) -> Counts:
                 # With nested loops allowed, stale statistics can make one scan the stage per row.
                 cursor.execute("SET LOCAL enable_nestloop TO OFF")
                 cursor.execute(f'ANALYZE "{stage}"')
+            else:
+                # SQLite only joins by nested loops, so the comparisons need an index on the stage.
+                # Built here in one sort, it costs far less than keeping it up to date row by row
+                # while staging; it lives only inside this transaction (dropped below, gone with a
+                # rollback), so staging by other runs never pays for it.
+                cursor.execute(f'CREATE INDEX "{STAGE_INDEX}" ON "{stage}" (run_id, "key", digest)')
             # Current items the run did not see with the same digest end here (removed or changed)…
             cursor.execute(
                 f'UPDATE "{version}" SET valid_to = %s WHERE stream_id = %s AND valid_to IS NULL AND NOT removed '
@@ -230,6 +252,8 @@ def publish_full(run: SyncRun, seq: int, previous_rows: int | None) -> Counts:
                 [seq, stream_id, seq, stream_id, seq],
             )
             removed = cursor.rowcount
+            if db.vendor != "postgresql":
+                cursor.execute(f'DROP INDEX "{STAGE_INDEX}"')  # before the DELETE, which would update it
         changed = _changed_count(run, seq) if ended and began else 0
         added = began - changed
         rows = _current(run).filter(removed=False).count() if previous_rows is None else previous_rows + added - removed
@@ -240,60 +264,70 @@ def publish_full(run: SyncRun, seq: int, previous_rows: int | None) -> Counts:
 def publish_delta(run: SyncRun, seq: int, changes: dict[str, dict[str, Any] | None], previous_rows: int) -> Counts:
     """Apply a delta run's ``changes`` (key → changed properties, None: removed) to the current
     snapshot as sequence number ``seq`` (inside the publishing transaction), writing only what
-    really changed."""
-    with transaction.atomic():
-        assert run.stream_id is not None  # a saved run always has its stream (SyncRun.save)
-        ends: list[int] = []
-        begins: list[SyncVersion] = []
-        added = changed = removed = 0
-        keys = list(changes)
+    really changed.
+
+    Plain SQL rather than model instances: a stored version's JSON text is parsed once (orjson) and
+    a new version's text is written as it was encoded for its digest, never serialised again."""
+    assert run.stream_id is not None  # a saved run always has its stream (SyncRun.save)
+    version = SyncVersion._meta.db_table
+    stream_id = run.stream_id
+    json_value = "%s::jsonb" if db.vendor == "postgresql" else "%s"
+    ends: list[int] = []
+    begins: list[tuple[Any, ...]] = []  # (stream, key, valid_from, digest, data text, removed)
+    added = changed = removed = 0
+    keys = list(changes)
+    with transaction.atomic(), db.cursor() as cursor:
         for start in range(0, len(keys), KEY_BATCH):
             batch = keys[start : start + KEY_BATCH]
-            current = {
-                v.key: v for v in _current(run).filter(key__in=batch).only("id", "key", "digest", "data", "removed")
-            }
+            cursor.execute(
+                f'SELECT "key", id, digest, data, removed FROM "{version}" '  # noqa: S608
+                f'WHERE stream_id = %s AND valid_to IS NULL AND "key" IN ({", ".join(["%s"] * len(batch))})',
+                [stream_id, *batch],
+            )
+            current = {row[0]: row[1:] for row in cursor.fetchall()}
             for key in batch:
                 change, old = changes[key], current.get(key)
-                if old is not None and old.removed:  # a tombstone: the item was removed before
+                if old is not None and old[3]:  # a tombstone: the item was removed before
                     if change is None:
                         continue
-                    ends.append(old.id)
+                    ends.append(old[0])
                     old = None
                 if change is None:
                     if old is not None:
-                        ends.append(old.id)
-                        begins.append(
-                            SyncVersion(
-                                stream_id=run.stream_id,
-                                key=key,
-                                valid_from=seq,
-                                digest=old.digest,
-                                data=old.data,
-                                removed=True,
-                            )
-                        )
+                        ends.append(old[0])
+                        begins.append((stream_id, key, seq, old[1], _text(old[2]), True))
                         removed += 1
                     continue
-                data = {**old.data, **change} if old is not None else change
+                data = {**_parsed(old[2]), **change} if old is not None else change
                 text = encode(data)
                 new_digest = digest_of(text)
-                if old is not None and old.digest == new_digest:
+                if old is not None and old[1] == new_digest:
                     continue  # reported again, but the same as stored
                 if old is not None:
-                    ends.append(old.id)
+                    ends.append(old[0])
                     changed += 1
                 else:
                     added += 1
-                begins.append(
-                    SyncVersion(
-                        stream_id=run.stream_id,
-                        key=key[:KEY_MAX],
-                        valid_from=seq,
-                        digest=new_digest,
-                        data=orjson.loads(text),
-                    )
-                )
+                begins.append((stream_id, key[:KEY_MAX], seq, new_digest, text.decode(), False))
         for start in range(0, len(ends), KEY_BATCH):
-            SyncVersion.objects.filter(pk__in=ends[start : start + KEY_BATCH]).update(valid_to=seq)
-        SyncVersion.objects.bulk_create(begins, batch_size=KEY_BATCH)
+            batch_ids = ends[start : start + KEY_BATCH]
+            cursor.execute(
+                f'UPDATE "{version}" SET valid_to = %s WHERE id IN ({", ".join(["%s"] * len(batch_ids))})',  # noqa: S608
+                [seq, *batch_ids],
+            )
+        if begins:
+            cursor.executemany(
+                f'INSERT INTO "{version}" (stream_id, "key", valid_from, valid_to, digest, data, removed) '
+                f"VALUES (%s, %s, %s, NULL, %s, {json_value}, %s)",
+                begins,
+            )
     return Counts(added, changed, removed, previous_rows + added - removed)
+
+
+def _text(value: Any) -> str:
+    """A stored JSON value as text (both backends hand JSON columns to raw SQL as text)."""
+    return value if isinstance(value, str) else encode(value).decode()
+
+
+def _parsed(value: Any) -> dict[str, Any]:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
