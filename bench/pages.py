@@ -90,7 +90,8 @@ def main() -> None:
     server = subprocess.Popen(
         ["sh", "-c", f"exec {_production_command(port)}"],
         cwd=ROOT,
-        env={**os.environ, **env, "GUNICORN_WORKERS": WORKERS, "PATH": path},
+        # docker/start-web exports DATABASE_PREPARED_STATEMENTS=true for the web process: so here.
+        env={**os.environ, **env, "GUNICORN_WORKERS": WORKERS, "PATH": path, "DATABASE_PREPARED_STATEMENTS": "true"},
         stdout=subprocess.DEVNULL,  # the access log
     )
     results: dict[tuple[str, int], tuple[float, float, float]] = {}

@@ -153,10 +153,13 @@ else:
         # Pages run the same few queries over and over, and planning one (many joins) costs the
         # database more than running it: with the parameters sent apart from the SQL (server-side
         # binding), psycopg prepares a query its connection has run 5 times, and PostgreSQL plans it
-        # once. Off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
+        # once. The web process turns it on (docker/start-web). Off elsewhere: a sync's queries
+        # depend on their values (how many versions a key range holds), and the generic plan
+        # PostgreSQL settles on for a prepared one can make a delta run several times slower; and
+        # off behind a pooler in transaction mode (PgBouncer), which cannot keep them.
         # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
         # https://www.psycopg.org/psycopg3/docs/advanced/prepare.html
-        if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        if env.bool("DATABASE_PREPARED_STATEMENTS", default=False):
             DATABASES["default"]["OPTIONS"].update({"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
