@@ -53,7 +53,11 @@ def columns_for(run: SyncRun) -> list[str]:
     if run.seq is None:
         return []
     key = f"run-columns:{run.pk}:{run.stream_id}:{run.seq}:{run.created_at.isoformat()}"
-    return cache.get_or_set(key, lambda: _sampled_columns(run), COLUMNS_CACHED_SECONDS)
+    columns: list[str] | None = cache.get(key)
+    if columns is None:
+        columns = _sampled_columns(run)
+        cache.set(key, columns, COLUMNS_CACHED_SECONDS)
+    return columns
 
 
 def _sampled_columns(run: SyncRun) -> list[str]:
