@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import models
 from django.db.models.functions import Cast
 
@@ -19,6 +20,7 @@ from connections.models import SyncRun, SyncVersion
 
 CHANGE_KINDS = ("added", "changed", "removed")
 SAMPLE_FOR_COLUMNS = 100  # records whose names make the columns of a run without $select
+COLUMNS_CACHED_SECONDS = 3600
 LABEL_FIELDS = ("displayName", "userPrincipalName", "name", "mail")
 
 
@@ -42,9 +44,23 @@ def search(records: models.QuerySet[SyncVersion], query: str) -> models.QuerySet
 
 
 def columns_for(run: SyncRun) -> list[str]:
-    """The run's ``$select`` if it had one, else the names in its first records, in order."""
+    """The run's ``$select`` if it had one, else the names in its first records, in order.
+
+    Those records are read once per published snapshot (it never changes once published): the cache
+    key names the run, its snapshot and when the run was made, so a reused id never meets old names."""
     if run.odata_select.strip():
         return [name.strip() for name in run.odata_select.split(",") if name.strip()]
+    if run.seq is None:
+        return []
+    key = f"run-columns:{run.pk}:{run.stream_id}:{run.seq}:{run.created_at.isoformat()}"
+    columns: list[str] | None = cache.get(key)
+    if columns is None:
+        columns = _sampled_columns(run)
+        cache.set(key, columns, COLUMNS_CACHED_SECONDS)
+    return columns
+
+
+def _sampled_columns(run: SyncRun) -> list[str]:
     seen: dict[str, None] = {}
     for data in run.records.order_by("key").values_list("data", flat=True)[:SAMPLE_FOR_COLUMNS]:
         seen.update(dict.fromkeys(data))

@@ -7,6 +7,7 @@ of another team (or of another connection) answers 404.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -135,6 +136,7 @@ def sync_detail(request: HttpRequest, pk: Any, run_id: Any) -> HttpResponse:
             "can": run.can,
             "columns": columns,
             "rows": rows,
+            "rows_version": hashlib.blake2b(repr((columns, rows)).encode(), digest_size=16).hexdigest(),
             "page": page,
             "q": query,
         },

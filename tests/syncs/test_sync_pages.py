@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import re
+import uuid
 
 import pytest
 from django.urls import reverse
 
-from connections.models import SyncRun
+from connections.models import SyncRun, SyncVersion
 from tests.factories import sandbox_listing
 
 pytestmark = pytest.mark.django_db
@@ -219,3 +220,26 @@ def test_a_run_is_only_found_under_its_own_connection(login, operator_a, team_a,
     other = sandbox_connection(team_a, name="other")
     response = login(operator_a).get(reverse("connections:sync_detail", args=[other.pk, synced.pk]))
     assert response.status_code == 404
+
+
+def test_a_run_made_under_an_old_runs_id_shows_its_own_columns_and_records(login, viewer_a, connection_a):
+    """The columns and the records table are kept between views; what they are kept by names the run
+    itself, so a run saved under a deleted run's id (a database restored from a backup) is read afresh."""
+
+    def published(pk: uuid.UUID, data: dict) -> SyncRun:
+        run = SyncRun.objects.create(pk=pk, connection=connection_a, entity="users", status="succeeded", seq=1)
+        SyncVersion.objects.create(stream_id=run.stream_id, key=data["id"], valid_from=1, digest="d", data=data)
+        return run
+
+    client = login(viewer_a)
+    same_id = uuid.uuid4()
+    old = published(same_id, {"id": "a-1", "displayName": "Old Person"})
+    before = client.get(url("sync_detail", old)).content.decode()
+    assert '<th scope="col">displayName</th>' in before and "Old Person" in before
+
+    SyncVersion.objects.filter(stream_id=old.stream_id).delete()
+    old.delete()
+    new = published(same_id, {"id": "b-2", "mail": "new@example.test"})
+    after = client.get(url("sync_detail", new)).content.decode()
+    assert '<th scope="col">mail</th>' in after and "new@example.test" in after
+    assert "displayName" not in after and "Old Person" not in after and ROW.findall(after) == ["b-2"]
