@@ -56,11 +56,8 @@ def key_of(connection: Connection) -> str | None:
     if token is None or not token.access_token:
         return None
     access_token = plaintext(token.access_token)
-    key = throttling.budget_key(access_token)
     budget = throttling.installed()
-    if key is not None and budget is not None:
-        budget.name(key, throttling.tenant_of(access_token))
-    return key
+    return budget.key_for(access_token) if budget is not None else throttling.budget_key(access_token)
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,15 @@ class UpnIndex:
         self._cache: OrderedDict[tuple[str | None, str | None], list[int]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def count(self, lo: str | None, hi: str | None) -> int:
-        """How many generated users' folded name is within [lo, hi] (two bisections, no list)."""
+    def _span(self, lo: str | None, hi: str | None) -> tuple[int, int]:
+        """Where the folded names within [lo, hi] start and end in ``keys`` (end ≤ start: none)."""
         start = 0 if lo is None else bisect_left(self.keys, lo)
         end = len(self.keys) if hi is None else bisect_right(self.keys, hi)
+        return start, end
+
+    def count(self, lo: str | None, hi: str | None) -> int:
+        """How many generated users' folded name is within [lo, hi] (two bisections, no list)."""
+        start, end = self._span(lo, hi)
         return max(0, end - start)
 
     def between(self, lo: str | None, hi: str | None) -> list[int]:
@@ -38,8 +43,7 @@ class UpnIndex:
             if (lo, hi) in self._cache:
                 self._cache.move_to_end((lo, hi))
                 return self._cache[(lo, hi)]
-        start = 0 if lo is None else bisect_left(self.keys, lo)
-        end = len(self.keys) if hi is None else bisect_right(self.keys, hi)
+        start, end = self._span(lo, hi)
         found = sorted(self.positions[start:end]) if start < end else []
         with self._lock:
             self._cache[(lo, hi)] = found

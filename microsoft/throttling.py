@@ -488,6 +488,14 @@ class Budget:
         if units:
             self._named[key] = units
 
+    def key_for(self, access_token: str) -> str | None:
+        """The budget ``access_token`` draws from (None: the token names no app or tenant), its
+        tenant named when ``tenant_units`` gives budgets by tenant."""
+        key = budget_key(access_token)
+        if key is not None and self.tenant_units:
+            self.name(key, tenant_of(access_token))
+        return key
+
     def tenant_size(self, key: str, users: int) -> None:
         """Remember how many users the tenant has (its budget size) for a day."""
         self.store.set_fact(key, "users", float(users), 24 * 3600)
@@ -564,9 +572,7 @@ class Budget:
                     reading.tally.explained_report()
             else:
                 self._slow_down(key, answer.limit_percentage)
-                with self._lock:  # this process slows down at once; the others within ``refresh``
-                    for cached in [k for k in self._cache if k[0] == key]:
-                        del self._cache[cached]
+                self._forget_terms(key)
         if reading is not None and reading.tally is not None:
             reading.tally.spent(charged if charged is not None else drawn, answer.limit_percentage)
 
@@ -590,7 +596,11 @@ class Budget:
         known = self.store.fact(key, "ceiling")
         ceiling = min(drawn, int(known)) if known else drawn
         self.store.set_fact(key, "ceiling", float(ceiling), CEILING_SECONDS)
-        with self._lock:  # this process slows down at once; the others within ``refresh``
+        self._forget_terms(key)
+
+    def _forget_terms(self, key: str) -> None:
+        """This process reads the tenant's new limit at once; the others within ``refresh``."""
+        with self._lock:
             for cached in [k for k in self._cache if k[0] == key]:
                 del self._cache[cached]
 
@@ -660,11 +670,10 @@ def before(access_token: str, url: str, params: dict[str, str] | None) -> Ticket
     """Draw a GET's estimated cost from its app + tenant budget (when one is installed). A store that
     cannot be reached costs the budget, never the read: the request goes on, and Graph's own 429s
     are still honoured."""
-    budget, key = _installed, budget_key(access_token) if _installed is not None else None
+    budget = _installed
+    key = budget.key_for(access_token) if budget is not None else None
     if budget is None or key is None:
         return None
-    if budget.tenant_units:
-        budget.name(key, tenant_of(access_token))
     drawn = budget.estimate(key, url, params)
     try:
         budget.draw(key, drawn, current())

@@ -35,7 +35,6 @@ from connections.models import SyncRun, SyncStage, SyncVersion
 
 log = logging.getLogger(__name__)
 
-SQLITE_BATCH = 500  # rows per executemany on SQLite
 SQLITE_ROWS_PER_INSERT = 200  # rows per staging INSERT on SQLite (4 parameters each: under 999)
 KEY_BATCH = 500  # keys per ``IN (…)`` lookup
 KEY_MAX = 400  # SyncVersion.key's length
